@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+
+#include "ir.h"
+
+/* nft datatype ids (nftables include/datatype.h, enum datatypes) */
+enum {
+        NFT_TYPE_NFPROTO = 2,
+        NFT_TYPE_IPADDR = 7,
+        NFT_TYPE_IP6ADDR = 8,
+        NFT_TYPE_INET_PROTOCOL = 12,
+        NFT_TYPE_INET_SERVICE = 13,
+        NFT_TYPE_ICMP_TYPE = 14,
+        NFT_TYPE_CT_STATE = 26,
+        NFT_TYPE_ICMP6_TYPE = 29,
+        NFT_TYPE_IFNAME = 41,
+};
+
+static const struct pst_field_info field_info[_PST_F_MAX] = {
+        [PST_F_IIFNAME] = { "iifname", "ifname", NFT_TYPE_IFNAME, IFNAMSIZ, 0, 0 },
+        [PST_F_OIFNAME] = { "oifname", "ifname", NFT_TYPE_IFNAME, IFNAMSIZ, 0, 0 },
+        [PST_F_NFPROTO] = { "meta nfproto", "nf_proto", NFT_TYPE_NFPROTO, 1, 0, 0 },
+        [PST_F_L4PROTO] = { "meta l4proto", "inet_proto", NFT_TYPE_INET_PROTOCOL, 1, 0, 0 },
+        [PST_F_IP_SADDR] = { "ip saddr", "ipv4_addr", NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 0 },
+        [PST_F_IP_DADDR] = { "ip daddr", "ipv4_addr", NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 0 },
+        [PST_F_IP6_SADDR] = { "ip6 saddr", "ipv6_addr", NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 0 },
+        [PST_F_IP6_DADDR] = { "ip6 daddr", "ipv6_addr", NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 0 },
+        [PST_F_TCP_DPORT] = { "tcp dport", "inet_service", NFT_TYPE_INET_SERVICE, 2, 0, IPPROTO_TCP },
+        [PST_F_UDP_DPORT] = { "udp dport", "inet_service", NFT_TYPE_INET_SERVICE, 2, 0, IPPROTO_UDP },
+        [PST_F_ICMP_TYPE] = { "icmp type", "icmp_type", NFT_TYPE_ICMP_TYPE, 1, NFPROTO_IPV4, IPPROTO_ICMP },
+        [PST_F_ICMP6_TYPE] = { "icmpv6 type", "icmpv6_type", NFT_TYPE_ICMP6_TYPE, 1, NFPROTO_IPV6,
+                               IPPROTO_ICMPV6 },
+        [PST_F_CT_STATE] = { "ct state", "ct_state", NFT_TYPE_CT_STATE, 4, 0, 0 },
+};
+
+const struct pst_field_info *pst_field_info(enum pst_field f) {
+        if ((unsigned) f >= _PST_F_MAX)
+                return NULL;
+        return &field_info[f];
+}
+
+uint32_t pst_key_len(const enum pst_field *fields, unsigned n) {
+        uint32_t l = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                l += (field_info[fields[i]].len + 3u) & ~3u;
+        return l;
+}
+
+int pst_ruleset_new(struct pst_ruleset **ret) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        uint32_t idx;
+        int r;
+
+        rs = calloc(1, sizeof(*rs));
+        if (!rs)
+                return -ENOMEM;
+        strcpy(rs->table, PST_TABLE);
+        r = pst_ruleset_file(rs, "", &idx);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(rs);
+        return 0;
+}
+
+void pst_ruleset_free(struct pst_ruleset *rs) {
+        if (!rs)
+                return;
+        for (size_t i = 0; i < rs->nsets; i++) {
+                free(rs->sets[i].keys);
+                free(rs->sets[i].data);
+        }
+        free(rs->sets);
+        for (size_t i = 0; i < rs->nchains; i++)
+                free(rs->chains[i].rules);
+        free(rs->chains);
+        for (size_t i = 0; i < rs->nfiles; i++)
+                free(rs->files[i]);
+        free(rs->files);
+        free(rs);
+}
+
+int pst_ruleset_file(struct pst_ruleset *rs, const char *file, uint32_t *ret) {
+        int r;
+
+        for (size_t i = 0; i < rs->nfiles; i++)
+                if (streq(rs->files[i], file)) {
+                        *ret = (uint32_t) i;
+                        return 0;
+                }
+        r = GROW(rs->files, rs->capfiles, rs->nfiles + 1, 4096);
+        if (r < 0)
+                return r;
+        rs->files[rs->nfiles] = strdup(file);
+        if (!rs->files[rs->nfiles])
+                return -ENOMEM;
+        *ret = (uint32_t) rs->nfiles++;
+        return 0;
+}
+
+const char *pst_origin_file(const struct pst_ruleset *rs, struct pst_origin o) {
+        if (o.file == 0 || o.file >= rs->nfiles)
+                return NULL;
+        return rs->files[o.file];
+}
+
+int pst_chain_add(struct pst_ruleset *rs, const char *name, enum pst_hook hook,
+                  enum pst_verdict_kind policy, uint32_t *ret_index) {
+        struct pst_chain *c;
+        int r;
+
+        if (pst_chain_find(rs, name) >= 0)
+                return -EEXIST;
+        r = GROW(rs->chains, rs->capchains, rs->nchains + 1, PST_CHAINS_MAX);
+        if (r < 0)
+                return r;
+        c = &rs->chains[rs->nchains];
+        *c = (struct pst_chain) { .hook = hook, .policy = policy };
+        r = strcpy_bounded(c->name, sizeof(c->name), name);
+        if (r < 0)
+                return r;
+        if (ret_index)
+                *ret_index = (uint32_t) rs->nchains;
+        rs->nchains++;
+        return 0;
+}
+
+int pst_chain_find(const struct pst_ruleset *rs, const char *name) {
+        for (size_t i = 0; i < rs->nchains; i++)
+                if (streq(rs->chains[i].name, name))
+                        return (int) i;
+        return -ENOENT;
+}
+
+int pst_rule_add(struct pst_ruleset *rs, uint32_t chain, const struct pst_rule *rule) {
+        struct pst_chain *c;
+        int r;
+
+        if (chain >= rs->nchains)
+                return -EINVAL;
+        c = &rs->chains[chain];
+        r = GROW(c->rules, c->cap, c->n + 1, PST_RULES_MAX);
+        if (r < 0)
+                return r;
+        c->rules[c->n++] = *rule;
+        return 0;
+}
+
+int pst_set_add(struct pst_ruleset *rs, const char *name, uint32_t flags, const enum pst_field *fields,
+                unsigned nfields, uint32_t *ret_index) {
+        struct pst_set *s;
+        int r;
+
+        if (nfields == 0 || nfields > PST_CONCAT_MAX)
+                return -EINVAL;
+        if (!(flags & PST_SET_ANON) && pst_set_find(rs, name) >= 0)
+                return -EEXIST;
+        r = GROW(rs->sets, rs->capsets, rs->nsets + 1, PST_SETS_MAX);
+        if (r < 0)
+                return r;
+        s = &rs->sets[rs->nsets];
+        *s = (struct pst_set) { .flags = flags, .nfields = (uint8_t) nfields };
+        memcpy(s->fields, fields, nfields * sizeof(*fields));
+        s->klen = pst_key_len(fields, nfields);
+        if (!(flags & PST_SET_ANON)) {
+                r = strcpy_bounded(s->name, sizeof(s->name), name);
+                if (r < 0)
+                        return r;
+        }
+        if (ret_index)
+                *ret_index = (uint32_t) rs->nsets;
+        rs->nsets++;
+        return 0;
+}
+
+int pst_set_find(const struct pst_ruleset *rs, const char *name) {
+        for (size_t i = 0; i < rs->nsets; i++)
+                if (!(rs->sets[i].flags & PST_SET_ANON) && streq(rs->sets[i].name, name))
+                        return (int) i;
+        return -ENOENT;
+}
+
+int pst_set_add_elem(struct pst_set *s, const uint8_t *first, const uint8_t *last,
+                     const struct pst_verdict *data) {
+        int r;
+
+        r = GROW(s->keys, s->cap, 2 * s->klen * (s->n + 1), 2 * (size_t) s->klen * PST_ELEMS_MAX);
+        if (r < 0)
+                return r;
+        if (s->flags & PST_SET_MAP) {
+                r = GROW(s->data, s->capdata, s->n + 1, PST_ELEMS_MAX);
+                if (r < 0)
+                        return r;
+                s->data[s->n] = data ? *data : (struct pst_verdict) { PST_V_ACCEPT, 0 };
+        }
+        memcpy(s->keys + s->n * 2 * s->klen, first, s->klen);
+        memcpy(s->keys + s->n * 2 * s->klen + s->klen, last ? last : first, s->klen);
+        s->n++;
+        return 0;
+}
+
+void pst_set_clear(struct pst_set *s) {
+        s->n = 0;
+}
+
+/* qsort_r context: key length */
+static int elem_cmp(const void *a, const void *b, void *klen) {
+        return memcmp(a, b, *(uint32_t *) klen);
+}
+
+int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
+        size_t esz = 2 * (size_t) s->klen;
+
+        if (s->n < 2)
+                return 0;
+        if (s->flags & PST_SET_MAP) {
+                /* Maps are small (zone dispatch): sort keys and verdicts together. */
+                for (size_t i = 1; i < s->n; i++)
+                        for (size_t j = i; j > 0 && memcmp(s->keys + (j - 1) * esz, s->keys + j * esz, s->klen) > 0;
+                             j--) {
+                                uint8_t tmp[2 * PST_KEY_MAX];
+                                struct pst_verdict v;
+
+                                memcpy(tmp, s->keys + j * esz, esz);
+                                memcpy(s->keys + j * esz, s->keys + (j - 1) * esz, esz);
+                                memcpy(s->keys + (j - 1) * esz, tmp, esz);
+                                v = s->data[j];
+                                s->data[j] = s->data[j - 1];
+                                s->data[j - 1] = v;
+                        }
+        } else
+                qsort_r(s->keys, s->n, esz, elem_cmp, &s->klen);
+
+        /* Concatenations are checked by the kernel (pipapo): only single fields here. */
+        if (s->nfields != 1)
+                return 0;
+        for (size_t i = 1; i < s->n; i++)
+                if (memcmp(pst_set_first(s, i), pst_set_last(s, i - 1), s->klen) <= 0) {
+                        if (ret_clash)
+                                *ret_clash = i;
+                        return -EEXIST;
+                }
+        return 0;
+}
+
+void pst_match_set(struct pst_match *m, enum pst_field f, uint32_t set) {
+        *m = (struct pst_match) { .op = PST_M_SET, .nfields = 1, .fields = { f }, .set = set };
+}
+
+void pst_match_eq(struct pst_match *m, enum pst_field f, const void *value, bool negate) {
+        *m = (struct pst_match) { .op = negate ? PST_M_NEQ : PST_M_EQ, .nfields = 1, .fields = { f } };
+        memcpy(m->value, value, field_info[f].len);
+}
+
+size_t pst_ruleset_nrules(const struct pst_ruleset *rs) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < rs->nchains; i++)
+                n += rs->chains[i].n;
+        return n;
+}

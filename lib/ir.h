@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The ruleset IR: what the compiler produces and every backend consumes
+ * (nf_tables batch, nft text, iptables).  Plain C structs, no libnftnl.
+ *
+ * Shape of the data:
+ *   ruleset ── sets[]    named or anonymous; keys are one field or a
+ *           │            concatenation; elements are [first, last] ranges in
+ *           │            network byte order, each field padded to 4 bytes
+ *           └─ chains[]  base chains (input, forward) and regular chains
+ *                └─ rules[]  ANDed matches + one verdict (or a verdict map)
+ *
+ * Every set and rule carries the policy location (file:line) it came from so
+ * a kernel error can be mapped back to the line that produced it.
+ */
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define PST_TABLE "postern"
+#define PST_NAME_MAX 64        /* chain and set names we generate */
+#define PST_COMMENT_MAX 128    /* nft allows 128 bytes of rule comment */
+#define PST_LOG_PREFIX_MAX 128 /* NF_LOG_PREFIXLEN */
+#define PST_CONCAT_MAX 3       /* fields in one concatenation */
+#define PST_MATCH_MAX 6        /* matches in one rule */
+#define PST_KEY_MAX 64         /* bytes in one (possibly concatenated) key */
+
+#define PST_SETS_MAX 4096
+#define PST_CHAINS_MAX 1024
+#define PST_RULES_MAX 65536      /* per chain */
+#define PST_ELEMS_MAX 2000000    /* per set */
+
+/* What a match can look at.  Each field knows its length, its nft datatype,
+ * its spelling in nft syntax and the dependency it implies (pst_field_info). */
+enum pst_field {
+        PST_F_IIFNAME,    /* meta iifname, 16 bytes, wildcard "ppp*" = a range */
+        PST_F_OIFNAME,    /* meta oifname */
+        PST_F_NFPROTO,    /* meta nfproto, 1 byte (NFPROTO_IPV4 / NFPROTO_IPV6) */
+        PST_F_L4PROTO,    /* meta l4proto, 1 byte (IPPROTO_*) */
+        PST_F_IP_SADDR,   /* ip saddr, 4 bytes; implies meta nfproto ipv4 */
+        PST_F_IP_DADDR,   /* ip daddr */
+        PST_F_IP6_SADDR,  /* ip6 saddr, 16 bytes; implies meta nfproto ipv6 */
+        PST_F_IP6_DADDR,  /* ip6 daddr */
+        PST_F_TCP_DPORT,  /* tcp dport, 2 bytes; implies meta l4proto tcp */
+        PST_F_UDP_DPORT,  /* udp dport; implies meta l4proto udp */
+        PST_F_ICMP_TYPE,  /* icmp type, 1 byte; implies meta l4proto icmp (and nfproto ipv4) */
+        PST_F_ICMP6_TYPE, /* icmpv6 type; implies meta l4proto ipv6-icmp (and nfproto ipv6) */
+        PST_F_CT_STATE,   /* ct state, 4 bytes host byte order bitmask */
+        _PST_F_MAX,
+};
+
+struct pst_field_info {
+        const char *nft;   /* "ip saddr" */
+        const char *type;  /* nft datatype name: "ipv4_addr" */
+        uint32_t datatype; /* nft datatype id (NFTA_SET_KEY_TYPE) */
+        uint8_t len;       /* bytes, before padding */
+        uint8_t nfproto;   /* implied meta nfproto, 0 = none */
+        uint8_t l4proto;   /* implied meta l4proto, 0 = none */
+};
+
+const struct pst_field_info *pst_field_info(enum pst_field f);
+
+/* Byte length of a key made of these fields, each padded to 4 bytes
+ * (nf_tables registers are 32 bits wide). */
+uint32_t pst_key_len(const enum pst_field *fields, unsigned n);
+
+enum pst_verdict_kind {
+        PST_V_NONE, /* no verdict: the rule only logs/counts */
+        PST_V_ACCEPT,
+        PST_V_DROP,
+        PST_V_JUMP,
+        PST_V_GOTO,
+        PST_V_RETURN,
+};
+
+struct pst_verdict {
+        enum pst_verdict_kind kind;
+        uint32_t chain; /* index in ruleset->chains for JUMP/GOTO */
+};
+
+struct pst_origin {
+        uint32_t file; /* index in ruleset->files, 0 = none */
+        uint32_t line;
+};
+
+enum {
+        PST_SET_INTERVAL = 1 << 0, /* elements are ranges (prefixes, port ranges, wildcards) */
+        PST_SET_MAP = 1 << 1,      /* verdict map: one pst_verdict per element */
+        PST_SET_DYNAMIC = 1 << 2,  /* interface-address set: elements change at runtime */
+        PST_SET_ANON = 1 << 3,     /* anonymous, rendered inline, bound to one rule */
+};
+
+struct pst_set {
+        char name[PST_NAME_MAX]; /* "" for anonymous sets */
+        uint32_t flags;
+        uint8_t nfields;
+        enum pst_field fields[PST_CONCAT_MAX];
+        uint32_t klen; /* pst_key_len(fields) */
+
+        size_t n, cap, capdata; /* cap counts key bytes */
+        uint8_t *keys;             /* n × 2 × klen: first, last (inclusive); last == first for single values */
+        struct pst_verdict *data;  /* maps only: n verdicts */
+
+        char ifname[IFNAMSIZ];     /* DYNAMIC: the interface whose addresses these are */
+        char comment[PST_COMMENT_MAX];
+        struct pst_origin origin;
+};
+
+enum pst_match_op {
+        PST_M_EQ,   /* fields == value */
+        PST_M_NEQ,  /* fields != value */
+        PST_M_SET,  /* fields in set */
+        PST_M_VMAP, /* fields vmap set: must be the last match; the rule's verdict is NONE */
+};
+
+struct pst_match {
+        enum pst_match_op op;
+        uint8_t nfields;
+        enum pst_field fields[PST_CONCAT_MAX];
+        uint32_t set;              /* SET / VMAP: index in ruleset->sets */
+        uint8_t value[PST_KEY_MAX]; /* EQ / NEQ: one key (single field) in network byte order */
+};
+
+struct pst_rule {
+        uint8_t nmatch;
+        struct pst_match match[PST_MATCH_MAX];
+        bool counter;
+        uint32_t limit_per_minute;         /* 0 = no limit statement */
+        char log_prefix[PST_LOG_PREFIX_MAX]; /* "" = no log statement */
+        struct pst_verdict verdict;
+        char comment[PST_COMMENT_MAX];
+        struct pst_origin origin;
+};
+
+enum pst_hook {
+        PST_HOOK_NONE, /* regular chain */
+        PST_HOOK_INPUT,
+        PST_HOOK_FORWARD,
+};
+
+struct pst_chain {
+        char name[PST_NAME_MAX];
+        enum pst_hook hook;
+        int32_t priority;               /* base chains: 0 = "filter" */
+        enum pst_verdict_kind policy;   /* base chains: PST_V_ACCEPT or PST_V_DROP */
+        size_t n, cap;
+        struct pst_rule *rules;
+};
+
+struct pst_ruleset {
+        char table[PST_NAME_MAX];
+        size_t nsets, capsets;
+        struct pst_set *sets;
+        size_t nchains, capchains;
+        struct pst_chain *chains;
+        size_t nfiles, capfiles;
+        char **files; /* files[0] is "" (no origin) */
+};
+
+int pst_ruleset_new(struct pst_ruleset **ret);
+void pst_ruleset_free(struct pst_ruleset *rs);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_ruleset *, pst_ruleset_free);
+
+/* Intern a file name; returns its index (> 0) or a negative errno. */
+int pst_ruleset_file(struct pst_ruleset *rs, const char *file, uint32_t *ret);
+const char *pst_origin_file(const struct pst_ruleset *rs, struct pst_origin o);
+
+int pst_chain_add(struct pst_ruleset *rs, const char *name, enum pst_hook hook,
+                  enum pst_verdict_kind policy, uint32_t *ret_index);
+int pst_chain_find(const struct pst_ruleset *rs, const char *name);
+/* Append a rule (copied).  Returns 0 or -E2BIG. */
+int pst_rule_add(struct pst_ruleset *rs, uint32_t chain, const struct pst_rule *r);
+
+int pst_set_add(struct pst_ruleset *rs, const char *name, uint32_t flags, const enum pst_field *fields,
+                unsigned nfields, uint32_t *ret_index);
+int pst_set_find(const struct pst_ruleset *rs, const char *name);
+/* Add one element [first, last]; last may be NULL for a single value.  Keys are klen bytes. */
+int pst_set_add_elem(struct pst_set *s, const uint8_t *first, const uint8_t *last,
+                     const struct pst_verdict *data);
+static inline const uint8_t *pst_set_first(const struct pst_set *s, size_t i) {
+        return s->keys + i * 2 * s->klen;
+}
+static inline const uint8_t *pst_set_last(const struct pst_set *s, size_t i) {
+        return s->keys + i * 2 * s->klen + s->klen;
+}
+/* Sort elements by first key and refuse overlapping ranges (-EEXIST, *ret_clash = index). */
+int pst_set_sort(struct pst_set *s, size_t *ret_clash);
+/* Drop all elements (dynamic sets are refilled on address changes). */
+void pst_set_clear(struct pst_set *s);
+
+/* Match helpers for the compiler */
+void pst_match_set(struct pst_match *m, enum pst_field f, uint32_t set);
+void pst_match_eq(struct pst_match *m, enum pst_field f, const void *value, bool negate);
+
+/* Number of rules in all chains. */
+size_t pst_ruleset_nrules(const struct pst_ruleset *rs);
