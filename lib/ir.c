@@ -204,6 +204,13 @@ void pst_set_clear(struct pst_set *s) {
         s->n = 0;
 }
 
+bool pst_key_inc(uint8_t *k, unsigned n) {
+        for (unsigned i = n; i > 0; i--)
+                if (++k[i - 1] != 0)
+                        return false;
+        return true;
+}
+
 /* qsort_r context: key length */
 static int elem_cmp(const void *a, const void *b, void *klen) {
         return memcmp(a, b, *(uint32_t *) klen);
@@ -241,6 +248,41 @@ int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
                                 *ret_clash = i;
                         return -EEXIST;
                 }
+        return 0;
+}
+
+int pst_set_normalize(struct pst_set *s) {
+        size_t out = 0;
+        int r;
+
+        if (s->flags & PST_SET_MAP || s->nfields != 1) {
+                r = pst_set_sort(s, NULL);
+                return s->nfields != 1 ? 0 : r;
+        }
+        if (s->n < 2)
+                return 0;
+        qsort_r(s->keys, s->n, 2 * (size_t) s->klen, elem_cmp, &s->klen);
+        for (size_t i = 1; i < s->n; i++) {
+                uint8_t *last = s->keys + out * 2 * s->klen + s->klen;
+                const uint8_t *first = pst_set_first(s, i);
+                uint8_t next[PST_KEY_MAX];
+                bool wrap;
+
+                /* increment over the field's own bytes, not the register padding */
+                memcpy(next, last, s->klen);
+                wrap = pst_key_inc(next, field_info[s->fields[0]].len);
+                if (memcmp(first, last, s->klen) <= 0 ||
+                    ((s->flags & PST_SET_INTERVAL) && !wrap && memcmp(first, next, s->klen) == 0)) {
+                        /* overlapping or adjacent: extend */
+                        if (memcmp(pst_set_last(s, i), last, s->klen) > 0)
+                                memcpy(last, pst_set_last(s, i), s->klen);
+                        continue;
+                }
+                out++;
+                if (out != i)
+                        memcpy(s->keys + out * 2 * s->klen, s->keys + i * 2 * s->klen, 2 * (size_t) s->klen);
+        }
+        s->n = out + 1;
         return 0;
 }
 

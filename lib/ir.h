@@ -31,7 +31,7 @@
 #define PST_MATCH_MAX 6        /* matches in one rule */
 #define PST_KEY_MAX 64         /* bytes in one (possibly concatenated) key */
 
-#define PST_SETS_MAX 4096
+#define PST_SETS_MAX 262144   /* anonymous sets count too */
 #define PST_CHAINS_MAX 1024
 #define PST_RULES_MAX 65536      /* per chain */
 #define PST_ELEMS_MAX 2000000    /* per set */
@@ -191,6 +191,15 @@ static inline const uint8_t *pst_set_last(const struct pst_set *s, size_t i) {
 }
 /* Sort elements by first key and refuse overlapping ranges (-EEXIST, *ret_clash = index). */
 int pst_set_sort(struct pst_set *s, size_t *ret_clash);
+/*
+ * Sort, then: interval sets of one field merge overlapping and adjacent
+ * ranges (so the kernel and nft never have to), plain sets drop duplicates,
+ * maps refuse overlaps (-EEXIST).  Concatenations are only sorted.
+ */
+int pst_set_normalize(struct pst_set *s);
+/* Big-endian increment of the first n bytes of a key; true on wrap-around
+ * (all ones → zero).  Backends use it for interval ends (last + 1). */
+bool pst_key_inc(uint8_t *key, unsigned n);
 /* Drop all elements (dynamic sets are refilled on address changes). */
 void pst_set_clear(struct pst_set *s);
 

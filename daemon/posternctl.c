@@ -1,0 +1,588 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * posternctl — check, compile, apply, diff and show postern policies.
+ *
+ * Exit status: 0 success (diff: no difference), 1 the policy is invalid
+ * (diff: the live table differs), 2 a system or kernel error.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <nftables/libnftables.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "compile.h"
+#include "ifaddr.h"
+#include "json.h"
+#include "nft.h"
+#include "policy.h"
+#include "render.h"
+
+enum {
+        EXIT_POLICY = 1,
+        EXIT_SYSTEM = 2,
+};
+
+struct ctl {
+        bool json;
+        bool offline;
+        const char *catalog;
+        struct pst_ifaddrs ifaddrs; /* from --ifaddr */
+        struct pst_catalog cat;
+        struct pst_diag diag;
+};
+
+static void help(void) {
+        printf("Usage: posternctl [OPTIONS] VERB [ARGS]\n"
+               "\n"
+               "Check, compile and install postern firewall policies.\n"
+               "\n"
+               "Verbs:\n"
+               "  check FILE        validate a policy and the catalog; print FILE:LINE errors\n"
+               "  compile FILE      print the ruleset FILE would install, as nft syntax\n"
+               "  apply FILE        install FILE once, atomically (without the daemon)\n"
+               "  diff FILE         compare the live table with what FILE would install\n"
+               "                    (exit 0: same, 1: different)\n"
+               "  show              print the live table, with counters\n"
+               "  services          list the service catalog\n"
+               "\n"
+               "Options:\n"
+               "  --catalog FILE    service catalog (default: %s,\n"
+               "                    else the build tree's conf/services.conf)\n"
+               "  --ifaddr IF=ADDR  take ADDR as an address of interface IF (repeatable)\n"
+               "  --offline         do not read interface addresses from the kernel\n"
+               "  --json            machine-readable output\n"
+               "  -h, --help        show this help\n"
+               "  --version         show the version\n"
+               "\n"
+               "Exit status: 0 success, 1 invalid policy (diff: differences), 2 system or kernel error.\n",
+               POSTERN_CATALOG);
+}
+
+static void print_diag(struct ctl *c, FILE *f) {
+        if (!c->json) {
+                pst_diag_print(&c->diag, stderr);
+                return;
+        }
+        {
+                struct pst_json j;
+
+                pst_json_init(&j, f);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", false);
+                pst_json_begin_array(&j, "errors");
+                for (size_t i = 0; i < c->diag.n; i++) {
+                        const struct pst_diag_item *it = &c->diag.items[i];
+
+                        pst_json_begin_object(&j, NULL);
+                        pst_json_string(&j, "severity", it->severity == PST_ERROR ? "error" : "warning");
+                        pst_json_string(&j, "file", it->file);
+                        pst_json_int(&j, "line", it->line);
+                        pst_json_string(&j, "message", it->msg);
+                        pst_json_end_object(&j);
+                }
+                pst_json_end_array(&j);
+                pst_json_end_object(&j);
+        }
+}
+
+/* Warnings go to stderr even on success. */
+static void print_warnings(struct ctl *c) {
+        if (!c->json && c->diag.n)
+                pst_diag_print(&c->diag, stderr);
+}
+
+static int fail(struct ctl *c, int code) {
+        print_diag(c, stdout);
+        return code;
+}
+
+static int load_catalog(struct ctl *c) {
+        const char *path = c->catalog;
+        int r;
+
+        if (!path) {
+                /* Installed catalog first; from a build tree, the source tree's. */
+                path = access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG;
+        }
+        r = pst_catalog_load(&c->cat, path, &c->diag);
+        if (r >= 0 && !c->catalog)
+                r = pst_catalog_load_dir(&c->cat, POSTERN_CATALOG_DIR, &c->diag);
+        return r;
+}
+
+/* Load, read interface addresses, compile.  Returns an exit code. */
+static int load_compile(struct ctl *c, const char *path, struct pst_policy **ret_p, struct pst_ruleset **ret_rs) {
+        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
+        struct pst_ifaddrs ifa = {};
+        int r;
+
+        if (load_catalog(c) < 0)
+                return EXIT_POLICY;
+        if (pst_policy_load(path, &c->cat, &c->diag, &p) < 0)
+                return EXIT_POLICY;
+        if (!c->offline) {
+                r = pst_ifaddrs_dump(&ifa);
+                if (r < 0) {
+                        pst_ifaddrs_clear(&ifa);
+                        pst_error(&c->diag, r, NULL, 0, "cannot read interface addresses: %s", strerror(-r));
+                        return EXIT_SYSTEM;
+                }
+        }
+        for (size_t i = 0; i < c->ifaddrs.n; i++) {
+                r = pst_ifaddrs_add(&ifa, c->ifaddrs.v[i].ifname, &c->ifaddrs.v[i].addr);
+                if (r < 0) {
+                        pst_ifaddrs_clear(&ifa);
+                        return EXIT_SYSTEM;
+                }
+        }
+        r = pst_compile(p, &ifa, &c->diag, ret_rs);
+        pst_ifaddrs_clear(&ifa);
+        if (r < 0)
+                return EXIT_POLICY;
+        if (ret_p)
+                *ret_p = TAKE_PTR(p);
+        return 0;
+}
+
+static size_t count_elements(const struct pst_ruleset *rs) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < rs->nsets; i++)
+                n += rs->sets[i].n;
+        return n;
+}
+
+static void print_summary(struct ctl *c, const char *verb, const struct pst_policy *p,
+                          const struct pst_ruleset *rs, uint64_t usec) {
+        char digest[17];
+        size_t named = 0;
+
+        pst_policy_digest_hex(p, digest);
+        for (size_t i = 0; i < rs->nsets; i++)
+                named += !(rs->sets[i].flags & PST_SET_ANON);
+        if (c->json) {
+                struct pst_json j;
+
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", true);
+                pst_json_string(&j, "policy", p->path);
+                pst_json_string(&j, "digest", digest);
+                pst_json_int(&j, "chains", (long long) rs->nchains);
+                pst_json_int(&j, "rules", (long long) pst_ruleset_nrules(rs));
+                pst_json_int(&j, "sets", (long long) named);
+                pst_json_int(&j, "elements", (long long) count_elements(rs));
+                if (usec)
+                        pst_json_int(&j, "usec", (long long) usec);
+                pst_json_begin_array(&j, "warnings");
+                for (size_t i = 0; i < c->diag.n; i++)
+                        pst_json_string(&j, NULL, c->diag.items[i].msg);
+                pst_json_end_array(&j);
+                pst_json_end_object(&j);
+                return;
+        }
+        print_warnings(c);
+        printf("%s: %s %s (digest %s): %zu chains, %zu rules, %zu sets, %zu elements", p->path, verb,
+               verb[0] == 'a' ? "table inet postern" : "ok", digest, rs->nchains, pst_ruleset_nrules(rs), named,
+               count_elements(rs));
+        if (usec)
+                printf(", %.3f ms", (double) usec / 1000.0);
+        printf("\n");
+}
+
+static int cmd_check(struct ctl *c, const char *path) {
+        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        int r;
+
+        c->offline = true; /* check is about the policy, not this host */
+        r = load_compile(c, path, &p, &rs);
+        if (r)
+                return fail(c, r);
+        print_summary(c, "policy", p, rs, 0);
+        return 0;
+}
+
+static int cmd_compile(struct ctl *c, const char *path) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        int r;
+
+        r = load_compile(c, path, NULL, &rs);
+        if (r)
+                return fail(c, r);
+        print_warnings(c);
+        if (c->json) {
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                FILE *m = open_memstream(&text, &len);
+                struct pst_json j;
+
+                if (!m)
+                        return EXIT_SYSTEM;
+                pst_render_nft(rs, m);
+                fclose(m);
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", true);
+                pst_json_string(&j, "nft", text);
+                pst_json_end_object(&j);
+                return 0;
+        }
+        return pst_render_nft(rs, stdout) < 0 ? EXIT_SYSTEM : 0;
+}
+
+static int apply_ruleset(struct ctl *c, const struct pst_ruleset *rs) {
+        _cleanup_(pst_nft_closep) struct pst_nft *nft = NULL;
+        /* claim the table like the daemon does, so it survives other tools'
+         * "nft flush ruleset" and a daemon started later can take it over */
+        struct pst_apply_opts o = { .table_flags = 0 };
+        int r;
+
+        r = pst_nft_open(&nft);
+        if (r < 0)
+                return pst_error(&c->diag, r, NULL, 0, "cannot open a netfilter netlink socket: %s", strerror(-r));
+        return pst_nft_apply(nft, rs, &o, &c->diag);
+}
+
+static int cmd_apply(struct ctl *c, const char *path) {
+        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        uint64_t t0 = now_usec();
+        int r;
+
+        r = load_compile(c, path, &p, &rs);
+        if (r)
+                return fail(c, r);
+        r = apply_ruleset(c, rs);
+        if (r < 0) {
+                if (!pst_diag_has_errors(&c->diag))
+                        pst_error(&c->diag, r, NULL, 0, "cannot apply: %s", strerror(-r));
+                return fail(c, EXIT_SYSTEM);
+        }
+        print_summary(c, "applied", p, rs, now_usec() - t0);
+        return 0;
+}
+
+/* `nft list table inet postern` without counters; "" when the table does not exist. */
+static int list_stateless(char **ret) {
+        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        const char *out;
+        int r;
+
+        if (!nft)
+                return -ENOMEM;
+        nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_STATELESS);
+        nft_ctx_buffer_output(nft);
+        nft_ctx_buffer_error(nft);
+        r = nft_run_cmd_from_buffer(nft, "list table inet " PST_TABLE);
+        out = nft_ctx_get_output_buffer(nft);
+        *ret = strdup(r == 0 && out ? out : "");
+        nft_ctx_free(nft);
+        return *ret ? 0 : -ENOMEM;
+}
+
+/*
+ * What FILE would install, as the kernel lists it: applied in a private,
+ * empty network namespace of a child process and listed there, so both
+ * sides of the diff are in the kernel's own canonical form.
+ */
+static int list_would_install(struct ctl *c, const struct pst_ruleset *rs, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, cap = 0;
+        int pfd[2], status;
+        pid_t pid;
+
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                struct pst_diag d;
+                char *text = NULL;
+                FILE *out;
+
+                close(pfd[0]);
+                pst_diag_init(&d);
+                if (unshare(CLONE_NEWNET) < 0)
+                        _exit(3);
+                if (apply_ruleset(&(struct ctl) { .diag = d }, rs) < 0)
+                        _exit(4);
+                if (list_stateless(&text) < 0)
+                        _exit(5);
+                out = fdopen(pfd[1], "w");
+                if (!out || fputs(text, out) < 0 || fclose(out) != 0)
+                        _exit(6);
+                _exit(0);
+        }
+        close(pfd[1]);
+        for (;;) {
+                ssize_t n;
+
+                if (GROW(buf, cap, len + 65536, (size_t) 1 << 30) < 0)
+                        break;
+                n = read(pfd[0], buf + len, cap - len - 1);
+                if (n <= 0)
+                        break;
+                len += (size_t) n;
+        }
+        close(pfd[0]);
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                return pst_error(&c->diag, -EIO, NULL, 0,
+                                 "cannot build the comparison table in a private network namespace (status %d)",
+                                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        if (!buf)
+                return -ENOMEM;
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int write_tmp(const char *text, char path[64]) {
+        _cleanup_close_ int fd = -1;
+        size_t len = strlen(text);
+
+        strcpy(path, "/tmp/posternctl-diff-XXXXXX");
+        fd = mkstemp(path);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, text, len) != (ssize_t) len)
+                return -EIO;
+        return 0;
+}
+
+static int cmd_diff(struct ctl *c, const char *path) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_free_ char *live = NULL, *want = NULL;
+        char a[64], b[64];
+        int r;
+
+        r = load_compile(c, path, NULL, &rs);
+        if (r)
+                return fail(c, r);
+        if (list_would_install(c, rs, &want) < 0 || list_stateless(&live) < 0)
+                return fail(c, EXIT_SYSTEM);
+        r = streq(live, want) ? 0 : 1;
+        if (c->json) {
+                struct pst_json j;
+
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", true);
+                pst_json_bool(&j, "same", r == 0);
+                pst_json_string(&j, "live", live);
+                pst_json_string(&j, "policy", want);
+                pst_json_end_object(&j);
+                return r;
+        }
+        print_warnings(c);
+        if (r == 0)
+                return 0;
+        /* show a unified diff with diff(1) when it is there */
+        if (write_tmp(live, a) == 0 && write_tmp(want, b) == 0) {
+                pid_t pid = fork();
+
+                if (pid == 0) {
+                        execl("/usr/bin/diff", "diff", "-u", "--label", "live", "--label", path, a, b, (char *) NULL);
+                        _exit(127);
+                }
+                if (pid > 0)
+                        waitpid(pid, NULL, 0);
+                unlink(a);
+                unlink(b);
+        }
+        return 1;
+}
+
+static int cmd_show(struct ctl *c) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = pst_show_table(PST_TABLE, c->json, &text, &c->diag);
+        if (r < 0)
+                return fail(c, EXIT_SYSTEM);
+        fputs(text, stdout);
+        return 0;
+}
+
+static void format_ports(FILE *f, const char *proto, const struct pst_portrange *v, size_t n, bool *first) {
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%s%s/%u", *first ? "" : " ", proto, v[i].first);
+                if (v[i].last != v[i].first)
+                        fprintf(f, "-%u", v[i].last);
+                *first = false;
+        }
+}
+
+static void format_u8s(FILE *f, const char *proto, const uint8_t *v, size_t n, bool v6, bool *first) {
+        for (size_t i = 0; i < n; i++) {
+                const char *name = streq(proto, "proto") ? pst_proto_name(v[i]) : pst_icmp_name(v[i], v6);
+
+                if (name)
+                        fprintf(f, "%s%s/%s", *first ? "" : " ", proto, name);
+                else
+                        fprintf(f, "%s%s/%u", *first ? "" : " ", proto, v[i]);
+                *first = false;
+        }
+}
+
+static char *service_summary(const struct pst_service *s) {
+        char *text = NULL;
+        size_t len = 0;
+        bool first = true;
+        FILE *f = open_memstream(&text, &len);
+
+        if (!f)
+                return NULL;
+        format_ports(f, "tcp", s->tcp, s->ntcp, &first);
+        format_ports(f, "udp", s->udp, s->nudp, &first);
+        format_u8s(f, "proto", s->proto, s->nproto, false, &first);
+        format_u8s(f, "icmp", s->icmp, s->nicmp, false, &first);
+        format_u8s(f, "icmpv6", s->icmp6, s->nicmp6, true, &first);
+        fclose(f);
+        return text;
+}
+
+static int cmd_services(struct ctl *c) {
+        struct pst_json j;
+
+        if (load_catalog(c) < 0)
+                return fail(c, EXIT_POLICY);
+        if (c->json) {
+                pst_json_init(&j, stdout);
+                pst_json_begin_array(&j, NULL);
+        } else
+                printf("%-20s %-32s %s\n", "SERVICE", "ALLOWS", "DESCRIPTION");
+        for (size_t i = 0; i < c->cat.n; i++) {
+                const struct pst_service *s = c->cat.v[i];
+                _cleanup_free_ char *sum = service_summary(s);
+
+                if (!sum)
+                        return EXIT_SYSTEM;
+                if (c->json) {
+                        pst_json_begin_object(&j, NULL);
+                        pst_json_string(&j, "name", s->name);
+                        pst_json_string(&j, "allows", sum);
+                        pst_json_string(&j, "description", s->description);
+                        pst_json_string(&j, "source", s->source);
+                        pst_json_string(&j, "file", s->loc.file);
+                        pst_json_int(&j, "line", s->loc.line);
+                        pst_json_end_object(&j);
+                } else
+                        printf("%-20s %-32s %s\n", s->name, sum, s->description ? s->description : "");
+        }
+        if (c->json)
+                pst_json_end_array(&j);
+        return 0;
+}
+
+static int parse_ifaddr(struct ctl *c, const char *arg) {
+        const char *eq = strchr(arg, '=');
+        char ifname[IFNAMSIZ];
+        struct pst_addr a;
+        bool wild;
+
+        if (!eq || (size_t) (eq - arg) >= IFNAMSIZ) {
+                fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS\n", arg);
+                return -EINVAL;
+        }
+        snprintf(ifname, sizeof(ifname), "%.*s", (int) (eq - arg), arg);
+        if (pst_ifname_parse(ifname, ifname, &wild) < 0 || wild ||
+            pst_addr_parse(eq + 1, &a, NULL) < 0 || a.prefixlen != pst_addr_len(a.family) * 8) {
+                fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS with one host address\n", arg);
+                return -EINVAL;
+        }
+        return pst_ifaddrs_add(&c->ifaddrs, ifname, &a);
+}
+
+int main(int argc, char **argv) {
+        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION };
+        static const struct option opts[] = {
+                { "catalog", required_argument, NULL, OPT_CATALOG },
+                { "ifaddr", required_argument, NULL, OPT_IFADDR },
+                { "offline", no_argument, NULL, OPT_OFFLINE },
+                { "json", no_argument, NULL, OPT_JSON },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        struct ctl c = {};
+        const char *verb;
+        int o, r;
+
+        pst_diag_init(&c.diag);
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (o) {
+                case OPT_CATALOG:
+                        c.catalog = optarg;
+                        break;
+                case OPT_IFADDR:
+                        if (parse_ifaddr(&c, optarg) < 0)
+                                return EXIT_SYSTEM;
+                        break;
+                case OPT_OFFLINE:
+                        c.offline = true;
+                        break;
+                case OPT_JSON:
+                        c.json = true;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("posternctl %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'posternctl --help'.\n");
+                        return EXIT_SYSTEM;
+                }
+        if (optind >= argc) {
+                help();
+                return EXIT_SYSTEM;
+        }
+        verb = argv[optind++];
+
+        {
+                static const struct {
+                        const char *verb;
+                        int nargs;
+                } verbs[] = { { "check", 1 }, { "compile", 1 }, { "apply", 1 }, { "diff", 1 },
+                              { "show", 0 },  { "services", 0 } };
+                bool known = false;
+
+                for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                        if (streq(verb, verbs[i].verb)) {
+                                known = true;
+                                if (argc - optind != verbs[i].nargs) {
+                                        fprintf(stderr, "posternctl %s: expected %s\n", verb,
+                                                verbs[i].nargs ? "one policy FILE" : "no arguments");
+                                        return EXIT_SYSTEM;
+                                }
+                        }
+                if (!known) {
+                        fprintf(stderr, "posternctl: unknown verb '%s'. Try 'posternctl --help'.\n", verb);
+                        return EXIT_SYSTEM;
+                }
+        }
+
+        if (streq(verb, "check"))
+                r = cmd_check(&c, argv[optind]);
+        else if (streq(verb, "compile"))
+                r = cmd_compile(&c, argv[optind]);
+        else if (streq(verb, "apply"))
+                r = cmd_apply(&c, argv[optind]);
+        else if (streq(verb, "diff"))
+                r = cmd_diff(&c, argv[optind]);
+        else if (streq(verb, "show"))
+                r = cmd_show(&c);
+        else
+                r = cmd_services(&c);
+
+        pst_catalog_clear(&c.cat);
+        pst_ifaddrs_clear(&c.ifaddrs);
+        pst_diag_clear(&c.diag);
+        return r;
+}

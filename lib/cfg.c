@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <libgen.h>
+
+#include "cfg.h"
+
+#define STRPOOL_MAX 4096
+
+const char *pst_strpool_intern(struct pst_strpool *p, const char *s) {
+        for (size_t i = 0; i < p->n; i++)
+                if (streq(p->v[i], s))
+                        return p->v[i];
+        if (GROW(p->v, p->cap, p->n + 1, STRPOOL_MAX) < 0)
+                return NULL;
+        p->v[p->n] = strdup(s);
+        if (!p->v[p->n])
+                return NULL;
+        return p->v[p->n++];
+}
+
+void pst_strpool_clear(struct pst_strpool *p) {
+        for (size_t i = 0; i < p->n; i++)
+                free(p->v[i]);
+        free(p->v);
+        *p = (struct pst_strpool) {};
+}
+
+struct pst_loc pst_cfg_loc(struct pst_cfg *c, const config_setting_t *s) {
+        const char *f = s ? config_setting_source_file(s) : NULL;
+        const char *in = pst_strpool_intern(c->files, f ? f : c->main_file);
+
+        return (struct pst_loc) {
+                .file = in ? in : c->main_file,
+                .line = s ? config_setting_source_line(s) : 0,
+        };
+}
+
+int pst_cfg_error(struct pst_cfg *c, const config_setting_t *s, const char *fmt, ...) {
+        struct pst_loc l = pst_cfg_loc(c, s);
+        va_list ap;
+
+        va_start(ap, fmt);
+        pst_verror(c->diag, -EINVAL, PST_ERROR, l.file, l.line, fmt, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+const char *pst_cfg_type_name(const config_setting_t *s) {
+        switch (config_setting_type(s)) {
+        case CONFIG_TYPE_GROUP:
+                return "a group { ... }";
+        case CONFIG_TYPE_INT:
+        case CONFIG_TYPE_INT64:
+                return "a number";
+        case CONFIG_TYPE_FLOAT:
+                return "a decimal number";
+        case CONFIG_TYPE_STRING:
+                return "a string";
+        case CONFIG_TYPE_BOOL:
+                return "a boolean";
+        case CONFIG_TYPE_ARRAY:
+                return "an array [ ... ]";
+        case CONFIG_TYPE_LIST:
+                return "a list ( ... )";
+        default:
+                return "nothing";
+        }
+}
+
+int pst_cfg_check_keys(struct pst_cfg *c, const config_setting_t *g, const char *what, const char *const *allowed) {
+        int n = config_setting_length(g), r = 0;
+
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(g, (unsigned) i);
+                const char *name = config_setting_name(e);
+                bool ok = false;
+                char expected[512] = "";
+                size_t off = 0;
+
+                for (const char *const *a = allowed; *a; a++) {
+                        if (name && streq(name, *a))
+                                ok = true;
+                        off += (size_t) snprintf(expected + off, sizeof(expected) - MIN(off, sizeof(expected)),
+                                                 "%s%s", a == allowed ? "" : ", ", *a);
+                }
+                if (!ok)
+                        r = pst_cfg_error(c, e, "unknown key '%s' in %s; expected one of: %s", name ? name : "?",
+                                          what, expected);
+        }
+        return r;
+}
+
+int pst_cfg_string(struct pst_cfg *c, const config_setting_t *s, const char *what, size_t max, const char **ret) {
+        const char *v;
+
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+                return pst_cfg_error(c, s, "%s must be a string, not %s", what, pst_cfg_type_name(s));
+        v = config_setting_get_string(s);
+        if (strlen(v) > max)
+                return pst_cfg_error(c, s, "%s is too long (%zu bytes); at most %zu bytes are allowed", what,
+                                     strlen(v), max);
+        *ret = v;
+        return 0;
+}
+
+int pst_cfg_bool(struct pst_cfg *c, const config_setting_t *s, const char *what, bool *ret) {
+        if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+                return pst_cfg_error(c, s, "%s must be true or false, not %s", what, pst_cfg_type_name(s));
+        *ret = config_setting_get_bool(s);
+        return 0;
+}
+
+int pst_cfg_int(struct pst_cfg *c, const config_setting_t *s, const char *what, long long min, long long max,
+                long long *ret) {
+        long long v;
+
+        if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
+                return pst_cfg_error(c, s, "%s must be a number, not %s", what, pst_cfg_type_name(s));
+        v = config_setting_get_int64(s);
+        if (v < min || v > max)
+                return pst_cfg_error(c, s, "%s must be between %lld and %lld, not %lld", what, min, max, v);
+        *ret = v;
+        return 0;
+}
+
+int pst_cfg_group(struct pst_cfg *c, const config_setting_t *s, const char *what) {
+        if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+                return pst_cfg_error(c, s, "%s must be a group { ... }, not %s", what, pst_cfg_type_name(s));
+        return 0;
+}
+
+static bool is_scalar(const config_setting_t *s) {
+        int t = config_setting_type(s);
+
+        return t == CONFIG_TYPE_STRING || t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+int pst_cfg_foreach_scalar(struct pst_cfg *c, const config_setting_t *s, const char *what, bool allow_empty,
+                           pst_cfg_item_cb cb, void *userdata) {
+        int t = config_setting_type(s), n, r = 0;
+
+        if (is_scalar(s))
+                return cb(c, s, userdata);
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+                return pst_cfg_error(c, s, "%s must be a string or a list [ ... ], not %s", what,
+                                     pst_cfg_type_name(s));
+        n = config_setting_length(s);
+        if (n == 0 && !allow_empty)
+                return pst_cfg_error(c, s, "%s is empty; expected at least one entry", what);
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_get_elem(s, (unsigned) i);
+                int k;
+
+                if (!is_scalar(e)) {
+                        r = pst_cfg_error(c, e, "%s entries must be strings or numbers, not %s", what,
+                                          pst_cfg_type_name(e));
+                        continue;
+                }
+                k = cb(c, e, userdata);
+                if (k < 0 && r == 0)
+                        r = k;
+        }
+        return r;
+}
+
+int pst_cfg_read(struct pst_cfg *c, config_t *cfg, const char *path) {
+        _cleanup_free_ char *dir = strdup(path);
+
+        if (!dir)
+                return -ENOMEM;
+        if (access(path, R_OK) < 0)
+                return pst_error(c->diag, -errno, path, 0, "cannot read: %s", strerror(errno));
+        /* @include paths are relative to the including file's directory */
+        config_set_include_dir(cfg, dirname(dir));
+        if (config_read_file(cfg, path) == CONFIG_TRUE)
+                return 0;
+
+        switch (config_error_type(cfg)) {
+        case CONFIG_ERR_FILE_IO: {
+                const char *f = config_error_file(cfg);
+
+                /* libconfig reports a missing @include as a file I/O error with the line of the @include */
+                if (f && config_error_line(cfg) > 0)
+                        return pst_error(c->diag, -ENOENT, f, (unsigned) config_error_line(cfg), "%s",
+                                         config_error_text(cfg));
+                return pst_error(c->diag, -EIO, path, 0, "cannot read: %s", config_error_text(cfg));
+        }
+        default: {
+                const char *text = config_error_text(cfg), *file = config_error_file(cfg);
+                const char *what;
+
+                /* libconfig's texts are terse; say what was expected */
+                if (streq(text, "syntax error"))
+                        what = "syntax error; expected name = value; with strings in \"quotes\", groups { ... }, "
+                               "lists ( ... ) and arrays [ ... ] separated by commas";
+                else if (streq(text, "mismatched element type in array"))
+                        what = "an array [ ... ] mixes numbers and strings; write all strings, or a list ( ... )";
+                else if (streq(text, "cannot open include file"))
+                        what = "@include: cannot open the included file (paths are relative to this file's "
+                               "directory)";
+                else if (streq(text, "duplicate setting name"))
+                        what = "this name is already set in the same group; expected each name once";
+                else
+                        what = text;
+                return pst_error(c->diag, -EINVAL, file ? file : path, (unsigned) config_error_line(cfg), "%s",
+                                 what);
+        }
+        }
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * Typed, checked access to libconfig settings for the policy and the
+ * catalog.  Every getter reports "FILE:LINE: ..." through the diag and
+ * returns a negative errno; nothing here prints.
+ */
+
+#include <libconfig.h>
+
+#include "diag.h"
+
+/* Interned file names: settings point at these for their whole life. */
+struct pst_strpool {
+        size_t n, cap;
+        char **v;
+};
+const char *pst_strpool_intern(struct pst_strpool *p, const char *s);
+void pst_strpool_clear(struct pst_strpool *p);
+
+struct pst_loc {
+        const char *file; /* interned, never NULL for policy objects */
+        unsigned line;
+};
+
+struct pst_cfg {
+        struct pst_strpool *files;
+        struct pst_diag *diag;
+        const char *main_file; /* for settings whose source file libconfig does not know */
+};
+
+struct pst_loc pst_cfg_loc(struct pst_cfg *c, const config_setting_t *s);
+int pst_cfg_error(struct pst_cfg *c, const config_setting_t *s, const char *fmt, ...) _printf_(3, 4);
+
+/* "a string", "a list", ... for messages */
+const char *pst_cfg_type_name(const config_setting_t *s);
+
+/* Refuse keys of group g not in the NULL-terminated list (what = "a rule"). */
+int pst_cfg_check_keys(struct pst_cfg *c, const config_setting_t *g, const char *what, const char *const *allowed);
+
+int pst_cfg_string(struct pst_cfg *c, const config_setting_t *s, const char *what, size_t max, const char **ret);
+int pst_cfg_bool(struct pst_cfg *c, const config_setting_t *s, const char *what, bool *ret);
+int pst_cfg_int(struct pst_cfg *c, const config_setting_t *s, const char *what, long long min, long long max,
+                long long *ret);
+int pst_cfg_group(struct pst_cfg *c, const config_setting_t *s, const char *what);
+
+/*
+ * A value that is one scalar or a list/array of scalars (ints and/or strings):
+ * "allow = "ssh";", "allow = ["ssh", "smtp"];", "tcp = (25, "1024-2000");".
+ * Calls cb for each element with the element setting.  An empty list is an
+ * error unless allow_empty.
+ */
+typedef int (*pst_cfg_item_cb)(struct pst_cfg *c, const config_setting_t *item, void *userdata);
+int pst_cfg_foreach_scalar(struct pst_cfg *c, const config_setting_t *s, const char *what, bool allow_empty,
+                           pst_cfg_item_cb cb, void *userdata);
+
+/* Read a file with libconfig; syntax errors become "FILE:LINE: syntax error: ..." */
+int pst_cfg_read(struct pst_cfg *c, config_t *cfg, const char *path);

@@ -1,0 +1,945 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "compile.h"
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+/*
+ * The shape of what we generate (see README, "What the compiled ruleset
+ * looks like"):
+ *
+ *   chain input (base, policy drop)
+ *     ct state vmap { invalid : drop, established : accept, related : accept }
+ *     iifname "lo" accept
+ *     [meta nfproto ipv6 drop]                      options.ipv6 = false
+ *     icmpv6 type { nd-... } accept                 neighbour discovery
+ *     icmp / icmpv6 per options.icmp
+ *     iifname vmap { "eth1" : jump input_lan, "ppp*" : jump input_wan }
+ *     rules whose source is not a zone with interfaces
+ *     [limit rate N/minute log prefix "..."]        options.log_drops
+ *   chain input_<zone>: rules from that zone
+ *
+ * Every accept rule is one IR rule per (source, destination, family,
+ * protocol group) with its ports in one set.  Host-to-host rules merge into a
+ * concatenated set per chain, family and protocol once there are
+ * PST_MERGE_MIN of them, so their number never lengthens a packet's path.
+ */
+
+enum { FAM_ANY = 0, FAM_4 = 4, FAM_6 = 6 };
+enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, _G_MAX };
+
+#define ZONE_CHAIN_NONE UINT32_MAX
+
+struct bucket { /* host-to-host rules merged into one concatenated set */
+        size_t count;   /* eligible specs seen in the counting pass */
+        bool emitted;   /* the lookup rule exists */
+        uint32_t set;
+};
+
+struct compiler {
+        const struct pst_policy *p;
+        const struct pst_ifaddrs *ifa;
+        struct pst_ruleset *rs;
+        struct pst_diag *diag;
+        uint32_t base[2];
+        uint32_t *zone_chain[2]; /* per zone: chain index or ZONE_CHAIN_NONE */
+        /* base-chain rules, appended after the prelude and the zone dispatch */
+        struct pst_rule *pending[2];
+        size_t npending[2], cappending[2];
+        struct bucket buckets[2][2][2]; /* chain kind, v4/v6, tcp/udp */
+        bool counting;
+};
+
+/* ---- set helpers ---- */
+
+static void key_ifname(uint8_t key[IFNAMSIZ], const char *name, bool last) {
+        size_t l = strlen(name);
+
+        memset(key, 0, IFNAMSIZ);
+        if (l && name[l - 1] == '*') {
+                /* a wildcard is the range of every name with that prefix */
+                memcpy(key, name, l - 1);
+                if (last)
+                        memset(key + l - 1, 0xff, IFNAMSIZ - (l - 1));
+        } else
+                memcpy(key, name, l);
+}
+
+static void key_port(uint8_t key[4], uint16_t port) {
+        key[0] = (uint8_t) (port >> 8);
+        key[1] = (uint8_t) port;
+        key[2] = key[3] = 0;
+}
+
+static void key_u8(uint8_t key[4], uint8_t v) {
+        memset(key, 0, 4);
+        key[0] = v;
+}
+
+static int new_anon_set(struct compiler *c, enum pst_field f, bool interval, uint32_t *ret) {
+        return pst_set_add(c->rs, NULL, PST_SET_ANON | (interval ? PST_SET_INTERVAL : 0), &f, 1, ret);
+}
+
+/* ---- matches ---- */
+
+static int rule_push(struct pst_rule *r, const struct pst_match *m) {
+        if (r->nmatch >= PST_MATCH_MAX)
+                return -E2BIG;
+        r->match[r->nmatch++] = *m;
+        return 0;
+}
+
+static int match_addrs(struct compiler *c, struct pst_rule *r, bool dst, int fam, const struct pst_addr *v,
+                       size_t n) {
+        enum pst_field f = fam == FAM_4 ? (dst ? PST_F_IP_DADDR : PST_F_IP_SADDR)
+                                        : (dst ? PST_F_IP6_DADDR : PST_F_IP6_SADDR);
+        uint8_t family = fam == FAM_4 ? AF_INET : AF_INET6;
+        const struct pst_addr *only = NULL;
+        size_t cnt = 0;
+        struct pst_match m;
+        uint32_t set;
+        int k;
+
+        for (size_t i = 0; i < n; i++)
+                if (v[i].family == family) {
+                        cnt++;
+                        only = &v[i];
+                }
+        if (cnt == 1 && only->prefixlen == pst_addr_len(family) * 8) {
+                pst_match_eq(&m, f, only->a, false);
+                return rule_push(r, &m);
+        }
+        k = new_anon_set(c, f, true, &set);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n; i++) {
+                uint8_t first[16], last[16];
+
+                if (v[i].family != family)
+                        continue;
+                pst_addr_range(&v[i], first, last);
+                k = pst_set_add_elem(&c->rs->sets[set], first, last, NULL);
+                if (k < 0)
+                        return k;
+        }
+        k = pst_set_normalize(&c->rs->sets[set]);
+        if (k < 0)
+                return k;
+        pst_match_set(&m, f, set);
+        return rule_push(r, &m);
+}
+
+/* Named sets are called <kind>_<name>_v4 / _v6: zone_lan_v4, list_partners_v6, ifaddr_ppp0_v4 */
+static void set_name(char buf[PST_NAME_MAX], const char *kind, const char *name, int fam) {
+        snprintf(buf, PST_NAME_MAX, "%s_%s_v%d", kind, name, fam);
+}
+
+static int match_named(struct compiler *c, struct pst_rule *r, enum pst_field f, const char *kind, const char *name,
+                       int fam) {
+        char setname[PST_NAME_MAX];
+        struct pst_match m;
+        int idx;
+
+        set_name(setname, kind, name, fam);
+        idx = pst_set_find(c->rs, setname);
+        if (idx < 0)
+                return idx;
+        pst_match_set(&m, f, (uint32_t) idx);
+        return rule_push(r, &m);
+}
+
+static int match_ifnames(struct compiler *c, struct pst_rule *r, enum pst_field f, const struct pst_zone *z) {
+        struct pst_match m;
+        bool wild = false;
+        uint32_t set;
+        int k;
+
+        for (size_t i = 0; i < z->nifs; i++)
+                wild |= z->ifs[i].wildcard;
+        if (z->nifs == 1 && !wild) {
+                uint8_t key[IFNAMSIZ];
+
+                key_ifname(key, z->ifs[0].name, false);
+                pst_match_eq(&m, f, key, false);
+                return rule_push(r, &m);
+        }
+        k = new_anon_set(c, f, wild, &set);
+        for (size_t i = 0; k >= 0 && i < z->nifs; i++) {
+                uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
+
+                key_ifname(first, z->ifs[i].name, false);
+                key_ifname(last, z->ifs[i].name, true);
+                k = pst_set_add_elem(&c->rs->sets[set], first, last, NULL);
+        }
+        if (k >= 0)
+                k = pst_set_normalize(&c->rs->sets[set]);
+        if (k < 0)
+                return k;
+        pst_match_set(&m, f, set);
+        return rule_push(r, &m);
+}
+
+/* The ports / protocols / types of group g over all services of the rule. */
+static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_prule *pr, enum group g) {
+        static const enum pst_field fields[_G_MAX] = {
+                [G_TCP] = PST_F_TCP_DPORT, [G_UDP] = PST_F_UDP_DPORT, [G_PROTO] = PST_F_L4PROTO,
+                [G_ICMP] = PST_F_ICMP_TYPE, [G_ICMP6] = PST_F_ICMP6_TYPE,
+        };
+        enum pst_field f = fields[g];
+        struct pst_match m;
+        struct pst_set *s;
+        uint32_t set;
+        bool ranges = false;
+        int k;
+
+        if (g == G_TCP || g == G_UDP)
+                for (size_t i = 0; i < pr->nsvc; i++) {
+                        const struct pst_portrange *v = g == G_TCP ? pr->svc[i]->tcp : pr->svc[i]->udp;
+                        size_t n = g == G_TCP ? pr->svc[i]->ntcp : pr->svc[i]->nudp;
+
+                        for (size_t j = 0; j < n; j++)
+                                ranges |= v[j].first != v[j].last;
+                }
+        k = new_anon_set(c, f, ranges, &set);
+        if (k < 0)
+                return k;
+        s = &c->rs->sets[set];
+        for (size_t i = 0; k >= 0 && i < pr->nsvc; i++) {
+                const struct pst_service *svc = pr->svc[i];
+                uint8_t first[4], last[4];
+
+                switch (g) {
+                case G_TCP:
+                case G_UDP: {
+                        const struct pst_portrange *v = g == G_TCP ? svc->tcp : svc->udp;
+                        size_t n = g == G_TCP ? svc->ntcp : svc->nudp;
+
+                        for (size_t j = 0; k >= 0 && j < n; j++) {
+                                key_port(first, v[j].first);
+                                key_port(last, v[j].last);
+                                k = pst_set_add_elem(s, first, last, NULL);
+                        }
+                        break;
+                }
+                case G_PROTO:
+                case G_ICMP:
+                case G_ICMP6: {
+                        const uint8_t *v = g == G_PROTO ? svc->proto : g == G_ICMP ? svc->icmp : svc->icmp6;
+                        size_t n = g == G_PROTO ? svc->nproto : g == G_ICMP ? svc->nicmp : svc->nicmp6;
+
+                        for (size_t j = 0; k >= 0 && j < n; j++) {
+                                key_u8(first, v[j]);
+                                k = pst_set_add_elem(s, first, NULL, NULL);
+                        }
+                        break;
+                }
+                default:
+                        break;
+                }
+        }
+        if (k >= 0)
+                k = pst_set_normalize(s);
+        if (k < 0)
+                return k;
+        if (s->n == 0) {
+                /* nothing of this group: drop the set again (it is the last one) */
+                pst_set_clear(s);
+                c->rs->nsets--;
+                return 0;
+        }
+        if (s->n == 1 && !memcmp(pst_set_first(s, 0), pst_set_last(s, 0), s->klen)) {
+                uint8_t v[PST_KEY_MAX];
+
+                memcpy(v, pst_set_first(s, 0), s->klen);
+                free(s->keys);
+                c->rs->nsets--;
+                pst_match_eq(&m, f, v, false);
+        } else
+                pst_match_set(&m, f, set);
+        return rule_push(r, &m) < 0 ? -E2BIG : 1;
+}
+
+static bool group_present(const struct pst_prule *pr, enum group g) {
+        for (size_t i = 0; i < pr->nsvc; i++) {
+                const struct pst_service *s = pr->svc[i];
+
+                if ((g == G_TCP && s->ntcp) || (g == G_UDP && s->nudp) || (g == G_PROTO && s->nproto) ||
+                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6))
+                        return true;
+        }
+        return false;
+}
+
+/* ---- endpoints ---- */
+
+/* Bit 0: IPv4, bit 1: IPv6 */
+static unsigned ep_families(const struct pst_endpoint *e) {
+        const struct pst_addrs *a = NULL;
+
+        switch (e->kind) {
+        case PST_EP_ZONE:
+                if (e->zone->nets.n == 0)
+                        return 3;
+                a = &e->zone->nets;
+                break;
+        case PST_EP_ADDRS:
+                if (!e->host)
+                        return e->lit.family == AF_INET ? 1 : 2;
+                a = &e->host->addrs;
+                break;
+        case PST_EP_LIST:
+                a = &e->list->addrs;
+                break;
+        default:
+                return 3;
+        }
+        return (a->has4 ? 1u : 0u) | (a->has6 ? 2u : 0u);
+}
+
+/* Does the endpoint look at addresses (so the rule must be split by family)? */
+static bool ep_has_addresses(const struct pst_endpoint *e) {
+        return e->kind == PST_EP_ADDRS || e->kind == PST_EP_LIST || e->kind == PST_EP_IFADDR ||
+               (e->kind == PST_EP_ZONE && e->zone->nets.n);
+}
+
+static const struct pst_addr *ep_addrs(const struct pst_endpoint *e, size_t *n) {
+        if (e->host) {
+                *n = e->host->addrs.n;
+                return e->host->addrs.v;
+        }
+        *n = 1;
+        return &e->lit;
+}
+
+static int match_endpoint(struct compiler *c, struct pst_rule *r, const struct pst_endpoint *e, bool dst, int fam) {
+        enum pst_field af = fam == FAM_4 ? (dst ? PST_F_IP_DADDR : PST_F_IP_SADDR)
+                                         : (dst ? PST_F_IP6_DADDR : PST_F_IP6_SADDR);
+        int k = 0;
+
+        switch (e->kind) {
+        case PST_EP_ANY:
+                return 0;
+        case PST_EP_ZONE:
+                /* a source zone's interfaces are matched by the dispatch into its chain */
+                if (dst && e->zone->nifs)
+                        k = match_ifnames(c, r, PST_F_OIFNAME, e->zone);
+                if (k >= 0 && e->zone->nets.n)
+                        k = match_named(c, r, af, "zone", e->zone->name, fam);
+                return k;
+        case PST_EP_ADDRS: {
+                size_t n;
+                const struct pst_addr *v = ep_addrs(e, &n);
+
+                return match_addrs(c, r, dst, fam, v, n);
+        }
+        case PST_EP_LIST:
+                return match_named(c, r, af, "list", e->list->name, fam);
+        case PST_EP_IFADDR:
+                return match_named(c, r, af, "ifaddr", e->ifname, fam);
+        }
+        return -EINVAL;
+}
+
+/* ---- chains ---- */
+
+static const char *const chain_names[2] = { "input", "forward" };
+
+static int target_chain(struct compiler *c, enum pst_chain_kind k, const struct pst_endpoint *from,
+                        uint32_t *ret) {
+        size_t zi;
+        int r;
+
+        if (from->kind != PST_EP_ZONE || from->zone->nifs == 0) {
+                *ret = c->base[k];
+                return 0;
+        }
+        for (zi = 0; c->p->zones[zi] != from->zone; zi++)
+                ;
+        if (c->zone_chain[k][zi] == ZONE_CHAIN_NONE) {
+                char name[PST_NAME_MAX];
+
+                snprintf(name, sizeof(name), "%s_%s", chain_names[k], from->zone->name);
+                r = pst_chain_add(c->rs, name, PST_HOOK_NONE, PST_V_NONE, &c->zone_chain[k][zi]);
+                if (r < 0)
+                        return r;
+        }
+        *ret = c->zone_chain[k][zi];
+        return 0;
+}
+
+static int emit(struct compiler *c, enum pst_chain_kind k, uint32_t chain, const struct pst_rule *r) {
+        if (chain != c->base[k])
+                return pst_rule_add(c->rs, chain, r);
+        if (GROW(c->pending[k], c->cappending[k], c->npending[k] + 1, PST_RULES_MAX) < 0)
+                return -E2BIG;
+        c->pending[k][c->npending[k]++] = *r;
+        return 0;
+}
+
+static struct pst_origin origin_of(struct compiler *c, const struct pst_loc *loc) {
+        struct pst_origin o = { .line = loc->line };
+
+        if (loc->file && pst_ruleset_file(c->rs, loc->file, &o.file) < 0)
+                o.file = 0;
+        return o;
+}
+
+static struct pst_rule accept_rule(struct compiler *c, const struct pst_prule *pr) {
+        struct pst_rule r = {
+                .counter = true,
+                .verdict = { PST_V_ACCEPT, 0 },
+                .origin = origin_of(c, &pr->loc),
+        };
+
+        snprintf(r.comment, sizeof(r.comment), "%s", pr->comment);
+        return r;
+}
+
+/* ---- merging host-to-host rules ---- */
+
+static bool mergeable(const struct pst_endpoint *f, const struct pst_endpoint *t, enum group g) {
+        return f->kind == PST_EP_ADDRS && t->kind == PST_EP_ADDRS && (g == G_TCP || g == G_UDP);
+}
+
+static int bucket_add(struct compiler *c, enum pst_chain_kind k, const struct pst_prule *pr,
+                      const struct pst_endpoint *f, const struct pst_endpoint *t, int fam, enum group g) {
+        struct bucket *b = &c->buckets[k][fam == FAM_6][g == G_UDP];
+        enum pst_field fields[3];
+        uint8_t family = fam == FAM_4 ? AF_INET : AF_INET6;
+        unsigned alen = pst_addr_len(family), aoff = (alen + 3) & ~3u;
+        const struct pst_addr *sv, *dv;
+        size_t sn, dn;
+        struct pst_set *s;
+        int r;
+
+        if (!b->emitted) {
+                struct pst_rule rule = { .counter = true, .verdict = { PST_V_ACCEPT, 0 },
+                                         .origin = origin_of(c, &pr->loc) };
+                char name[PST_NAME_MAX];
+
+                fields[0] = fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR;
+                fields[1] = fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR;
+                fields[2] = g == G_TCP ? PST_F_TCP_DPORT : PST_F_UDP_DPORT;
+                snprintf(name, sizeof(name), "%s_hosts_v%d_%s", chain_names[k], fam, g == G_TCP ? "tcp" : "udp");
+                r = pst_set_add(c->rs, name, PST_SET_INTERVAL, fields, 3, &b->set);
+                if (r < 0)
+                        return r;
+                c->rs->sets[b->set].origin = rule.origin;
+                rule.nmatch = 1;
+                rule.match[0] = (struct pst_match) { .op = PST_M_SET, .nfields = 3, .set = b->set };
+                memcpy(rule.match[0].fields, fields, sizeof(fields));
+                r = emit(c, k, c->base[k], &rule);
+                if (r < 0)
+                        return r;
+                b->emitted = true;
+        }
+        s = &c->rs->sets[b->set];
+        sv = ep_addrs(f, &sn);
+        dv = ep_addrs(t, &dn);
+        for (size_t i = 0; i < sn; i++)
+                for (size_t j = 0; j < dn; j++) {
+                        uint8_t sf[16], sl[16], df[16], dl[16];
+
+                        if (sv[i].family != family || dv[j].family != family)
+                                continue;
+                        pst_addr_range(&sv[i], sf, sl);
+                        pst_addr_range(&dv[j], df, dl);
+                        for (size_t x = 0; x < pr->nsvc; x++) {
+                                const struct pst_portrange *pv = g == G_TCP ? pr->svc[x]->tcp : pr->svc[x]->udp;
+                                size_t pn = g == G_TCP ? pr->svc[x]->ntcp : pr->svc[x]->nudp;
+
+                                for (size_t y = 0; y < pn; y++) {
+                                        uint8_t first[PST_KEY_MAX] = {}, last[PST_KEY_MAX] = {};
+
+                                        memcpy(first, sf, alen);
+                                        memcpy(last, sl, alen);
+                                        memcpy(first + aoff, df, alen);
+                                        memcpy(last + aoff, dl, alen);
+                                        key_port(first + 2 * aoff, pv[y].first);
+                                        key_port(last + 2 * aoff, pv[y].last);
+                                        r = pst_set_add_elem(s, first, last, NULL);
+                                        if (r < 0)
+                                                return r;
+                                }
+                        }
+                }
+        return 0;
+}
+
+/* ---- one policy rule ---- */
+
+static const char *ep_describe(const struct pst_endpoint *e, char buf[80]) {
+        switch (e->kind) {
+        case PST_EP_ZONE:
+                snprintf(buf, 80, "zone '%s'", e->zone->name);
+                break;
+        case PST_EP_LIST:
+                snprintf(buf, 80, "list '%s'", e->list->name);
+                break;
+        case PST_EP_ADDRS:
+                if (e->host)
+                        snprintf(buf, 80, "host '%s'", e->host->name);
+                else
+                        pst_addr_format(&e->lit, buf);
+                break;
+        default:
+                snprintf(buf, 80, "any");
+        }
+        return buf;
+}
+
+static const char *fam_describe(unsigned m) {
+        return m == 1 ? "IPv4 only" : m == 2 ? "IPv6 only" : m == 0 ? "empty" : "IPv4 and IPv6";
+}
+
+static int compile_pair(struct compiler *c, const struct pst_prule *pr, const struct pst_endpoint *f,
+                        const struct pst_endpoint *t, size_t *generated) {
+        unsigned enabled = c->p->options.ipv6 ? 3u : 1u;
+        unsigned fm = ep_families(f), tm = ep_families(t), mask = fm & tm & enabled;
+        bool split = ep_has_addresses(f) || ep_has_addresses(t);
+        int fams[2], nfams = 0;
+        uint32_t chain;
+        int r;
+
+        if (mask == 0) {
+                char a[80], b[80];
+
+                if (fm == 0 || tm == 0) {
+                        pst_warning(c->diag, pr->loc.file, pr->loc.line, "%s is empty; this rule matches nothing",
+                                    ep_describe(fm == 0 ? f : t, fm == 0 ? a : b));
+                        *generated += 1; /* not a contradiction: the list may fill later */
+                        return 0;
+                }
+                return pst_error(c->diag, -EINVAL, pr->loc.file, pr->loc.line,
+                                 "this rule can never match: 'from' %s is %s and 'to' %s is %s", ep_describe(f, a),
+                                 fam_describe(fm), ep_describe(t, b), fam_describe(tm));
+        }
+
+        if (!split)
+                fams[nfams++] = FAM_ANY;
+        else {
+                if (mask & 1)
+                        fams[nfams++] = FAM_4;
+                if (mask & 2)
+                        fams[nfams++] = FAM_6;
+        }
+
+        r = target_chain(c, pr->chain, f, &chain);
+        if (r < 0)
+                return r;
+
+        for (int i = 0; i < nfams; i++)
+                for (enum group g = 0; g < _G_MAX; g++) {
+                        struct pst_rule rule;
+                        int fam = fams[i];
+
+                        if (!group_present(pr, g))
+                                continue;
+                        if ((g == G_ICMP && (fam == FAM_6)) || (g == G_ICMP6 && (fam == FAM_4 || !(enabled & 2))))
+                                continue;
+                        (*generated)++;
+
+                        if (fam != FAM_ANY && mergeable(f, t, g) &&
+                            c->buckets[pr->chain][fam == FAM_6][g == G_UDP].count >= PST_MERGE_MIN) {
+                                r = bucket_add(c, pr->chain, pr, f, t, fam, g);
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+
+                        rule = accept_rule(c, pr);
+                        if (fam != FAM_ANY) {
+                                r = match_endpoint(c, &rule, f, false, fam);
+                                if (r >= 0)
+                                        r = match_endpoint(c, &rule, t, true, fam);
+                        } else
+                                r = t->kind == PST_EP_ZONE ? match_endpoint(c, &rule, t, true, FAM_4) : 0;
+                        if (r >= 0)
+                                r = match_group(c, &rule, pr, g);
+                        if (r >= 0)
+                                r = emit(c, pr->chain, chain, &rule);
+                        if (r < 0)
+                                return pst_error(c->diag, r, pr->loc.file, pr->loc.line, "cannot compile rule: %s",
+                                                 strerror(-r));
+                }
+        return 0;
+}
+
+/* Counting pass for merges: how many host-to-host specs per bucket. */
+static void count_mergeable(struct compiler *c) {
+        unsigned enabled = c->p->options.ipv6 ? 3u : 1u;
+
+        for (size_t i = 0; i < c->p->nrules; i++) {
+                const struct pst_prule *pr = &c->p->rules[i];
+
+                for (size_t a = 0; a < pr->nfrom; a++)
+                        for (size_t b = 0; b < pr->nto; b++) {
+                                const struct pst_endpoint *f = &pr->from[a], *t = &pr->to[b];
+                                unsigned mask = ep_families(f) & ep_families(t) & enabled;
+
+                                for (enum group g = G_TCP; g <= G_UDP; g++) {
+                                        if (!mergeable(f, t, g) || !group_present(pr, g))
+                                                continue;
+                                        if (mask & 1)
+                                                c->buckets[pr->chain][0][g == G_UDP].count++;
+                                        if (mask & 2)
+                                                c->buckets[pr->chain][1][g == G_UDP].count++;
+                                }
+                        }
+        }
+}
+
+/* ---- named sets ---- */
+
+static int named_addr_sets(struct compiler *c, const char *kind, const char *name, const struct pst_addrs *a,
+                           const struct pst_loc *loc) {
+        for (int fam = FAM_4; fam <= FAM_6; fam += 2) {
+                enum pst_field f = fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR;
+                uint8_t family = fam == FAM_4 ? AF_INET : AF_INET6;
+                char setname[PST_NAME_MAX];
+                struct pst_set *s;
+                uint32_t idx;
+                int r;
+
+                if (!(fam == FAM_4 ? a->has4 : a->has6))
+                        continue;
+                set_name(setname, kind, name, fam);
+                r = pst_set_add(c->rs, setname, PST_SET_INTERVAL, &f, 1, &idx);
+                if (r < 0)
+                        return r;
+                s = &c->rs->sets[idx];
+                s->origin = origin_of(c, loc);
+                for (size_t i = 0; i < a->n; i++) {
+                        uint8_t first[16], last[16];
+
+                        if (a->v[i].family != family)
+                                continue;
+                        pst_addr_range(&a->v[i], first, last);
+                        r = pst_set_add_elem(s, first, last, NULL);
+                        if (r < 0)
+                                return r;
+                }
+                r = pst_set_normalize(s);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static bool ifaddr_set_exists(struct compiler *c, const char *ifname) {
+        char name[PST_NAME_MAX];
+
+        set_name(name, "ifaddr", ifname, FAM_4);
+        return pst_set_find(c->rs, name) >= 0;
+}
+
+static int ifaddr_sets(struct compiler *c) {
+        for (size_t i = 0; i < c->p->nrules; i++) {
+                const struct pst_prule *pr = &c->p->rules[i];
+
+                for (size_t j = 0; j < pr->nto; j++) {
+                        const struct pst_endpoint *e = &pr->to[j];
+
+                        if (e->kind != PST_EP_IFADDR || ifaddr_set_exists(c, e->ifname))
+                                continue;
+                        for (int fam = FAM_4; fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
+                                enum pst_field f = fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR;
+                                char name[PST_NAME_MAX];
+                                uint32_t idx;
+                                int r;
+
+                                set_name(name, "ifaddr", e->ifname, fam);
+                                r = pst_set_add(c->rs, name, PST_SET_DYNAMIC, &f, 1, &idx);
+                                if (r < 0)
+                                        return r;
+                                strcpy(c->rs->sets[idx].ifname, e->ifname);
+                                c->rs->sets[idx].origin = origin_of(c, &e->loc);
+                        }
+                }
+        }
+        return pst_ruleset_update_ifaddrs(c->rs, c->ifa, NULL, 0);
+}
+
+/* ---- base chains ---- */
+
+static int add_u8_set_rule(struct compiler *c, uint32_t chain, enum pst_field f, const uint8_t *v, size_t n) {
+        struct pst_rule r = { .verdict = { PST_V_ACCEPT, 0 } };
+        uint32_t set;
+        int k;
+
+        k = new_anon_set(c, f, false, &set);
+        for (size_t i = 0; k >= 0 && i < n; i++) {
+                uint8_t key[4];
+
+                key_u8(key, v[i]);
+                k = pst_set_add_elem(&c->rs->sets[set], key, NULL, NULL);
+        }
+        if (k >= 0)
+                k = pst_set_normalize(&c->rs->sets[set]);
+        if (k < 0)
+                return k;
+        r.nmatch = 1;
+        pst_match_set(&r.match[0], f, set);
+        return pst_rule_add(c->rs, chain, &r);
+}
+
+static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level level) {
+        static const uint8_t ess4[] = { 3, 11, 12 }, ping4[] = { 3, 8, 11, 12 };
+        static const uint8_t ess6[] = { 1, 2, 3, 4 }, ping6[] = { 1, 2, 3, 4, 128 };
+        static const uint8_t all[] = { IPPROTO_ICMP, IPPROTO_ICMPV6 };
+        bool v6 = c->p->options.ipv6;
+        int r;
+
+        switch (level) {
+        case PST_ICMP_NONE:
+                return 0;
+        case PST_ICMP_ALL:
+                return add_u8_set_rule(c, chain, PST_F_L4PROTO, all, v6 ? 2 : 1);
+        case PST_ICMP_ESSENTIAL:
+        case PST_ICMP_PING: {
+                bool ping = level == PST_ICMP_PING;
+
+                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, ping ? ping4 : ess4, ping ? 4 : 3);
+                if (r >= 0 && v6)
+                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, ping ? ping6 : ess6, ping ? 5 : 4);
+                return r;
+        }
+        }
+        return -EINVAL;
+}
+
+static int ct_state_vmap(struct compiler *c, uint32_t chain) {
+        static const struct {
+                uint32_t bit;
+                enum pst_verdict_kind v;
+        } states[] = {
+                { NF_CT_STATE_INVALID_BIT, PST_V_DROP },
+                { NF_CT_STATE_BIT(IP_CT_ESTABLISHED), PST_V_ACCEPT },
+                { NF_CT_STATE_BIT(IP_CT_RELATED), PST_V_ACCEPT },
+        };
+        struct pst_rule r = { .nmatch = 1 };
+        enum pst_field f = PST_F_CT_STATE;
+        uint32_t set;
+        int k;
+
+        k = pst_set_add(c->rs, NULL, PST_SET_ANON | PST_SET_MAP, &f, 1, &set);
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(states); i++) {
+                uint32_t key = states[i].bit; /* ct state is host byte order */
+
+                k = pst_set_add_elem(&c->rs->sets[set], (uint8_t *) &key, NULL,
+                                     &(struct pst_verdict) { states[i].v, 0 });
+        }
+        if (k < 0)
+                return k;
+        r.match[0] = (struct pst_match) { .op = PST_M_VMAP, .nfields = 1, .fields = { f }, .set = set };
+        return pst_rule_add(c->rs, chain, &r);
+}
+
+static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
+        struct pst_rule r = { .nmatch = 1 };
+        enum pst_field f = PST_F_IIFNAME;
+        bool any = false, wild = false;
+        uint32_t set;
+        int e;
+
+        for (size_t zi = 0; zi < c->p->nzones; zi++)
+                if (c->zone_chain[k][zi] != ZONE_CHAIN_NONE) {
+                        any = true;
+                        for (size_t i = 0; i < c->p->zones[zi]->nifs; i++)
+                                wild |= c->p->zones[zi]->ifs[i].wildcard;
+                }
+        if (!any)
+                return 0;
+        e = pst_set_add(c->rs, NULL, PST_SET_ANON | PST_SET_MAP | (wild ? PST_SET_INTERVAL : 0), &f, 1, &set);
+        for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++) {
+                const struct pst_zone *z = c->p->zones[zi];
+
+                if (c->zone_chain[k][zi] == ZONE_CHAIN_NONE)
+                        continue;
+                for (size_t i = 0; e >= 0 && i < z->nifs; i++) {
+                        uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
+
+                        key_ifname(first, z->ifs[i].name, false);
+                        key_ifname(last, z->ifs[i].name, true);
+                        e = pst_set_add_elem(&c->rs->sets[set], first, last,
+                                             &(struct pst_verdict) { PST_V_JUMP, c->zone_chain[k][zi] });
+                }
+        }
+        if (e >= 0)
+                e = pst_set_normalize(&c->rs->sets[set]);
+        if (e < 0)
+                return e;
+        r.match[0] = (struct pst_match) { .op = PST_M_VMAP, .nfields = 1, .fields = { f }, .set = set };
+        return pst_rule_add(c->rs, c->base[k], &r);
+}
+
+static int base_chain(struct compiler *c, enum pst_chain_kind k) {
+        const struct pst_options *o = &c->p->options;
+        uint32_t ch = c->base[k];
+        uint8_t nfproto6 = NFPROTO_IPV6;
+        struct pst_rule r;
+        int e;
+
+        e = ct_state_vmap(c, ch);
+        if (e >= 0 && k == PST_INPUT) {
+                uint8_t lo[IFNAMSIZ];
+
+                key_ifname(lo, "lo", false);
+                r = (struct pst_rule) { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 } };
+                pst_match_eq(&r.match[0], PST_F_IIFNAME, lo, false);
+                e = pst_rule_add(c->rs, ch, &r);
+        }
+        if (e >= 0 && !o->ipv6) {
+                r = (struct pst_rule) { .nmatch = 1, .verdict = { PST_V_DROP, 0 } };
+                pst_match_eq(&r.match[0], PST_F_NFPROTO, &nfproto6, false);
+                e = pst_rule_add(c->rs, ch, &r);
+        }
+        if (e >= 0 && o->ipv6 && k == PST_INPUT) {
+                /* neighbour discovery: without it IPv6 stops working */
+                static const uint8_t nd[] = { 134, 135, 136 };
+
+                e = add_u8_set_rule(c, ch, PST_F_ICMP6_TYPE, nd, ELEMENTSOF(nd));
+        }
+        if (e >= 0)
+                e = icmp_rules(c, ch, k == PST_INPUT ? o->icmp : o->forward_icmp);
+        if (e >= 0)
+                e = zone_dispatch(c, k);
+        for (size_t i = 0; e >= 0 && i < c->npending[k]; i++)
+                e = pst_rule_add(c->rs, ch, &c->pending[k][i]);
+        if (e >= 0 && o->log_drops) {
+                r = (struct pst_rule) { .limit_per_minute = o->log_rate };
+                snprintf(r.log_prefix, sizeof(r.log_prefix), "%s", o->log_prefix);
+                e = pst_rule_add(c->rs, ch, &r);
+        }
+        return e;
+}
+
+int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struct pst_diag *diag,
+                struct pst_ruleset **ret) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        struct compiler c = { .p = p, .ifa = ifa, .diag = diag };
+        int r;
+
+        r = pst_ruleset_new(&rs);
+        if (r < 0)
+                return r;
+        c.rs = rs;
+        for (int k = 0; k < 2; k++) {
+                c.zone_chain[k] = malloc(MAX(p->nzones, 1) * sizeof(uint32_t));
+                if (!c.zone_chain[k]) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                for (size_t i = 0; i < p->nzones; i++)
+                        c.zone_chain[k][i] = ZONE_CHAIN_NONE;
+        }
+        r = pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &c.base[PST_INPUT]);
+        if (r >= 0)
+                r = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &c.base[PST_FORWARD]);
+
+        for (size_t i = 0; r >= 0 && i < p->nzones; i++)
+                r = named_addr_sets(&c, "zone", p->zones[i]->name, &p->zones[i]->nets, &p->zones[i]->loc);
+        for (size_t i = 0; r >= 0 && i < p->nlists; i++)
+                r = named_addr_sets(&c, "list", p->lists[i]->name, &p->lists[i]->addrs, &p->lists[i]->loc);
+        if (r >= 0)
+                r = ifaddr_sets(&c);
+        if (r < 0)
+                goto out;
+
+        count_mergeable(&c);
+        for (size_t i = 0; i < p->nrules; i++) {
+                const struct pst_prule *pr = &p->rules[i];
+                size_t generated = 0;
+                int k = 0;
+
+                for (size_t a = 0; k >= 0 && a < pr->nfrom; a++)
+                        for (size_t b = 0; k >= 0 && b < pr->nto; b++)
+                                k = compile_pair(&c, pr, &pr->from[a], &pr->to[b], &generated);
+                if (k >= 0 && generated == 0)
+                        k = pst_error(diag, -EINVAL, pr->loc.file, pr->loc.line,
+                                      "this rule can never match: none of its services applies to the address "
+                                      "families of its 'from' and 'to'");
+                if (k < 0)
+                        r = k;
+        }
+        for (int k = 0; k < 2; k++) {
+                struct bucket *b = c.buckets[k][0];
+
+                for (int i = 0; r >= 0 && i < 4; i++)
+                        if (b[i].emitted)
+                                r = pst_set_sort(&rs->sets[b[i].set], NULL);
+        }
+        if (r < 0)
+                goto out;
+        r = base_chain(&c, PST_INPUT);
+        if (r >= 0)
+                r = base_chain(&c, PST_FORWARD);
+        if (r >= 0 && pst_diag_has_errors(diag))
+                r = -EINVAL;
+        if (r >= 0)
+                *ret = TAKE_PTR(rs);
+out:
+        for (int k = 0; k < 2; k++) {
+                free(c.zone_chain[k]);
+                free(c.pending[k]);
+        }
+        if (r < 0 && !pst_diag_has_errors(diag))
+                pst_error(diag, r, p->path, 0, "cannot compile: %s", strerror(-r));
+        return r < 0 ? r : 0;
+}
+
+/* ---- interface addresses ---- */
+
+int pst_ifaddrs_add(struct pst_ifaddrs *ifa, const char *ifname, const struct pst_addr *addr) {
+        int r = GROW(ifa->v, ifa->cap, ifa->n + 1, PST_IFADDRS_MAX);
+
+        if (r < 0)
+                return r;
+        ifa->v[ifa->n] = (struct pst_ifaddr) { .addr = *addr };
+        snprintf(ifa->v[ifa->n].ifname, IFNAMSIZ, "%s", ifname);
+        ifa->n++;
+        return 0;
+}
+
+void pst_ifaddrs_clear(struct pst_ifaddrs *ifa) {
+        free(ifa->v);
+        *ifa = (struct pst_ifaddrs) {};
+}
+
+int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, uint32_t *ret_changed,
+                               size_t max) {
+        int changed = 0;
+
+        for (size_t i = 0; i < rs->nsets; i++) {
+                struct pst_set *s = &rs->sets[i];
+                uint8_t family = s->fields[0] == PST_F_IP_DADDR ? AF_INET : AF_INET6;
+                _cleanup_free_ uint8_t *old = NULL;
+                size_t oldn = s->n;
+                int r;
+
+                if (!(s->flags & PST_SET_DYNAMIC))
+                        continue;
+                old = oldn ? malloc(oldn * 2 * s->klen) : NULL;
+                if (oldn && !old)
+                        return -ENOMEM;
+                if (old)
+                        memcpy(old, s->keys, oldn * 2 * s->klen);
+                pst_set_clear(s);
+                for (size_t j = 0; ifa && j < ifa->n; j++) {
+                        if (!streq(ifa->v[j].ifname, s->ifname) || ifa->v[j].addr.family != family)
+                                continue;
+                        r = pst_set_add_elem(s, ifa->v[j].addr.a, NULL, NULL);
+                        if (r < 0)
+                                return r;
+                }
+                r = pst_set_normalize(s);
+                if (r < 0)
+                        return r;
+                if (s->n != oldn || (oldn && memcmp(old, s->keys, oldn * 2 * s->klen))) {
+                        if (ret_changed && (size_t) changed < max)
+                                ret_changed[changed] = (uint32_t) i;
+                        changed++;
+                }
+        }
+        return changed;
+}

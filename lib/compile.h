@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * policy + current interface addresses → ruleset IR.  A pure function: no
+ * I/O, no kernel, so it is unit-testable and runs before anything is applied.
+ */
+
+#include "ir.h"
+#include "policy.h"
+
+#define PST_IFADDRS_MAX 65536
+
+struct pst_ifaddr {
+        char ifname[IFNAMSIZ];
+        struct pst_addr addr; /* a host address (full prefix length) */
+};
+
+struct pst_ifaddrs {
+        size_t n, cap;
+        struct pst_ifaddr *v;
+};
+
+int pst_ifaddrs_add(struct pst_ifaddrs *ifa, const char *ifname, const struct pst_addr *addr);
+void pst_ifaddrs_clear(struct pst_ifaddrs *ifa);
+
+/* Many host-to-host rules of one chain, family and protocol merge into one
+ * concatenated set lookup once there are at least this many of them. */
+#define PST_MERGE_MIN 4
+
+int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struct pst_diag *diag,
+                struct pst_ruleset **ret);
+
+/*
+ * Refill the interface-address sets from ifa.  Returns the number of sets
+ * whose elements changed (their indexes in ret_changed, at most max), so a
+ * caller updates only those in the kernel; 0 when nothing changed.
+ */
+int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, uint32_t *ret_changed,
+                               size_t max);

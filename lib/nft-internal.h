@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Shared between the batch builder (nft-batch.c) and the sender (nft.c). */
+
+#include <sys/uio.h>
+
+#include "nft.h"
+
+/* Every message is built in place at the end of the current buffer, which
+ * must have room for the largest message we write.  Rules are bounded by
+ * PST_MATCH_MAX and the comment/prefix sizes (< 4 KiB); NEWSETELEM messages
+ * are cut at PST_NFT_ELEM_MSG_MAX because the element list nest has a 16-bit
+ * length. */
+#define PST_NFT_MSG_MAX (64 * 1024)
+#define PST_NFT_ELEM_MSG_MAX 60000
+#define PST_NFT_BUF_SIZE (1024 * 1024)
+#define PST_NFT_BATCH_MAX (1024 * 1024 * 1024) /* 1 GiB: far above 2M elements × 2 */
+
+enum pst_nft_obj {
+        PST_NFT_OBJ_BATCH, /* BEGIN / END */
+        PST_NFT_OBJ_TABLE,
+        PST_NFT_OBJ_CHAIN,
+        PST_NFT_OBJ_SET,
+        PST_NFT_OBJ_ELEMS,
+        PST_NFT_OBJ_FLUSH, /* DELSETELEM without elements */
+        PST_NFT_OBJ_RULE,
+};
+
+/* What message seq0 + i creates: enough to name it in an error. */
+struct pst_nft_msg {
+        uint8_t obj;   /* enum pst_nft_obj */
+        uint8_t type;  /* NFT_MSG_* or NFNL_MSG_BATCH_* */
+        uint32_t a;    /* set index / chain index */
+        uint32_t b;    /* rule index in chain a / NEWSETELEM: index of its first kernel element */
+        uint32_t buf;  /* where the message is: iov[buf] + off */
+        uint32_t off;
+};
+
+struct pst_nft_batch {
+        const struct pst_ruleset *rs;
+        struct iovec *iov;
+        size_t niov, capiov;
+        size_t len;
+        struct pst_nft_msg *msgs;
+        size_t nmsgs, capmsgs;
+        uint32_t seq0;
+};
+
+int pst_nft_elem_origin(const struct pst_set *s, uint32_t k, size_t *ret_ir, bool *ret_end);

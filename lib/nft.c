@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Sending batches: one NETLINK_NETFILTER socket, one sendmsg() per batch,
+ * every ACK drained and matched to the message (and so to the policy line)
+ * it answers.
+ */
+#include <arpa/inet.h>
+#include <limits.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
+#include <libmnl/libmnl.h>
+#include <sys/socket.h>
+
+#include "nft-internal.h"
+
+/* Receive buffer for one datagram.  With NETLINK_CAP_ACK an error ACK is
+ * the header plus extack attributes; without it (old kernels) the kernel
+ * echoes the whole failing message, which is at most PST_NFT_MSG_MAX. */
+#define PST_NFT_RBUF (PST_NFT_MSG_MAX + 4096)
+
+/* What one queued ACK costs in the socket's receive budget (skb truesize of
+ * a small netlink message, rounded up generously).  The kernel sends the
+ * ACKs of a whole batch at once after processing it; if they do not fit,
+ * the rest are dropped and recv() says ENOBUFS. */
+#define PST_NFT_ACK_TRUESIZE 2048
+
+struct pst_nft {
+        struct mnl_socket *nl;
+        uint32_t portid;
+        uint32_t seq;
+        int sndbuf, rcvbuf; /* what we last asked for */
+        uint8_t *rbuf;
+};
+
+void pst_nft_close(struct pst_nft *nft) {
+        if (!nft)
+                return;
+        if (nft->nl)
+                mnl_socket_close(nft->nl);
+        free(nft->rbuf);
+        free(nft);
+}
+
+int pst_nft_open(struct pst_nft **ret) {
+        _cleanup_(pst_nft_closep) struct pst_nft *nft = NULL;
+        int one = 1;
+
+        nft = calloc(1, sizeof(*nft));
+        if (!nft)
+                return -ENOMEM;
+        nft->rbuf = malloc(PST_NFT_RBUF);
+        if (!nft->rbuf)
+                return -ENOMEM;
+        nft->nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!nft->nl)
+                return -errno;
+        if (mnl_socket_bind(nft->nl, 0, MNL_SOCKET_AUTOPID) < 0)
+                return -errno;
+        nft->portid = mnl_socket_get_portid(nft->nl);
+        /* Both are optimisations for error reporting; kernels without them
+         * still work, so failures are ignored. */
+        (void) mnl_socket_setsockopt(nft->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+        (void) mnl_socket_setsockopt(nft->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+        /* Any start value works: ACKs are unicast to this socket's port id. */
+        nft->seq = 1;
+        *ret = TAKE_PTR(nft);
+        return 0;
+}
+
+/* SO_xxxBUFFORCE lets root go past net.core.{w,r}mem_max; without
+ * CAP_NET_ADMIN fall back to the capped option. */
+static int set_sockbuf(struct pst_nft *nft, int force_opt, int opt, int *cur, size_t want) {
+        int fd = mnl_socket_get_fd(nft->nl), v;
+
+        if (want > INT_MAX / 2)
+                return -E2BIG;
+        v = (int) want;
+        if (v <= *cur)
+                return 0;
+        if (setsockopt(fd, SOL_SOCKET, force_opt, &v, sizeof(v)) < 0 &&
+            setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v)) < 0)
+                return -errno;
+        *cur = v;
+        return 0;
+}
+
+/* Name the object message idx creates, for "kernel rejected <what>". */
+static void describe(const struct pst_nft_batch *b, size_t idx, uint32_t bad_attr, char *buf, size_t size,
+                     const char **ret_file, unsigned *ret_line) {
+        const struct pst_ruleset *rs = b->rs;
+        const struct pst_nft_msg *m = &b->msgs[idx];
+
+        *ret_file = NULL;
+        *ret_line = 0;
+        switch (m->obj) {
+        case PST_NFT_OBJ_TABLE:
+                snprintf(buf, size, "%s table inet %s", m->type == NFT_MSG_DELTABLE ? "deleting" : "creating",
+                         rs->table);
+                return;
+        case PST_NFT_OBJ_CHAIN:
+                snprintf(buf, size, "chain %s", rs->chains[m->a].name);
+                return;
+        case PST_NFT_OBJ_SET:
+        case PST_NFT_OBJ_ELEMS:
+        case PST_NFT_OBJ_FLUSH: {
+                const struct pst_set *s = &rs->sets[m->a];
+                char what[PST_NAME_MAX + 32];
+                size_t ir;
+                bool end;
+
+                *ret_file = pst_origin_file(rs, s->origin);
+                *ret_line = s->origin.line;
+                if (s->flags & PST_SET_ANON)
+                        snprintf(what, sizeof(what), "anonymous %s", (s->flags & PST_SET_MAP) ? "map" : "set");
+                else
+                        snprintf(what, sizeof(what), "%s %s", (s->flags & PST_SET_MAP) ? "map" : "set", s->name);
+                if (m->obj == PST_NFT_OBJ_SET)
+                        snprintf(buf, size, "%s", what);
+                else if (m->obj == PST_NFT_OBJ_FLUSH)
+                        snprintf(buf, size, "flushing %s", what);
+                else if (bad_attr != UINT32_MAX && pst_nft_elem_origin(s, m->b + bad_attr, &ir, &end) == 0)
+                        snprintf(buf, size, "%s of element %zu of %s", end ? "the end" : "the start", ir + 1, what);
+                else
+                        snprintf(buf, size, "elements of %s", what);
+                return;
+        }
+        case PST_NFT_OBJ_RULE:
+                *ret_file = pst_origin_file(rs, rs->chains[m->a].rules[m->b].origin);
+                *ret_line = rs->chains[m->a].rules[m->b].origin.line;
+                snprintf(buf, size, "rule %u of chain %s", m->b + 1, rs->chains[m->a].name);
+                return;
+        default:
+                snprintf(buf, size, "the batch");
+                return;
+        }
+}
+
+/* NLMSGERR_ATTR_OFFS points into the message we sent; for NEWSETELEM it
+ * points at the element the kernel refused: return its index in the
+ * message, or UINT32_MAX. */
+static uint32_t bad_elem_index(const struct pst_nft_batch *b, size_t idx, uint32_t offs) {
+        const struct pst_nft_msg *m = &b->msgs[idx];
+        const struct nlmsghdr *nlh;
+        const struct nlattr *attr, *elem;
+        uint32_t i = 0;
+
+        if (m->obj != PST_NFT_OBJ_ELEMS || offs == UINT32_MAX)
+                return UINT32_MAX;
+        nlh = (const struct nlmsghdr *) ((const char *) b->iov[m->buf].iov_base + m->off);
+        if (offs >= nlh->nlmsg_len)
+                return UINT32_MAX;
+        mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS)
+                        continue;
+                mnl_attr_for_each_nested(elem, attr) {
+                        size_t start = (size_t) ((const char *) elem - (const char *) nlh);
+
+                        if (offs >= start && offs < start + elem->nla_len)
+                                return i;
+                        i++;
+                }
+        }
+        return UINT32_MAX;
+}
+
+struct ack_state {
+        const struct pst_nft_batch *b;
+        struct pst_diag *diag;
+        size_t nacked;
+        int first_error;
+};
+
+static void handle_error(struct ack_state *st, const struct nlmsghdr *nlh, size_t idx) {
+        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+        const char *ext = NULL, *file;
+        uint32_t offs = UINT32_MAX;
+        char what[256];
+        unsigned line;
+
+        if (nlh->nlmsg_flags & NLM_F_ACK_TLVS) {
+                /* The TLVs follow the echoed request: just its header when
+                 * the kernel capped the ACK, the whole message otherwise. */
+                size_t skip = sizeof(*e);
+                const struct nlattr *attr;
+
+                if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                        skip += e->msg.nlmsg_len - sizeof(struct nlmsghdr);
+                if (NLMSG_HDRLEN + skip <= nlh->nlmsg_len)
+                        mnl_attr_for_each(attr, nlh, skip) {
+                                if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
+                                    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0)
+                                        ext = mnl_attr_get_str(attr);
+                                else if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_OFFS &&
+                                         mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+                                        offs = mnl_attr_get_u32(attr);
+                        }
+        }
+        describe(st->b, idx, bad_elem_index(st->b, idx, offs), what, sizeof(what), &file, &line);
+        pst_error(st->diag, e->error, file, line, "kernel rejected %s: %s%s%s%s", what, strerror(-e->error),
+                  ext ? " (" : "", ext ?: "", ext ? ")" : "");
+        if (st->first_error == 0)
+                st->first_error = e->error;
+}
+
+static void handle_datagram(struct ack_state *st, uint32_t portid, const void *buf, size_t len) {
+        const struct nlmsghdr *nlh = buf;
+        int left = (int) len;
+
+        for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+                size_t idx = nlh->nlmsg_seq - st->b->seq0; /* unsigned: wraps with seq */
+
+                if (nlh->nlmsg_type != NLMSG_ERROR || nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e) ||
+                    nlh->nlmsg_pid != portid || idx >= st->b->nmsgs) {
+                        pst_warning(st->diag, NULL, 0,
+                                    "unexpected netlink message (type %u, sequence %u, expected %u..%zu), ignoring",
+                                    nlh->nlmsg_type, nlh->nlmsg_seq, st->b->seq0,
+                                    st->b->seq0 + st->b->nmsgs - 1);
+                        continue;
+                }
+                if (st->b->msgs[idx].obj != PST_NFT_OBJ_BATCH)
+                        st->nacked++;
+                if (e->error != 0)
+                        handle_error(st, nlh, idx);
+        }
+}
+
+static void renumber(struct pst_nft_batch *b, uint32_t seq0) {
+        uint32_t seq = seq0;
+
+        for (size_t i = 0; i < b->niov; i++) {
+                int left = (int) b->iov[i].iov_len;
+
+                for (struct nlmsghdr *nlh = b->iov[i].iov_base; mnl_nlmsg_ok(nlh, left);
+                     nlh = mnl_nlmsg_next(nlh, &left))
+                        nlh->nlmsg_seq = seq++;
+        }
+        b->seq0 = seq0;
+}
+
+int pst_nft_batch_send(struct pst_nft *nft, struct pst_nft_batch *b, struct pst_diag *diag) {
+        struct sockaddr_nl snl = { .nl_family = AF_NETLINK };
+        struct msghdr msg = {
+                .msg_name = &snl,
+                .msg_namelen = sizeof(snl),
+                .msg_iov = b->iov,
+                .msg_iovlen = b->niov,
+        };
+        struct ack_state st = { .b = b, .diag = diag };
+        int fd = mnl_socket_get_fd(nft->nl);
+        size_t expected = 0;
+        bool enobufs = false;
+        ssize_t n;
+        int r;
+
+        renumber(b, nft->seq);
+        nft->seq += (uint32_t) b->nmsgs;
+        for (size_t i = 0; i < b->nmsgs; i++)
+                if (b->msgs[i].obj != PST_NFT_OBJ_BATCH)
+                        expected++;
+
+        /* The whole batch is one datagram: netlink refuses a datagram larger
+         * than the send buffer (EMSGSIZE). */
+        r = set_sockbuf(nft, SO_SNDBUFFORCE, SO_SNDBUF, &nft->sndbuf, b->len + 64 * 1024);
+        if (r < 0)
+                return pst_error(diag, r, NULL, 0, "cannot size the netlink send buffer for %zu bytes: %s",
+                                 b->len, strerror(-r));
+        r = set_sockbuf(nft, SO_RCVBUFFORCE, SO_RCVBUF, &nft->rcvbuf,
+                        MAX((size_t) 256 * 1024, expected * PST_NFT_ACK_TRUESIZE));
+        if (r < 0)
+                return pst_error(diag, r, NULL, 0, "cannot size the netlink receive buffer for %zu ACKs: %s",
+                                 expected, strerror(-r));
+
+        do
+                n = sendmsg(fd, &msg, 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return pst_error(diag, -errno, NULL, 0, "sending the nf_tables batch (%zu bytes) failed: %m",
+                                 b->len);
+        if ((size_t) n != b->len)
+                return pst_error(diag, -EIO, NULL, 0, "short send of the nf_tables batch (%zd of %zu bytes)", n,
+                                 b->len);
+
+        /* nfnetlink processes the batch synchronously inside sendmsg() and
+         * queues all ACKs before it returns, so drain without blocking. */
+        for (;;) {
+                n = recv(fd, nft->rbuf, PST_NFT_RBUF, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                break;
+                        if (errno == ENOBUFS) {
+                                enobufs = true; /* some ACKs were dropped; keep reading the rest */
+                                continue;
+                        }
+                        return pst_error(diag, -errno, NULL, 0, "reading nf_tables acknowledgements failed: %m");
+                }
+                handle_datagram(&st, nft->portid, nft->rbuf, (size_t) n);
+        }
+
+        if (enobufs)
+                return pst_error(diag, -ENOBUFS, NULL, 0,
+                                 "the socket receive buffer overflowed (ENOBUFS): %zu of %zu acknowledgements lost, "
+                                 "the outcome of the batch is unknown",
+                                 expected - MIN(expected, st.nacked), expected);
+        if (st.first_error < 0)
+                return st.first_error;
+        if (st.nacked != expected)
+                return pst_error(diag, -EPROTO, NULL, 0, "the kernel acknowledged %zu of %zu nf_tables messages",
+                                 st.nacked, expected);
+        return 0;
+}
+
+int pst_nft_apply(struct pst_nft *nft, const struct pst_ruleset *rs, const struct pst_apply_opts *o,
+                  struct pst_diag *diag) {
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        int r;
+
+        r = pst_nft_batch_build(rs, o, nft->seq, &b, diag);
+        if (r < 0)
+                return r;
+        return pst_nft_batch_send(nft, b, diag);
+}
+
+int pst_nft_update_set(struct pst_nft *nft, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag) {
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        int r;
+
+        r = pst_nft_batch_build_set_update(rs, set, nft->seq, &b, diag);
+        if (r < 0)
+                return r;
+        return pst_nft_batch_send(nft, b, diag);
+}

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The nf_tables backend: ruleset IR → one netlink batch → kernel.
+ *
+ *   pst_nft_batch_build()  IR → batch (pure: no socket, unit-testable)
+ *   pst_nft_batch_send()   batch → kernel, every ACK drained and checked
+ *   pst_nft_apply()        both, for the whole table
+ *   pst_nft_update_set()   both, for one interface-address set (O(set size))
+ *
+ * Tables, chains, set headers and rules go through libnftnl objects; set
+ * elements are written with libmnl directly (one libnftnl object per element
+ * costs ~6x more for 100k CIDRs).  The expressions are the ones nft 1.0.6
+ * generates for the same constructs, so `nft list` shows our table exactly
+ * as if it had been loaded from the equivalent nft text.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "diag.h"
+#include "ir.h"
+#include "util.h"
+
+/* Debian 12's uapi header predates it; the kernel (>= 6.9) accepts it. */
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4
+#endif
+
+/* One NETLINK_NETFILTER socket plus its sequence counter.  The daemon keeps
+ * one open for its lifetime: with NFT_TABLE_F_OWNER the table belongs to
+ * this socket. */
+struct pst_nft;
+
+int pst_nft_open(struct pst_nft **ret);
+void pst_nft_close(struct pst_nft *nft);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_nft *, pst_nft_close);
+
+struct pst_apply_opts {
+        bool check_only;      /* send the batch without its END message: the kernel validates and discards */
+        uint32_t table_flags; /* 0, or NFT_TABLE_F_OWNER|NFT_TABLE_F_PERSIST */
+};
+
+/*
+ * Atomically replace table inet <rs->table>: NEWTABLE (create if missing,
+ * with table_flags), DELTABLE, then NEWTABLE + chains + sets + elements +
+ * rules, in ONE batch.  Every message carries its own sequence number and
+ * NLM_F_ACK; all ACKs are drained and checked.  On a kernel error nothing is
+ * applied and diag gets "FILE:LINE: kernel rejected <object>: <strerror>
+ * (<extack>)".  Returns 0 or a negative errno.
+ */
+int pst_nft_apply(struct pst_nft *nft, const struct pst_ruleset *rs, const struct pst_apply_opts *o,
+                  struct pst_diag *diag);
+
+/*
+ * Replace the elements of one named set (an interface-address set) in one
+ * small batch: DELSETELEM without elements (flush) + NEWSETELEM with the
+ * set's current elements.  The rest of the table is not touched.
+ */
+int pst_nft_update_set(struct pst_nft *nft, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);
+
+/*
+ * The batch on its own.  It is a list of buffers (each holding whole netlink
+ * messages) sent with one sendmsg(): the kernel processes a batch per skb,
+ * so BEGIN..END must arrive in one datagram.  Message i has sequence number
+ * seq0 + i (message 0 is BATCH_BEGIN).  The batch keeps a pointer to rs (for
+ * error messages): rs must outlive it.
+ */
+struct pst_nft_batch;
+
+int pst_nft_batch_build(const struct pst_ruleset *rs, const struct pst_apply_opts *o, uint32_t seq0,
+                        struct pst_nft_batch **ret, struct pst_diag *diag);
+int pst_nft_batch_build_set_update(const struct pst_ruleset *rs, uint32_t set, uint32_t seq0,
+                                   struct pst_nft_batch **ret, struct pst_diag *diag);
+void pst_nft_batch_free(struct pst_nft_batch *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_nft_batch *, pst_nft_batch_free);
+
+size_t pst_nft_batch_nbufs(const struct pst_nft_batch *b);
+const void *pst_nft_batch_buf(const struct pst_nft_batch *b, size_t i, size_t *ret_len);
+size_t pst_nft_batch_len(const struct pst_nft_batch *b);   /* bytes in all buffers */
+size_t pst_nft_batch_nmsgs(const struct pst_nft_batch *b); /* messages, BEGIN and END included */
+
+/* Send a built batch on nft's socket.  The messages are renumbered from the
+ * socket's own sequence counter first, so a batch can be sent more than once
+ * (the benchmark does). */
+int pst_nft_batch_send(struct pst_nft *nft, struct pst_nft_batch *b, struct pst_diag *diag);
+
+/*
+ * `nft list table inet <table>` through libnftables, with counters shown;
+ * json selects nft's JSON output.  -ENOENT (and a diag message) when the
+ * table does not exist.  *ret_text is malloc()ed.
+ */
+int pst_show_table(const char *table, bool json, char **ret_text, struct pst_diag *diag);

@@ -1,0 +1,985 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <dirent.h>
+#include <libgen.h>
+#include <net/if.h>
+
+#include "policy.h"
+
+/*
+ * Loading happens in two passes over all files (main file first, then the
+ * fragments in lexical order) with every libconfig tree kept alive:
+ *   1. definitions: options (main file only), zones, hosts, lists, services;
+ *   2. rules, whose names may refer to definitions in any file.
+ * Every problem is recorded; loading goes on so one run shows them all.
+ */
+
+struct loader {
+        struct pst_cfg c;
+        struct pst_policy *p;
+        const struct pst_catalog *cat;
+        struct pst_diag *diag;
+};
+
+static const char *const icmp_levels[] = {
+        [PST_ICMP_NONE] = "none",
+        [PST_ICMP_ESSENTIAL] = "essential",
+        [PST_ICMP_PING] = "ping",
+        [PST_ICMP_ALL] = "all",
+};
+
+const char *pst_icmp_level_name(enum pst_icmp_level l) {
+        return (unsigned) l < ELEMENTSOF(icmp_levels) ? icmp_levels[l] : NULL;
+}
+
+static void addrs_clear(struct pst_addrs *a) {
+        free(a->v);
+        *a = (struct pst_addrs) {};
+}
+
+void pst_policy_free(struct pst_policy *p) {
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->nzones; i++) {
+                addrs_clear(&p->zones[i]->nets);
+                free(p->zones[i]);
+        }
+        free(p->zones);
+        for (size_t i = 0; i < p->nhosts; i++) {
+                addrs_clear(&p->hosts[i]->addrs);
+                free(p->hosts[i]);
+        }
+        free(p->hosts);
+        for (size_t i = 0; i < p->nlists; i++) {
+                addrs_clear(&p->lists[i]->addrs);
+                free(p->lists[i]);
+        }
+        free(p->lists);
+        for (size_t i = 0; i < p->nservices; i++)
+                pst_service_free(p->services[i]);
+        free(p->services);
+        for (size_t i = 0; i < p->nrules; i++) {
+                free(p->rules[i].svc);
+                free(p->rules[i].from);
+                free(p->rules[i].to);
+        }
+        free(p->rules);
+        pst_strpool_clear(&p->files);
+        free(p->path);
+        free(p);
+}
+
+void pst_policy_digest_hex(const struct pst_policy *p, char out[17]) {
+        snprintf(out, 17, "%016llx", (unsigned long long) p->digest);
+}
+
+static void digest_update(struct pst_policy *p, const void *data, size_t len) {
+        const uint8_t *b = data;
+
+        for (size_t i = 0; i < len; i++) {
+                p->digest ^= b[i];
+                p->digest *= 0x100000001b3ULL;
+        }
+}
+
+static int digest_file(struct pst_policy *p, const char *path) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        r = read_full_file(path, PST_LIST_FILE_MAX, &buf, &size);
+        if (r < 0)
+                return r;
+        digest_update(p, path, strlen(path) + 1);
+        digest_update(p, buf, size);
+        return 0;
+}
+
+/* Edit distance, for "did you mean" hints; small strings only. */
+static unsigned edit_distance(const char *a, const char *b) {
+        unsigned la = (unsigned) strlen(a), lb = (unsigned) strlen(b);
+        unsigned row[64];
+
+        if (la >= 63 || lb >= 63)
+                return 99;
+        for (unsigned j = 0; j <= lb; j++)
+                row[j] = j;
+        for (unsigned i = 1; i <= la; i++) {
+                unsigned prev = row[0];
+
+                row[0] = i;
+                for (unsigned j = 1; j <= lb; j++) {
+                        unsigned cur = row[j];
+                        unsigned best = prev + (a[i - 1] != b[j - 1]);
+
+                        best = MIN(best, row[j] + 1);
+                        best = MIN(best, row[j - 1] + 1);
+                        row[j] = best;
+                        prev = cur;
+                }
+        }
+        return row[lb];
+}
+
+struct suggest {
+        const char *want;
+        const char *best;
+        unsigned dist;
+};
+
+static void suggest_try(struct suggest *s, const char *cand) {
+        unsigned d = edit_distance(s->want, cand);
+
+        if (d < s->dist && d <= 2 && d < strlen(cand)) {
+                s->dist = d;
+                s->best = cand;
+        }
+}
+
+static const char *suggest_hint(const struct suggest *s, char buf[96]) {
+        if (!s->best)
+                return "";
+        snprintf(buf, 96, " (did you mean '%s'?)", s->best);
+        return buf;
+}
+
+/* ---- addresses ---- */
+
+static int addrs_add(struct pst_addrs *a, const struct pst_addr *addr, size_t max) {
+        int r = GROW(a->v, a->cap, a->n + 1, max);
+
+        if (r < 0)
+                return r;
+        a->v[a->n++] = *addr;
+        if (addr->family == AF_INET)
+                a->has4 = true;
+        else
+                a->has6 = true;
+        return 0;
+}
+
+/* Parse one address; errors name where (file:line) and what. */
+static int parse_addr(struct loader *l, const char *file, unsigned line, const char *s, struct pst_addr *ret) {
+        bool hostbits;
+        int r;
+
+        r = pst_addr_parse(s, ret, &hostbits);
+        if (r < 0 && hostbits) {
+                char buf[PST_ADDR_STRLEN];
+
+                return pst_error(l->diag, -EINVAL, file, line,
+                                 "'%s' has host bits set; expected a network address such as %s", s,
+                                 pst_addr_format(ret, buf));
+        }
+        if (r == -ERANGE)
+                return pst_error(l->diag, -EINVAL, file, line,
+                                 "'%s': prefix length out of range; expected /0-/32 for IPv4, /0-/128 for IPv6", s);
+        if (r < 0)
+                return pst_error(l->diag, -EINVAL, file, line,
+                                 "'%s' is not an address or network; expected IPv4 or IPv6, e.g. 198.18.0.1, "
+                                 "198.18.0.0/24, 2001:db8::/32",
+                                 s);
+        if (ret->family == AF_INET6 && !l->p->options.ipv6)
+                return pst_error(l->diag, -EINVAL, file, line,
+                                 "'%s' is an IPv6 address but options.ipv6 is false; remove it or enable IPv6", s);
+        return 0;
+}
+
+struct addrs_ctx {
+        struct loader *l;
+        struct pst_addrs *addrs;
+        size_t max;
+};
+
+static int addr_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
+        struct addrs_ctx *a = userdata;
+        struct pst_loc loc = pst_cfg_loc(c, item);
+        struct pst_addr addr;
+        int r;
+
+        if (config_setting_type(item) != CONFIG_TYPE_STRING)
+                return pst_cfg_error(c, item, "addresses must be strings such as \"198.18.0.1\", not %s",
+                                     pst_cfg_type_name(item));
+        r = parse_addr(a->l, loc.file, loc.line, config_setting_get_string(item), &addr);
+        if (r < 0)
+                return r;
+        r = addrs_add(a->addrs, &addr, a->max);
+        if (r < 0)
+                return pst_cfg_error(c, item, "too many addresses (at most %zu)", a->max);
+        return 0;
+}
+
+/* Relative paths are relative to the directory of the file that names them. */
+static char *resolve_path(const char *base, const char *path) {
+        _cleanup_free_ char *dir = NULL;
+        const char *d;
+        char *ret;
+
+        if (path[0] == '/')
+                return strdup(path);
+        dir = strdup(base);
+        if (!dir)
+                return NULL;
+        d = dirname(dir);
+        if (streq(d, "."))
+                return strdup(path);
+        if (asprintf(&ret, "%s/%s", d, path) < 0)
+                return NULL;
+        return ret;
+}
+
+static int load_list_file(struct loader *l, const config_setting_t *s, const char *rel, struct pst_addrs *addrs) {
+        struct pst_loc loc = pst_cfg_loc(&l->c, s);
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        const char *ipath;
+        char *line, *next;
+        unsigned lineno = 0;
+        size_t size;
+        int r, errors = 0;
+
+        path = resolve_path(loc.file, rel);
+        if (!path)
+                return -ENOMEM;
+        r = read_full_file(path, PST_LIST_FILE_MAX, &buf, &size);
+        if (r == -EFBIG)
+                return pst_cfg_error(&l->c, s, "list file '%s' is larger than %u MiB", path,
+                                     PST_LIST_FILE_MAX >> 20);
+        if (r < 0)
+                return pst_cfg_error(&l->c, s, "cannot read list file '%s': %s", path, strerror(-r));
+        ipath = pst_strpool_intern(&l->p->files, path);
+        if (!ipath)
+                return -ENOMEM;
+        digest_update(l->p, path, strlen(path) + 1);
+        digest_update(l->p, buf, size);
+
+        for (line = buf; line && *line; line = next) {
+                struct pst_addr a;
+                char *e, *hash;
+
+                lineno++;
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                hash = strchr(line, '#');
+                if (hash)
+                        *hash = 0;
+                while (*line == ' ' || *line == '\t' || *line == '\r')
+                        line++;
+                e = line + strlen(line);
+                while (e > line && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+                        *--e = 0;
+                if (!*line)
+                        continue;
+                if (parse_addr(l, ipath, lineno, line, &a) < 0) {
+                        if (++errors >= 10)
+                                return -EINVAL;
+                        continue;
+                }
+                r = addrs_add(addrs, &a, PST_LIST_ENTRIES_MAX);
+                if (r < 0)
+                        return pst_error(l->diag, r, ipath, lineno, "too many entries (at most %d per list)",
+                                         PST_LIST_ENTRIES_MAX);
+        }
+        return errors ? -EINVAL : 0;
+}
+
+/* ---- names ---- */
+
+static const struct pst_loc *endpoint_name_loc(const struct pst_policy *p, const char *name) {
+        for (size_t i = 0; i < p->nzones; i++)
+                if (streq(p->zones[i]->name, name))
+                        return &p->zones[i]->loc;
+        for (size_t i = 0; i < p->nhosts; i++)
+                if (streq(p->hosts[i]->name, name))
+                        return &p->hosts[i]->loc;
+        for (size_t i = 0; i < p->nlists; i++)
+                if (streq(p->lists[i]->name, name))
+                        return &p->lists[i]->loc;
+        return NULL;
+}
+
+static bool reserved_name(const char *name) {
+        return streq(name, "any");
+}
+
+/* Check a new zone/host/list name: length, reserved, unique. */
+static int check_new_name(struct loader *l, const config_setting_t *s, const char *what) {
+        const char *name = config_setting_name(s);
+        const struct pst_loc *prev;
+
+        if (strlen(name) >= PST_NAME_LEN)
+                return pst_cfg_error(&l->c, s, "%s name '%s' is too long; at most %d bytes", what, name,
+                                     PST_NAME_LEN - 1);
+        if (reserved_name(name))
+                return pst_cfg_error(&l->c, s, "'%s' is reserved and cannot name a %s", name, what);
+        prev = endpoint_name_loc(l->p, name);
+        if (prev)
+                return pst_cfg_error(&l->c, s, "'%s' is already defined at %s:%u; zone, host and list names "
+                                     "share one namespace", name, prev->file, prev->line);
+        return 0;
+}
+
+/* Strings that end up inside nft's double quotes: no quotes, no control characters. */
+static int check_printable(struct loader *l, const config_setting_t *s, const char *what, const char *v) {
+        for (const unsigned char *p = (const unsigned char *) v; *p; p++)
+                if (*p == '"' || *p == '\\' || *p < 0x20 || *p == 0x7f)
+                        return pst_cfg_error(&l->c, s, "%s must not contain quotes, backslashes or control "
+                                             "characters", what);
+        return 0;
+}
+
+/* ---- options ---- */
+
+static int parse_icmp_level(struct loader *l, const config_setting_t *s, const char *what,
+                            enum pst_icmp_level *ret) {
+        const char *v;
+
+        if (pst_cfg_string(&l->c, s, what, 64, &v) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < ELEMENTSOF(icmp_levels); i++)
+                if (streq(v, icmp_levels[i])) {
+                        *ret = (enum pst_icmp_level) i;
+                        return 0;
+                }
+        return pst_cfg_error(&l->c, s, "%s '%s' is not valid; expected none, essential, ping or all", what, v);
+}
+
+static int load_options(struct loader *l, const config_setting_t *g) {
+        static const char *const keys[] = { "ipv6", "icmp", "forward_icmp", "log_drops", "log_prefix", "log_rate",
+                                            NULL };
+        struct pst_options *o = &l->p->options;
+        const config_setting_t *s;
+        int r = 0;
+
+        if (pst_cfg_group(&l->c, g, "options") < 0)
+                return -EINVAL;
+        if (pst_cfg_check_keys(&l->c, g, "options", keys) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(g, "ipv6")) && pst_cfg_bool(&l->c, s, "options.ipv6", &o->ipv6) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(g, "icmp")) && parse_icmp_level(l, s, "options.icmp", &o->icmp) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(g, "forward_icmp")) &&
+            parse_icmp_level(l, s, "options.forward_icmp", &o->forward_icmp) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(g, "log_drops")) &&
+            pst_cfg_bool(&l->c, s, "options.log_drops", &o->log_drops) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(g, "log_prefix"))) {
+                const char *v;
+
+                if (pst_cfg_string(&l->c, s, "options.log_prefix", sizeof(o->log_prefix) - 1, &v) < 0 ||
+                    check_printable(l, s, "options.log_prefix", v) < 0)
+                        r = -EINVAL;
+                else
+                        strcpy(o->log_prefix, v);
+        }
+        if ((s = config_setting_get_member(g, "log_rate"))) {
+                long long v;
+
+                if (pst_cfg_int(&l->c, s, "options.log_rate", 1, 10000, &v) < 0)
+                        r = -EINVAL;
+                else
+                        o->log_rate = (uint32_t) v;
+        }
+        return r;
+}
+
+/* ---- zones, hosts, lists, services ---- */
+
+struct zone_ctx {
+        struct loader *l;
+        struct pst_zone *z;
+};
+
+static int zone_if_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
+        struct zone_ctx *zc = userdata;
+        struct pst_ifname *ifn;
+        const char *s;
+
+        if (config_setting_type(item) != CONFIG_TYPE_STRING)
+                return pst_cfg_error(c, item, "interface names must be strings, not %s", pst_cfg_type_name(item));
+        s = config_setting_get_string(item);
+        if (zc->z->nifs >= PST_ZONE_IFS_MAX)
+                return pst_cfg_error(c, item, "too many interfaces in zone '%s' (at most %d)", zc->z->name,
+                                     PST_ZONE_IFS_MAX);
+        ifn = &zc->z->ifs[zc->z->nifs];
+        if (strlen(s) >= IFNAMSIZ)
+                return pst_cfg_error(c, item, "interface name '%s' is %zu bytes long; expected at most %d", s,
+                                     strlen(s), IFNAMSIZ - 1);
+        if (pst_ifname_parse(s, ifn->name, &ifn->wildcard) < 0)
+                return pst_cfg_error(c, item, "'%s' is not a valid interface name; expected 1-15 characters "
+                                     "without '/', ':' or spaces, optionally ending in '+' (or '*') as a wildcard", s);
+        ifn->loc = pst_cfg_loc(c, item);
+        zc->z->nifs++;
+        return 0;
+}
+
+static int load_zone(struct loader *l, const config_setting_t *g) {
+        static const char *const keys[] = { "interfaces", "networks", NULL };
+        _cleanup_free_ struct pst_zone *z = NULL;
+        const config_setting_t *s;
+        int r = 0;
+
+        if (pst_cfg_group(&l->c, g, "a zone") < 0)
+                return -EINVAL;
+        if (check_new_name(l, g, "zone") < 0)
+                return -EINVAL;
+        if (pst_cfg_check_keys(&l->c, g, "a zone", keys) < 0)
+                return -EINVAL;
+        z = calloc(1, sizeof(*z));
+        if (!z)
+                return -ENOMEM;
+        strcpy(z->name, config_setting_name(g));
+        z->loc = pst_cfg_loc(&l->c, g);
+        if ((s = config_setting_get_member(g, "interfaces")))
+                r |= pst_cfg_foreach_scalar(&l->c, s, "interfaces", false, zone_if_item,
+                                            &(struct zone_ctx) { l, z });
+        if ((s = config_setting_get_member(g, "networks")))
+                r |= pst_cfg_foreach_scalar(&l->c, s, "networks", false, addr_item,
+                                            &(struct addrs_ctx) { l, &z->nets, PST_HOST_ADDRS_MAX });
+        if (r < 0) {
+                addrs_clear(&z->nets);
+                return -EINVAL;
+        }
+        if (z->nifs == 0 && z->nets.n == 0)
+                return pst_cfg_error(&l->c, g, "zone '%s' is empty; expected interfaces, networks or both", z->name);
+        r = GROW(l->p->zones, l->p->capzones, l->p->nzones + 1, PST_ZONES_MAX);
+        if (r < 0) {
+                addrs_clear(&z->nets);
+                return pst_cfg_error(&l->c, g, "too many zones (at most %d)", PST_ZONES_MAX);
+        }
+        l->p->zones[l->p->nzones++] = TAKE_PTR(z);
+        return 0;
+}
+
+/* Two interface patterns that can match the same name. */
+static bool ifnames_overlap(const struct pst_ifname *a, const struct pst_ifname *b) {
+        size_t la = a->wildcard ? strlen(a->name) - 1 : strlen(a->name) + 1;
+        size_t lb = b->wildcard ? strlen(b->name) - 1 : strlen(b->name) + 1;
+
+        /* compare the common prefix; exact names include their NUL */
+        return memcmp(a->name, b->name, MIN(la, lb)) == 0;
+}
+
+static int check_zone_overlaps(struct loader *l) {
+        struct pst_policy *p = l->p;
+        int r = 0;
+
+        for (size_t i = 0; i < p->nzones; i++)
+                for (size_t k = 0; k < p->zones[i]->nifs; k++)
+                        for (size_t j = 0; j <= i; j++)
+                                for (size_t m = 0; m < (j == i ? k : p->zones[j]->nifs); m++) {
+                                        const struct pst_ifname *a = &p->zones[i]->ifs[k], *b = &p->zones[j]->ifs[m];
+
+                                        if (!ifnames_overlap(a, b))
+                                                continue;
+                                        r = pst_error(l->diag, -EINVAL, a->loc.file, a->loc.line,
+                                                      "interface '%s' of zone '%s' overlaps '%s' of zone '%s' "
+                                                      "(%s:%u); an interface belongs to at most one zone",
+                                                      a->name, p->zones[i]->name, b->name, p->zones[j]->name,
+                                                      b->loc.file, b->loc.line);
+                                }
+        return r;
+}
+
+static int load_host(struct loader *l, const config_setting_t *s) {
+        _cleanup_free_ struct pst_host *h = NULL;
+        int r;
+
+        if (check_new_name(l, s, "host") < 0)
+                return -EINVAL;
+        h = calloc(1, sizeof(*h));
+        if (!h)
+                return -ENOMEM;
+        strcpy(h->name, config_setting_name(s));
+        h->loc = pst_cfg_loc(&l->c, s);
+        r = pst_cfg_foreach_scalar(&l->c, s, "a host", false, addr_item,
+                                   &(struct addrs_ctx) { l, &h->addrs, PST_HOST_ADDRS_MAX });
+        if (r >= 0)
+                r = GROW(l->p->hosts, l->p->caphosts, l->p->nhosts + 1, PST_HOSTS_MAX);
+        if (r < 0) {
+                addrs_clear(&h->addrs);
+                return r == -E2BIG ? pst_cfg_error(&l->c, s, "too many hosts (at most %d)", PST_HOSTS_MAX) : r;
+        }
+        l->p->hosts[l->p->nhosts++] = TAKE_PTR(h);
+        return 0;
+}
+
+static int load_list(struct loader *l, const config_setting_t *g) {
+        static const char *const keys[] = { "file", "addresses", NULL };
+        _cleanup_free_ struct pst_list *li = NULL;
+        const config_setting_t *file, *addrs;
+        int r;
+
+        if (pst_cfg_group(&l->c, g, "a list") < 0 || check_new_name(l, g, "list") < 0 ||
+            pst_cfg_check_keys(&l->c, g, "a list", keys) < 0)
+                return -EINVAL;
+        file = config_setting_get_member(g, "file");
+        addrs = config_setting_get_member(g, "addresses");
+        if (!!file == !!addrs)
+                return pst_cfg_error(&l->c, g, "list '%s' needs exactly one of 'file' or 'addresses'",
+                                     config_setting_name(g));
+        li = calloc(1, sizeof(*li));
+        if (!li)
+                return -ENOMEM;
+        strcpy(li->name, config_setting_name(g));
+        li->loc = pst_cfg_loc(&l->c, g);
+        if (file) {
+                const char *path;
+
+                r = pst_cfg_string(&l->c, file, "file", 4096, &path);
+                if (r >= 0)
+                        r = load_list_file(l, file, path, &li->addrs);
+        } else
+                r = pst_cfg_foreach_scalar(&l->c, addrs, "addresses", false, addr_item,
+                                           &(struct addrs_ctx) { l, &li->addrs, PST_LIST_ENTRIES_MAX });
+        if (r >= 0)
+                r = GROW(l->p->lists, l->p->caplists, l->p->nlists + 1, PST_LISTS_MAX);
+        if (r < 0) {
+                addrs_clear(&li->addrs);
+                return r == -E2BIG ? pst_cfg_error(&l->c, g, "too many lists (at most %d)", PST_LISTS_MAX) : r;
+        }
+        l->p->lists[l->p->nlists++] = TAKE_PTR(li);
+        return 0;
+}
+
+static const struct pst_service *find_policy_service(const struct pst_policy *p, const char *name) {
+        for (size_t i = 0; i < p->nservices; i++)
+                if (p->services[i]->loc.line && streq(p->services[i]->name, name) && !strchr(name, '/'))
+                        return p->services[i];
+        return NULL;
+}
+
+static int add_policy_service(struct loader *l, struct pst_service *svc) {
+        int r = GROW(l->p->services, l->p->capservices, l->p->nservices + 1, PST_POLICY_SERVICES_MAX);
+
+        if (r < 0) {
+                pst_service_free(svc);
+                return r;
+        }
+        l->p->services[l->p->nservices++] = svc;
+        return 0;
+}
+
+static int load_service(struct loader *l, const config_setting_t *g) {
+        const struct pst_service *prev;
+        struct pst_service *svc;
+        const char *name = config_setting_name(g);
+        int r;
+
+        prev = pst_catalog_find(l->cat, name);
+        if (prev)
+                return pst_cfg_error(&l->c, g, "service '%s' is already in the catalog (%s:%u); choose another "
+                                     "name, or override the catalog in services.d", name, prev->loc.file,
+                                     prev->loc.line);
+        prev = find_policy_service(l->p, name);
+        if (prev)
+                return pst_cfg_error(&l->c, g, "service '%s' is already defined at %s:%u", name, prev->loc.file,
+                                     prev->loc.line);
+        r = pst_service_parse(&l->c, g, false, &svc);
+        if (r < 0)
+                return r;
+        r = add_policy_service(l, svc);
+        return r < 0 ? pst_cfg_error(&l->c, g, "too many services (at most %d)", PST_POLICY_SERVICES_MAX) : 0;
+}
+
+typedef int (*group_item_fn)(struct loader *l, const config_setting_t *s);
+
+static int load_each(struct loader *l, const config_setting_t *g, const char *what, group_item_fn fn) {
+        int n, r = 0;
+
+        if (pst_cfg_group(&l->c, g, what) < 0)
+                return -EINVAL;
+        n = config_setting_length(g);
+        for (int i = 0; i < n; i++) {
+                int k = fn(l, config_setting_get_elem(g, (unsigned) i));
+
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        return r;
+}
+
+/* ---- rules ---- */
+
+struct rule_ctx {
+        struct loader *l;
+        struct pst_prule *rule;
+        bool to;
+};
+
+static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
+        struct rule_ctx *rc = userdata;
+        struct pst_prule *ru = rc->rule;
+        const struct pst_service *svc;
+        struct pst_service *inl = NULL;
+        const char *name;
+        int r;
+
+        if (config_setting_type(item) != CONFIG_TYPE_STRING)
+                return pst_cfg_error(c, item, "services must be names (strings) such as \"smtp\" or \"tcp/2222\", "
+                                     "not %s", pst_cfg_type_name(item));
+        name = config_setting_get_string(item);
+        r = pst_service_parse_inline(c, item, name, &inl);
+        if (r == -ENOENT) {
+                svc = find_policy_service(rc->l->p, name);
+                if (!svc)
+                        svc = pst_catalog_find(rc->l->cat, name);
+                if (!svc) {
+                        struct suggest sg = { .want = name, .dist = 99 };
+                        char hint[96];
+
+                        for (size_t i = 0; i < rc->l->cat->n; i++)
+                                suggest_try(&sg, rc->l->cat->v[i]->name);
+                        for (size_t i = 0; i < rc->l->p->nservices; i++)
+                                suggest_try(&sg, rc->l->p->services[i]->name);
+                        return pst_cfg_error(c, item, "unknown service '%s'%s; expected a catalog name "
+                                             "(posternctl services), a service of this policy, or tcp/PORT, "
+                                             "udp/PORT, proto/NAME, icmp/TYPE", name, suggest_hint(&sg, hint));
+                }
+        } else if (r < 0)
+                return r;
+        else {
+                /* inline services have no definition line: loc.line = 0 keeps them out of name lookups */
+                inl->loc.line = 0;
+                r = add_policy_service(rc->l, inl);
+                if (r < 0)
+                        return r;
+                svc = inl;
+        }
+        if (ru->nsvc >= PST_RULE_ITEMS_MAX)
+                return pst_cfg_error(c, item, "too many services in one rule (at most %d)", PST_RULE_ITEMS_MAX);
+        ru->svc[ru->nsvc++] = svc;
+        return 0;
+}
+
+static const struct pst_zone *find_zone(const struct pst_policy *p, const char *n) {
+        for (size_t i = 0; i < p->nzones; i++)
+                if (streq(p->zones[i]->name, n))
+                        return p->zones[i];
+        return NULL;
+}
+
+static const struct pst_host *find_host(const struct pst_policy *p, const char *n) {
+        for (size_t i = 0; i < p->nhosts; i++)
+                if (streq(p->hosts[i]->name, n))
+                        return p->hosts[i];
+        return NULL;
+}
+
+static const struct pst_list *find_list(const struct pst_policy *p, const char *n) {
+        for (size_t i = 0; i < p->nlists; i++)
+                if (streq(p->lists[i]->name, n))
+                        return p->lists[i];
+        return NULL;
+}
+
+static int ep_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
+        struct rule_ctx *rc = userdata;
+        struct pst_prule *ru = rc->rule;
+        const struct pst_policy *p = rc->l->p;
+        const char *what = rc->to ? "to" : "from";
+        struct pst_endpoint ep = { .loc = pst_cfg_loc(c, item) };
+        size_t *n = rc->to ? &ru->nto : &ru->nfrom;
+        const char *s;
+        size_t len;
+
+        if (config_setting_type(item) != CONFIG_TYPE_STRING)
+                return pst_cfg_error(c, item, "'%s' entries must be strings, not %s", what, pst_cfg_type_name(item));
+        s = config_setting_get_string(item);
+        len = strlen(s);
+
+        if (streq(s, "any"))
+                ep.kind = PST_EP_ANY;
+        else if (len > 2 && s[0] == '(' && s[len - 1] == ')') {
+                char name[32];
+                bool wild;
+
+                if (!rc->to)
+                        return pst_cfg_error(c, item, "'%s': an interface's address can only be a destination "
+                                             "('to'), not a source", s);
+                snprintf(name, sizeof(name), "%.*s", (int) (len - 2), s + 1);
+                if (pst_ifname_parse(name, ep.ifname, &wild) < 0)
+                        return pst_cfg_error(c, item, "'%s' is not a valid interface name; expected (IFNAME) with "
+                                             "1-15 characters", s);
+                if (wild)
+                        return pst_cfg_error(c, item, "'%s': an interface address needs one exact interface name, "
+                                             "not a wildcard", s);
+                ep.kind = PST_EP_IFADDR;
+        } else if (strchr(s, ':') || strchr("0123456789", s[0])) {
+                if (parse_addr(rc->l, ep.loc.file, ep.loc.line, s, &ep.lit) < 0)
+                        return -EINVAL;
+                ep.kind = PST_EP_ADDRS;
+        } else if ((ep.zone = find_zone(p, s))) {
+                if (rc->to && ru->chain == PST_INPUT)
+                        return pst_cfg_error(c, item, "zone '%s' cannot be a destination in input; expected a "
+                                             "host, network, list or (interface) on this host", s);
+                ep.kind = PST_EP_ZONE;
+        } else if ((ep.host = find_host(p, s)))
+                ep.kind = PST_EP_ADDRS;
+        else if ((ep.list = find_list(p, s)))
+                ep.kind = PST_EP_LIST;
+        else {
+                struct suggest sg = { .want = s, .dist = 99 };
+                char hint[96];
+
+                for (size_t i = 0; i < p->nzones; i++)
+                        suggest_try(&sg, p->zones[i]->name);
+                for (size_t i = 0; i < p->nhosts; i++)
+                        suggest_try(&sg, p->hosts[i]->name);
+                for (size_t i = 0; i < p->nlists; i++)
+                        suggest_try(&sg, p->lists[i]->name);
+                return pst_cfg_error(c, item, "unknown name '%s' in '%s'%s; expected any, an address, (interface), "
+                                     "or the name of a zone, host or list", s, what, suggest_hint(&sg, hint));
+        }
+        if (*n >= PST_RULE_ITEMS_MAX)
+                return pst_cfg_error(c, item, "too many entries in '%s' (at most %d)", what, PST_RULE_ITEMS_MAX);
+        (rc->to ? ru->to : ru->from)[(*n)++] = ep;
+        return 0;
+}
+
+static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain_kind chain) {
+        static const char *const keys[] = { "allow", "from", "to", "comment", NULL };
+        struct pst_prule ru = { .chain = chain, .loc = pst_cfg_loc(&l->c, g) };
+        const config_setting_t *s;
+        int r = 0;
+
+        if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+                return pst_cfg_error(&l->c, g, "a rule must be a group { allow = ...; }, not %s",
+                                     pst_cfg_type_name(g));
+        if (pst_cfg_check_keys(&l->c, g, "a rule", keys) < 0)
+                return -EINVAL;
+
+        ru.svc = calloc(PST_RULE_ITEMS_MAX, sizeof(*ru.svc));
+        ru.from = calloc(PST_RULE_ITEMS_MAX, sizeof(*ru.from));
+        ru.to = calloc(PST_RULE_ITEMS_MAX, sizeof(*ru.to));
+        if (!ru.svc || !ru.from || !ru.to) {
+                r = -ENOMEM;
+                goto fail;
+        }
+
+        s = config_setting_get_member(g, "allow");
+        if (!s)
+                r = pst_cfg_error(&l->c, g, "rule has no 'allow'; expected allow = \"service\" or a list of services");
+        else
+                r |= pst_cfg_foreach_scalar(&l->c, s, "allow", false, svc_item, &(struct rule_ctx) { l, &ru, false });
+        if ((s = config_setting_get_member(g, "from")))
+                r |= pst_cfg_foreach_scalar(&l->c, s, "from", false, ep_item, &(struct rule_ctx) { l, &ru, false });
+        if ((s = config_setting_get_member(g, "to")))
+                r |= pst_cfg_foreach_scalar(&l->c, s, "to", false, ep_item, &(struct rule_ctx) { l, &ru, true });
+        if ((s = config_setting_get_member(g, "comment"))) {
+                const char *v;
+
+                if (pst_cfg_string(&l->c, s, "comment", sizeof(ru.comment) - 1, &v) < 0 ||
+                    check_printable(l, s, "comment", v) < 0)
+                        r = -EINVAL;
+                else
+                        strcpy(ru.comment, v);
+        }
+        if (r < 0)
+                goto fail;
+        if (ru.nfrom == 0)
+                ru.from[ru.nfrom++] = (struct pst_endpoint) { .kind = PST_EP_ANY, .loc = ru.loc };
+        if (ru.nto == 0)
+                ru.to[ru.nto++] = (struct pst_endpoint) { .kind = PST_EP_ANY, .loc = ru.loc };
+
+        r = GROW(l->p->rules, l->p->caprules, l->p->nrules + 1, PST_PRULES_MAX);
+        if (r < 0) {
+                r = pst_cfg_error(&l->c, g, "too many rules (at most %d)", PST_PRULES_MAX);
+                goto fail;
+        }
+        l->p->rules[l->p->nrules++] = ru;
+        return 0;
+fail:
+        free(ru.svc);
+        free(ru.from);
+        free(ru.to);
+        return r < 0 ? r : -EINVAL;
+}
+
+static int load_rules(struct loader *l, const config_setting_t *list, enum pst_chain_kind chain) {
+        int t = config_setting_type(list), n, r = 0;
+
+        if (t != CONFIG_TYPE_LIST && !(t == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0))
+                return pst_cfg_error(&l->c, list, "%s must be a list of rules ( { ... }, { ... } ), not %s",
+                                     config_setting_name(list), pst_cfg_type_name(list));
+        n = config_setting_length(list);
+        for (int i = 0; i < n; i++) {
+                int k = load_rule(l, config_setting_get_elem(list, (unsigned) i), chain);
+
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        return r;
+}
+
+/* ---- files ---- */
+
+static int load_definitions(struct loader *l, config_t *cfg, bool main_file) {
+        static const char *const keys[] = { "options", "zones", "hosts", "lists", "services", "input", "forward",
+                                            NULL };
+        const config_setting_t *root = config_root_setting(cfg), *s;
+        int r = 0;
+
+        if (pst_cfg_check_keys(&l->c, root, "the policy", keys) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(root, "options"))) {
+                if (!main_file)
+                        r = pst_cfg_error(&l->c, s, "options may only be set in the main policy file %s", l->p->path);
+                else if (load_options(l, s) < 0)
+                        r = -EINVAL;
+        }
+        if ((s = config_setting_get_member(root, "zones")) && load_each(l, s, "zones", load_zone) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(root, "hosts")) && load_each(l, s, "hosts", load_host) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(root, "lists")) && load_each(l, s, "lists", load_list) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(root, "services")) && load_each(l, s, "services", load_service) < 0)
+                r = -EINVAL;
+        return r;
+}
+
+static int load_rule_sections(struct loader *l, config_t *cfg) {
+        const config_setting_t *root = config_root_setting(cfg), *s;
+        int r = 0;
+
+        if ((s = config_setting_get_member(root, "input")) && load_rules(l, s, PST_INPUT) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(root, "forward")) && load_rules(l, s, PST_FORWARD) < 0)
+                r = -EINVAL;
+        return r;
+}
+
+static int conf_filter(const struct dirent *de) {
+        size_t l = strlen(de->d_name);
+
+        return de->d_name[0] != '.' && l > 5 && streq(de->d_name + l - 5, ".conf");
+}
+
+/* The main file, then <dir>/postern.d/ *.conf in lexical order. */
+static int collect_files(const char *path, struct pst_diag *diag, char ***ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL, *fragdir = NULL;
+        struct dirent **list = NULL;
+        char **files;
+        int n;
+
+        dir = strdup(path);
+        if (!dir || asprintf(&fragdir, "%s/postern.d", dirname(dir)) < 0)
+                return -ENOMEM;
+        n = scandir(fragdir, &list, conf_filter, alphasort);
+        if (n < 0) {
+                if (errno != ENOENT && errno != ENOTDIR)
+                        return pst_error(diag, -errno, fragdir, 0, "cannot read fragment directory: %m");
+                n = 0;
+        }
+        if (n > PST_FRAGMENTS_MAX) {
+                for (int i = 0; i < n; i++)
+                        free(list[i]);
+                free(list);
+                return pst_error(diag, -E2BIG, fragdir, 0, "too many fragments (%d; at most %d)", n,
+                                 PST_FRAGMENTS_MAX);
+        }
+        files = calloc((size_t) n + 1, sizeof(char *));
+        if (!files)
+                return -ENOMEM;
+        files[0] = strdup(path);
+        for (int i = 0; i < n; i++) {
+                if (asprintf(&files[i + 1], "%s/%s", fragdir, list[i]->d_name) < 0)
+                        files[i + 1] = NULL;
+                free(list[i]);
+        }
+        free(list);
+        for (int i = 0; i <= n; i++)
+                if (!files[i]) {
+                        for (int j = 0; j <= n; j++)
+                                free(files[j]);
+                        free(files);
+                        return -ENOMEM;
+                }
+        *ret = files;
+        *ret_n = (size_t) n + 1;
+        return 0;
+}
+
+int pst_policy_load(const char *path, const struct pst_catalog *cat, struct pst_diag *diag,
+                    struct pst_policy **ret) {
+        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
+        struct loader l = { .cat = cat, .diag = diag };
+        config_t *cfgs = NULL;
+        char **files = NULL;
+        size_t nfiles = 0, nread = 0;
+        int r;
+
+        p = calloc(1, sizeof(*p));
+        if (!p)
+                return -ENOMEM;
+        p->path = strdup(path);
+        if (!p->path)
+                return -ENOMEM;
+        p->options = (struct pst_options) {
+                .ipv6 = true,
+                .icmp = PST_ICMP_PING,
+                .forward_icmp = PST_ICMP_ESSENTIAL,
+                .log_prefix = "postern drop: ",
+                .log_rate = 10,
+        };
+        p->digest = 0xcbf29ce484222325ULL;
+        l.p = p;
+        l.c = (struct pst_cfg) { .files = &p->files, .diag = diag };
+
+        r = collect_files(path, diag, &files, &nfiles);
+        if (r < 0)
+                return r;
+        cfgs = calloc(nfiles, sizeof(*cfgs));
+        if (!cfgs) {
+                r = -ENOMEM;
+                goto out;
+        }
+
+        /* pass 1: syntax and definitions */
+        for (size_t i = 0; i < nfiles; i++) {
+                config_init(&cfgs[i]);
+                nread++;
+                l.c.main_file = pst_strpool_intern(&p->files, files[i]);
+                if (!l.c.main_file) {
+                        r = -ENOMEM;
+                        goto out;
+                }
+                if (pst_cfg_read(&l.c, &cfgs[i], files[i]) < 0) {
+                        r = -EINVAL;
+                        config_destroy(&cfgs[i]);
+                        config_init(&cfgs[i]); /* empty: pass 2 skips it */
+                        continue;
+                }
+                (void) digest_file(p, files[i]);
+                if (load_definitions(&l, &cfgs[i], i == 0) < 0)
+                        r = -EINVAL;
+        }
+        if (check_zone_overlaps(&l) < 0)
+                r = -EINVAL;
+
+        /* pass 2: rules.  Not after broken definitions: every use of a name
+         * whose definition was refused would only repeat the first error. */
+        for (size_t i = 0; r == 0 && i < nfiles; i++) {
+                l.c.main_file = pst_strpool_intern(&p->files, files[i]);
+                if (load_rule_sections(&l, &cfgs[i]) < 0)
+                        r = -EINVAL;
+        }
+        if (r == 0 && pst_diag_has_errors(diag))
+                r = -EINVAL;
+        if (r == 0)
+                *ret = TAKE_PTR(p);
+out:
+        for (size_t i = 0; i < nread; i++)
+                config_destroy(&cfgs[i]);
+        free(cfgs);
+        for (size_t i = 0; i < nfiles; i++)
+                free(files[i]);
+        free(files);
+        return r;
+}

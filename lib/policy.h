@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * The policy model: what an administrator wrote, typed and validated, with
+ * the file:line of every node.  Loading never touches the kernel.
+ */
+
+#include "addr.h"
+#include "cfg.h"
+#include "service.h"
+
+#define PST_NAME_LEN 48          /* zone, host, list names */
+#define PST_ZONES_MAX 256
+#define PST_ZONE_IFS_MAX 64
+#define PST_HOSTS_MAX 65536
+#define PST_HOST_ADDRS_MAX 256
+#define PST_LISTS_MAX 256
+#define PST_LIST_ENTRIES_MAX 1000000
+#define PST_LIST_FILE_MAX (64u << 20) /* bytes */
+#define PST_PRULES_MAX 65536
+#define PST_RULE_ITEMS_MAX 256   /* services / sources / destinations per rule */
+#define PST_FRAGMENTS_MAX 256
+#define PST_POLICY_SERVICES_MAX 4096
+
+enum pst_icmp_level {
+        PST_ICMP_NONE,
+        PST_ICMP_ESSENTIAL,
+        PST_ICMP_PING,
+        PST_ICMP_ALL,
+};
+
+const char *pst_icmp_level_name(enum pst_icmp_level l);
+
+struct pst_options {
+        bool ipv6;
+        enum pst_icmp_level icmp, forward_icmp;
+        bool log_drops;
+        char log_prefix[128];
+        uint32_t log_rate; /* per minute */
+};
+
+struct pst_addrs {
+        size_t n, cap;
+        struct pst_addr *v;
+        bool has4, has6;
+};
+
+struct pst_ifname {
+        char name[16]; /* wildcards end in '*' */
+        bool wildcard;
+        struct pst_loc loc;
+};
+
+struct pst_zone {
+        char name[PST_NAME_LEN];
+        struct pst_loc loc;
+        size_t nifs;
+        struct pst_ifname ifs[PST_ZONE_IFS_MAX];
+        struct pst_addrs nets;
+};
+
+struct pst_host {
+        char name[PST_NAME_LEN];
+        struct pst_loc loc;
+        struct pst_addrs addrs;
+};
+
+struct pst_list {
+        char name[PST_NAME_LEN];
+        struct pst_loc loc;
+        struct pst_addrs addrs;
+};
+
+enum pst_ep_kind {
+        PST_EP_ANY,
+        PST_EP_ADDRS,  /* a literal address or a host */
+        PST_EP_ZONE,
+        PST_EP_LIST,
+        PST_EP_IFADDR, /* "(ppp0)" */
+};
+
+struct pst_endpoint {
+        enum pst_ep_kind kind;
+        struct pst_loc loc;
+        struct pst_addr lit;            /* ADDRS, literal: the address */
+        const struct pst_host *host;    /* ADDRS, named host (else the literal) */
+        const struct pst_zone *zone;
+        const struct pst_list *list;
+        char ifname[16];                /* IFADDR */
+};
+
+enum pst_chain_kind {
+        PST_INPUT,
+        PST_FORWARD,
+};
+
+struct pst_prule {
+        enum pst_chain_kind chain;
+        struct pst_loc loc;
+        size_t nsvc;
+        const struct pst_service **svc;
+        size_t nfrom, nto;
+        struct pst_endpoint *from, *to;
+        char comment[128];
+};
+
+struct pst_policy {
+        char *path;
+        struct pst_options options;
+        struct pst_strpool files;
+
+        size_t nzones, capzones;
+        struct pst_zone **zones;
+        size_t nhosts, caphosts;
+        struct pst_host **hosts;
+        size_t nlists, caplists;
+        struct pst_list **lists;
+        size_t nservices, capservices;
+        struct pst_service **services; /* the policy's own and inline ones */
+        size_t nrules, caprules;
+        struct pst_prule *rules;
+
+        uint64_t digest; /* FNV-1a 64 over every file read, in order: identifies what is loaded */
+};
+
+void pst_policy_free(struct pst_policy *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_policy *, pst_policy_free);
+
+/*
+ * Load path and the fragments in <dir of path>/postern.d/ *.conf (lexical
+ * order), resolving service names against cat.  On error, diag holds every
+ * problem found as FILE:LINE: messages and -EINVAL is returned.
+ */
+int pst_policy_load(const char *path, const struct pst_catalog *cat, struct pst_diag *diag,
+                    struct pst_policy **ret);
+
+/* The digest as 16 hex digits */
+void pst_policy_digest_hex(const struct pst_policy *p, char out[17]);

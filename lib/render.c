@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+
+#include "render.h"
+#include "service.h"
+
+/* If [first, last] is one network, its prefix length; else -1. */
+static int range_prefix(const uint8_t *first, const uint8_t *last, unsigned len) {
+        unsigned bits = len * 8, plen = bits;
+
+        while (plen > 0) {
+                unsigned b = plen - 1;
+                uint8_t mask = (uint8_t) (0x80 >> (b % 8));
+
+                if ((first[b / 8] & mask) || !(last[b / 8] & mask))
+                        break;
+                plen--;
+        }
+        for (unsigned b = 0; b < plen; b++) {
+                uint8_t mask = (uint8_t) (0x80 >> (b % 8));
+
+                if ((first[b / 8] & mask) != (last[b / 8] & mask))
+                        return -1;
+        }
+        return (int) plen;
+}
+
+static void render_addr(FILE *f, int af, const uint8_t *first, const uint8_t *last) {
+        unsigned len = af == AF_INET ? 4 : 16;
+        char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+        int plen = range_prefix(first, last, len);
+
+        inet_ntop(af, first, a, sizeof(a));
+        if (plen == (int) len * 8)
+                fputs(a, f);
+        else if (plen >= 0)
+                fprintf(f, "%s/%d", a, plen);
+        else {
+                inet_ntop(af, last, b, sizeof(b));
+                fprintf(f, "%s-%s", a, b);
+        }
+}
+
+static void render_ifname(FILE *f, const uint8_t *first, const uint8_t *last) {
+        size_t l = strnlen((const char *) first, IFNAMSIZ);
+
+        if (memcmp(first, last, IFNAMSIZ) != 0)
+                fprintf(f, "\"%.*s*\"", (int) l, (const char *) first);
+        else
+                fprintf(f, "\"%.*s\"", (int) l, (const char *) first);
+}
+
+static void render_u8_named(FILE *f, const char *name, uint8_t v) {
+        if (name)
+                fputs(name, f);
+        else
+                fprintf(f, "%u", v);
+}
+
+static void render_ct_state(FILE *f, const uint8_t *k) {
+        static const char *const names[] = { "invalid", "established", "related", "new", "untracked" };
+        uint32_t v;
+        bool first = true;
+
+        memcpy(&v, k, 4); /* host byte order */
+        for (unsigned i = 0; i < ELEMENTSOF(names); i++)
+                if (v & (1u << i)) {
+                        fprintf(f, "%s%s", first ? "" : ",", names[i]);
+                        first = false;
+                }
+}
+
+void pst_render_key(FILE *f, enum pst_field field, const uint8_t *first, const uint8_t *last) {
+        switch (field) {
+        case PST_F_IIFNAME:
+        case PST_F_OIFNAME:
+                render_ifname(f, first, last);
+                break;
+        case PST_F_NFPROTO:
+                fputs(first[0] == NFPROTO_IPV4 ? "ipv4" : first[0] == NFPROTO_IPV6 ? "ipv6" : "?", f);
+                break;
+        case PST_F_L4PROTO:
+                render_u8_named(f, pst_proto_name(first[0]), first[0]);
+                break;
+        case PST_F_IP_SADDR:
+        case PST_F_IP_DADDR:
+                render_addr(f, AF_INET, first, last);
+                break;
+        case PST_F_IP6_SADDR:
+        case PST_F_IP6_DADDR:
+                render_addr(f, AF_INET6, first, last);
+                break;
+        case PST_F_TCP_DPORT:
+        case PST_F_UDP_DPORT: {
+                unsigned a = (unsigned) first[0] << 8 | first[1], b = (unsigned) last[0] << 8 | last[1];
+
+                if (a == b)
+                        fprintf(f, "%u", a);
+                else
+                        fprintf(f, "%u-%u", a, b);
+                break;
+        }
+        case PST_F_ICMP_TYPE:
+                render_u8_named(f, pst_icmp_name(first[0], false), first[0]);
+                break;
+        case PST_F_ICMP6_TYPE:
+                render_u8_named(f, pst_icmp_name(first[0], true), first[0]);
+                break;
+        case PST_F_CT_STATE:
+                render_ct_state(f, first);
+                break;
+        default:
+                fputs("?", f);
+        }
+}
+
+/* A concatenated key: each field at its 4-byte-aligned offset. */
+static void render_elem_key(FILE *f, const struct pst_set *s, size_t i) {
+        unsigned off = 0;
+
+        for (unsigned k = 0; k < s->nfields; k++) {
+                const struct pst_field_info *fi = pst_field_info(s->fields[k]);
+
+                if (k)
+                        fputs(" . ", f);
+                pst_render_key(f, s->fields[k], pst_set_first(s, i) + off, pst_set_last(s, i) + off);
+                off += (fi->len + 3u) & ~3u;
+        }
+}
+
+static void render_verdict(FILE *f, const struct pst_ruleset *rs, const struct pst_verdict *v) {
+        switch (v->kind) {
+        case PST_V_ACCEPT:
+                fputs("accept", f);
+                break;
+        case PST_V_DROP:
+                fputs("drop", f);
+                break;
+        case PST_V_JUMP:
+                fprintf(f, "jump %s", rs->chains[v->chain].name);
+                break;
+        case PST_V_GOTO:
+                fprintf(f, "goto %s", rs->chains[v->chain].name);
+                break;
+        case PST_V_RETURN:
+                fputs("return", f);
+                break;
+        case PST_V_NONE:
+                break;
+        }
+}
+
+static void render_elements(FILE *f, const struct pst_ruleset *rs, const struct pst_set *s, const char *wrap) {
+        fputs("{ ", f);
+        for (size_t i = 0; i < s->n; i++) {
+                if (i) {
+                        fputs(",", f);
+                        if (wrap && i % 4 == 0)
+                                fputs(wrap, f);
+                        else
+                                fputs(" ", f);
+                }
+                render_elem_key(f, s, i);
+                if (s->flags & PST_SET_MAP) {
+                        fputs(" : ", f);
+                        render_verdict(f, rs, &s->data[i]);
+                }
+        }
+        fputs(" }", f);
+}
+
+static void render_fields(FILE *f, const enum pst_field *fields, unsigned n) {
+        for (unsigned i = 0; i < n; i++)
+                fprintf(f, "%s%s", i ? " . " : "", pst_field_info(fields[i])->nft);
+}
+
+static void render_set(FILE *f, const struct pst_ruleset *rs, const struct pst_set *s) {
+        fprintf(f, "\tset %s {\n\t\ttype ", s->name);
+        for (unsigned i = 0; i < s->nfields; i++)
+                fprintf(f, "%s%s", i ? " . " : "", pst_field_info(s->fields[i])->type);
+        fputs("\n", f);
+        if (s->flags & PST_SET_INTERVAL)
+                fputs("\t\tflags interval\n", f);
+        if (s->n) {
+                fputs("\t\telements = ", f);
+                render_elements(f, rs, s, "\n\t\t\t     ");
+                fputs("\n", f);
+        }
+        fputs("\t}\n", f);
+}
+
+static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_rule *r) {
+        bool sp = false;
+
+        fputs("\t\t", f);
+        for (unsigned i = 0; i < r->nmatch; i++) {
+                const struct pst_match *m = &r->match[i];
+
+                if (sp)
+                        fputs(" ", f);
+                sp = true;
+                render_fields(f, m->fields, m->nfields);
+                switch (m->op) {
+                case PST_M_EQ:
+                case PST_M_NEQ:
+                        fputs(m->op == PST_M_NEQ ? " != " : " ", f);
+                        pst_render_key(f, m->fields[0], m->value, m->value);
+                        break;
+                case PST_M_SET:
+                case PST_M_VMAP: {
+                        const struct pst_set *s = &rs->sets[m->set];
+
+                        fputs(m->op == PST_M_VMAP ? " vmap " : " ", f);
+                        if (s->flags & PST_SET_ANON)
+                                render_elements(f, rs, s, NULL);
+                        else
+                                fprintf(f, "@%s", s->name);
+                        break;
+                }
+                }
+        }
+        if (r->counter) {
+                fputs(sp ? " counter" : "counter", f);
+                sp = true;
+        }
+        if (r->limit_per_minute) {
+                fprintf(f, "%slimit rate %u/minute", sp ? " " : "", r->limit_per_minute);
+                sp = true;
+        }
+        if (r->log_prefix[0]) {
+                fprintf(f, "%slog prefix \"%s\"", sp ? " " : "", r->log_prefix);
+                sp = true;
+        }
+        if (r->verdict.kind != PST_V_NONE) {
+                fputs(sp ? " " : "", f);
+                render_verdict(f, rs, &r->verdict);
+        }
+        if (r->comment[0])
+                fprintf(f, " comment \"%s\"", r->comment);
+        fputs("\n", f);
+}
+
+int pst_render_nft(const struct pst_ruleset *rs, FILE *f) {
+        fprintf(f, "table inet %s\ndelete table inet %s\ntable inet %s {\n", rs->table, rs->table, rs->table);
+        for (size_t i = 0; i < rs->nsets; i++) {
+                if (rs->sets[i].flags & PST_SET_ANON)
+                        continue;
+                render_set(f, rs, &rs->sets[i]);
+                fputs("\n", f);
+        }
+        for (size_t i = 0; i < rs->nchains; i++) {
+                const struct pst_chain *c = &rs->chains[i];
+
+                if (i)
+                        fputs("\n", f);
+                fprintf(f, "\tchain %s {\n", c->name);
+                if (c->hook != PST_HOOK_NONE)
+                        fprintf(f, "\t\ttype filter hook %s priority %s; policy %s;\n",
+                                c->hook == PST_HOOK_INPUT ? "input" : "forward",
+                                c->priority == 0 ? "filter" : "0", c->policy == PST_V_ACCEPT ? "accept" : "drop");
+                for (size_t j = 0; j < c->n; j++)
+                        render_rule(f, rs, &c->rules[j]);
+                fputs("\t}\n", f);
+        }
+        fputs("}\n", f);
+        return ferror(f) ? -EIO : 0;
+}

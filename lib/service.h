@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * Services: named sets of ports, IP protocols and ICMP types.  The same
+ * schema serves the catalog (services.conf) and a policy's own services.
+ */
+
+#include "addr.h"
+#include "cfg.h"
+
+#define PST_SERVICE_NAME_MAX 48
+#define PST_SERVICE_PORTS_MAX 64  /* ranges per protocol */
+#define PST_SERVICE_PROTOS_MAX 16
+#define PST_SERVICE_ICMP_MAX 32
+#define PST_CATALOG_MAX 4096
+
+struct pst_service {
+        char name[PST_SERVICE_NAME_MAX];
+        struct pst_loc loc;
+        char *description;
+        char *source;
+        uint8_t ntcp, nudp, nproto, nicmp, nicmp6;
+        struct pst_portrange tcp[PST_SERVICE_PORTS_MAX];
+        struct pst_portrange udp[PST_SERVICE_PORTS_MAX];
+        uint8_t proto[PST_SERVICE_PROTOS_MAX];
+        uint8_t icmp[PST_SERVICE_ICMP_MAX];
+        uint8_t icmp6[PST_SERVICE_ICMP_MAX];
+};
+
+void pst_service_free(struct pst_service *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_service *, pst_service_free);
+
+/* Parse one service group (name = { tcp = ...; ... }). */
+int pst_service_parse(struct pst_cfg *c, const config_setting_t *g, bool need_description,
+                      struct pst_service **ret);
+/* Parse "tcp/25", "udp/1024-2000", "proto/esp", "icmp/echo-request", "icmpv6/128";
+ * returns -ENOENT (nothing recorded) when s has no such prefix. */
+int pst_service_parse_inline(struct pst_cfg *c, const config_setting_t *item, const char *s,
+                             struct pst_service **ret);
+
+/* Names and numbers */
+int pst_proto_lookup(const char *name);          /* "esp" → 50, or -ENOENT */
+const char *pst_proto_name(uint8_t proto);       /* 50 → "esp", NULL if unnamed */
+int pst_icmp_lookup(const char *name, bool v6);  /* "echo-request" → 8 / 128 */
+const char *pst_icmp_name(uint8_t type, bool v6);
+
+struct pst_catalog {
+        size_t n, cap;
+        struct pst_service **v;
+        struct pst_strpool files;
+};
+
+void pst_catalog_clear(struct pst_catalog *cat);
+/* Load a catalog file; a service already present is replaced (services.d overrides). */
+int pst_catalog_load(struct pst_catalog *cat, const char *path, struct pst_diag *diag);
+/* Load every *.conf of dir in lexical order; a missing dir is not an error. */
+int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, struct pst_diag *diag);
+const struct pst_service *pst_catalog_find(const struct pst_catalog *cat, const char *name);
