@@ -481,7 +481,7 @@ static int cmd_services(struct ctl *c) {
 
 static int parse_ifaddr(struct ctl *c, const char *arg) {
         const char *eq = strchr(arg, '=');
-        char ifname[IFNAMSIZ];
+        char ifname[IFNAMSIZ], name[IFNAMSIZ];
         struct pst_addr a;
         bool wild;
 
@@ -489,8 +489,8 @@ static int parse_ifaddr(struct ctl *c, const char *arg) {
                 fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS\n", arg);
                 return -EINVAL;
         }
-        snprintf(ifname, sizeof(ifname), "%.*s", (int) (eq - arg), arg);
-        if (pst_ifname_parse(ifname, ifname, &wild) < 0 || wild ||
+        snprintf(name, sizeof(name), "%.*s", (int) (eq - arg), arg);
+        if (pst_ifname_parse(name, ifname, &wild) < 0 || wild ||
             pst_addr_parse(eq + 1, &a, NULL) < 0 || a.prefixlen != pst_addr_len(a.family) * 8) {
                 fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS with one host address\n", arg);
                 return -EINVAL;

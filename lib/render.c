@@ -156,7 +156,7 @@ static void render_elements(FILE *f, const struct pst_ruleset *rs, const struct 
         for (size_t i = 0; i < s->n; i++) {
                 if (i) {
                         fputs(",", f);
-                        if (wrap && i % 4 == 0)
+                        if (wrap && i % (s->nfields > 1 ? 2 : 4) == 0)
                                 fputs(wrap, f);
                         else
                                 fputs(" ", f);

@@ -1,0 +1,43 @@
+#!/bin/bash
+# golden suite: one case per invocation.
+#   run.sh NAME.conf          posternctl compile --offline NAME.conf == NAME.nft
+#   run.sh fail/NAME.conf     posternctl check fail/NAME.conf: exit 1, stderr == fail/NAME.err
+#   run.sh ../../conf/examples/NAME.conf   == examples/NAME.nft
+# POSTERN_GOLDEN_UPDATE=1 writes the expected files instead (review the diff!).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+ctl=${POSTERNCTL:?POSTERNCTL must point at the posternctl binary}
+cd "$here" || exit 99
+case=$1
+catalog=../../conf/services.conf   # relative, so messages naming it are stable
+out=$(mktemp) err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+
+case "$case" in
+fail/*)
+        expected=${case%.conf}.err
+        "$ctl" check --catalog "$catalog" "$case" >"$out" 2>"$err"
+        rc=$?
+        if [ "${POSTERN_GOLDEN_UPDATE:-}" = 1 ]; then cp "$err" "$expected"; exit 0; fi
+        if [ $rc -ne 1 ]; then
+                echo "FAIL $case: exit status $rc, expected 1 (invalid policy)"; cat "$out" "$err"; exit 1
+        fi
+        if [ -s "$out" ]; then echo "FAIL $case: unexpected stdout:"; cat "$out"; exit 1; fi
+        if ! diff -u "$expected" "$err"; then echo "FAIL $case: error text differs"; exit 1; fi
+        ;;
+*)
+        base=$(basename "$case" .conf)
+        case "$case" in ../*) expected=examples/$base.nft ;; *) expected=${case%.conf}.nft ;; esac
+        "$ctl" compile --offline --catalog "$catalog" --ifaddr eth0=198.18.0.1 --ifaddr eth0=2001:db8::1 \
+                "$case" >"$out" 2>"$err"
+        rc=$?
+        if [ "${POSTERN_GOLDEN_UPDATE:-}" = 1 ]; then cp "$out" "$expected"; exit 0; fi
+        if [ $rc -ne 0 ]; then echo "FAIL $case: exit status $rc"; cat "$err"; exit 1; fi
+        if ! diff -u "$expected" "$out"; then echo "FAIL $case: compiled ruleset differs"; exit 1; fi
+        # the text must be accepted by nft itself (check mode needs no kernel table)
+        if command -v nft >/dev/null && [ "$(id -u)" = 0 ]; then
+                if ! unshare -n nft -c -f "$out"; then echo "FAIL $case: nft -c rejects the text"; exit 1; fi
+        fi
+        ;;
+esac
+echo "ok $case"

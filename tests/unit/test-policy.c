@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* Policy loading and compiling: the model and the IR, without a kernel. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sys/stat.h>
+
+#include "compile.h"
+#include "policy.h"
+#include "render.h"
+
+static struct pst_catalog cat;
+static char dir[] = "/tmp/postern-unit-XXXXXX";
+
+static int setup(void **state) {
+        struct pst_diag d;
+        const char *path = getenv("POSTERN_CATALOG");
+
+        pst_diag_init(&d);
+        if (!path || pst_catalog_load(&cat, path, &d) < 0 || !mkdtemp(dir)) {
+                pst_diag_print(&d, stderr);
+                return -1;
+        }
+        pst_diag_clear(&d);
+        return 0;
+}
+
+static int teardown(void **state) {
+        char cmd[128];
+
+        pst_catalog_clear(&cat);
+        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+        return system(cmd);
+}
+
+static void write_file(const char *name, const char *text) {
+        char path[256];
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* Load <dir>/name; returns the policy or NULL with diag filled. */
+static struct pst_policy *load(const char *name, struct pst_diag *d) {
+        struct pst_policy *p = NULL;
+        char path[256];
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        pst_diag_init(d);
+        if (pst_policy_load(path, &cat, d, &p) < 0)
+                return NULL;
+        return p;
+}
+
+static void test_catalog(void **state) {
+        static const char *const required[] = {
+                "ssh", "smtp", "smtps", "submission", "pop3", "pop3s", "imap", "imaps", "http", "https",
+                "http-proxy", "squid", "dns", "rndc", "ldap", "ldaps", "globalcatalog", "globalcatalog-ssl",
+                "kerberos", "msrpc-epmap", "msrpc-dynamic", "msrpc-legacy", "exchange-lsa", "xmpp-client",
+                "xmpp-server", "xmpp-bosh", "ipsec",
+        };
+        const struct pst_service *s;
+
+        for (size_t i = 0; i < ELEMENTSOF(required); i++) {
+                s = pst_catalog_find(&cat, required[i]);
+                assert_non_null(s);
+                assert_non_null(s->description);
+                assert_non_null(s->source);
+        }
+        s = pst_catalog_find(&cat, "ipsec");
+        assert_int_equal(s->nudp, 2);
+        assert_int_equal(s->nproto, 2);
+        s = pst_catalog_find(&cat, "msrpc-dynamic");
+        assert_int_equal(s->tcp[0].first, 49152);
+        assert_int_equal(s->tcp[0].last, 65535);
+        s = pst_catalog_find(&cat, "ldap");
+        assert_int_equal(s->ntcp, 1);
+        assert_int_equal(s->nudp, 1);
+}
+
+static void test_model(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+
+        write_file("m.conf", "options = { icmp = \"all\"; ipv6 = true; };\n"
+                             "zones = { wan = { interfaces = [\"ppp+\"]; }; };\n"
+                             "hosts = { mx = [\"198.18.2.25\", \"2001:db8:2::25\"]; };\n"
+                             "input = ( { allow = [\"smtp\", \"tcp/2222\"]; from = \"wan\"; to = \"(ppp0)\"; } );\n"
+                             "forward = ( { allow = \"imaps\"; to = \"mx\"; comment = \"users\"; } );\n");
+        p = load("m.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(p->options.icmp, PST_ICMP_ALL);
+        assert_int_equal(p->nzones, 1);
+        assert_true(p->zones[0]->ifs[0].wildcard);
+        assert_string_equal(p->zones[0]->ifs[0].name, "ppp*");
+        assert_int_equal(p->nrules, 2);
+        assert_int_equal(p->rules[0].chain, PST_INPUT);
+        assert_int_equal(p->rules[0].loc.line, 4);
+        assert_int_equal(p->rules[0].nsvc, 2);
+        assert_int_equal(p->rules[0].svc[1]->tcp[0].first, 2222);
+        assert_int_equal(p->rules[0].from[0].kind, PST_EP_ZONE);
+        assert_int_equal(p->rules[0].to[0].kind, PST_EP_IFADDR);
+        assert_string_equal(p->rules[0].to[0].ifname, "ppp0");
+        assert_int_equal(p->rules[1].from[0].kind, PST_EP_ANY);
+        assert_string_equal(p->rules[1].comment, "users");
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
+/* Several errors in one file are all reported, each with its line. */
+static void test_errors_collected(void **state) {
+        struct pst_diag d;
+
+        write_file("e.conf", "options = { icmp = \"sometimes\"; };\n"
+                             "hosts = { a = \"198.18.0.300\"; b = \"198.18.0.5/24\"; };\n"
+                             "zones = { lan = { interfaces = [\"eth1\"]; networks = [\"2001:db8::/129\"]; }; };\n");
+        assert_null(load("e.conf", &d));
+        assert_int_equal(d.n_errors, 4);
+        assert_int_equal(d.items[0].line, 1);
+        assert_int_equal(d.items[1].line, 3);
+        assert_int_equal(d.items[2].line, 2);
+        assert_int_equal(d.items[3].line, 2);
+        assert_non_null(strstr(d.items[3].msg, "198.18.0.0/24"));
+        pst_diag_clear(&d);
+}
+
+/* Fragments in postern.d/ are read in lexical order and may use each other's names. */
+static void test_fragments(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        char sub[256];
+
+        snprintf(sub, sizeof(sub), "%s/postern.d", dir);
+        mkdir(sub, 0755);
+        write_file("f.conf", "hosts = { mx = \"198.18.2.25\"; };\n");
+        write_file("postern.d/20-rules.conf", "input = ( { allow = \"smtp\"; from = \"relays\"; to = \"mx\"; } );\n");
+        write_file("postern.d/10-lists.conf", "lists = { relays = { addresses = [\"198.18.7.0/24\"]; }; };\n");
+        write_file("postern.d/README", "not a fragment\n");
+        p = load("f.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(p->nlists, 1);
+        assert_int_equal(p->nrules, 1);
+        assert_non_null(strstr(p->rules[0].loc.file, "20-rules.conf"));
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+
+        /* options belong to the main file only */
+        write_file("postern.d/30-options.conf", "options = { ipv6 = false; };\n");
+        assert_null(load("f.conf", &d));
+        assert_int_equal(d.n_errors, 1);
+        assert_non_null(strstr(d.items[0].file, "30-options.conf"));
+        pst_diag_clear(&d);
+        snprintf(sub, sizeof(sub), "rm -rf %s/postern.d", dir);
+        assert_int_equal(system(sub), 0);
+}
+
+static const struct pst_rule *find_rule(const struct pst_ruleset *rs, const char *chain, size_t i) {
+        int c = pst_chain_find(rs, chain);
+
+        assert_true(c >= 0);
+        assert_true(i < rs->chains[c].n);
+        return &rs->chains[c].rules[i];
+}
+
+static void test_compile(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        struct pst_ifaddrs ifa = {};
+        struct pst_addr a;
+        const struct pst_rule *r;
+        uint32_t changed[4];
+        int set;
+
+        write_file("c.conf", "zones = { wan = { interfaces = [\"ppp0\"]; }; };\n"
+                             "input = ( { allow = [\"smtp\", \"imaps\", \"pop3s\"]; from = \"wan\"; to = \"(ppp0)\"; } );\n");
+        p = load("c.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(pst_addr_parse("198.18.0.1", &a, NULL), 0);
+        assert_int_equal(pst_ifaddrs_add(&ifa, "ppp0", &a), 0);
+        assert_int_equal(pst_compile(p, &ifa, &d, &rs), 0);
+
+        /* chains: input, forward, input_wan; zone dispatch is a vmap in input */
+        assert_int_equal(rs->nchains, 3);
+        assert_string_equal(rs->chains[2].name, "input_wan");
+        r = find_rule(rs, "input", 0);
+        assert_int_equal(r->match[0].op, PST_M_VMAP); /* ct state */
+        r = find_rule(rs, "input", rs->chains[0].n - 1);
+        assert_int_equal(r->match[0].op, PST_M_VMAP);
+        assert_int_equal(r->match[0].fields[0], PST_F_IIFNAME);
+
+        /* the rule: daddr in the interface-address set, ports in one set */
+        r = find_rule(rs, "input_wan", 0);
+        assert_int_equal(r->nmatch, 2);
+        assert_int_equal(r->match[0].fields[0], PST_F_IP_DADDR);
+        assert_string_equal(rs->sets[r->match[0].set].name, "ifaddr_ppp0_v4");
+        assert_int_equal(rs->sets[r->match[1].set].n, 3);
+        assert_int_equal(r->origin.line, 2);
+        assert_string_equal(pst_origin_file(rs, r->origin), p->rules[0].loc.file);
+
+        set = pst_set_find(rs, "ifaddr_ppp0_v4");
+        assert_true(set >= 0);
+        assert_int_equal(rs->sets[set].n, 1);
+
+        /* same addresses: nothing changes; a new address: exactly that set */
+        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, changed, 4), 0);
+        ifa.v[0].addr.a[3] = 7;
+        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, changed, 4), 1);
+        assert_int_equal(changed[0], (uint32_t) set);
+        assert_int_equal(pst_set_first(&rs->sets[set], 0)[3], 7);
+        pst_ifaddrs_clear(&ifa);
+        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, changed, 4), 1);
+        assert_int_equal(rs->sets[set].n, 0);
+
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
+/* PST_MERGE_MIN host-to-host rules become one concatenated lookup. */
+static void test_merge(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        char text[2048];
+        size_t off;
+        int set;
+
+        off = (size_t) snprintf(text, sizeof(text), "forward = (\n");
+        for (int i = 0; i < 6; i++)
+                off += (size_t) snprintf(text + off, sizeof(text) - off,
+                                         "{ allow = \"smtp\"; from = \"198.18.0.%d\"; to = \"198.18.2.%d\"; },\n", i + 1,
+                                         i + 10);
+        snprintf(text + off - 2, sizeof(text) - off + 2, "\n);\n");
+        write_file("g.conf", text);
+        p = load("g.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), 0);
+        set = pst_set_find(rs, "forward_hosts_v4_tcp");
+        assert_true(set >= 0);
+        assert_int_equal(rs->sets[set].n, 6);
+        assert_int_equal(rs->sets[set].nfields, 3);
+        assert_int_equal(rs->sets[set].klen, 12);
+        /* ct vmap, icmp, icmpv6, the one lookup */
+        assert_int_equal(rs->chains[pst_chain_find(rs, "forward")].n, 4);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
+static void test_contradiction(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+
+        write_file("x.conf", "hosts = { a = \"198.18.0.1\"; b = \"2001:db8::1\"; };\n"
+                             "forward = ( { allow = \"smtp\"; from = \"a\"; to = \"b\"; } );\n");
+        p = load("x.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), -EINVAL);
+        assert_null(rs);
+        assert_int_equal(d.n_errors, 1);
+        assert_int_equal(d.items[0].line, 2);
+        assert_non_null(strstr(d.items[0].msg, "can never match"));
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_catalog),   cmocka_unit_test(test_model),
+                cmocka_unit_test(test_errors_collected), cmocka_unit_test(test_fragments),
+                cmocka_unit_test(test_compile),   cmocka_unit_test(test_merge),
+                cmocka_unit_test(test_contradiction),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
