@@ -105,8 +105,11 @@ static int match_addrs(struct compiler *c, struct pst_rule *r, bool dst, int fam
                         cnt++;
                         only = &v[i];
                 }
-        if (cnt == 1 && only->prefixlen == pst_addr_len(family) * 8) {
-                pst_match_eq(&m, f, only->a, false);
+        if (cnt == 1) {
+                uint8_t first[16], last[16];
+
+                pst_addr_range(only, first, last);
+                pst_match_range(&m, f, first, last);
                 return rule_push(r, &m);
         }
         k = new_anon_set(c, f, true, &set);
@@ -156,11 +159,12 @@ static int match_ifnames(struct compiler *c, struct pst_rule *r, enum pst_field 
 
         for (size_t i = 0; i < z->nifs; i++)
                 wild |= z->ifs[i].wildcard;
-        if (z->nifs == 1 && !wild) {
-                uint8_t key[IFNAMSIZ];
+        if (z->nifs == 1) {
+                uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
 
-                key_ifname(key, z->ifs[0].name, false);
-                pst_match_eq(&m, f, key, false);
+                key_ifname(first, z->ifs[0].name, false);
+                key_ifname(last, z->ifs[0].name, true);
+                pst_match_range(&m, f, first, last);
                 return rule_push(r, &m);
         }
         k = new_anon_set(c, f, wild, &set);
@@ -247,13 +251,15 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                 c->rs->nsets--;
                 return 0;
         }
-        if (s->n == 1 && !memcmp(pst_set_first(s, 0), pst_set_last(s, 0), s->klen)) {
-                uint8_t v[PST_KEY_MAX];
+        if (s->n == 1) {
+                /* one element: a comparison, as nft makes of a one-element set */
+                uint8_t first[PST_KEY_MAX], last[PST_KEY_MAX];
 
-                memcpy(v, pst_set_first(s, 0), s->klen);
+                memcpy(first, pst_set_first(s, 0), s->klen);
+                memcpy(last, pst_set_last(s, 0), s->klen);
                 free(s->keys);
                 c->rs->nsets--;
-                pst_match_eq(&m, f, v, false);
+                pst_match_range(&m, f, first, last);
         } else
                 pst_match_set(&m, f, set);
         return rule_push(r, &m) < 0 ? -E2BIG : 1;

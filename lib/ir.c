@@ -295,6 +295,14 @@ void pst_match_eq(struct pst_match *m, enum pst_field f, const void *value, bool
         memcpy(m->value, value, field_info[f].len);
 }
 
+void pst_match_range(struct pst_match *m, enum pst_field f, const void *first, const void *last) {
+        pst_match_eq(m, f, first, false);
+        if (memcmp(first, last, field_info[f].len) != 0) {
+                m->op = PST_M_RANGE;
+                memcpy(m->last, last, field_info[f].len);
+        }
+}
+
 size_t pst_ruleset_nrules(const struct pst_ruleset *rs) {
         size_t n = 0;
 

@@ -117,6 +117,10 @@ enum pst_match_op {
         PST_M_NEQ,  /* fields != value */
         PST_M_SET,  /* fields in set */
         PST_M_VMAP, /* fields vmap set: must be the last match; the rule's verdict is NONE */
+        PST_M_RANGE, /* value <= field <= last, one field.  What nft makes of a one-element
+                      * set: a prefix becomes a shorter load (+ bitwise when not byte-aligned)
+                      * and cmp eq, an ifname wildcard a cmp of its prefix, anything else
+                      * cmp gte + cmp lte.  The backend emits exactly that. */
 };
 
 struct pst_match {
@@ -124,7 +128,8 @@ struct pst_match {
         uint8_t nfields;
         enum pst_field fields[PST_CONCAT_MAX];
         uint32_t set;              /* SET / VMAP: index in ruleset->sets */
-        uint8_t value[PST_KEY_MAX]; /* EQ / NEQ: one key (single field) in network byte order */
+        uint8_t value[PST_KEY_MAX]; /* EQ / NEQ / RANGE: one key (single field) in network byte order */
+        uint8_t last[PST_KEY_MAX];  /* RANGE: the inclusive upper end */
 };
 
 struct pst_rule {
@@ -206,6 +211,8 @@ void pst_set_clear(struct pst_set *s);
 /* Match helpers for the compiler */
 void pst_match_set(struct pst_match *m, enum pst_field f, uint32_t set);
 void pst_match_eq(struct pst_match *m, enum pst_field f, const void *value, bool negate);
+/* first == last → EQ, else RANGE */
+void pst_match_range(struct pst_match *m, enum pst_field f, const void *first, const void *last);
 
 /* Number of rules in all chains. */
 size_t pst_ruleset_nrules(const struct pst_ruleset *rs);

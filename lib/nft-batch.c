@@ -270,10 +270,7 @@ static bool key_all(const uint8_t *k, uint32_t len, uint8_t v) {
  * same big-endian arithmetic on the bytes we have. */
 static bool key_inc(uint8_t *dst, const uint8_t *src, uint32_t len) {
         memcpy(dst, src, len);
-        for (uint32_t i = len; i > 0; i--)
-                if (++dst[i - 1] != 0)
-                        return true;
-        return false;
+        return !pst_key_inc(dst, len);
 }
 
 /* last(i) + 1 == first(i + 1) */
@@ -707,6 +704,23 @@ static uint32_t reg_at_word(unsigned word) {
         return NFT_REG32_00 + word;
 }
 
+/* Load field f into dreg; plen (payload fields only) loads just the first
+ * plen bytes, as nft does for a byte-aligned prefix. */
+static int put_load_len(struct nftnl_rule *r, enum pst_field f, uint32_t dreg, uint32_t plen) {
+        switch (f) {
+        case PST_F_IP_SADDR:
+                return add_expr(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, plen, dreg));
+        case PST_F_IP_DADDR:
+                return add_expr(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, plen, dreg));
+        case PST_F_IP6_SADDR:
+                return add_expr(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, plen, dreg));
+        case PST_F_IP6_DADDR:
+                return add_expr(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 24, plen, dreg));
+        default:
+                return -EINVAL;
+        }
+}
+
 static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
         switch (f) {
         case PST_F_IIFNAME:
@@ -763,6 +777,91 @@ static int put_dep(struct nftnl_rule *r, enum pst_field key, uint8_t *known, uin
         return 0;
 }
 
+/* If [first, last] is one prefix (first has zeroes and last ones after the
+ * first plen bits, equal before), plen; else -1. */
+static int range_prefix(const uint8_t *first, const uint8_t *last, unsigned len) {
+        unsigned plen = len * 8;
+
+        while (plen > 0) {
+                uint8_t bit = (uint8_t) (0x80u >> ((plen - 1) % 8));
+
+                if ((first[(plen - 1) / 8] & bit) || !(last[(plen - 1) / 8] & bit))
+                        break;
+                plen--;
+        }
+        for (unsigned b = 0; b < plen; b++) {
+                uint8_t bit = (uint8_t) (0x80u >> (b % 8));
+
+                if ((first[b / 8] & bit) != (last[b / 8] & bit))
+                        return -1;
+        }
+        return (int) plen;
+}
+
+/*
+ * value <= field <= last, the way nft 1.0.6 writes a one-element set (seen
+ * with --debug=netlink):
+ *   ip saddr 198.18.4.0/24   payload load 3b; cmp eq 3 bytes
+ *   ip saddr 198.18.4.0/23   payload load 4b; bitwise & mask ^ 0; cmp eq
+ *   iifname "ppp*"           meta load iifname (16 bytes); cmp eq "ppp" (3 bytes)
+ *   tcp dport 1024-2000      payload load; cmp gte 1024; cmp lte 2000
+ * (addresses that are no prefix get gte/lte too).
+ */
+static int put_range(struct nftnl_rule *r, const struct pst_match *m) {
+        enum pst_field f = m->fields[0];
+        const struct pst_field_info *fi = pst_field_info(f);
+        bool addr = f == PST_F_IP_SADDR || f == PST_F_IP_DADDR || f == PST_F_IP6_SADDR || f == PST_F_IP6_DADDR;
+        bool ifname = f == PST_F_IIFNAME || f == PST_F_OIFNAME;
+        int plen = (addr || ifname) ? range_prefix(m->value, m->last, fi->len) : -1;
+        int ret;
+
+        if (memcmp(m->value, m->last, fi->len) > 0)
+                return -EINVAL;
+        if (ifname) {
+                /* a wildcard: every name that starts with the prefix */
+                if (plen <= 0 || plen % 8 != 0)
+                        return -EINVAL;
+                ret = put_load(r, f, NFT_REG_1);
+                if (ret < 0)
+                        return ret;
+                return add_expr(r, expr_cmp(NFT_CMP_EQ, NFT_REG_1, m->value, (uint32_t) plen / 8));
+        }
+        if (plen > 0 && plen % 8 == 0) {
+                ret = put_load_len(r, f, NFT_REG_1, (uint32_t) plen / 8);
+                if (ret < 0)
+                        return ret;
+                return add_expr(r, expr_cmp(NFT_CMP_EQ, NFT_REG_1, m->value, (uint32_t) plen / 8));
+        }
+        ret = put_load(r, f, NFT_REG_1);
+        if (ret < 0)
+                return ret;
+        if (plen >= 0) {
+                uint8_t mask[16] = {}, zero[16] = {};
+                struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+                for (int b = 0; b < plen; b++)
+                        mask[b / 8] |= (uint8_t) (0x80u >> (b % 8));
+                if (e) {
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, fi->len);
+                        if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, fi->len) < 0 ||
+                            nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, fi->len) < 0) {
+                                nftnl_expr_free(e);
+                                e = NULL;
+                        }
+                }
+                ret = add_expr(r, e);
+                if (ret < 0)
+                        return ret;
+                return add_expr(r, expr_cmp(NFT_CMP_EQ, NFT_REG_1, m->value, fi->len));
+        }
+        ret = add_expr(r, expr_cmp(NFT_CMP_GTE, NFT_REG_1, m->value, fi->len));
+        if (ret < 0)
+                return ret;
+        return add_expr(r, expr_cmp(NFT_CMP_LTE, NFT_REG_1, m->last, fi->len));
+}
+
 static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_match *m,
                      struct rule_ctx *ctx) {
         unsigned word = 0;
@@ -782,6 +881,8 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
                 if (ret < 0)
                         return ret;
         }
+        if (m->op == PST_M_RANGE)
+                return m->nfields == 1 ? put_range(r, m) : -EINVAL;
         for (unsigned i = 0; i < m->nfields; i++) {
                 ret = put_load(r, m->fields[i], reg_at_word(word));
                 if (ret < 0)
@@ -815,9 +916,14 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
                 if (m->set >= rs->nsets)
                         return -EINVAL;
                 s = &rs->sets[m->set];
-                if (s->nfields != m->nfields || memcmp(s->fields, m->fields, m->nfields * sizeof(m->fields[0])) ||
-                    !(s->flags & PST_SET_MAP) != (m->op == PST_M_SET))
+                if (s->nfields != m->nfields || !(s->flags & PST_SET_MAP) != (m->op == PST_M_SET))
                         return -EINVAL;
+                /* A set's key type is what must agree, not the header field:
+                 * one zone set serves ip saddr and ip daddr. */
+                for (unsigned i = 0; i < m->nfields; i++)
+                        if (pst_field_info(s->fields[i])->datatype != pst_field_info(m->fields[i])->datatype ||
+                            pst_field_info(s->fields[i])->len != pst_field_info(m->fields[i])->len)
+                                return -EINVAL;
                 e = nftnl_expr_alloc("lookup");
                 if (!e)
                         return -ENOMEM;
@@ -974,6 +1080,11 @@ static int check_names(const struct pst_ruleset *rs, struct pst_diag *diag) {
 
 int pst_nft_batch_build(const struct pst_ruleset *rs, const struct pst_apply_opts *o, uint32_t seq0,
                         struct pst_nft_batch **ret, struct pst_diag *diag) {
+        return pst_nft_batch_build_full(rs, o, o->table_flags, seq0, ret, diag);
+}
+
+int pst_nft_batch_build_full(const struct pst_ruleset *rs, const struct pst_apply_opts *o, uint32_t first_flags,
+                             uint32_t seq0, struct pst_nft_batch **ret, struct pst_diag *diag) {
         _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
         _cleanup_free_ bool *bound = NULL;
         int r;
@@ -994,7 +1105,7 @@ int pst_nft_batch_build(const struct pst_ruleset *rs, const struct pst_apply_opt
         if (r < 0)
                 return r;
         /* Create-if-missing first, so that DELTABLE cannot fail with ENOENT. */
-        r = put_table(b, rs->table, NFT_MSG_NEWTABLE, o->table_flags);
+        r = put_table(b, rs->table, NFT_MSG_NEWTABLE, first_flags);
         if (r < 0)
                 return r;
         r = put_table(b, rs->table, NFT_MSG_DELTABLE, 0);

@@ -48,3 +48,9 @@ struct pst_nft_batch {
 };
 
 int pst_nft_elem_origin(const struct pst_set *s, uint32_t k, size_t *ret_ir, bool *ret_end);
+
+/* pst_nft_batch_build() with the flags of the leading create-if-missing
+ * NEWTABLE chosen separately (pst_nft_apply() restates the existing
+ * table's flags there). */
+int pst_nft_batch_build_full(const struct pst_ruleset *rs, const struct pst_apply_opts *o, uint32_t first_flags,
+                             uint32_t seq0, struct pst_nft_batch **ret, struct pst_diag *diag);

@@ -6,9 +6,11 @@
  */
 #include <arpa/inet.h>
 #include <limits.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
 #include <sys/socket.h>
 
 #include "nft-internal.h"
@@ -119,7 +121,7 @@ static void describe(const struct pst_nft_batch *b, size_t idx, uint32_t bad_att
                 else if (m->obj == PST_NFT_OBJ_FLUSH)
                         snprintf(buf, size, "flushing %s", what);
                 else if (bad_attr != UINT32_MAX && pst_nft_elem_origin(s, m->b + bad_attr, &ir, &end) == 0)
-                        snprintf(buf, size, "%s of element %zu of %s", end ? "the end" : "the start", ir + 1, what);
+                        snprintf(buf, size, "%selement %zu of %s", end ? "the end of " : "", ir + 1, what);
                 else
                         snprintf(buf, size, "elements of %s", what);
                 return;
@@ -168,6 +170,11 @@ struct ack_state {
         struct pst_diag *diag;
         size_t nacked;
         int first_error;
+        /* After one failure the kernel goes on through the batch, and most
+         * later errors are consequences (the same EPERM for every object of
+         * a foreign-owned table): report each errno once, count the rest. */
+        int seen[8];
+        size_t nseen, suppressed;
 };
 
 static void handle_error(struct ack_state *st, const struct nlmsghdr *nlh, size_t idx) {
@@ -195,11 +202,24 @@ static void handle_error(struct ack_state *st, const struct nlmsghdr *nlh, size_
                                         offs = mnl_attr_get_u32(attr);
                         }
         }
+        if (st->first_error == 0)
+                st->first_error = e->error;
+        for (size_t i = 0; i < st->nseen; i++)
+                if (st->seen[i] == e->error) {
+                        st->suppressed++;
+                        return;
+                }
+        if (st->nseen >= ELEMENTSOF(st->seen)) {
+                st->suppressed++;
+                return;
+        }
+        st->seen[st->nseen++] = e->error;
+
+        if (!ext && st->b->msgs[idx].obj == PST_NFT_OBJ_TABLE && e->error == -EPERM)
+                ext = "the table belongs to another process: is posternd running?";
         describe(st->b, idx, bad_elem_index(st->b, idx, offs), what, sizeof(what), &file, &line);
         pst_error(st->diag, e->error, file, line, "kernel rejected %s: %s%s%s%s", what, strerror(-e->error),
                   ext ? " (" : "", ext ?: "", ext ? ")" : "");
-        if (st->first_error == 0)
-                st->first_error = e->error;
 }
 
 static void handle_datagram(struct ack_state *st, uint32_t portid, const void *buf, size_t len) {
@@ -304,20 +324,90 @@ int pst_nft_batch_send(struct pst_nft *nft, struct pst_nft_batch *b, struct pst_
                                  "the socket receive buffer overflowed (ENOBUFS): %zu of %zu acknowledgements lost, "
                                  "the outcome of the batch is unknown",
                                  expected - MIN(expected, st.nacked), expected);
-        if (st.first_error < 0)
+        if (st.first_error < 0) {
+                if (st.suppressed > 0)
+                        pst_error(diag, st.first_error, NULL, 0,
+                                  "the kernel rejected %zu more messages of the batch with the same errors", st.suppressed);
                 return st.first_error;
+        }
         if (st.nacked != expected)
                 return pst_error(diag, -EPROTO, NULL, 0, "the kernel acknowledged %zu of %zu nf_tables messages",
                                  st.nacked, expected);
         return 0;
 }
 
+/* NFTA_TABLE_FLAGS of table inet <name>: 0 and *ret_exists = false when
+ * there is none. */
+static int get_table_flags(struct pst_nft *nft, const char *name, bool *ret_exists, uint32_t *ret_flags,
+                           struct pst_diag *diag) {
+        char buf[512]; /* one GETTABLE request with a name < PST_NAME_MAX */
+        struct nlmsghdr *nlh;
+        uint32_t seq = nft->seq++;
+        bool exists = false, acked = false;
+        uint32_t flags = 0;
+        ssize_t n;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+        mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+        if (mnl_socket_sendto(nft->nl, nlh, nlh->nlmsg_len) < 0)
+                return pst_error(diag, -errno, NULL, 0, "querying table inet %s failed: %m", name);
+        /* Answered synchronously inside sendto(): the table, then the ACK. */
+        while (!acked) {
+                int left;
+
+                n = recv(mnl_socket_get_fd(nft->nl), nft->rbuf, PST_NFT_RBUF, MSG_DONTWAIT);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return pst_error(diag, -errno, NULL, 0, "querying table inet %s failed: %m", name);
+                left = (int) n;
+                for (nlh = (struct nlmsghdr *) nft->rbuf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                        if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != nft->portid)
+                                continue;
+                        if (nlh->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+                                if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e))
+                                        return -EPROTO;
+                                if (e->error == -ENOENT)
+                                        exists = false;
+                                else if (e->error < 0)
+                                        return pst_error(diag, e->error, NULL, 0, "querying table inet %s failed: %s",
+                                                         name, strerror(-e->error));
+                                acked = true;
+                        } else if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWTABLE) {
+                                const struct nlattr *attr;
+
+                                exists = true;
+                                mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+                                        if (mnl_attr_get_type(attr) == NFTA_TABLE_FLAGS &&
+                                            mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+                                                flags = ntohl(mnl_attr_get_u32(attr));
+                        }
+                }
+        }
+        *ret_exists = exists;
+        *ret_flags = flags;
+        return 0;
+}
+
 int pst_nft_apply(struct pst_nft *nft, const struct pst_ruleset *rs, const struct pst_apply_opts *o,
                   struct pst_diag *diag) {
         _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        uint32_t cur = 0;
+        bool exists;
         int r;
 
-        r = pst_nft_batch_build(rs, o, nft->seq, &b, diag);
+        /* The kernel refuses to change ownership flags of an existing table
+         * in place (EOPNOTSUPP: adding OWNER|PERSIST to a plain table,
+         * clearing PERSIST from an orphaned one), but a table may always be
+         * deleted and created anew in the same batch.  So the leading
+         * create-if-missing NEWTABLE restates the flags the table has now,
+         * and only the new table gets o->table_flags. */
+        r = get_table_flags(nft, rs->table, &exists, &cur, diag);
+        if (r < 0)
+                return r;
+        r = pst_nft_batch_build_full(rs, o, exists ? cur : o->table_flags, nft->seq, &b, diag);
         if (r < 0)
                 return r;
         return pst_nft_batch_send(nft, b, diag);

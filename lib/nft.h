@@ -45,9 +45,13 @@ struct pst_apply_opts {
 };
 
 /*
- * Atomically replace table inet <rs->table>: NEWTABLE (create if missing,
- * with table_flags), DELTABLE, then NEWTABLE + chains + sets + elements +
- * rules, in ONE batch.  Every message carries its own sequence number and
+ * Atomically replace table inet <rs->table>: NEWTABLE (create if missing),
+ * DELTABLE, then NEWTABLE with table_flags + chains + sets + elements +
+ * rules, in ONE batch.  The leading NEWTABLE restates the flags an existing
+ * table has (one GETTABLE round trip first): the kernel refuses to add or
+ * drop OWNER/PERSIST on an existing table in place (EOPNOTSUPP), but lets a
+ * table be deleted and created anew, so a plain or orphaned table is taken
+ * over and a table owned by another live socket is refused (EPERM).  Every message carries its own sequence number and
  * NLM_F_ACK; all ACKs are drained and checked.  On a kernel error nothing is
  * applied and diag gets "FILE:LINE: kernel rejected <object>: <strerror>
  * (<extack>)".  Returns 0 or a negative errno.

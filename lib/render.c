@@ -207,6 +207,10 @@ static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_
                         fputs(m->op == PST_M_NEQ ? " != " : " ", f);
                         pst_render_key(f, m->fields[0], m->value, m->value);
                         break;
+                case PST_M_RANGE:
+                        fputs(" ", f);
+                        pst_render_key(f, m->fields[0], m->value, m->last);
+                        break;
                 case PST_M_SET:
                 case PST_M_VMAP: {
                         const struct pst_set *s = &rs->sets[m->set];

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Atomicity and error mapping, in a private network namespace:
+ *   1. apply example 004; remember `nft list table inet postern`;
+ *   2. compile example 001 and append, at the very end of the batch, a rule
+ *      the kernel must refuse (a chain jumping to itself: ELOOP) that claims
+ *      to come from "atomic-test.conf:42";
+ *   3. the apply fails, the error names atomic-test.conf:42, and the live
+ *      table is byte-identical to step 1 — nothing of the half-processed
+ *      batch remains;
+ *   4. check mode of a valid ruleset leaves the table as it was too.
+ * Exit 0 ok, 1 failure, 77 skipped (not root / no nf_tables).
+ */
+#include <nftables/libnftables.h>
+#include <sched.h>
+
+#include "compile.h"
+#include "nft.h"
+#include "policy.h"
+
+static int failed;
+#define CHECK(cond, ...)                                   \
+        do {                                               \
+                if (!(cond)) {                             \
+                        printf("FAIL: " __VA_ARGS__);      \
+                        printf("\n");                      \
+                        failed = 1;                        \
+                } else                                     \
+                        printf("ok: %s\n", #cond);         \
+        } while (0)
+
+static char *list_table(void) {
+        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        char *r;
+
+        nft_ctx_buffer_output(nft);
+        nft_ctx_buffer_error(nft);
+        nft_run_cmd_from_buffer(nft, "list table inet postern");
+        r = strdup(nft_ctx_get_output_buffer(nft));
+        nft_ctx_free(nft);
+        return r;
+}
+
+static struct pst_ruleset *compile(const struct pst_catalog *cat, const char *path) {
+        struct pst_policy *p = NULL;
+        struct pst_ruleset *rs = NULL;
+        struct pst_diag d;
+
+        pst_diag_init(&d);
+        if (pst_policy_load(path, cat, &d, &p) < 0 || pst_compile(p, NULL, &d, &rs) < 0) {
+                pst_diag_print(&d, stdout);
+                exit(1);
+        }
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+        return rs;
+}
+
+int main(int argc, char **argv) {
+        const char *root = getenv("POSTERN_SOURCE_ROOT"), *catalog = getenv("POSTERN_CATALOG");
+        struct pst_catalog cat = {};
+        struct pst_ruleset *good, *bad;
+        struct pst_nft *nft = NULL;
+        struct pst_diag d;
+        char path[4096], *before, *after;
+        struct pst_rule loop = { .verdict = { PST_V_JUMP, 0 } };
+        uint32_t file;
+        int r;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                printf("skipped: needs root and network namespaces\n");
+                return 77;
+        }
+        if (!root || !catalog)
+                return 1;
+        pst_diag_init(&d);
+        if (pst_catalog_load(&cat, catalog, &d) < 0 || pst_nft_open(&nft) < 0) {
+                printf("skipped: no catalog or no nf_tables\n");
+                return 77;
+        }
+
+        snprintf(path, sizeof(path), "%s/conf/examples/004-dialup-mail-server.conf", root);
+        good = compile(&cat, path);
+        r = pst_nft_apply(nft, good, &(struct pst_apply_opts) {}, &d);
+        CHECK(r == 0, "apply 004: %s", strerror(-r));
+        before = list_table();
+
+        snprintf(path, sizeof(path), "%s/conf/examples/001-citrix-exchange-rpc.conf", root);
+        bad = compile(&cat, path);
+        loop.verdict.chain = (uint32_t) bad->nchains - 1;
+        pst_ruleset_file(bad, "atomic-test.conf", &file);
+        loop.origin = (struct pst_origin) { .file = file, .line = 42 };
+        pst_rule_add(bad, (uint32_t) bad->nchains - 1, &loop);
+        r = pst_nft_apply(nft, bad, &(struct pst_apply_opts) {}, &d);
+        CHECK(r < 0, "the kernel accepted a chain that jumps to itself");
+        pst_diag_print(&d, stdout);
+        CHECK(d.n > 0 && d.items[0].file && streq(d.items[0].file, "atomic-test.conf") && d.items[0].line == 42,
+              "the kernel error is not mapped to atomic-test.conf:42");
+        after = list_table();
+        CHECK(streq(before, after), "the table changed after a rejected batch:\n%s", after);
+        free(after);
+
+        /* check mode of a valid ruleset: validated, nothing changes */
+        pst_diag_clear(&d);
+        bad->chains[bad->nchains - 1].n--; /* without the loop */
+        r = pst_nft_apply(nft, bad, &(struct pst_apply_opts) { .check_only = true }, &d);
+        CHECK(r == 0, "check mode of a valid ruleset failed: %s", strerror(-r));
+        after = list_table();
+        CHECK(streq(before, after), "check mode changed the table");
+
+        free(before);
+        free(after);
+        pst_ruleset_free(good);
+        pst_ruleset_free(bad);
+        pst_nft_close(nft);
+        pst_catalog_clear(&cat);
+        pst_diag_clear(&d);
+        return failed;
+}
