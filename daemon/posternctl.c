@@ -236,8 +236,10 @@ static int cmd_compile(struct ctl *c, const char *path) {
 
 static int apply_ruleset(struct ctl *c, const struct pst_ruleset *rs) {
         _cleanup_(pst_nft_closep) struct pst_nft *nft = NULL;
-        /* claim the table like the daemon does, so it survives other tools'
-         * "nft flush ruleset" and a daemon started later can take it over */
+        /* No NFT_TABLE_F_OWNER here: ownership ends with this process, and an
+         * orphaned table is no better protected than a plain one (anyone may
+         * delete it), while nft 1.0.6 would list it with a bare "flags" line.
+         * The long-lived daemon owns the table; it takes over a plain one. */
         struct pst_apply_opts o = { .table_flags = 0 };
         int r;
 
