@@ -13,12 +13,17 @@
 #include <sys/wait.h>
 
 #include "config.h"
+#include "backend.h"
+#include "ctl-bus.h"
 #include "compile.h"
 #include "ifaddr.h"
 #include "json.h"
 #include "nft.h"
 #include "policy.h"
 #include "render.h"
+#if HAVE_IPTC
+#include "iptc.h"
+#endif
 
 enum {
         EXIT_POLICY = 1,
@@ -32,6 +37,9 @@ struct ctl {
         struct pst_ifaddrs ifaddrs; /* from --ifaddr */
         struct pst_catalog cat;
         struct pst_diag diag;
+        bool have_backend;          /* --backend given: overrides the policy's options.backend */
+        enum pst_backend backend;
+        bool applied_iptables;
 };
 
 static void help(void) {
@@ -47,17 +55,23 @@ static void help(void) {
                "                    (exit 0: same, 1: different)\n"
                "  show              print the live table, with counters\n"
                "  services          list the service catalog\n"
+               "  status            show the daemon's state, policy digest, generation, last error\n"
+               "  reload            ask posternd to reload its policy\n"
+               "  reapply IFACE     ask posternd to re-check IFACE's addresses (ppp ip-up hooks)\n"
                "\n"
                "Options:\n"
                "  --catalog FILE    service catalog (default: %s,\n"
                "                    else the build tree's conf/services.conf)\n"
                "  --ifaddr IF=ADDR  take ADDR as an address of interface IF (repeatable)\n"
                "  --offline         do not read interface addresses from the kernel\n"
+               "  --backend B       compile / apply: nftables, iptables or auto (nf_tables when the\n"
+               "                    kernel has it, else iptables); default: the policy's options.backend\n"
                "  --json            machine-readable output\n"
                "  -h, --help        show this help\n"
                "  --version         show the version\n"
                "\n"
-               "Exit status: 0 success, 1 invalid policy (diff: differences), 2 system or kernel error.\n",
+               "Exit status: 0 success, 1 invalid policy (diff: differences), 2 system or kernel error,\n"
+               "3 posternd is not running (status, reload, reapply).\n",
                POSTERN_CATALOG);
 }
 
@@ -186,7 +200,7 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_poli
         }
         print_warnings(c);
         printf("%s: %s %s (digest %s): %zu chains, %zu rules, %zu sets, %zu elements", p->path, verb,
-               verb[0] == 'a' ? "table inet postern" : "ok", digest, rs->nchains, pst_ruleset_nrules(rs), named,
+               verb[0] != 'a' ? "ok" : c->applied_iptables ? "the iptables filter tables" : "table inet postern", digest, rs->nchains, pst_ruleset_nrules(rs), named,
                count_elements(rs));
         if (usec)
                 printf(", %.3f ms", (double) usec / 1000.0);
@@ -206,14 +220,32 @@ static int cmd_check(struct ctl *c, const char *path) {
         return 0;
 }
 
+/* The backend --backend or the policy asks for (AUTO left as it is). */
+static enum pst_backend wanted_backend(const struct ctl *c, const struct pst_policy *p) {
+        return c->have_backend ? c->backend : p->options.backend;
+}
+
+/* compile --backend iptables: iptables-save text of both families */
+static int render(struct ctl *c, bool iptables, const struct pst_ruleset *rs, FILE *f) {
+        if (!iptables)
+                return pst_render_nft(rs, f);
+#if HAVE_IPTC
+        return pst_iptc_render(rs, NULL, f, &c->diag);
+#else
+        return pst_error(&c->diag, -EOPNOTSUPP, NULL, 0, "this posternctl was built without the iptables backend");
+#endif
+}
+
 static int cmd_compile(struct ctl *c, const char *path) {
+        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        bool iptables;
         int r;
 
-        r = load_compile(c, path, NULL, &rs);
+        r = load_compile(c, path, &p, &rs);
         if (r)
                 return fail(c, r);
-        print_warnings(c);
+        iptables = wanted_backend(c, p) == PST_BACKEND_IPTABLES;
         if (c->json) {
                 _cleanup_free_ char *text = NULL;
                 size_t len = 0;
@@ -222,16 +254,22 @@ static int cmd_compile(struct ctl *c, const char *path) {
 
                 if (!m)
                         return EXIT_SYSTEM;
-                pst_render_nft(rs, m);
+                r = render(c, iptables, rs, m);
                 fclose(m);
+                if (r < 0)
+                        return fail(c, r == -EOPNOTSUPP || r == -ENOMEM || r == -EIO ? EXIT_SYSTEM : EXIT_POLICY);
                 pst_json_init(&j, stdout);
                 pst_json_begin_object(&j, NULL);
                 pst_json_bool(&j, "ok", true);
-                pst_json_string(&j, "nft", text);
+                pst_json_string(&j, iptables ? "iptables" : "nft", text);
                 pst_json_end_object(&j);
                 return 0;
         }
-        return pst_render_nft(rs, stdout) < 0 ? EXIT_SYSTEM : 0;
+        print_warnings(c);
+        r = render(c, iptables, rs, stdout);
+        if (r < 0)
+                return fail(c, r == -EOPNOTSUPP || r == -ENOMEM || r == -EIO ? EXIT_SYSTEM : EXIT_POLICY);
+        return 0;
 }
 
 static int apply_ruleset(struct ctl *c, const struct pst_ruleset *rs) {
@@ -253,12 +291,24 @@ static int cmd_apply(struct ctl *c, const char *path) {
         _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
         uint64_t t0 = now_usec();
+        enum pst_backend b;
         int r;
 
         r = load_compile(c, path, &p, &rs);
         if (r)
                 return fail(c, r);
-        r = apply_ruleset(c, rs);
+        r = pst_backend_resolve(wanted_backend(c, p), &b);
+        if (r < 0)
+                pst_error(&c->diag, r, NULL, 0, "no usable backend for '%s': %s", pst_backend_name(wanted_backend(c, p)),
+                          r == -EOPNOTSUPP ? "this posternctl was built without the iptables backend"
+                                           : "the kernel has neither nf_tables nor legacy iptables");
+        else if (b == PST_BACKEND_IPTABLES) {
+#if HAVE_IPTC
+                c->applied_iptables = true;
+                r = pst_iptc_apply(rs, NULL, &c->diag);
+#endif
+        } else
+                r = apply_ruleset(c, rs);
         if (r < 0) {
                 if (!pst_diag_has_errors(&c->diag))
                         pst_error(&c->diag, r, NULL, 0, "cannot apply: %s", strerror(-r));
@@ -501,12 +551,13 @@ static int parse_ifaddr(struct ctl *c, const char *arg) {
 }
 
 int main(int argc, char **argv) {
-        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION };
+        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
                 { "offline", no_argument, NULL, OPT_OFFLINE },
                 { "json", no_argument, NULL, OPT_JSON },
+                { "backend", required_argument, NULL, OPT_BACKEND },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -531,6 +582,14 @@ int main(int argc, char **argv) {
                 case OPT_JSON:
                         c.json = true;
                         break;
+                case OPT_BACKEND:
+                        if (pst_backend_from_string(optarg, &c.backend) < 0) {
+                                fprintf(stderr, "posternctl: --backend '%s': expected nftables, iptables or auto\n",
+                                        optarg);
+                                return EXIT_SYSTEM;
+                        }
+                        c.have_backend = true;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -552,7 +611,8 @@ int main(int argc, char **argv) {
                         const char *verb;
                         int nargs;
                 } verbs[] = { { "check", 1 }, { "compile", 1 }, { "apply", 1 }, { "diff", 1 },
-                              { "show", 0 },  { "services", 0 } };
+                              { "show", 0 },  { "services", 0 }, { "status", 0 }, { "reload", 0 },
+                              { "reapply", 1 } };
                 bool known = false;
 
                 for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
@@ -560,7 +620,9 @@ int main(int argc, char **argv) {
                                 known = true;
                                 if (argc - optind != verbs[i].nargs) {
                                         fprintf(stderr, "posternctl %s: expected %s\n", verb,
-                                                verbs[i].nargs ? "one policy FILE" : "no arguments");
+                                                !verbs[i].nargs ? "no arguments"
+                                                : streq(verb, "reapply") ? "one interface name"
+                                                                         : "one policy FILE");
                                         return EXIT_SYSTEM;
                                 }
                         }
@@ -580,6 +642,12 @@ int main(int argc, char **argv) {
                 r = cmd_diff(&c, argv[optind]);
         else if (streq(verb, "show"))
                 r = cmd_show(&c);
+        else if (streq(verb, "status"))
+                r = ctl_bus_status(c.json);
+        else if (streq(verb, "reload"))
+                r = ctl_bus_reload(c.json);
+        else if (streq(verb, "reapply"))
+                r = ctl_bus_reapply(argv[optind], c.json);
         else
                 r = cmd_services(&c);
 

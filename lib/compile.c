@@ -615,6 +615,9 @@ static int named_addr_sets(struct compiler *c, const char *kind, const char *nam
                         return r;
                 s = &c->rs->sets[idx];
                 s->origin = origin_of(c, loc);
+                r = pst_set_reserve(s, a->n);
+                if (r < 0)
+                        return r;
                 for (size_t i = 0; i < a->n; i++) {
                         uint8_t first[16], last[16];
 

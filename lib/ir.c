@@ -181,6 +181,17 @@ int pst_set_find(const struct pst_ruleset *rs, const char *name) {
         return -ENOENT;
 }
 
+int pst_set_reserve(struct pst_set *s, size_t n) {
+        int r;
+
+        if (n > PST_ELEMS_MAX)
+                return -E2BIG;
+        r = GROW(s->keys, s->cap, 2 * s->klen * n, 2 * (size_t) s->klen * PST_ELEMS_MAX);
+        if (r < 0 || !(s->flags & PST_SET_MAP))
+                return r;
+        return GROW(s->data, s->capdata, n, PST_ELEMS_MAX);
+}
+
 int pst_set_add_elem(struct pst_set *s, const uint8_t *first, const uint8_t *last,
                      const struct pst_verdict *data) {
         int r;
@@ -216,6 +227,19 @@ static int elem_cmp(const void *a, const void *b, void *klen) {
         return memcmp(a, b, *(uint32_t *) klen);
 }
 
+/* qsort_r() (glibc: a merge sort) compares n log n times even when the
+ * input is already in order, as address lists kept by hand or generated
+ * usually are: check first, in one pass. */
+static void sort_elems(struct pst_set *s) {
+        size_t esz = 2 * (size_t) s->klen;
+
+        for (size_t i = 1; i < s->n; i++)
+                if (memcmp(s->keys + (i - 1) * esz, s->keys + i * esz, esz) > 0) {
+                        qsort_r(s->keys, s->n, esz, elem_cmp, &s->klen);
+                        return;
+                }
+}
+
 int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
         size_t esz = 2 * (size_t) s->klen;
 
@@ -237,7 +261,7 @@ int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
                                 s->data[j - 1] = v;
                         }
         } else
-                qsort_r(s->keys, s->n, esz, elem_cmp, &s->klen);
+                sort_elems(s);
 
         /* Concatenations are checked by the kernel (pipapo): only single fields here. */
         if (s->nfields != 1)
@@ -261,7 +285,7 @@ int pst_set_normalize(struct pst_set *s) {
         }
         if (s->n < 2)
                 return 0;
-        qsort_r(s->keys, s->n, 2 * (size_t) s->klen, elem_cmp, &s->klen);
+        sort_elems(s);
         for (size_t i = 1; i < s->n; i++) {
                 uint8_t *last = s->keys + out * 2 * s->klen + s->klen;
                 const uint8_t *first = pst_set_first(s, i);

@@ -185,6 +185,8 @@ int pst_rule_add(struct pst_ruleset *rs, uint32_t chain, const struct pst_rule *
 int pst_set_add(struct pst_ruleset *rs, const char *name, uint32_t flags, const enum pst_field *fields,
                 unsigned nfields, uint32_t *ret_index);
 int pst_set_find(const struct pst_ruleset *rs, const char *name);
+/* Make room for n elements in all (a list's size is known before its elements are added). */
+int pst_set_reserve(struct pst_set *s, size_t n);
 /* Add one element [first, last]; last may be NULL for a single value.  Keys are klen bytes. */
 int pst_set_add_elem(struct pst_set *s, const uint8_t *first, const uint8_t *last,
                      const struct pst_verdict *data);

@@ -370,7 +370,7 @@ static bool elem_gen_next(struct elem_gen *g, struct kelem *ke) {
                 g->i++;
                 if (!g->interval1)
                         continue;
-                if (elems_adjacent(s, g->klen, i) && (g->merge || g->skip_adjacent_end))
+                if ((g->merge || g->skip_adjacent_end) && elems_adjacent(s, g->klen, i))
                         continue;
                 if (!key_inc(end, pst_set_last(s, i), g->klen))
                         continue; /* open interval: no end element */

@@ -74,11 +74,13 @@ void pst_policy_digest_hex(const struct pst_policy *p, char out[17]) {
 
 static void digest_update(struct pst_policy *p, const void *data, size_t len) {
         const uint8_t *b = data;
+        uint64_t d = p->digest; /* a local: through p, every byte would be a store and a load */
 
         for (size_t i = 0; i < len; i++) {
-                p->digest ^= b[i];
-                p->digest *= 0x100000001b3ULL;
+                d ^= b[i];
+                d *= 0x100000001b3ULL;
         }
+        p->digest = d;
 }
 
 static int digest_file(struct pst_policy *p, const char *path) {
@@ -251,6 +253,19 @@ static int load_list_file(struct loader *l, const config_setting_t *s, const cha
         digest_update(l->p, path, strlen(path) + 1);
         digest_update(l->p, buf, size);
 
+        /* Room for one entry per line at once: growing by doubling to 100k
+         * entries copies and zeroes the array ~14 times. */
+        {
+                size_t lines = 1;
+
+                for (const char *p = buf; (p = memchr(p, '\n', size - (size_t) (p - buf))); p++)
+                        lines++;
+                r = GROW(addrs->v, addrs->cap, MIN(addrs->n + lines, (size_t) PST_LIST_ENTRIES_MAX),
+                         PST_LIST_ENTRIES_MAX);
+                if (r < 0)
+                        return r;
+        }
+
         for (line = buf; line && *line; line = next) {
                 struct pst_addr a;
                 char *e, *hash;
@@ -345,7 +360,7 @@ static int parse_icmp_level(struct loader *l, const config_setting_t *s, const c
 
 static int load_options(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "ipv6", "icmp", "forward_icmp", "log_drops", "log_prefix", "log_rate",
-                                            NULL };
+                                            "backend", NULL };
         struct pst_options *o = &l->p->options;
         const config_setting_t *s;
         int r = 0;
@@ -380,6 +395,21 @@ static int load_options(struct loader *l, const config_setting_t *g) {
                         r = -EINVAL;
                 else
                         o->log_rate = (uint32_t) v;
+        }
+        if ((s = config_setting_get_member(g, "backend"))) {
+                const char *v;
+
+                if (pst_cfg_string(&l->c, s, "options.backend", 16, &v) < 0)
+                        r = -EINVAL;
+                else if (streq(v, "auto"))
+                        o->backend = PST_BACKEND_AUTO;
+                else if (streq(v, "nftables"))
+                        o->backend = PST_BACKEND_NFTABLES;
+                else if (streq(v, "iptables"))
+                        o->backend = PST_BACKEND_IPTABLES;
+                else
+                        r = pst_cfg_error(&l->c, s, "options.backend must be \"auto\", \"nftables\" or "
+                                          "\"iptables\", not \"%s\"", v);
         }
         return r;
 }
@@ -740,6 +770,15 @@ static int ep_item(struct pst_cfg *c, const config_setting_t *item, void *userda
         return 0;
 }
 
+/* Room for the entries of allow/from/to (at least one: the implicit "any");
+ * the item callbacks refuse more than PST_RULE_ITEMS_MAX. */
+static size_t rule_items(const config_setting_t *s) {
+        int t = s ? config_setting_type(s) : CONFIG_TYPE_NONE;
+        int n = t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST ? config_setting_length(s) : 1;
+
+        return (size_t) MIN(MAX(n, 1), PST_RULE_ITEMS_MAX);
+}
+
 static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain_kind chain) {
         static const char *const keys[] = { "allow", "from", "to", "comment", NULL };
         struct pst_prule ru = { .chain = chain, .loc = pst_cfg_loc(&l->c, g) };
@@ -752,9 +791,11 @@ static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain
         if (pst_cfg_check_keys(&l->c, g, "a rule", keys) < 0)
                 return -EINVAL;
 
-        ru.svc = calloc(PST_RULE_ITEMS_MAX, sizeof(*ru.svc));
-        ru.from = calloc(PST_RULE_ITEMS_MAX, sizeof(*ru.from));
-        ru.to = calloc(PST_RULE_ITEMS_MAX, sizeof(*ru.to));
+        /* Sized by what the rule names, not PST_RULE_ITEMS_MAX: 2,000 rules
+         * with room for 256 endpoints each cost 96 MiB of zeroed memory. */
+        ru.svc = calloc(rule_items(config_setting_get_member(g, "allow")), sizeof(*ru.svc));
+        ru.from = calloc(rule_items(config_setting_get_member(g, "from")), sizeof(*ru.from));
+        ru.to = calloc(rule_items(config_setting_get_member(g, "to")), sizeof(*ru.to));
         if (!ru.svc || !ru.from || !ru.to) {
                 r = -ENOMEM;
                 goto fail;
@@ -820,8 +861,8 @@ static int load_rules(struct loader *l, const config_setting_t *list, enum pst_c
 /* ---- files ---- */
 
 static int load_definitions(struct loader *l, config_t *cfg, bool main_file) {
-        static const char *const keys[] = { "options", "zones", "hosts", "lists", "services", "input", "forward",
-                                            NULL };
+        static const char *const keys[] = { "options", "emergency", "zones", "hosts", "lists", "services", "input",
+                                            "forward", NULL };
         const config_setting_t *root = config_root_setting(cfg), *s;
         int r = 0;
 
@@ -832,6 +873,14 @@ static int load_definitions(struct loader *l, config_t *cfg, bool main_file) {
                         r = pst_cfg_error(&l->c, s, "options may only be set in the main policy file %s", l->p->path);
                 else if (load_options(l, s) < 0)
                         r = -EINVAL;
+        }
+        if ((s = config_setting_get_member(root, "emergency"))) {
+                if (!main_file)
+                        r = pst_cfg_error(&l->c, s, "emergency may only be set in the main policy file %s", l->p->path);
+                else if (pst_emergency_parse(&l->c, s, &l->p->emergency) < 0)
+                        r = -EINVAL;
+                else
+                        l->p->has_emergency = true;
         }
         if ((s = config_setting_get_member(root, "zones")) && load_each(l, s, "zones", load_zone) < 0)
                 r = -EINVAL;

@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "cfg.h"
+#include "emergency.h"
 #include "service.h"
 
 #define PST_NAME_LEN 48          /* zone, host, list names */
@@ -32,12 +33,20 @@ enum pst_icmp_level {
 
 const char *pst_icmp_level_name(enum pst_icmp_level l);
 
+/* options.backend: who installs the ruleset (backend.h) */
+enum pst_backend {
+        PST_BACKEND_AUTO,     /* nf_tables when the kernel has it, else iptables */
+        PST_BACKEND_NFTABLES,
+        PST_BACKEND_IPTABLES,
+};
+
 struct pst_options {
         bool ipv6;
         enum pst_icmp_level icmp, forward_icmp;
         bool log_drops;
         char log_prefix[128];
         uint32_t log_rate; /* per minute */
+        enum pst_backend backend;
 };
 
 struct pst_addrs {
@@ -108,6 +117,8 @@ struct pst_prule {
 struct pst_policy {
         char *path;
         struct pst_options options;
+        bool has_emergency;
+        struct pst_emergency emergency; /* what the daemon's fail-closed ruleset allows */
         struct pst_strpool files;
 
         size_t nzones, capzones;

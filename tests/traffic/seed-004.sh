@@ -72,6 +72,6 @@ table_for 198.18.0.5 2001:db8::5 198.18.0.1 2001:db8::1
 run_keep "004-dialup-mail-server, after the reconnect and a re-apply"
 
 # and the same probes with no firewall: every "drop" above was the firewall's
-nsx hut nft delete table inet postern || die "cannot remove the table"
+fw_remove || die "cannot remove the firewall"
 baseline "after the reconnect, without a firewall every probe passes"
 summary

@@ -19,7 +19,9 @@
 # here, and the EXIT trap removes them all.
 #
 # Environment: POSTERNCTL, POSTERN_SOURCE_ROOT, POSTERN_CATALOG (from meson),
-# PROBE (or the first argument of the test; default: the build tree's).
+# PROBE (or the first argument of the test; default: the build tree's),
+# POSTERN_BACKEND (nftables, iptables or auto: `posternctl apply --backend`;
+# unset: the policy's own choice).
 
 # shellcheck shell=bash disable=SC2086 # word splitting of port lists is wanted
 set -u
@@ -95,8 +97,45 @@ topo_require() {
         # one throwaway table, to know nf_tables works in a namespace
         printf 'table inet postern_probe {\n chain c {\n  type filter hook input priority 0;\n }\n}\ndelete table inet postern_probe\n' \
                 > "$TOPO_TMP/feature.nft"
-        if command -v nft >/dev/null; then
+        if [ "${POSTERN_BACKEND:-}" = iptables ]; then
+                command -v iptables-legacy-save >/dev/null || skip "iptables-legacy-save not found"
+                nsx hut iptables-legacy-save -t filter >/dev/null 2>&1 ||
+                        skip "legacy iptables unavailable in a namespace"
+        elif command -v nft >/dev/null; then
                 nsx hut nft -f "$TOPO_TMP/feature.nft" 2>/dev/null || skip "nf_tables unavailable in a namespace"
+        fi
+}
+
+# The firewall as the backend under test holds it in the hut.
+fw_list() {
+        if [ "${POSTERN_BACKEND:-}" = iptables ]; then
+                nsx hut iptables-legacy-save -t filter && nsx hut ip6tables-legacy-save -t filter &&
+                        { nsx hut ipset list -t 2>/dev/null || true; }
+        else
+                nsx hut nft list table inet postern
+        fi
+}
+
+# Is a postern firewall in place in the hut?
+fw_present() {
+        if [ "${POSTERN_BACKEND:-}" = iptables ]; then
+                nsx hut iptables-legacy-save -t filter 2>/dev/null | grep -q '^:INPUT DROP'
+        else
+                nsx hut nft list table inet postern >/dev/null 2>&1
+        fi
+}
+
+# Take the firewall away (policies back to ACCEPT, our chains and sets gone).
+fw_remove() {
+        if [ "${POSTERN_BACKEND:-}" = iptables ]; then
+                local t
+                for t in iptables-legacy ip6tables-legacy; do
+                        nsx hut $t -P INPUT ACCEPT && nsx hut $t -P FORWARD ACCEPT &&
+                                nsx hut $t -F && nsx hut $t -X || return 1
+                done
+                nsx hut ipset destroy 2>/dev/null || true
+        else
+                nsx hut nft delete table inet postern
         fi
 }
 
@@ -316,7 +355,7 @@ baseline() {
         for i in "${!Q_EXP[@]}"; do
                 Q_EXP[$i]=pass
         done
-        nsx hut nft list table inet postern >/dev/null 2>&1 && die "baseline with a firewall in place"
+        fw_present && die "baseline with a firewall in place"
         run_keep "$1"
         local rc=$?
         Q_EXP=("${saved_exp[@]}")
@@ -336,10 +375,11 @@ run_keep() {
 
 # apply_policy FILE: what an rc script or a ppp ip-up hook runs, in the hut
 apply_policy() {
-        local conf=$1 out
-        echo "== posternctl apply $conf (in $NS_HUT)"
+        local conf=$1 out backend=()
+        [ -n "${POSTERN_BACKEND:-}" ] && backend=(--backend "$POSTERN_BACKEND")
+        echo "== posternctl apply ${backend[*]} $conf (in $NS_HUT)"
         [ -x "$POSTERNCTL" ] || skip "posternctl not built: $POSTERNCTL"
-        if ! out=$(nsx hut "$POSTERNCTL" apply --catalog "$POSTERN_CATALOG" "$conf" 2>&1); then
+        if ! out=$(nsx hut "$POSTERNCTL" apply "${backend[@]}" --catalog "$POSTERN_CATALOG" "$conf" 2>&1); then
                 echo "$out"
                 die "posternctl apply failed"
         fi
@@ -354,13 +394,13 @@ apply_policy() {
         for r in hut out lan srv; do
                 ip -n "$(ns_of $r)" neigh flush all >/dev/null 2>&1
         done
-        nsx hut nft list table inet postern > "$TOPO_TMP/ruleset" 2>&1 ||
-                die "no table inet postern after apply: $(cat "$TOPO_TMP/ruleset")"
+        fw_list > "$TOPO_TMP/ruleset" 2>&1 && fw_present ||
+                die "no firewall after apply: $(cat "$TOPO_TMP/ruleset")"
         return 0
 }
 
 show_ruleset() {
-        nsx hut nft list table inet postern > "$TOPO_TMP/ruleset" 2>/dev/null || return 0
+        fw_list > "$TOPO_TMP/ruleset" 2>/dev/null || return 0
         echo "== the ruleset in $NS_HUT"
         cat "$TOPO_TMP/ruleset"
 }

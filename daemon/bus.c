@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <net/if.h>
+
+#include "addr.h"
+#include "bus.h"
+#include "netmon.h"
+
+static inline const char *strna(const char *s) {
+        return s ? s : "n/a";
+}
+
+#define BUS_RETRY_USEC (10 * 1000000ULL) /* reconnect after the bus went away */
+
+/* ---- errors ---- */
+
+/* The one place where internal failures become named D-Bus errors. */
+static int bus_error(sd_bus_error *error, enum manager_error kind, int r, const char *msg) {
+        const char *name = kind == MANAGER_ERR_POLICY ? BUS_ERROR_INVALID_POLICY : BUS_ERROR_KERNEL;
+
+        if (r == -EPERM || r == -EACCES)
+                name = BUS_ERROR_PERMISSION_DENIED;
+        return sd_bus_error_setf(error, name, "%s", msg ? msg : strerror(r < 0 ? -r : EIO));
+}
+
+/* Methods are for uid 0 or CAP_NET_ADMIN; properties for anyone. */
+static int check_caller(sd_bus_message *msg, sd_bus_error *error) {
+        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
+        uid_t euid;
+        int r;
+
+        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS | SD_BUS_CREDS_AUGMENT, &c);
+        if (r < 0)
+                return sd_bus_error_setf(error, BUS_ERROR_PERMISSION_DENIED,
+                                         "cannot determine the caller's credentials: %s", strerror(-r));
+        if (sd_bus_creds_get_euid(c, &euid) >= 0 && euid == 0)
+                return 0;
+        if (sd_bus_creds_has_effective_cap(c, CAP_NET_ADMIN) > 0)
+                return 0;
+        return sd_bus_error_setf(error, BUS_ERROR_PERMISSION_DENIED,
+                                 "only root or a caller with CAP_NET_ADMIN may change the firewall");
+}
+
+/* ---- methods ---- */
+
+static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        enum manager_error kind = MANAGER_ERR_NONE;
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = check_caller(msg, error);
+        if (r < 0)
+                return r;
+        log_msg(LOG_INFO, "reload requested over D-Bus by %s", strna(sd_bus_message_get_sender(msg)));
+        r = manager_reload(m, &kind, &text);
+        if (r < 0)
+                return bus_error(error, kind, r, text);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+static int method_reapply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        char ifname[IFNAMSIZ], why[96];
+        const char *arg;
+        bool wild;
+        int r;
+
+        r = check_caller(msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "s", &arg);
+        if (r < 0)
+                return r;
+        if (pst_ifname_parse(arg, ifname, &wild) < 0 || wild)
+                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not an interface name", arg);
+        snprintf(why, sizeof(why), "Reapply(%s)", ifname);
+        r = manager_recheck(m, why);
+        if (r < 0)
+                return bus_error(error, MANAGER_ERR_KERNEL, r, m->last_error);
+        /* after the re-read, so that the check and the update see the same kernel state */
+        if (!netmon_has_link(m->netmon, ifname))
+                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_INTERFACE,
+                                         "no interface %s (re-checked all interfaces anyway)", ifname);
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
+/* ---- properties ---- */
+
+static int prop_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", manager_state_name(m->state));
+}
+
+static int prop_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        const char *v = "";
+
+        if (streq(property, "PolicyPath"))
+                v = m->policy_path;
+        else if (streq(property, "PolicyDigest"))
+                v = m->digest;
+        else if (streq(property, "LastError"))
+                v = m->last_error;
+        else if (streq(property, "LastEvent"))
+                v = m->last_event;
+        return sd_bus_message_append(reply, "s", v ? v : "");
+}
+
+static int prop_u64(sd_bus *bus, const char *path, const char *interface, const char *property,
+                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        uint64_t v = 0;
+
+        if (streq(property, "Generation"))
+                v = m->generation;
+        else if (streq(property, "AppliedAt"))
+                v = m->applied_at;
+        else if (streq(property, "Rechecks"))
+                v = m->rechecks;
+        else if (streq(property, "SetUpdates"))
+                v = m->set_updates;
+        else if (streq(property, "Resyncs"))
+                v = netmon_resyncs(m->netmon);
+        else if (streq(property, "Rules"))
+                v = m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0;
+        return sd_bus_message_append(reply, "t", v);
+}
+
+static const sd_bus_vtable manager_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("State", "s", prop_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("PolicyPath", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("PolicyDigest", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Generation", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("LastError", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("AppliedAt", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY("Rules", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        /* counters: read on demand, no change signals */
+        SD_BUS_PROPERTY("LastEvent", "s", prop_string, 0, 0),
+        SD_BUS_PROPERTY("Rechecks", "t", prop_u64, 0, 0),
+        SD_BUS_PROPERTY("SetUpdates", "t", prop_u64, 0, 0),
+        SD_BUS_PROPERTY("Resyncs", "t", prop_u64, 0, 0),
+        /* UNPRIVILEGED: sd-bus's own check would want CAP_SYS_ADMIN; check_caller() decides */
+        SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES("Reapply", "s", SD_BUS_PARAM(ifname), "", , method_reapply,
+                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_NAMES("Applied", "ts", SD_BUS_PARAM(generation) SD_BUS_PARAM(digest), 0),
+        SD_BUS_VTABLE_END,
+};
+
+/* ---- hints ---- */
+
+/* networkd: PropertiesChanged("org.freedesktop.network1.Link", {...}, [...]) on .../link/_3N */
+static int on_networkd_link(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        _cleanup_free_ char *ifindex = NULL;
+        char what[160] = "";
+        size_t len = 0;
+        const char *iface;
+
+        if (sd_bus_message_read(msg, "s", &iface) < 0 || !streq(iface, "org.freedesktop.network1.Link"))
+                return 0;
+        (void) sd_bus_path_decode(sd_bus_message_get_path(msg), "/org/freedesktop/network1/link", &ifindex);
+        if (sd_bus_message_enter_container(msg, 'a', "{sv}") > 0) {
+                for (int i = 0; i < 16 && sd_bus_message_enter_container(msg, 'e', "sv") > 0; i++) {
+                        const char *key, *val = NULL;
+
+                        if (sd_bus_message_read(msg, "s", &key) < 0)
+                                break;
+                        if (sd_bus_message_enter_container(msg, 'v', "s") > 0) {
+                                (void) sd_bus_message_read(msg, "s", &val);
+                                (void) sd_bus_message_exit_container(msg);
+                        } else
+                                (void) sd_bus_message_skip(msg, "v");
+                        if (len < sizeof(what))
+                                len += (size_t) snprintf(what + len, sizeof(what) - len, "%s%s=%s", len ? " " : "",
+                                                         key, val ? val : "...");
+                        (void) sd_bus_message_exit_container(msg);
+                }
+        }
+        m->rechecks++;
+        snprintf(m->last_event, sizeof(m->last_event), "networkd link %s: %s", strna(ifindex), what);
+        log_struct(LOG_INFO, "HINT=networkd\nIFINDEX=%s\nMESSAGE=hint from systemd-networkd: link %s %s: re-check",
+                   strna(ifindex), strna(ifindex), what);
+        (void) netmon_request_resync(m->netmon);
+        return 0;
+}
+
+/* NetworkManager: Device.StateChanged(u new, u old, u reason), and the manager's StateChanged(u) */
+static int on_nm_state(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        const char *path = sd_bus_message_get_path(msg);
+        uint32_t new_state = 0, old_state = 0, reason = 0;
+
+        if (sd_bus_message_has_signature(msg, "uuu"))
+                (void) sd_bus_message_read(msg, "uuu", &new_state, &old_state, &reason);
+        else
+                (void) sd_bus_message_read(msg, "u", &new_state);
+        m->rechecks++;
+        snprintf(m->last_event, sizeof(m->last_event), "NetworkManager %s: state %u", strna(path), new_state);
+        log_struct(LOG_INFO, "HINT=NetworkManager\nMESSAGE=hint from NetworkManager: %s state %u -> %u (reason %u): re-check",
+                   strna(path), old_state, new_state, reason);
+        (void) netmon_request_resync(m->netmon);
+        return 0;
+}
+
+static int match_installed(sd_bus_message *reply, const char *who) {
+        const sd_bus_error *e = sd_bus_message_get_error(reply);
+
+        if (e)
+                log_msg(LOG_WARNING, "cannot watch %s signals: %s, ignoring", who, e->message);
+        return 0;
+}
+
+static int on_networkd_match(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return match_installed(reply, "systemd-networkd");
+}
+
+static int on_nm_match(sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return match_installed(reply, "NetworkManager");
+}
+
+/* ---- connection ---- */
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+
+        log_msg(LOG_WARNING, "lost the system bus; running on without it and reconnecting every %llu s",
+                (unsigned long long) (BUS_RETRY_USEC / 1000000));
+        m->bus = sd_bus_flush_close_unref(m->bus);
+        m->bus_warned = true;
+        if (!m->bus_retry)
+                (void) sd_event_add_time_relative(m->event, &m->bus_retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, on_retry, m);
+        else {
+                (void) sd_event_source_set_time_relative(m->bus_retry, BUS_RETRY_USEC);
+                (void) sd_event_source_set_enabled(m->bus_retry, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+static int bus_connect(struct manager *m) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system_with_description(&bus, "posternd");
+        if (r < 0)
+                return r;
+        r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        /* 1. the object */
+        r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, BUS_INTERFACE, manager_vtable, m);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, m);
+        if (r < 0)
+                return r;
+        /* 2. the hints, filtered on the services' well-known names (the bus resolves them):
+         * anybody else's look-alike signals never reach us */
+        r = sd_bus_add_match_async(bus, NULL,
+                                   "type='signal',sender='org.freedesktop.network1',"
+                                   "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+                                   "path_namespace='/org/freedesktop/network1/link',"
+                                   "arg0='org.freedesktop.network1.Link'",
+                                   on_networkd_link, on_networkd_match, m);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.NetworkManager", NULL,
+                                              "org.freedesktop.NetworkManager.Device", "StateChanged", on_nm_state,
+                                              on_nm_match, m);
+        if (r >= 0)
+                r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.NetworkManager",
+                                              "/org/freedesktop/NetworkManager", "org.freedesktop.NetworkManager",
+                                              "StateChanged", on_nm_state, on_nm_match, m);
+        if (r < 0)
+                return r;
+        m->bus = TAKE_PTR(bus);
+        /* 3. the name, last: callers find a complete object */
+        r = sd_bus_request_name(m->bus, BUS_NAME, 0);
+        if (r < 0)
+                log_msg(LOG_WARNING, "cannot own %s on the system bus: %s; running on without it", BUS_NAME,
+                        strerror(-r));
+        return 0;
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        if (bus_connect(m) >= 0) {
+                log_msg(LOG_INFO, "connected to the system bus again");
+                return 0;
+        }
+        (void) sd_event_source_set_time_relative(s, BUS_RETRY_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+void bus_setup(struct manager *m) {
+        int r = bus_connect(m);
+
+        if (r < 0)
+                log_msg(LOG_WARNING, "no system bus (%s): running without D-Bus; rtnetlink events still apply",
+                        strerror(-r));
+}
+
+void bus_done(struct manager *m) {
+        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
+        m->bus = sd_bus_flush_close_unref(m->bus);
+}
+
+void bus_emit_applied(struct manager *m) {
+        if (!m->bus)
+                return;
+        (void) sd_bus_emit_signal(m->bus, BUS_PATH, BUS_INTERFACE, "Applied", "ts", m->generation, m->digest);
+        (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "PolicyDigest", "Generation",
+                                              "LastError", "AppliedAt", "Rules", NULL);
+}
+
+void bus_emit_state_changed(struct manager *m) {
+        if (!m->bus)
+                return;
+        (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "LastError", NULL);
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <systemd/sd-bus.h>
+#include <time.h>
+
+#include "ctl-bus.h"
+#include "json.h"
+#include "util.h"
+
+#define NAME "org.postern1"
+#define PATH "/org/postern1"
+#define IFACE "org.postern1.Manager"
+
+enum { EXIT_REFUSED = 1, EXIT_SYSTEM = 2 };
+
+static bool no_daemon_error(const sd_bus_error *e) {
+        return sd_bus_error_has_names(e, SD_BUS_ERROR_SERVICE_UNKNOWN, SD_BUS_ERROR_NAME_HAS_NO_OWNER,
+                                      SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED);
+}
+
+static int connect_bus(sd_bus **ret) {
+        int r = sd_bus_open_system(ret);
+
+        if (r < 0) {
+                fprintf(stderr, "posternctl: posternd is not running (cannot reach the system bus: %s)\n", strerror(-r));
+                return CTL_EXIT_NO_DAEMON;
+        }
+        return 0;
+}
+
+/* One place that turns a failed call into a message and an exit status. */
+static int call_failed(const char *what, const sd_bus_error *e, int r, bool json) {
+        int code = EXIT_SYSTEM;
+        const char *msg = e && e->message ? e->message : strerror(r < 0 ? -r : EIO);
+
+        if (e && no_daemon_error(e)) {
+                code = CTL_EXIT_NO_DAEMON;
+                msg = "posternd is not running (org.postern1 is not on the system bus)";
+        } else if (e && sd_bus_error_has_names(e, "org.postern1.Error.InvalidPolicy",
+                                               "org.postern1.Error.NoSuchInterface", SD_BUS_ERROR_INVALID_ARGS))
+                code = EXIT_REFUSED;
+        else if (e && sd_bus_error_has_names(e, "org.postern1.Error.PermissionDenied", SD_BUS_ERROR_ACCESS_DENIED))
+                msg = e->message ? e->message : "permission denied";
+        if (json) {
+                struct pst_json j;
+
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", false);
+                pst_json_string(&j, "error", e && e->name ? e->name : NULL);
+                pst_json_string(&j, "message", msg);
+                pst_json_end_object(&j);
+        } else
+                fprintf(stderr, "posternctl %s: %s\n", what, msg);
+        return code;
+}
+
+static int simple_call(const char *what, const char *method, const char *ifname, bool json) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = connect_bus(&bus);
+        if (r)
+                return r;
+        if (ifname)
+                r = sd_bus_call_method(bus, NAME, PATH, IFACE, method, &e, &reply, "s", ifname);
+        else
+                r = sd_bus_call_method(bus, NAME, PATH, IFACE, method, &e, &reply, "");
+        if (r < 0)
+                return call_failed(what, &e, r, json);
+        if (json) {
+                struct pst_json j;
+
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", true);
+                pst_json_end_object(&j);
+        }
+        return 0;
+}
+
+int ctl_bus_reload(bool json) {
+        return simple_call("reload", "Reload", NULL, json);
+}
+
+int ctl_bus_reapply(const char *ifname, bool json) {
+        return simple_call("reapply", "Reapply", ifname, json);
+}
+
+struct status {
+        char *state, *policy, *digest, *last_error, *last_event;
+        uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs;
+};
+
+static void status_clear(struct status *s) {
+        free(s->state);
+        free(s->policy);
+        free(s->digest);
+        free(s->last_error);
+        free(s->last_event);
+}
+
+static int read_props(sd_bus_message *reply, struct status *st) {
+        static const struct {
+                const char *name;
+                size_t off;
+        } strs[] = {
+                { "State", offsetof(struct status, state) },
+                { "PolicyPath", offsetof(struct status, policy) },
+                { "PolicyDigest", offsetof(struct status, digest) },
+                { "LastError", offsetof(struct status, last_error) },
+                { "LastEvent", offsetof(struct status, last_event) },
+        }, u64s[] = {
+                { "Generation", offsetof(struct status, generation) },
+                { "AppliedAt", offsetof(struct status, applied_at) },
+                { "Rules", offsetof(struct status, rules) },
+                { "Rechecks", offsetof(struct status, rechecks) },
+                { "SetUpdates", offsetof(struct status, set_updates) },
+                { "Resyncs", offsetof(struct status, resyncs) },
+        };
+        int r;
+
+        r = sd_bus_message_enter_container(reply, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        for (int i = 0; i < 256 && (r = sd_bus_message_enter_container(reply, 'e', "sv")) > 0; i++) {
+                const char *key, *contents;
+                bool done = false;
+                char type;
+
+                r = sd_bus_message_read(reply, "s", &key);
+                if (r < 0)
+                        return r;
+                r = sd_bus_message_peek_type(reply, &type, &contents);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; !done && streq(contents, "s") && k < ELEMENTSOF(strs); k++)
+                        if (streq(key, strs[k].name)) {
+                                const char *v;
+                                char **dst = (char **) ((char *) st + strs[k].off);
+
+                                r = sd_bus_message_read(reply, "v", "s", &v);
+                                if (r < 0)
+                                        return r;
+                                free(*dst);
+                                *dst = strdup(v);
+                                done = true;
+                        }
+                for (size_t k = 0; !done && streq(contents, "t") && k < ELEMENTSOF(u64s); k++)
+                        if (streq(key, u64s[k].name)) {
+                                r = sd_bus_message_read(reply, "v", "t", (uint64_t *) ((char *) st + u64s[k].off));
+                                if (r < 0)
+                                        return r;
+                                done = true;
+                        }
+                if (!done) {
+                        r = sd_bus_message_skip(reply, "v");
+                        if (r < 0)
+                                return r;
+                }
+                r = sd_bus_message_exit_container(reply);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        return sd_bus_message_exit_container(reply);
+}
+
+static const char *empty_dash(const char *s) {
+        return s && *s ? s : "-";
+}
+
+int ctl_bus_status(bool json) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct status st = {};
+        char when[64] = "-";
+        int r;
+
+        r = connect_bus(&bus);
+        if (r)
+                return r;
+        r = sd_bus_call_method(bus, NAME, PATH, "org.freedesktop.DBus.Properties", "GetAll", &e, &reply, "s", IFACE);
+        if (r < 0)
+                return call_failed("status", &e, r, json);
+        r = read_props(reply, &st);
+        if (r < 0) {
+                status_clear(&st);
+                fprintf(stderr, "posternctl status: unexpected reply from posternd: %s\n", strerror(-r));
+                return EXIT_SYSTEM;
+        }
+        if (st.applied_at) {
+                time_t t = (time_t) (st.applied_at / 1000000);
+                struct tm tm;
+
+                if (localtime_r(&t, &tm))
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", &tm);
+        }
+        if (json) {
+                struct pst_json j;
+
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", true);
+                pst_json_string(&j, "state", st.state);
+                pst_json_string(&j, "policy", st.policy);
+                pst_json_string(&j, "digest", st.digest);
+                pst_json_int(&j, "generation", (long long) st.generation);
+                pst_json_int(&j, "applied_at_usec", (long long) st.applied_at);
+                pst_json_int(&j, "rules", (long long) st.rules);
+                pst_json_string(&j, "last_error", st.last_error && *st.last_error ? st.last_error : NULL);
+                pst_json_string(&j, "last_event", st.last_event && *st.last_event ? st.last_event : NULL);
+                pst_json_int(&j, "rechecks", (long long) st.rechecks);
+                pst_json_int(&j, "set_updates", (long long) st.set_updates);
+                pst_json_int(&j, "resyncs", (long long) st.resyncs);
+                pst_json_end_object(&j);
+        } else {
+                printf("       State: %s\n", empty_dash(st.state));
+                printf("      Policy: %s\n", empty_dash(st.policy));
+                printf("      Digest: %s\n", empty_dash(st.digest));
+                printf("  Generation: %" PRIu64 " (%" PRIu64 " rules), applied %s\n", st.generation, st.rules, when);
+                printf("  Last error: %s\n", empty_dash(st.last_error));
+                printf("  Last event: %s\n", empty_dash(st.last_event));
+                printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads\n",
+                       st.rechecks, st.set_updates, st.resyncs);
+        }
+        status_clear(&st);
+        return 0;
+}

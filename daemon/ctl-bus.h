@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * posternctl's client side of org.postern1: status, reload, reapply.
+ * Each returns posternctl's exit status: 0 success, 1 the daemon refused
+ * (invalid policy, no such interface), 2 a system error or permission
+ * denied, CTL_EXIT_NO_DAEMON when posternd is not running (what the ppp
+ * hooks test before falling back to `posternctl apply`).
+ */
+
+#include <stdbool.h>
+
+#define CTL_EXIT_NO_DAEMON 3
+
+int ctl_bus_status(bool json);
+int ctl_bus_reload(bool json);
+int ctl_bus_reapply(const char *ifname, bool json);

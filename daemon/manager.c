@@ -1,0 +1,570 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+
+#include "bus.h"
+#include "config.h"
+#include "manager.h"
+#include "netmon.h"
+
+#define TABLE_FLAGS (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
+#define CHANGED_SETS_MAX 64 /* more changed sets than this at once: re-apply the whole table */
+
+/* ---- logging ---- */
+
+/* Is stderr the journal?  systemd sets JOURNAL_STREAM=dev:ino for it. */
+static bool stderr_is_journal(void) {
+        static int cached = -1;
+        const char *e;
+        struct stat st;
+        unsigned long long dev, ino;
+
+        if (cached >= 0)
+                return cached;
+        e = getenv("JOURNAL_STREAM");
+        cached = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+                 (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
+        return cached;
+}
+
+void log_struct(int priority, const char *format, ...) {
+        _cleanup_free_ char *text = NULL;
+        struct iovec iov[32];
+        char prio[16];
+        const char *message = NULL;
+        size_t n = 0;
+        va_list ap;
+        int saved = errno;
+
+        va_start(ap, format);
+        errno = saved; /* %m */
+        if (vasprintf(&text, format, ap) < 0)
+                text = NULL;
+        va_end(ap);
+        if (!text)
+                return;
+        snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
+        iov[n++] = (struct iovec) { prio, strlen(prio) };
+        for (char *line = text, *next; line && *line && n < ELEMENTSOF(iov); line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                if (strncmp(line, "MESSAGE=", 8) == 0) {
+                        message = line + 8;
+                        /* the message is the last field: it may contain newlines of its own */
+                        if (next) {
+                                next[-1] = '\n';
+                                next = NULL;
+                        }
+                }
+                iov[n++] = (struct iovec) { line, strlen(line) };
+        }
+        if (stderr_is_journal()) {
+                (void) sd_journal_sendv(iov, (int) n);
+                return;
+        }
+        fprintf(stderr, "posternd: %s\n", message ? message : text);
+}
+
+/* ---- state ---- */
+
+const char *manager_state_name(enum manager_state s) {
+        static const char *const names[] = {
+                [MANAGER_STARTING] = "starting",
+                [MANAGER_APPLIED] = "applied",
+                [MANAGER_EMERGENCY] = "emergency",
+                [MANAGER_DEGRADED] = "degraded",
+        };
+        return (unsigned) s < ELEMENTSOF(names) ? names[s] : "unknown";
+}
+
+static void catalog_free(struct pst_catalog *cat) {
+        if (!cat)
+                return;
+        pst_catalog_clear(cat);
+        free(cat);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_catalog *, catalog_free);
+
+int manager_new(struct manager **ret) {
+        struct manager *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return -ENOMEM;
+        m->use_bus = true;
+        m->state = MANAGER_STARTING;
+        *ret = m;
+        return 0;
+}
+
+struct manager *manager_free(struct manager *m) {
+        if (!m)
+                return NULL;
+        bus_done(m);
+        netmon_free(m->netmon);
+        sd_event_source_disable_unref(m->sigterm);
+        sd_event_source_disable_unref(m->sigint);
+        sd_event_source_disable_unref(m->sighup);
+        sd_event_unref(m->event);
+        /* closing the socket releases ownership; PERSIST keeps the table */
+        pst_nft_close(m->nft);
+        pst_ruleset_free(m->ruleset);
+        pst_policy_free(m->policy);
+        catalog_free(m->catalog);
+        free(m->policy_path);
+        free(m->catalog_path);
+        free(m->last_error);
+        free(m);
+        return NULL;
+}
+
+static uint64_t realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static void set_last_error(struct manager *m, const char *msg) {
+        free(m->last_error);
+        m->last_error = msg ? strdup(msg) : NULL;
+}
+
+static void notify_status(struct manager *m, const char *prefix) {
+        size_t rules = m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0;
+
+        switch (m->state) {
+        case MANAGER_APPLIED:
+                sd_notifyf(false, "%sSTATUS=applied: generation %" PRIu64 ", digest %s, %zu rules%s", prefix,
+                           m->generation, m->digest, rules, m->last_error ? " (last reload failed)" : "");
+                break;
+        case MANAGER_EMERGENCY:
+                sd_notifyf(false, "%sSTATUS=EMERGENCY ruleset (no valid policy): generation %" PRIu64 ", %zu rules",
+                           prefix, m->generation, rules);
+                break;
+        case MANAGER_DEGRADED:
+                sd_notifyf(false, "%sSTATUS=DEGRADED: kept the table of a previous run (no valid policy)", prefix);
+                break;
+        default:
+                sd_notifyf(false, "%sSTATUS=starting", prefix);
+        }
+}
+
+/* Log every diagnostic once, with its file and line as fields. */
+static void log_diag(const struct pst_diag *d, int priority) {
+        for (size_t i = 0; i < d->n; i++) {
+                const struct pst_diag_item *it = &d->items[i];
+                int prio = it->severity == PST_ERROR ? priority : LOG_WARNING;
+
+                if (it->file && it->line)
+                        log_struct(prio, "POLICY_FILE=%s\nPOLICY_LINE=%u\nMESSAGE=%s:%u: %s%s", it->file, it->line,
+                                   it->file, it->line, it->severity == PST_WARNING ? "warning: " : "", it->msg);
+                else if (it->file)
+                        log_struct(prio, "POLICY_FILE=%s\nMESSAGE=%s: %s%s", it->file, it->file,
+                                   it->severity == PST_WARNING ? "warning: " : "", it->msg);
+                else
+                        log_struct(prio, "MESSAGE=%s%s", it->severity == PST_WARNING ? "warning: " : "", it->msg);
+        }
+        if (d->n_dropped)
+                log_msg(priority, "... and %zu more problems", d->n_dropped);
+}
+
+/* "FILE:LINE: message" of the first error (+ a hint when there are more), malloc'd */
+static char *diag_summary(const struct pst_diag *d) {
+        const char *more = d->n_errors > 1 ? " (and more errors, see the log)" : "";
+        char *s = NULL;
+
+        for (size_t i = 0; i < d->n; i++) {
+                const struct pst_diag_item *it = &d->items[i];
+                int k;
+
+                if (it->severity != PST_ERROR)
+                        continue;
+                if (it->file && it->line)
+                        k = asprintf(&s, "%s:%u: %s%s", it->file, it->line, it->msg, more);
+                else if (it->file)
+                        k = asprintf(&s, "%s: %s%s", it->file, it->msg, more);
+                else
+                        k = asprintf(&s, "%s%s", it->msg, more);
+                return k < 0 ? NULL : s;
+        }
+        return strdup("unknown error");
+}
+
+static int load_catalog(struct manager *m, struct pst_catalog *cat, struct pst_diag *diag) {
+        const char *path = m->catalog_path;
+        int r;
+
+        if (!path)
+                path = access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG;
+        r = pst_catalog_load(cat, path, diag);
+        if (r >= 0 && !m->catalog_path)
+                r = pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, diag);
+        return r;
+}
+
+/*
+ * The pipeline, top to bottom: catalog → policy → compile (with the
+ * addresses netmon knows) → one batch.  On any failure nothing running is
+ * touched and *ret_err says where it stopped.
+ */
+static int load_compile_apply(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
+        _cleanup_(catalog_freep) struct pst_catalog *cat = calloc(1, sizeof(*cat));
+        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        struct pst_apply_opts o = { .table_flags = TABLE_FLAGS };
+        struct pst_ifaddrs ifa = {};
+        struct pst_diag diag;
+        uint64_t t0 = now_usec();
+        enum manager_error kind = MANAGER_ERR_POLICY;
+        int r;
+
+        pst_diag_init(&diag);
+        if (!cat) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = load_catalog(m, cat, &diag);
+        if (r >= 0)
+                r = pst_policy_load(m->policy_path, cat, &diag, &p);
+        if (r >= 0) {
+                r = netmon_ifaddrs(m->netmon, &ifa);
+                if (r >= 0)
+                        r = pst_compile(p, &ifa, &diag, &rs);
+                pst_ifaddrs_clear(&ifa);
+        }
+        if (r >= 0) {
+                kind = MANAGER_ERR_KERNEL;
+                r = pst_nft_apply(m->nft, rs, &o, &diag);
+        }
+        if (r < 0)
+                goto fail;
+
+        log_diag(&diag, LOG_WARNING); /* warnings only */
+        pst_ruleset_free(m->ruleset);
+        m->ruleset = TAKE_PTR(rs);
+        pst_policy_free(m->policy);
+        m->policy = TAKE_PTR(p);
+        catalog_free(m->catalog);
+        m->catalog = TAKE_PTR(cat);
+        m->generation++;
+        pst_policy_digest_hex(m->policy, m->digest);
+        m->applied_at = realtime_usec();
+        m->state = MANAGER_APPLIED;
+        set_last_error(m, NULL);
+        log_struct(LOG_INFO,
+                   "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
+                   "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
+                   m->generation, m->digest, m->policy_path, now_usec() - t0, m->policy_path, m->generation,
+                   m->digest, m->ruleset->nchains, pst_ruleset_nrules(m->ruleset), now_usec() - t0);
+        bus_emit_applied(m);
+        pst_diag_clear(&diag);
+        return 0;
+
+fail:
+        if (!pst_diag_has_errors(&diag))
+                pst_error(&diag, r, m->policy_path, 0, "%s", strerror(-r));
+        log_diag(&diag, LOG_ERR);
+        {
+                _cleanup_free_ char *sum = diag_summary(&diag);
+
+                set_last_error(m, sum);
+                if (ret_msg)
+                        *ret_msg = sum ? strdup(sum) : NULL;
+        }
+        if (ret_err)
+                *ret_err = kind;
+        pst_diag_clear(&diag);
+        return r;
+}
+
+int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
+        int r;
+
+        sd_notifyf(false, "RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%" PRIu64, m->policy_path, now_usec());
+        r = load_compile_apply(m, ret_err, ret_msg);
+        if (r < 0) {
+                if (m->state == MANAGER_APPLIED)
+                        log_struct(LOG_ERR, "GENERATION=%" PRIu64 "\nDIGEST=%s\nMESSAGE=reload of %s failed: keeping generation %" PRIu64 " (digest %s) as it is",
+                                   m->generation, m->digest, m->policy_path, m->generation, m->digest);
+                else
+                        log_struct(LOG_ERR, "MESSAGE=reload of %s failed: staying in state %s", m->policy_path,
+                                   manager_state_name(m->state));
+                bus_emit_state_changed(m);
+        }
+        notify_status(m, "READY=1\n");
+        return r;
+}
+
+/* ---- fail-closed boot ---- */
+
+/* What the emergency ruleset allows: the command line's --emergency-ssh and
+ * the policy's emergency block (read on its own: the policy as a whole did
+ * not load), whichever allows more. */
+static void emergency_options(struct manager *m, struct pst_emergency *ret) {
+        struct pst_emergency pol = {};
+        struct pst_diag diag;
+        bool any;
+
+        *ret = m->emergency_cli ? m->emergency : (struct pst_emergency) {};
+        pst_diag_init(&diag);
+        if (pst_emergency_load(m->policy_path, &diag, &pol) < 0 || !pol.ssh) {
+                pst_diag_clear(&diag);
+                return;
+        }
+        pst_diag_clear(&diag);
+        any = (ret->ssh && ret->nfrom == 0) || pol.nfrom == 0;
+        ret->ssh = true;
+        if (any) {
+                ret->nfrom = 0;
+                return;
+        }
+        for (size_t i = 0; i < pol.nfrom && ret->nfrom < PST_EMERGENCY_FROM_MAX; i++)
+                ret->from[ret->nfrom++] = pol.from[i];
+}
+
+static int fail_closed(struct manager *m) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        struct pst_apply_opts o = { .table_flags = TABLE_FLAGS };
+        struct pst_emergency e;
+        struct pst_diag diag;
+        bool exists = false;
+        uint32_t flags = 0;
+        char ssh[PST_EMERGENCY_FROM_MAX * (PST_ADDR_STRLEN + 2) + 32] = "";
+        int r;
+
+        r = pst_nft_table_query(PST_TABLE, &exists, &flags);
+        if (r < 0)
+                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot tell whether table inet %s exists (%s): assuming it does not",
+                           -r, PST_TABLE, strerror(-r));
+        pst_diag_init(&diag);
+        if (exists) {
+                /* a previous run's ruleset is better than a generic one: keep it, and own it so that
+                 * nobody else's "nft flush ruleset" can take it away while we run */
+                r = pst_nft_claim_table(m->nft, PST_TABLE, TABLE_FLAGS, &diag);
+                if (r < 0)
+                        log_struct(LOG_WARNING, "ERRNO=%d\nMESSAGE=cannot take ownership of table inet %s (%s), keeping it as it is",
+                                   -r, PST_TABLE, strerror(-r));
+                pst_diag_clear(&diag);
+                m->state = MANAGER_DEGRADED;
+                log_struct(LOG_CRIT, "POSTERN_STATE=degraded\nMESSAGE=no valid policy in %s: DEGRADED, keeping table inet %s "
+                           "from a previous run unchanged; fix the policy and reload",
+                           m->policy_path, PST_TABLE);
+                return 0;
+        }
+
+        emergency_options(m, &e);
+        r = pst_emergency_ruleset(&e, &rs);
+        if (r >= 0)
+                r = pst_nft_apply(m->nft, rs, &o, &diag);
+        if (r < 0) {
+                log_diag(&diag, LOG_ALERT);
+                pst_diag_clear(&diag);
+                log_struct(LOG_ALERT, "ERRNO=%d\nMESSAGE=cannot apply the emergency ruleset: %s", -r, strerror(-r));
+                return r;
+        }
+        pst_diag_clear(&diag);
+        pst_ruleset_free(m->ruleset);
+        m->ruleset = TAKE_PTR(rs);
+        m->generation++;
+        m->digest[0] = 0;
+        m->applied_at = realtime_usec();
+        m->state = MANAGER_EMERGENCY;
+        if (!e.ssh)
+                snprintf(ssh, sizeof(ssh), "no SSH");
+        else if (e.nfrom == 0)
+                snprintf(ssh, sizeof(ssh), "SSH from anywhere");
+        else {
+                size_t len = (size_t) snprintf(ssh, sizeof(ssh), "SSH from");
+                char buf[PST_ADDR_STRLEN];
+
+                for (size_t i = 0; i < e.nfrom && len < sizeof(ssh); i++)
+                        len += (size_t) snprintf(ssh + len, sizeof(ssh) - len, " %s", pst_addr_format(&e.from[i], buf));
+        }
+        log_struct(LOG_ALERT,
+                   "POSTERN_STATE=emergency\nGENERATION=%" PRIu64 "\nMESSAGE=no valid policy in %s: applied the built-in "
+                   "EMERGENCY ruleset (loopback, established, essential ICMP/ICMPv6, %s); fix the policy and reload",
+                   m->generation, m->policy_path, ssh);
+        bus_emit_applied(m);
+        return 0;
+}
+
+/* ---- events ---- */
+
+static void format_set_addrs(const struct pst_set *s, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < s->n && len + 1 < size; i++) {
+                struct pst_addr a = { .family = s->fields[0] == PST_F_IP_DADDR ? AF_INET : AF_INET6 };
+                char tmp[PST_ADDR_STRLEN];
+
+                a.prefixlen = (uint8_t) (pst_addr_len(a.family) * 8);
+                memcpy(a.a, pst_set_first(s, i), pst_addr_len(a.family));
+                len += (size_t) snprintf(buf + len, size - len, "%s%s", i ? " " : "", pst_addr_format(&a, tmp));
+        }
+        if (!s->n)
+                snprintf(buf, size, "(none)");
+}
+
+static int reapply_table(struct manager *m, const char *why) {
+        struct pst_apply_opts o = { .table_flags = TABLE_FLAGS };
+        struct pst_diag diag;
+        int r;
+
+        pst_diag_init(&diag);
+        r = pst_nft_apply(m->nft, m->ruleset, &o, &diag);
+        if (r < 0) {
+                _cleanup_free_ char *sum = NULL;
+
+                log_diag(&diag, LOG_ERR);
+                sum = diag_summary(&diag);
+                set_last_error(m, sum);
+                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=re-applying the whole table after %s failed: %s", -r, why,
+                           strerror(-r));
+                bus_emit_state_changed(m);
+        } else
+                log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nMESSAGE=re-applied the whole table (%s)", m->generation,
+                           why);
+        pst_diag_clear(&diag);
+        return r;
+}
+
+/* Returns 0, or a negative errno when the kernel refused what we sent. */
+static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
+        uint32_t changed[CHANGED_SETS_MAX];
+        struct pst_ifaddrs ifa = {};
+        int n, r = 0;
+
+        if (!m->ruleset)
+                return 0; /* degraded: the table is not ours to edit */
+        n = netmon_ifaddrs(m->netmon, &ifa);
+        if (n >= 0)
+                n = pst_ruleset_update_ifaddrs(m->ruleset, &ifa, changed, CHANGED_SETS_MAX);
+        pst_ifaddrs_clear(&ifa);
+        if (n < 0) {
+                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot refill the interface-address sets: %s", -n, strerror(-n));
+                return n;
+        }
+        if (n == 0)
+                return 0; /* nothing the policy depends on: no kernel write */
+        if (n > CHANGED_SETS_MAX)
+                return reapply_table(m, "many interface-address sets changed");
+
+        for (int i = 0; i < n; i++) {
+                const struct pst_set *s = &m->ruleset->sets[changed[i]];
+                char addrs[512];
+                struct pst_diag diag;
+                int k;
+
+                pst_diag_init(&diag);
+                k = pst_nft_update_set(m->nft, m->ruleset, changed[i], &diag);
+                if (k < 0) {
+                        log_diag(&diag, LOG_ERR);
+                        pst_diag_clear(&diag);
+                        /* the kernel's set and ours now differ: make them equal the sure way */
+                        return reapply_table(m, "an interface-address set update failed");
+                }
+                pst_diag_clear(&diag);
+                m->set_updates++;
+                format_set_addrs(s, addrs, sizeof(addrs));
+                snprintf(m->last_event, sizeof(m->last_event), "%s: %s", s->name, addrs);
+                log_struct(LOG_INFO,
+                           "INTERFACE=%s\nADDRESS=%s\nSET=%s\nGENERATION=%" PRIu64 "\nDURATION_USEC=%" PRIu64
+                           "\nMESSAGE=%s (%s) now %s (event to commit %" PRIu64 " us)",
+                           s->ifname, addrs, s->name, m->generation, t0 ? now_usec() - t0 : 0, s->name, s->ifname,
+                           addrs, t0 ? now_usec() - t0 : 0);
+        }
+        return r;
+}
+
+void manager_ifaddrs_changed(struct manager *m, uint64_t first_event_usec) {
+        m->ifaddrs_result = update_ifaddr_sets(m, first_event_usec);
+}
+
+int manager_recheck(struct manager *m, const char *why) {
+        int r;
+
+        m->rechecks++;
+        snprintf(m->last_event, sizeof(m->last_event), "re-check: %s", why);
+        log_struct(LOG_INFO, "MESSAGE=re-check (%s): re-reading links and addresses", why);
+        r = netmon_resync(m->netmon);
+        if (r < 0)
+                return r;
+        /* the dump holds whatever the coalescing timer was waiting for */
+        m->ifaddrs_result = 0;
+        netmon_flush(m->netmon);
+        return m->ifaddrs_result;
+}
+
+/* ---- signals and life cycle ---- */
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+
+        sd_notify(false, "STOPPING=1\nSTATUS=stopping; the ruleset stays installed");
+        log_struct(LOG_INFO, "GENERATION=%" PRIu64 "\nMESSAGE=stopping on %s; table inet %s stays installed", m->generation,
+                   strsignal((int) si->ssi_signo), PST_TABLE);
+        return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        (void) manager_reload(userdata, NULL, NULL);
+        return 0;
+}
+
+int manager_setup(struct manager *m) {
+        sigset_t ss;
+        int r;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return r;
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGTERM);
+        sigaddset(&ss, SIGINT);
+        sigaddset(&ss, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0)
+                return -errno;
+        r = sd_event_add_signal(m->event, &m->sigterm, SIGTERM, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sigint, SIGINT, on_sigterm, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, &m->sighup, SIGHUP, on_sighup, m);
+        if (r < 0)
+                return r;
+
+        r = pst_nft_open(&m->nft);
+        if (r < 0)
+                return r;
+        r = netmon_new(m, &m->netmon);
+        if (r < 0)
+                return r;
+        r = netmon_start(m->netmon, m->event);
+        if (r < 0)
+                return r;
+        if (m->use_bus)
+                bus_setup(m); /* logs and carries on without a bus */
+        else
+                log_msg(LOG_INFO, "running without D-Bus (--no-bus)");
+        return 0;
+}
+
+int manager_start(struct manager *m) {
+        int r;
+
+        r = load_compile_apply(m, NULL, NULL);
+        if (r < 0) {
+                r = fail_closed(m);
+                if (r < 0)
+                        return r;
+        }
+        notify_status(m, "READY=1\n");
+        return 0;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * posternd's state and the decisions it takes: load, compile, apply; the
+ * fail-closed boot; reload; interface-address set updates.
+ *
+ *   manager_new()    allocates, nothing else
+ *   manager_setup()  sd-event, signals, the nf_tables socket, rtnetlink, the bus
+ *   manager_start()  applies (or falls back), then READY=1
+ *
+ * Every decision is logged once, here, with journal fields.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <syslog.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "compile.h"
+#include "emergency.h"
+#include "nft.h"
+#include "policy.h"
+
+struct netmon;
+
+enum manager_state {
+        MANAGER_STARTING,
+        MANAGER_APPLIED,   /* the policy's ruleset is installed */
+        MANAGER_EMERGENCY, /* no valid policy at boot: the built-in fail-closed ruleset */
+        MANAGER_DEGRADED,  /* no valid policy at boot: the table a previous run left is kept */
+};
+
+const char *manager_state_name(enum manager_state s);
+
+/* Where a failed load/apply stopped: what D-Bus maps to its named errors. */
+enum manager_error {
+        MANAGER_ERR_NONE,
+        MANAGER_ERR_POLICY, /* the policy or the catalog does not load or compile */
+        MANAGER_ERR_KERNEL, /* the kernel refused the batch, or a system error */
+};
+
+struct manager {
+        sd_event *event;
+        sd_bus *bus;
+        struct netmon *netmon;
+        struct pst_nft *nft; /* kept open for our lifetime: with OWNER the table is this socket's */
+
+        /* configuration */
+        char *policy_path;
+        char *catalog_path; /* NULL: installed catalog (+ services.d) or the build tree's */
+        bool use_bus;
+        bool emergency_cli;              /* --emergency-ssh given */
+        struct pst_emergency emergency;  /* from the command line */
+
+        /* what is running */
+        enum manager_state state;
+        struct pst_catalog *catalog; /* the running policy's rules point into it */
+        struct pst_policy *policy;
+        struct pst_ruleset *ruleset; /* its interface-address sets mirror the kernel's */
+        uint64_t generation;         /* +1 on every successful full apply */
+        char digest[17];             /* "" when no policy is applied */
+        char *last_error;            /* NULL: none */
+        uint64_t applied_at;         /* CLOCK_REALTIME µs of the last successful apply */
+
+        /* event counters (D-Bus properties, for status and tests) */
+        uint64_t rechecks;    /* re-checks triggered by D-Bus hints and Reapply() */
+        uint64_t set_updates; /* interface-address set batches sent */
+        char last_event[160];
+        int ifaddrs_result; /* of the last set update: 0 or a negative errno */
+
+        sd_event_source *sigterm, *sigint, *sighup;
+        sd_event_source *bus_retry; /* reconnect after the bus went away */
+        bool bus_warned;
+};
+
+int manager_new(struct manager **ret);
+struct manager *manager_free(struct manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+
+int manager_setup(struct manager *m);
+int manager_start(struct manager *m);
+
+/*
+ * Load, compile and apply the policy again (SIGHUP, Reload()).  On failure
+ * the running ruleset stays exactly as it was, LastError says why and
+ * *ret_err (if given) what kind of failure it was; ret_msg gets the first
+ * error line (malloc'd) for a D-Bus error reply.
+ */
+int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_msg);
+
+/* The addresses changed (netmon): update the sets that depend on them.
+ * first_event_usec: CLOCK_MONOTONIC of the first event of the burst (0: unknown). */
+void manager_ifaddrs_changed(struct manager *m, uint64_t first_event_usec);
+
+/* A D-Bus hint or Reapply(): re-read links and addresses from the kernel
+ * and apply what changed, now.  why is logged. */
+int manager_recheck(struct manager *m, const char *why);
+
+/* "KEY=value" lines, the last or any one of them MESSAGE=...; PRIORITY is
+ * added.  To the journal when stderr is connected to it, else the message
+ * alone as a line on stderr. */
+void log_struct(int priority, const char *format, ...) _printf_(2, 3);
+#define log_msg(prio, fmt, ...) log_struct(prio, "MESSAGE=" fmt, ##__VA_ARGS__)

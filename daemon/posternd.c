@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * posternd — the postern firewall daemon.
+ *
+ * Applies the policy as table inet postern (owned: OWNER|PERSIST), keeps its
+ * interface-address sets in step with rtnetlink, reloads on SIGHUP or
+ * Reload() over D-Bus, and leaves the ruleset installed when it stops.
+ * Needs CAP_NET_ADMIN and nothing else.
+ */
+#include <getopt.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "manager.h"
+
+static void help(void) {
+        printf("Usage: posternd [OPTIONS]\n"
+               "\n"
+               "The postern firewall daemon (systemd service, Type=notify).\n"
+               "\n"
+               "  --policy FILE           policy to apply (default: %s)\n"
+               "  --catalog FILE          service catalog (default: %s,\n"
+               "                          else the build tree's conf/services.conf)\n"
+               "  --emergency-ssh[=CIDR]  let the fail-closed emergency ruleset allow SSH\n"
+               "                          (from CIDR only, if given)\n"
+               "  --no-bus                do not connect to the system bus\n"
+               "  -h, --help              show this help\n"
+               "  --version               show the version\n"
+               "\n"
+               "Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop the daemon and leave the\n"
+               "ruleset installed.\n",
+               POSTERN_POLICY, POSTERN_CATALOG);
+}
+
+static int parse_argv(struct manager *m, int argc, char **argv) {
+        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_VERSION };
+        static const struct option opts[] = {
+                { "policy", required_argument, NULL, OPT_POLICY },
+                { "catalog", required_argument, NULL, OPT_CATALOG },
+                { "emergency-ssh", optional_argument, NULL, OPT_EMERGENCY_SSH },
+                { "no-bus", no_argument, NULL, OPT_NO_BUS },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, OPT_VERSION },
+                {},
+        };
+        int o;
+
+        while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+                switch (o) {
+                case OPT_POLICY:
+                        free(m->policy_path);
+                        m->policy_path = strdup(optarg);
+                        if (!m->policy_path)
+                                return -ENOMEM;
+                        break;
+                case OPT_CATALOG:
+                        free(m->catalog_path);
+                        m->catalog_path = strdup(optarg);
+                        if (!m->catalog_path)
+                                return -ENOMEM;
+                        break;
+                case OPT_EMERGENCY_SSH:
+                        m->emergency_cli = true;
+                        m->emergency.ssh = true;
+                        if (optarg) {
+                                bool hostbits = false;
+
+                                if (m->emergency.nfrom >= PST_EMERGENCY_FROM_MAX ||
+                                    pst_addr_parse(optarg, &m->emergency.from[m->emergency.nfrom], &hostbits) < 0) {
+                                        fprintf(stderr, "posternd: --emergency-ssh=%s: expected an address or network%s\n",
+                                                optarg, hostbits ? " without host bits below the prefix" : "");
+                                        return -EINVAL;
+                                }
+                                m->emergency.nfrom++;
+                        }
+                        break;
+                case OPT_NO_BUS:
+                        m->use_bus = false;
+                        break;
+                case 'h':
+                        help();
+                        return 0;
+                case OPT_VERSION:
+                        printf("posternd %s\n", PACKAGE_VERSION);
+                        return 0;
+                default:
+                        fprintf(stderr, "Try 'posternd --help'.\n");
+                        return -EINVAL;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "posternd: unexpected argument '%s'. Try 'posternd --help'.\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (!m->policy_path) {
+                m->policy_path = strdup(POSTERN_POLICY);
+                if (!m->policy_path)
+                        return -ENOMEM;
+        }
+        return 1;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(manager_freep) struct manager *m = NULL;
+        int r;
+
+        r = manager_new(&m);
+        if (r < 0) {
+                fprintf(stderr, "posternd: %s\n", strerror(-r));
+                return EXIT_FAILURE;
+        }
+        r = parse_argv(m, argc, argv);
+        if (r <= 0)
+                return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+
+        r = manager_setup(m);
+        if (r < 0) {
+                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot set up: %s", -r, strerror(-r));
+                sd_notifyf(false, "STATUS=failed to set up: %s\nERRNO=%d", strerror(-r), -r);
+                return EXIT_FAILURE;
+        }
+        r = manager_start(m);
+        if (r < 0) {
+                sd_notifyf(false, "STATUS=failed to start: %s\nERRNO=%d", strerror(-r), -r);
+                return EXIT_FAILURE;
+        }
+        r = sd_event_loop(m->event);
+        if (r < 0) {
+                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=event loop failed: %s", -r, strerror(-r));
+                return EXIT_FAILURE;
+        }
+        return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

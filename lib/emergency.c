@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/table.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nfnetlink.h>
+
+#include "emergency.h"
+#include "nft-internal.h"
+
+/* ---- the policy block ---- */
+
+static int from_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
+        struct pst_emergency *e = userdata;
+        const char *v;
+        bool hostbits = false;
+        int r;
+
+        if (pst_cfg_string(c, item, "emergency.ssh_from", PST_ADDR_STRLEN, &v) < 0)
+                return -EINVAL;
+        if (e->nfrom >= PST_EMERGENCY_FROM_MAX)
+                return pst_cfg_error(c, item, "emergency.ssh_from: at most %d networks", PST_EMERGENCY_FROM_MAX);
+        r = pst_addr_parse(v, &e->from[e->nfrom], &hostbits);
+        if (r < 0)
+                return pst_cfg_error(c, item, "emergency.ssh_from '%s' is not %s", v,
+                                     hostbits ? "a network: host bits are set below the prefix length"
+                                              : "an IPv4 or IPv6 address or network");
+        e->nfrom++;
+        return 0;
+}
+
+int pst_emergency_parse(struct pst_cfg *c, const config_setting_t *g, struct pst_emergency *e) {
+        static const char *const keys[] = { "ssh", "ssh_from", NULL };
+        const config_setting_t *s, *from;
+        bool ssh_set = false;
+        int r = 0;
+
+        *e = (struct pst_emergency) { .loc = pst_cfg_loc(c, g) };
+        if (pst_cfg_group(c, g, "emergency") < 0)
+                return -EINVAL;
+        if (pst_cfg_check_keys(c, g, "emergency", keys) < 0)
+                r = -EINVAL;
+        if ((s = config_setting_get_member(g, "ssh"))) {
+                if (pst_cfg_bool(c, s, "emergency.ssh", &e->ssh) < 0)
+                        r = -EINVAL;
+                else
+                        ssh_set = true;
+        }
+        if ((from = config_setting_get_member(g, "ssh_from"))) {
+                if (pst_cfg_foreach_scalar(c, from, "emergency.ssh_from", false, from_item, e) < 0)
+                        r = -EINVAL;
+                else if (ssh_set && !e->ssh)
+                        r = pst_cfg_error(c, from, "emergency.ssh_from is set but emergency.ssh is false");
+                else
+                        e->ssh = true;
+        }
+        return r;
+}
+
+int pst_emergency_load(const char *path, struct pst_diag *diag, struct pst_emergency *ret) {
+        struct pst_strpool files = {};
+        struct pst_cfg c = { .files = &files, .diag = diag, .main_file = path };
+        const config_setting_t *g;
+        config_t cfg;
+        int r;
+
+        config_init(&cfg);
+        r = pst_cfg_read(&c, &cfg, path);
+        if (r >= 0) {
+                g = config_setting_get_member(config_root_setting(&cfg), "emergency");
+                r = g ? pst_emergency_parse(&c, g, ret) : -ENOENT;
+        }
+        if (r >= 0)
+                ret->loc.file = NULL; /* the pool goes away with this function */
+        config_destroy(&cfg);
+        pst_strpool_clear(&files);
+        return r;
+}
+
+/* ---- the ruleset ---- */
+
+static int add_u8_set_rule(struct pst_ruleset *rs, uint32_t chain, enum pst_field f, const uint8_t *v, size_t n) {
+        struct pst_rule r = { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 } };
+        uint32_t set;
+        int k;
+
+        k = pst_set_add(rs, NULL, PST_SET_ANON, &f, 1, &set);
+        for (size_t i = 0; k >= 0 && i < n; i++) {
+                uint8_t key[4] = { v[i] };
+
+                k = pst_set_add_elem(&rs->sets[set], key, NULL, NULL);
+        }
+        if (k >= 0)
+                k = pst_set_normalize(&rs->sets[set]);
+        if (k < 0)
+                return k;
+        pst_match_set(&r.match[0], f, set);
+        return pst_rule_add(rs, chain, &r);
+}
+
+static int ct_state_vmap(struct pst_ruleset *rs, uint32_t chain) {
+        static const struct {
+                uint32_t bit;
+                enum pst_verdict_kind v;
+        } states[] = {
+                { NF_CT_STATE_INVALID_BIT, PST_V_DROP },
+                { NF_CT_STATE_BIT(IP_CT_ESTABLISHED), PST_V_ACCEPT },
+                { NF_CT_STATE_BIT(IP_CT_RELATED), PST_V_ACCEPT },
+        };
+        struct pst_rule r = { .nmatch = 1 };
+        enum pst_field f = PST_F_CT_STATE;
+        uint32_t set;
+        int k;
+
+        k = pst_set_add(rs, NULL, PST_SET_ANON | PST_SET_MAP, &f, 1, &set);
+        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(states); i++) {
+                uint32_t key = states[i].bit; /* ct state is host byte order */
+
+                k = pst_set_add_elem(&rs->sets[set], (uint8_t *) &key, NULL, &(struct pst_verdict) { states[i].v, 0 });
+        }
+        if (k < 0)
+                return k;
+        r.match[0] = (struct pst_match) { .op = PST_M_VMAP, .nfields = 1, .fields = { f }, .set = set };
+        return pst_rule_add(rs, chain, &r);
+}
+
+static int ssh_rule(struct pst_ruleset *rs, uint32_t chain, const struct pst_addr *from) {
+        struct pst_rule r = { .verdict = { PST_V_ACCEPT, 0 }, .counter = true };
+        uint8_t port[4] = { 0, 22 };
+
+        if (from) {
+                uint8_t first[16], last[16];
+
+                pst_addr_range(from, first, last);
+                pst_match_range(&r.match[r.nmatch++], from->family == AF_INET ? PST_F_IP_SADDR : PST_F_IP6_SADDR,
+                                first, last);
+        }
+        pst_match_eq(&r.match[r.nmatch++], PST_F_TCP_DPORT, port, false);
+        snprintf(r.comment, sizeof(r.comment), "postern emergency: admin ssh");
+        return pst_rule_add(rs, chain, &r);
+}
+
+int pst_emergency_ruleset(const struct pst_emergency *e, struct pst_ruleset **ret) {
+        static const uint8_t nd[] = { 133, 134, 135, 136 };
+        static const uint8_t ess4[] = { 3, 11, 12 }, ess6[] = { 1, 2, 3, 4 };
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        uint32_t in, fwd;
+        uint8_t lo[IFNAMSIZ] = "lo";
+        struct pst_rule r;
+        int k;
+
+        k = pst_ruleset_new(&rs);
+        if (k >= 0)
+                k = pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &in);
+        if (k >= 0)
+                k = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &fwd);
+        if (k >= 0)
+                k = ct_state_vmap(rs, in);
+        if (k >= 0) {
+                r = (struct pst_rule) { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 } };
+                pst_match_eq(&r.match[0], PST_F_IIFNAME, lo, false);
+                k = pst_rule_add(rs, in, &r);
+        }
+        if (k >= 0)
+                k = add_u8_set_rule(rs, in, PST_F_ICMP6_TYPE, nd, ELEMENTSOF(nd));
+        if (k >= 0)
+                k = add_u8_set_rule(rs, in, PST_F_ICMP_TYPE, ess4, ELEMENTSOF(ess4));
+        if (k >= 0)
+                k = add_u8_set_rule(rs, in, PST_F_ICMP6_TYPE, ess6, ELEMENTSOF(ess6));
+        if (k >= 0 && e && e->ssh) {
+                if (e->nfrom == 0)
+                        k = ssh_rule(rs, in, NULL);
+                for (size_t i = 0; k >= 0 && i < e->nfrom; i++)
+                        k = ssh_rule(rs, in, &e->from[i]);
+        }
+        if (k >= 0)
+                k = ct_state_vmap(rs, fwd);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(rs);
+        return 0;
+}
+
+/* ---- table primitives ---- */
+
+int pst_nft_table_query(const char *name, bool *ret_exists, uint32_t *ret_flags) {
+        _cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
+        struct mnl_socket *nl;
+        struct nlmsghdr *nlh;
+        uint32_t seq = 1, portid, flags = 0;
+        bool exists = false, done = false;
+        int r = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!nl)
+                return -errno;
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                r = -errno;
+                goto out;
+        }
+        portid = mnl_socket_get_portid(nl);
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+        mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
+                r = -errno;
+                goto out;
+        }
+        /* the table (if any), then the ACK; bounded: a GET answers at most twice */
+        for (int i = 0; i < 8 && !done; i++) {
+                ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
+                int left;
+
+                if (n < 0) {
+                        r = -errno;
+                        goto out;
+                }
+                left = (int) n;
+                for (nlh = (struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                        const struct nlattr *a;
+
+                        if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
+                                continue;
+                        if (nlh->nlmsg_type == NLMSG_ERROR) {
+                                const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+                                if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e)) {
+                                        r = -EPROTO;
+                                        goto out;
+                                }
+                                if (e->error < 0 && e->error != -ENOENT) {
+                                        r = e->error;
+                                        goto out;
+                                }
+                                done = true;
+                                continue;
+                        }
+                        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
+                                continue;
+                        exists = true;
+                        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                                if (mnl_attr_get_type(a) == NFTA_TABLE_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                                        flags = ntohl(mnl_attr_get_u32(a));
+                }
+        }
+        if (!done)
+                r = -EPROTO;
+        else {
+                *ret_exists = exists;
+                *ret_flags = flags;
+        }
+out:
+        mnl_socket_close(nl);
+        return r;
+}
+
+/* Append one message to a one-buffer batch (msgs[] tells the sender what
+ * each message is, for its error reports). */
+static void claim_msg(struct pst_nft_batch *b, struct nlmsghdr *nlh, enum pst_nft_obj obj) {
+        b->msgs[b->nmsgs++] = (struct pst_nft_msg) {
+                .obj = (uint8_t) obj,
+                .type = (uint8_t) (nlh->nlmsg_type & 0xff),
+                .off = (uint32_t) b->iov[0].iov_len,
+        };
+        b->iov[0].iov_len += nlh->nlmsg_len;
+        b->len += nlh->nlmsg_len;
+}
+
+int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        struct nftnl_table *t;
+        struct nlmsghdr *nlh;
+        char *buf;
+        int r;
+
+        r = pst_ruleset_new(&rs); /* only its table name is used, in error messages */
+        if (r < 0)
+                return r;
+        r = strcpy_bounded(rs->table, sizeof(rs->table), name);
+        if (r < 0)
+                return r;
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->rs = rs;
+        b->iov = calloc(1, sizeof(*b->iov));
+        b->msgs = calloc(3, sizeof(*b->msgs));
+        buf = calloc(1, 4096); /* three small messages */
+        if (!b->iov || !b->msgs || !buf) {
+                free(buf);
+                return -ENOMEM;
+        }
+        b->niov = b->capiov = 1;
+        b->capmsgs = 3;
+        b->iov[0].iov_base = buf;
+
+        claim_msg(b, nftnl_batch_begin(buf, 0), PST_NFT_OBJ_BATCH);
+        t = nftnl_table_alloc();
+        if (!t)
+                return -ENOMEM;
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, rs->table);
+        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+        nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+        /* The kernel creates a missing table even without NLM_F_CREATE, so
+         * callers query first (pst_nft_table_query) and claim only what is there. */
+        nlh = nftnl_nlmsg_build_hdr(buf + b->iov[0].iov_len, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_ACK, 1);
+        nftnl_table_nlmsg_build_payload(nlh, t);
+        nftnl_table_free(t);
+        claim_msg(b, nlh, PST_NFT_OBJ_TABLE);
+        claim_msg(b, nftnl_batch_end(buf + b->iov[0].iov_len, 2), PST_NFT_OBJ_BATCH);
+        return pst_nft_batch_send(nft, b, diag);
+}

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * Inside the iptables backend.  iptc-plan.c turns the IR into a plan (pure:
+ * the xtables rules of each family and the ipsets they use, as plain
+ * structs) and writes it as text or as xtables entries; iptc.c puts a plan
+ * into the kernel.
+ */
+
+#include <net/if.h>
+#include <linux/netfilter/ipset/ip_set.h>
+
+#include "iptc.h"
+
+#define XCHAIN_LEN 29 /* XT_EXTENSION_MAXNAMELEN: iptables refuses longer chain names */
+
+enum { XF_4, XF_6 };
+
+enum xset_type {
+        XS_NET,       /* hash:net: one address field */
+        XS_IPPORTNET, /* hash:ip,port,net: saddr . daddr . dport with single hosts on one side */
+};
+
+/* One ipset the plan needs. */
+struct xset {
+        char name[IPSET_MAXNAMELEN];
+        uint32_t irset;       /* index in rs->sets */
+        int xf;               /* XF_4 / XF_6 */
+        enum xset_type type;
+        bool dynamic;         /* interface addresses: fixed name, refilled by swap */
+        bool ip_is_dst;       /* IPPORTNET: the "ip" dimension is the destination */
+        uint8_t proto;        /* IPPORTNET: tcp or udp */
+        uint64_t entries;     /* kernel entries once ranges are split and port ranges expanded */
+        uint16_t index;       /* kernel index (resolved by iptc.c) */
+};
+
+enum xaddr_kind {
+        XA_NONE,
+        XA_NET,   /* a / mask */
+        XA_RANGE, /* a - b, with -m iprange */
+};
+
+struct xaddr {
+        enum xaddr_kind kind;
+        bool inv;
+        uint8_t a[16], b[16]; /* NET: address, mask; RANGE: first, last */
+};
+
+struct xsetmatch {
+        int set; /* index in plan->sets */
+        uint8_t dim, flags; /* xt_set_info: flags has IPSET_DIM_n_SRC bits and IPSET_INV_MATCH */
+};
+
+/* One xtables rule. */
+struct xrule {
+        uint32_t chain;                  /* IR chain index */
+        const struct pst_rule *ir;       /* limit, log, comment, origin */
+        struct xaddr src, dst;
+        char iif[IFNAMSIZ], oif[IFNAMSIZ]; /* as iptables writes them: "ppp+" for a wildcard */
+        bool iif_inv, oif_inv;
+        int proto;                       /* -1: any */
+        bool proto_inv;
+        bool ah6;                        /* IPv6 AH: -m ipv6header --header ah --soft, not -p ah */
+        int port_field;                  /* 0, or PST_F_TCP_DPORT / PST_F_UDP_DPORT: a port match */
+        bool multiport, ports_inv;
+        uint8_t nports;                  /* multiport: slots used (a range takes two) */
+        uint16_t ports[15];              /* single port match: ports[0]..ports[1] */
+        uint8_t pflags[15];
+        int icmp_type;                   /* -1: none (icmp or icmpv6 by family) */
+        bool icmp_inv;
+        uint16_t ctstate;                /* xt_conntrack state bits, 0 = no match */
+        bool ct_inv;
+        uint8_t nsetm;
+        struct xsetmatch setm[2];
+        struct pst_verdict verdict;
+};
+
+struct xfamily {
+        size_t n, cap;
+        struct xrule *rules; /* in chain order: all rules of chain 0, then chain 1 ... */
+};
+
+struct iptc_plan {
+        const struct pst_ruleset *rs;
+        bool use_ipset;
+        size_t nsets, capsets;
+        struct xset *sets;
+        int *ipset_of;               /* per IR set and family: index in sets or -1 */
+        char (*chains)[XCHAIN_LEN];  /* per IR chain: its xtables name */
+        struct xfamily fam[2];
+};
+
+int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_plan **ret, struct pst_diag *diag);
+/* A plan with only the ipset of IR set si (an interface-address set), for an update. */
+int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_plan **ret, int *ret_set,
+                      struct pst_diag *diag);
+void iptc_plan_free(struct iptc_plan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct iptc_plan *, iptc_plan_free);
+
+/* The -A line of one rule, without the newline, exactly as iptables-save prints it. */
+void iptc_rule_text(const struct iptc_plan *p, int xf, const struct xrule *x, FILE *f);
+/* The ipset restore lines that create set s under name (and flush it) and fill it. */
+void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *name, bool flush, FILE *f);
+/* "hash:net family inet hashsize 1024 maxelem 65536" */
+void iptc_set_create_args(const struct xset *s, FILE *f);
+
+/*
+ * The xtables entry of one rule (struct ipt_entry or ip6t_entry with its
+ * matches and target), in buf (at least IPTC_ENTRY_MAX bytes).  Returns its
+ * size.  Jumps carry the target chain's name (libiptc resolves it).
+ */
+#define IPTC_ENTRY_MAX 2048
+size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x, void *buf);
+
+/* Does this xtables chain name belong to us? */
+static inline bool iptc_chain_ours(const char *name) {
+        return streq(name, "INPUT") || streq(name, "FORWARD") ||
+               strncmp(name, PST_IPTC_PREFIX, sizeof(PST_IPTC_PREFIX) - 1) == 0;
+}
+
+/* FNV-1a 32 */
+uint32_t iptc_hash(const void *data, size_t len, uint32_t h);
+#define IPTC_HASH_INIT 0x811c9dc5u

@@ -1,0 +1,942 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The iptables backend, kernel side: a plan (iptc-plan.c) → ipsets +
+ * table filter of IPv4 and IPv6 through libiptc.  See iptc.h for what we
+ * own and how the two commits are ordered.
+ *
+ *   apply:  plan → take both handles (snapshots) → save our IPv4 chains →
+ *           create and fill the new ipsets → rebuild our chains in both
+ *           handles → commit IPv4 → commit IPv6 → destroy the ipsets only
+ *           the old rules used.
+ *           IPv6 refused: put the saved IPv4 chains back (a fresh handle:
+ *           the kernel refuses a replace from a handle whose entry count is
+ *           stale, EAGAIN) and commit again; destroy the ipsets we created.
+ */
+#include <net/if.h> /* before any <linux/if.h> */
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <libiptc/libiptc.h>
+#include <libiptc/libip6tc.h>
+#include <linux/netfilter/x_tables.h>
+
+#include "iptc-internal.h"
+
+extern char **environ;
+
+#define COMMIT_TRIES 3 /* another process committed between our snapshot and our commit: EAGAIN, try again */
+
+/* ---- one family's libiptc, behind one set of function pointers ---- */
+
+struct fam_ops {
+        const char *what; /* "IPv4" */
+        size_t hdr;       /* sizeof(struct ipt_entry) / sizeof(struct ip6t_entry) */
+        struct xtc_handle *(*init)(const char *);
+        void (*free)(struct xtc_handle *);
+        int (*commit)(struct xtc_handle *);
+        const char *(*first_chain)(struct xtc_handle *);
+        const char *(*next_chain)(struct xtc_handle *);
+        const void *(*first_rule)(const char *, struct xtc_handle *);
+        const void *(*next_rule)(const void *, struct xtc_handle *);
+        const char *(*get_target)(const void *, struct xtc_handle *);
+        int (*builtin)(const char *, struct xtc_handle *const);
+        const char *(*get_policy)(const char *, struct xt_counters *, struct xtc_handle *);
+        int (*set_policy)(const char *, const char *, struct xt_counters *, struct xtc_handle *);
+        int (*flush)(const char *, struct xtc_handle *);
+        int (*create)(const char *, struct xtc_handle *);
+        int (*delete)(const char *, struct xtc_handle *);
+        int (*append)(const char *, const void *, struct xtc_handle *);
+        const char *(*strerror)(int);
+};
+
+/* wrappers: the entry types differ, the libraries' signatures with them */
+static const void *v4_first_rule(const char *c, struct xtc_handle *h) {
+        return iptc_first_rule(c, h);
+}
+static const void *v4_next_rule(const void *e, struct xtc_handle *h) {
+        return iptc_next_rule(e, h);
+}
+static const char *v4_get_target(const void *e, struct xtc_handle *h) {
+        return iptc_get_target(e, h);
+}
+static int v4_set_policy(const char *c, const char *p, struct xt_counters *n, struct xtc_handle *h) {
+        return iptc_set_policy(c, p, n, h);
+}
+static int v4_flush(const char *c, struct xtc_handle *h) {
+        return iptc_flush_entries(c, h);
+}
+static int v4_create(const char *c, struct xtc_handle *h) {
+        return iptc_create_chain(c, h);
+}
+static int v4_delete(const char *c, struct xtc_handle *h) {
+        return iptc_delete_chain(c, h);
+}
+static int v4_append(const char *c, const void *e, struct xtc_handle *h) {
+        return iptc_append_entry(c, e, h);
+}
+static const void *v6_first_rule(const char *c, struct xtc_handle *h) {
+        return ip6tc_first_rule(c, h);
+}
+static const void *v6_next_rule(const void *e, struct xtc_handle *h) {
+        return ip6tc_next_rule(e, h);
+}
+static const char *v6_get_target(const void *e, struct xtc_handle *h) {
+        return ip6tc_get_target(e, h);
+}
+static int v6_set_policy(const char *c, const char *p, struct xt_counters *n, struct xtc_handle *h) {
+        return ip6tc_set_policy(c, p, n, h);
+}
+static int v6_flush(const char *c, struct xtc_handle *h) {
+        return ip6tc_flush_entries(c, h);
+}
+static int v6_create(const char *c, struct xtc_handle *h) {
+        return ip6tc_create_chain(c, h);
+}
+static int v6_delete(const char *c, struct xtc_handle *h) {
+        return ip6tc_delete_chain(c, h);
+}
+static int v6_append(const char *c, const void *e, struct xtc_handle *h) {
+        return ip6tc_append_entry(c, e, h);
+}
+
+static const struct fam_ops fam_ops[2] = {
+        [XF_4] = { "IPv4", sizeof(struct ipt_entry), iptc_init, iptc_free, iptc_commit, iptc_first_chain,
+                   iptc_next_chain, v4_first_rule, v4_next_rule, v4_get_target, iptc_builtin, iptc_get_policy,
+                   v4_set_policy, v4_flush, v4_create, v4_delete, v4_append, iptc_strerror },
+        [XF_6] = { "IPv6", sizeof(struct ip6t_entry), ip6tc_init, ip6tc_free, ip6tc_commit, ip6tc_first_chain,
+                   ip6tc_next_chain, v6_first_rule, v6_next_rule, v6_get_target, ip6tc_builtin,
+                   ip6tc_get_policy, v6_set_policy, v6_flush, v6_create, v6_delete, v6_append, ip6tc_strerror },
+};
+
+static uint16_t entry_target_offset(int xf, const void *e) {
+        return xf == XF_4 ? ((const struct ipt_entry *) e)->target_offset
+                          : ((const struct ip6t_entry *) e)->target_offset;
+}
+
+static uint16_t entry_size(int xf, const void *e) {
+        return xf == XF_4 ? ((const struct ipt_entry *) e)->next_offset : ((const struct ip6t_entry *) e)->next_offset;
+}
+
+struct handle {
+        int xf;
+        struct xtc_handle *h;
+};
+
+static void handle_done(struct handle *h) {
+        if (h->h)
+                fam_ops[h->xf].free(h->h);
+        h->h = NULL;
+}
+
+static int handle_open(struct handle *h, int xf, struct pst_diag *diag) {
+        const struct fam_ops *ops = &fam_ops[xf];
+
+        h->xf = xf;
+        h->h = ops->init("filter");
+        if (!h->h) {
+                int err = errno ? errno : EIO;
+
+                return pst_error(diag, -err, NULL, 0,
+                                 "iptables backend: cannot read the %s filter table: %s (legacy iptables in this "
+                                 "kernel?)",
+                                 ops->what, ops->strerror(err));
+        }
+        return 0;
+}
+
+/* ---- what our chains hold: saved before a commit, to put back ---- */
+
+struct saved_chain {
+        char name[32];
+        char policy[32]; /* builtin chains; "" for ours */
+        struct xt_counters counters;
+        size_t len;      /* bytes of entries */
+        uint8_t *blob;   /* entries, back to back; standard targets carry their verdict's name */
+};
+
+struct saved {
+        int xf;
+        size_t n, cap;
+        struct saved_chain *v;
+};
+
+static void saved_clear(struct saved *s) {
+        for (size_t i = 0; i < s->n; i++)
+                free(s->v[i].blob);
+        free(s->v);
+        *s = (struct saved) {};
+}
+
+static int saved_take(struct saved *s, const struct handle *h) {
+        const struct fam_ops *ops = &fam_ops[h->xf];
+        int r;
+
+        saved_clear(s);
+        s->xf = h->xf;
+        for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
+                struct saved_chain *sc;
+
+                if (!iptc_chain_ours(c))
+                        continue;
+                r = GROW(s->v, s->cap, s->n + 1, PST_CHAINS_MAX + 2);
+                if (r < 0)
+                        return r;
+                sc = &s->v[s->n++];
+                *sc = (struct saved_chain) {};
+                snprintf(sc->name, sizeof(sc->name), "%s", c);
+                if (ops->builtin(c, h->h)) {
+                        const char *pol = ops->get_policy(c, &sc->counters, h->h);
+
+                        snprintf(sc->policy, sizeof(sc->policy), "%s", pol ? pol : "ACCEPT");
+                }
+                for (const void *e = ops->first_rule(c, h->h); e; e = ops->next_rule(e, h->h)) {
+                        uint16_t size = entry_size(h->xf, e), toff = entry_target_offset(h->xf, e);
+                        struct xt_entry_target *t;
+                        uint8_t *nb = realloc(sc->blob, sc->len + size);
+
+                        if (!nb)
+                                return -ENOMEM;
+                        sc->blob = nb;
+                        memcpy(sc->blob + sc->len, e, size);
+                        /* libiptc hands out standard targets nameless, with
+                         * the kernel's verdict; appending wants the name */
+                        t = (struct xt_entry_target *) (sc->blob + sc->len + toff);
+                        if (t->u.user.name[0] == 0)
+                                snprintf(t->u.user.name, sizeof(t->u.user.name), "%s",
+                                         ops->get_target(e, h->h));
+                        sc->len += size;
+                }
+        }
+        return 0;
+}
+
+/* ---- ipset: index lookups over the kernel's getsockopt interface ---- */
+
+static int ipset_socket(void) {
+        int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+
+        return fd < 0 ? -errno : fd;
+}
+
+static int ipset_kernel_ok(int fd) {
+        struct ip_set_req_version v = { .op = IP_SET_OP_VERSION };
+        socklen_t len = sizeof(v);
+
+        if (getsockopt(fd, SOL_IP, SO_IP_SET, &v, &len) < 0)
+                return -errno;
+        return v.version >= IPSET_PROTOCOL_MIN ? 0 : -EPROTONOSUPPORT;
+}
+
+static int ipset_index(int fd, const char *name, uint16_t *ret) {
+        struct ip_set_req_get_set req = { .op = IP_SET_OP_GET_BYNAME, .version = IPSET_PROTOCOL };
+        socklen_t len = sizeof(req);
+
+        snprintf(req.set.name, sizeof(req.set.name), "%s", name);
+        if (getsockopt(fd, SOL_IP, SO_IP_SET, &req, &len) < 0)
+                return -errno;
+        if (req.set.index == IPSET_INVALID_ID)
+                return -ENOENT;
+        *ret = req.set.index;
+        return 0;
+}
+
+static int ipset_name(int fd, uint16_t index, char name[IPSET_MAXNAMELEN]) {
+        struct ip_set_req_get_set req = { .op = IP_SET_OP_GET_BYINDEX, .version = IPSET_PROTOCOL };
+        socklen_t len = sizeof(req);
+
+        req.set.index = index;
+        if (getsockopt(fd, SOL_IP, SO_IP_SET, &req, &len) < 0)
+                return -errno;
+        if (!req.set.name[0])
+                return -ENOENT;
+        snprintf(name, IPSET_MAXNAMELEN, "%s", req.set.name);
+        return 0;
+}
+
+static const char *ipset_tool(const struct pst_iptc_opts *o, char buf[PATH_MAX]) {
+        static const char *const fixed[] = { "/usr/sbin/ipset", "/sbin/ipset" };
+        const char *path;
+
+        if (o && o->ipset_path)
+                return access(o->ipset_path, X_OK) == 0 ? o->ipset_path : NULL;
+        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
+                if (access(fixed[i], X_OK) == 0)
+                        return fixed[i];
+        path = getenv("PATH");
+        while (path && *path) {
+                size_t l = strcspn(path, ":");
+
+                if (l && l + sizeof("/ipset") < PATH_MAX) {
+                        snprintf(buf, PATH_MAX, "%.*s/ipset", (int) l, path);
+                        if (access(buf, X_OK) == 0)
+                                return buf;
+                }
+                path += l + (path[l] == ':');
+        }
+        return NULL;
+}
+
+int pst_iptc_ipset_available(const struct pst_iptc_opts *o) {
+        _cleanup_close_ int fd = -1;
+        char buf[PATH_MAX];
+
+        if (o && o->ipset == PST_IPTC_IPSET_NEVER)
+                return -EOPNOTSUPP;
+        if (!ipset_tool(o, buf))
+                return -ENOENT;
+        fd = ipset_socket();
+        if (fd < 0)
+                return fd;
+        return ipset_kernel_ok(fd);
+}
+
+/*
+ * `ipset restore` < script.  Returns 0, or -EIO with *ret_line the failing
+ * line of the script (0 if unknown) and *ret_msg ipset's message.
+ */
+static int ipset_run(const struct pst_iptc_opts *o, const char *script, size_t len, unsigned *ret_line,
+                     char **ret_msg) {
+        _cleanup_close_ int in = -1, err = -1, devnull = -1;
+        posix_spawn_file_actions_t fa;
+        char buf[PATH_MAX], *argv[3];
+        const char *tool = ipset_tool(o, buf);
+        int status, r;
+        pid_t pid;
+        off_t size;
+
+        *ret_line = 0;
+        *ret_msg = NULL;
+        if (!tool)
+                return -ENOENT;
+        in = memfd_create("postern-ipset", MFD_CLOEXEC);
+        err = memfd_create("postern-ipset-err", MFD_CLOEXEC);
+        devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (in < 0 || err < 0 || devnull < 0)
+                return -errno;
+        for (size_t done = 0; done < len;) {
+                ssize_t n = write(in, script + done, len - done);
+
+                if (n < 0)
+                        return -errno;
+                done += (size_t) n;
+        }
+        if (lseek(in, 0, SEEK_SET) < 0)
+                return -errno;
+        argv[0] = (char *) "ipset";
+        argv[1] = (char *) "restore";
+        argv[2] = NULL;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in, 0);
+        posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+        posix_spawn_file_actions_adddup2(&fa, err, 2);
+        r = posix_spawn(&pid, tool, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return -r;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        size = lseek(err, 0, SEEK_END);
+        if (size > 0) {
+                char *msg = calloc(1, (size_t) MIN(size, 4096) + 1), *p;
+
+                if (msg && pread(err, msg, (size_t) MIN(size, 4096), 0) > 0) {
+                        msg[strcspn(msg, "\n")] = 0;
+                        p = strstr(msg, "Error in line ");
+                        if (p)
+                                *ret_line = (unsigned) strtoul(p + strlen("Error in line "), NULL, 10);
+                        *ret_msg = msg;
+                } else
+                        free(msg);
+        }
+        return -EIO;
+}
+
+/* ---- the ipsets of a plan ---- */
+
+struct setjob {
+        struct iptc_plan *p;
+        const struct pst_iptc_opts *o;
+        struct pst_diag *diag;
+        int fd;
+        size_t ncreated;
+        char (*created)[IPSET_MAXNAMELEN]; /* new names: destroyed again if the apply fails */
+};
+
+static void setjob_done(struct setjob *j) {
+        free(j->created);
+        if (j->fd >= 0)
+                close(j->fd);
+}
+
+static void tmp_name(size_t i, char buf[IPSET_MAXNAMELEN]) {
+        snprintf(buf, IPSET_MAXNAMELEN, "%snew-%u", PST_IPTC_PREFIX, (unsigned) (i & 0xffffff));
+}
+
+static int set_error(struct setjob *j, const struct xset *s, int err, const char *msg) {
+        const struct pst_ruleset *rs = j->p->rs;
+        const struct pst_set *ir = &rs->sets[s->irset];
+
+        return pst_error(j->diag, err, pst_origin_file(rs, ir->origin), ir->origin.line,
+                         "iptables backend: cannot create ipset %s for %s%s%s: %s", s->name,
+                         ir->name[0] ? "set '" : "an address set", ir->name, ir->name[0] ? "'" : "",
+                         msg ? msg : strerror(-err));
+}
+
+/*
+ * Create every set of the plan that does not exist yet (filled under a
+ * temporary name, then renamed: a set with its final name is always
+ * complete) and refill the interface-address sets that do (swap).  Then
+ * resolve every set's kernel index for the set matches.
+ */
+static int sets_create(struct setjob *j) {
+        struct iptc_plan *p = j->p;
+        _cleanup_free_ char *script = NULL;
+        _cleanup_free_ size_t *line_set = NULL; /* script line → set, for ipset's error */
+        size_t len = 0, done = 0, lines = 0, caplines = 0;
+        FILE *f;
+        int r = 0;
+
+        if (p->nsets == 0)
+                return 0;
+        f = open_memstream(&script, &len);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; r >= 0 && i < p->nsets; i++) {
+                const struct xset *s = &p->sets[i];
+                char tmp[IPSET_MAXNAMELEN];
+                uint16_t idx;
+                bool exists = ipset_index(j->fd, s->name, &idx) == 0, known = false;
+
+                if (exists && !s->dynamic)
+                        continue; /* named after its contents: already what we want */
+                tmp_name(i, tmp);
+                if (ipset_index(j->fd, tmp, &idx) == 0)
+                        fprintf(f, "destroy %s\n", tmp); /* left over by a crash */
+                iptc_set_text(p, s, tmp, false, f);
+                if (exists)
+                        fprintf(f, "swap %s %s\ndestroy %s\n", tmp, s->name, tmp);
+                else {
+                        fprintf(f, "rename %s %s\n", tmp, s->name);
+                        for (size_t k = 0; k < j->ncreated; k++)
+                                known |= streq(j->created[k], s->name);
+                        if (!known && j->ncreated < p->nsets)
+                                strcpy(j->created[j->ncreated++], s->name);
+                }
+                if (fflush(f) != 0)
+                        r = -ENOMEM;
+                /* the lines of set i, to name it if ipset refuses one */
+                for (; r >= 0 && done < len; done++)
+                        if (script[done] == '\n') {
+                                r = GROW(line_set, caplines, lines + 1, (size_t) 1 << 30);
+                                if (r >= 0)
+                                        line_set[lines++] = i;
+                        }
+        }
+        if (fclose(f) != 0 && r >= 0)
+                r = -ENOMEM;
+        if (r < 0)
+                return r;
+        if (len) {
+                unsigned line;
+                _cleanup_free_ char *msg = NULL;
+
+                r = ipset_run(j->o, script, len, &line, &msg);
+                if (r < 0) {
+                        size_t si = line > 0 && line <= lines ? line_set[line - 1] : 0;
+
+                        if (r == -ENOENT && !msg)
+                                msg = strdup("the ipset tool is not installed");
+                        return set_error(j, &p->sets[si], r, msg);
+                }
+        }
+        for (size_t i = 0; i < p->nsets; i++) {
+                r = ipset_index(j->fd, p->sets[i].name, &p->sets[i].index);
+                if (r < 0)
+                        return set_error(j, &p->sets[i], r, "not found after creating it");
+        }
+        return 0;
+}
+
+/* Destroy sets by name; those still referenced stay (a warning). */
+static void sets_destroy(struct setjob *j, char (*names)[IPSET_MAXNAMELEN], size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                char line[IPSET_MAXNAMELEN + 16], *msg = NULL;
+                unsigned l;
+                uint16_t idx;
+
+                if (ipset_index(j->fd, names[i], &idx) < 0)
+                        continue;
+                snprintf(line, sizeof(line), "destroy %s\n", names[i]);
+                if (ipset_run(j->o, line, strlen(line), &l, &msg) < 0)
+                        pst_warning(j->diag, NULL, 0, "iptables backend: cannot destroy ipset %s: %s, ignoring",
+                                    names[i], msg ? msg : "ipset failed");
+                free(msg);
+        }
+}
+
+/* The names of "postern-*" sets the rules of our chains in h use. */
+static int collect_set_refs(int fd, const struct handle *h, char (**names)[IPSET_MAXNAMELEN], size_t *n,
+                            size_t *cap) {
+        const struct fam_ops *ops = &fam_ops[h->xf];
+
+        if (fd < 0)
+                return 0;
+        for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
+                if (!iptc_chain_ours(c))
+                        continue;
+                for (const void *e = ops->first_rule(c, h->h); e; e = ops->next_rule(e, h->h)) {
+                        const uint8_t *b = e;
+                        uint16_t toff = entry_target_offset(h->xf, e);
+
+                        for (size_t off = ops->hdr; off < toff;) {
+                                const struct xt_entry_match *m = (const struct xt_entry_match *) (b + off);
+                                char name[IPSET_MAXNAMELEN];
+                                uint16_t idx;
+                                bool dup = false;
+
+                                if (m->u.match_size < sizeof(*m))
+                                        break;
+                                off += m->u.match_size;
+                                if (!streq(m->u.user.name, "set"))
+                                        continue;
+                                /* every revision of xt_set starts with the set's index */
+                                memcpy(&idx, m->data, sizeof(idx));
+                                if (ipset_name(fd, idx, name) < 0 ||
+                                    strncmp(name, PST_IPTC_PREFIX, strlen(PST_IPTC_PREFIX)) != 0)
+                                        continue;
+                                for (size_t i = 0; i < *n; i++)
+                                        dup |= streq((*names)[i], name);
+                                if (dup)
+                                        continue;
+                                if (GROW(*names, *cap, *n + 1, PST_SETS_MAX) < 0)
+                                        return -ENOMEM;
+                                strcpy((*names)[(*n)++], name);
+                        }
+                }
+        }
+        return 0;
+}
+
+/* ---- our chains in a handle ---- */
+
+/*
+ * Make our part of h hold exactly these chains, empty: flush INPUT, FORWARD
+ * and every postern-* chain, delete the postern-* chains not wanted, create
+ * the missing ones, set the builtin chains' policies.
+ */
+static int chains_reset(const struct handle *h, const char *const *names, const char *const *policies,
+                        const struct xt_counters *counters, size_t n, struct pst_diag *diag) {
+        const struct fam_ops *ops = &fam_ops[h->xf];
+        _cleanup_free_ char(*have)[32] = NULL;
+        size_t nhave = 0, cap = 0;
+        int r;
+
+        for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
+                if (!iptc_chain_ours(c))
+                        continue;
+                r = GROW(have, cap, nhave + 1, PST_CHAINS_MAX + 64);
+                if (r < 0)
+                        return r;
+                snprintf(have[nhave++], 32, "%s", c);
+        }
+        for (size_t i = 0; i < nhave; i++)
+                if (!ops->flush(have[i], h->h))
+                        goto fail_errno;
+        for (size_t i = 0; i < nhave; i++) {
+                bool wanted = false;
+
+                for (size_t k = 0; k < n; k++)
+                        wanted |= streq(names[k], have[i]);
+                if (wanted || ops->builtin(have[i], h->h))
+                        continue;
+                if (!ops->delete(have[i], h->h)) {
+                        int err = errno;
+
+                        return pst_error(diag, -err, NULL, 0,
+                                         "iptables backend: cannot remove the %s chain %s: %s (a chain outside "
+                                         "postern's still jumps to it?)",
+                                         ops->what, have[i], ops->strerror(err));
+                }
+        }
+        for (size_t k = 0; k < n; k++) {
+                bool exists = false;
+
+                for (size_t i = 0; i < nhave; i++)
+                        exists |= streq(names[k], have[i]);
+                if (policies[k]) {
+                        struct xt_counters zero = {};
+
+                        if (!ops->set_policy(names[k], policies[k], counters ? (struct xt_counters *) &counters[k]
+                                                                              : &zero,
+                                             h->h))
+                                goto fail_errno;
+                } else if (!exists && !ops->create(names[k], h->h))
+                        goto fail_errno;
+        }
+        return 0;
+
+fail_errno:
+        r = errno;
+        return pst_error(diag, -r, NULL, 0, "iptables backend: %s filter table: %s", ops->what, ops->strerror(r));
+}
+
+static int build_from_plan(const struct iptc_plan *p, const struct handle *h, struct pst_diag *diag) {
+        const struct fam_ops *ops = &fam_ops[h->xf];
+        const struct pst_ruleset *rs = p->rs;
+        const struct xfamily *fam = &p->fam[h->xf];
+        _cleanup_free_ const char **names = NULL, **pols = NULL;
+        uint8_t buf[IPTC_ENTRY_MAX] __attribute__((aligned(8)));
+        int r;
+
+        names = calloc(MAX(rs->nchains, 1), sizeof(*names));
+        pols = calloc(MAX(rs->nchains, 1), sizeof(*pols));
+        if (!names || !pols)
+                return -ENOMEM;
+        for (size_t i = 0; i < rs->nchains; i++) {
+                names[i] = p->chains[i];
+                if (rs->chains[i].hook != PST_HOOK_NONE)
+                        pols[i] = rs->chains[i].policy == PST_V_ACCEPT ? "ACCEPT" : "DROP";
+        }
+        r = chains_reset(h, names, pols, NULL, rs->nchains, diag);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < fam->n; i++) {
+                const struct xrule *x = &fam->rules[i];
+
+                iptc_rule_entry(p, h->xf, x, buf);
+                if (!ops->append(p->chains[x->chain], buf, h->h)) {
+                        int err = errno;
+
+                        return pst_error(diag, -err, pst_origin_file(rs, x->ir->origin), x->ir->origin.line,
+                                         "iptables backend: %s rule refused by libiptc: %s", ops->what,
+                                         ops->strerror(err));
+                }
+        }
+        return 0;
+}
+
+static int build_from_saved(const struct saved *s, const struct handle *h, struct pst_diag *diag) {
+        const struct fam_ops *ops = &fam_ops[h->xf];
+        _cleanup_free_ const char **names = NULL, **pols = NULL;
+        _cleanup_free_ struct xt_counters *counters = NULL;
+        int r;
+
+        names = calloc(MAX(s->n, 1), sizeof(*names));
+        pols = calloc(MAX(s->n, 1), sizeof(*pols));
+        counters = calloc(MAX(s->n, 1), sizeof(*counters));
+        if (!names || !pols || !counters)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n; i++) {
+                names[i] = s->v[i].name;
+                pols[i] = s->v[i].policy[0] ? s->v[i].policy : NULL;
+                counters[i] = s->v[i].counters;
+        }
+        r = chains_reset(h, names, pols, counters, s->n, diag);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s->n; i++)
+                for (size_t off = 0; off < s->v[i].len; off += entry_size(h->xf, s->v[i].blob + off))
+                        if (!ops->append(s->v[i].name, s->v[i].blob + off, h->h)) {
+                                r = errno;
+                                return pst_error(diag, -r, NULL, 0, "iptables backend: cannot restore a %s rule "
+                                                 "of %s: %s", ops->what, s->v[i].name, ops->strerror(r));
+                        }
+        return 0;
+}
+
+static int commit(const struct handle *h) {
+        if (fam_ops[h->xf].commit(h->h))
+                return 0;
+        return errno ? -errno : -EIO;
+}
+
+/* Put the saved chains back into the kernel (after the other family failed). */
+static int restore_saved(const struct saved *s, struct pst_diag *diag) {
+        int r = -EAGAIN;
+
+        for (int t = 0; t < COMMIT_TRIES && r == -EAGAIN; t++) {
+                struct handle h = {};
+
+                r = handle_open(&h, s->xf, diag);
+                if (r >= 0)
+                        r = build_from_saved(s, &h, diag);
+                if (r >= 0)
+                        r = commit(&h);
+                handle_done(&h);
+        }
+        return r;
+}
+
+/* ---- apply ---- */
+
+int pst_iptc_available(void) {
+        struct handle h4 = {}, h6 = {};
+        struct pst_diag d;
+        int r;
+
+        pst_diag_init(&d);
+        r = handle_open(&h4, XF_4, &d);
+        if (r >= 0)
+                r = handle_open(&h6, XF_6, &d);
+        handle_done(&h4);
+        handle_done(&h6);
+        pst_diag_clear(&d);
+        return r;
+}
+
+static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct setjob *j, bool *retry,
+                      struct pst_diag *diag) {
+        struct handle h[2] = { { .xf = XF_4 }, { .xf = XF_6 } };
+        struct saved saved4 = {};
+        _cleanup_free_ char(*oldrefs)[IPSET_MAXNAMELEN] = NULL;
+        size_t noldrefs = 0, capold = 0;
+        int r;
+
+        *retry = false;
+        r = handle_open(&h[XF_4], XF_4, diag);
+        if (r >= 0)
+                r = handle_open(&h[XF_6], XF_6, diag);
+        if (r >= 0)
+                r = saved_take(&saved4, &h[XF_4]);
+        for (int xf = XF_4; r >= 0 && xf <= XF_6; xf++)
+                r = collect_set_refs(j->fd, &h[xf], &oldrefs, &noldrefs, &capold);
+        if (r >= 0 && !o->check_only)
+                r = sets_create(j);
+        /* both tables built before either is committed: what libiptc
+         * refuses is found while nothing has changed yet */
+        for (int xf = XF_4; r >= 0 && xf <= XF_6; xf++)
+                r = build_from_plan(p, &h[xf], diag);
+        if (r < 0 || o->check_only)
+                goto out;
+
+        r = commit(&h[XF_4]);
+        if (r == -EAGAIN) {
+                *retry = true;
+                goto out;
+        }
+        if (r < 0) {
+                pst_error(diag, r, NULL, 0, "iptables backend: the kernel refused the IPv4 filter table: %s; "
+                          "nothing was changed", iptc_strerror(-r));
+                goto out;
+        }
+
+        if (o->before_v6_commit)
+                r = o->before_v6_commit(o->userdata);
+        for (int t = 0; r >= 0 && t < COMMIT_TRIES; t++) {
+                r = commit(&h[XF_6]);
+                if (r != -EAGAIN)
+                        break;
+                /* someone changed ip6tables since our snapshot: take a new one */
+                handle_done(&h[XF_6]);
+                r = handle_open(&h[XF_6], XF_6, diag);
+                if (r >= 0)
+                        r = build_from_plan(p, &h[XF_6], diag);
+                if (r >= 0)
+                        r = -EAGAIN;
+        }
+        if (r < 0) {
+                int k = restore_saved(&saved4, diag);
+
+                if (k < 0)
+                        pst_error(diag, r, NULL, 0,
+                                  "iptables backend: the kernel refused the IPv6 filter table: %s; AND restoring "
+                                  "the previous IPv4 rules failed too (%s): IPv4 has the new rules, IPv6 the old",
+                                  ip6tc_strerror(-r), iptc_strerror(-k));
+                else
+                        pst_error(diag, r, NULL, 0,
+                                  "iptables backend: the kernel refused the IPv6 filter table: %s; the IPv4 "
+                                  "table was restored to its previous rules, nothing was changed",
+                                  ip6tc_strerror(-r));
+                goto out;
+        }
+        /* success: the sets only the old rules used go */
+        for (size_t i = 0; i < noldrefs; i++) {
+                bool keep = false;
+
+                for (size_t k = 0; k < p->nsets; k++)
+                        keep |= streq(p->sets[k].name, oldrefs[i]);
+                if (keep)
+                        oldrefs[i][0] = 0;
+        }
+        for (size_t i = 0; i < noldrefs; i++)
+                if (oldrefs[i][0])
+                        sets_destroy(j, &oldrefs[i], 1);
+        j->ncreated = 0; /* in use now */
+out:
+        handle_done(&h[XF_4]);
+        handle_done(&h[XF_6]);
+        saved_clear(&saved4);
+        return r;
+}
+
+int pst_iptc_apply(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, struct pst_diag *diag) {
+        static const struct pst_iptc_opts defaults = {};
+        _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
+        struct setjob j = { .fd = -1, .diag = diag };
+        bool use_ipset, retry = false;
+        int r;
+
+        if (!o)
+                o = &defaults;
+        use_ipset = pst_iptc_ipset_available(o) == 0;
+        r = iptc_plan_build(rs, use_ipset, &p, diag);
+        if (r < 0)
+                return r;
+        j.p = p;
+        j.o = o;
+        if (use_ipset) {
+                j.fd = ipset_socket();
+                if (j.fd < 0)
+                        return pst_error(diag, j.fd, NULL, 0, "iptables backend: ipset socket: %s",
+                                         strerror(-j.fd));
+        }
+        j.created = calloc(MAX(p->nsets, 1), sizeof(*j.created));
+        if (!j.created) {
+                setjob_done(&j);
+                return -ENOMEM;
+        }
+        for (int t = 0; t < COMMIT_TRIES; t++) {
+                r = apply_once(p, o, &j, &retry, diag);
+                if (!retry)
+                        break;
+        }
+        if (retry)
+                r = pst_error(diag, -EAGAIN, NULL, 0, "iptables backend: the IPv4 filter table kept changing "
+                              "under us; nothing was changed");
+        if (r < 0 && j.ncreated)
+                sets_destroy(&j, j.created, j.ncreated);
+        setjob_done(&j);
+        return r;
+}
+
+int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, uint32_t set,
+                        struct pst_diag *diag) {
+        static const struct pst_iptc_opts defaults = {};
+        _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
+        struct setjob j = { .fd = -1, .diag = diag };
+        uint16_t idx;
+        int r, is;
+
+        if (!o)
+                o = &defaults;
+        if (set >= rs->nsets || !(rs->sets[set].flags & PST_SET_DYNAMIC))
+                return pst_error(diag, -EINVAL, NULL, 0, "iptables backend: set %u is not an interface-address set",
+                                 set);
+        if (pst_iptc_ipset_available(o) < 0)
+                return pst_iptc_apply(rs, o, diag); /* the addresses are in the rules: replace them */
+        r = iptc_plan_one_set(rs, set, &p, &is, diag);
+        if (r < 0)
+                return r;
+        j.p = p;
+        j.o = o;
+        j.created = calloc(1, sizeof(*j.created));
+        if (!j.created)
+                return -ENOMEM;
+        j.fd = ipset_socket();
+        if (j.fd < 0) {
+                setjob_done(&j);
+                return pst_error(diag, j.fd, NULL, 0, "iptables backend: ipset socket: %s", strerror(-j.fd));
+        }
+        if (ipset_index(j.fd, p->sets[is].name, &idx) < 0) {
+                /* not applied through ipset before: the whole ruleset */
+                setjob_done(&j);
+                return pst_iptc_apply(rs, o, diag);
+        }
+        r = sets_create(&j); /* the set exists: a swap */
+        setjob_done(&j);
+        return r;
+}
+
+/* ---- text ---- */
+
+static int chain_cmp(const void *a, const void *b, void *userdata) {
+        const struct iptc_plan *sort_plan = userdata;
+        const struct pst_ruleset *rs = sort_plan->rs;
+        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
+        bool bx = rs->chains[x].hook != PST_HOOK_NONE, by = rs->chains[y].hook != PST_HOOK_NONE;
+
+        if (bx != by)
+                return bx ? -1 : 1;
+        if (bx)
+                return x < y ? -1 : x > y;
+        return strcmp(sort_plan->chains[x], sort_plan->chains[y]);
+}
+
+/* In the order iptables-save lists the kernel's table: builtin chains, then
+ * user chains by name (libiptc keeps them sorted). */
+static int render_family(const struct iptc_plan *p, int xf, FILE *f) {
+        const struct pst_ruleset *rs = p->rs;
+        const struct xfamily *fam = &p->fam[xf];
+        _cleanup_free_ uint32_t *order = NULL;
+        _cleanup_free_ size_t *start = NULL;
+
+        order = malloc(MAX(rs->nchains, 1) * sizeof(*order));
+        start = calloc(rs->nchains + 1, sizeof(*start));
+        if (!order || !start)
+                return -ENOMEM;
+        for (size_t i = 0; i < rs->nchains; i++)
+                order[i] = (uint32_t) i;
+        qsort_r(order, rs->nchains, sizeof(*order), chain_cmp, (void *) p);
+        /* rules are grouped by chain, in chain order */
+        for (size_t i = 0; i < fam->n; i++)
+                start[fam->rules[i].chain + 1] = i + 1;
+        for (size_t c = 1; c <= rs->nchains; c++)
+                start[c] = MAX(start[c], start[c - 1]);
+
+        fprintf(f, "# postern: %s\n*filter\n", xf == XF_4 ? "iptables" : "ip6tables");
+        for (size_t i = 0; i < rs->nchains; i++) {
+                uint32_t c = order[i];
+
+                if (rs->chains[c].hook != PST_HOOK_NONE)
+                        fprintf(f, ":%s %s [0:0]\n", p->chains[c],
+                                rs->chains[c].policy == PST_V_ACCEPT ? "ACCEPT" : "DROP");
+                else
+                        fprintf(f, ":%s - [0:0]\n", p->chains[c]);
+        }
+        /* --noflush keeps the rules of builtin chains: ours go explicitly */
+        for (size_t i = 0; i < rs->nchains; i++)
+                if (rs->chains[i].hook != PST_HOOK_NONE)
+                        fprintf(f, "-F %s\n", p->chains[i]);
+        for (size_t i = 0; i < rs->nchains; i++) {
+                uint32_t c = order[i];
+
+                for (size_t k = c ? start[c] : 0; k < start[c + 1]; k++) {
+                        iptc_rule_text(p, xf, &fam->rules[k], f);
+                        fputs("\n", f);
+                }
+        }
+        fputs("COMMIT\n", f);
+        return 0;
+}
+
+int pst_iptc_render(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, FILE *f, struct pst_diag *diag) {
+        _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
+        int r;
+
+        r = iptc_plan_build(rs, !o || o->ipset != PST_IPTC_IPSET_NEVER, &p, diag);
+        if (r < 0)
+                return r;
+        fputs("# postern ruleset for the iptables backend. Three parts, each starting with a \"# postern:\" line:\n"
+              "#   ipset      input of `ipset -exist restore` (sets named after their contents)\n"
+              "#   iptables   input of `iptables-restore --noflush` (table filter, IPv4)\n"
+              "#   ip6tables  input of `ip6tables-restore --noflush` (table filter, IPv6)\n",
+              f);
+        if (p->nsets) {
+                fputs("# postern: ipset\n", f);
+                for (size_t i = 0; i < p->nsets; i++)
+                        iptc_set_text(p, &p->sets[i], p->sets[i].name, p->sets[i].dynamic, f);
+        }
+        r = render_family(p, XF_4, f);
+        if (r >= 0)
+                r = render_family(p, XF_6, f);
+        if (r < 0)
+                return r;
+        return ferror(f) ? -EIO : 0;
+}

@@ -1,0 +1,99 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# start → READY=1 (STATUS with generation, digest, rules) → table installed and
+# owned; SIGHUP with a good change → new generation, Applied signal; SIGHUP
+# with several bad policies → each logged with file:line, the ruleset
+# byte-identical, READY=1 again, LastError set, daemon alive; Reload() over
+# D-Bus likewise; SIGTERM → exit 0 and the ruleset stays.
+. "$(dirname "$0")/lib.sh"
+t_require
+NS=$(t_netns life)
+t_bus_start
+t_notify_start
+P=$T_TMP/postern.conf
+cp "$T_SRC/conf/postern.conf" "$P"
+
+info "start with the default policy (conf/postern.conf)"
+t_daemon "$NS" --policy "$P"
+t_wait_ready 1
+grep -q "READY=1 | STATUS=applied: generation 1, digest [0-9a-f]\{16\}, [0-9]* rules" "$NLOG" || die "READY=1 without the expected STATUS"
+t_wait_name org.postern1 || die "org.postern1 not on the bus"
+[ "$(prop State)" = applied ] || die "State is $(prop State)"
+[ "$(prop Generation)" = 1 ] || die "Generation is $(prop Generation)"
+[ "$(prop PolicyPath)" = "$P" ] || die "PolicyPath is $(prop PolicyPath)"
+want=$("$POSTERNCTL" --catalog "$CATALOG" --json check "$P" | sed -n 's/.*"digest": *"\([0-9a-f]*\)".*/\1/p')
+[ -n "$want" ] && [ "$(prop PolicyDigest)" = "$want" ] || die "PolicyDigest $(prop PolicyDigest), posternctl says $want"
+t_table "$NS" | grep -q "flags owner" || die "table not owned (no flags owner)"
+sleep 0.2
+echo "idle with the default policy: $(sed -n 's/^VmRSS:\s*/RSS /p' "/proc/$DPID/status"), $(ls "/proc/$DPID/fd" | wc -l) fds"
+t_table "$NS" | grep -q "tcp dport" || die "table content missing"
+at=$(prop AppliedAt)
+now=$(date +%s%6N)
+[ "$at" -gt $((now - 60000000)) ] && [ "$at" -le "$now" ] || die "AppliedAt $at not within the last minute ($now)"
+nsx "$NS" nft flush ruleset
+t_table "$NS" >/dev/null || die "nft flush ruleset removed our owned table"
+
+info "SIGHUP with a good change → generation 2 and an Applied signal"
+timeout 10 busctl --address="$BUS" monitor --match="type='signal',sender='org.postern1',member='Applied'" \
+        >"$T_TMP/monitor.txt" 2>&1 &
+T_PIDS+=($!)
+sleep 0.3
+sed -i 's/"ssh", "smtp", "dns"/"ssh", "smtp", "dns", "imap"/' "$P"
+kill -HUP "$DPID"
+t_wait_ready 2
+grep -q "RELOADING=1.*MONOTONIC_USEC=[0-9]" "$NLOG" || die "no RELOADING=1 with MONOTONIC_USEC"
+t_wait_prop Generation 2
+t_table "$NS" | grep -q "143" || die "the reloaded rule (imap) is not installed"
+t_wait_count "$T_TMP/monitor.txt" "UINT64 2" 1 5 || { cat "$T_TMP/monitor.txt"; die "no Applied(2, ...) signal"; }
+
+info "SIGHUP with bad policies → logged with file:line, ruleset byte-identical"
+before=$(t_table "$NS")
+good=$(cat "$P")
+n=2
+bad_policies=(
+        'input = ( { allow = ["smtp"] } ;'                                   # syntax
+        'input = ( { allow = ["no-such-service"]; } );'                     # unknown service
+        'options = { icmp = "sometimes"; }; input = ( { allow = "ssh"; } );' # bad value
+        'input = ( { allow = "ssh"; from = "198.18.1.5/24"; } );'           # host bits
+        'inptu = ( { allow = "ssh"; } );'                                    # unknown key
+)
+for b in "${bad_policies[@]}"; do
+        printf '# bad\n%s\n' "$b" >"$P"
+        lines=$(wc -l <"$DLOG")
+        kill -HUP "$DPID"
+        n=$((n + 1))
+        t_wait_ready $n
+        t_alive
+        tail -n +$((lines + 1)) "$DLOG" | grep -q "$P:[0-9]*: " || die "no FILE:LINE error logged for: $b"
+        tail -n +$((lines + 1)) "$DLOG" | grep -q "keeping generation 2" || die "no 'keeping generation 2' for: $b"
+        [ "$(t_table "$NS")" = "$before" ] || die "ruleset changed after a bad reload: $b"
+        [ "$(prop Generation)" = 2 ] || die "Generation changed after a bad reload"
+        case $(prop LastError) in "$P:"[0-9]*": "*) ;; *) die "LastError is '$(prop LastError)'" ;; esac
+done
+[ "$(prop State)" = applied ] || die "State is $(prop State) after bad reloads"
+
+info "Reload() over D-Bus: bad → InvalidPolicy, good → generation 3"
+out=$(bus call org.postern1 /org/postern1 org.postern1.Manager Reload 2>&1) && die "Reload of a bad policy succeeded"
+echo "$out" | grep -q "$P:" || die "Reload error does not name the file: $out"
+"$POSTERNCTL" reload >/dev/null 2>&1
+[ $? = 1 ] || die "posternctl reload of a bad policy: exit status not 1"
+echo "$good" >"$P"
+bus call org.postern1 /org/postern1 org.postern1.Manager Reload || die "Reload failed"
+[ "$(prop Generation)" = 3 ] || die "Generation $(prop Generation) after Reload"
+[ -z "$(prop LastError)" ] || die "LastError not cleared: $(prop LastError)"
+"$POSTERNCTL" reload || die "posternctl reload failed"
+[ "$(prop Generation)" = 4 ] || die "Generation $(prop Generation) after posternctl reload"
+"$POSTERNCTL" status | grep -q "State: applied" || die "posternctl status"
+"$POSTERNCTL" --json status | grep -q '"generation": *4' || die "posternctl --json status"
+
+info "SIGTERM → exit 0, the ruleset stays"
+# the owner's name and "flags owner" go with the owner; everything else stays
+strip() { sed -e 's/ # progname .*//' -e '/^\tflags /d'; }
+before=$(t_table "$NS" | strip)
+t_stop
+[ "$DRC" = 0 ] || die "exit status $DRC on SIGTERM"
+grep -q "STOPPING=1" "$NLOG" || die "no STOPPING=1"
+[ "$(t_table "$NS" | strip)" = "$before" ] || die "ruleset changed or vanished after SIGTERM"
+"$POSTERNCTL" status >/dev/null 2>&1
+[ $? = 3 ] || die "posternctl status without a daemon: exit status not 3"
+echo "PASS"
