@@ -103,7 +103,10 @@ static int msg_start(struct pst_nft_batch *b, char **ret_buf, uint32_t *ret_seq)
                 r = GROW(b->iov, b->capiov, b->niov + 1, PST_NFT_BATCH_MAX / PST_NFT_BUF_SIZE);
                 if (r < 0)
                         return r;
-                p = malloc(PST_NFT_BUF_SIZE);
+                /* zeroed: libnftnl and libmnl leave attribute padding unwritten, and
+                 * the padding is sent too (a large calloc is fresh mmap()ed memory,
+                 * already zero: no cost) */
+                p = calloc(1, PST_NFT_BUF_SIZE);
                 if (!p)
                         return -ENOMEM;
                 b->iov[b->niov++] = (struct iovec) { .iov_base = p, .iov_len = 0 };

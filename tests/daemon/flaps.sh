@@ -84,7 +84,7 @@ t_stop
 if command -v valgrind >/dev/null && [ -z "${NO_VALGRIND:-}" ]; then
         info "under valgrind: 200 flaps, reload, SIGTERM → no leaks, no errors"
         T_WRAP=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
-                --error-exitcode=99 --suppressions="$T_HERE/valgrind.supp" --log-file="$T_TMP/valgrind.txt")
+                --error-exitcode=99 --log-file="$T_TMP/valgrind.txt")
         t_daemon "$NS" --policy "$P"
         T_WRAP=()
         t_wait_ready 3 60
