@@ -7,6 +7,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink.h>
 
+#include "compile.h"
 #include "emergency.h"
 #include "nft-internal.h"
 
@@ -81,106 +82,45 @@ int pst_emergency_load(const char *path, struct pst_diag *diag, struct pst_emerg
 
 /* ---- the ruleset ---- */
 
-static int add_u8_set_rule(struct pst_ruleset *rs, uint32_t chain, enum pst_field f, const uint8_t *v, size_t n) {
-        struct pst_rule r = { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 } };
-        uint32_t set;
-        int k;
-
-        k = pst_set_add(rs, NULL, PST_SET_ANON, &f, 1, &set);
-        for (size_t i = 0; k >= 0 && i < n; i++) {
-                uint8_t key[4] = { v[i] };
-
-                k = pst_set_add_elem(&rs->sets[set], key, NULL, NULL);
-        }
-        if (k >= 0)
-                k = pst_set_normalize(&rs->sets[set]);
-        if (k < 0)
-                return k;
-        pst_match_set(&r.match[0], f, set);
-        return pst_rule_add(rs, chain, &r);
-}
-
-static int ct_state_vmap(struct pst_ruleset *rs, uint32_t chain) {
-        static const struct {
-                uint32_t bit;
-                enum pst_verdict_kind v;
-        } states[] = {
-                { NF_CT_STATE_INVALID_BIT, PST_V_DROP },
-                { NF_CT_STATE_BIT(IP_CT_ESTABLISHED), PST_V_ACCEPT },
-                { NF_CT_STATE_BIT(IP_CT_RELATED), PST_V_ACCEPT },
-        };
-        struct pst_rule r = { .nmatch = 1 };
-        enum pst_field f = PST_F_CT_STATE;
-        uint32_t set;
-        int k;
-
-        k = pst_set_add(rs, NULL, PST_SET_ANON | PST_SET_MAP, &f, 1, &set);
-        for (size_t i = 0; k >= 0 && i < ELEMENTSOF(states); i++) {
-                uint32_t key = states[i].bit; /* ct state is host byte order */
-
-                k = pst_set_add_elem(&rs->sets[set], (uint8_t *) &key, NULL, &(struct pst_verdict) { states[i].v, 0 });
-        }
-        if (k < 0)
-                return k;
-        r.match[0] = (struct pst_match) { .op = PST_M_VMAP, .nfields = 1, .fields = { f }, .set = set };
-        return pst_rule_add(rs, chain, &r);
-}
-
-static int ssh_rule(struct pst_ruleset *rs, uint32_t chain, const struct pst_addr *from) {
-        struct pst_rule r = { .verdict = { PST_V_ACCEPT, 0 }, .counter = true };
-        uint8_t port[4] = { 0, 22 };
-
-        if (from) {
-                uint8_t first[16], last[16];
-
-                pst_addr_range(from, first, last);
-                pst_match_range(&r.match[r.nmatch++], from->family == AF_INET ? PST_F_IP_SADDR : PST_F_IP6_SADDR,
-                                first, last);
-        }
-        pst_match_eq(&r.match[r.nmatch++], PST_F_TCP_DPORT, port, false);
-        snprintf(r.comment, sizeof(r.comment), "postern emergency: admin ssh");
-        return pst_rule_add(rs, chain, &r);
-}
-
+/*
+ * The emergency ruleset is what the compiler makes of a built-in policy with
+ * no zones and at most one rule (SSH), so its prelude is, by construction,
+ * the one of every compiled policy.
+ */
 int pst_emergency_ruleset(const struct pst_emergency *e, struct pst_ruleset **ret) {
-        static const uint8_t nd[] = { 133, 134, 135, 136 };
-        static const uint8_t ess4[] = { 3, 11, 12 }, ess6[] = { 1, 2, 3, 4 };
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        uint32_t in, fwd;
-        uint8_t lo[IFNAMSIZ] = "lo";
-        struct pst_rule r;
-        int k;
+        static const struct pst_service ssh = { .name = "ssh", .ntcp = 1, .tcp = { { 22, 22 } } };
+        const struct pst_service *svc[] = { &ssh };
+        struct pst_endpoint from[PST_EMERGENCY_FROM_MAX], to = { .kind = PST_EP_ANY };
+        struct pst_prule rule = {
+                .chain = PST_INPUT,
+                .loc = { .file = "(emergency)" },
+                .nsvc = 1,
+                .svc = svc,
+                .from = from,
+                .nto = 1,
+                .to = &to,
+                .comment = "postern emergency: admin ssh",
+        };
+        struct pst_policy p = {
+                .path = (char *) "(emergency)",
+                .options = { .ipv6 = true, .icmp = PST_ICMP_ESSENTIAL, .forward_icmp = PST_ICMP_NONE },
+                .nrules = e && e->ssh,
+                .rules = &rule,
+        };
+        struct pst_diag d;
+        int r;
 
-        k = pst_ruleset_new(&rs);
-        if (k >= 0)
-                k = pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &in);
-        if (k >= 0)
-                k = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &fwd);
-        if (k >= 0)
-                k = ct_state_vmap(rs, in);
-        if (k >= 0) {
-                r = (struct pst_rule) { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 } };
-                pst_match_eq(&r.match[0], PST_F_IIFNAME, lo, false);
-                k = pst_rule_add(rs, in, &r);
+        if (e && e->ssh) {
+                for (size_t i = 0; i < e->nfrom; i++)
+                        from[i] = (struct pst_endpoint) { .kind = PST_EP_ADDRS, .lit = e->from[i] };
+                rule.nfrom = e->nfrom;
+                if (rule.nfrom == 0)
+                        from[rule.nfrom++] = (struct pst_endpoint) { .kind = PST_EP_ANY };
         }
-        if (k >= 0)
-                k = add_u8_set_rule(rs, in, PST_F_ICMP6_TYPE, nd, ELEMENTSOF(nd));
-        if (k >= 0)
-                k = add_u8_set_rule(rs, in, PST_F_ICMP_TYPE, ess4, ELEMENTSOF(ess4));
-        if (k >= 0)
-                k = add_u8_set_rule(rs, in, PST_F_ICMP6_TYPE, ess6, ELEMENTSOF(ess6));
-        if (k >= 0 && e && e->ssh) {
-                if (e->nfrom == 0)
-                        k = ssh_rule(rs, in, NULL);
-                for (size_t i = 0; k >= 0 && i < e->nfrom; i++)
-                        k = ssh_rule(rs, in, &e->from[i]);
-        }
-        if (k >= 0)
-                k = ct_state_vmap(rs, fwd);
-        if (k < 0)
-                return k;
-        *ret = TAKE_PTR(rs);
-        return 0;
+        pst_diag_init(&d);
+        r = pst_compile(&p, NULL, &d, ret);
+        pst_diag_clear(&d);
+        return r;
 }
 
 /* ---- table primitives ---- */

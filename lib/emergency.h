@@ -9,15 +9,16 @@
  *   chain input (policy drop)
  *     ct state vmap { invalid : drop, established : accept, related : accept }
  *     iifname "lo" accept
- *     icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
+ *     icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
  *     icmp type { destination-unreachable, time-exceeded, parameter-problem } accept
  *     icmpv6 type { destination-unreachable, packet-too-big, time-exceeded, parameter-problem } accept
  *     [ip saddr CIDR] tcp dport 22 accept         only when SSH is allowed
  *   chain forward (policy drop)
  *     ct state vmap { ... }
  *
- * It is the same shape as the prelude of every compiled policy (compile.c),
- * so an established admin session survives the switch to it.
+ * It is compiled from a built-in policy (icmp = "essential", forward_icmp =
+ * "none", one SSH rule) by the same compiler as every policy, so its prelude
+ * is theirs and an established admin session survives the switch to it.
  *
  * Also here: the two table primitives the fail-closed boot needs beyond
  * pst_nft_apply(): is our table there, and claim a table a previous daemon
