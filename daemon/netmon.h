@@ -7,16 +7,19 @@
  * One NETLINK_ROUTE socket subscribed to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR
  * and RTNLGRP_IPV6_IFADDR, on sd-event, feeding an in-memory table
  * (ifindex → name, addresses per ifindex).  A burst of events is coalesced:
- * the first event that changes the address view arms a NETMON_COALESCE_USEC
- * timer and the table is handed to the manager when it fires.  ENOBUFS (the
- * kernel dropped events) and D-Bus hints lead to a full dump instead.
+ * each wakeup reads everything the socket holds, and the first event that
+ * changes the address view arms a NETMON_COALESCE_USEC timer; the table is
+ * handed to the manager when it fires.  ENOBUFS (the kernel dropped events)
+ * and D-Bus hints lead to a full dump instead.
  *
- * NETMON_COALESCE_USEC = 5 ms: pppd's address setup is three ioctls that
- * produce NEWADDR, DELADDR, NEWADDR within microseconds (notes/events.md,
- * Q6), and `ip` scripts or networkd configure a link in a few ms; 5 ms
- * catches such a burst whole (one kernel write instead of three, and no
- * intermediate empty set), while it is far below anything a peer on a
- * reconnecting link would notice (TCP's first SYN retransmit is 1 s).
+ * NETMON_COALESCE_USEC = 0: the timer fires on the next event-loop
+ * iteration, after the queued messages are read — a burst is "what the
+ * kernel had queued when we woke up".  pppd's address setup (NEWADDR,
+ * DELADDR, NEWADDR from three ioctls within microseconds, notes/events.md
+ * Q6) usually arrives whole; when a straggler does not, it costs one more
+ * set update of ~0.1 ms, and the set meanwhile shows what the kernel shows.
+ * A 5 ms window was tried first: it made every address change 5 ms late,
+ * against an event→commit target of under 1 ms (notes/performance.md).
  */
 
 #include <stdbool.h>
@@ -25,7 +28,7 @@
 
 #include "compile.h"
 
-#define NETMON_COALESCE_USEC 5000
+#define NETMON_COALESCE_USEC 0
 #define NETMON_LINKS_MAX 65536
 
 struct manager;
