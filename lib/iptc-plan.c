@@ -420,8 +420,8 @@ inline_set:
                                  "iptables backend: %s%s%s has %zu elements; without ipset %s at most %u elements "
                                  "of a set are written as individual rules",
                                  s->name[0] ? "set '" : "an address set", s->name, s->name[0] ? "'" : "", s->n,
-                                 p->use_ipset ? "(this kind of set has no ipset type here)"
-                                              : "(the ipset tool or the kernel's ip_set is missing)",
+                                 p->use_ipset ? "(no ipset type fits this set)"
+                                              : "(no ipset tool, no ip_set in the kernel, or ipset disabled)",
                                  PST_IPTC_NOIPSET_MAX);
         p->ipset_of[si] = -1;
         return 0;

@@ -791,12 +791,14 @@ int pst_iptc_apply(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, 
                 return r;
         j.p = p;
         j.o = o;
-        if (use_ipset) {
-                j.fd = ipset_socket();
-                if (j.fd < 0)
-                        return pst_error(diag, j.fd, NULL, 0, "iptables backend: ipset socket: %s",
-                                         strerror(-j.fd));
+        /* also without ipset for these rules: the old ones may have used sets */
+        j.fd = ipset_socket();
+        if (j.fd >= 0 && ipset_kernel_ok(j.fd) < 0) {
+                close(j.fd);
+                j.fd = -1;
         }
+        if (use_ipset && j.fd < 0)
+                return pst_error(diag, -EIO, NULL, 0, "iptables backend: ipset socket: %m");
         j.created = calloc(MAX(p->nsets, 1), sizeof(*j.created));
         if (!j.created) {
                 setjob_done(&j);

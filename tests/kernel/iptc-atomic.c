@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The iptables backend's ordering of its two commits, in a private network
+ * namespace:
+ *   1. apply example 004; remember both filter tables and the ipsets;
+ *   2. a ruleset (example 001) plus two chains that jump to each other only
+ *      in IPv6 rules: IPv4 commits fine, the kernel refuses the IPv6 table
+ *      (ELOOP) — the IPv4 table is put back, both tables and the ipsets are
+ *      as in step 1, and the error says so;
+ *   3. the same through the test hook (the IPv6 step fails with EIO after
+ *      the IPv4 commit): again nothing changed;
+ *   4. an interface-address event: pst_iptc_update_set() swaps the ipset's
+ *      contents, the rules stay byte-identical;
+ *   5. without ipset (PST_IPTC_IPSET_NEVER) sets become rules; a set over
+ *      PST_IPTC_NOIPSET_MAX elements is refused with an error naming it and
+ *      the limit, and nothing changes;
+ *   6. check mode changes nothing.
+ * Exit 0 ok, 1 failure, 77 skipped (not root / no legacy iptables).
+ */
+#include <arpa/inet.h>
+#include <sched.h>
+#include <sys/wait.h>
+
+#include "compile.h"
+#include "iptc.h"
+#include "policy.h"
+
+static int failed;
+#define CHECK(cond, ...)                                   \
+        do {                                               \
+                if (!(cond)) {                             \
+                        printf("FAIL: " __VA_ARGS__);      \
+                        printf("\n");                      \
+                        failed = 1;                        \
+                } else                                     \
+                        printf("ok: %s\n", #cond);         \
+        } while (0)
+
+/* Output of a shell command (counters zeroed, '#' lines dropped). */
+static char *run(const char *cmd) {
+        char full[1024], *buf = NULL;
+        size_t len = 0, n;
+        char chunk[4096];
+        FILE *f, *m = open_memstream(&buf, &len);
+
+        snprintf(full, sizeof(full), "%s | grep -v '^#' | sed 's/\\[[0-9]*:[0-9]*\\]$/[0:0]/'", cmd);
+        f = popen(full, "r");
+        if (!f || !m)
+                exit(1);
+        while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+                fwrite(chunk, 1, n, m);
+        pclose(f);
+        fclose(m);
+        return buf;
+}
+
+static char *state(void) {
+        char *v4 = run("iptables-legacy-save -t filter"), *v6 = run("ip6tables-legacy-save -t filter");
+        char *sets = run("ipset save | sed 's/ initval 0x[0-9a-f]*//' | sort"), *all;
+
+        if (asprintf(&all, "%s----\n%s----\n%s", v4, v6, sets) < 0)
+                exit(1);
+        free(v4);
+        free(v6);
+        free(sets);
+        return all;
+}
+
+static struct pst_ruleset *compile(const struct pst_catalog *cat, const char *root, const char *example,
+                                   const struct pst_ifaddrs *ifa) {
+        struct pst_policy *p = NULL;
+        struct pst_ruleset *rs = NULL;
+        struct pst_diag d;
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s/conf/examples/%s", root, example);
+        pst_diag_init(&d);
+        if (pst_policy_load(path, cat, &d, &p) < 0 || pst_compile(p, ifa, &d, &rs) < 0) {
+                pst_diag_print(&d, stdout);
+                exit(1);
+        }
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+        return rs;
+}
+
+static int hook_calls;
+static int fail_v6(void *userdata) {
+        hook_calls++;
+        return -EIO;
+}
+
+static bool diag_has(const struct pst_diag *d, const char *what) {
+        for (size_t i = 0; i < d->n; i++)
+                if (strstr(d->items[i].msg, what))
+                        return true;
+        return false;
+}
+
+int main(int argc, char **argv) {
+        const char *root = getenv("POSTERN_SOURCE_ROOT"), *catalog = getenv("POSTERN_CATALOG");
+        struct pst_catalog cat = {};
+        struct pst_ifaddrs ifa = {};
+        struct pst_ruleset *good, *bad, *other;
+        struct pst_diag d;
+        struct pst_addr a;
+        struct pst_iptc_opts o = {};
+        char *before, *after;
+        uint8_t ip6[16];
+        uint32_t ca, cb, changed[4];
+        struct pst_rule r;
+        int k;
+
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                printf("skipped: needs root and network namespaces\n");
+                return 77;
+        }
+        if (pst_iptc_available() < 0) {
+                printf("skipped: no legacy iptables in this kernel\n");
+                return 77;
+        }
+        if (pst_iptc_ipset_available(NULL) < 0) {
+                printf("skipped: no ipset (tool or kernel)\n");
+                return 77;
+        }
+        if (!root || !catalog)
+                return 1;
+        pst_diag_init(&d);
+        if (pst_catalog_load(&cat, catalog, &d) < 0)
+                return 1;
+        pst_addr_parse("198.18.0.1", &a, NULL);
+        pst_ifaddrs_add(&ifa, "ppp0", &a);
+        pst_addr_parse("2001:db8::1", &a, NULL);
+        pst_ifaddrs_add(&ifa, "ppp0", &a);
+
+        /* 1 */
+        good = compile(&cat, root, "004-dialup-mail-server.conf", &ifa);
+        k = pst_iptc_apply(good, NULL, &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k == 0, "apply of example 004: %s", strerror(-k));
+        before = state();
+
+        /* 2: IPv4 fine, IPv6 a jump loop */
+        bad = compile(&cat, root, "001-citrix-exchange-rpc.conf", NULL);
+        if (pst_chain_add(bad, "loop_a", PST_HOOK_NONE, PST_V_NONE, &ca) < 0 ||
+            pst_chain_add(bad, "loop_b", PST_HOOK_NONE, PST_V_NONE, &cb) < 0)
+                return 1;
+        inet_pton(AF_INET6, "2001:db8:77::1", ip6);
+        r = (struct pst_rule) { .nmatch = 1, .verdict = { PST_V_JUMP, ca } };
+        pst_match_eq(&r.match[0], PST_F_IP6_SADDR, ip6, false);
+        pst_rule_add(bad, (uint32_t) pst_chain_find(bad, "input"), &r);
+        r.verdict.chain = cb;
+        pst_rule_add(bad, ca, &r);
+        r.verdict.chain = ca;
+        pst_rule_add(bad, cb, &r);
+        pst_diag_clear(&d);
+        k = pst_iptc_apply(bad, NULL, &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k < 0, "a ruleset with an IPv6-only jump loop was applied");
+        CHECK(diag_has(&d, "refused the IPv6 filter table") && diag_has(&d, "IPv4 table was restored"),
+              "the error does not say that IPv6 was refused and IPv4 restored");
+        after = state();
+        CHECK(streq(before, after), "the tables or sets changed:\n--- before\n%s\n--- after\n%s", before, after);
+        free(after);
+
+        /* 3: the hook */
+        other = compile(&cat, root, "000-safesquid-outlook.conf", NULL);
+        o.before_v6_commit = fail_v6;
+        pst_diag_clear(&d);
+        k = pst_iptc_apply(other, &o, &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k == -EIO && hook_calls == 1, "the IPv6 failure hook: %d, %d calls", k, hook_calls);
+        after = state();
+        CHECK(streq(before, after), "the tables changed after a failed IPv6 step:\n%s", after);
+        free(after);
+        o.before_v6_commit = NULL;
+
+        /* 4: an address event */
+        pst_ifaddrs_clear(&ifa);
+        pst_addr_parse("198.18.0.5", &a, NULL);
+        pst_ifaddrs_add(&ifa, "ppp0", &a);
+        pst_addr_parse("2001:db8::1", &a, NULL);
+        pst_ifaddrs_add(&ifa, "ppp0", &a);
+        k = pst_ruleset_update_ifaddrs(good, &ifa, changed, 4);
+        CHECK(k == 1, "one set changed (%d)", k);
+        pst_diag_clear(&d);
+        k = pst_iptc_update_set(good, NULL, changed[0], &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k == 0, "update_set: %s", strerror(-k));
+        after = run("ipset list postern-ifaddr_ppp0_v4 | sed -n '/^Members:/,$p'");
+        CHECK(streq(after, "Members:\n198.18.0.5\n"), "the set holds:\n%s", after);
+        free(after);
+        {
+                char *v4a = run("iptables-legacy-save -t filter"), *v4b = strdup(before);
+
+                v4b[strstr(v4b, "----\n") - v4b] = 0;
+                CHECK(streq(v4a, v4b), "update_set changed the rules");
+                free(v4a);
+                free(v4b);
+        }
+        free(before);
+
+        /* 5: without ipset */
+        o.ipset = PST_IPTC_IPSET_NEVER;
+        pst_diag_clear(&d);
+        k = pst_iptc_apply(good, &o, &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k == 0, "apply without ipset: %s", strerror(-k));
+        after = run("iptables-legacy-save -t filter | grep postern-input");
+        CHECK(strstr(after, "-A postern-input-lan -s 198.18.1.0/24 -p tcp") &&
+              strstr(after, "-A postern-input-wan -d 198.18.0.5/32 -p tcp") && !strstr(after, "match-set"),
+              "without ipset the sets are not rules:\n%s", after);
+        free(after);
+        after = run("ipset list -n");
+        CHECK(streq(after, ""), "the ipsets of the previous apply were not removed: %s", after);
+        free(after);
+        before = state();
+        {
+                int zi = pst_set_find(good, "zone_lan_v4");
+                uint8_t ip[4] = { 198, 18, 200, 0 };
+
+                for (int i = 0; zi >= 0 && i < PST_IPTC_NOIPSET_MAX + 10; i++) {
+                        ip[2] = (uint8_t) (200 + 2 * i / 256); /* not adjacent: no merging */
+                        ip[3] = (uint8_t) (2 * i);
+                        pst_set_add_elem(&good->sets[zi], ip, NULL, NULL);
+                }
+                pst_set_normalize(&good->sets[zi]);
+        }
+        pst_diag_clear(&d);
+        k = pst_iptc_apply(good, &o, &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k == -E2BIG && diag_has(&d, "set 'zone_lan_v4'") && diag_has(&d, "at most 256"),
+              "a set over the limit without ipset: %d", k);
+        after = state();
+        CHECK(streq(before, after), "a refused apply changed the tables");
+        free(after);
+
+        /* 6: check mode */
+        o = (struct pst_iptc_opts) { .check_only = true };
+        pst_diag_clear(&d);
+        k = pst_iptc_apply(other, &o, &d);
+        CHECK(k == 0, "check mode: %s", strerror(-k));
+        after = state();
+        CHECK(streq(before, after), "check mode changed the tables");
+        free(after);
+        free(before);
+
+        pst_ruleset_free(good);
+        pst_ruleset_free(bad);
+        pst_ruleset_free(other);
+        pst_ifaddrs_clear(&ifa);
+        pst_catalog_clear(&cat);
+        pst_diag_clear(&d);
+        return failed;
+}
