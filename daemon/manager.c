@@ -8,12 +8,44 @@
 #include <systemd/sd-journal.h>
 #include <time.h>
 
+#include "backend.h"
 #include "bus.h"
 #include "config.h"
 #include "manager.h"
 #include "netmon.h"
+#if HAVE_IPTC
+#include "iptc.h"
+#endif
 
 #define TABLE_FLAGS (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
+
+/* --backend, else the policy's options.backend (p may be NULL: no valid
+ * policy), "auto" resolved against the running kernel. */
+static int pick_backend(struct manager *m, const struct pst_policy *p, enum pst_backend *ret) {
+        enum pst_backend want = m->backend_cli != PST_BACKEND_AUTO ? m->backend_cli
+                                : p                                ? p->options.backend
+                                                                   : PST_BACKEND_AUTO;
+
+        return pst_backend_resolve(want, ret);
+}
+
+/* The whole ruleset, atomically, through the backend b. */
+static int backend_apply(struct manager *m, enum pst_backend b, const struct pst_ruleset *rs, struct pst_diag *diag) {
+#if HAVE_IPTC
+        if (b == PST_BACKEND_IPTABLES)
+                return pst_iptc_apply(rs, &(struct pst_iptc_opts) {}, diag);
+#endif
+        return pst_nft_apply(m->nft, rs, &(struct pst_apply_opts) { .table_flags = TABLE_FLAGS }, diag);
+}
+
+/* One interface-address set of the running ruleset. */
+static int backend_update_set(struct manager *m, uint32_t set, struct pst_diag *diag) {
+#if HAVE_IPTC
+        if (m->backend == PST_BACKEND_IPTABLES)
+                return pst_iptc_update_set(m->ruleset, &(struct pst_iptc_opts) {}, set, diag);
+#endif
+        return pst_nft_update_set(m->nft, m->ruleset, set, diag);
+}
 #define CHANGED_SETS_MAX 64 /* more changed sets than this at once: re-apply the whole table */
 
 /* ---- logging ---- */
@@ -218,11 +250,11 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
         _cleanup_(catalog_freep) struct pst_catalog *cat = calloc(1, sizeof(*cat));
         _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        struct pst_apply_opts o = { .table_flags = TABLE_FLAGS };
         struct pst_ifaddrs ifa = {};
         struct pst_diag diag;
         uint64_t t0 = now_usec();
         enum manager_error kind = MANAGER_ERR_POLICY;
+        enum pst_backend backend = PST_BACKEND_NFTABLES;
         int r;
 
         pst_diag_init(&diag);
@@ -241,7 +273,12 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
         }
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
-                r = pst_nft_apply(m->nft, rs, &o, &diag);
+                r = pick_backend(m, p, &backend);
+                if (r < 0)
+                        pst_error(&diag, r, NULL, 0, "no usable backend for %s: %s", pst_backend_name(p->options.backend),
+                                  strerror(-r));
+                else
+                        r = backend_apply(m, backend, rs, &diag);
         }
         if (r < 0)
                 goto fail;
@@ -253,6 +290,7 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
         m->policy = TAKE_PTR(p);
         catalog_free(m->catalog);
         m->catalog = TAKE_PTR(cat);
+        m->backend = backend;
         m->generation++;
         pst_policy_digest_hex(m->policy, m->digest);
         m->applied_at = realtime_usec();
@@ -331,7 +369,6 @@ static void emergency_options(struct manager *m, struct pst_emergency *ret) {
 
 static int fail_closed(struct manager *m) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        struct pst_apply_opts o = { .table_flags = TABLE_FLAGS };
         struct pst_emergency e;
         struct pst_diag diag;
         bool exists = false;
@@ -339,7 +376,13 @@ static int fail_closed(struct manager *m) {
         char ssh[PST_EMERGENCY_FROM_MAX * (PST_ADDR_STRLEN + 2) + 32] = "";
         int r;
 
-        r = pst_nft_table_query(PST_TABLE, &exists, &flags);
+        r = pick_backend(m, NULL, &m->backend);
+        if (r < 0) {
+                log_struct(LOG_ALERT, "ERRNO=%d\nMESSAGE=no usable firewall backend: %s", -r, strerror(-r));
+                return r;
+        }
+        /* iptables: its INPUT/FORWARD always exist, there is nothing to keep: fail closed */
+        r = m->backend == PST_BACKEND_NFTABLES ? pst_nft_table_query(PST_TABLE, &exists, &flags) : 0;
         if (r < 0)
                 log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot tell whether table inet %s exists (%s): assuming it does not",
                            -r, PST_TABLE, strerror(-r));
@@ -362,7 +405,7 @@ static int fail_closed(struct manager *m) {
         emergency_options(m, &e);
         r = pst_emergency_ruleset(&e, &rs);
         if (r >= 0)
-                r = pst_nft_apply(m->nft, rs, &o, &diag);
+                r = backend_apply(m, m->backend, rs, &diag);
         if (r < 0) {
                 log_diag(&diag, LOG_ALERT);
                 pst_diag_clear(&diag);
@@ -414,12 +457,11 @@ static void format_set_addrs(const struct pst_set *s, char *buf, size_t size) {
 }
 
 static int reapply_table(struct manager *m, const char *why) {
-        struct pst_apply_opts o = { .table_flags = TABLE_FLAGS };
         struct pst_diag diag;
         int r;
 
         pst_diag_init(&diag);
-        r = pst_nft_apply(m->nft, m->ruleset, &o, &diag);
+        r = backend_apply(m, m->backend, m->ruleset, &diag);
         if (r < 0) {
                 _cleanup_free_ char *sum = NULL;
 
@@ -464,7 +506,7 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
                 int k;
 
                 pst_diag_init(&diag);
-                k = pst_nft_update_set(m->nft, m->ruleset, changed[i], &diag);
+                k = backend_update_set(m, changed[i], &diag);
                 if (k < 0) {
                         log_diag(&diag, LOG_ERR);
                         pst_diag_clear(&diag);

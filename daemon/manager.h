@@ -52,6 +52,8 @@ struct manager {
         char *catalog_path; /* NULL: installed catalog (+ services.d) or the build tree's */
         bool use_bus;
         bool emergency_cli;              /* --emergency-ssh given */
+        enum pst_backend backend_cli;    /* --backend; AUTO: the policy's options.backend decides */
+        enum pst_backend backend;        /* what installs the running ruleset (never AUTO) */
         struct pst_emergency emergency;  /* from the command line */
 
         /* what is running */

@@ -11,6 +11,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "backend.h"
 #include "manager.h"
 
 static void help(void) {
@@ -24,6 +25,8 @@ static void help(void) {
                "  --emergency-ssh[=CIDR]  let the fail-closed emergency ruleset allow SSH\n"
                "                          (from CIDR only, if given)\n"
                "  --no-bus                do not connect to the system bus\n"
+               "  --backend B             nftables, iptables or auto (nf_tables when the kernel has it);\n"
+               "                          default: the policy's options.backend\n"
                "  -h, --help              show this help\n"
                "  --version               show the version\n"
                "\n"
@@ -33,12 +36,13 @@ static void help(void) {
 }
 
 static int parse_argv(struct manager *m, int argc, char **argv) {
-        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_VERSION };
+        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_VERSION };
         static const struct option opts[] = {
                 { "policy", required_argument, NULL, OPT_POLICY },
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "emergency-ssh", optional_argument, NULL, OPT_EMERGENCY_SSH },
                 { "no-bus", no_argument, NULL, OPT_NO_BUS },
+                { "backend", required_argument, NULL, OPT_BACKEND },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -76,6 +80,12 @@ static int parse_argv(struct manager *m, int argc, char **argv) {
                         break;
                 case OPT_NO_BUS:
                         m->use_bus = false;
+                        break;
+                case OPT_BACKEND:
+                        if (pst_backend_from_string(optarg, &m->backend_cli) < 0) {
+                                fprintf(stderr, "posternd: --backend=%s: expected nftables, iptables or auto\n", optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case 'h':
                         help();
