@@ -229,17 +229,6 @@ static char *diag_summary(const struct pst_diag *d) {
         return strdup("unknown error");
 }
 
-static int load_catalog(struct manager *m, struct pst_catalog *cat, struct pst_diag *diag) {
-        const char *path = m->catalog_path;
-        int r;
-
-        if (!path)
-                path = access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG;
-        r = pst_catalog_load(cat, path, diag);
-        if (r >= 0 && !m->catalog_path)
-                r = pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, diag);
-        return r;
-}
 
 /*
  * The pipeline, top to bottom: catalog → policy → compile (with the
@@ -262,7 +251,7 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
                 r = -ENOMEM;
                 goto fail;
         }
-        r = load_catalog(m, cat, &diag);
+        r = pst_catalog_load_default(cat, m->catalog_path, &diag);
         if (r >= 0)
                 r = pst_policy_load(m->policy_path, cat, &diag, &p);
         if (r >= 0) {

@@ -114,17 +114,7 @@ static int fail(struct ctl *c, int code) {
 }
 
 static int load_catalog(struct ctl *c) {
-        const char *path = c->catalog;
-        int r;
-
-        if (!path) {
-                /* Installed catalog first; from a build tree, the source tree's. */
-                path = access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG;
-        }
-        r = pst_catalog_load(&c->cat, path, &c->diag);
-        if (r >= 0 && !c->catalog)
-                r = pst_catalog_load_dir(&c->cat, POSTERN_CATALOG_DIR, &c->diag);
-        return r;
+        return pst_catalog_load_default(&c->cat, c->catalog, &c->diag);
 }
 
 /* Load, read interface addresses, compile.  Returns an exit code. */

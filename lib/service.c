@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <netinet/in.h>
 
+#include "config.h"
 #include "service.h"
 
 /* Built in rather than read from /etc/protocols so that compiling is a pure
@@ -376,4 +377,15 @@ int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, struct pst_di
         }
         free(list);
         return r;
+}
+
+int pst_catalog_load_default(struct pst_catalog *cat, const char *path, struct pst_diag *diag) {
+        int r;
+
+        if (path)
+                return pst_catalog_load(cat, path, diag);
+        r = pst_catalog_load(cat, access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG, diag);
+        if (r < 0)
+                return r;
+        return pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, diag);
 }
