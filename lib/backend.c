@@ -6,6 +6,7 @@
 
 #include "config.h"
 #include "backend.h"
+#include "nlreq.h"
 #if HAVE_IPTC
 #include "iptc.h"
 #endif
@@ -33,59 +34,30 @@ bool pst_backend_have_iptables(void) {
         return HAVE_IPTC;
 }
 
-int pst_nft_probe(void) {
-        char buf[8192] __attribute__((aligned(4)));
-        struct mnl_socket *nl;
-        struct nlmsghdr *nlh;
-        struct nfgenmsg *nfg;
-        uint32_t seq = 1, portid;
-        ssize_t n;
-        int r = -EPROTONOSUPPORT;
+/* A NEWGEN answer means nf_tables is there; an error (no such subsystem:
+ * EINVAL/EOPNOTSUPP) means it is not. */
+static int gen_cb(const struct nlmsghdr *nlh, void *data) {
+        if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
+                *(bool *) data = true;
+        return MNL_CB_OK;
+}
 
-        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                goto out;
-        }
-        portid = mnl_socket_get_portid(nl);
-        nlh = mnl_nlmsg_put_header(buf);
+int pst_nft_probe(void) {
+        char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nfgenmsg *nfg;
+        bool gen = false;
+        int r;
+
         nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        nlh->nlmsg_seq = seq;
         nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
         nfg->nfgen_family = AF_UNSPEC;
         nfg->version = NFNETLINK_V0;
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-                r = -errno;
-                goto out;
-        }
-        /* a NEWGEN answer means nf_tables is there; an error (no such
-         * subsystem: EINVAL/EOPNOTSUPP) means it is not */
-        for (int i = 0; i < 4; i++) {
-                n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-                if (n <= 0) {
-                        r = n < 0 ? -errno : -EIO;
-                        break;
-                }
-                for (nlh = (struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, (int) n); nlh = mnl_nlmsg_next(nlh, (int *) &n)) {
-                        if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
-                                continue;
-                        if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
-                                r = 0;
-                        else if (nlh->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-                                if (e->error != 0)
-                                        r = e->error;
-                                goto out; /* the ACK comes last */
-                        }
-                }
-        }
-out:
-        mnl_socket_close(nl);
-        return r;
+        r = pst_nl_request(NETLINK_NETFILTER, nlh, gen_cb, &gen);
+        if (r < 0)
+                return r;
+        return gen ? 0 : -EPROTONOSUPPORT;
 }
 
 int pst_backend_resolve(enum pst_backend want, enum pst_backend *ret) {

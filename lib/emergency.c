@@ -9,6 +9,7 @@
 
 #include "compile.h"
 #include "emergency.h"
+#include "nlreq.h"
 #include "nft-internal.h"
 
 /* ---- the policy block ---- */
@@ -125,76 +126,40 @@ int pst_emergency_ruleset(const struct pst_emergency *e, struct pst_ruleset **re
 
 /* ---- table primitives ---- */
 
+struct table_query {
+        bool exists;
+        uint32_t flags;
+};
+
+static int table_cb(const struct nlmsghdr *nlh, void *data) {
+        struct table_query *q = data;
+        const struct nlattr *a;
+
+        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
+                return MNL_CB_OK;
+        q->exists = true;
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == NFTA_TABLE_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        q->flags = ntohl(mnl_attr_get_u32(a));
+        return MNL_CB_OK;
+}
+
 int pst_nft_table_query(const char *name, bool *ret_exists, uint32_t *ret_flags) {
-        _cleanup_free_ char *buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-        struct mnl_socket *nl;
+        char buf[512] __attribute__((aligned(4))) = {};
+        struct table_query q = {};
         struct nlmsghdr *nlh;
-        uint32_t seq = 1, portid, flags = 0;
-        bool exists = false, done = false;
-        int r = 0;
+        int r;
 
-        if (!buf)
-                return -ENOMEM;
-        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                goto out;
-        }
-        portid = mnl_socket_get_portid(nl);
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
+        if (strlen(name) >= 256)
+                return -ENAMETOOLONG;
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 0);
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-                r = -errno;
-                goto out;
-        }
-        /* the table (if any), then the ACK; bounded: a GET answers at most twice */
-        for (int i = 0; i < 8 && !done; i++) {
-                ssize_t n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
-                int left;
-
-                if (n < 0) {
-                        r = -errno;
-                        goto out;
-                }
-                left = (int) n;
-                for (nlh = (struct nlmsghdr *) buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-                        const struct nlattr *a;
-
-                        if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != portid)
-                                continue;
-                        if (nlh->nlmsg_type == NLMSG_ERROR) {
-                                const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
-
-                                if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e)) {
-                                        r = -EPROTO;
-                                        goto out;
-                                }
-                                if (e->error < 0 && e->error != -ENOENT) {
-                                        r = e->error;
-                                        goto out;
-                                }
-                                done = true;
-                                continue;
-                        }
-                        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
-                                continue;
-                        exists = true;
-                        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
-                                if (mnl_attr_get_type(a) == NFTA_TABLE_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-                                        flags = ntohl(mnl_attr_get_u32(a));
-                }
-        }
-        if (!done)
-                r = -EPROTO;
-        else {
-                *ret_exists = exists;
-                *ret_flags = flags;
-        }
-out:
-        mnl_socket_close(nl);
-        return r;
+        r = pst_nl_request(NETLINK_NETFILTER, nlh, table_cb, &q);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        *ret_exists = q.exists;
+        *ret_flags = q.flags;
+        return 0;
 }
 
 /* Append one message to a one-buffer batch (msgs[] tells the sender what

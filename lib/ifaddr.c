@@ -3,9 +3,9 @@
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
-#include <time.h>
 
 #include "ifaddr.h"
+#include "nlreq.h"
 
 struct dump_ctx {
         struct pst_ifaddrs *ifa;
@@ -48,49 +48,16 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data) {
 }
 
 int pst_ifaddrs_dump(struct pst_ifaddrs *ret) {
-        _cleanup_free_ char *buf = NULL;
-        struct mnl_socket *nl;
-        struct nlmsghdr *nlh;
-        struct rtgenmsg *rt;
+        char buf[NLMSG_SPACE(sizeof(struct rtgenmsg))] __attribute__((aligned(4))) = {};
         struct dump_ctx ctx = { .ifa = ret };
-        unsigned seq = 1, portid; /* a private socket: any fixed number will do */
-        ssize_t n;
-        int r = 0;
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct rtgenmsg *rt;
+        int r;
 
-        buf = malloc(MNL_SOCKET_BUFFER_SIZE);
-        if (!buf)
-                return -ENOMEM;
-        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-        if (!nl)
-                return -errno;
-        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-                r = -errno;
-                goto out;
-        }
-        portid = mnl_socket_get_portid(nl);
-        nlh = mnl_nlmsg_put_header(buf);
         nlh->nlmsg_type = RTM_GETADDR;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-        nlh->nlmsg_seq = seq;
         rt = mnl_nlmsg_put_extra_header(nlh, sizeof(*rt));
         rt->rtgen_family = AF_UNSPEC;
-        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0) {
-                r = -errno;
-                goto out;
-        }
-        for (;;) {
-                n = mnl_socket_recvfrom(nl, buf, MNL_SOCKET_BUFFER_SIZE);
-                if (n < 0) {
-                        r = -errno;
-                        break;
-                }
-                r = mnl_cb_run(buf, (size_t) n, seq, portid, addr_cb, &ctx);
-                if (r <= MNL_CB_STOP) {
-                        r = r < 0 ? (ctx.err < 0 ? ctx.err : -errno) : 0;
-                        break;
-                }
-        }
-out:
-        mnl_socket_close(nl);
-        return r;
+        r = pst_nl_request(NETLINK_ROUTE, nlh, addr_cb, &ctx);
+        return ctx.err < 0 ? ctx.err : r;
 }
