@@ -4,8 +4,78 @@
 #include <time.h>
 
 #include "ctl-bus.h"
+#include "dlopen.h"
 #include "json.h"
 #include "util.h"
+
+/*
+ * libsystemd is opened on first use (lib/dlopen.h says why): only status,
+ * reload and reapply need it, and posternctl apply should not pay for it.
+ * The sd_bus_* names below resolve to these pointers.
+ */
+static struct {
+        int (*open_system)(sd_bus **ret);
+        sd_bus *(*flush_close_unref)(sd_bus *bus);
+        int (*call_method)(sd_bus *bus, const char *destination, const char *path, const char *interface,
+                           const char *member, sd_bus_error *ret_error, sd_bus_message **reply, const char *types,
+                           ...);
+        void (*error_free)(sd_bus_error *e);
+        int (*error_has_names)(const sd_bus_error *e, ...);
+        sd_bus_message *(*message_unref)(sd_bus_message *m);
+        int (*enter_container)(sd_bus_message *m, char type, const char *contents);
+        int (*exit_container)(sd_bus_message *m);
+        int (*peek_type)(sd_bus_message *m, char *type, const char **contents);
+        int (*read)(sd_bus_message *m, const char *types, ...);
+        int (*skip)(sd_bus_message *m, const char *types);
+} sd;
+static void *sd_handle;
+
+#undef sd_bus_error_has_names
+#define sd_bus_error_has_names(e, ...) sd.error_has_names(e, __VA_ARGS__, NULL)
+#define sd_bus_open_system sd.open_system
+#define sd_bus_call_method sd.call_method
+#define sd_bus_message_enter_container sd.enter_container
+#define sd_bus_message_exit_container sd.exit_container
+#define sd_bus_message_peek_type sd.peek_type
+#define sd_bus_message_read sd.read
+#define sd_bus_message_skip sd.skip
+
+static void bus_closep(sd_bus **b) {
+        if (*b)
+                sd.flush_close_unref(*b);
+}
+
+static void bus_error_freep(sd_bus_error *e) {
+        if (sd.error_free)
+                sd.error_free(e);
+}
+
+static void bus_message_unrefp(sd_bus_message **m) {
+        if (*m)
+                sd.message_unref(*m);
+}
+
+static int libsystemd_open(void) {
+        static const struct pst_dlsym syms[] = {
+                PST_DLSYM(sd_bus_open_system, sd.open_system),
+                PST_DLSYM(sd_bus_flush_close_unref, sd.flush_close_unref),
+                PST_DLSYM(sd_bus_call_method, sd.call_method),
+                PST_DLSYM(sd_bus_error_free, sd.error_free),
+                PST_DLSYM(sd_bus_error_has_names_sentinel, sd.error_has_names),
+                PST_DLSYM(sd_bus_message_unref, sd.message_unref),
+                PST_DLSYM(sd_bus_message_enter_container, sd.enter_container),
+                PST_DLSYM(sd_bus_message_exit_container, sd.exit_container),
+                PST_DLSYM(sd_bus_message_peek_type, sd.peek_type),
+                PST_DLSYM(sd_bus_message_read, sd.read),
+                PST_DLSYM(sd_bus_message_skip, sd.skip),
+        };
+        const char *why = NULL;
+        int r = pst_dlopen(&sd_handle, "libsystemd.so.0", syms, ELEMENTSOF(syms), &why);
+
+        if (r < 0)
+                fprintf(stderr, "posternctl: cannot load libsystemd: %s\n", why ? why : "unknown error");
+        return r;
+}
 
 #define NAME "org.postern1"
 #define PATH "/org/postern1"
@@ -19,7 +89,11 @@ static bool no_daemon_error(const sd_bus_error *e) {
 }
 
 static int connect_bus(sd_bus **ret) {
-        int r = sd_bus_open_system(ret);
+        int r;
+
+        if (libsystemd_open() < 0)
+                return EXIT_SYSTEM;
+        r = sd_bus_open_system(ret);
 
         if (r < 0) {
                 fprintf(stderr, "posternctl: posternd is not running (cannot reach the system bus: %s)\n", strerror(-r));
@@ -56,9 +130,9 @@ static int call_failed(const char *what, const sd_bus_error *e, int r, bool json
 }
 
 static int simple_call(const char *what, const char *method, const char *ifname, bool json) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
         r = connect_bus(&bus);
@@ -174,9 +248,9 @@ static const char *empty_dash(const char *s) {
 }
 
 int ctl_bus_status(bool json) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(sd_bus_error_free) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
         struct status st = {};
         char when[64] = "-";
         int r;

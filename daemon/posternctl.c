@@ -7,7 +7,6 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
-#include <nftables/libnftables.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -309,21 +308,18 @@ static int cmd_apply(struct ctl *c, const char *path) {
 }
 
 /* `nft list table inet postern` without counters; "" when the table does not exist. */
-static int list_stateless(char **ret) {
-        struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
-        const char *out;
+static int list_stateless(struct ctl *c, char **ret) {
+        struct pst_diag d;
         int r;
 
-        if (!nft)
-                return -ENOMEM;
-        nft_ctx_output_set_flags(nft, NFT_CTX_OUTPUT_STATELESS);
-        nft_ctx_buffer_output(nft);
-        nft_ctx_buffer_error(nft);
-        r = nft_run_cmd_from_buffer(nft, "list table inet " PST_TABLE);
-        out = nft_ctx_get_output_buffer(nft);
-        *ret = strdup(r == 0 && out ? out : "");
-        nft_ctx_free(nft);
-        return *ret ? 0 : -ENOMEM;
+        pst_diag_init(&d);
+        r = pst_show_table(PST_TABLE, PST_SHOW_STATELESS, ret, &d);
+        if (r == -ENOENT) /* no table is a state like any other to compare with */
+                r = (*ret = strdup("")) ? 0 : -ENOMEM;
+        else if (r < 0)
+                pst_error(&c->diag, r, NULL, 0, "%s", d.n ? d.items[0].msg : strerror(-r));
+        pst_diag_clear(&d);
+        return r;
 }
 
 /*
@@ -353,7 +349,7 @@ static int list_would_install(struct ctl *c, const struct pst_ruleset *rs, char 
                         _exit(3);
                 if (apply_ruleset(&(struct ctl) { .diag = d }, rs) < 0)
                         _exit(4);
-                if (list_stateless(&text) < 0)
+                if (list_stateless(&(struct ctl) { .diag = d }, &text) < 0)
                         _exit(5);
                 out = fdopen(pfd[1], "w");
                 if (!out || fputs(text, out) < 0 || fclose(out) != 0)
@@ -405,7 +401,7 @@ static int cmd_diff(struct ctl *c, const char *path) {
         r = load_compile(c, path, NULL, &rs);
         if (r)
                 return fail(c, r);
-        if (list_would_install(c, rs, &want) < 0 || list_stateless(&live) < 0)
+        if (list_would_install(c, rs, &want) < 0 || list_stateless(c, &live) < 0)
                 return fail(c, EXIT_SYSTEM);
         r = streq(live, want) ? 0 : 1;
         if (c->json) {
@@ -443,7 +439,7 @@ static int cmd_show(struct ctl *c) {
         _cleanup_free_ char *text = NULL;
         int r;
 
-        r = pst_show_table(PST_TABLE, c->json, &text, &c->diag);
+        r = pst_show_table(PST_TABLE, c->json ? PST_SHOW_JSON : 0, &text, &c->diag);
         if (r < 0)
                 return fail(c, EXIT_SYSTEM);
         fputs(text, stdout);

@@ -93,8 +93,13 @@ size_t pst_nft_batch_nmsgs(const struct pst_nft_batch *b); /* messages, BEGIN an
 int pst_nft_batch_send(struct pst_nft *nft, struct pst_nft_batch *b, struct pst_diag *diag);
 
 /*
- * `nft list table inet <table>` through libnftables, with counters shown;
- * json selects nft's JSON output.  -ENOENT (and a diag message) when the
- * table does not exist.  *ret_text is malloc()ed.
+ * `nft list table inet <table>` through libnftables (loaded on first use),
+ * with counters shown unless PST_SHOW_STATELESS; PST_SHOW_JSON selects nft's
+ * JSON output.  -ENOENT (and a diag message) when the table does not exist.
+ * *ret_text is malloc()ed.
  */
-int pst_show_table(const char *table, bool json, char **ret_text, struct pst_diag *diag);
+enum {
+        PST_SHOW_JSON = 1 << 0,
+        PST_SHOW_STATELESS = 1 << 1,
+};
+int pst_show_table(const char *table, unsigned flags, char **ret_text, struct pst_diag *diag);
