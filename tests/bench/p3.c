@@ -16,9 +16,12 @@
  * Then N times: add the other address, remove the old one (two events per
  * change).  For each event:
  *   t0  just before our RTM_NEWADDR/RTM_DELADDR request (the `ip addr` role)
- *   t1  the event seen by our own rtnetlink listener (RTNLGRP_IPV4_IFADDR)
+ *   t1  its ACK: the kernel has queued the event to every RTNLGRP_IPV4_IFADDR
+ *       listener (ours checks that it came)
  *   t2  NFT_MSG_NEWGEN seen by our NFNLGRP_NFTABLES listener: the kernel
- *       committed the update
+ *       committed the update (the first commit after which the set, as
+ *       replayed from the NEWSETELEM/DELSETELEM notifications, holds what
+ *       the change should leave there)
  * and counts the nf_tables notifications of that generation (what the
  * update changed in the kernel).  With --daemon, also the daemon's RSS
  * (VmRSS, VmHWM) and CPU time while idle for --idle seconds after start-up.
@@ -127,9 +130,73 @@ struct gen {
         unsigned setelem;
 };
 
-/* Read notifications until a NEWGEN; false on timeout.  ENOBUFS (the
- * initial 100k-element load overflows any buffer) just means "keep going". */
-static bool wait_newgen(int timeout_ms, struct gen *g) {
+/* What the kernel's ifaddr_ppp0_v4 holds, replayed from the notifications:
+ * a commit counts for an address change only once the set holds what the
+ * change should leave there (a trailing commit of an earlier change, or an
+ * intermediate one, does not). */
+#define MODEL_MAX 16
+static uint32_t model[MODEL_MAX];
+static unsigned nmodel;
+
+static void model_apply(const struct nlmsghdr *nlh, bool add) {
+        const struct nlattr *attr, *elem, *k, *v;
+        bool ours = false;
+
+        mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(attr) == NFTA_SET_ELEM_LIST_SET &&
+                    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) >= 0 &&
+                    streq(mnl_attr_get_str(attr), "ifaddr_ppp0_v4"))
+                        ours = true;
+        if (!ours)
+                return;
+        mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(attr) != NFTA_SET_ELEM_LIST_ELEMENTS)
+                        continue;
+                mnl_attr_for_each_nested(elem, attr)
+                        mnl_attr_for_each_nested(k, elem) {
+                                uint32_t key;
+                                unsigned i;
+
+                                if (mnl_attr_get_type(k) != NFTA_SET_ELEM_KEY)
+                                        continue;
+                                mnl_attr_for_each_nested(v, k) {
+                                        if (mnl_attr_get_type(v) != NFTA_DATA_VALUE ||
+                                            mnl_attr_get_payload_len(v) != 4)
+                                                continue;
+                                        memcpy(&key, mnl_attr_get_payload(v), 4);
+                                        for (i = 0; i < nmodel && model[i] != key; i++)
+                                                ;
+                                        if (add && i == nmodel && nmodel < MODEL_MAX)
+                                                model[nmodel++] = key;
+                                        else if (!add && i < nmodel)
+                                                model[i] = model[--nmodel];
+                                }
+                        }
+        }
+}
+
+static bool model_is(const char *a, const char *b) {
+        struct in_addr x, y;
+        bool hx = false, hy = false;
+
+        inet_pton(AF_INET, a, &x);
+        if (b)
+                inet_pton(AF_INET, b, &y);
+        for (unsigned i = 0; i < nmodel; i++) {
+                if (model[i] == x.s_addr)
+                        hx = true;
+                else if (b && model[i] == y.s_addr)
+                        hy = true;
+                else
+                        return false;
+        }
+        return hx && (!b || hy);
+}
+
+/* Read notifications until a NEWGEN after which the set holds exactly
+ * want_a (and want_b); false on timeout.  ENOBUFS (the initial
+ * 100k-element load overflows any buffer) just means "keep going". */
+static bool wait_newgen(int timeout_ms, const char *want_a, const char *want_b, struct gen *g) {
         static char buf[1 << 17];
         uint64_t end = now_us() + (uint64_t) timeout_ms * 1000;
 
@@ -153,11 +220,17 @@ static bool wait_newgen(int timeout_ms, struct gen *g) {
 
                         if (NFNL_SUBSYS_ID(nlh->nlmsg_type) != NFNL_SUBSYS_NFTABLES)
                                 continue;
-                        if (t == NFT_MSG_NEWGEN)
-                                return true;
+                        if (t == NFT_MSG_NEWGEN) {
+                                if (model_is(want_a, want_b))
+                                        return true;
+                                *g = (struct gen) {}; /* not this change's commit */
+                                continue;
+                        }
                         g->msgs++;
-                        if (t == NFT_MSG_NEWSETELEM || t == NFT_MSG_DELSETELEM)
+                        if (t == NFT_MSG_NEWSETELEM || t == NFT_MSG_DELSETELEM) {
                                 g->setelem++;
+                                model_apply(nlh, t == NFT_MSG_NEWSETELEM);
+                        }
                 }
         }
 }
@@ -167,6 +240,13 @@ static void drain(struct mnl_socket *s) {
 
         while (recv(mnl_socket_get_fd(s), buf, sizeof(buf), MSG_DONTWAIT) > 0 || errno == ENOBUFS)
                 ;
+}
+
+/* Read what is queued without waiting, keeping the set model current. */
+static void drain_model(void) {
+        struct gen g;
+
+        wait_newgen(0, "255.255.255.255", NULL, &g);
 }
 
 /* ---- in-process: what the daemon does on an address event ---- */
@@ -408,6 +488,8 @@ int main(int argc, char **argv) {
         usleep(100000);
         drain(nf_mon);
         drain(rt_mon);
+        inet_pton(AF_INET, ADDR_A, &model[0]);
+        nmodel = 1;
 
         ev = calloc(2 * (size_t) changes + 1, sizeof(*ev));
         req = calloc(2 * (size_t) changes + 1, sizeof(*req));
@@ -426,12 +508,17 @@ int main(int argc, char **argv) {
 
                         t0 = now_us();
                         addr_request(type, step == 0 ? next : addr_cur);
+                        /* The kernel queues RTM_NEWADDR/DELADDR to every
+                         * listener before it acknowledges the request: the
+                         * event exists from here on.  (Our own listener's
+                         * read is no timestamp: on 2 cores the daemon often
+                         * commits before this process is scheduled again.) */
+                        t1 = now_us();
                         if (!wait_addr_event(type, 1000))
                                 die("no rtnetlink event for our own change", ETIMEDOUT);
-                        t1 = now_us();
                         if (!use_daemon)
                                 inproc_update();
-                        if (!wait_newgen(2000, &g)) {
+                        if (!wait_newgen(2000, step == 0 ? addr_cur : next, step == 0 ? next : NULL, &g)) {
                                 misses++;
                                 continue;
                         }
@@ -441,9 +528,10 @@ int main(int argc, char **argv) {
                         gmsgs[ns] = g.msgs;
                         gelems[ns] = g.setelem;
                         ns++;
-                        /* let stray notifications of this generation pass */
-                        usleep(2000);
-                        drain(nf_mon);
+                        /* let the system settle: a daemon's trailing commit
+                         * must not be taken for the next change's */
+                        usleep(10000);
+                        drain_model();
                 }
                 addr_cur = next;
         }
