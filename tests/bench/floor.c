@@ -226,7 +226,8 @@ static void read_spec(const char *path) {
         }
         free(buf);
         free(dir);
-        qsort(svcs, nsvc, sizeof(*svcs), svc_cmp);
+        if (nsvc) /* P1 has none: qsort(NULL, 0, ...) is undefined (UBSan says so) */
+                qsort(svcs, nsvc, sizeof(*svcs), svc_cmp);
 }
 
 /* ---- the batch: one buffer ---- */

@@ -81,7 +81,11 @@ grep -q "receive queue overflow" "$DLOG" || echo "note: no overflow provoked thi
 t_alive
 t_stop
 
-if command -v valgrind >/dev/null && [ -z "${NO_VALGRIND:-}" ]; then
+# valgrind cannot run an AddressSanitizer binary; in the ASan pass of
+# tools/test (ASAN_OPTIONS set) ASan itself checks leaks and memory errors
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+        info "ASan build: its own leak and memory checks replace the valgrind run"
+elif command -v valgrind >/dev/null && [ -z "${NO_VALGRIND:-}" ]; then
         info "under valgrind: 200 flaps, reload, SIGTERM → no leaks, no errors"
         T_WRAP=(valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect
                 --error-exitcode=99 --log-file="$T_TMP/valgrind.txt")
