@@ -125,6 +125,25 @@ const char *pst_addr_format(const struct pst_addr *a, char buf[PST_ADDR_STRLEN])
         return buf;
 }
 
+int pst_range_prefix(const uint8_t *first, const uint8_t *last, unsigned len) {
+        unsigned plen = len * 8;
+
+        while (plen > 0) {
+                uint8_t bit = (uint8_t) (0x80u >> ((plen - 1) % 8));
+
+                if ((first[(plen - 1) / 8] & bit) || !(last[(plen - 1) / 8] & bit))
+                        break;
+                plen--;
+        }
+        for (unsigned b = 0; b < plen; b++) {
+                uint8_t bit = (uint8_t) (0x80u >> (b % 8));
+
+                if ((first[b / 8] & bit) != (last[b / 8] & bit))
+                        return -1;
+        }
+        return (int) plen;
+}
+
 static int parse_port(const char *s, const char **ret_end, uint16_t *ret) {
         unsigned long v = 0;
         const char *p = s;

@@ -36,6 +36,11 @@ struct pst_portrange {
         uint16_t first, last;
 };
 
+/* If [first, last] (len bytes each, network byte order) is one prefix —
+ * equal in the first plen bits, first all zeroes and last all ones after —
+ * its plen; else -1.  For addresses and interface-name ranges alike. */
+int pst_range_prefix(const uint8_t *first, const uint8_t *last, unsigned len);
+
 /* "25", "1024-2000"; ports 1..65535, first <= last. */
 int pst_portrange_parse(const char *s, struct pst_portrange *ret);
 

@@ -31,6 +31,7 @@
 #include <linux/netfilter_ipv6/ip6_tables.h>
 #include <linux/netfilter_ipv6/ip6t_ipv6header.h>
 
+#include "addr.h"
 #include "iptc-internal.h"
 
 #define LOG_PREFIX_MAX 29 /* struct xt_log_info: char prefix[30] */
@@ -110,27 +111,6 @@ static unsigned addr_len(int xf) {
         return xf == XF_4 ? 4 : 16;
 }
 
-/* If [first, last] is one network, its prefix length; else -1. */
-static int range_prefix(const uint8_t *first, const uint8_t *last, unsigned len) {
-        unsigned bits = len * 8, plen = bits;
-
-        while (plen > 0) {
-                unsigned b = plen - 1;
-                uint8_t bit = (uint8_t) (0x80 >> (b % 8));
-
-                if ((first[b / 8] & bit) || !(last[b / 8] & bit))
-                        break;
-                plen--;
-        }
-        for (unsigned b = 0; b < plen; b++) {
-                uint8_t bit = (uint8_t) (0x80 >> (b % 8));
-
-                if ((first[b / 8] & bit) != (last[b / 8] & bit))
-                        return -1;
-        }
-        return (int) plen;
-}
-
 static void prefix_mask(uint8_t *mask, unsigned len, unsigned plen) {
         memset(mask, 0, len);
         for (unsigned b = 0; b < plen; b++)
@@ -138,7 +118,7 @@ static void prefix_mask(uint8_t *mask, unsigned len, unsigned plen) {
 }
 
 static void xaddr_set(struct xaddr *a, unsigned len, const uint8_t *first, const uint8_t *last, bool inv) {
-        int plen = range_prefix(first, last, len);
+        int plen = pst_range_prefix(first, last, len);
 
         *a = (struct xaddr) { .inv = inv };
         if (plen >= 0) {

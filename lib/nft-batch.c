@@ -21,6 +21,7 @@
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
+#include "addr.h"
 #include "nft-internal.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free);
@@ -780,27 +781,6 @@ static int put_dep(struct nftnl_rule *r, enum pst_field key, uint8_t *known, uin
         return 0;
 }
 
-/* If [first, last] is one prefix (first has zeroes and last ones after the
- * first plen bits, equal before), plen; else -1. */
-static int range_prefix(const uint8_t *first, const uint8_t *last, unsigned len) {
-        unsigned plen = len * 8;
-
-        while (plen > 0) {
-                uint8_t bit = (uint8_t) (0x80u >> ((plen - 1) % 8));
-
-                if ((first[(plen - 1) / 8] & bit) || !(last[(plen - 1) / 8] & bit))
-                        break;
-                plen--;
-        }
-        for (unsigned b = 0; b < plen; b++) {
-                uint8_t bit = (uint8_t) (0x80u >> (b % 8));
-
-                if ((first[b / 8] & bit) != (last[b / 8] & bit))
-                        return -1;
-        }
-        return (int) plen;
-}
-
 /*
  * value <= field <= last, the way nft 1.0.6 writes a one-element set (seen
  * with --debug=netlink):
@@ -815,7 +795,7 @@ static int put_range(struct nftnl_rule *r, const struct pst_match *m) {
         const struct pst_field_info *fi = pst_field_info(f);
         bool addr = f == PST_F_IP_SADDR || f == PST_F_IP_DADDR || f == PST_F_IP6_SADDR || f == PST_F_IP6_DADDR;
         bool ifname = f == PST_F_IIFNAME || f == PST_F_OIFNAME;
-        int plen = (addr || ifname) ? range_prefix(m->value, m->last, fi->len) : -1;
+        int plen = (addr || ifname) ? pst_range_prefix(m->value, m->last, fi->len) : -1;
         int ret;
 
         if (memcmp(m->value, m->last, fi->len) > 0)

@@ -5,31 +5,10 @@
 #include "render.h"
 #include "service.h"
 
-/* If [first, last] is one network, its prefix length; else -1. */
-static int range_prefix(const uint8_t *first, const uint8_t *last, unsigned len) {
-        unsigned bits = len * 8, plen = bits;
-
-        while (plen > 0) {
-                unsigned b = plen - 1;
-                uint8_t mask = (uint8_t) (0x80 >> (b % 8));
-
-                if ((first[b / 8] & mask) || !(last[b / 8] & mask))
-                        break;
-                plen--;
-        }
-        for (unsigned b = 0; b < plen; b++) {
-                uint8_t mask = (uint8_t) (0x80 >> (b % 8));
-
-                if ((first[b / 8] & mask) != (last[b / 8] & mask))
-                        return -1;
-        }
-        return (int) plen;
-}
-
 static void render_addr(FILE *f, int af, const uint8_t *first, const uint8_t *last) {
         unsigned len = af == AF_INET ? 4 : 16;
         char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
-        int plen = range_prefix(first, last, len);
+        int plen = pst_range_prefix(first, last, len);
 
         inet_ntop(af, first, a, sizeof(a));
         if (plen == (int) len * 8)
