@@ -21,20 +21,8 @@
 #include <sched.h>
 #include <sys/wait.h>
 
-#include "compile.h"
+#include "check.h"
 #include "iptc.h"
-#include "policy.h"
-
-static int failed;
-#define CHECK(cond, ...)                                   \
-        do {                                               \
-                if (!(cond)) {                             \
-                        printf("FAIL: " __VA_ARGS__);      \
-                        printf("\n");                      \
-                        failed = 1;                        \
-                } else                                     \
-                        printf("ok: %s\n", #cond);         \
-        } while (0)
 
 /* Output of a shell command (counters zeroed, '#' lines dropped). */
 static char *run(const char *cmd) {
@@ -64,24 +52,6 @@ static char *state(void) {
         free(v6);
         free(sets);
         return all;
-}
-
-static struct pst_ruleset *compile(const struct pst_catalog *cat, const char *root, const char *example,
-                                   const struct pst_ifaddrs *ifa) {
-        struct pst_policy *p = NULL;
-        struct pst_ruleset *rs = NULL;
-        struct pst_diag d;
-        char path[4096];
-
-        snprintf(path, sizeof(path), "%s/conf/examples/%s", root, example);
-        pst_diag_init(&d);
-        if (pst_policy_load(path, cat, &d, &p) < 0 || pst_compile(p, ifa, &d, &rs) < 0) {
-                pst_diag_print(&d, stdout);
-                exit(1);
-        }
-        pst_policy_free(p);
-        pst_diag_clear(&d);
-        return rs;
 }
 
 static int hook_calls;
@@ -134,14 +104,14 @@ int main(int argc, char **argv) {
         pst_ifaddrs_add(&ifa, "ppp0", &a);
 
         /* 1 */
-        good = compile(&cat, root, "004-dialup-mail-server.conf", &ifa);
+        good = compile_example(&cat, root, "004-dialup-mail-server.conf", &ifa);
         k = pst_iptc_apply(good, NULL, &d);
         pst_diag_print(&d, stdout);
         CHECK(k == 0, "apply of example 004: %s", strerror(-k));
         before = state();
 
         /* 2: IPv4 fine, IPv6 a jump loop */
-        bad = compile(&cat, root, "001-citrix-exchange-rpc.conf", NULL);
+        bad = compile_example(&cat, root, "001-citrix-exchange-rpc.conf", NULL);
         if (pst_chain_add(bad, "loop_a", PST_HOOK_NONE, PST_V_NONE, &ca) < 0 ||
             pst_chain_add(bad, "loop_b", PST_HOOK_NONE, PST_V_NONE, &cb) < 0)
                 return 1;
@@ -164,7 +134,7 @@ int main(int argc, char **argv) {
         free(after);
 
         /* 3: the hook */
-        other = compile(&cat, root, "000-safesquid-outlook.conf", NULL);
+        other = compile_example(&cat, root, "000-safesquid-outlook.conf", NULL);
         o.before_v6_commit = fail_v6;
         pst_diag_clear(&d);
         k = pst_iptc_apply(other, &o, &d);

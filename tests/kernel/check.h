@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/* Shared by the kernel suite's C tests: a non-fatal CHECK that prints
+ * ok/FAIL lines, and compiling a seed example as the CLI does. */
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "compile.h"
+#include "policy.h"
+
+static int failed;
+#define CHECK(cond, ...)                                   \
+        do {                                               \
+                if (!(cond)) {                             \
+                        printf("FAIL: " __VA_ARGS__);      \
+                        printf("\n");                      \
+                        failed = 1;                        \
+                } else                                     \
+                        printf("ok: %s\n", #cond);         \
+        } while (0)
+
+/* conf/examples/<example> under root, compiled with ifa; exits on error. */
+static inline struct pst_ruleset *compile_example(const struct pst_catalog *cat, const char *root,
+                                                  const char *example, const struct pst_ifaddrs *ifa) {
+        struct pst_policy *p = NULL;
+        struct pst_ruleset *rs = NULL;
+        struct pst_diag d;
+        char path[4096];
+
+        snprintf(path, sizeof(path), "%s/conf/examples/%s", root, example);
+        pst_diag_init(&d);
+        if (pst_policy_load(path, cat, &d, &p) < 0 || pst_compile(p, ifa, &d, &rs) < 0) {
+                pst_diag_print(&d, stdout);
+                exit(1);
+        }
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+        return rs;
+}
