@@ -7,10 +7,6 @@
 #include "bus.h"
 #include "netmon.h"
 
-static inline const char *strna(const char *s) {
-        return s ? s : "n/a";
-}
-
 #define BUS_RETRY_USEC (10 * 1000000ULL) /* reconnect after the bus went away */
 
 /* ---- errors ---- */

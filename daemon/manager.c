@@ -193,42 +193,21 @@ static void log_diag(const struct pst_diag *d, int priority) {
         for (size_t i = 0; i < d->n; i++) {
                 const struct pst_diag_item *it = &d->items[i];
                 int prio = it->severity == PST_ERROR ? priority : LOG_WARNING;
+                _cleanup_free_ char *text = pst_diag_item_format(it);
 
-                if (it->file && it->line)
-                        log_struct(prio, "POLICY_FILE=%s\nPOLICY_LINE=%u\nMESSAGE=%s:%u: %s%s", it->file, it->line,
-                                   it->file, it->line, it->severity == PST_WARNING ? "warning: " : "", it->msg);
-                else if (it->file)
-                        log_struct(prio, "POLICY_FILE=%s\nMESSAGE=%s: %s%s", it->file, it->file,
-                                   it->severity == PST_WARNING ? "warning: " : "", it->msg);
+                const char *msg = text ? text : it->msg;
+                char line[32] = "";
+
+                if (it->line)
+                        snprintf(line, sizeof(line), "POLICY_LINE=%u\n", it->line);
+                if (it->file)
+                        log_struct(prio, "POLICY_FILE=%s\n%sMESSAGE=%s", it->file, line, msg);
                 else
-                        log_struct(prio, "MESSAGE=%s%s", it->severity == PST_WARNING ? "warning: " : "", it->msg);
+                        log_struct(prio, "MESSAGE=%s", msg);
         }
         if (d->n_dropped)
                 log_msg(priority, "... and %zu more problems", d->n_dropped);
 }
-
-/* "FILE:LINE: message" of the first error (+ a hint when there are more), malloc'd */
-static char *diag_summary(const struct pst_diag *d) {
-        const char *more = d->n_errors > 1 ? " (and more errors, see the log)" : "";
-        char *s = NULL;
-
-        for (size_t i = 0; i < d->n; i++) {
-                const struct pst_diag_item *it = &d->items[i];
-                int k;
-
-                if (it->severity != PST_ERROR)
-                        continue;
-                if (it->file && it->line)
-                        k = asprintf(&s, "%s:%u: %s%s", it->file, it->line, it->msg, more);
-                else if (it->file)
-                        k = asprintf(&s, "%s: %s%s", it->file, it->msg, more);
-                else
-                        k = asprintf(&s, "%s%s", it->msg, more);
-                return k < 0 ? NULL : s;
-        }
-        return strdup("unknown error");
-}
-
 
 /*
  * The pipeline, top to bottom: catalog → policy → compile (with the
@@ -299,7 +278,7 @@ fail:
                 pst_error(&diag, r, m->policy_path, 0, "%s", strerror(-r));
         log_diag(&diag, LOG_ERR);
         {
-                _cleanup_free_ char *sum = diag_summary(&diag);
+                _cleanup_free_ char *sum = pst_diag_summary(&diag);
 
                 set_last_error(m, sum);
                 if (ret_msg)
@@ -455,7 +434,7 @@ static int reapply_table(struct manager *m, const char *why) {
                 _cleanup_free_ char *sum = NULL;
 
                 log_diag(&diag, LOG_ERR);
-                sum = diag_summary(&diag);
+                sum = pst_diag_summary(&diag);
                 set_last_error(m, sum);
                 log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=re-applying the whole table after %s failed: %s", -r, why,
                            strerror(-r));

@@ -25,6 +25,7 @@ int pst_verror(struct pst_diag *d, int err, enum pst_severity sev, const char *f
                 d->n_dropped++;
                 return err;
         }
+        errno = err < 0 ? -err : 0; /* %m means this error, not whatever errno held */
         if (vasprintf(&msg, fmt, ap) < 0) {
                 d->n_dropped++;
                 return err;
@@ -56,16 +57,43 @@ void pst_warning(struct pst_diag *d, const char *file, unsigned line, const char
         va_end(ap);
 }
 
+char *pst_diag_item_format(const struct pst_diag_item *it) {
+        const char *warn = it->severity == PST_WARNING ? "warning: " : "";
+        char *s = NULL;
+        int k;
+
+        if (it->file && it->line)
+                k = asprintf(&s, "%s:%u: %s%s", it->file, it->line, warn, it->msg);
+        else if (it->file)
+                k = asprintf(&s, "%s: %s%s", it->file, warn, it->msg);
+        else
+                k = asprintf(&s, "%s%s", warn, it->msg);
+        return k < 0 ? NULL : s;
+}
+
 void pst_diag_print(const struct pst_diag *d, FILE *f) {
         for (size_t i = 0; i < d->n; i++) {
-                const struct pst_diag_item *it = &d->items[i];
+                _cleanup_free_ char *line = pst_diag_item_format(&d->items[i]);
 
-                if (it->file && it->line)
-                        fprintf(f, "%s:%u: ", it->file, it->line);
-                else if (it->file)
-                        fprintf(f, "%s: ", it->file);
-                fprintf(f, "%s%s\n", it->severity == PST_WARNING ? "warning: " : "", it->msg);
+                fprintf(f, "%s\n", line ? line : d->items[i].msg);
         }
         if (d->n_dropped)
                 fprintf(f, "(%zu more not shown)\n", d->n_dropped);
+}
+
+char *pst_diag_summary(const struct pst_diag *d) {
+        for (size_t i = 0; i < d->n; i++) {
+                _cleanup_free_ char *line = NULL;
+                char *s = NULL;
+
+                if (d->items[i].severity != PST_ERROR)
+                        continue;
+                line = pst_diag_item_format(&d->items[i]);
+                if (!line)
+                        return NULL;
+                if (d->n_errors <= 1)
+                        return TAKE_PTR(line);
+                return asprintf(&s, "%s (and more errors, see the log)", line) < 0 ? NULL : s;
+        }
+        return strdup(d->n_errors ? "(error not recorded: too many diagnostics)" : "unknown error");
 }

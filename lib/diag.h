@@ -39,7 +39,8 @@ void pst_diag_init(struct pst_diag *d);
 void pst_diag_clear(struct pst_diag *d);
 
 /* Record an error; always returns err (a negative errno) so callers can
- * write "return pst_error(d, -EINVAL, file, line, ...)". */
+ * write "return pst_error(d, -EINVAL, file, line, ...)".  %m in fmt is
+ * strerror(-err). */
 int pst_error(struct pst_diag *d, int err, const char *file, unsigned line, const char *fmt, ...)
         _printf_(5, 6);
 void pst_warning(struct pst_diag *d, const char *file, unsigned line, const char *fmt, ...)
@@ -51,5 +52,17 @@ static inline bool pst_diag_has_errors(const struct pst_diag *d) {
         return d->n_errors > 0;
 }
 
-/* "FILE:LINE: message" per item, warnings marked "warning: ". */
+/*
+ * The one way a diagnostic is written: "FILE:LINE: message", "FILE: message"
+ * (no line) or "message" (no file), warnings as "...: warning: message".
+ * Returns a malloc()ed string, NULL when out of memory.
+ */
+char *pst_diag_item_format(const struct pst_diag_item *it);
+
+/* Every item, one per line, as pst_diag_item_format() writes it. */
 void pst_diag_print(const struct pst_diag *d, FILE *f);
+
+/* The first error as pst_diag_item_format() writes it, with " (and more
+ * errors, see the log)" when there are more: a one-line answer for a D-Bus
+ * error reply or a status field.  malloc()ed; NULL when out of memory. */
+char *pst_diag_summary(const struct pst_diag *d);
