@@ -5,7 +5,6 @@
 
 #include "addr.h"
 #include "bus.h"
-#include "netmon.h"
 
 #define BUS_RETRY_USEC (10 * 1000000ULL) /* reconnect after the bus went away */
 
@@ -76,7 +75,7 @@ static int method_reapply(sd_bus_message *msg, void *userdata, sd_bus_error *err
         if (r < 0)
                 return bus_error(error, MANAGER_ERR_KERNEL, r, m->last_error);
         /* after the re-read, so that the check and the update see the same kernel state */
-        if (!netmon_has_link(m->netmon, ifname))
+        if (!manager_has_link(m, ifname))
                 return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_INTERFACE,
                                          "no interface %s (re-checked all interfaces anyway)", ifname);
         return sd_bus_reply_method_return(msg, NULL);
@@ -121,7 +120,7 @@ static int prop_u64(sd_bus *bus, const char *path, const char *interface, const 
         else if (streq(property, "SetUpdates"))
                 v = m->set_updates;
         else if (streq(property, "Resyncs"))
-                v = netmon_resyncs(m->netmon);
+                v = manager_resyncs(m);
         else if (streq(property, "Rules"))
                 v = m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0;
         return sd_bus_message_append(reply, "t", v);
@@ -179,11 +178,12 @@ static int on_networkd_link(sd_bus_message *msg, void *userdata, sd_bus_error *e
                         (void) sd_bus_message_exit_container(msg);
                 }
         }
-        m->rechecks++;
-        snprintf(m->last_event, sizeof(m->last_event), "networkd link %s: %s", strna(ifindex), what);
+        char why[200];
+
         log_struct(LOG_INFO, "HINT=networkd\nIFINDEX=%s\nMESSAGE=hint from systemd-networkd: link %s %s: re-check",
                    strna(ifindex), strna(ifindex), what);
-        (void) netmon_request_resync(m->netmon);
+        snprintf(why, sizeof(why), "networkd link %s: %s", strna(ifindex), what);
+        manager_hint(m, why);
         return 0;
 }
 
@@ -197,11 +197,12 @@ static int on_nm_state(sd_bus_message *msg, void *userdata, sd_bus_error *error)
                 (void) sd_bus_message_read(msg, "uuu", &new_state, &old_state, &reason);
         else
                 (void) sd_bus_message_read(msg, "u", &new_state);
-        m->rechecks++;
-        snprintf(m->last_event, sizeof(m->last_event), "NetworkManager %s: state %u", strna(path), new_state);
+        char why[200];
+
         log_struct(LOG_INFO, "HINT=NetworkManager\nMESSAGE=hint from NetworkManager: %s state %u -> %u (reason %u): re-check",
                    strna(path), old_state, new_state, reason);
-        (void) netmon_request_resync(m->netmon);
+        snprintf(why, sizeof(why), "NetworkManager %s: state %u", strna(path), new_state);
+        manager_hint(m, why);
         return 0;
 }
 

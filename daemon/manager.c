@@ -1,16 +1,13 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
 #include <signal.h>
-#include <stdarg.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
 #include <systemd/sd-daemon.h>
-#include <systemd/sd-journal.h>
 #include <time.h>
 
 #include "backend.h"
 #include "bus.h"
 #include "config.h"
+#include "log.h"
 #include "manager.h"
 #include "netmon.h"
 #if HAVE_IPTC
@@ -47,62 +44,6 @@ static int backend_update_set(struct manager *m, uint32_t set, struct pst_diag *
         return pst_nft_update_set(m->nft, m->ruleset, set, diag);
 }
 #define CHANGED_SETS_MAX 64 /* more changed sets than this at once: re-apply the whole table */
-
-/* ---- logging ---- */
-
-/* Is stderr the journal?  systemd sets JOURNAL_STREAM=dev:ino for it. */
-static bool stderr_is_journal(void) {
-        static int cached = -1;
-        const char *e;
-        struct stat st;
-        unsigned long long dev, ino;
-
-        if (cached >= 0)
-                return cached;
-        e = getenv("JOURNAL_STREAM");
-        cached = e && sscanf(e, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
-                 (unsigned long long) st.st_dev == dev && (unsigned long long) st.st_ino == ino;
-        return cached;
-}
-
-void log_struct(int priority, const char *format, ...) {
-        _cleanup_free_ char *text = NULL;
-        struct iovec iov[32];
-        char prio[16];
-        const char *message = NULL;
-        size_t n = 0;
-        va_list ap;
-        int saved = errno;
-
-        va_start(ap, format);
-        errno = saved; /* %m */
-        if (vasprintf(&text, format, ap) < 0)
-                text = NULL;
-        va_end(ap);
-        if (!text)
-                return;
-        snprintf(prio, sizeof(prio), "PRIORITY=%d", priority);
-        iov[n++] = (struct iovec) { prio, strlen(prio) };
-        for (char *line = text, *next; line && *line && n < ELEMENTSOF(iov); line = next) {
-                next = strchr(line, '\n');
-                if (next)
-                        *next++ = 0;
-                if (strncmp(line, "MESSAGE=", 8) == 0) {
-                        message = line + 8;
-                        /* the message is the last field: it may contain newlines of its own */
-                        if (next) {
-                                next[-1] = '\n';
-                                next = NULL;
-                        }
-                }
-                iov[n++] = (struct iovec) { line, strlen(line) };
-        }
-        if (stderr_is_journal()) {
-                (void) sd_journal_sendv(iov, (int) n);
-                return;
-        }
-        fprintf(stderr, "posternd: %s\n", message ? message : text);
-}
 
 /* ---- state ---- */
 
@@ -186,27 +127,6 @@ static void notify_status(struct manager *m, const char *prefix) {
         default:
                 sd_notifyf(false, "%sSTATUS=starting", prefix);
         }
-}
-
-/* Log every diagnostic once, with its file and line as fields. */
-static void log_diag(const struct pst_diag *d, int priority) {
-        for (size_t i = 0; i < d->n; i++) {
-                const struct pst_diag_item *it = &d->items[i];
-                int prio = it->severity == PST_ERROR ? priority : LOG_WARNING;
-                _cleanup_free_ char *text = pst_diag_item_format(it);
-
-                const char *msg = text ? text : it->msg;
-                char line[32] = "";
-
-                if (it->line)
-                        snprintf(line, sizeof(line), "POLICY_LINE=%u\n", it->line);
-                if (it->file)
-                        log_struct(prio, "POLICY_FILE=%s\n%sMESSAGE=%s", it->file, line, msg);
-                else
-                        log_struct(prio, "MESSAGE=%s", msg);
-        }
-        if (d->n_dropped)
-                log_msg(priority, "... and %zu more problems", d->n_dropped);
 }
 
 /*
@@ -346,22 +266,20 @@ static int fail_closed(struct manager *m) {
 
         r = pick_backend(m, NULL, &m->backend);
         if (r < 0) {
-                log_struct(LOG_ALERT, "ERRNO=%d\nMESSAGE=no usable firewall backend: %s", -r, strerror(-r));
+                log_errno(LOG_ALERT, r, "no usable firewall backend: %m");
                 return r;
         }
         /* iptables: its INPUT/FORWARD always exist, there is nothing to keep: fail closed */
         r = m->backend == PST_BACKEND_NFTABLES ? pst_nft_table_query(PST_TABLE, &exists, &flags) : 0;
         if (r < 0)
-                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot tell whether table inet %s exists (%s): assuming it does not",
-                           -r, PST_TABLE, strerror(-r));
+                log_errno(LOG_ERR, r, "cannot tell whether table inet %s exists (%m): assuming it does not", PST_TABLE);
         pst_diag_init(&diag);
         if (exists) {
                 /* a previous run's ruleset is better than a generic one: keep it, and own it so that
                  * nobody else's "nft flush ruleset" can take it away while we run */
                 r = pst_nft_claim_table(m->nft, PST_TABLE, TABLE_FLAGS, &diag);
                 if (r < 0)
-                        log_struct(LOG_WARNING, "ERRNO=%d\nMESSAGE=cannot take ownership of table inet %s (%s), keeping it as it is",
-                                   -r, PST_TABLE, strerror(-r));
+                        log_errno(LOG_WARNING, r, "cannot take ownership of table inet %s (%m), keeping it as it is", PST_TABLE);
                 pst_diag_clear(&diag);
                 m->state = MANAGER_DEGRADED;
                 log_struct(LOG_CRIT, "POSTERN_STATE=degraded\nMESSAGE=no valid policy in %s: DEGRADED, keeping table inet %s "
@@ -377,7 +295,7 @@ static int fail_closed(struct manager *m) {
         if (r < 0) {
                 log_diag(&diag, LOG_ALERT);
                 pst_diag_clear(&diag);
-                log_struct(LOG_ALERT, "ERRNO=%d\nMESSAGE=cannot apply the emergency ruleset: %s", -r, strerror(-r));
+                log_errno(LOG_ALERT, r, "cannot apply the emergency ruleset: %m");
                 return r;
         }
         pst_diag_clear(&diag);
@@ -436,8 +354,7 @@ static int reapply_table(struct manager *m, const char *why) {
                 log_diag(&diag, LOG_ERR);
                 sum = pst_diag_summary(&diag);
                 set_last_error(m, sum);
-                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=re-applying the whole table after %s failed: %s", -r, why,
-                           strerror(-r));
+                log_errno(LOG_ERR, r, "re-applying the whole table after %s failed: %m", why);
                 bus_emit_state_changed(m);
         } else
                 log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nMESSAGE=re-applied the whole table (%s)", m->generation,
@@ -459,7 +376,7 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
                 n = pst_ruleset_update_ifaddrs(m->ruleset, &ifa, changed, CHANGED_SETS_MAX);
         pst_ifaddrs_clear(&ifa);
         if (n < 0) {
-                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot refill the interface-address sets: %s", -n, strerror(-n));
+                log_errno(LOG_ERR, n, "cannot refill the interface-address sets: %m");
                 return n;
         }
         if (n == 0)
@@ -511,6 +428,20 @@ int manager_recheck(struct manager *m, const char *why) {
         m->ifaddrs_result = 0;
         netmon_flush(m->netmon);
         return m->ifaddrs_result;
+}
+
+void manager_hint(struct manager *m, const char *why) {
+        m->rechecks++;
+        snprintf(m->last_event, sizeof(m->last_event), "%s", why);
+        (void) netmon_request_resync(m->netmon);
+}
+
+bool manager_has_link(struct manager *m, const char *ifname) {
+        return netmon_has_link(m->netmon, ifname);
+}
+
+uint64_t manager_resyncs(struct manager *m) {
+        return netmon_resyncs(m->netmon);
 }
 
 /* ---- signals and life cycle ---- */

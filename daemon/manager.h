@@ -14,11 +14,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <syslog.h>
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "compile.h"
+#include "log.h"
 #include "emergency.h"
 #include "nft.h"
 #include "policy.h"
@@ -100,8 +100,12 @@ void manager_ifaddrs_changed(struct manager *m, uint64_t first_event_usec);
  * and apply what changed, now.  why is logged. */
 int manager_recheck(struct manager *m, const char *why);
 
-/* "KEY=value" lines, the last or any one of them MESSAGE=...; PRIORITY is
- * added.  To the journal when stderr is connected to it, else the message
- * alone as a line on stderr. */
-void log_struct(int priority, const char *format, ...) _printf_(2, 3);
-#define log_msg(prio, fmt, ...) log_struct(prio, "MESSAGE=" fmt, ##__VA_ARGS__)
+/* A D-Bus hint (networkd, NetworkManager): re-read links and addresses soon
+ * (coalesced with whatever else arrives), not now.  why is logged. */
+void manager_hint(struct manager *m, const char *why);
+
+/* Does the kernel (as last read) have a link named ifname? */
+bool manager_has_link(struct manager *m, const char *ifname);
+
+/* rtnetlink full re-reads so far (a property, for status and tests) */
+uint64_t manager_resyncs(struct manager *m);

@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "manager.h"
 #include "netmon.h"
 
@@ -320,8 +321,7 @@ int netmon_resync(struct netmon *nm) {
         int r = dump_all(nm->buf, &nm->t);
 
         if (r < 0) {
-                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot read links and addresses from the kernel: %s", -r,
-                           strerror(-r));
+                log_errno(LOG_ERR, r, "cannot read links and addresses from the kernel: %m");
                 return r;
         }
         nm->resyncs++;
@@ -390,7 +390,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                                 overflow(nm);
                                 return 0;
                         }
-                        log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=rtnetlink receive failed: %m", errno);
+                        log_errno(LOG_ERR, -errno, "rtnetlink receive failed: %m");
                         return 0;
                 }
                 /* only the kernel (port 0) speaks for the kernel */
@@ -402,8 +402,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
                         int r = table_apply(&nm->t, nlh);
 
                         if (r == -ENOMEM || r == -E2BIG) {
-                                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=link/address table full (%s): re-reading",
-                                           -r, strerror(-r));
+                                log_errno(LOG_ERR, r, "link/address table full (%m): re-reading");
                                 (void) netmon_request_resync(nm);
                         } else if (r > 0)
                                 changed = true;

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "backend.h"
+#include "log.h"
 #include "manager.h"
 
 static void help(void) {
@@ -124,7 +125,7 @@ int main(int argc, char **argv) {
 
         r = manager_setup(m);
         if (r < 0) {
-                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot set up: %s", -r, strerror(-r));
+                log_errno(LOG_ERR, r, "cannot set up: %m");
                 sd_notifyf(false, "STATUS=failed to set up: %s\nERRNO=%d", strerror(-r), -r);
                 return EXIT_FAILURE;
         }
@@ -135,7 +136,7 @@ int main(int argc, char **argv) {
         }
         r = sd_event_loop(m->event);
         if (r < 0) {
-                log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=event loop failed: %s", -r, strerror(-r));
+                log_errno(LOG_ERR, r, "event loop failed: %m");
                 return EXIT_FAILURE;
         }
         return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;

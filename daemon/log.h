@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * posternd's logging: structured journal entries when stderr is connected to
+ * the journal (systemd sets JOURNAL_STREAM), the MESSAGE alone as a line on
+ * stderr otherwise.  A leaf: it knows nothing of the manager.
+ *
+ *   log_struct(LOG_INFO, "GENERATION=%" PRIu64 "\nMESSAGE=applied ...", g);
+ *   return log_errno(LOG_ERR, r, "cannot read links: %m");
+ */
+
+#include <syslog.h>
+
+#include "diag.h"
+#include "util.h"
+
+/* "KEY=value" lines, the last (or any one) of them MESSAGE=...; PRIORITY is
+ * added.  A MESSAGE field may contain newlines: it runs to the end. */
+void log_struct(int priority, const char *format, ...) _printf_(2, 3);
+#define log_msg(prio, fmt, ...) log_struct(prio, "MESSAGE=" fmt, ##__VA_ARGS__)
+
+/* MESSAGE=format with ERRNO=-err, %m meaning strerror(-err).  Returns err,
+ * so a caller can "return log_errno(LOG_ERR, r, "...: %m");". */
+int log_errno(int priority, int err, const char *format, ...) _printf_(3, 4);
+
+/* Every diagnostic once, with POLICY_FILE/POLICY_LINE fields; errors at
+ * priority, warnings at LOG_WARNING. */
+void log_diag(const struct pst_diag *d, int priority);
