@@ -122,7 +122,7 @@ static int prop_u64(sd_bus *bus, const char *path, const char *interface, const 
         else if (streq(property, "Resyncs"))
                 v = manager_resyncs(m);
         else if (streq(property, "Rules"))
-                v = m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0;
+                v = manager_nrules(m);
         return sd_bus_message_append(reply, "t", v);
 }
 

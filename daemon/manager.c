@@ -4,45 +4,33 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "backend.h"
 #include "bus.h"
-#include "config.h"
 #include "log.h"
 #include "manager.h"
 #include "netmon.h"
-#if HAVE_IPTC
-#include "iptc.h"
-#endif
 
-#define TABLE_FLAGS (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
-
-/* --backend, else the policy's options.backend (p may be NULL: no valid
- * policy), "auto" resolved against the running kernel. */
-static int pick_backend(struct manager *m, const struct pst_policy *p, enum pst_backend *ret) {
-        enum pst_backend want = m->backend_cli != PST_BACKEND_AUTO ? m->backend_cli
-                                : p                                ? p->options.backend
-                                                                   : PST_BACKEND_AUTO;
-
-        return pst_backend_resolve(want, ret);
+/* --backend, else the policy's options.backend (p NULL: no valid policy). */
+static enum pst_backend_kind wanted_backend(const struct manager *m, const struct pst_policy *p) {
+        if (m->backend_cli != PST_BACKEND_AUTO || !p)
+                return m->backend_cli;
+        return p->options.backend;
 }
 
-/* The whole ruleset, atomically, through the backend b. */
-static int backend_apply(struct manager *m, enum pst_backend b, const struct pst_ruleset *rs, struct pst_diag *diag) {
-#if HAVE_IPTC
-        if (b == PST_BACKEND_IPTABLES)
-                return pst_iptc_apply(rs, &(struct pst_iptc_opts) {}, diag);
-#endif
-        return pst_nft_apply(m->nft, rs, &(struct pst_apply_opts) { .table_flags = TABLE_FLAGS }, diag);
+/* The open backend when it is what want asks for (its socket owns the table:
+ * keep it), else a new one; the caller installs or closes it. */
+static int backend_for(struct manager *m, enum pst_backend_kind want, struct pst_diag *diag, struct pst_backend **ret) {
+        if (m->backend && pst_backend_matches(m->backend, want)) {
+                *ret = m->backend;
+                return 0;
+        }
+        return pst_backend_open(want, &(struct pst_backend_opts) { .own = true }, diag, ret);
 }
 
-/* One interface-address set of the running ruleset. */
-static int backend_update_set(struct manager *m, uint32_t set, struct pst_diag *diag) {
-#if HAVE_IPTC
-        if (m->backend == PST_BACKEND_IPTABLES)
-                return pst_iptc_update_set(m->ruleset, &(struct pst_iptc_opts) {}, set, diag);
-#endif
-        return pst_nft_update_set(m->nft, m->ruleset, set, diag);
+static void backend_unused(struct manager *m, struct pst_backend *b) {
+        if (b != m->backend)
+                pst_backend_close(b);
 }
+
 #define CHANGED_SETS_MAX 64 /* more changed sets than this at once: re-apply the whole table */
 
 /* ---- state ---- */
@@ -56,14 +44,6 @@ const char *manager_state_name(enum manager_state s) {
         };
         return (unsigned) s < ELEMENTSOF(names) ? names[s] : "unknown";
 }
-
-static void catalog_free(struct pst_catalog *cat) {
-        if (!cat)
-                return;
-        pst_catalog_clear(cat);
-        free(cat);
-}
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_catalog *, catalog_free);
 
 int manager_new(struct manager **ret) {
         struct manager *m = calloc(1, sizeof(*m));
@@ -85,11 +65,8 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->sigint);
         sd_event_source_disable_unref(m->sighup);
         sd_event_unref(m->event);
-        /* closing the socket releases ownership; PERSIST keeps the table */
-        pst_nft_close(m->nft);
-        pst_ruleset_free(m->ruleset);
-        pst_policy_free(m->policy);
-        catalog_free(m->catalog);
+        pst_backend_close(m->backend);
+        pst_compiled_free(m->running);
         free(m->policy_path);
         free(m->catalog_path);
         free(m->last_error);
@@ -110,7 +87,7 @@ static void set_last_error(struct manager *m, const char *msg) {
 }
 
 static void notify_status(struct manager *m, const char *prefix) {
-        size_t rules = m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0;
+        size_t rules = manager_nrules(m);
 
         switch (m->state) {
         case MANAGER_APPLIED:
@@ -129,85 +106,80 @@ static void notify_status(struct manager *m, const char *prefix) {
         }
 }
 
+/* c is now running, installed by b. */
+static void install(struct manager *m, struct pst_backend *b, struct pst_compiled *c, enum manager_state state) {
+        if (b != m->backend) {
+                pst_backend_close(m->backend);
+                m->backend = b;
+        }
+        pst_compiled_free(m->running);
+        m->running = c;
+        m->generation++;
+        snprintf(m->digest, sizeof(m->digest), "%s", c->digest);
+        m->applied_at = realtime_usec();
+        m->state = state;
+}
+
+/* diag's errors in the log, LastError, and for a D-Bus reply *ret_msg */
+static void report_failure(struct manager *m, struct pst_diag *diag, int r, char **ret_msg) {
+        _cleanup_free_ char *sum = NULL;
+
+        if (!pst_diag_has_errors(diag))
+                pst_error(diag, r, m->policy_path, 0, "%s", strerror(-r));
+        log_diag(diag, LOG_ERR);
+        sum = pst_diag_summary(diag);
+        set_last_error(m, sum);
+        if (ret_msg)
+                *ret_msg = sum ? strdup(sum) : NULL;
+}
+
 /*
- * The pipeline, top to bottom: catalog → policy → compile (with the
- * addresses netmon knows) → one batch.  On any failure nothing running is
- * touched and *ret_err says where it stopped.
+ * The pipeline (pipeline.h) with the addresses netmon knows, then one
+ * backend apply.  On any failure nothing running is touched and *ret_err
+ * says where it stopped.
  */
 static int load_compile_apply(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
-        _cleanup_(catalog_freep) struct pst_catalog *cat = calloc(1, sizeof(*cat));
-        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
+        struct pst_backend *b = NULL;
         struct pst_ifaddrs ifa = {};
         struct pst_diag diag;
         uint64_t t0 = now_usec();
         enum manager_error kind = MANAGER_ERR_POLICY;
-        enum pst_backend backend = PST_BACKEND_NFTABLES;
         int r;
 
         pst_diag_init(&diag);
-        if (!cat) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = pst_catalog_load_default(cat, m->catalog_path, &diag);
+        r = netmon_ifaddrs(m->netmon, &ifa);
         if (r >= 0)
-                r = pst_policy_load(m->policy_path, cat, &diag, &p);
-        if (r >= 0) {
-                r = netmon_ifaddrs(m->netmon, &ifa);
-                if (r >= 0)
-                        r = pst_compile(p, &ifa, &diag, &rs);
-                pst_ifaddrs_clear(&ifa);
-        }
+                r = pst_load_compile(&(struct pst_load_opts) { .policy = m->policy_path, .catalog = m->catalog_path,
+                                                               .ifaddrs = &ifa },
+                                     &diag, &c);
+        pst_ifaddrs_clear(&ifa);
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
-                r = pick_backend(m, p, &backend);
-                if (r < 0)
-                        pst_error(&diag, r, NULL, 0, "no usable backend for %s: %s", pst_backend_name(p->options.backend),
-                                  strerror(-r));
-                else
-                        r = backend_apply(m, backend, rs, &diag);
+                r = backend_for(m, wanted_backend(m, c->policy), &diag, &b);
         }
-        if (r < 0)
-                goto fail;
+        if (r >= 0)
+                r = pst_backend_apply(b, c->ruleset, &diag);
+        if (r < 0) {
+                backend_unused(m, b);
+                report_failure(m, &diag, r, ret_msg);
+                if (ret_err)
+                        *ret_err = kind;
+                pst_diag_clear(&diag);
+                return r;
+        }
 
         log_diag(&diag, LOG_WARNING); /* warnings only */
-        pst_ruleset_free(m->ruleset);
-        m->ruleset = TAKE_PTR(rs);
-        pst_policy_free(m->policy);
-        m->policy = TAKE_PTR(p);
-        catalog_free(m->catalog);
-        m->catalog = TAKE_PTR(cat);
-        m->backend = backend;
-        m->generation++;
-        pst_policy_digest_hex(m->policy, m->digest);
-        m->applied_at = realtime_usec();
-        m->state = MANAGER_APPLIED;
+        pst_diag_clear(&diag);
+        install(m, b, TAKE_PTR(c), MANAGER_APPLIED);
         set_last_error(m, NULL);
         log_struct(LOG_INFO,
                    "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
                    "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
                    m->generation, m->digest, m->policy_path, now_usec() - t0, m->policy_path, m->generation,
-                   m->digest, m->ruleset->nchains, pst_ruleset_nrules(m->ruleset), now_usec() - t0);
+                   m->digest, m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0);
         bus_emit_applied(m);
-        pst_diag_clear(&diag);
         return 0;
-
-fail:
-        if (!pst_diag_has_errors(&diag))
-                pst_error(&diag, r, m->policy_path, 0, "%s", strerror(-r));
-        log_diag(&diag, LOG_ERR);
-        {
-                _cleanup_free_ char *sum = pst_diag_summary(&diag);
-
-                set_last_error(m, sum);
-                if (ret_msg)
-                        *ret_msg = sum ? strdup(sum) : NULL;
-        }
-        if (ret_err)
-                *ret_err = kind;
-        pst_diag_clear(&diag);
-        return r;
 }
 
 int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
@@ -255,67 +227,83 @@ static void emergency_options(struct manager *m, struct pst_emergency *ret) {
                 ret->from[ret->nfrom++] = pol.from[i];
 }
 
-static int fail_closed(struct manager *m) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        struct pst_emergency e;
+static void format_emergency_ssh(const struct pst_emergency *e, char *buf, size_t size) {
+        char a[PST_ADDR_STRLEN];
+        size_t len;
+
+        if (!e->ssh) {
+                snprintf(buf, size, "no SSH");
+                return;
+        }
+        if (e->nfrom == 0) {
+                snprintf(buf, size, "SSH from anywhere");
+                return;
+        }
+        len = (size_t) snprintf(buf, size, "SSH from");
+        for (size_t i = 0; i < e->nfrom && len < size; i++)
+                len += (size_t) snprintf(buf + len, size - len, " %s", pst_addr_format(&e->from[i], a));
+}
+
+/* A previous run's ruleset is better than a generic one: keep it.  1 kept, 0 none. */
+static int adopt_previous(struct manager *m, struct pst_backend *b) {
         struct pst_diag diag;
-        bool exists = false;
-        uint32_t flags = 0;
-        char ssh[PST_EMERGENCY_FROM_MAX * (PST_ADDR_STRLEN + 2) + 32] = "";
         int r;
 
-        r = pick_backend(m, NULL, &m->backend);
-        if (r < 0) {
-                log_errno(LOG_ALERT, r, "no usable firewall backend: %m");
-                return r;
-        }
-        /* iptables: its INPUT/FORWARD always exist, there is nothing to keep: fail closed */
-        r = m->backend == PST_BACKEND_NFTABLES ? pst_nft_table_query(PST_TABLE, &exists, &flags) : 0;
-        if (r < 0)
-                log_errno(LOG_ERR, r, "cannot tell whether table inet %s exists (%m): assuming it does not", PST_TABLE);
         pst_diag_init(&diag);
-        if (exists) {
-                /* a previous run's ruleset is better than a generic one: keep it, and own it so that
-                 * nobody else's "nft flush ruleset" can take it away while we run */
-                r = pst_nft_claim_table(m->nft, PST_TABLE, TABLE_FLAGS, &diag);
-                if (r < 0)
-                        log_errno(LOG_WARNING, r, "cannot take ownership of table inet %s (%m), keeping it as it is", PST_TABLE);
-                pst_diag_clear(&diag);
-                m->state = MANAGER_DEGRADED;
-                log_struct(LOG_CRIT, "POSTERN_STATE=degraded\nMESSAGE=no valid policy in %s: DEGRADED, keeping table inet %s "
-                           "from a previous run unchanged; fix the policy and reload",
-                           m->policy_path, PST_TABLE);
+        r = pst_backend_adopt(b, PST_TABLE, &diag);
+        log_diag(&diag, LOG_ERR);
+        pst_diag_clear(&diag);
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "cannot tell whether table inet %s exists (%m): assuming it does not", PST_TABLE);
                 return 0;
         }
+        if (r == 0)
+                return 0;
+        backend_unused(m, m->backend);
+        m->backend = b;
+        m->state = MANAGER_DEGRADED;
+        log_struct(LOG_CRIT, "POSTERN_STATE=degraded\nMESSAGE=no valid policy in %s: DEGRADED, keeping table inet %s "
+                   "from a previous run unchanged; fix the policy and reload",
+                   m->policy_path, PST_TABLE);
+        return 1;
+}
+
+/* No valid policy at boot: keep what a previous run left, else install the
+ * built-in emergency ruleset, through the same backend table as any policy. */
+static int fail_closed(struct manager *m) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
+        struct pst_ruleset *rs = NULL;
+        struct pst_backend *b = NULL;
+        struct pst_emergency e;
+        struct pst_diag diag;
+        char ssh[PST_EMERGENCY_FROM_MAX * (PST_ADDR_STRLEN + 2) + 32];
+        int r;
+
+        pst_diag_init(&diag);
+        r = backend_for(m, wanted_backend(m, NULL), &diag, &b);
+        if (r < 0) {
+                log_diag(&diag, LOG_ALERT);
+                pst_diag_clear(&diag);
+                return log_errno(LOG_ALERT, r, "no usable firewall backend: %m");
+        }
+        if (adopt_previous(m, b) > 0)
+                return 0;
 
         emergency_options(m, &e);
         r = pst_emergency_ruleset(&e, &rs);
         if (r >= 0)
-                r = backend_apply(m, m->backend, rs, &diag);
+                r = pst_compiled_from_ruleset(rs, &c); /* takes rs */
+        if (r >= 0)
+                r = pst_backend_apply(b, c->ruleset, &diag);
         if (r < 0) {
+                backend_unused(m, b);
                 log_diag(&diag, LOG_ALERT);
                 pst_diag_clear(&diag);
-                log_errno(LOG_ALERT, r, "cannot apply the emergency ruleset: %m");
-                return r;
+                return log_errno(LOG_ALERT, r, "cannot apply the emergency ruleset: %m");
         }
         pst_diag_clear(&diag);
-        pst_ruleset_free(m->ruleset);
-        m->ruleset = TAKE_PTR(rs);
-        m->generation++;
-        m->digest[0] = 0;
-        m->applied_at = realtime_usec();
-        m->state = MANAGER_EMERGENCY;
-        if (!e.ssh)
-                snprintf(ssh, sizeof(ssh), "no SSH");
-        else if (e.nfrom == 0)
-                snprintf(ssh, sizeof(ssh), "SSH from anywhere");
-        else {
-                size_t len = (size_t) snprintf(ssh, sizeof(ssh), "SSH from");
-                char buf[PST_ADDR_STRLEN];
-
-                for (size_t i = 0; i < e.nfrom && len < sizeof(ssh); i++)
-                        len += (size_t) snprintf(ssh + len, sizeof(ssh) - len, " %s", pst_addr_format(&e.from[i], buf));
-        }
+        install(m, b, TAKE_PTR(c), MANAGER_EMERGENCY);
+        format_emergency_ssh(&e, ssh, sizeof(ssh));
         log_struct(LOG_ALERT,
                    "POSTERN_STATE=emergency\nGENERATION=%" PRIu64 "\nMESSAGE=no valid policy in %s: applied the built-in "
                    "EMERGENCY ruleset (loopback, established, essential ICMP/ICMPv6, %s); fix the policy and reload",
@@ -347,13 +335,9 @@ static int reapply_table(struct manager *m, const char *why) {
         int r;
 
         pst_diag_init(&diag);
-        r = backend_apply(m, m->backend, m->ruleset, &diag);
+        r = pst_backend_apply(m->backend, m->running->ruleset, &diag);
         if (r < 0) {
-                _cleanup_free_ char *sum = NULL;
-
-                log_diag(&diag, LOG_ERR);
-                sum = pst_diag_summary(&diag);
-                set_last_error(m, sum);
+                report_failure(m, &diag, r, NULL);
                 log_errno(LOG_ERR, r, "re-applying the whole table after %s failed: %m", why);
                 bus_emit_state_changed(m);
         } else
@@ -369,11 +353,11 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
         struct pst_ifaddrs ifa = {};
         int n, r = 0;
 
-        if (!m->ruleset)
+        if (!m->running)
                 return 0; /* degraded: the table is not ours to edit */
         n = netmon_ifaddrs(m->netmon, &ifa);
         if (n >= 0)
-                n = pst_ruleset_update_ifaddrs(m->ruleset, &ifa, changed, CHANGED_SETS_MAX);
+                n = pst_ruleset_update_ifaddrs(m->running->ruleset, &ifa, changed, CHANGED_SETS_MAX);
         pst_ifaddrs_clear(&ifa);
         if (n < 0) {
                 log_errno(LOG_ERR, n, "cannot refill the interface-address sets: %m");
@@ -385,13 +369,13 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
                 return reapply_table(m, "many interface-address sets changed");
 
         for (int i = 0; i < n; i++) {
-                const struct pst_set *s = &m->ruleset->sets[changed[i]];
+                const struct pst_set *s = &m->running->ruleset->sets[changed[i]];
                 char addrs[512];
                 struct pst_diag diag;
                 int k;
 
                 pst_diag_init(&diag);
-                k = backend_update_set(m, changed[i], &diag);
+                k = pst_backend_update_set(m->backend, m->running->ruleset, changed[i], &diag);
                 if (k < 0) {
                         log_diag(&diag, LOG_ERR);
                         pst_diag_clear(&diag);
@@ -440,6 +424,10 @@ bool manager_has_link(struct manager *m, const char *ifname) {
         return netmon_has_link(m->netmon, ifname);
 }
 
+size_t manager_nrules(const struct manager *m) {
+        return m->running ? pst_ruleset_nrules(m->running->ruleset) : 0;
+}
+
 uint64_t manager_resyncs(struct manager *m) {
         return netmon_resyncs(m->netmon);
 }
@@ -481,9 +469,6 @@ int manager_setup(struct manager *m) {
         if (r < 0)
                 return r;
 
-        r = pst_nft_open(&m->nft);
-        if (r < 0)
-                return r;
         r = netmon_new(m, &m->netmon);
         if (r < 0)
                 return r;

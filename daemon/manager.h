@@ -17,11 +17,9 @@
 #include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
-#include "compile.h"
+#include "backend.h"
 #include "log.h"
-#include "emergency.h"
-#include "nft.h"
-#include "policy.h"
+#include "pipeline.h"
 
 struct netmon;
 
@@ -45,22 +43,19 @@ struct manager {
         sd_event *event;
         sd_bus *bus;
         struct netmon *netmon;
-        struct pst_nft *nft; /* kept open for our lifetime: with OWNER the table is this socket's */
+        struct pst_backend *backend; /* what installed the running ruleset; kept open: it owns the table */
 
         /* configuration */
         char *policy_path;
         char *catalog_path; /* NULL: installed catalog (+ services.d) or the build tree's */
         bool use_bus;
         bool emergency_cli;              /* --emergency-ssh given */
-        enum pst_backend backend_cli;    /* --backend; AUTO: the policy's options.backend decides */
-        enum pst_backend backend;        /* what installs the running ruleset (never AUTO) */
+        enum pst_backend_kind backend_cli;    /* --backend; AUTO: the policy's options.backend decides */
         struct pst_emergency emergency;  /* from the command line */
 
         /* what is running */
         enum manager_state state;
-        struct pst_catalog *catalog; /* the running policy's rules point into it */
-        struct pst_policy *policy;
-        struct pst_ruleset *ruleset; /* its interface-address sets mirror the kernel's */
+        struct pst_compiled *running; /* NULL when degraded; its interface-address sets mirror the kernel's */
         uint64_t generation;         /* +1 on every successful full apply */
         char digest[17];             /* "" when no policy is applied */
         char *last_error;            /* NULL: none */
@@ -106,6 +101,9 @@ void manager_hint(struct manager *m, const char *why);
 
 /* Does the kernel (as last read) have a link named ifname? */
 bool manager_has_link(struct manager *m, const char *ifname);
+
+/* rules of the running ruleset (0: none of ours) */
+size_t manager_nrules(const struct manager *m);
 
 /* rtnetlink full re-reads so far (a property, for status and tests) */
 uint64_t manager_resyncs(struct manager *m);

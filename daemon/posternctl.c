@@ -14,15 +14,10 @@
 #include "config.h"
 #include "backend.h"
 #include "ctl-bus.h"
-#include "compile.h"
 #include "ifaddr.h"
 #include "json.h"
-#include "nft.h"
-#include "policy.h"
-#include "render.h"
-#if HAVE_IPTC
-#include "iptc.h"
-#endif
+#include "pipeline.h"
+#include "show.h"
 
 enum {
         EXIT_POLICY = 1,
@@ -37,7 +32,7 @@ struct ctl {
         struct pst_catalog cat;
         struct pst_diag diag;
         bool have_backend;          /* --backend given: overrides the policy's options.backend */
-        enum pst_backend backend;
+        enum pst_backend_kind backend;
         bool applied_iptables;
 };
 
@@ -112,20 +107,12 @@ static int fail(struct ctl *c, int code) {
         return code;
 }
 
-static int load_catalog(struct ctl *c) {
-        return pst_catalog_load_default(&c->cat, c->catalog, &c->diag);
-}
-
-/* Load, read interface addresses, compile.  Returns an exit code. */
-static int load_compile(struct ctl *c, const char *path, struct pst_policy **ret_p, struct pst_ruleset **ret_rs) {
-        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
+/* Read interface addresses (unless --offline), add --ifaddr's, then the
+ * pipeline.  Returns an exit code. */
+static int load_compile(struct ctl *c, const char *path, struct pst_compiled **ret) {
         struct pst_ifaddrs ifa = {};
         int r;
 
-        if (load_catalog(c) < 0)
-                return EXIT_POLICY;
-        if (pst_policy_load(path, &c->cat, &c->diag, &p) < 0)
-                return EXIT_POLICY;
         if (!c->offline) {
                 r = pst_ifaddrs_dump(&ifa);
                 if (r < 0) {
@@ -141,13 +128,10 @@ static int load_compile(struct ctl *c, const char *path, struct pst_policy **ret
                         return EXIT_SYSTEM;
                 }
         }
-        r = pst_compile(p, &ifa, &c->diag, ret_rs);
+        r = pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = c->catalog, .ifaddrs = &ifa },
+                             &c->diag, ret);
         pst_ifaddrs_clear(&ifa);
-        if (r < 0)
-                return EXIT_POLICY;
-        if (ret_p)
-                *ret_p = TAKE_PTR(p);
-        return 0;
+        return r < 0 ? EXIT_POLICY : 0;
 }
 
 static size_t count_elements(const struct pst_ruleset *rs) {
@@ -158,12 +142,11 @@ static size_t count_elements(const struct pst_ruleset *rs) {
         return n;
 }
 
-static void print_summary(struct ctl *c, const char *verb, const struct pst_policy *p,
-                          const struct pst_ruleset *rs, uint64_t usec) {
-        char digest[17];
+static void print_summary(struct ctl *c, const char *verb, const struct pst_compiled *pc, uint64_t usec) {
+        const struct pst_ruleset *rs = pc->ruleset;
+        const char *digest = pc->digest;
         size_t named = 0;
 
-        pst_policy_digest_hex(p, digest);
         for (size_t i = 0; i < rs->nsets; i++)
                 named += !(rs->sets[i].flags & PST_SET_ANON);
         if (c->json) {
@@ -172,7 +155,7 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_poli
                 pst_json_init(&j, stdout);
                 pst_json_begin_object(&j, NULL);
                 pst_json_bool(&j, "ok", true);
-                pst_json_string(&j, "policy", p->path);
+                pst_json_string(&j, "policy", pc->policy->path);
                 pst_json_string(&j, "digest", digest);
                 pst_json_int(&j, "chains", (long long) rs->nchains);
                 pst_json_int(&j, "rules", (long long) pst_ruleset_nrules(rs));
@@ -188,7 +171,7 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_poli
                 return;
         }
         print_warnings(c);
-        printf("%s: %s %s (digest %s): %zu chains, %zu rules, %zu sets, %zu elements", p->path, verb,
+        printf("%s: %s %s (digest %s): %zu chains, %zu rules, %zu sets, %zu elements", pc->policy->path, verb,
                verb[0] != 'a' ? "ok" : c->applied_iptables ? "the iptables filter tables" : "table inet postern", digest, rs->nchains, pst_ruleset_nrules(rs), named,
                count_elements(rs));
         if (usec)
@@ -196,114 +179,89 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_poli
         printf("\n");
 }
 
-static int cmd_check(struct ctl *c, const char *path) {
-        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+static int cmd_check(struct ctl *c, char **args) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
         int r;
 
         c->offline = true; /* check is about the policy, not this host */
-        r = load_compile(c, path, &p, &rs);
+        r = load_compile(c, args[0], &pc);
         if (r)
                 return fail(c, r);
-        print_summary(c, "policy", p, rs, 0);
+        print_summary(c, "policy", pc, 0);
         return 0;
 }
 
 /* The backend --backend or the policy asks for (AUTO left as it is). */
-static enum pst_backend wanted_backend(const struct ctl *c, const struct pst_policy *p) {
+static enum pst_backend_kind wanted_backend(const struct ctl *c, const struct pst_policy *p) {
         return c->have_backend ? c->backend : p->options.backend;
 }
 
-/* compile --backend iptables: iptables-save text of both families */
-static int render(struct ctl *c, bool iptables, const struct pst_ruleset *rs, FILE *f) {
-        if (!iptables)
-                return pst_render_nft(rs, f);
-#if HAVE_IPTC
-        return pst_iptc_render(rs, NULL, f, &c->diag);
-#else
-        return pst_error(&c->diag, -EOPNOTSUPP, NULL, 0, "this posternctl was built without the iptables backend");
-#endif
+/* A render failure: the build or the system (EXIT_SYSTEM), else the policy. */
+static int render_failed(struct ctl *c, int r) {
+        return fail(c, r == -EOPNOTSUPP || r == -ENOMEM || r == -EIO ? EXIT_SYSTEM : EXIT_POLICY);
 }
 
-static int cmd_compile(struct ctl *c, const char *path) {
-        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        bool iptables;
+/* compile: nft text, or with --backend iptables iptables-save text of both families */
+static int cmd_compile(struct ctl *c, char **args) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
+        _cleanup_free_ char *text = NULL;
+        enum pst_backend_kind kind;
+        struct pst_json j;
+        size_t len = 0;
+        FILE *m;
         int r;
 
-        r = load_compile(c, path, &p, &rs);
+        r = load_compile(c, args[0], &pc);
         if (r)
                 return fail(c, r);
-        iptables = wanted_backend(c, p) == PST_BACKEND_IPTABLES;
-        if (c->json) {
-                _cleanup_free_ char *text = NULL;
-                size_t len = 0;
-                FILE *m = open_memstream(&text, &len);
-                struct pst_json j;
-
-                if (!m)
-                        return EXIT_SYSTEM;
-                r = render(c, iptables, rs, m);
-                fclose(m);
-                if (r < 0)
-                        return fail(c, r == -EOPNOTSUPP || r == -ENOMEM || r == -EIO ? EXIT_SYSTEM : EXIT_POLICY);
-                pst_json_init(&j, stdout);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", true);
-                pst_json_string(&j, iptables ? "iptables" : "nft", text);
-                pst_json_end_object(&j);
-                return 0;
+        kind = wanted_backend(c, pc->policy);
+        if (!c->json) {
+                print_warnings(c);
+                r = pst_backend_render(kind, pc->ruleset, stdout, &c->diag);
+                return r < 0 ? render_failed(c, r) : 0;
         }
-        print_warnings(c);
-        r = render(c, iptables, rs, stdout);
+        m = open_memstream(&text, &len);
+        if (!m)
+                return EXIT_SYSTEM;
+        r = pst_backend_render(kind, pc->ruleset, m, &c->diag);
+        fclose(m);
         if (r < 0)
-                return fail(c, r == -EOPNOTSUPP || r == -ENOMEM || r == -EIO ? EXIT_SYSTEM : EXIT_POLICY);
+                return render_failed(c, r);
+        pst_json_init(&j, stdout);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", true);
+        pst_json_string(&j, kind == PST_BACKEND_IPTABLES ? "iptables" : "nft", text);
+        pst_json_end_object(&j);
         return 0;
 }
 
-static int apply_ruleset(struct ctl *c, const struct pst_ruleset *rs) {
-        _cleanup_(pst_nft_closep) struct pst_nft *nft = NULL;
-        /* No NFT_TABLE_F_OWNER here: ownership ends with this process, and an
-         * orphaned table is no better protected than a plain one (anyone may
-         * delete it), while nft 1.0.6 would list it with a bare "flags" line.
-         * The long-lived daemon owns the table; it takes over a plain one. */
-        struct pst_apply_opts o = { .table_flags = 0 };
+/* Install rs once, through the backend kind, without owning it (backend.h). */
+static int apply_ruleset(struct ctl *c, enum pst_backend_kind kind, const struct pst_ruleset *rs) {
+        _cleanup_(pst_backend_closep) struct pst_backend *b = NULL;
         int r;
 
-        r = pst_nft_open(&nft);
+        r = pst_backend_open(kind, NULL, &c->diag, &b);
         if (r < 0)
-                return pst_error(&c->diag, r, NULL, 0, "cannot open a netfilter netlink socket: %s", strerror(-r));
-        return pst_nft_apply(nft, rs, &o, &c->diag);
+                return r;
+        c->applied_iptables = pst_backend_kind(b) == PST_BACKEND_IPTABLES;
+        return pst_backend_apply(b, rs, &c->diag);
 }
 
-static int cmd_apply(struct ctl *c, const char *path) {
-        _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+static int cmd_apply(struct ctl *c, char **args) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
         uint64_t t0 = now_usec();
-        enum pst_backend b;
         int r;
 
-        r = load_compile(c, path, &p, &rs);
+        r = load_compile(c, args[0], &pc);
         if (r)
                 return fail(c, r);
-        r = pst_backend_resolve(wanted_backend(c, p), &b);
-        if (r < 0)
-                pst_error(&c->diag, r, NULL, 0, "no usable backend for '%s': %s", pst_backend_name(wanted_backend(c, p)),
-                          r == -EOPNOTSUPP ? "this posternctl was built without the iptables backend"
-                                           : "the kernel has neither nf_tables nor legacy iptables");
-        else if (b == PST_BACKEND_IPTABLES) {
-#if HAVE_IPTC
-                c->applied_iptables = true;
-                r = pst_iptc_apply(rs, NULL, &c->diag);
-#endif
-        } else
-                r = apply_ruleset(c, rs);
+        r = apply_ruleset(c, wanted_backend(c, pc->policy), pc->ruleset);
         if (r < 0) {
                 if (!pst_diag_has_errors(&c->diag))
                         pst_error(&c->diag, r, NULL, 0, "cannot apply: %s", strerror(-r));
                 return fail(c, EXIT_SYSTEM);
         }
-        print_summary(c, "applied", p, rs, now_usec() - t0);
+        print_summary(c, "applied", pc, now_usec() - t0);
         return 0;
 }
 
@@ -313,7 +271,7 @@ static int list_stateless(struct ctl *c, char **ret) {
         int r;
 
         pst_diag_init(&d);
-        r = pst_show_table(PST_TABLE, PST_SHOW_STATELESS, ret, &d);
+        r = pst_show_table(PST_TABLE, PST_SHOW_STATELESS, &d, ret);
         if (r == -ENOENT) /* no table is a state like any other to compare with */
                 r = (*ret = strdup("")) ? 0 : -ENOMEM;
         else if (r < 0)
@@ -347,7 +305,7 @@ static int list_would_install(struct ctl *c, const struct pst_ruleset *rs, char 
                 pst_diag_init(&d);
                 if (unshare(CLONE_NEWNET) < 0)
                         _exit(3);
-                if (apply_ruleset(&(struct ctl) { .diag = d }, rs) < 0)
+                if (apply_ruleset(&(struct ctl) { .diag = d }, PST_BACKEND_NFTABLES, rs) < 0)
                         _exit(4);
                 if (list_stateless(&(struct ctl) { .diag = d }, &text) < 0)
                         _exit(5);
@@ -392,16 +350,17 @@ static int write_tmp(const char *text, char path[64]) {
         return 0;
 }
 
-static int cmd_diff(struct ctl *c, const char *path) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+static int cmd_diff(struct ctl *c, char **args) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
         _cleanup_free_ char *live = NULL, *want = NULL;
+        const char *path = args[0];
         char a[64], b[64];
         int r;
 
-        r = load_compile(c, path, NULL, &rs);
+        r = load_compile(c, path, &pc);
         if (r)
                 return fail(c, r);
-        if (list_would_install(c, rs, &want) < 0 || list_stateless(c, &live) < 0)
+        if (list_would_install(c, pc->ruleset, &want) < 0 || list_stateless(c, &live) < 0)
                 return fail(c, EXIT_SYSTEM);
         r = streq(live, want) ? 0 : 1;
         if (c->json) {
@@ -435,11 +394,11 @@ static int cmd_diff(struct ctl *c, const char *path) {
         return 1;
 }
 
-static int cmd_show(struct ctl *c) {
+static int cmd_show(struct ctl *c, char **args) {
         _cleanup_free_ char *text = NULL;
         int r;
 
-        r = pst_show_table(PST_TABLE, c->json ? PST_SHOW_JSON : 0, &text, &c->diag);
+        r = pst_show_table(PST_TABLE, c->json ? PST_SHOW_JSON : 0, &c->diag, &text);
         if (r < 0)
                 return fail(c, EXIT_SYSTEM);
         fputs(text, stdout);
@@ -484,10 +443,10 @@ static char *service_summary(const struct pst_service *s) {
         return text;
 }
 
-static int cmd_services(struct ctl *c) {
+static int cmd_services(struct ctl *c, char **args) {
         struct pst_json j;
 
-        if (load_catalog(c) < 0)
+        if (pst_catalog_load_default(&c->cat, c->catalog, &c->diag) < 0)
                 return fail(c, EXIT_POLICY);
         if (c->json) {
                 pst_json_init(&j, stdout);
@@ -536,7 +495,55 @@ static int parse_ifaddr(struct ctl *c, const char *arg) {
         return pst_ifaddrs_add(&c->ifaddrs, ifname, &a);
 }
 
-int main(int argc, char **argv) {
+static int cmd_status(struct ctl *c, char **args) {
+        return ctl_bus_status(c->json);
+}
+
+static int cmd_reload(struct ctl *c, char **args) {
+        return ctl_bus_reload(c->json);
+}
+
+static int cmd_reapply(struct ctl *c, char **args) {
+        return ctl_bus_reapply(args[0], c->json);
+}
+
+/* The verbs, as systemd's dispatch_verb() keeps them: one table. */
+static const struct verb {
+        const char *name;
+        int nargs;         /* exactly this many arguments */
+        const char *usage; /* what they are, for the error when the count is wrong */
+        int (*run)(struct ctl *c, char **args);
+} verbs[] = {
+        { "check", 1, "one policy FILE", cmd_check },
+        { "compile", 1, "one policy FILE", cmd_compile },
+        { "apply", 1, "one policy FILE", cmd_apply },
+        { "diff", 1, "one policy FILE", cmd_diff },
+        { "show", 0, "no arguments", cmd_show },
+        { "services", 0, "no arguments", cmd_services },
+        { "status", 0, "no arguments", cmd_status },
+        { "reload", 0, "no arguments", cmd_reload },
+        { "reapply", 1, "one interface name", cmd_reapply },
+};
+
+static int dispatch_verb(struct ctl *c, int argc, char **argv) {
+        const char *name = argv[0];
+
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (!streq(name, verbs[i].name))
+                        continue;
+                if (argc - 1 != verbs[i].nargs) {
+                        fprintf(stderr, "posternctl %s: expected %s\n", name, verbs[i].usage);
+                        return EXIT_SYSTEM;
+                }
+                return verbs[i].run(c, argv + 1);
+        }
+        fprintf(stderr, "posternctl: unknown verb '%s'. Try 'posternctl --help'.\n", name);
+        return EXIT_SYSTEM;
+}
+
+/* Options into c.  Returns 1 to go on, 0 (done: --help, --version) or an
+ * exit code > 0 as a negative number. */
+static int parse_argv(struct ctl *c, int argc, char **argv) {
         enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
@@ -548,33 +555,30 @@ int main(int argc, char **argv) {
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
         };
-        struct ctl c = {};
-        const char *verb;
-        int o, r;
+        int o;
 
-        pst_diag_init(&c.diag);
         while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
                 switch (o) {
                 case OPT_CATALOG:
-                        c.catalog = optarg;
+                        c->catalog = optarg;
                         break;
                 case OPT_IFADDR:
-                        if (parse_ifaddr(&c, optarg) < 0)
-                                return EXIT_SYSTEM;
+                        if (parse_ifaddr(c, optarg) < 0)
+                                return -EXIT_SYSTEM;
                         break;
                 case OPT_OFFLINE:
-                        c.offline = true;
+                        c->offline = true;
                         break;
                 case OPT_JSON:
-                        c.json = true;
+                        c->json = true;
                         break;
                 case OPT_BACKEND:
-                        if (pst_backend_from_string(optarg, &c.backend) < 0) {
+                        if (pst_backend_from_string(optarg, &c->backend) < 0) {
                                 fprintf(stderr, "posternctl: --backend '%s': expected nftables, iptables or auto\n",
                                         optarg);
-                                return EXIT_SYSTEM;
+                                return -EXIT_SYSTEM;
                         }
-                        c.have_backend = true;
+                        c->have_backend = true;
                         break;
                 case 'h':
                         help();
@@ -584,59 +588,25 @@ int main(int argc, char **argv) {
                         return 0;
                 default:
                         fprintf(stderr, "Try 'posternctl --help'.\n");
-                        return EXIT_SYSTEM;
+                        return -EXIT_SYSTEM;
                 }
         if (optind >= argc) {
                 help();
-                return EXIT_SYSTEM;
+                return -EXIT_SYSTEM;
         }
-        verb = argv[optind++];
+        return 1;
+}
 
-        {
-                static const struct {
-                        const char *verb;
-                        int nargs;
-                } verbs[] = { { "check", 1 }, { "compile", 1 }, { "apply", 1 }, { "diff", 1 },
-                              { "show", 0 },  { "services", 0 }, { "status", 0 }, { "reload", 0 },
-                              { "reapply", 1 } };
-                bool known = false;
+int main(int argc, char **argv) {
+        struct ctl c = {};
+        int r;
 
-                for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                        if (streq(verb, verbs[i].verb)) {
-                                known = true;
-                                if (argc - optind != verbs[i].nargs) {
-                                        fprintf(stderr, "posternctl %s: expected %s\n", verb,
-                                                !verbs[i].nargs ? "no arguments"
-                                                : streq(verb, "reapply") ? "one interface name"
-                                                                         : "one policy FILE");
-                                        return EXIT_SYSTEM;
-                                }
-                        }
-                if (!known) {
-                        fprintf(stderr, "posternctl: unknown verb '%s'. Try 'posternctl --help'.\n", verb);
-                        return EXIT_SYSTEM;
-                }
-        }
-
-        if (streq(verb, "check"))
-                r = cmd_check(&c, argv[optind]);
-        else if (streq(verb, "compile"))
-                r = cmd_compile(&c, argv[optind]);
-        else if (streq(verb, "apply"))
-                r = cmd_apply(&c, argv[optind]);
-        else if (streq(verb, "diff"))
-                r = cmd_diff(&c, argv[optind]);
-        else if (streq(verb, "show"))
-                r = cmd_show(&c);
-        else if (streq(verb, "status"))
-                r = ctl_bus_status(c.json);
-        else if (streq(verb, "reload"))
-                r = ctl_bus_reload(c.json);
-        else if (streq(verb, "reapply"))
-                r = ctl_bus_reapply(argv[optind], c.json);
+        pst_diag_init(&c.diag);
+        r = parse_argv(&c, argc, argv);
+        if (r > 0)
+                r = dispatch_verb(&c, argc - optind, argv + optind);
         else
-                r = cmd_services(&c);
-
+                r = -r;
         pst_catalog_clear(&c.cat);
         pst_ifaddrs_clear(&c.ifaddrs);
         pst_diag_clear(&c.diag);

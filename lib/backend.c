@@ -1,87 +1,110 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <libmnl/libmnl.h>
-#include <linux/netfilter/nf_tables.h>
-#include <linux/netfilter/nfnetlink.h>
-#include <sys/socket.h>
-
 #include "config.h"
-#include "backend.h"
-#include "nlreq.h"
-#if HAVE_IPTC
-#include "iptc.h"
-#endif
+#include "backend-ops.h"
 
-static const char *const names[] = {
+static const struct pst_backend_ops *const backends[_PST_BACKEND_MAX] = {
+        [PST_BACKEND_NFTABLES] = &pst_backend_nft_ops,
+#if HAVE_IPTC
+        [PST_BACKEND_IPTABLES] = &pst_backend_iptc_ops,
+#endif
+};
+
+static const char *const names[_PST_BACKEND_MAX] = {
         [PST_BACKEND_AUTO] = "auto",
         [PST_BACKEND_NFTABLES] = "nftables",
         [PST_BACKEND_IPTABLES] = "iptables",
 };
 
-const char *pst_backend_name(enum pst_backend b) {
+struct pst_backend {
+        const struct pst_backend_ops *ops;
+        void *state;
+};
+
+const char *pst_backend_name(enum pst_backend_kind b) {
         return (unsigned) b < ELEMENTSOF(names) ? names[b] : "?";
 }
 
-int pst_backend_from_string(const char *s, enum pst_backend *ret) {
+int pst_backend_from_string(const char *s, enum pst_backend_kind *ret) {
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
                 if (streq(s, names[i])) {
-                        *ret = (enum pst_backend) i;
+                        *ret = (enum pst_backend_kind) i;
                         return 0;
                 }
         return -EINVAL;
 }
 
-bool pst_backend_have_iptables(void) {
-        return HAVE_IPTC;
+/* AUTO → the first backend the kernel answers; the others as they are.
+ * An explicit choice is not probed: applying says soon enough. */
+static int resolve(enum pst_backend_kind want, struct pst_diag *diag, const struct pst_backend_ops **ret) {
+        if (want != PST_BACKEND_AUTO) {
+                if (!backends[want])
+                        return pst_error(diag, -EOPNOTSUPP, NULL, 0,
+                                         "no usable backend for '%s': this build has no %s backend",
+                                         names[want], names[want]);
+                *ret = backends[want];
+                return 0;
+        }
+        for (enum pst_backend_kind k = PST_BACKEND_NFTABLES; k < _PST_BACKEND_MAX; k++)
+                if (backends[k] && backends[k]->probe() == 0) {
+                        *ret = backends[k];
+                        return 0;
+                }
+        return pst_error(diag, -EPROTONOSUPPORT, NULL, 0,
+                         "no usable backend for 'auto': the kernel has neither nf_tables nor legacy iptables");
 }
 
-/* A NEWGEN answer means nf_tables is there; an error (no such subsystem:
- * EINVAL/EOPNOTSUPP) means it is not. */
-static int gen_cb(const struct nlmsghdr *nlh, void *data) {
-        if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
-                *(bool *) data = true;
-        return MNL_CB_OK;
-}
-
-int pst_nft_probe(void) {
-        char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct nfgenmsg *nfg;
-        bool gen = false;
+int pst_backend_open(enum pst_backend_kind want, const struct pst_backend_opts *o, struct pst_diag *diag,
+                     struct pst_backend **ret) {
+        _cleanup_(pst_backend_closep) struct pst_backend *b = NULL;
+        const struct pst_backend_ops *ops = NULL;
         int r;
 
-        nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-        nfg->nfgen_family = AF_UNSPEC;
-        nfg->version = NFNETLINK_V0;
-        r = pst_nl_request(NETLINK_NETFILTER, nlh, gen_cb, &gen);
+        r = resolve(want, diag, &ops);
         if (r < 0)
                 return r;
-        return gen ? 0 : -EPROTONOSUPPORT;
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->ops = ops;
+        r = ops->open(o, &b->state);
+        if (r < 0)
+                return pst_error(diag, r, NULL, 0, "cannot open the %s backend: %m", names[ops->kind]);
+        *ret = TAKE_PTR(b);
+        return 0;
 }
 
-int pst_backend_resolve(enum pst_backend want, enum pst_backend *ret) {
-        switch (want) {
-        case PST_BACKEND_NFTABLES:
-                *ret = want;
-                return 0;
-        case PST_BACKEND_IPTABLES:
-                if (!HAVE_IPTC)
-                        return -EOPNOTSUPP;
-                *ret = want;
-                return 0;
-        case PST_BACKEND_AUTO:
-                if (pst_nft_probe() == 0) {
-                        *ret = PST_BACKEND_NFTABLES;
-                        return 0;
-                }
-#if HAVE_IPTC
-                if (pst_iptc_available() == 0) {
-                        *ret = PST_BACKEND_IPTABLES;
-                        return 0;
-                }
-#endif
-                return -EPROTONOSUPPORT;
-        }
-        return -EINVAL;
+void pst_backend_close(struct pst_backend *b) {
+        if (!b)
+                return;
+        if (b->ops->close)
+                b->ops->close(b->state);
+        free(b);
+}
+
+enum pst_backend_kind pst_backend_kind(const struct pst_backend *b) {
+        return b->ops->kind;
+}
+
+bool pst_backend_matches(const struct pst_backend *b, enum pst_backend_kind want) {
+        return want == PST_BACKEND_AUTO || want == b->ops->kind;
+}
+
+int pst_backend_apply(struct pst_backend *b, const struct pst_ruleset *rs, struct pst_diag *diag) {
+        return b->ops->apply(b->state, rs, diag);
+}
+
+int pst_backend_update_set(struct pst_backend *b, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag) {
+        return b->ops->update_set(b->state, rs, set, diag);
+}
+
+int pst_backend_adopt(struct pst_backend *b, const char *table, struct pst_diag *diag) {
+        return b->ops->adopt(b->state, table, diag);
+}
+
+int pst_backend_render(enum pst_backend_kind kind, const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag) {
+        const struct pst_backend_ops *ops = backends[kind == PST_BACKEND_AUTO ? PST_BACKEND_NFTABLES : kind];
+
+        if (!ops)
+                return pst_error(diag, -EOPNOTSUPP, NULL, 0, "this build has no %s backend", names[kind]);
+        return ops->render(rs, f, diag);
 }

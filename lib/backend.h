@@ -2,29 +2,87 @@
 #pragma once
 
 /*
- * Which backend installs the ruleset: nf_tables (nft.h) or legacy iptables
- * (iptc.h, when built with HAVE_IPTC).  The policy's options.backend says
- * which, a command line's --backend overrides it, and "auto" means
- * nf_tables when the kernel has it, else iptables.
+ * The backends: what puts a compiled ruleset into the kernel.  posternctl
+ * and posternd only call these; which backend does the work is one table of
+ * operations per backend (backend-ops.h), as libnftnl keeps one ops table per
+ * expression:
+ *
+ *   nftables   backend-nft.c  → nft.c (libnftnl + libmnl, one batch)
+ *   iptables   backend-iptc.c → iptc.c (libiptc + ipset), when built with it
+ *
+ *   pst_backend_open()        resolve "auto" against the kernel, open
+ *   pst_backend_apply()       replace the whole ruleset atomically
+ *   pst_backend_update_set()  refill one interface-address set
+ *   pst_backend_adopt()       keep what a previous run left (fail-closed boot)
+ *   pst_backend_render()      the ruleset as the backend's own text (no kernel)
+ *
+ * The policy's options.backend says which backend, a command line's
+ * --backend overrides it, and "auto" means nf_tables when the kernel has it,
+ * else iptables.
  */
 
 #include <stdbool.h>
+#include <stdio.h>
 
-#include "policy.h"
+#include "diag.h"
+#include "ir.h"
 
-const char *pst_backend_name(enum pst_backend b);
+enum pst_backend_kind {
+        PST_BACKEND_AUTO, /* nf_tables when the kernel has it, else iptables */
+        PST_BACKEND_NFTABLES,
+        PST_BACKEND_IPTABLES,
+        _PST_BACKEND_MAX,
+};
+
+const char *pst_backend_name(enum pst_backend_kind b);
 /* "auto", "nftables", "iptables"; -EINVAL for anything else */
-int pst_backend_from_string(const char *s, enum pst_backend *ret);
+int pst_backend_from_string(const char *s, enum pst_backend_kind *ret);
 
-/* Does the kernel answer nf_tables (NFT_MSG_GETGEN)?  0 if so, else a negative errno. */
-int pst_nft_probe(void);
+struct pst_backend_opts {
+        /* The ruleset belongs to this process while it runs (the daemon):
+         * nf_tables table flags OWNER|PERSIST, so that nobody else's
+         * "nft flush ruleset" removes it and it stays when we exit.  A
+         * one-shot apply does not own it (ownership would end with the
+         * process anyway, and nft 1.0.6 lists an orphaned table with a bare
+         * "flags" line). */
+        bool own;
+};
+
+/* An open backend: its operations and their state (a kept-open socket). */
+struct pst_backend;
 
 /*
- * AUTO → NFTABLES when pst_nft_probe() succeeds, else IPTABLES (when built
- * with it and legacy iptables works here).  NFTABLES and IPTABLES are
- * returned as they are, except IPTABLES without HAVE_IPTC: -EOPNOTSUPP.
+ * Open the backend want names; AUTO probes the kernel (nf_tables first, then
+ * legacy iptables).  -EOPNOTSUPP: this build has no iptables backend;
+ * -EPROTONOSUPPORT: the kernel has neither.  diag says which, in words.
  */
-int pst_backend_resolve(enum pst_backend want, enum pst_backend *ret);
+int pst_backend_open(enum pst_backend_kind want, const struct pst_backend_opts *o, struct pst_diag *diag,
+                     struct pst_backend **ret);
+void pst_backend_close(struct pst_backend *b);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_backend *, pst_backend_close);
 
-/* Was this build made with the iptables backend? */
-bool pst_backend_have_iptables(void);
+/* Which backend b is (never AUTO). */
+enum pst_backend_kind pst_backend_kind(const struct pst_backend *b);
+/* Is b what want asks for?  AUTO accepts any. */
+bool pst_backend_matches(const struct pst_backend *b, enum pst_backend_kind want);
+
+/* Atomically replace our whole ruleset with rs.  On error nothing changed and
+ * diag says what the kernel refused, mapped to the policy line. */
+int pst_backend_apply(struct pst_backend *b, const struct pst_ruleset *rs, struct pst_diag *diag);
+
+/* Refill the interface-address set rs->sets[set] (after
+ * pst_ruleset_update_ifaddrs); the rest of the ruleset is not touched. */
+int pst_backend_update_set(struct pst_backend *b, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);
+
+/*
+ * For a daemon that has no valid policy at boot: is there a ruleset of ours
+ * that a previous run left (nf_tables: table inet <table>)?  Then keep it
+ * unchanged (and own it, with o->own): 1.  Nothing to keep: 0 (iptables
+ * always says 0: its INPUT/FORWARD are always there, fail closed instead).
+ * A problem that does not stop us keeping it is a warning in diag.
+ */
+int pst_backend_adopt(struct pst_backend *b, const char *table, struct pst_diag *diag);
+
+/* rs as the text the backend's own tools read: nft syntax (NFTABLES, AUTO) or
+ * iptables-save text of both families (IPTABLES). */
+int pst_backend_render(enum pst_backend_kind kind, const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag);

@@ -1,16 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <arpa/inet.h>
-#include <libmnl/libmnl.h>
-#include <libnftnl/common.h>
-#include <libnftnl/table.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/nfnetlink.h>
 
 #include "compile.h"
 #include "emergency.h"
-#include "nlreq.h"
-#include "nft-internal.h"
 
 /* ---- the policy block ---- */
 
@@ -122,100 +116,4 @@ int pst_emergency_ruleset(const struct pst_emergency *e, struct pst_ruleset **re
         r = pst_compile(&p, NULL, &d, ret);
         pst_diag_clear(&d);
         return r;
-}
-
-/* ---- table primitives ---- */
-
-struct table_query {
-        bool exists;
-        uint32_t flags;
-};
-
-static int table_cb(const struct nlmsghdr *nlh, void *data) {
-        struct table_query *q = data;
-        const struct nlattr *a;
-
-        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
-                return MNL_CB_OK;
-        q->exists = true;
-        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
-                if (mnl_attr_get_type(a) == NFTA_TABLE_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-                        q->flags = ntohl(mnl_attr_get_u32(a));
-        return MNL_CB_OK;
-}
-
-int pst_nft_table_query(const char *name, bool *ret_exists, uint32_t *ret_flags) {
-        char buf[512] __attribute__((aligned(4))) = {};
-        struct table_query q = {};
-        struct nlmsghdr *nlh;
-        int r;
-
-        if (strlen(name) >= 256)
-                return -ENAMETOOLONG;
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 0);
-        mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
-        r = pst_nl_request(NETLINK_NETFILTER, nlh, table_cb, &q);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        *ret_exists = q.exists;
-        *ret_flags = q.flags;
-        return 0;
-}
-
-/* Append one message to a one-buffer batch (msgs[] tells the sender what
- * each message is, for its error reports). */
-static void claim_msg(struct pst_nft_batch *b, struct nlmsghdr *nlh, enum pst_nft_obj obj) {
-        b->msgs[b->nmsgs++] = (struct pst_nft_msg) {
-                .obj = (uint8_t) obj,
-                .type = (uint8_t) (nlh->nlmsg_type & 0xff),
-                .off = (uint32_t) b->iov[0].iov_len,
-        };
-        b->iov[0].iov_len += nlh->nlmsg_len;
-        b->len += nlh->nlmsg_len;
-}
-
-int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
-        struct nftnl_table *t;
-        struct nlmsghdr *nlh;
-        char *buf;
-        int r;
-
-        r = pst_ruleset_new(&rs); /* only its table name is used, in error messages */
-        if (r < 0)
-                return r;
-        r = strcpy_bounded(rs->table, sizeof(rs->table), name);
-        if (r < 0)
-                return r;
-        b = calloc(1, sizeof(*b));
-        if (!b)
-                return -ENOMEM;
-        b->rs = rs;
-        b->iov = calloc(1, sizeof(*b->iov));
-        b->msgs = calloc(3, sizeof(*b->msgs));
-        buf = calloc(1, 4096); /* three small messages */
-        if (!b->iov || !b->msgs || !buf) {
-                free(buf);
-                return -ENOMEM;
-        }
-        b->niov = b->capiov = 1;
-        b->capmsgs = 3;
-        b->iov[0].iov_base = buf;
-
-        claim_msg(b, nftnl_batch_begin(buf, 0), PST_NFT_OBJ_BATCH);
-        t = nftnl_table_alloc();
-        if (!t)
-                return -ENOMEM;
-        nftnl_table_set_str(t, NFTNL_TABLE_NAME, rs->table);
-        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-        nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-        /* The kernel creates a missing table even without NLM_F_CREATE, so
-         * callers query first (pst_nft_table_query) and claim only what is there. */
-        nlh = nftnl_nlmsg_build_hdr(buf + b->iov[0].iov_len, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_ACK, 1);
-        nftnl_table_nlmsg_build_payload(nlh, t);
-        nftnl_table_free(t);
-        claim_msg(b, nlh, PST_NFT_OBJ_TABLE);
-        claim_msg(b, nftnl_batch_end(buf + b->iov[0].iov_len, 2), PST_NFT_OBJ_BATCH);
-        return pst_nft_batch_send(nft, b, diag);
 }

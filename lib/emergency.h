@@ -19,14 +19,9 @@
  * It is compiled from a built-in policy (icmp = "essential", forward_icmp =
  * "none", one SSH rule) by the same compiler as every policy, so its prelude
  * is theirs and an established admin session survives the switch to it.
- *
- * Also here: the two table primitives the fail-closed boot needs beyond
- * pst_nft_apply(): is our table there, and claim a table a previous daemon
- * left behind without changing a byte of it.
  */
 
 #include <stdbool.h>
-#include <stdint.h>
 
 #include "addr.h"
 #include "cfg.h"
@@ -57,17 +52,3 @@ int pst_emergency_load(const char *path, struct pst_diag *diag, struct pst_emerg
 
 /* The fail-closed ruleset for table inet postern. */
 int pst_emergency_ruleset(const struct pst_emergency *e, struct pst_ruleset **ret);
-
-struct pst_nft;
-
-/* Does table inet <name> exist, and with which NFTA_TABLE_FLAGS?  Uses a
- * private socket; does not change anything. */
-int pst_nft_table_query(const char *name, bool *ret_exists, uint32_t *ret_flags);
-
-/*
- * One batch with only NEWTABLE inet <name> flags <flags>: on a table another
- * daemon left behind with OWNER|PERSIST this makes nft's socket its owner
- * and changes nothing else.  The kernel refuses (EOPNOTSUPP) to add OWNER to
- * a plain table and EPERM when a live socket owns it.
- */
-int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag);

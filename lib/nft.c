@@ -11,9 +11,11 @@
 #include <linux/netlink.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
+#include <libnftnl/table.h>
 #include <sys/socket.h>
 
 #include "nft-internal.h"
+#include "nlreq.h"
 
 /* Receive buffer for one datagram.  With NETLINK_CAP_ACK an error ACK is
  * the header plus extack attributes; without it (old kernels) the kernel
@@ -336,10 +338,8 @@ int pst_nft_batch_send(struct pst_nft *nft, struct pst_nft_batch *b, struct pst_
         return 0;
 }
 
-/* NFTA_TABLE_FLAGS of table inet <name>: 0 and *ret_exists = false when
- * there is none. */
-static int get_table_flags(struct pst_nft *nft, const char *name, bool *ret_exists, uint32_t *ret_flags,
-                           struct pst_diag *diag) {
+int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *diag, bool *ret_exists,
+                        uint32_t *ret_flags) {
         char buf[512]; /* one GETTABLE request with a name < PST_NAME_MAX */
         struct nlmsghdr *nlh;
         uint32_t seq = nft->seq++;
@@ -404,7 +404,7 @@ int pst_nft_apply(struct pst_nft *nft, const struct pst_ruleset *rs, const struc
          * deleted and created anew in the same batch.  So the leading
          * create-if-missing NEWTABLE restates the flags the table has now,
          * and only the new table gets o->table_flags. */
-        r = get_table_flags(nft, rs->table, &exists, &cur, diag);
+        r = pst_nft_table_query(nft, rs->table, diag, &exists, &cur);
         if (r < 0)
                 return r;
         r = pst_nft_batch_build_full(rs, o, exists ? cur : o->table_flags, nft->seq, &b, diag);
@@ -421,4 +421,88 @@ int pst_nft_update_set(struct pst_nft *nft, const struct pst_ruleset *rs, uint32
         if (r < 0)
                 return r;
         return pst_nft_batch_send(nft, b, diag);
+}
+
+/* Append one message to a one-buffer batch (msgs[] tells the sender what
+ * each message is, for its error reports). */
+static void claim_msg(struct pst_nft_batch *b, struct nlmsghdr *nlh, enum pst_nft_obj obj) {
+        b->msgs[b->nmsgs++] = (struct pst_nft_msg) {
+                .obj = (uint8_t) obj,
+                .type = (uint8_t) (nlh->nlmsg_type & 0xff),
+                .off = (uint32_t) b->iov[0].iov_len,
+        };
+        b->iov[0].iov_len += nlh->nlmsg_len;
+        b->len += nlh->nlmsg_len;
+}
+
+int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        struct nftnl_table *t;
+        struct nlmsghdr *nlh;
+        char *buf;
+        int r;
+
+        r = pst_ruleset_new(&rs); /* only its table name is used, in error messages */
+        if (r < 0)
+                return r;
+        r = strcpy_bounded(rs->table, sizeof(rs->table), name);
+        if (r < 0)
+                return r;
+        b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->rs = rs;
+        b->iov = calloc(1, sizeof(*b->iov));
+        b->msgs = calloc(3, sizeof(*b->msgs));
+        buf = calloc(1, 4096); /* three small messages */
+        if (!b->iov || !b->msgs || !buf) {
+                free(buf);
+                return -ENOMEM;
+        }
+        b->niov = b->capiov = 1;
+        b->capmsgs = 3;
+        b->iov[0].iov_base = buf;
+
+        claim_msg(b, nftnl_batch_begin(buf, 0), PST_NFT_OBJ_BATCH);
+        t = nftnl_table_alloc();
+        if (!t)
+                return -ENOMEM;
+        nftnl_table_set_str(t, NFTNL_TABLE_NAME, rs->table);
+        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+        nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
+        /* The kernel creates a missing table even without NLM_F_CREATE, so
+         * callers query first (pst_nft_table_query()) and claim only what is there. */
+        nlh = nftnl_nlmsg_build_hdr(buf + b->iov[0].iov_len, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_ACK, 1);
+        nftnl_table_nlmsg_build_payload(nlh, t);
+        nftnl_table_free(t);
+        claim_msg(b, nlh, PST_NFT_OBJ_TABLE);
+        claim_msg(b, nftnl_batch_end(buf + b->iov[0].iov_len, 2), PST_NFT_OBJ_BATCH);
+        return pst_nft_batch_send(nft, b, diag);
+}
+
+/* A NEWGEN answer means nf_tables is there; an error (no such subsystem:
+ * EINVAL/EOPNOTSUPP) means it is not. */
+static int gen_cb(const struct nlmsghdr *nlh, void *data) {
+        if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
+                *(bool *) data = true;
+        return MNL_CB_OK;
+}
+
+int pst_nft_probe(void) {
+        char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nfgenmsg *nfg;
+        bool gen = false;
+        int r;
+
+        nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+        nfg->nfgen_family = AF_UNSPEC;
+        nfg->version = NFNETLINK_V0;
+        r = pst_nl_request(NETLINK_NETFILTER, nlh, gen_cb, &gen);
+        if (r < 0)
+                return r;
+        return gen ? 0 : -EPROTONOSUPPORT;
 }

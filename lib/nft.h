@@ -59,6 +59,22 @@ struct pst_apply_opts {
 int pst_nft_apply(struct pst_nft *nft, const struct pst_ruleset *rs, const struct pst_apply_opts *o,
                   struct pst_diag *diag);
 
+/* Does table inet <name> exist, and with which NFTA_TABLE_FLAGS?  Changes nothing. */
+int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *diag, bool *ret_exists,
+                        uint32_t *ret_flags);
+
+/*
+ * One batch with only NEWTABLE inet <name> flags <flags>: on a table another
+ * daemon left behind with OWNER|PERSIST this makes nft's socket its owner
+ * and changes nothing else.  The kernel refuses (EOPNOTSUPP) to add OWNER to
+ * a plain table and EPERM when a live socket owns it.  The kernel would
+ * create a missing table: query first.
+ */
+int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag);
+
+/* Does the kernel answer nf_tables (NFT_MSG_GETGEN)?  0 if so, else a negative errno. */
+int pst_nft_probe(void);
+
 /*
  * Replace the elements of one named set (an interface-address set) in one
  * small batch: DELSETELEM without elements (flush) + NEWSETELEM with the
@@ -91,15 +107,3 @@ size_t pst_nft_batch_nmsgs(const struct pst_nft_batch *b); /* messages, BEGIN an
  * socket's own sequence counter first, so a batch can be sent more than once
  * (the benchmark does). */
 int pst_nft_batch_send(struct pst_nft *nft, struct pst_nft_batch *b, struct pst_diag *diag);
-
-/*
- * `nft list table inet <table>` through libnftables (loaded on first use),
- * with counters shown unless PST_SHOW_STATELESS; PST_SHOW_JSON selects nft's
- * JSON output.  -ENOENT (and a diag message) when the table does not exist.
- * *ret_text is malloc()ed.
- */
-enum {
-        PST_SHOW_JSON = 1 << 0,
-        PST_SHOW_STATELESS = 1 << 1,
-};
-int pst_show_table(const char *table, unsigned flags, char **ret_text, struct pst_diag *diag);

@@ -7,6 +7,7 @@
  */
 
 #include "addr.h"
+#include "backend.h"
 #include "cfg.h"
 #include "emergency.h"
 #include "service.h"
@@ -33,20 +34,13 @@ enum pst_icmp_level {
 
 const char *pst_icmp_level_name(enum pst_icmp_level l);
 
-/* options.backend: who installs the ruleset (backend.h) */
-enum pst_backend {
-        PST_BACKEND_AUTO,     /* nf_tables when the kernel has it, else iptables */
-        PST_BACKEND_NFTABLES,
-        PST_BACKEND_IPTABLES,
-};
-
 struct pst_options {
         bool ipv6;
         enum pst_icmp_level icmp, forward_icmp;
         bool log_drops;
         char log_prefix[128];
         uint32_t log_rate; /* per minute */
-        enum pst_backend backend;
+        enum pst_backend_kind backend; /* who installs the ruleset */
 };
 
 struct pst_addrs {

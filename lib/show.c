@@ -7,7 +7,8 @@
 #include <nftables/libnftables.h>
 
 #include "dlopen.h"
-#include "nft.h"
+#include "ir.h"
+#include "show.h"
 
 /* libnftables, opened on first use (dlopen.h says why) */
 static struct {
@@ -63,7 +64,7 @@ static bool table_name_ok(const char *t) {
         return true;
 }
 
-int pst_show_table(const char *table, unsigned show_flags, char **ret_text, struct pst_diag *diag) {
+int pst_show_table(const char *table, unsigned show_flags, struct pst_diag *diag, char **ret_text) {
         _cleanup_(nft_ctx_freep) struct nft_ctx *ctx = NULL;
         char cmd[PST_NAME_MAX + 32];
         const char *out, *err;

@@ -15,6 +15,7 @@
 
 #include "check.h"
 #include "nft.h"
+#include "show.h"
 
 /* `nft list table inet postern`, counters included */
 static char *list_table(void) {
@@ -22,7 +23,7 @@ static char *list_table(void) {
         char *text = NULL;
 
         pst_diag_init(&d);
-        if (pst_show_table(PST_TABLE, 0, &text, &d) < 0)
+        if (pst_show_table(PST_TABLE, 0, &d, &text) < 0)
                 text = strdup("");
         pst_diag_clear(&d);
         return text;

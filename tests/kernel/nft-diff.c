@@ -27,6 +27,7 @@
 
 #include "diag.h"
 #include "nft.h"
+#include "show.h"
 #include "nft-sample.h"
 
 static int fail(struct pst_diag *d, int r, const char *what) {
@@ -153,7 +154,7 @@ int main(int argc, char **argv) {
         if (streq(mode, "show") || streq(mode, "show-json")) {
                 _cleanup_free_ char *text = NULL;
 
-                r = pst_show_table(argc > 2 ? argv[2] : PST_TABLE, streq(mode, "show-json") ? PST_SHOW_JSON : 0, &text, &d);
+                r = pst_show_table(argc > 2 ? argv[2] : PST_TABLE, streq(mode, "show-json") ? PST_SHOW_JSON : 0, &d, &text);
                 if (r < 0) {
                         pst_diag_print(&d, stdout);
                         pst_diag_clear(&d);

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * What a backend implements, for backend.c to dispatch to.  state is the
+ * backend's own (a socket it keeps open, its options); NULL for one that
+ * needs none.
+ */
+
+#include "backend.h"
+
+struct pst_backend_ops {
+        enum pst_backend_kind kind;
+        /* 0 when the running kernel can use this backend, else a negative errno */
+        int (*probe)(void);
+        int (*open)(const struct pst_backend_opts *o, void **ret_state);
+        void (*close)(void *state);
+        int (*apply)(void *state, const struct pst_ruleset *rs, struct pst_diag *diag);
+        int (*update_set)(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);
+        int (*adopt)(void *state, const char *table, struct pst_diag *diag);
+        int (*render)(const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag);
+};
+
+extern const struct pst_backend_ops pst_backend_nft_ops;
+extern const struct pst_backend_ops pst_backend_iptc_ops; /* only when built with HAVE_IPTC */

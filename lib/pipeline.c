@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include "pipeline.h"
+
+void pst_compiled_free(struct pst_compiled *c) {
+        if (!c)
+                return;
+        pst_ruleset_free(c->ruleset);
+        pst_policy_free(c->policy);
+        pst_catalog_clear(&c->catalog);
+        free(c);
+}
+
+int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struct pst_compiled **ret) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        r = pst_catalog_load_default(&c->catalog, o->catalog, diag);
+        if (r < 0)
+                return r;
+        r = pst_policy_load(o->policy, &c->catalog, diag, &c->policy);
+        if (r < 0)
+                return r;
+        r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
+        if (r < 0)
+                return r;
+        pst_policy_digest_hex(c->policy, c->digest);
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int pst_compiled_from_ruleset(struct pst_ruleset *rs, struct pst_compiled **ret) {
+        struct pst_compiled *c = calloc(1, sizeof(*c));
+
+        if (!c) {
+                pst_ruleset_free(rs);
+                return -ENOMEM;
+        }
+        c->ruleset = rs;
+        *ret = c;
+        return 0;
+}
