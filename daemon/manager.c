@@ -286,6 +286,8 @@ static int fail_closed(struct manager *m) {
                 pst_diag_clear(&diag);
                 return log_errno(LOG_ALERT, r, "no usable firewall backend: %m");
         }
+        log_diag(&diag, LOG_WARNING); /* what the kernel lacks */
+        pst_diag_clear(&diag);
         if (adopt_previous(m, b) > 0)
                 return 0;
 

@@ -26,16 +26,32 @@ static void nft_close(void *state) {
         free(s);
 }
 
-static int nft_open(const struct pst_backend_opts *o, void **ret_state) {
+/* Own the table where the kernel lets us do so safely (backend.h). */
+static int nft_own_flags(struct pst_nft *nft, struct pst_diag *diag, uint32_t *ret) {
+        int r = pst_nft_table_flags_supported(nft, OWN_FLAGS);
+
+        if (r < 0)
+                return r;
+        if (r == 0)
+                pst_warning(diag, NULL, 0,
+                            "this kernel has no nf_tables table flag PERSIST (Linux < 6.9): table inet %s is not "
+                            "owned, so it outlives posternd but another tool's \"nft flush ruleset\" can remove it",
+                            PST_TABLE);
+        *ret = r > 0 ? OWN_FLAGS : 0;
+        return 0;
+}
+
+static int nft_open(const struct pst_backend_opts *o, struct pst_diag *diag, void **ret_state) {
         struct nft_backend *s = calloc(1, sizeof(*s));
         int r;
 
         if (!s)
                 return -ENOMEM;
-        s->table_flags = o && o->own ? OWN_FLAGS : 0;
         r = pst_nft_open(&s->nft);
+        if (r >= 0 && o && o->own)
+                r = nft_own_flags(s->nft, diag, &s->table_flags);
         if (r < 0) {
-                free(s);
+                nft_close(s);
                 return r;
         }
         *ret_state = s;

@@ -13,7 +13,8 @@ struct pst_backend_ops {
         enum pst_backend_kind kind;
         /* 0 when the running kernel can use this backend, else a negative errno */
         int (*probe)(void);
-        int (*open)(const struct pst_backend_opts *o, void **ret_state);
+        /* what the kernel lacks but the backend copes with goes to diag as a warning */
+        int (*open)(const struct pst_backend_opts *o, struct pst_diag *diag, void **ret_state);
         void (*close)(void *state);
         int (*apply)(void *state, const struct pst_ruleset *rs, struct pst_diag *diag);
         int (*update_set)(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);

@@ -66,7 +66,7 @@ int pst_backend_open(enum pst_backend_kind want, const struct pst_backend_opts *
         if (!b)
                 return -ENOMEM;
         b->ops = ops;
-        r = ops->open(o, &b->state);
+        r = ops->open(o, diag, &b->state);
         if (r < 0)
                 return pst_error(diag, r, NULL, 0, "cannot open the %s backend: %m", names[ops->kind]);
         *ret = TAKE_PTR(b);

@@ -42,9 +42,11 @@ struct pst_backend_opts {
         /* The ruleset belongs to this process while it runs (the daemon):
          * nf_tables table flags OWNER|PERSIST, so that nobody else's
          * "nft flush ruleset" removes it and it stays when we exit.  A
-         * one-shot apply does not own it (ownership would end with the
-         * process anyway, and nft 1.0.6 lists an orphaned table with a bare
-         * "flags" line). */
+         * kernel without PERSIST (before 6.9) gets no flags at all: OWNER
+         * alone would delete the table when the daemon exits or crashes,
+         * leaving the host open.  A one-shot apply does not own it
+         * (ownership would end with the process anyway, and nft 1.0.6 lists
+         * an orphaned table with a bare "flags" line). */
         bool own;
 };
 
@@ -54,7 +56,9 @@ struct pst_backend;
 /*
  * Open the backend want names; AUTO probes the kernel (nf_tables first, then
  * legacy iptables).  -EOPNOTSUPP: this build has no iptables backend;
- * -EPROTONOSUPPORT: the kernel has neither.  diag says which, in words.
+ * -EPROTONOSUPPORT: the kernel has neither.  diag says which, in words, and
+ * holds a warning for what the kernel lacks but the backend copes with (the
+ * nf_tables ownership flags before Linux 6.9).
  */
 int pst_backend_open(enum pst_backend_kind want, const struct pst_backend_opts *o, struct pst_diag *diag,
                      struct pst_backend **ret);

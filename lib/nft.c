@@ -435,7 +435,10 @@ static void claim_msg(struct pst_nft_batch *b, struct nlmsghdr *nlh, enum pst_nf
         b->len += nlh->nlmsg_len;
 }
 
-int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag) {
+/* BEGIN, NEWTABLE inet <name> flags <flags>, and END when commit: without
+ * END the kernel validates the message and discards it. */
+static int table_only_batch(struct pst_nft *nft, const char *name, uint32_t flags, bool commit,
+                            struct pst_diag *diag) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
         _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
         struct nftnl_table *t;
@@ -477,8 +480,27 @@ int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, s
         nftnl_table_nlmsg_build_payload(nlh, t);
         nftnl_table_free(t);
         claim_msg(b, nlh, PST_NFT_OBJ_TABLE);
-        claim_msg(b, nftnl_batch_end(buf + b->iov[0].iov_len, 2), PST_NFT_OBJ_BATCH);
+        if (commit)
+                claim_msg(b, nftnl_batch_end(buf + b->iov[0].iov_len, 2), PST_NFT_OBJ_BATCH);
         return pst_nft_batch_send(nft, b, diag);
+}
+
+int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag) {
+        return table_only_batch(nft, name, flags, true, diag);
+}
+
+int pst_nft_table_flags_supported(struct pst_nft *nft, uint32_t flags) {
+        struct pst_diag d;
+        int r;
+
+        /* a name nobody uses, checked only: nothing is created, and an
+         * existing table's own flags cannot get in the way */
+        pst_diag_init(&d);
+        r = table_only_batch(nft, "postern_flags_probe", flags, false, &d);
+        pst_diag_clear(&d);
+        if (r == -EOPNOTSUPP)
+                return 0;
+        return r < 0 ? r : 1;
 }
 
 /* A NEWGEN answer means nf_tables is there; an error (no such subsystem:

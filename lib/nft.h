@@ -72,6 +72,11 @@ int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *
  */
 int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag);
 
+/* Does the kernel accept these NFTA_TABLE_FLAGS (NFT_TABLE_F_PERSIST came in
+ * Linux 6.9, OWNER in 5.12)?  1 yes, 0 no (EOPNOTSUPP), or a negative errno.
+ * A check-only batch: nothing changes. */
+int pst_nft_table_flags_supported(struct pst_nft *nft, uint32_t flags);
+
 /* Does the kernel answer nf_tables (NFT_MSG_GETGEN)?  0 if so, else a negative errno. */
 int pst_nft_probe(void);
 
