@@ -7,7 +7,8 @@
  *   p3 --policy FILE --catalog FILE [--changes N] [--budget SECONDS] [--idle SECONDS]
  *      [--log FILE] [--daemon -- POSTERND ARGS...]
  *
- * Sets up ppp0 (a persistent tun device, as in notes/events.md) with 198.18.0.1/32, then either
+ * Sets up ppp0 (a persistent tun device: with no process attached it stays NO-CARRIER,
+ * but it takes and drops addresses like a ppp link) with 198.18.0.1/32, then either
  *  --daemon: starts POSTERND ARGS (the running daemon does the update), or
  *  otherwise:  loads and compiles the policy with libpostern, applies it on
  *              a socket it keeps open, and on every address event does what
