@@ -237,7 +237,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                         }
                         break;
                 }
-                default:
+                case _G_MAX:
                         break;
                 }
         }
@@ -296,7 +296,8 @@ static unsigned ep_families(const struct pst_endpoint *e) {
         case PST_EP_LIST:
                 a = &e->list->addrs;
                 break;
-        default:
+        case PST_EP_ANY:
+        case PST_EP_IFADDR:
                 return 3;
         }
         return (a->has4 ? 1u : 0u) | (a->has6 ? 2u : 0u);
@@ -488,8 +489,10 @@ static const char *ep_describe(const struct pst_endpoint *e, char buf[80]) {
                 else
                         pst_addr_format(&e->lit, buf);
                 break;
-        default:
+        case PST_EP_ANY:
+        case PST_EP_IFADDR:
                 snprintf(buf, 80, "any");
+                break;
         }
         return buf;
 }
