@@ -456,7 +456,7 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
                 return 0; /* degraded: the table is not ours to edit */
         n = netmon_ifaddrs(m->netmon, &ifa);
         if (n >= 0)
-                n = pst_ruleset_update_ifaddrs(m->ruleset, &ifa, changed, CHANGED_SETS_MAX);
+                n = pst_ruleset_update_ifaddrs(m->ruleset, &ifa, CHANGED_SETS_MAX, changed);
         pst_ifaddrs_clear(&ifa);
         if (n < 0) {
                 log_struct(LOG_ERR, "ERRNO=%d\nMESSAGE=cannot refill the interface-address sets: %s", -n, strerror(-n));

@@ -266,7 +266,7 @@ static void inproc_update(void) {
         r = pst_ifaddrs_dump(&ifa);
         if (r < 0)
                 die("pst_ifaddrs_dump", -r);
-        n = pst_ruleset_update_ifaddrs(rs, &ifa, changed, 16);
+        n = pst_ruleset_update_ifaddrs(rs, &ifa, 16, changed);
         for (int i = 0; i < n; i++) {
                 r = pst_nft_update_set(nft, rs, changed[i], &diag);
                 if (r < 0) {

@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
         pst_ifaddrs_add(&ifa, "ppp0", &a);
         pst_addr_parse("2001:db8::1", &a, NULL);
         pst_ifaddrs_add(&ifa, "ppp0", &a);
-        k = pst_ruleset_update_ifaddrs(good, &ifa, changed, 4);
+        k = pst_ruleset_update_ifaddrs(good, &ifa, 4, changed);
         CHECK(k == 1, "one set changed (%d)", k);
         pst_diag_clear(&d);
         k = pst_iptc_update_set(good, NULL, changed[0], &d);
