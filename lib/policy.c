@@ -919,6 +919,19 @@ static int conf_filter(const struct dirent *de) {
         return de->d_name[0] != '.' && l > 5 && streq(de->d_name + l - 5, ".conf");
 }
 
+static void dirents_free(struct dirent **list, int n) {
+        for (int i = 0; i < n; i++)
+                free(list[i]);
+        free(list);
+}
+
+/* n strings, some of them possibly NULL */
+static void strings_free(char **v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
 /* The main file, then <dir>/postern.d/ *.conf in lexical order. */
 static int collect_files(const char *path, struct pst_diag *diag, char ***ret, size_t *ret_n) {
         _cleanup_free_ char *dir = NULL, *fragdir = NULL;
@@ -936,27 +949,23 @@ static int collect_files(const char *path, struct pst_diag *diag, char ***ret, s
                 n = 0;
         }
         if (n > PST_FRAGMENTS_MAX) {
-                for (int i = 0; i < n; i++)
-                        free(list[i]);
-                free(list);
+                dirents_free(list, n);
                 return pst_error(diag, -E2BIG, fragdir, 0, "too many fragments (%d; at most %d)", n,
                                  PST_FRAGMENTS_MAX);
         }
         files = calloc((size_t) n + 1, sizeof(char *));
-        if (!files)
+        if (!files) {
+                dirents_free(list, n);
                 return -ENOMEM;
+        }
         files[0] = strdup(path);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++)
                 if (asprintf(&files[i + 1], "%s/%s", fragdir, list[i]->d_name) < 0)
                         files[i + 1] = NULL;
-                free(list[i]);
-        }
-        free(list);
+        dirents_free(list, n);
         for (int i = 0; i <= n; i++)
                 if (!files[i]) {
-                        for (int j = 0; j <= n; j++)
-                                free(files[j]);
-                        free(files);
+                        strings_free(files, (size_t) n + 1);
                         return -ENOMEM;
                 }
         *ret = files;
@@ -1036,8 +1045,6 @@ out:
         for (size_t i = 0; i < nread; i++)
                 config_destroy(&cfgs[i]);
         free(cfgs);
-        for (size_t i = 0; i < nfiles; i++)
-                free(files[i]);
-        free(files);
+        strings_free(files, nfiles);
         return r;
 }
