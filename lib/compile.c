@@ -247,8 +247,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                 return k;
         if (s->n == 0) {
                 /* nothing of this group: drop the set again (it is the last one) */
-                pst_set_clear(s);
-                c->rs->nsets--;
+                pst_set_drop_last(c->rs);
                 return 0;
         }
         if (s->n == 1) {
@@ -257,8 +256,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
 
                 memcpy(first, pst_set_first(s, 0), s->klen);
                 memcpy(last, pst_set_last(s, 0), s->klen);
-                free(s->keys);
-                c->rs->nsets--;
+                pst_set_drop_last(c->rs);
                 pst_match_range(&m, f, first, last);
         } else
                 pst_match_set(&m, f, set);
