@@ -597,20 +597,19 @@ static const struct pst_service *find_policy_service(const struct pst_policy *p,
         return NULL;
 }
 
-static int add_policy_service(struct loader *l, struct pst_service *svc) {
+/* On success the policy takes *svc (and *svc becomes NULL); on failure it stays the caller's. */
+static int add_policy_service(struct loader *l, struct pst_service **svc) {
         int r = GROW(l->p->services, l->p->capservices, l->p->nservices + 1, PST_POLICY_SERVICES_MAX);
 
-        if (r < 0) {
-                pst_service_free(svc);
+        if (r < 0)
                 return r;
-        }
-        l->p->services[l->p->nservices++] = svc;
+        l->p->services[l->p->nservices++] = TAKE_PTR(*svc);
         return 0;
 }
 
 static int load_service(struct loader *l, const config_setting_t *g) {
         const struct pst_service *prev;
-        struct pst_service *svc;
+        _cleanup_(pst_service_freep) struct pst_service *svc = NULL;
         const char *name = config_setting_name(g);
         int r;
 
@@ -626,7 +625,7 @@ static int load_service(struct loader *l, const config_setting_t *g) {
         r = pst_service_parse(&l->c, g, false, &svc);
         if (r < 0)
                 return r;
-        r = add_policy_service(l, svc);
+        r = add_policy_service(l, &svc);
         return r < 0 ? pst_cfg_error(&l->c, g, "too many services (at most %d)", PST_POLICY_SERVICES_MAX) : 0;
 }
 
@@ -661,7 +660,7 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
         struct rule_ctx *rc = userdata;
         struct pst_prule *ru = rc->rule;
         const struct pst_service *svc;
-        struct pst_service *inl = NULL;
+        _cleanup_(pst_service_freep) struct pst_service *inl = NULL;
         const char *name;
         int r;
 
@@ -691,10 +690,10 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
         else {
                 /* inline services have no definition line: loc.line = 0 keeps them out of name lookups */
                 inl->loc.line = 0;
-                r = add_policy_service(rc->l, inl);
+                svc = inl;
+                r = add_policy_service(rc->l, &inl);
                 if (r < 0)
                         return r;
-                svc = inl;
         }
         if (ru->nsvc >= PST_RULE_ITEMS_MAX)
                 return pst_cfg_error(c, item, "too many services in one rule (at most %d)", PST_RULE_ITEMS_MAX);
