@@ -4,6 +4,7 @@
 
     funclen.py [--root DIR]          fail listing every function over 80 lines
     funclen.py [--root DIR] --list   every function over 60 lines, longest first
+    funclen.py --self-test           check the parser on a made-up file
 
 A function is counted from the first line of its signature (return type and
 storage class included) to its closing brace.  A function that really does
@@ -198,13 +199,61 @@ def scan(root):
     return found
 
 
+SELF_TEST_BODY = "\n".join(["        x++;"] * 79)
+SELF_TEST = f'''#include <stdio.h>
+#define OPEN {{ /* a brace in a directive */
+static const char *s = "{{ }} \\" {{";
+struct a {{ int x; }};
+static int tab[] = {{ 1, 2 }};
+/* {{ a brace in a comment */
+static int
+two_line_signature(int a,
+                   int b) {{
+        char c = '{{'; char d = '\\''; // }}
+{SELF_TEST_BODY}
+}}
+
+/*
+ * the batch order,
+ * reads best whole: top to bottom
+ */
+int marked(void) {{
+        x++;
+{SELF_TEST_BODY}
+}}
+static int exactly_80(void) {{
+{SELF_TEST_BODY[:-len("        x++;") - 1]}
+}}
+int short_one(void) {{ return '}}'; }}
+'''
+# (name, first line, length, marked) that SELF_TEST must yield
+SELF_TEST_EXPECT = [("two_line_signature", 7, 84, False), ("marked", 96, 82, True),
+                    ("exactly_80", 178, 80, False), ("short_one", 258, 1, False)]
+
+
+def self_test():
+    import tempfile
+    with tempfile.TemporaryDirectory() as root:
+        os.mkdir(os.path.join(root, "lib"))
+        with open(os.path.join(root, "lib", "t.c"), "w") as f:
+            f.write(SELF_TEST)
+        got = [(name, first, n, marked) for _, first, name, n, marked in scan(root)]
+    if got != SELF_TEST_EXPECT:
+        print(f"funclen self-test: got {got}, expected {SELF_TEST_EXPECT}")
+        return 1
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."),
                     help="the source tree (default: this script's)")
     ap.add_argument("--list", action="store_true",
                     help=f"list every function over {LIST_OVER} lines with its length")
+    ap.add_argument("--self-test", action="store_true", help="check the parser itself")
     args = ap.parse_args()
+    if args.self_test:
+        return self_test()
     try:
         found = scan(os.path.normpath(args.root))
     except (OSError, SyntaxError) as e:
