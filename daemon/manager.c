@@ -359,7 +359,7 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
                 return 0; /* degraded: the table is not ours to edit */
         n = netmon_ifaddrs(m->netmon, &ifa);
         if (n >= 0)
-                n = pst_ruleset_update_ifaddrs(m->running->ruleset, &ifa, changed, CHANGED_SETS_MAX);
+                n = pst_ruleset_update_ifaddrs(m->running->ruleset, &ifa, CHANGED_SETS_MAX, changed);
         pst_ifaddrs_clear(&ifa);
         if (n < 0) {
                 log_errno(LOG_ERR, n, "cannot refill the interface-address sets: %m");

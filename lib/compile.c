@@ -52,28 +52,28 @@ struct compiler {
 
 /* ---- set helpers ---- */
 
-static void key_ifname(uint8_t key[IFNAMSIZ], const char *name, bool last) {
+static void key_ifname(const char *name, bool last, uint8_t ret_key[IFNAMSIZ]) {
         size_t l = strlen(name);
 
-        memset(key, 0, IFNAMSIZ);
+        memset(ret_key, 0, IFNAMSIZ);
         if (l && name[l - 1] == '*') {
                 /* a wildcard is the range of every name with that prefix */
-                memcpy(key, name, l - 1);
+                memcpy(ret_key, name, l - 1);
                 if (last)
-                        memset(key + l - 1, 0xff, IFNAMSIZ - (l - 1));
+                        memset(ret_key + l - 1, 0xff, IFNAMSIZ - (l - 1));
         } else
-                memcpy(key, name, l);
+                memcpy(ret_key, name, l);
 }
 
-static void key_port(uint8_t key[4], uint16_t port) {
-        key[0] = (uint8_t) (port >> 8);
-        key[1] = (uint8_t) port;
-        key[2] = key[3] = 0;
+static void key_port(uint16_t port, uint8_t ret_key[4]) {
+        ret_key[0] = (uint8_t) (port >> 8);
+        ret_key[1] = (uint8_t) port;
+        ret_key[2] = ret_key[3] = 0;
 }
 
-static void key_u8(uint8_t key[4], uint8_t v) {
-        memset(key, 0, 4);
-        key[0] = v;
+static void key_u8(uint8_t v, uint8_t ret_key[4]) {
+        memset(ret_key, 0, 4);
+        ret_key[0] = v;
 }
 
 static int new_anon_set(struct compiler *c, enum pst_field f, bool interval, uint32_t *ret) {
@@ -133,8 +133,8 @@ static int match_addrs(struct compiler *c, struct pst_rule *r, bool dst, int fam
 }
 
 /* Named sets are called <kind>_<name>_v4 / _v6: zone_lan_v4, list_partners_v6, ifaddr_ppp0_v4 */
-static void set_name(char buf[PST_NAME_MAX], const char *kind, const char *name, int fam) {
-        snprintf(buf, PST_NAME_MAX, "%s_%s_v%d", kind, name, fam);
+static void set_name(const char *kind, const char *name, int fam, char ret_name[PST_NAME_MAX]) {
+        snprintf(ret_name, PST_NAME_MAX, "%s_%s_v%d", kind, name, fam);
 }
 
 static int match_named(struct compiler *c, struct pst_rule *r, enum pst_field f, const char *kind, const char *name,
@@ -143,7 +143,7 @@ static int match_named(struct compiler *c, struct pst_rule *r, enum pst_field f,
         struct pst_match m;
         int idx;
 
-        set_name(setname, kind, name, fam);
+        set_name(kind, name, fam, setname);
         idx = pst_set_find(c->rs, setname);
         if (idx < 0)
                 return idx;
@@ -162,8 +162,8 @@ static int match_ifnames(struct compiler *c, struct pst_rule *r, enum pst_field 
         if (z->nifs == 1) {
                 uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
 
-                key_ifname(first, z->ifs[0].name, false);
-                key_ifname(last, z->ifs[0].name, true);
+                key_ifname(z->ifs[0].name, false, first);
+                key_ifname(z->ifs[0].name, true, last);
                 pst_match_range(&m, f, first, last);
                 return rule_push(r, &m);
         }
@@ -171,8 +171,8 @@ static int match_ifnames(struct compiler *c, struct pst_rule *r, enum pst_field 
         for (size_t i = 0; k >= 0 && i < z->nifs; i++) {
                 uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
 
-                key_ifname(first, z->ifs[i].name, false);
-                key_ifname(last, z->ifs[i].name, true);
+                key_ifname(z->ifs[i].name, false, first);
+                key_ifname(z->ifs[i].name, true, last);
                 k = pst_set_add_elem(&c->rs->sets[set], first, last, NULL);
         }
         if (k >= 0)
@@ -219,8 +219,8 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                         size_t n = g == G_TCP ? svc->ntcp : svc->nudp;
 
                         for (size_t j = 0; k >= 0 && j < n; j++) {
-                                key_port(first, v[j].first);
-                                key_port(last, v[j].last);
+                                key_port(v[j].first, first);
+                                key_port(v[j].last, last);
                                 k = pst_set_add_elem(s, first, last, NULL);
                         }
                         break;
@@ -232,12 +232,12 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                         size_t n = g == G_PROTO ? svc->nproto : g == G_ICMP ? svc->nicmp : svc->nicmp6;
 
                         for (size_t j = 0; k >= 0 && j < n; j++) {
-                                key_u8(first, v[j]);
+                                key_u8(v[j], first);
                                 k = pst_set_add_elem(s, first, NULL, NULL);
                         }
                         break;
                 }
-                default:
+                case _G_MAX:
                         break;
                 }
         }
@@ -247,8 +247,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                 return k;
         if (s->n == 0) {
                 /* nothing of this group: drop the set again (it is the last one) */
-                pst_set_clear(s);
-                c->rs->nsets--;
+                pst_set_drop_last(c->rs);
                 return 0;
         }
         if (s->n == 1) {
@@ -257,8 +256,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
 
                 memcpy(first, pst_set_first(s, 0), s->klen);
                 memcpy(last, pst_set_last(s, 0), s->klen);
-                free(s->keys);
-                c->rs->nsets--;
+                pst_set_drop_last(c->rs);
                 pst_match_range(&m, f, first, last);
         } else
                 pst_match_set(&m, f, set);
@@ -296,7 +294,8 @@ static unsigned ep_families(const struct pst_endpoint *e) {
         case PST_EP_LIST:
                 a = &e->list->addrs;
                 break;
-        default:
+        case PST_EP_ANY:
+        case PST_EP_IFADDR:
                 return 3;
         }
         return (a->has4 ? 1u : 0u) | (a->has6 ? 2u : 0u);
@@ -461,8 +460,8 @@ static int bucket_add(struct compiler *c, enum pst_chain_kind k, const struct ps
                                         memcpy(last, sl, alen);
                                         memcpy(first + aoff, df, alen);
                                         memcpy(last + aoff, dl, alen);
-                                        key_port(first + 2 * aoff, pv[y].first);
-                                        key_port(last + 2 * aoff, pv[y].last);
+                                        key_port(pv[y].first, first + 2 * aoff);
+                                        key_port(pv[y].last, last + 2 * aoff);
                                         r = pst_set_add_elem(s, first, last, NULL);
                                         if (r < 0)
                                                 return r;
@@ -488,8 +487,10 @@ static const char *ep_describe(const struct pst_endpoint *e, char buf[80]) {
                 else
                         pst_addr_format(&e->lit, buf);
                 break;
-        default:
+        case PST_EP_ANY:
+        case PST_EP_IFADDR:
                 snprintf(buf, 80, "any");
+                break;
         }
         return buf;
 }
@@ -609,7 +610,7 @@ static int named_addr_sets(struct compiler *c, const char *kind, const char *nam
 
                 if (!(fam == FAM_4 ? a->has4 : a->has6))
                         continue;
-                set_name(setname, kind, name, fam);
+                set_name(kind, name, fam, setname);
                 r = pst_set_add(c->rs, setname, PST_SET_INTERVAL, &f, 1, &idx);
                 if (r < 0)
                         return r;
@@ -638,7 +639,7 @@ static int named_addr_sets(struct compiler *c, const char *kind, const char *nam
 static bool ifaddr_set_exists(struct compiler *c, const char *ifname) {
         char name[PST_NAME_MAX];
 
-        set_name(name, "ifaddr", ifname, FAM_4);
+        set_name("ifaddr", ifname, FAM_4, name);
         return pst_set_find(c->rs, name) >= 0;
 }
 
@@ -657,7 +658,7 @@ static int ifaddr_sets(struct compiler *c) {
                                 uint32_t idx;
                                 int r;
 
-                                set_name(name, "ifaddr", e->ifname, fam);
+                                set_name("ifaddr", e->ifname, fam, name);
                                 r = pst_set_add(c->rs, name, PST_SET_DYNAMIC, &f, 1, &idx);
                                 if (r < 0)
                                         return r;
@@ -666,7 +667,7 @@ static int ifaddr_sets(struct compiler *c) {
                         }
                 }
         }
-        return pst_ruleset_update_ifaddrs(c->rs, c->ifa, NULL, 0);
+        return pst_ruleset_update_ifaddrs(c->rs, c->ifa, 0, NULL);
 }
 
 /* ---- base chains ---- */
@@ -680,7 +681,7 @@ static int add_u8_set_rule(struct compiler *c, uint32_t chain, enum pst_field f,
         for (size_t i = 0; k >= 0 && i < n; i++) {
                 uint8_t key[4];
 
-                key_u8(key, v[i]);
+                key_u8(v[i], key);
                 k = pst_set_add_elem(&c->rs->sets[set], key, NULL, NULL);
         }
         if (k >= 0)
@@ -768,8 +769,8 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
                 for (size_t i = 0; e >= 0 && i < z->nifs; i++) {
                         uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
 
-                        key_ifname(first, z->ifs[i].name, false);
-                        key_ifname(last, z->ifs[i].name, true);
+                        key_ifname(z->ifs[i].name, false, first);
+                        key_ifname(z->ifs[i].name, true, last);
                         e = pst_set_add_elem(&c->rs->sets[set], first, last,
                                              &(struct pst_verdict) { PST_V_JUMP, c->zone_chain[k][zi] });
                 }
@@ -793,7 +794,7 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         if (e >= 0 && k == PST_INPUT) {
                 uint8_t lo[IFNAMSIZ];
 
-                key_ifname(lo, "lo", false);
+                key_ifname("lo", false, lo);
                 r = (struct pst_rule) { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 } };
                 pst_match_eq(&r.match[0], PST_F_IIFNAME, lo, false);
                 e = pst_rule_add(c->rs, ch, &r);
@@ -915,8 +916,8 @@ void pst_ifaddrs_clear(struct pst_ifaddrs *ifa) {
         *ifa = (struct pst_ifaddrs) {};
 }
 
-int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, uint32_t *ret_changed,
-                               size_t max) {
+int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, size_t max,
+                               uint32_t *ret_changed) {
         int changed = 0;
 
         for (size_t i = 0; i < rs->nsets; i++) {

@@ -36,5 +36,5 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
  * whose elements changed (their indexes in ret_changed, at most max), so a
  * caller updates only those in the kernel; 0 when nothing changed.
  */
-int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, uint32_t *ret_changed,
-                               size_t max);
+int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, size_t max,
+                               uint32_t *ret_changed);

@@ -64,13 +64,16 @@ int pst_ruleset_new(struct pst_ruleset **ret) {
         return 0;
 }
 
+static void set_done(struct pst_set *s) {
+        free(s->keys);
+        free(s->data);
+}
+
 void pst_ruleset_free(struct pst_ruleset *rs) {
         if (!rs)
                 return;
-        for (size_t i = 0; i < rs->nsets; i++) {
-                free(rs->sets[i].keys);
-                free(rs->sets[i].data);
-        }
+        for (size_t i = 0; i < rs->nsets; i++)
+                set_done(&rs->sets[i]);
         free(rs->sets);
         for (size_t i = 0; i < rs->nchains; i++)
                 free(rs->chains[i].rules);
@@ -172,6 +175,12 @@ int pst_set_add(struct pst_ruleset *rs, const char *name, uint32_t flags, const 
                 *ret_index = (uint32_t) rs->nsets;
         rs->nsets++;
         return 0;
+}
+
+void pst_set_drop_last(struct pst_ruleset *rs) {
+        if (rs->nsets == 0)
+                return;
+        set_done(&rs->sets[--rs->nsets]);
 }
 
 int pst_set_find(const struct pst_ruleset *rs, const char *name) {

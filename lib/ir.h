@@ -184,6 +184,8 @@ int pst_rule_add(struct pst_ruleset *rs, uint32_t chain, const struct pst_rule *
 
 int pst_set_add(struct pst_ruleset *rs, const char *name, uint32_t flags, const enum pst_field *fields,
                 unsigned nfields, uint32_t *ret_index);
+/* Undo the last pst_set_add: a set that turned out not to be needed. */
+void pst_set_drop_last(struct pst_ruleset *rs);
 int pst_set_find(const struct pst_ruleset *rs, const char *name);
 /* Make room for n elements in all (a list's size is known before its elements are added). */
 int pst_set_reserve(struct pst_set *s, size_t n);

@@ -36,32 +36,57 @@ static void addrs_clear(struct pst_addrs *a) {
         *a = (struct pst_addrs) {};
 }
 
+/* Destructors of the policy's objects: each accepts NULL and a half-built object. */
+static void zone_free(struct pst_zone *z) {
+        if (!z)
+                return;
+        addrs_clear(&z->nets);
+        free(z);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_zone *, zone_free);
+
+static void host_free(struct pst_host *h) {
+        if (!h)
+                return;
+        addrs_clear(&h->addrs);
+        free(h);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_host *, host_free);
+
+static void list_free(struct pst_list *li) {
+        if (!li)
+                return;
+        addrs_clear(&li->addrs);
+        free(li);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_list *, list_free);
+
+/* A rule is held by value: this empties it (the services and endpoints it
+ * points to belong to the policy and the catalog). */
+static void prule_clear(struct pst_prule *ru) {
+        free(ru->svc);
+        free(ru->from);
+        free(ru->to);
+        *ru = (struct pst_prule) {};
+}
+
 void pst_policy_free(struct pst_policy *p) {
         if (!p)
                 return;
-        for (size_t i = 0; i < p->nzones; i++) {
-                addrs_clear(&p->zones[i]->nets);
-                free(p->zones[i]);
-        }
+        for (size_t i = 0; i < p->nzones; i++)
+                zone_free(p->zones[i]);
         free(p->zones);
-        for (size_t i = 0; i < p->nhosts; i++) {
-                addrs_clear(&p->hosts[i]->addrs);
-                free(p->hosts[i]);
-        }
+        for (size_t i = 0; i < p->nhosts; i++)
+                host_free(p->hosts[i]);
         free(p->hosts);
-        for (size_t i = 0; i < p->nlists; i++) {
-                addrs_clear(&p->lists[i]->addrs);
-                free(p->lists[i]);
-        }
+        for (size_t i = 0; i < p->nlists; i++)
+                list_free(p->lists[i]);
         free(p->lists);
         for (size_t i = 0; i < p->nservices; i++)
                 pst_service_free(p->services[i]);
         free(p->services);
-        for (size_t i = 0; i < p->nrules; i++) {
-                free(p->rules[i].svc);
-                free(p->rules[i].from);
-                free(p->rules[i].to);
-        }
+        for (size_t i = 0; i < p->nrules; i++)
+                prule_clear(&p->rules[i]);
         free(p->rules);
         pst_strpool_clear(&p->files);
         free(p->path);
@@ -446,7 +471,7 @@ static int zone_if_item(struct pst_cfg *c, const config_setting_t *item, void *u
 
 static int load_zone(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "interfaces", "networks", NULL };
-        _cleanup_free_ struct pst_zone *z = NULL;
+        _cleanup_(zone_freep) struct pst_zone *z = NULL;
         const config_setting_t *s;
         int r = 0;
 
@@ -467,17 +492,13 @@ static int load_zone(struct loader *l, const config_setting_t *g) {
         if ((s = config_setting_get_member(g, "networks")))
                 r |= pst_cfg_foreach_scalar(&l->c, s, "networks", false, addr_item,
                                             &(struct addrs_ctx) { l, &z->nets, PST_HOST_ADDRS_MAX });
-        if (r < 0) {
-                addrs_clear(&z->nets);
+        if (r < 0)
                 return -EINVAL;
-        }
         if (z->nifs == 0 && z->nets.n == 0)
                 return pst_cfg_error(&l->c, g, "zone '%s' is empty; expected interfaces, networks or both", z->name);
         r = GROW(l->p->zones, l->p->capzones, l->p->nzones + 1, PST_ZONES_MAX);
-        if (r < 0) {
-                addrs_clear(&z->nets);
+        if (r < 0)
                 return pst_cfg_error(&l->c, g, "too many zones (at most %d)", PST_ZONES_MAX);
-        }
         l->p->zones[l->p->nzones++] = TAKE_PTR(z);
         return 0;
 }
@@ -513,7 +534,7 @@ static int check_zone_overlaps(struct loader *l) {
 }
 
 static int load_host(struct loader *l, const config_setting_t *s) {
-        _cleanup_free_ struct pst_host *h = NULL;
+        _cleanup_(host_freep) struct pst_host *h = NULL;
         int r;
 
         if (check_new_name(l, s, "host") < 0)
@@ -527,17 +548,15 @@ static int load_host(struct loader *l, const config_setting_t *s) {
                                    &(struct addrs_ctx) { l, &h->addrs, PST_HOST_ADDRS_MAX });
         if (r >= 0)
                 r = GROW(l->p->hosts, l->p->caphosts, l->p->nhosts + 1, PST_HOSTS_MAX);
-        if (r < 0) {
-                addrs_clear(&h->addrs);
+        if (r < 0)
                 return r == -E2BIG ? pst_cfg_error(&l->c, s, "too many hosts (at most %d)", PST_HOSTS_MAX) : r;
-        }
         l->p->hosts[l->p->nhosts++] = TAKE_PTR(h);
         return 0;
 }
 
 static int load_list(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "file", "addresses", NULL };
-        _cleanup_free_ struct pst_list *li = NULL;
+        _cleanup_(list_freep) struct pst_list *li = NULL;
         const config_setting_t *file, *addrs;
         int r;
 
@@ -565,10 +584,8 @@ static int load_list(struct loader *l, const config_setting_t *g) {
                                            &(struct addrs_ctx) { l, &li->addrs, PST_LIST_ENTRIES_MAX });
         if (r >= 0)
                 r = GROW(l->p->lists, l->p->caplists, l->p->nlists + 1, PST_LISTS_MAX);
-        if (r < 0) {
-                addrs_clear(&li->addrs);
+        if (r < 0)
                 return r == -E2BIG ? pst_cfg_error(&l->c, g, "too many lists (at most %d)", PST_LISTS_MAX) : r;
-        }
         l->p->lists[l->p->nlists++] = TAKE_PTR(li);
         return 0;
 }
@@ -580,20 +597,19 @@ static const struct pst_service *find_policy_service(const struct pst_policy *p,
         return NULL;
 }
 
-static int add_policy_service(struct loader *l, struct pst_service *svc) {
+/* On success the policy takes *svc (and *svc becomes NULL); on failure it stays the caller's. */
+static int add_policy_service(struct loader *l, struct pst_service **svc) {
         int r = GROW(l->p->services, l->p->capservices, l->p->nservices + 1, PST_POLICY_SERVICES_MAX);
 
-        if (r < 0) {
-                pst_service_free(svc);
+        if (r < 0)
                 return r;
-        }
-        l->p->services[l->p->nservices++] = svc;
+        l->p->services[l->p->nservices++] = TAKE_PTR(*svc);
         return 0;
 }
 
 static int load_service(struct loader *l, const config_setting_t *g) {
         const struct pst_service *prev;
-        struct pst_service *svc;
+        _cleanup_(pst_service_freep) struct pst_service *svc = NULL;
         const char *name = config_setting_name(g);
         int r;
 
@@ -609,7 +625,7 @@ static int load_service(struct loader *l, const config_setting_t *g) {
         r = pst_service_parse(&l->c, g, false, &svc);
         if (r < 0)
                 return r;
-        r = add_policy_service(l, svc);
+        r = add_policy_service(l, &svc);
         return r < 0 ? pst_cfg_error(&l->c, g, "too many services (at most %d)", PST_POLICY_SERVICES_MAX) : 0;
 }
 
@@ -644,7 +660,7 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
         struct rule_ctx *rc = userdata;
         struct pst_prule *ru = rc->rule;
         const struct pst_service *svc;
-        struct pst_service *inl = NULL;
+        _cleanup_(pst_service_freep) struct pst_service *inl = NULL;
         const char *name;
         int r;
 
@@ -674,10 +690,10 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
         else {
                 /* inline services have no definition line: loc.line = 0 keeps them out of name lookups */
                 inl->loc.line = 0;
-                r = add_policy_service(rc->l, inl);
+                svc = inl;
+                r = add_policy_service(rc->l, &inl);
                 if (r < 0)
                         return r;
-                svc = inl;
         }
         if (ru->nsvc >= PST_RULE_ITEMS_MAX)
                 return pst_cfg_error(c, item, "too many services in one rule (at most %d)", PST_RULE_ITEMS_MAX);
@@ -781,7 +797,7 @@ static size_t rule_items(const config_setting_t *s) {
 
 static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain_kind chain) {
         static const char *const keys[] = { "allow", "from", "to", "comment", NULL };
-        struct pst_prule ru = { .chain = chain, .loc = pst_cfg_loc(&l->c, g) };
+        _cleanup_(prule_clear) struct pst_prule ru = { .chain = chain, .loc = pst_cfg_loc(&l->c, g) };
         const config_setting_t *s;
         int r = 0;
 
@@ -796,10 +812,8 @@ static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain
         ru.svc = calloc(rule_items(config_setting_get_member(g, "allow")), sizeof(*ru.svc));
         ru.from = calloc(rule_items(config_setting_get_member(g, "from")), sizeof(*ru.from));
         ru.to = calloc(rule_items(config_setting_get_member(g, "to")), sizeof(*ru.to));
-        if (!ru.svc || !ru.from || !ru.to) {
-                r = -ENOMEM;
-                goto fail;
-        }
+        if (!ru.svc || !ru.from || !ru.to)
+                return -ENOMEM;
 
         s = config_setting_get_member(g, "allow");
         if (!s)
@@ -820,24 +834,18 @@ static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain
                         strcpy(ru.comment, v);
         }
         if (r < 0)
-                goto fail;
+                return r;
         if (ru.nfrom == 0)
                 ru.from[ru.nfrom++] = (struct pst_endpoint) { .kind = PST_EP_ANY, .loc = ru.loc };
         if (ru.nto == 0)
                 ru.to[ru.nto++] = (struct pst_endpoint) { .kind = PST_EP_ANY, .loc = ru.loc };
 
         r = GROW(l->p->rules, l->p->caprules, l->p->nrules + 1, PST_PRULES_MAX);
-        if (r < 0) {
-                r = pst_cfg_error(&l->c, g, "too many rules (at most %d)", PST_PRULES_MAX);
-                goto fail;
-        }
+        if (r < 0)
+                return pst_cfg_error(&l->c, g, "too many rules (at most %d)", PST_PRULES_MAX);
         l->p->rules[l->p->nrules++] = ru;
+        ru = (struct pst_prule) {}; /* the policy owns its arrays now */
         return 0;
-fail:
-        free(ru.svc);
-        free(ru.from);
-        free(ru.to);
-        return r < 0 ? r : -EINVAL;
 }
 
 static int load_rules(struct loader *l, const config_setting_t *list, enum pst_chain_kind chain) {
@@ -910,6 +918,19 @@ static int conf_filter(const struct dirent *de) {
         return de->d_name[0] != '.' && l > 5 && streq(de->d_name + l - 5, ".conf");
 }
 
+static void dirents_free(struct dirent **list, int n) {
+        for (int i = 0; i < n; i++)
+                free(list[i]);
+        free(list);
+}
+
+/* n strings, some of them possibly NULL */
+static void strings_free(char **v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
 /* The main file, then <dir>/postern.d/ *.conf in lexical order. */
 static int collect_files(const char *path, struct pst_diag *diag, char ***ret, size_t *ret_n) {
         _cleanup_free_ char *dir = NULL, *fragdir = NULL;
@@ -927,27 +948,23 @@ static int collect_files(const char *path, struct pst_diag *diag, char ***ret, s
                 n = 0;
         }
         if (n > PST_FRAGMENTS_MAX) {
-                for (int i = 0; i < n; i++)
-                        free(list[i]);
-                free(list);
+                dirents_free(list, n);
                 return pst_error(diag, -E2BIG, fragdir, 0, "too many fragments (%d; at most %d)", n,
                                  PST_FRAGMENTS_MAX);
         }
         files = calloc((size_t) n + 1, sizeof(char *));
-        if (!files)
+        if (!files) {
+                dirents_free(list, n);
                 return -ENOMEM;
+        }
         files[0] = strdup(path);
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i < n; i++)
                 if (asprintf(&files[i + 1], "%s/%s", fragdir, list[i]->d_name) < 0)
                         files[i + 1] = NULL;
-                free(list[i]);
-        }
-        free(list);
+        dirents_free(list, n);
         for (int i = 0; i <= n; i++)
                 if (!files[i]) {
-                        for (int j = 0; j <= n; j++)
-                                free(files[j]);
-                        free(files);
+                        strings_free(files, (size_t) n + 1);
                         return -ENOMEM;
                 }
         *ret = files;
@@ -1027,8 +1044,6 @@ out:
         for (size_t i = 0; i < nread; i++)
                 config_destroy(&cfgs[i]);
         free(cfgs);
-        for (size_t i = 0; i < nfiles; i++)
-                free(files[i]);
-        free(files);
+        strings_free(files, nfiles);
         return r;
 }

@@ -89,8 +89,9 @@ void pst_render_key(FILE *f, enum pst_field field, const uint8_t *first, const u
         case PST_F_CT_STATE:
                 render_ct_state(f, first);
                 break;
-        default:
+        case _PST_F_MAX:
                 fputs("?", f);
+                break;
         }
 }
 

@@ -293,6 +293,22 @@ void pst_catalog_clear(struct pst_catalog *cat) {
         *cat = (struct pst_catalog) {};
 }
 
+int pst_catalog_new(struct pst_catalog **ret) {
+        struct pst_catalog *cat = calloc(1, sizeof(*cat));
+
+        if (!cat)
+                return -ENOMEM;
+        *ret = cat;
+        return 0;
+}
+
+void pst_catalog_free(struct pst_catalog *cat) {
+        if (!cat)
+                return;
+        pst_catalog_clear(cat);
+        free(cat);
+}
+
 const struct pst_service *pst_catalog_find(const struct pst_catalog *cat, const char *name) {
         for (size_t i = 0; i < cat->n; i++)
                 if (streq(cat->v[i]->name, name))
@@ -325,7 +341,7 @@ int pst_catalog_load(struct pst_catalog *cat, const char *path, struct pst_diag 
         }
         n = config_setting_length(svcs);
         for (int i = 0; i < n; i++) {
-                struct pst_service *svc;
+                _cleanup_(pst_service_freep) struct pst_service *svc = NULL;
                 bool replaced = false;
                 int k;
 
@@ -337,18 +353,18 @@ int pst_catalog_load(struct pst_catalog *cat, const char *path, struct pst_diag 
                 for (size_t j = 0; j < cat->n; j++)
                         if (streq(cat->v[j]->name, svc->name)) {
                                 pst_service_free(cat->v[j]);
-                                cat->v[j] = svc;
+                                cat->v[j] = TAKE_PTR(svc);
                                 replaced = true;
+                                break; /* names are unique in a catalog */
                         }
                 if (replaced)
                         continue;
                 k = GROW(cat->v, cat->cap, cat->n + 1, PST_CATALOG_MAX);
                 if (k < 0) {
-                        pst_service_free(svc);
                         r = pst_error(diag, k, path, 0, "too many services (at most %d)", PST_CATALOG_MAX);
                         break;
                 }
-                cat->v[cat->n++] = svc;
+                cat->v[cat->n++] = TAKE_PTR(svc);
         }
 out:
         config_destroy(&cfg);

@@ -51,6 +51,11 @@ struct pst_catalog {
         struct pst_strpool files;
 };
 
+/* An empty catalog; pst_catalog_free accepts NULL and a half-loaded one. */
+int pst_catalog_new(struct pst_catalog **ret);
+void pst_catalog_free(struct pst_catalog *cat);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_catalog *, pst_catalog_free);
+/* Empty a catalog held by value. */
 void pst_catalog_clear(struct pst_catalog *cat);
 /* Load a catalog file; a service already present is replaced (services.d overrides). */
 int pst_catalog_load(struct pst_catalog *cat, const char *path, struct pst_diag *diag);

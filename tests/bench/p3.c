@@ -7,7 +7,8 @@
  *   p3 --policy FILE --catalog FILE [--changes N] [--budget SECONDS] [--idle SECONDS]
  *      [--log FILE] [--daemon -- POSTERND ARGS...]
  *
- * Sets up ppp0 (a persistent tun device, as in notes/events.md) with 198.18.0.1/32, then either
+ * Sets up ppp0 (a persistent tun device: with no process attached it stays NO-CARRIER,
+ * but it takes and drops addresses like a ppp link) with 198.18.0.1/32, then either
  *  --daemon: starts POSTERND ARGS (the running daemon does the update), or
  *  otherwise:  loads and compiles the policy with libpostern, applies it on
  *              a socket it keeps open, and on every address event does what
@@ -265,7 +266,7 @@ static void inproc_update(void) {
         r = pst_ifaddrs_dump(&ifa);
         if (r < 0)
                 die("pst_ifaddrs_dump", -r);
-        n = pst_ruleset_update_ifaddrs(rs, &ifa, changed, 16);
+        n = pst_ruleset_update_ifaddrs(rs, &ifa, 16, changed);
         for (int i = 0; i < n; i++) {
                 r = pst_nft_update_set(nft, rs, changed[i], &diag);
                 if (r < 0) {

@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
                 {},
         };
         const char *policy = NULL, *catalog = NULL;
-        struct pst_catalog cat = {};
+        _cleanup_(pst_catalog_freep) struct pst_catalog *cat = NULL;
         struct pst_policy *p = NULL;
         struct pst_ruleset *rs = NULL;
         struct pst_nft_batch *b = NULL;
@@ -72,10 +72,12 @@ int main(int argc, char **argv) {
                 return 2;
         }
         t[0] = now_us();
-        r = pst_catalog_load(&cat, catalog, &diag);
+        r = pst_catalog_new(&cat);
+        if (r >= 0)
+                r = pst_catalog_load(cat, catalog, &diag);
         t[1] = now_us();
         if (r >= 0)
-                r = pst_policy_load(policy, &cat, &diag, &p);
+                r = pst_policy_load(policy, cat, &diag, &p);
         t[2] = now_us();
         if (r >= 0)
                 r = pst_compile(p, &ifa, &diag, &rs);
@@ -103,7 +105,6 @@ int main(int argc, char **argv) {
         pst_nft_close(nft);
         pst_ruleset_free(rs);
         pst_policy_free(p);
-        pst_catalog_clear(&cat);
         pst_ifaddrs_clear(&ifa);
         pst_diag_clear(&diag);
         return 0;

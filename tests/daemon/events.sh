@@ -43,7 +43,8 @@ t_wait_name org.postern1 || die "no bus name"
 
 info "systemd-networkd configures veth0"
 # its own mount namespace (ip netns exec): tmpfs /run and /etc/systemd/network,
-# read-only /sys (else it waits for udev); see notes/events.md Q2
+# read-only /sys (with a writable /sys networkd assumes udev runs and leaves
+# every link "pending", unconfigured)
 ip netns exec "$NS" sh -c "
   mount -t tmpfs -o mode=0755 tmpfs /run && mkdir -m 0755 /run/systemd &&
   mount -t tmpfs -o mode=0755 tmpfs /etc/systemd/network &&

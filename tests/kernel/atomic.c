@@ -31,7 +31,7 @@ static char *list_table(void) {
 
 int main(int argc, char **argv) {
         const char *root = getenv("POSTERN_SOURCE_ROOT"), *catalog = getenv("POSTERN_CATALOG");
-        struct pst_catalog cat = {};
+        _cleanup_(pst_catalog_freep) struct pst_catalog *cat = NULL;
         struct pst_ruleset *good, *bad;
         struct pst_nft *nft = NULL;
         struct pst_diag d;
@@ -47,17 +47,17 @@ int main(int argc, char **argv) {
         if (!root || !catalog)
                 return 1;
         pst_diag_init(&d);
-        if (pst_catalog_load(&cat, catalog, &d) < 0 || pst_nft_open(&nft) < 0) {
+        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, &d) < 0 || pst_nft_open(&nft) < 0) {
                 printf("skipped: no catalog or no nf_tables\n");
                 return 77;
         }
 
-        good = compile_example(&cat, root, "004-dialup-mail-server.conf", NULL);
+        good = compile_example(cat, root, "004-dialup-mail-server.conf", NULL);
         r = pst_nft_apply(nft, good, &(struct pst_apply_opts) {}, &d);
         CHECK(r == 0, "apply 004: %s", strerror(-r));
         before = list_table();
 
-        bad = compile_example(&cat, root, "001-citrix-exchange-rpc.conf", NULL);
+        bad = compile_example(cat, root, "001-citrix-exchange-rpc.conf", NULL);
         loop.verdict.chain = (uint32_t) bad->nchains - 1;
         pst_ruleset_file(bad, "atomic-test.conf", &file);
         loop.origin = (struct pst_origin) { .file = file, .line = 42 };
@@ -84,7 +84,6 @@ int main(int argc, char **argv) {
         pst_ruleset_free(good);
         pst_ruleset_free(bad);
         pst_nft_close(nft);
-        pst_catalog_clear(&cat);
         pst_diag_clear(&d);
         return failed;
 }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Every malformed policy of the golden suite, given to `posternctl apply`
 # on a host whose firewall is installed: exit 1, the exact FILE:LINE error
-# of fail/NAME.err, and the live table byte for byte as it was.
+# of its "# expect:" lines (tests/golden/expect.sh), and the live table byte
+# for byte as it was.
 set -u
 . "$(dirname "$0")/lib.sh"
 require_kernel
@@ -15,7 +16,8 @@ unshare -n bash -c '
                 n=$((n + 1))
                 err=$("$0" apply --offline --catalog "$1" "$f" 2>&1 >/dev/null); rc=$?
                 if [ $rc -ne 1 ]; then echo "FAIL: $f: exit $rc, expected 1"; failed=1; continue; fi
-                if [ "$err" != "$(cat "${f%.conf}.err")" ]; then
+                expected=$(./expect.sh "$f") || { failed=1; continue; }
+                if [ "$err" != "$expected" ]; then
                         echo "FAIL: $f: error text differs:"; echo "$err"; failed=1; continue
                 fi
                 if [ "$(nft list table inet postern)" != "$before" ]; then

@@ -69,7 +69,7 @@ static bool diag_has(const struct pst_diag *d, const char *what) {
 
 int main(int argc, char **argv) {
         const char *root = getenv("POSTERN_SOURCE_ROOT"), *catalog = getenv("POSTERN_CATALOG");
-        struct pst_catalog cat = {};
+        _cleanup_(pst_catalog_freep) struct pst_catalog *cat = NULL;
         struct pst_ifaddrs ifa = {};
         struct pst_ruleset *good, *bad, *other;
         struct pst_diag d;
@@ -96,7 +96,7 @@ int main(int argc, char **argv) {
         if (!root || !catalog)
                 return 1;
         pst_diag_init(&d);
-        if (pst_catalog_load(&cat, catalog, &d) < 0)
+        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, &d) < 0)
                 return 1;
         pst_addr_parse("198.18.0.1", &a, NULL);
         pst_ifaddrs_add(&ifa, "ppp0", &a);
@@ -104,14 +104,14 @@ int main(int argc, char **argv) {
         pst_ifaddrs_add(&ifa, "ppp0", &a);
 
         /* 1 */
-        good = compile_example(&cat, root, "004-dialup-mail-server.conf", &ifa);
+        good = compile_example(cat, root, "004-dialup-mail-server.conf", &ifa);
         k = pst_iptc_apply(good, NULL, &d);
         pst_diag_print(&d, stdout);
         CHECK(k == 0, "apply of example 004: %s", strerror(-k));
         before = state();
 
         /* 2: IPv4 fine, IPv6 a jump loop */
-        bad = compile_example(&cat, root, "001-citrix-exchange-rpc.conf", NULL);
+        bad = compile_example(cat, root, "001-citrix-exchange-rpc.conf", NULL);
         if (pst_chain_add(bad, "loop_a", PST_HOOK_NONE, PST_V_NONE, &ca) < 0 ||
             pst_chain_add(bad, "loop_b", PST_HOOK_NONE, PST_V_NONE, &cb) < 0)
                 return 1;
@@ -134,7 +134,7 @@ int main(int argc, char **argv) {
         free(after);
 
         /* 3: the hook */
-        other = compile_example(&cat, root, "000-safesquid-outlook.conf", NULL);
+        other = compile_example(cat, root, "000-safesquid-outlook.conf", NULL);
         o.before_v6_commit = fail_v6;
         pst_diag_clear(&d);
         k = pst_iptc_apply(other, &o, &d);
@@ -151,7 +151,7 @@ int main(int argc, char **argv) {
         pst_ifaddrs_add(&ifa, "ppp0", &a);
         pst_addr_parse("2001:db8::1", &a, NULL);
         pst_ifaddrs_add(&ifa, "ppp0", &a);
-        k = pst_ruleset_update_ifaddrs(good, &ifa, changed, 4);
+        k = pst_ruleset_update_ifaddrs(good, &ifa, 4, changed);
         CHECK(k == 1, "one set changed (%d)", k);
         pst_diag_clear(&d);
         k = pst_iptc_update_set(good, NULL, changed[0], &d);
@@ -219,7 +219,6 @@ int main(int argc, char **argv) {
         pst_ruleset_free(bad);
         pst_ruleset_free(other);
         pst_ifaddrs_clear(&ifa);
-        pst_catalog_clear(&cat);
         pst_diag_clear(&d);
         return failed;
 }

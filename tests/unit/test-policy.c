@@ -208,13 +208,13 @@ static void test_compile(void **state) {
         assert_int_equal(rs->sets[set].n, 1);
 
         /* same addresses: nothing changes; a new address: exactly that set */
-        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, changed, 4), 0);
+        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, 4, changed), 0);
         ifa.v[0].addr.a[3] = 7;
-        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, changed, 4), 1);
+        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, 4, changed), 1);
         assert_int_equal(changed[0], (uint32_t) set);
         assert_int_equal(pst_set_first(&rs->sets[set], 0)[3], 7);
         pst_ifaddrs_clear(&ifa);
-        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, changed, 4), 1);
+        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, 4, changed), 1);
         assert_int_equal(rs->sets[set].n, 0);
 
         pst_ruleset_free(rs);
