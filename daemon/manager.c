@@ -81,6 +81,7 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         bus_done(m);
         netmon_free(m->netmon);
+        pst_ifaddrs_clear(&m->ifaddrs);
         sd_event_source_disable_unref(m->sigterm);
         sd_event_source_disable_unref(m->sigint);
         sd_event_source_disable_unref(m->sighup);
@@ -138,7 +139,6 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
         _cleanup_(catalog_freep) struct pst_catalog *cat = calloc(1, sizeof(*cat));
         _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        struct pst_ifaddrs ifa = {};
         struct pst_diag diag;
         uint64_t t0 = now_usec();
         enum manager_error kind = MANAGER_ERR_POLICY;
@@ -153,12 +153,8 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
         r = pst_catalog_load_default(cat, m->catalog_path, &diag);
         if (r >= 0)
                 r = pst_policy_load(m->policy_path, cat, &diag, &p);
-        if (r >= 0) {
-                r = netmon_ifaddrs(m->netmon, &ifa);
-                if (r >= 0)
-                        r = pst_compile(p, &ifa, &diag, &rs);
-                pst_ifaddrs_clear(&ifa);
-        }
+        if (r >= 0)
+                r = pst_compile(p, &m->ifaddrs, &diag, &rs);
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
                 r = pick_backend(m, p, &backend);
@@ -364,17 +360,13 @@ static int reapply_table(struct manager *m, const char *why) {
 }
 
 /* Returns 0, or a negative errno when the kernel refused what we sent. */
-static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
+static int update_ifaddr_sets(struct manager *m, const struct pst_ifaddrs *ifa, uint64_t t0) {
         uint32_t changed[CHANGED_SETS_MAX];
-        struct pst_ifaddrs ifa = {};
         int n, r = 0;
 
         if (!m->ruleset)
-                return 0; /* degraded: the table is not ours to edit */
-        n = netmon_ifaddrs(m->netmon, &ifa);
-        if (n >= 0)
-                n = pst_ruleset_update_ifaddrs(m->ruleset, &ifa, changed, CHANGED_SETS_MAX);
-        pst_ifaddrs_clear(&ifa);
+                return 0; /* degraded, or still starting: the table is not ours to edit */
+        n = pst_ruleset_update_ifaddrs(m->ruleset, ifa, changed, CHANGED_SETS_MAX);
         if (n < 0) {
                 log_errno(LOG_ERR, n, "cannot refill the interface-address sets: %m");
                 return n;
@@ -411,23 +403,29 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
         return r;
 }
 
-void manager_ifaddrs_changed(struct manager *m, uint64_t first_event_usec) {
-        m->ifaddrs_result = update_ifaddr_sets(m, first_event_usec);
+/* netmon's handler: keep the snapshot (the next compile uses it), then
+ * update the sets that depend on it.  Returns 0, or a negative errno when
+ * the kernel refused what we sent (netmon_resync() passes it on). */
+static int manager_ifaddrs_changed(struct netmon *nm, const struct pst_ifaddrs *snapshot, uint64_t first_event_usec,
+                                   void *userdata) {
+        struct manager *m = userdata;
+        struct pst_ifaddrs ifa;
+        int r;
+
+        r = pst_ifaddrs_copy(snapshot, &ifa);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot keep the interface addresses: %m");
+        pst_ifaddrs_clear(&m->ifaddrs);
+        m->ifaddrs = ifa;
+        return update_ifaddr_sets(m, &m->ifaddrs, first_event_usec);
 }
 
 int manager_recheck(struct manager *m, const char *why) {
-        int r;
-
         m->rechecks++;
         snprintf(m->last_event, sizeof(m->last_event), "re-check: %s", why);
         log_struct(LOG_INFO, "MESSAGE=re-check (%s): re-reading links and addresses", why);
-        r = netmon_resync(m->netmon);
-        if (r < 0)
-                return r;
-        /* the dump holds whatever the coalescing timer was waiting for */
-        m->ifaddrs_result = 0;
-        netmon_flush(m->netmon);
-        return m->ifaddrs_result;
+        /* the snapshot reaches manager_ifaddrs_changed() before this returns */
+        return netmon_resync(m->netmon);
 }
 
 void manager_hint(struct manager *m, const char *why) {
@@ -484,10 +482,11 @@ int manager_setup(struct manager *m) {
         r = pst_nft_open(&m->nft);
         if (r < 0)
                 return r;
-        r = netmon_new(m, &m->netmon);
+        r = netmon_new(m->event, manager_ifaddrs_changed, m, &m->netmon);
         if (r < 0)
                 return r;
-        r = netmon_start(m->netmon, m->event);
+        /* the initial dump arrives through manager_ifaddrs_changed(): kept, no ruleset yet to update */
+        r = netmon_start(m->netmon);
         if (r < 0)
                 return r;
         if (m->use_bus)
