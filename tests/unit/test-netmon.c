@@ -202,6 +202,14 @@ static int handler(struct netmon *nm, const struct pst_ifaddrs *s, uint64_t firs
         return seen->ret;
 }
 
+/* The handler was called calls times in all, the last time with snapshot
+ * (NULL: whatever it was) */
+static void expect(struct t *t, unsigned calls, const char *snapshot) {
+        assert_int_equal(t->seen.calls, calls);
+        if (snapshot)
+                assert_string_equal(t->seen.snapshot, snapshot);
+}
+
 /* ---- fixture ---- */
 
 static int setup(void **state) {
@@ -233,10 +241,9 @@ static int teardown(void **state) {
 }
 
 /* netmon_start() with fake.dump as the kernel's state: one snapshot */
-static void start(struct t *t, const char *expect) {
+static void start(struct t *t, const char *snapshot) {
         assert_int_equal(netmon_start(t->nm), 0);
-        assert_int_equal(t->seen.calls, 1);
-        assert_string_equal(t->seen.snapshot, expect);
+        expect(t, 1, snapshot);
         assert_int_equal(t->seen.first_event_usec, 0);
         assert_int_equal(netmon_resyncs(t->nm), 0);
 }
@@ -266,7 +273,7 @@ static void test_start(void **state) {
         assert_true(netmon_has_link(t->nm, "ppp0"));
         assert_false(netmon_has_link(t->nm, "brport"));
         settle(t);
-        assert_int_equal(t->seen.calls, 1); /* nothing pending after the start */
+        expect(t, 1, NULL); /* nothing pending after the start */
 }
 
 /* (a) a link renamed while it has addresses: they follow the new name */
@@ -281,8 +288,7 @@ static void test_rename(void **state) {
 
         queue_link(t, RTM_NEWLINK, 2, "ppp9");
         settle(t);
-        assert_int_equal(t->seen.calls, 2);
-        assert_string_equal(t->seen.snapshot, "ppp9 198.18.0.1, ppp9 2001:db8::1");
+        expect(t, 2, "ppp9 198.18.0.1, ppp9 2001:db8::1");
         assert_true(t->seen.first_event_usec > 0);
         assert_true(netmon_has_link(t->nm, "ppp9"));
         assert_false(netmon_has_link(t->nm, "ppp0"));
@@ -291,13 +297,12 @@ static void test_rename(void **state) {
         queue_link(t, RTM_NEWLINK, 2, "ppp9");
         queue_link(t, RTM_NEWLINK, 3, "wan9");
         settle(t);
-        assert_int_equal(t->seen.calls, 2);
+        expect(t, 2, NULL);
         assert_true(netmon_has_link(t->nm, "wan9"));
 
         queue_link(t, RTM_NEWLINK, 2, "ppp0");
         settle(t);
-        assert_int_equal(t->seen.calls, 3);
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.1, ppp0 2001:db8::1");
+        expect(t, 3, "ppp0 198.18.0.1, ppp0 2001:db8::1");
 }
 
 /* (b) an ifindex deleted and re-created under the same name: the old
@@ -315,29 +320,26 @@ static void test_recreate(void **state) {
         queue_link(t, RTM_NEWLINK, 6, "ppp0");
         queue_addr(t, RTM_NEWADDR, 6, "198.18.0.5", "198.18.0.2");
         settle(t);
-        assert_int_equal(t->seen.calls, 2);
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.5");
+        expect(t, 2, "ppp0 198.18.0.5");
         assert_int_equal(netmon_nlinks(t->nm), 1);
 
         /* late news of the old ifindex changes nothing visible */
         queue_addr(t, RTM_DELADDR, 5, "198.18.0.1", "198.18.0.2");
         queue_addr(t, RTM_NEWADDR, 5, "198.18.0.1", "198.18.0.2");
         settle(t);
-        assert_int_equal(t->seen.calls, 2);
+        expect(t, 2, NULL);
 
         /* the same in separate bursts */
         queue_link(t, RTM_DELLINK, 6, NULL);
         settle(t);
-        assert_int_equal(t->seen.calls, 3);
-        assert_string_equal(t->seen.snapshot, "");
+        expect(t, 3, "");
         assert_false(netmon_has_link(t->nm, "ppp0"));
         queue_link(t, RTM_NEWLINK, 7, "ppp0");
         settle(t);
-        assert_int_equal(t->seen.calls, 3); /* no addresses yet: the view is the same */
+        expect(t, 3, NULL); /* no addresses yet: the view is the same */
         queue_addr(t, RTM_NEWADDR, 7, "198.18.0.7", "198.18.0.2");
         settle(t);
-        assert_int_equal(t->seen.calls, 4);
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.7");
+        expect(t, 4, "ppp0 198.18.0.7");
 }
 
 /* (c) NEWADDR and DELADDR before the link's NEWLINK: kept, not shown
@@ -356,14 +358,13 @@ static void test_addr_before_link(void **state) {
         queue_addr(t, RTM_DELADDR, 8, "198.18.8.1", NULL);
         queue_addr(t, RTM_NEWADDR, 8, "2001:db8::8", NULL);
         settle(t);
-        assert_int_equal(t->seen.calls, 1);
+        expect(t, 1, NULL);
         assert_int_equal(netmon_naddrs(t->nm), 3);
         assert_false(netmon_has_link(t->nm, "wan8"));
 
         queue_link(t, RTM_NEWLINK, 8, "wan8");
         settle(t);
-        assert_int_equal(t->seen.calls, 2);
-        assert_string_equal(t->seen.snapshot, "lo 127.0.0.1, wan8 198.18.8.2, wan8 2001:db8::8");
+        expect(t, 2, "lo 127.0.0.1, wan8 198.18.8.2, wan8 2001:db8::8");
 
         /* several messages in one datagram, address first, then a truncated one */
         put_addr(&m, RTM_NEWADDR, 9, "198.18.9.1", NULL);
@@ -371,8 +372,7 @@ static void test_addr_before_link(void **state) {
         put_addr(&m, RTM_NEWADDR, 9, "198.18.9.2", NULL);
         netmon_process(t->nm, m.buf, m.len - 4);
         settle(t);
-        assert_int_equal(t->seen.calls, 3);
-        assert_string_equal(t->seen.snapshot, "lo 127.0.0.1, wan8 198.18.8.2, wan8 2001:db8::8, wan9 198.18.9.1");
+        expect(t, 3, "lo 127.0.0.1, wan8 198.18.8.2, wan8 2001:db8::8, wan9 198.18.9.1");
 }
 
 /* pppd's three ioctls: NEWADDR(local=A, address=A), DELADDR, NEWADDR(local=A,
@@ -388,16 +388,14 @@ static void test_pppd_burst(void **state) {
         queue_addr(t, RTM_DELADDR, 2, "198.18.0.1", NULL);
         queue_addr(t, RTM_NEWADDR, 2, "198.18.0.1", "198.18.0.2");
         settle(t);
-        assert_int_equal(t->seen.calls, 2);
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.1");
+        expect(t, 2, "ppp0 198.18.0.1");
 
         queue_addr(t, RTM_DELADDR, 2, "198.18.0.1", NULL);
         settle(t);
-        assert_int_equal(t->seen.calls, 2);
+        expect(t, 2, NULL);
         queue_addr(t, RTM_DELADDR, 2, "198.18.0.1", "198.18.0.2");
         settle(t);
-        assert_int_equal(t->seen.calls, 3);
-        assert_string_equal(t->seen.snapshot, "");
+        expect(t, 3, "");
 }
 
 /* (d) ENOBUFS: what is still queued is older than what was lost, so it is
@@ -420,16 +418,15 @@ static void test_enobufs(void **state) {
         settle(t);
         assert_int_equal(netmon_resyncs(t->nm), 1);
         assert_int_equal(t->fake.dumps, 2);
-        assert_int_equal(t->seen.calls, 2); /* the events before the overflow and the re-read: one snapshot */
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.9");
+        /* the events before the overflow and the re-read: one snapshot */
+        expect(t, 2, "ppp0 198.18.0.9");
         assert_true(t->seen.first_event_usec > 0);
         assert_int_equal(netmon_naddrs(t->nm), 1);
 
         /* and events are followed again */
         queue_addr(t, RTM_NEWADDR, 2, "198.18.0.10", NULL);
         settle(t);
-        assert_int_equal(t->seen.calls, 3);
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.10, ppp0 198.18.0.9");
+        expect(t, 3, "ppp0 198.18.0.10, ppp0 198.18.0.9");
         assert_int_equal(netmon_resyncs(t->nm), 1);
 }
 
@@ -445,8 +442,7 @@ static void test_resync(void **state) {
 
         t->seen.ret = -EIO;
         assert_int_equal(netmon_resync(t->nm), -EIO);
-        assert_int_equal(t->seen.calls, 2);
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.1");
+        expect(t, 2, "ppp0 198.18.0.1");
         assert_true(t->seen.first_event_usec > 0);
         assert_int_equal(netmon_resyncs(t->nm), 1);
         t->seen.ret = 0;
@@ -456,15 +452,14 @@ static void test_resync(void **state) {
         netmon_process(t->nm, m.buf, m.len);
         put_addr(&t->fake.dump, RTM_NEWADDR, 2, "198.18.0.3", NULL);
         assert_int_equal(netmon_resync(t->nm), 0);
-        assert_int_equal(t->seen.calls, 3);
-        assert_string_equal(t->seen.snapshot, "ppp0 198.18.0.1, ppp0 198.18.0.3");
+        expect(t, 3, "ppp0 198.18.0.1, ppp0 198.18.0.3");
         settle(t);
-        assert_int_equal(t->seen.calls, 3);
+        expect(t, 3, NULL);
 
         assert_int_equal(netmon_request_resync(t->nm), 0);
-        assert_int_equal(t->seen.calls, 3);
+        expect(t, 3, NULL);
         settle(t);
-        assert_int_equal(t->seen.calls, 4);
+        expect(t, 4, NULL);
         assert_int_equal(netmon_resyncs(t->nm), 3);
 
         /* an interrupted dump is retried; what it had read is thrown away */
@@ -479,7 +474,7 @@ static void test_resync(void **state) {
         /* a failed dump: the table and the handler are left alone */
         t->fake.dump_err = -EPERM;
         assert_int_equal(netmon_resync(t->nm), -EPERM);
-        assert_int_equal(t->seen.calls, 5);
+        expect(t, 5, NULL);
         assert_int_equal(netmon_resyncs(t->nm), 4);
         assert_int_equal(netmon_naddrs(t->nm), 2);
 }
@@ -491,7 +486,7 @@ static void test_start_fails(void **state) {
         put_link(&t->fake.dump, RTM_NEWLINK, 2, "ppp0");
         t->seen.ret = -ENOMEM;
         assert_int_equal(netmon_start(t->nm), -ENOMEM);
-        assert_int_equal(t->seen.calls, 1);
+        expect(t, 1, NULL);
 }
 
 int main(void) {
