@@ -61,6 +61,7 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         bus_done(m);
         netmon_free(m->netmon);
+        pst_ifaddrs_clear(&m->ifaddrs);
         sd_event_source_disable_unref(m->sigterm);
         sd_event_source_disable_unref(m->sigint);
         sd_event_source_disable_unref(m->sighup);
@@ -141,19 +142,15 @@ static void report_failure(struct manager *m, struct pst_diag *diag, int r, char
 static int load_compile_apply(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
         struct pst_backend *b = NULL;
-        struct pst_ifaddrs ifa = {};
         struct pst_diag diag;
         uint64_t t0 = now_usec();
         enum manager_error kind = MANAGER_ERR_POLICY;
         int r;
 
         pst_diag_init(&diag);
-        r = netmon_ifaddrs(m->netmon, &ifa);
-        if (r >= 0)
-                r = pst_load_compile(&(struct pst_load_opts) { .policy = m->policy_path, .catalog = m->catalog_path,
-                                                               .ifaddrs = &ifa },
-                                     &diag, &c);
-        pst_ifaddrs_clear(&ifa);
+        r = pst_load_compile(&(struct pst_load_opts) { .policy = m->policy_path, .catalog = m->catalog_path,
+                                                       .ifaddrs = &m->ifaddrs },
+                             &diag, &c);
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
                 r = backend_for(m, wanted_backend(m, c->policy), &diag, &b);
@@ -350,17 +347,13 @@ static int reapply_table(struct manager *m, const char *why) {
 }
 
 /* Returns 0, or a negative errno when the kernel refused what we sent. */
-static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
+static int update_ifaddr_sets(struct manager *m, const struct pst_ifaddrs *ifa, uint64_t t0) {
         uint32_t changed[CHANGED_SETS_MAX];
-        struct pst_ifaddrs ifa = {};
         int n, r = 0;
 
         if (!m->running)
-                return 0; /* degraded: the table is not ours to edit */
-        n = netmon_ifaddrs(m->netmon, &ifa);
-        if (n >= 0)
-                n = pst_ruleset_update_ifaddrs(m->running->ruleset, &ifa, CHANGED_SETS_MAX, changed);
-        pst_ifaddrs_clear(&ifa);
+                return 0; /* degraded, or still starting: the table is not ours to edit */
+        n = pst_ruleset_update_ifaddrs(m->running->ruleset, ifa, CHANGED_SETS_MAX, changed);
         if (n < 0) {
                 log_errno(LOG_ERR, n, "cannot refill the interface-address sets: %m");
                 return n;
@@ -397,23 +390,29 @@ static int update_ifaddr_sets(struct manager *m, uint64_t t0) {
         return r;
 }
 
-void manager_ifaddrs_changed(struct manager *m, uint64_t first_event_usec) {
-        m->ifaddrs_result = update_ifaddr_sets(m, first_event_usec);
+/* netmon's handler: keep the snapshot (the next compile uses it), then
+ * update the sets that depend on it.  Returns 0, or a negative errno when
+ * the kernel refused what we sent (netmon_resync() passes it on). */
+static int manager_ifaddrs_changed(struct netmon *nm, const struct pst_ifaddrs *snapshot, uint64_t first_event_usec,
+                                   void *userdata) {
+        struct manager *m = userdata;
+        struct pst_ifaddrs ifa;
+        int r;
+
+        r = pst_ifaddrs_copy(snapshot, &ifa);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot keep the interface addresses: %m");
+        pst_ifaddrs_clear(&m->ifaddrs);
+        m->ifaddrs = ifa;
+        return update_ifaddr_sets(m, &m->ifaddrs, first_event_usec);
 }
 
 int manager_recheck(struct manager *m, const char *why) {
-        int r;
-
         m->rechecks++;
         snprintf(m->last_event, sizeof(m->last_event), "re-check: %s", why);
         log_struct(LOG_INFO, "MESSAGE=re-check (%s): re-reading links and addresses", why);
-        r = netmon_resync(m->netmon);
-        if (r < 0)
-                return r;
-        /* the dump holds whatever the coalescing timer was waiting for */
-        m->ifaddrs_result = 0;
-        netmon_flush(m->netmon);
-        return m->ifaddrs_result;
+        /* the snapshot reaches manager_ifaddrs_changed() before this returns */
+        return netmon_resync(m->netmon);
 }
 
 void manager_hint(struct manager *m, const char *why) {
@@ -471,10 +470,11 @@ int manager_setup(struct manager *m) {
         if (r < 0)
                 return r;
 
-        r = netmon_new(m, &m->netmon);
+        r = netmon_new(m->event, manager_ifaddrs_changed, m, &m->netmon);
         if (r < 0)
                 return r;
-        r = netmon_start(m->netmon, m->event);
+        /* the initial dump arrives through manager_ifaddrs_changed(): kept, no ruleset yet to update */
+        r = netmon_start(m->netmon);
         if (r < 0)
                 return r;
         if (m->use_bus)

@@ -65,7 +65,9 @@ struct manager {
         uint64_t rechecks;    /* re-checks triggered by D-Bus hints and Reapply() */
         uint64_t set_updates; /* interface-address set batches sent */
         char last_event[160];
-        int ifaddrs_result; /* of the last set update: 0 or a negative errno */
+
+        /* the addresses of every named link, as netmon last handed them over: what compiling uses */
+        struct pst_ifaddrs ifaddrs;
 
         sd_event_source *sigterm, *sigint, *sighup;
         sd_event_source *bus_retry; /* reconnect after the bus went away */
@@ -86,10 +88,6 @@ int manager_start(struct manager *m);
  * error line (malloc'd) for a D-Bus error reply.
  */
 int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_msg);
-
-/* The addresses changed (netmon): update the sets that depend on them.
- * first_event_usec: CLOCK_MONOTONIC of the first event of the burst (0: unknown). */
-void manager_ifaddrs_changed(struct manager *m, uint64_t first_event_usec);
 
 /* A D-Bus hint or Reapply(): re-read links and addresses from the kernel
  * and apply what changed, now.  why is logged. */

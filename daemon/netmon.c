@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
+#include <limits.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -8,39 +9,36 @@
 #include <sys/socket.h>
 
 #include "log.h"
-#include "manager.h"
 #include "netmon.h"
 
 /* Big enough for the largest RTM_NEWLINK (many VFs, long altnames) */
 #define NETMON_RBUF (64 * 1024)
-/* Messages read per wake-up before yielding to the rest of the loop */
+/* Datagrams read per wake-up before yielding to the rest of the loop */
 #define NETMON_READS_PER_WAKEUP 64
 /* What we ask for as receive buffer: room for a burst of ~10k messages */
 #define NETMON_RCVBUF (8 * 1024 * 1024)
+/* After ENOBUFS, at most this many queued datagrams are thrown away */
+#define NETMON_DISCARD_MAX 100000
 
 struct link {
         int ifindex;
         char name[IFNAMSIZ];
 };
 
-struct addr {
-        int ifindex;
-        uint8_t family, prefixlen;
-        uint8_t local[16];   /* IFA_LOCAL, else IFA_ADDRESS: what the host answers on */
-        uint8_t address[16]; /* IFA_ADDRESS: the peer on point-to-point links; part of the kernel's key */
-};
-
 struct table {
         size_t nlinks, caplinks;
         struct link *links;
         size_t naddrs, capaddrs;
-        struct addr *addrs;
+        struct pst_ifaddr_msg *addrs;
 };
 
 struct netmon {
-        struct manager *m;
-        struct mnl_socket *nl;
-        sd_event_source *io, *timer;
+        sd_event *event;
+        netmon_handler_t handler;
+        void *userdata;
+        struct netmon_source src;
+        struct mnl_socket *nl; /* the default source's monitor socket */
+        sd_event_source *io, *defer;
         uint8_t *buf;
         struct table t;
         bool dirty, resync_pending;
@@ -107,9 +105,9 @@ static int link_del(struct table *t, int ifindex) {
         return changed;
 }
 
-static struct addr *addr_find(struct table *t, const struct addr *a) {
+static struct pst_ifaddr_msg *addr_find(struct table *t, const struct pst_ifaddr_msg *a) {
         for (size_t i = 0; i < t->naddrs; i++) {
-                struct addr *b = &t->addrs[i];
+                struct pst_ifaddr_msg *b = &t->addrs[i];
 
                 if (b->ifindex == a->ifindex && b->family == a->family && b->prefixlen == a->prefixlen &&
                     memcmp(b->local, a->local, 16) == 0 && memcmp(b->address, a->address, 16) == 0)
@@ -118,7 +116,9 @@ static struct addr *addr_find(struct table *t, const struct addr *a) {
         return NULL;
 }
 
-static int addr_add(struct table *t, const struct addr *a) {
+/* Returns 1 when the address view changed: an address of a link without a
+ * name yet (its RTM_NEWLINK is still to come) is kept but not shown. */
+static int addr_add(struct table *t, const struct pst_ifaddr_msg *a) {
         int r;
 
         if (addr_find(t, a))
@@ -127,32 +127,31 @@ static int addr_add(struct table *t, const struct addr *a) {
         if (r < 0)
                 return r;
         t->addrs[t->naddrs++] = *a;
-        return 1;
+        return link_find(t, a->ifindex) != NULL;
 }
 
-static int addr_del(struct table *t, const struct addr *a) {
-        struct addr *b = addr_find(t, a);
+static int addr_del(struct table *t, const struct pst_ifaddr_msg *a) {
+        struct pst_ifaddr_msg *b = addr_find(t, a);
 
         if (!b)
                 return 0;
         *b = t->addrs[--t->naddrs];
-        return 1;
+        return link_find(t, a->ifindex) != NULL;
 }
 
 /* ---- message parsing ---- */
 
-static int attr_cb(const struct nlattr *a, void *data) {
+static int link_attr_cb(const struct nlattr *a, void *data) {
         const struct nlattr **tb = data;
-        int type = mnl_attr_get_type(a);
 
-        /* IFLA_MAX > IFA_MAX: tb is always sized for links */
         if (mnl_attr_type_valid(a, IFLA_MAX) < 0)
                 return MNL_CB_OK;
-        tb[type] = a;
+        tb[mnl_attr_get_type(a)] = a;
         return MNL_CB_OK;
 }
 
-static int parse_link(const struct nlmsghdr *nlh, int *ret_ifindex, char name[IFNAMSIZ]) {
+/* -EAFNOSUPPORT: not a link message of ours */
+static int parse_link(const struct nlmsghdr *nlh, int *ret_ifindex, char ret_name[IFNAMSIZ]) {
         const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
         const struct nlattr *tb[IFLA_MAX + 1] = {};
 
@@ -160,63 +159,72 @@ static int parse_link(const struct nlmsghdr *nlh, int *ret_ifindex, char name[IF
                 return -EBADMSG;
         /* bridge port messages (AF_BRIDGE) also come as RTM_NEWLINK/DELLINK */
         if (ifi->ifi_family != AF_UNSPEC)
-                return -EAGAIN;
+                return -EAFNOSUPPORT;
+        if (ret_name) {
+                mnl_attr_parse(nlh, sizeof(*ifi), link_attr_cb, tb);
+                if (!tb[IFLA_IFNAME] || mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) < 0)
+                        return -EBADMSG;
+                snprintf(ret_name, IFNAMSIZ, "%s", mnl_attr_get_str(tb[IFLA_IFNAME]));
+        }
         *ret_ifindex = ifi->ifi_index;
-        if (!name)
-                return 0;
-        mnl_attr_parse(nlh, sizeof(*ifi), attr_cb, tb);
-        if (!tb[IFLA_IFNAME] || mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_NUL_STRING) < 0)
-                return -EBADMSG;
-        snprintf(name, IFNAMSIZ, "%s", mnl_attr_get_str(tb[IFLA_IFNAME]));
         return 0;
 }
 
-static int parse_addr(const struct nlmsghdr *nlh, struct addr *ret) {
-        const struct ifaddrmsg *ifm = mnl_nlmsg_get_payload(nlh);
-        const struct nlattr *tb[IFLA_MAX + 1] = {};
-        const struct nlattr *local, *address;
-        unsigned len;
-
-        if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifm)))
-                return -EBADMSG;
-        if (ifm->ifa_family != AF_INET && ifm->ifa_family != AF_INET6)
-                return -EAGAIN;
-        mnl_attr_parse(nlh, sizeof(*ifm), attr_cb, tb);
-        len = ifm->ifa_family == AF_INET ? 4 : 16;
-        address = tb[IFA_ADDRESS];
-        local = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : address;
-        if (!local || mnl_attr_get_payload_len(local) < len)
-                return -EBADMSG;
-        *ret = (struct addr) { .ifindex = (int) ifm->ifa_index, .family = ifm->ifa_family,
-                               .prefixlen = ifm->ifa_prefixlen };
-        memcpy(ret->local, mnl_attr_get_payload(local), len);
-        if (address && mnl_attr_get_payload_len(address) >= len)
-                memcpy(ret->address, mnl_attr_get_payload(address), len);
-        return 0;
-}
-
-/* Apply one message to t.  Returns 1 when the address view changed. */
+/* Apply one message to t.  Returns 1 when the address view changed, 0 when
+ * it did not or the message is not for us (malformed ones are skipped),
+ * -ENOMEM/-E2BIG when the table cannot hold it. */
 static int table_apply(struct table *t, const struct nlmsghdr *nlh) {
         char name[IFNAMSIZ];
-        struct addr a;
-        int ifindex, r;
+        struct pst_ifaddr_msg a;
+        int ifindex;
 
         switch (nlh->nlmsg_type) {
         case RTM_NEWLINK:
-                r = parse_link(nlh, &ifindex, name);
-                return r < 0 ? (r == -EAGAIN ? 0 : r) : link_set(t, ifindex, name);
+                return parse_link(nlh, &ifindex, name) < 0 ? 0 : link_set(t, ifindex, name);
         case RTM_DELLINK:
-                r = parse_link(nlh, &ifindex, NULL);
-                return r < 0 ? (r == -EAGAIN ? 0 : r) : link_del(t, ifindex);
+                return parse_link(nlh, &ifindex, NULL) < 0 ? 0 : link_del(t, ifindex);
         case RTM_NEWADDR:
-                r = parse_addr(nlh, &a);
-                return r < 0 ? (r == -EAGAIN ? 0 : r) : addr_add(t, &a);
+                return pst_ifaddr_parse(nlh, &a) < 0 ? 0 : addr_add(t, &a);
         case RTM_DELADDR:
-                r = parse_addr(nlh, &a);
-                return r < 0 ? (r == -EAGAIN ? 0 : r) : addr_del(t, &a);
+                return pst_ifaddr_parse(nlh, &a) < 0 ? 0 : addr_del(t, &a);
         default:
                 return 0;
         }
+}
+
+/* ---- the snapshot and the handler ---- */
+
+static int snapshot_build(struct table *t, struct pst_ifaddrs *ret) {
+        struct pst_ifaddrs ifa = {};
+
+        for (size_t i = 0; i < t->naddrs; i++) {
+                const struct link *l = link_find(t, t->addrs[i].ifindex);
+                struct pst_addr pa;
+                int r;
+
+                if (!l)
+                        continue; /* its RTM_NEWLINK is still to come */
+                pst_ifaddr_msg_host(&t->addrs[i], &pa);
+                r = pst_ifaddrs_add(&ifa, l->name, &pa);
+                if (r < 0) {
+                        pst_ifaddrs_clear(&ifa);
+                        return r;
+                }
+        }
+        *ret = ifa;
+        return 0;
+}
+
+static int deliver(struct netmon *nm, uint64_t first_event_usec) {
+        struct pst_ifaddrs ifa;
+        int r;
+
+        r = snapshot_build(&nm->t, &ifa);
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot list the interface addresses: %m");
+        r = nm->handler(nm, &ifa, first_event_usec, nm->userdata);
+        pst_ifaddrs_clear(&ifa);
+        return r;
 }
 
 /* ---- dump ---- */
@@ -230,16 +238,169 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data) {
         struct dump_ctx *ctx = data;
         int r = table_apply(ctx->t, nlh);
 
-        /* a malformed message is skipped; only running out of room stops the dump */
-        if (r == -ENOMEM || r == -E2BIG) {
+        /* only running out of room stops the dump */
+        if (r < 0) {
                 ctx->err = r;
                 return MNL_CB_ERROR;
         }
         return MNL_CB_OK;
 }
 
-static int dump_one(struct mnl_socket *nl, uint8_t *buf, uint16_t type, uint32_t seq, struct table *t) {
-        struct dump_ctx ctx = { .t = t };
+/* A consistent-enough snapshot: links first so addresses find their names.
+ * Events that race with the dump are queued on the monitor socket and are
+ * applied afterwards; every one of them sets state, so replaying them on
+ * top of a newer dump converges (see overflow() for the ENOBUFS case).
+ * A dump interrupted by a change (EINTR, NLM_F_DUMP_INTR) is retried. */
+static int dump_all(struct netmon *nm) {
+        for (int attempt = 0; attempt < 5; attempt++) {
+                struct table t = {};
+                struct dump_ctx ctx = { .t = &t };
+                int r;
+
+                r = nm->src.dump(nm->src.userdata, dump_cb, &ctx);
+                if (ctx.err < 0)
+                        r = ctx.err;
+                if (r < 0) {
+                        table_clear(&t);
+                        if (r == -EINTR)
+                                continue;
+                        return r;
+                }
+                table_clear(&nm->t);
+                nm->t = t;
+                return 0;
+        }
+        return -EINTR;
+}
+
+static int resync(struct netmon *nm) {
+        int r = dump_all(nm);
+
+        if (r < 0)
+                return log_errno(LOG_ERR, r, "cannot read links and addresses from the kernel: %m");
+        nm->resyncs++;
+        nm->resync_pending = false;
+        return 0;
+}
+
+/* ---- events ---- */
+
+static int arm(struct netmon *nm) {
+        if (nm->first_event_usec == 0)
+                nm->first_event_usec = now_usec();
+        /* already enabled: this event joins the burst */
+        return sd_event_source_set_enabled(nm->defer, SD_EVENT_ONESHOT);
+}
+
+int netmon_resync(struct netmon *nm) {
+        uint64_t t0 = nm->first_event_usec ? nm->first_event_usec : now_usec();
+        int r;
+
+        r = resync(nm);
+        if (r < 0)
+                return r;
+        /* the dump holds whatever the defer source was waiting for */
+        (void) sd_event_source_set_enabled(nm->defer, SD_EVENT_OFF);
+        nm->first_event_usec = 0;
+        nm->dirty = false;
+        return deliver(nm, t0);
+}
+
+int netmon_request_resync(struct netmon *nm) {
+        nm->resync_pending = true;
+        return arm(nm);
+}
+
+static int on_defer(sd_event_source *s, void *userdata) {
+        struct netmon *nm = userdata;
+        uint64_t t0 = nm->first_event_usec;
+
+        /* a failed re-read stays pending for the next burst; the events' table is still handed over */
+        if (nm->resync_pending && resync(nm) >= 0)
+                nm->dirty = true; /* the handler compares with what is installed */
+        nm->first_event_usec = 0;
+        if (!nm->dirty)
+                return 0;
+        nm->dirty = false;
+        (void) deliver(nm, t0);
+        return 0;
+}
+
+void netmon_process(struct netmon *nm, const void *buf, size_t len) {
+        int left = (int) MIN(len, (size_t) INT_MAX);
+        bool changed = false;
+
+        for (const struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                int r = table_apply(&nm->t, nlh);
+
+                if (r < 0) {
+                        log_errno(LOG_ERR, r, "link/address table full (%m): re-reading");
+                        (void) netmon_request_resync(nm);
+                } else if (r > 0)
+                        changed = true;
+        }
+        if (changed) {
+                nm->dirty = true;
+                (void) arm(nm);
+        }
+}
+
+/* The kernel dropped events (our receive queue overflowed).  What is still
+ * queued is older than what was lost, so replaying it on top of a fresh dump
+ * could resurrect an address whose deletion was dropped: discard the queue
+ * first (bounded), then dump. */
+static void overflow(struct netmon *nm) {
+        for (int i = 0; i < NETMON_DISCARD_MAX; i++) {
+                ssize_t n = nm->src.recv(nm->src.userdata, nm->buf, NETMON_RBUF);
+
+                if (n < 0 && n != -ENOBUFS && n != -EINTR)
+                        break;
+        }
+        log_msg(LOG_WARNING, "rtnetlink events were dropped (receive queue overflow): re-reading every link "
+                             "and address");
+        (void) netmon_request_resync(nm);
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct netmon *nm = userdata;
+
+        for (int i = 0; i < NETMON_READS_PER_WAKEUP; i++) {
+                ssize_t n = nm->src.recv(nm->src.userdata, nm->buf, NETMON_RBUF);
+
+                if (n == -EAGAIN || n == -EINTR)
+                        return 0;
+                if (n == -ENOBUFS) {
+                        overflow(nm);
+                        return 0;
+                }
+                if (n < 0) {
+                        log_errno(LOG_ERR, (int) n, "rtnetlink receive failed: %m");
+                        return 0;
+                }
+                netmon_process(nm, nm->buf, (size_t) n);
+        }
+        return 0;
+}
+
+/* ---- the default source: rtnetlink ---- */
+
+static ssize_t rtnl_recv(void *userdata, void *buf, size_t size) {
+        struct netmon *nm = userdata;
+        struct sockaddr_nl snl;
+        struct iovec iov = { buf, size };
+        struct msghdr mh = { .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = &iov, .msg_iovlen = 1 };
+        ssize_t n;
+
+        n = recvmsg(mnl_socket_get_fd(nm->nl), &mh, MSG_DONTWAIT);
+        if (n < 0)
+                return -errno;
+        /* only the kernel (port 0) speaks for the kernel */
+        if (snl.nl_pid != 0 || (mh.msg_flags & MSG_TRUNC))
+                return 0;
+        return n;
+}
+
+static int dump_one(struct mnl_socket *nl, uint8_t *buf, uint16_t type, uint32_t seq, mnl_cb_t cb, void *data) {
         uint32_t portid = mnl_socket_get_portid(nl);
         struct nlmsghdr *nlh;
         struct rtgenmsg *rt;
@@ -257,189 +418,31 @@ static int dump_one(struct mnl_socket *nl, uint8_t *buf, uint16_t type, uint32_t
                 int r;
 
                 if (n < 0)
-                        return errno == EINTR ? -EINTR : -errno;
-                r = mnl_cb_run(buf, (size_t) n, seq, portid, dump_cb, &ctx);
+                        return -errno;
+                r = mnl_cb_run(buf, (size_t) n, seq, portid, cb, data);
                 if (r == MNL_CB_STOP)
                         return 0;
                 if (r < 0)
-                        return ctx.err < 0 ? ctx.err : -errno;
+                        return errno > 0 ? -errno : -EIO; /* a cb error: dump_all has it */
         }
 }
 
-/* A consistent-enough snapshot: links first so addresses find their names.
- * Events that race with the dump are queued on the monitor socket and are
- * applied afterwards; every one of them sets state, so replaying them on
- * top of a newer dump converges (see netmon_io for the ENOBUFS case).
- * A dump interrupted by a change (EINTR, NLM_F_DUMP_INTR) is retried. */
-static int dump_all(uint8_t *buf, struct table *ret) {
-        for (int attempt = 0; attempt < 5; attempt++) {
-                struct table t = {};
-                struct mnl_socket *nl;
-                int r;
-
-                nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-                if (!nl)
-                        return -errno;
-                r = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ? -errno : 0;
-                if (r >= 0)
-                        r = dump_one(nl, buf, RTM_GETLINK, 1, &t);
-                if (r >= 0)
-                        r = dump_one(nl, buf, RTM_GETADDR, 2, &t);
-                mnl_socket_close(nl);
-                if (r == -EINTR) {
-                        table_clear(&t);
-                        continue;
-                }
-                if (r < 0) {
-                        table_clear(&t);
-                        return r;
-                }
-                table_clear(ret);
-                *ret = t;
-                return 0;
-        }
-        return -EINTR;
-}
-
-/* ---- events ---- */
-
-static int arm_timer(struct netmon *nm) {
+/* On a private socket of its own: the answers do not mix with the events. */
+static int rtnl_dump(void *userdata, mnl_cb_t cb, void *data) {
+        struct netmon *nm = userdata;
+        struct mnl_socket *nl;
         int r;
 
-        if (nm->first_event_usec == 0)
-                nm->first_event_usec = now_usec();
-        r = sd_event_source_get_enabled(nm->timer, NULL);
-        if (r > 0)
-                return 0; /* already armed: this event joins the burst */
-        r = sd_event_source_set_time_relative(nm->timer, NETMON_COALESCE_USEC);
-        if (r < 0)
-                return r;
-        return sd_event_source_set_enabled(nm->timer, SD_EVENT_ONESHOT);
-}
-
-int netmon_resync(struct netmon *nm) {
-        int r = dump_all(nm->buf, &nm->t);
-
-        if (r < 0) {
-                log_errno(LOG_ERR, r, "cannot read links and addresses from the kernel: %m");
-                return r;
-        }
-        nm->resyncs++;
-        nm->resync_pending = false;
-        nm->dirty = true; /* the manager compares with what is installed */
-        if (nm->first_event_usec == 0)
-                nm->first_event_usec = now_usec();
-        return 0;
-}
-
-int netmon_request_resync(struct netmon *nm) {
-        nm->resync_pending = true;
-        return arm_timer(nm);
-}
-
-void netmon_flush(struct netmon *nm) {
-        uint64_t t0 = nm->first_event_usec;
-
-        (void) sd_event_source_set_enabled(nm->timer, SD_EVENT_OFF);
-        if (nm->resync_pending)
-                (void) netmon_resync(nm);
-        nm->first_event_usec = 0;
-        if (!nm->dirty)
-                return;
-        nm->dirty = false;
-        manager_ifaddrs_changed(nm->m, t0);
-}
-
-static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        netmon_flush(userdata);
-        return 0;
-}
-
-/* The kernel dropped events (our receive queue overflowed).  What is still
- * queued is older than what was lost, so replaying it on top of a fresh dump
- * could resurrect an address whose deletion was dropped: discard the queue
- * first (bounded), then dump. */
-static void overflow(struct netmon *nm) {
-        int fd = mnl_socket_get_fd(nm->nl);
-
-        for (int i = 0; i < 100000; i++)
-                if (recv(fd, nm->buf, NETMON_RBUF, MSG_DONTWAIT) < 0 && errno != ENOBUFS && errno != EINTR)
-                        break;
-        log_msg(LOG_WARNING, "rtnetlink events were dropped (receive queue overflow): re-reading every link "
-                             "and address");
-        (void) netmon_request_resync(nm);
-}
-
-static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        struct netmon *nm = userdata;
-
-        for (int i = 0; i < NETMON_READS_PER_WAKEUP; i++) {
-                struct sockaddr_nl snl;
-                struct iovec iov = { nm->buf, NETMON_RBUF };
-                struct msghdr mh = { .msg_name = &snl, .msg_namelen = sizeof(snl), .msg_iov = &iov, .msg_iovlen = 1 };
-                const struct nlmsghdr *nlh;
-                bool changed = false;
-                ssize_t n;
-                int left;
-
-                n = recvmsg(fd, &mh, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EAGAIN || errno == EINTR)
-                                return 0;
-                        if (errno == ENOBUFS) {
-                                overflow(nm);
-                                return 0;
-                        }
-                        log_errno(LOG_ERR, -errno, "rtnetlink receive failed: %m");
-                        return 0;
-                }
-                /* only the kernel (port 0) speaks for the kernel */
-                if (snl.nl_pid != 0 || (mh.msg_flags & MSG_TRUNC))
-                        continue;
-                left = (int) n;
-                for (nlh = (const struct nlmsghdr *) nm->buf; mnl_nlmsg_ok(nlh, left);
-                     nlh = mnl_nlmsg_next(nlh, &left)) {
-                        int r = table_apply(&nm->t, nlh);
-
-                        if (r == -ENOMEM || r == -E2BIG) {
-                                log_errno(LOG_ERR, r, "link/address table full (%m): re-reading");
-                                (void) netmon_request_resync(nm);
-                        } else if (r > 0)
-                                changed = true;
-                }
-                if (changed) {
-                        nm->dirty = true;
-                        (void) arm_timer(nm);
-                }
-        }
-        return 0;
-}
-
-int netmon_new(struct manager *m, struct netmon **ret) {
-        struct netmon *nm = calloc(1, sizeof(*nm));
-
-        if (!nm)
-                return -ENOMEM;
-        nm->m = m;
-        nm->buf = malloc(NETMON_RBUF);
-        if (!nm->buf) {
-                free(nm);
-                return -ENOMEM;
-        }
-        *ret = nm;
-        return 0;
-}
-
-void netmon_free(struct netmon *nm) {
-        if (!nm)
-                return;
-        sd_event_source_disable_unref(nm->io);
-        sd_event_source_disable_unref(nm->timer);
-        if (nm->nl)
-                mnl_socket_close(nm->nl);
-        table_clear(&nm->t);
-        free(nm->buf);
-        free(nm);
+        nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+        if (!nl)
+                return -errno;
+        r = mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0 ? -errno : 0;
+        if (r >= 0)
+                r = dump_one(nl, nm->buf, RTM_GETLINK, 1, cb, data);
+        if (r >= 0)
+                r = dump_one(nl, nm->buf, RTM_GETADDR, 2, cb, data);
+        mnl_socket_close(nl);
+        return r;
 }
 
 static void set_rcvbuf(int fd) {
@@ -456,9 +459,8 @@ static void set_rcvbuf(int fd) {
                 (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
 }
 
-int netmon_start(struct netmon *nm, sd_event *e) {
+static int rtnl_open(struct netmon *nm) {
         int groups[] = { RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR };
-        int fd, r;
 
         nm->nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (!nm->nl)
@@ -468,45 +470,77 @@ int netmon_start(struct netmon *nm, sd_event *e) {
         for (size_t i = 0; i < ELEMENTSOF(groups); i++)
                 if (mnl_socket_setsockopt(nm->nl, NETLINK_ADD_MEMBERSHIP, &groups[i], sizeof(groups[i])) < 0)
                         return -errno;
-        fd = mnl_socket_get_fd(nm->nl);
-        set_rcvbuf(fd);
-
-        r = sd_event_add_io(e, &nm->io, fd, EPOLLIN, on_io, nm);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(nm->io, "rtnetlink");
-        /* accuracy 1 µs: sd-event's default (250 ms) would swallow the whole point */
-        r = sd_event_add_time_relative(e, &nm->timer, CLOCK_MONOTONIC, NETMON_COALESCE_USEC, 1, on_timer, nm);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(nm->timer, "rtnetlink-coalesce");
-        r = sd_event_source_set_enabled(nm->timer, SD_EVENT_OFF);
-        if (r < 0)
-                return r;
-        /* subscribed first, dumped second: nothing falls between the two */
-        r = dump_all(nm->buf, &nm->t);
-        if (r < 0)
-                return r;
-        nm->dirty = false;
+        set_rcvbuf(mnl_socket_get_fd(nm->nl));
+        nm->src = (struct netmon_source) {
+                .fd = mnl_socket_get_fd(nm->nl),
+                .recv = rtnl_recv,
+                .dump = rtnl_dump,
+                .userdata = nm,
+        };
         return 0;
 }
 
-int netmon_ifaddrs(struct netmon *nm, struct pst_ifaddrs *ret) {
-        for (size_t i = 0; i < nm->t.naddrs; i++) {
-                const struct addr *a = &nm->t.addrs[i];
-                const struct link *l = link_find(&nm->t, a->ifindex);
-                struct pst_addr pa = { .family = a->family };
-                int r;
+/* ---- life cycle ---- */
 
-                if (!l)
-                        continue; /* its RTM_NEWLINK is still to come */
-                pa.prefixlen = (uint8_t) (pst_addr_len(a->family) * 8);
-                memcpy(pa.a, a->local, pst_addr_len(a->family));
-                r = pst_ifaddrs_add(ret, l->name, &pa);
+int netmon_new(sd_event *e, netmon_handler_t handler, void *userdata, struct netmon **ret) {
+        _cleanup_(netmon_freep) struct netmon *nm = calloc(1, sizeof(*nm));
+
+        if (!nm)
+                return -ENOMEM;
+        nm->event = sd_event_ref(e);
+        nm->handler = handler;
+        nm->userdata = userdata;
+        nm->src.fd = -1;
+        nm->buf = malloc(NETMON_RBUF);
+        if (!nm->buf)
+                return -ENOMEM;
+        *ret = TAKE_PTR(nm);
+        return 0;
+}
+
+void netmon_free(struct netmon *nm) {
+        if (!nm)
+                return;
+        sd_event_source_disable_unref(nm->io);
+        sd_event_source_disable_unref(nm->defer);
+        if (nm->nl)
+                mnl_socket_close(nm->nl);
+        sd_event_unref(nm->event);
+        table_clear(&nm->t);
+        free(nm->buf);
+        free(nm);
+}
+
+void netmon_set_source(struct netmon *nm, const struct netmon_source *source) {
+        nm->src = *source;
+}
+
+int netmon_start(struct netmon *nm) {
+        int r;
+
+        if (!nm->src.dump) {
+                r = rtnl_open(nm);
                 if (r < 0)
                         return r;
         }
-        return 0;
+        if (nm->src.fd >= 0) {
+                r = sd_event_add_io(nm->event, &nm->io, nm->src.fd, EPOLLIN, on_io, nm);
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(nm->io, "rtnetlink");
+        }
+        r = sd_event_add_defer(nm->event, &nm->defer, on_defer, nm);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(nm->defer, "rtnetlink-coalesce");
+        r = sd_event_source_set_enabled(nm->defer, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
+        /* subscribed first, dumped second: nothing falls between the two */
+        r = dump_all(nm);
+        if (r < 0)
+                return r;
+        return deliver(nm, 0);
 }
 
 bool netmon_has_link(struct netmon *nm, const char *ifname) {

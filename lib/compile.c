@@ -900,22 +900,6 @@ out:
 
 /* ---- interface addresses ---- */
 
-int pst_ifaddrs_add(struct pst_ifaddrs *ifa, const char *ifname, const struct pst_addr *addr) {
-        int r = GROW(ifa->v, ifa->cap, ifa->n + 1, PST_IFADDRS_MAX);
-
-        if (r < 0)
-                return r;
-        ifa->v[ifa->n] = (struct pst_ifaddr) { .addr = *addr };
-        snprintf(ifa->v[ifa->n].ifname, IFNAMSIZ, "%s", ifname);
-        ifa->n++;
-        return 0;
-}
-
-void pst_ifaddrs_clear(struct pst_ifaddrs *ifa) {
-        free(ifa->v);
-        *ifa = (struct pst_ifaddrs) {};
-}
-
 int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, size_t max,
                                uint32_t *ret_changed) {
         int changed = 0;

@@ -6,23 +6,9 @@
  * I/O, no kernel, so it is unit-testable and runs before anything is applied.
  */
 
+#include "ifaddr.h"
 #include "ir.h"
 #include "policy.h"
-
-#define PST_IFADDRS_MAX 65536
-
-struct pst_ifaddr {
-        char ifname[IFNAMSIZ];
-        struct pst_addr addr; /* a host address (full prefix length) */
-};
-
-struct pst_ifaddrs {
-        size_t n, cap;
-        struct pst_ifaddr *v;
-};
-
-int pst_ifaddrs_add(struct pst_ifaddrs *ifa, const char *ifname, const struct pst_addr *addr);
-void pst_ifaddrs_clear(struct pst_ifaddrs *ifa);
 
 /* Many host-to-host rules of one chain, family and protocol merge into one
  * concatenated set lookup once there are at least this many of them. */

@@ -6,43 +6,101 @@
 
 #include "ifaddr.h"
 #include "nlreq.h"
+#include "util.h"
+
+/* ---- the list ---- */
+
+int pst_ifaddrs_add(struct pst_ifaddrs *ifa, const char *ifname, const struct pst_addr *addr) {
+        int r = GROW(ifa->v, ifa->cap, ifa->n + 1, PST_IFADDRS_MAX);
+
+        if (r < 0)
+                return r;
+        ifa->v[ifa->n] = (struct pst_ifaddr) { .addr = *addr };
+        snprintf(ifa->v[ifa->n].ifname, IFNAMSIZ, "%s", ifname);
+        ifa->n++;
+        return 0;
+}
+
+int pst_ifaddrs_copy(const struct pst_ifaddrs *ifa, struct pst_ifaddrs *ret) {
+        struct pst_ifaddr *v = NULL;
+
+        if (ifa->n > 0) {
+                v = malloc(ifa->n * sizeof(*v));
+                if (!v)
+                        return -ENOMEM;
+                memcpy(v, ifa->v, ifa->n * sizeof(*v));
+        }
+        *ret = (struct pst_ifaddrs) { .n = ifa->n, .cap = ifa->n, .v = v };
+        return 0;
+}
+
+void pst_ifaddrs_clear(struct pst_ifaddrs *ifa) {
+        free(ifa->v);
+        *ifa = (struct pst_ifaddrs) {};
+}
+
+/* ---- RTM_NEWADDR / RTM_DELADDR ---- */
+
+static int addr_attr_cb(const struct nlattr *a, void *data) {
+        const struct nlattr **tb = data;
+
+        if (mnl_attr_type_valid(a, IFA_MAX) < 0)
+                return MNL_CB_OK;
+        tb[mnl_attr_get_type(a)] = a;
+        return MNL_CB_OK;
+}
+
+int pst_ifaddr_parse(const struct nlmsghdr *nlh, struct pst_ifaddr_msg *ret) {
+        const struct ifaddrmsg *ifm = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *tb[IFA_MAX + 1] = {};
+        const struct nlattr *local, *address;
+        struct pst_ifaddr_msg msg;
+        unsigned len;
+
+        if (nlh->nlmsg_len < NLMSG_LENGTH(sizeof(*ifm)))
+                return -EBADMSG;
+        if (ifm->ifa_family != AF_INET && ifm->ifa_family != AF_INET6)
+                return -EAFNOSUPPORT;
+        mnl_attr_parse(nlh, sizeof(*ifm), addr_attr_cb, tb);
+        len = pst_addr_len(ifm->ifa_family);
+        address = tb[IFA_ADDRESS];
+        local = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : address;
+        if (!local || mnl_attr_get_payload_len(local) < len)
+                return -EBADMSG;
+        msg = (struct pst_ifaddr_msg) { .ifindex = (int) ifm->ifa_index, .family = ifm->ifa_family,
+                                        .prefixlen = ifm->ifa_prefixlen };
+        memcpy(msg.local, mnl_attr_get_payload(local), len);
+        if (address && mnl_attr_get_payload_len(address) >= len)
+                memcpy(msg.address, mnl_attr_get_payload(address), len);
+        *ret = msg;
+        return 0;
+}
+
+void pst_ifaddr_msg_host(const struct pst_ifaddr_msg *msg, struct pst_addr *ret) {
+        unsigned len = pst_addr_len(msg->family);
+
+        *ret = (struct pst_addr) { .family = msg->family, .prefixlen = (uint8_t) (len * 8) };
+        memcpy(ret->a, msg->local, len);
+}
+
+/* ---- one dump ---- */
 
 struct dump_ctx {
         struct pst_ifaddrs *ifa;
         int err;
 };
 
-static int addr_attr_cb(const struct nlattr *a, void *data) {
-        const struct nlattr **tb = data;
-        int type = mnl_attr_get_type(a);
-
-        if (mnl_attr_type_valid(a, IFA_MAX) < 0)
-                return MNL_CB_OK;
-        tb[type] = a;
-        return MNL_CB_OK;
-}
-
 static int addr_cb(const struct nlmsghdr *nlh, void *data) {
         struct dump_ctx *ctx = data;
-        const struct ifaddrmsg *ifm = mnl_nlmsg_get_payload(nlh);
-        const struct nlattr *tb[IFA_MAX + 1] = {};
-        const struct nlattr *a;
-        struct pst_addr addr = {};
+        struct pst_ifaddr_msg msg;
+        struct pst_addr addr;
         char name[IF_NAMESIZE];
-        unsigned len;
 
-        if (ifm->ifa_family != AF_INET && ifm->ifa_family != AF_INET6)
-                return MNL_CB_OK;
-        mnl_attr_parse(nlh, sizeof(*ifm), addr_attr_cb, tb);
-        a = tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS];
-        len = ifm->ifa_family == AF_INET ? 4 : 16;
-        if (!a || mnl_attr_get_payload_len(a) < len)
-                return MNL_CB_OK;
-        if (!if_indextoname(ifm->ifa_index, name))
+        if (pst_ifaddr_parse(nlh, &msg) < 0)
+                return MNL_CB_OK; /* not IPv4/IPv6, or malformed: skipped */
+        if (!if_indextoname((unsigned) msg.ifindex, name))
                 return MNL_CB_OK; /* gone meanwhile */
-        addr.family = ifm->ifa_family;
-        addr.prefixlen = (uint8_t) (len * 8);
-        memcpy(addr.a, mnl_attr_get_payload(a), len);
+        pst_ifaddr_msg_host(&msg, &addr);
         ctx->err = pst_ifaddrs_add(ctx->ifa, name, &addr);
         return ctx->err < 0 ? MNL_CB_ERROR : MNL_CB_OK;
 }

@@ -1,9 +1,57 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #pragma once
 
-/* Read the current interface addresses with one rtnetlink dump. */
+/*
+ * Interface addresses: the list the compiler takes (interface name + host
+ * address), the one parser of RTM_NEWADDR/RTM_DELADDR that posternd's
+ * monitor and the one-shot dump share, and that dump.  No libsystemd here:
+ * posternctl links this without it.
+ */
 
-#include "compile.h"
+#include <net/if.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct nlmsghdr;
+
+#define PST_IFADDRS_MAX 65536
+
+struct pst_ifaddr {
+        char ifname[IFNAMSIZ];
+        struct pst_addr addr; /* a host address (full prefix length) */
+};
+
+struct pst_ifaddrs {
+        size_t n, cap;
+        struct pst_ifaddr *v;
+};
+
+int pst_ifaddrs_add(struct pst_ifaddrs *ifa, const char *ifname, const struct pst_addr *addr);
+/* A copy of ifa in *ret (which it does not free first). */
+int pst_ifaddrs_copy(const struct pst_ifaddrs *ifa, struct pst_ifaddrs *ret);
+void pst_ifaddrs_clear(struct pst_ifaddrs *ifa);
+
+/* One address as rtnetlink reports it. */
+struct pst_ifaddr_msg {
+        int ifindex;
+        uint8_t family; /* AF_INET or AF_INET6 */
+        uint8_t prefixlen;
+        uint8_t local[16];   /* IFA_LOCAL, else IFA_ADDRESS: what the host answers on */
+        uint8_t address[16]; /* IFA_ADDRESS: the peer on point-to-point links (zero if absent); part of
+                              * the kernel's key, so a DELADDR matches its NEWADDR only with it */
+};
+
+/*
+ * Parse an RTM_NEWADDR/RTM_DELADDR message.  -EAFNOSUPPORT for a family
+ * other than IPv4/IPv6 (nothing of ours), -EBADMSG when it is too short or
+ * carries no address of the family's length.
+ */
+int pst_ifaddr_parse(const struct nlmsghdr *nlh, struct pst_ifaddr_msg *ret);
+
+/* The host address the firewall matches: local at the full prefix length. */
+void pst_ifaddr_msg_host(const struct pst_ifaddr_msg *msg, struct pst_addr *ret);
 
 /* Every IPv4 and IPv6 address (IFA_LOCAL where present: on a point-to-point
  * link IFA_ADDRESS is the peer) of every interface, by name. */
