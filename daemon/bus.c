@@ -12,10 +12,10 @@
 
 /* The one place where internal failures become named D-Bus errors. */
 static int bus_error(sd_bus_error *error, enum manager_error kind, int r, const char *msg) {
-        const char *name = kind == MANAGER_ERR_POLICY ? BUS_ERROR_INVALID_POLICY : BUS_ERROR_KERNEL;
+        const char *name = kind == MANAGER_ERR_POLICY ? POSTERN_BUS_ERROR_INVALID_POLICY : POSTERN_BUS_ERROR_KERNEL;
 
         if (r == -EPERM || r == -EACCES)
-                name = BUS_ERROR_PERMISSION_DENIED;
+                name = POSTERN_BUS_ERROR_PERMISSION_DENIED;
         return sd_bus_error_setf(error, name, "%s", msg ? msg : strerror(r < 0 ? -r : EIO));
 }
 
@@ -27,13 +27,13 @@ static int check_caller(sd_bus_message *msg, sd_bus_error *error) {
 
         r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS | SD_BUS_CREDS_AUGMENT, &c);
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_PERMISSION_DENIED,
+                return sd_bus_error_setf(error, POSTERN_BUS_ERROR_PERMISSION_DENIED,
                                          "cannot determine the caller's credentials: %s", strerror(-r));
         if (sd_bus_creds_get_euid(c, &euid) >= 0 && euid == 0)
                 return 0;
         if (sd_bus_creds_has_effective_cap(c, CAP_NET_ADMIN) > 0)
                 return 0;
-        return sd_bus_error_setf(error, BUS_ERROR_PERMISSION_DENIED,
+        return sd_bus_error_setf(error, POSTERN_BUS_ERROR_PERMISSION_DENIED,
                                  "only root or a caller with CAP_NET_ADMIN may change the firewall");
 }
 
@@ -76,7 +76,7 @@ static int method_reapply(sd_bus_message *msg, void *userdata, sd_bus_error *err
                 return bus_error(error, MANAGER_ERR_KERNEL, r, m->last_error);
         /* after the re-read, so that the check and the update see the same kernel state */
         if (!manager_has_link(m, ifname))
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_INTERFACE,
+                return sd_bus_error_setf(error, POSTERN_BUS_ERROR_NO_SUCH_INTERFACE,
                                          "no interface %s (re-checked all interfaces anyway)", ifname);
         return sd_bus_reply_method_return(msg, NULL);
 }
@@ -95,13 +95,13 @@ static int prop_string(sd_bus *bus, const char *path, const char *interface, con
         struct manager *m = userdata;
         const char *v = "";
 
-        if (streq(property, "PolicyPath"))
+        if (streq(property, POSTERN_BUS_PROP_POLICY_PATH))
                 v = m->policy_path;
-        else if (streq(property, "PolicyDigest"))
+        else if (streq(property, POSTERN_BUS_PROP_POLICY_DIGEST))
                 v = m->digest;
-        else if (streq(property, "LastError"))
+        else if (streq(property, POSTERN_BUS_PROP_LAST_ERROR))
                 v = m->last_error;
-        else if (streq(property, "LastEvent"))
+        else if (streq(property, POSTERN_BUS_PROP_LAST_EVENT))
                 v = m->last_event;
         return sd_bus_message_append(reply, "s", v ? v : "");
 }
@@ -111,40 +111,40 @@ static int prop_u64(sd_bus *bus, const char *path, const char *interface, const 
         struct manager *m = userdata;
         uint64_t v = 0;
 
-        if (streq(property, "Generation"))
+        if (streq(property, POSTERN_BUS_PROP_GENERATION))
                 v = m->generation;
-        else if (streq(property, "AppliedAt"))
+        else if (streq(property, POSTERN_BUS_PROP_APPLIED_AT))
                 v = m->applied_at;
-        else if (streq(property, "Rechecks"))
+        else if (streq(property, POSTERN_BUS_PROP_RECHECKS))
                 v = m->rechecks;
-        else if (streq(property, "SetUpdates"))
+        else if (streq(property, POSTERN_BUS_PROP_SET_UPDATES))
                 v = m->set_updates;
-        else if (streq(property, "Resyncs"))
+        else if (streq(property, POSTERN_BUS_PROP_RESYNCS))
                 v = manager_resyncs(m);
-        else if (streq(property, "Rules"))
+        else if (streq(property, POSTERN_BUS_PROP_RULES))
                 v = m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0;
         return sd_bus_message_append(reply, "t", v);
 }
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("State", "s", prop_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyPath", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("PolicyDigest", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Generation", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LastError", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("AppliedAt", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Rules", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_STATE, "s", prop_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_PATH, "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_DIGEST, "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_GENERATION, "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_ERROR, "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLIED_AT, "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RULES, "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
         /* counters: read on demand, no change signals */
-        SD_BUS_PROPERTY("LastEvent", "s", prop_string, 0, 0),
-        SD_BUS_PROPERTY("Rechecks", "t", prop_u64, 0, 0),
-        SD_BUS_PROPERTY("SetUpdates", "t", prop_u64, 0, 0),
-        SD_BUS_PROPERTY("Resyncs", "t", prop_u64, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_EVENT, "s", prop_string, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RECHECKS, "t", prop_u64, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_SET_UPDATES, "t", prop_u64, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RESYNCS, "t", prop_u64, 0, 0),
         /* UNPRIVILEGED: sd-bus's own check would want CAP_SYS_ADMIN; check_caller() decides */
-        SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_NAMES("Reapply", "s", SD_BUS_PARAM(ifname), "", , method_reapply,
+        SD_BUS_METHOD(POSTERN_BUS_METHOD_RELOAD, "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_NAMES(POSTERN_BUS_METHOD_REAPPLY, "s", SD_BUS_PARAM(ifname), "", , method_reapply,
                                  SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL_WITH_NAMES("Applied", "ts", SD_BUS_PARAM(generation) SD_BUS_PARAM(digest), 0),
+        SD_BUS_SIGNAL_WITH_NAMES(POSTERN_BUS_SIGNAL_APPLIED, "ts", SD_BUS_PARAM(generation) SD_BUS_PARAM(digest), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -253,7 +253,7 @@ static int bus_connect(struct manager *m) {
         if (r < 0)
                 return r;
         /* 1. the object */
-        r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, BUS_INTERFACE, manager_vtable, m);
+        r = sd_bus_add_object_vtable(bus, NULL, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return r;
         r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
@@ -280,9 +280,9 @@ static int bus_connect(struct manager *m) {
                 return r;
         m->bus = TAKE_PTR(bus);
         /* 3. the name, last: callers find a complete object */
-        r = sd_bus_request_name(m->bus, BUS_NAME, 0);
+        r = sd_bus_request_name(m->bus, POSTERN_BUS_NAME, 0);
         if (r < 0)
-                log_msg(LOG_WARNING, "cannot own %s on the system bus: %s; running on without it", BUS_NAME,
+                log_msg(LOG_WARNING, "cannot own %s on the system bus: %s; running on without it", POSTERN_BUS_NAME,
                         strerror(-r));
         return 0;
 }
@@ -314,13 +314,17 @@ void bus_done(struct manager *m) {
 void bus_emit_applied(struct manager *m) {
         if (!m->bus)
                 return;
-        (void) sd_bus_emit_signal(m->bus, BUS_PATH, BUS_INTERFACE, "Applied", "ts", m->generation, m->digest);
-        (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "PolicyDigest", "Generation",
-                                              "LastError", "AppliedAt", "Rules", NULL);
+        (void) sd_bus_emit_signal(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_SIGNAL_APPLIED, "ts",
+                                  m->generation, m->digest);
+        (void) sd_bus_emit_properties_changed(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
+                                              POSTERN_BUS_PROP_POLICY_DIGEST, POSTERN_BUS_PROP_GENERATION,
+                                              POSTERN_BUS_PROP_LAST_ERROR, POSTERN_BUS_PROP_APPLIED_AT,
+                                              POSTERN_BUS_PROP_RULES, NULL);
 }
 
 void bus_emit_state_changed(struct manager *m) {
         if (!m->bus)
                 return;
-        (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "LastError", NULL);
+        (void) sd_bus_emit_properties_changed(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
+                                              POSTERN_BUS_PROP_LAST_ERROR, NULL);
 }
