@@ -2,6 +2,7 @@
 #include <linux/capability.h>
 #include <net/if.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #include "addr.h"
 #include "bus.h"
@@ -112,68 +113,61 @@ static int method_reapply(sd_bus_message *msg, void *userdata, sd_bus_error *err
 
 /* ---- properties ---- */
 
-static int prop_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        struct manager *m = userdata;
+/*
+ * Members of struct manager are read through offsetof(): sd-bus's own
+ * getter (NULL below) for char * (NULL reads as "") and uint64_t, these for
+ * the rest.  userdata points at the member.
+ */
 
-        return sd_bus_message_append(reply, "s", manager_state_name(m->state));
+/* a char[] member: sd-bus's own "s" getter would take it for a char * */
+static int property_get_char_array(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append_basic(reply, SD_BUS_TYPE_STRING, userdata);
 }
 
-static int prop_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        struct manager *m = userdata;
-        const char *v = "";
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const enum manager_state *state = userdata;
 
-        if (streq(property, POSTERN_BUS_PROP_POLICY_PATH))
-                v = m->policy_path;
-        else if (streq(property, POSTERN_BUS_PROP_POLICY_DIGEST))
-                v = m->digest;
-        else if (streq(property, POSTERN_BUS_PROP_LAST_ERROR))
-                v = m->last_error;
-        else if (streq(property, POSTERN_BUS_PROP_LAST_EVENT))
-                v = m->last_event;
-        return sd_bus_message_append(reply, "s", v ? v : "");
+        return sd_bus_message_append(reply, "s", manager_state_name(*state));
 }
 
-static int prop_u64(sd_bus *bus, const char *path, const char *interface, const char *property,
-                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+/* computed: userdata is the manager */
+static int property_get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
-        uint64_t v = 0;
 
-        if (streq(property, POSTERN_BUS_PROP_GENERATION))
-                v = m->generation;
-        else if (streq(property, POSTERN_BUS_PROP_APPLIED_AT))
-                v = m->applied_at;
-        else if (streq(property, POSTERN_BUS_PROP_RECHECKS))
-                v = m->rechecks;
-        else if (streq(property, POSTERN_BUS_PROP_SET_UPDATES))
-                v = m->set_updates;
-        else if (streq(property, POSTERN_BUS_PROP_RESYNCS))
-                v = manager_resyncs(m);
-        else if (streq(property, POSTERN_BUS_PROP_RULES))
-                v = m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0;
-        return sd_bus_message_append(reply, "t", v);
+        return sd_bus_message_append(reply, "t", (uint64_t) (m->ruleset ? pst_ruleset_nrules(m->ruleset) : 0));
 }
+
+static int property_get_resyncs(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", manager_resyncs(userdata));
+}
+
+#define FIELD(member) offsetof(struct manager, member)
+#define EMITS_CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_STATE, "s", prop_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_PATH, "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_DIGEST, "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_GENERATION, "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_ERROR, "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLIED_AT, "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RULES, "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_STATE, "s", property_get_state, FIELD(state), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_PATH, "s", NULL, FIELD(policy_path), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_DIGEST, "s", property_get_char_array, FIELD(digest), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_GENERATION, "t", NULL, FIELD(generation), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_ERROR, "s", NULL, FIELD(last_error), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLIED_AT, "t", NULL, FIELD(applied_at), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RULES, "t", property_get_rules, 0, EMITS_CHANGE),
         /* counters: read on demand, no change signals */
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_EVENT, "s", prop_string, 0, 0),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RECHECKS, "t", prop_u64, 0, 0),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_SET_UPDATES, "t", prop_u64, 0, 0),
-        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RESYNCS, "t", prop_u64, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_EVENT, "s", property_get_char_array, FIELD(last_event), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RECHECKS, "t", NULL, FIELD(rechecks), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_SET_UPDATES, "t", NULL, FIELD(set_updates), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RESYNCS, "t", property_get_resyncs, 0, 0),
         /* UNPRIVILEGED: bus_verify_caller() decides, see there */
-        SD_BUS_METHOD(POSTERN_BUS_METHOD_RELOAD, "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_NAMES(POSTERN_BUS_METHOD_REAPPLY, "s", SD_BUS_PARAM(ifname), "", , method_reapply,
-                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL_WITH_NAMES(POSTERN_BUS_SIGNAL_APPLIED, "ts", SD_BUS_PARAM(generation) SD_BUS_PARAM(digest), 0),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RELOAD, SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_REAPPLY, SD_BUS_ARGS("s", ifname), SD_BUS_NO_RESULT,
+                                method_reapply, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_APPLIED, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_VTABLE_END,
 };
 
