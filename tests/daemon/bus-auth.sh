@@ -23,8 +23,10 @@ t_bus_start permissive
 t_notify_start
 P=$T_TMP/postern.conf
 policy_ppp0 "$P"
+# shellcheck disable=SC2034 # (used by name: caller ROOT|NOBODY|NETADMIN)
 ROOT=()
 NOBODY=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+# shellcheck disable=SC2034
 NETADMIN=("${NOBODY[@]}" --inh-caps=+net_admin --ambient-caps=+net_admin)
 
 # caller WHO MODE...: bus-caller.py as WHO (the name of one of the arrays above)
