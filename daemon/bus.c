@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-#include <inttypes.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <stdarg.h>
+#include <stddef.h>
 
 #include "addr.h"
 #include "bus.h"
@@ -10,31 +11,60 @@
 
 /* ---- errors ---- */
 
-/* The one place where internal failures become named D-Bus errors. */
-static int bus_error(sd_bus_error *error, enum manager_error kind, int r, const char *msg) {
-        const char *name = kind == MANAGER_ERR_POLICY ? BUS_ERROR_INVALID_POLICY : BUS_ERROR_KERNEL;
-
+/*
+ * Which named error a failure is.  kind says where the manager stopped;
+ * refusals of our own, before the manager ran, pass MANAGER_ERR_NONE and
+ * are told apart by r.
+ */
+static const char *bus_error_name(enum manager_error kind, int r) {
         if (r == -EPERM || r == -EACCES)
-                name = BUS_ERROR_PERMISSION_DENIED;
-        return sd_bus_error_setf(error, name, "%s", msg ? msg : strerror(r < 0 ? -r : EIO));
+                return POSTERN_BUS_ERROR_PERMISSION_DENIED;
+        switch (kind) {
+        case MANAGER_ERR_POLICY:
+                return POSTERN_BUS_ERROR_INVALID_POLICY;
+        case MANAGER_ERR_KERNEL:
+                return POSTERN_BUS_ERROR_KERNEL;
+        case MANAGER_ERR_NONE:
+                break;
+        }
+        if (r == -ENODEV)
+                return POSTERN_BUS_ERROR_NO_SUCH_INTERFACE;
+        if (r == -EINVAL)
+                return SD_BUS_ERROR_INVALID_ARGS;
+        return POSTERN_BUS_ERROR_KERNEL;
 }
 
-/* Methods are for uid 0 or CAP_NET_ADMIN; properties for anyone. */
-static int check_caller(sd_bus_message *msg, sd_bus_error *error) {
-        _cleanup_(sd_bus_creds_unrefp) sd_bus_creds *c = NULL;
-        uid_t euid;
+/* The one place where failures become named D-Bus errors; returns what a method handler returns. */
+_printf_(4, 5) static int bus_error(sd_bus_error *error, enum manager_error kind, int r, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        r = sd_bus_error_setfv(error, bus_error_name(kind, r), format, ap);
+        va_end(ap);
+        return r;
+}
+
+/*
+ * Methods change the firewall: root only (org.postern1.conf and the README
+ * say the same).  On a bus daemon's bus sd_bus_query_sender_privilege()
+ * cannot see the caller's capabilities: the bus does not convey them, and
+ * reading them from /proc (SD_BUS_CREDS_AUGMENT) would be racy, which it
+ * refuses.  So CAP_NET_ADMIN grants nothing there; what grants is the
+ * caller's uid as the bus recorded it at connect time being ours, 0.  The
+ * methods are SD_BUS_VTABLE_UNPRIVILEGED so that this check refuses, with
+ * our error name, instead of sd-bus's own (CAP_SYS_ADMIN, AccessDenied).
+ */
+static int bus_verify_caller(sd_bus_message *msg, sd_bus_error *error) {
+        const char *member = sd_bus_message_get_member(msg);
         int r;
 
-        r = sd_bus_query_sender_creds(msg, SD_BUS_CREDS_EUID | SD_BUS_CREDS_EFFECTIVE_CAPS | SD_BUS_CREDS_AUGMENT, &c);
+        r = sd_bus_query_sender_privilege(msg, CAP_NET_ADMIN);
         if (r < 0)
-                return sd_bus_error_setf(error, BUS_ERROR_PERMISSION_DENIED,
-                                         "cannot determine the caller's credentials: %s", strerror(-r));
-        if (sd_bus_creds_get_euid(c, &euid) >= 0 && euid == 0)
-                return 0;
-        if (sd_bus_creds_has_effective_cap(c, CAP_NET_ADMIN) > 0)
-                return 0;
-        return sd_bus_error_setf(error, BUS_ERROR_PERMISSION_DENIED,
-                                 "only root or a caller with CAP_NET_ADMIN may change the firewall");
+                return bus_error(error, MANAGER_ERR_NONE, -EPERM, "cannot tell who called %s(): %s", member,
+                                 strerror(-r));
+        if (r == 0)
+                return bus_error(error, MANAGER_ERR_NONE, -EPERM, "only root may call %s()", member);
+        return 0;
 }
 
 /* ---- methods ---- */
@@ -45,13 +75,13 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         _cleanup_free_ char *text = NULL;
         int r;
 
-        r = check_caller(msg, error);
+        r = bus_verify_caller(msg, error);
         if (r < 0)
                 return r;
         log_msg(LOG_INFO, "reload requested over D-Bus by %s", strna(sd_bus_message_get_sender(msg)));
         r = manager_reload(m, &kind, &text);
         if (r < 0)
-                return bus_error(error, kind, r, text);
+                return bus_error(error, kind, r, "%s", text ? text : strerror(-r));
         return sd_bus_reply_method_return(msg, NULL);
 }
 
@@ -62,89 +92,82 @@ static int method_reapply(sd_bus_message *msg, void *userdata, sd_bus_error *err
         bool wild;
         int r;
 
-        r = check_caller(msg, error);
+        r = bus_verify_caller(msg, error);
         if (r < 0)
                 return r;
         r = sd_bus_message_read(msg, "s", &arg);
         if (r < 0)
                 return r;
         if (pst_ifname_parse(arg, ifname, &wild) < 0 || wild)
-                return sd_bus_error_setf(error, SD_BUS_ERROR_INVALID_ARGS, "'%s' is not an interface name", arg);
+                return bus_error(error, MANAGER_ERR_NONE, -EINVAL, "'%s' is not an interface name", arg);
         snprintf(why, sizeof(why), "Reapply(%s)", ifname);
         r = manager_recheck(m, why);
         if (r < 0)
-                return bus_error(error, MANAGER_ERR_KERNEL, r, m->last_error);
+                return bus_error(error, MANAGER_ERR_KERNEL, r, "%s", m->last_error ? m->last_error : strerror(-r));
         /* after the re-read, so that the check and the update see the same kernel state */
         if (!manager_has_link(m, ifname))
-                return sd_bus_error_setf(error, BUS_ERROR_NO_SUCH_INTERFACE,
-                                         "no interface %s (re-checked all interfaces anyway)", ifname);
+                return bus_error(error, MANAGER_ERR_NONE, -ENODEV,
+                                 "no interface %s (re-checked all interfaces anyway)", ifname);
         return sd_bus_reply_method_return(msg, NULL);
 }
 
 /* ---- properties ---- */
 
-static int prop_state(sd_bus *bus, const char *path, const char *interface, const char *property,
-                      sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        struct manager *m = userdata;
+/*
+ * Members of struct manager are read through offsetof(): sd-bus's own
+ * getter (NULL below) for char * (NULL reads as "") and uint64_t, these for
+ * the rest.  userdata points at the member.
+ */
 
-        return sd_bus_message_append(reply, "s", manager_state_name(m->state));
+/* a char[] member: sd-bus's own "s" getter would take it for a char * */
+static int property_get_char_array(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                   sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append_basic(reply, SD_BUS_TYPE_STRING, userdata);
 }
 
-static int prop_string(sd_bus *bus, const char *path, const char *interface, const char *property,
-                       sd_bus_message *reply, void *userdata, sd_bus_error *error) {
-        struct manager *m = userdata;
-        const char *v = "";
+static int property_get_state(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        const enum manager_state *state = userdata;
 
-        if (streq(property, "PolicyPath"))
-                v = m->policy_path;
-        else if (streq(property, "PolicyDigest"))
-                v = m->digest;
-        else if (streq(property, "LastError"))
-                v = m->last_error;
-        else if (streq(property, "LastEvent"))
-                v = m->last_event;
-        return sd_bus_message_append(reply, "s", v ? v : "");
+        return sd_bus_message_append(reply, "s", manager_state_name(*state));
 }
 
-static int prop_u64(sd_bus *bus, const char *path, const char *interface, const char *property,
-                    sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+/* computed: userdata is the manager */
+static int property_get_rules(sd_bus *bus, const char *path, const char *interface, const char *property,
+                              sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
-        uint64_t v = 0;
 
-        if (streq(property, "Generation"))
-                v = m->generation;
-        else if (streq(property, "AppliedAt"))
-                v = m->applied_at;
-        else if (streq(property, "Rechecks"))
-                v = m->rechecks;
-        else if (streq(property, "SetUpdates"))
-                v = m->set_updates;
-        else if (streq(property, "Resyncs"))
-                v = manager_resyncs(m);
-        else if (streq(property, "Rules"))
-                v = manager_nrules(m);
-        return sd_bus_message_append(reply, "t", v);
+        return sd_bus_message_append(reply, "t", (uint64_t) manager_nrules(m));
 }
+
+static int property_get_resyncs(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        return sd_bus_message_append(reply, "t", manager_resyncs(userdata));
+}
+
+#define FIELD(member) offsetof(struct manager, member)
+#define EMITS_CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
 static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("State", "s", prop_state, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("PolicyPath", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("PolicyDigest", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Generation", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("LastError", "s", prop_string, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("AppliedAt", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
-        SD_BUS_PROPERTY("Rules", "t", prop_u64, 0, SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_STATE, "s", property_get_state, FIELD(state), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_PATH, "s", NULL, FIELD(policy_path), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_POLICY_DIGEST, "s", property_get_char_array, FIELD(digest), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_GENERATION, "t", NULL, FIELD(generation), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_ERROR, "s", NULL, FIELD(last_error), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLIED_AT, "t", NULL, FIELD(applied_at), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RULES, "t", property_get_rules, 0, EMITS_CHANGE),
         /* counters: read on demand, no change signals */
-        SD_BUS_PROPERTY("LastEvent", "s", prop_string, 0, 0),
-        SD_BUS_PROPERTY("Rechecks", "t", prop_u64, 0, 0),
-        SD_BUS_PROPERTY("SetUpdates", "t", prop_u64, 0, 0),
-        SD_BUS_PROPERTY("Resyncs", "t", prop_u64, 0, 0),
-        /* UNPRIVILEGED: sd-bus's own check would want CAP_SYS_ADMIN; check_caller() decides */
-        SD_BUS_METHOD("Reload", "", "", method_reload, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD_WITH_NAMES("Reapply", "s", SD_BUS_PARAM(ifname), "", , method_reapply,
-                                 SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_SIGNAL_WITH_NAMES("Applied", "ts", SD_BUS_PARAM(generation) SD_BUS_PARAM(digest), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_EVENT, "s", property_get_char_array, FIELD(last_event), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RECHECKS, "t", NULL, FIELD(rechecks), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_SET_UPDATES, "t", NULL, FIELD(set_updates), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RESYNCS, "t", property_get_resyncs, 0, 0),
+        /* UNPRIVILEGED: bus_verify_caller() decides, see there */
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RELOAD, SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_REAPPLY, SD_BUS_ARGS("s", ifname), SD_BUS_NO_RESULT,
+                                method_reapply, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_APPLIED, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -253,7 +276,7 @@ static int bus_connect(struct manager *m) {
         if (r < 0)
                 return r;
         /* 1. the object */
-        r = sd_bus_add_object_vtable(bus, NULL, BUS_PATH, BUS_INTERFACE, manager_vtable, m);
+        r = sd_bus_add_object_vtable(bus, NULL, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, manager_vtable, m);
         if (r < 0)
                 return r;
         r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
@@ -280,9 +303,9 @@ static int bus_connect(struct manager *m) {
                 return r;
         m->bus = TAKE_PTR(bus);
         /* 3. the name, last: callers find a complete object */
-        r = sd_bus_request_name(m->bus, BUS_NAME, 0);
+        r = sd_bus_request_name(m->bus, POSTERN_BUS_NAME, 0);
         if (r < 0)
-                log_msg(LOG_WARNING, "cannot own %s on the system bus: %s; running on without it", BUS_NAME,
+                log_msg(LOG_WARNING, "cannot own %s on the system bus: %s; running on without it", POSTERN_BUS_NAME,
                         strerror(-r));
         return 0;
 }
@@ -314,13 +337,17 @@ void bus_done(struct manager *m) {
 void bus_emit_applied(struct manager *m) {
         if (!m->bus)
                 return;
-        (void) sd_bus_emit_signal(m->bus, BUS_PATH, BUS_INTERFACE, "Applied", "ts", m->generation, m->digest);
-        (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "PolicyDigest", "Generation",
-                                              "LastError", "AppliedAt", "Rules", NULL);
+        (void) sd_bus_emit_signal(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_SIGNAL_APPLIED, "ts",
+                                  m->generation, m->digest);
+        (void) sd_bus_emit_properties_changed(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
+                                              POSTERN_BUS_PROP_POLICY_DIGEST, POSTERN_BUS_PROP_GENERATION,
+                                              POSTERN_BUS_PROP_LAST_ERROR, POSTERN_BUS_PROP_APPLIED_AT,
+                                              POSTERN_BUS_PROP_RULES, NULL);
 }
 
 void bus_emit_state_changed(struct manager *m) {
         if (!m->bus)
                 return;
-        (void) sd_bus_emit_properties_changed(m->bus, BUS_PATH, BUS_INTERFACE, "State", "LastError", NULL);
+        (void) sd_bus_emit_properties_changed(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
+                                              POSTERN_BUS_PROP_LAST_ERROR, NULL);
 }

@@ -3,6 +3,7 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "bus-api.h"
 #include "ctl-bus.h"
 #include "dlopen.h"
 #include "json.h"
@@ -77,10 +78,6 @@ static int libsystemd_open(void) {
         return r;
 }
 
-#define NAME "org.postern1"
-#define PATH "/org/postern1"
-#define IFACE "org.postern1.Manager"
-
 enum { EXIT_REFUSED = 1, EXIT_SYSTEM = 2 };
 
 static bool no_daemon_error(const sd_bus_error *e) {
@@ -109,11 +106,11 @@ static int call_failed(const char *what, const sd_bus_error *e, int r, bool json
 
         if (e && no_daemon_error(e)) {
                 code = CTL_EXIT_NO_DAEMON;
-                msg = "posternd is not running (org.postern1 is not on the system bus)";
-        } else if (e && sd_bus_error_has_names(e, "org.postern1.Error.InvalidPolicy",
-                                               "org.postern1.Error.NoSuchInterface", SD_BUS_ERROR_INVALID_ARGS))
+                msg = "posternd is not running (" POSTERN_BUS_NAME " is not on the system bus)";
+        } else if (e && sd_bus_error_has_names(e, POSTERN_BUS_ERROR_INVALID_POLICY, POSTERN_BUS_ERROR_NO_SUCH_INTERFACE,
+                                               SD_BUS_ERROR_INVALID_ARGS))
                 code = EXIT_REFUSED;
-        else if (e && sd_bus_error_has_names(e, "org.postern1.Error.PermissionDenied", SD_BUS_ERROR_ACCESS_DENIED))
+        else if (e && sd_bus_error_has_names(e, POSTERN_BUS_ERROR_PERMISSION_DENIED, SD_BUS_ERROR_ACCESS_DENIED))
                 msg = e->message ? e->message : "permission denied";
         if (json) {
                 struct pst_json j;
@@ -139,9 +136,11 @@ static int simple_call(const char *what, const char *method, const char *ifname,
         if (r)
                 return r;
         if (ifname)
-                r = sd_bus_call_method(bus, NAME, PATH, IFACE, method, &e, &reply, "s", ifname);
+                r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, method, &e,
+                                       &reply, "s", ifname);
         else
-                r = sd_bus_call_method(bus, NAME, PATH, IFACE, method, &e, &reply, "");
+                r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, method, &e,
+                                       &reply, "");
         if (r < 0)
                 return call_failed(what, &e, r, json);
         if (json) {
@@ -156,11 +155,11 @@ static int simple_call(const char *what, const char *method, const char *ifname,
 }
 
 int ctl_bus_reload(bool json) {
-        return simple_call("reload", "Reload", NULL, json);
+        return simple_call("reload", POSTERN_BUS_METHOD_RELOAD, NULL, json);
 }
 
 int ctl_bus_reapply(const char *ifname, bool json) {
-        return simple_call("reapply", "Reapply", ifname, json);
+        return simple_call("reapply", POSTERN_BUS_METHOD_REAPPLY, ifname, json);
 }
 
 struct status {
@@ -181,18 +180,18 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 const char *name;
                 size_t off;
         } strs[] = {
-                { "State", offsetof(struct status, state) },
-                { "PolicyPath", offsetof(struct status, policy) },
-                { "PolicyDigest", offsetof(struct status, digest) },
-                { "LastError", offsetof(struct status, last_error) },
-                { "LastEvent", offsetof(struct status, last_event) },
+                { POSTERN_BUS_PROP_STATE, offsetof(struct status, state) },
+                { POSTERN_BUS_PROP_POLICY_PATH, offsetof(struct status, policy) },
+                { POSTERN_BUS_PROP_POLICY_DIGEST, offsetof(struct status, digest) },
+                { POSTERN_BUS_PROP_LAST_ERROR, offsetof(struct status, last_error) },
+                { POSTERN_BUS_PROP_LAST_EVENT, offsetof(struct status, last_event) },
         }, u64s[] = {
-                { "Generation", offsetof(struct status, generation) },
-                { "AppliedAt", offsetof(struct status, applied_at) },
-                { "Rules", offsetof(struct status, rules) },
-                { "Rechecks", offsetof(struct status, rechecks) },
-                { "SetUpdates", offsetof(struct status, set_updates) },
-                { "Resyncs", offsetof(struct status, resyncs) },
+                { POSTERN_BUS_PROP_GENERATION, offsetof(struct status, generation) },
+                { POSTERN_BUS_PROP_APPLIED_AT, offsetof(struct status, applied_at) },
+                { POSTERN_BUS_PROP_RULES, offsetof(struct status, rules) },
+                { POSTERN_BUS_PROP_RECHECKS, offsetof(struct status, rechecks) },
+                { POSTERN_BUS_PROP_SET_UPDATES, offsetof(struct status, set_updates) },
+                { POSTERN_BUS_PROP_RESYNCS, offsetof(struct status, resyncs) },
         };
         int r;
 
@@ -258,7 +257,8 @@ int ctl_bus_status(bool json) {
         r = connect_bus(&bus);
         if (r)
                 return r;
-        r = sd_bus_call_method(bus, NAME, PATH, "org.freedesktop.DBus.Properties", "GetAll", &e, &reply, "s", IFACE);
+        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &e,
+                               &reply, "s", POSTERN_BUS_INTERFACE);
         if (r < 0)
                 return call_failed("status", &e, r, json);
         r = read_props(reply, &st);

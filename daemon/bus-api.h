@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#pragma once
+
+/*
+ * org.postern1 as posternd serves it (bus.c) and posternctl calls it
+ * (ctl-bus.c): the only place its names are spelled in C, so that the two
+ * cannot drift apart.  The README's "D-Bus API" section documents them;
+ * systemd/org.postern1.conf and the daemon tests spell them again, as an
+ * outside caller would.
+ *
+ * Who may call what (the same in bus.c, org.postern1.conf and the README):
+ * methods are for root only; properties, introspection and the Applied
+ * signal are for everyone.
+ */
+
+#define POSTERN_BUS_NAME "org.postern1"
+#define POSTERN_BUS_PATH "/org/postern1"
+#define POSTERN_BUS_INTERFACE "org.postern1.Manager"
+
+/* errors: what a caller (posternctl) branches on */
+#define POSTERN_BUS_ERROR_INVALID_POLICY "org.postern1.Error.InvalidPolicy"
+#define POSTERN_BUS_ERROR_KERNEL "org.postern1.Error.KernelError"
+#define POSTERN_BUS_ERROR_PERMISSION_DENIED "org.postern1.Error.PermissionDenied"
+#define POSTERN_BUS_ERROR_NO_SUCH_INTERFACE "org.postern1.Error.NoSuchInterface"
+
+/* methods and signal */
+#define POSTERN_BUS_METHOD_RELOAD "Reload"   /* () */
+#define POSTERN_BUS_METHOD_REAPPLY "Reapply" /* (s ifname) */
+#define POSTERN_BUS_SIGNAL_APPLIED "Applied" /* (t generation, s digest) */
+
+/* properties */
+#define POSTERN_BUS_PROP_STATE "State"                /* s */
+#define POSTERN_BUS_PROP_POLICY_PATH "PolicyPath"     /* s */
+#define POSTERN_BUS_PROP_POLICY_DIGEST "PolicyDigest" /* s */
+#define POSTERN_BUS_PROP_GENERATION "Generation"      /* t */
+#define POSTERN_BUS_PROP_LAST_ERROR "LastError"       /* s */
+#define POSTERN_BUS_PROP_APPLIED_AT "AppliedAt"       /* t */
+#define POSTERN_BUS_PROP_RULES "Rules"                /* t */
+#define POSTERN_BUS_PROP_LAST_EVENT "LastEvent"       /* s */
+#define POSTERN_BUS_PROP_RECHECKS "Rechecks"          /* t */
+#define POSTERN_BUS_PROP_SET_UPDATES "SetUpdates"     /* t */
+#define POSTERN_BUS_PROP_RESYNCS "Resyncs"            /* t */
