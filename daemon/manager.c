@@ -51,6 +51,7 @@ int manager_new(struct manager **ret) {
         if (!m)
                 return -ENOMEM;
         m->use_bus = true;
+        m->source_flags = pst_source_flags_from_env();
         m->state = MANAGER_STARTING;
         *ret = m;
         return 0;
@@ -149,7 +150,7 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
 
         pst_diag_init(&diag);
         r = pst_load_compile(&(struct pst_load_opts) { .policy = m->policy_path, .catalog = m->catalog_path,
-                                                       .ifaddrs = &m->ifaddrs },
+                                                       .ifaddrs = &m->ifaddrs, .source_flags = m->source_flags },
                              &diag, &c);
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
@@ -209,7 +210,7 @@ static void emergency_options(struct manager *m, struct pst_emergency *ret) {
 
         *ret = m->emergency_cli ? m->emergency : (struct pst_emergency) {};
         pst_diag_init(&diag);
-        if (pst_emergency_load(m->policy_path, &diag, &pol) < 0 || !pol.ssh) {
+        if (pst_emergency_load(m->policy_path, m->source_flags, &diag, &pol) < 0 || !pol.ssh) {
                 pst_diag_clear(&diag);
                 return;
         }

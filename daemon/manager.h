@@ -49,6 +49,7 @@ struct manager {
         char *policy_path;
         char *catalog_path; /* NULL: installed catalog (+ services.d) or the build tree's */
         bool use_bus;
+        unsigned source_flags;           /* source.h; PST_SOURCE_ANY_OWNER with POSTERN_UNSAFE_FILES=1 */
         bool emergency_cli;              /* --emergency-ssh given */
         enum pst_backend_kind backend_cli;    /* --backend; AUTO: the policy's options.backend decides */
         struct pst_emergency emergency;  /* from the command line */

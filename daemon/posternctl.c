@@ -128,7 +128,8 @@ static int load_compile(struct ctl *c, const char *path, struct pst_compiled **r
                         return EXIT_SYSTEM;
                 }
         }
-        r = pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = c->catalog, .ifaddrs = &ifa },
+        r = pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = c->catalog, .ifaddrs = &ifa,
+                                                       .source_flags = pst_source_flags_from_env() },
                              &c->diag, ret);
         pst_ifaddrs_clear(&ifa);
         return r < 0 ? EXIT_POLICY : 0;
@@ -446,7 +447,7 @@ static char *service_summary(const struct pst_service *s) {
 static int cmd_services(struct ctl *c, char **args) {
         struct pst_json j;
 
-        if (pst_catalog_load_default(&c->cat, c->catalog, &c->diag) < 0)
+        if (pst_catalog_load_default(&c->cat, c->catalog, pst_source_flags_from_env(), &c->diag) < 0)
                 return fail(c, EXIT_POLICY);
         if (c->json) {
                 pst_json_init(&j, stdout);

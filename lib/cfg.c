@@ -2,6 +2,7 @@
 #include <libgen.h>
 
 #include "cfg.h"
+#include "source.h"
 
 #define STRPOOL_MAX 4096
 
@@ -162,25 +163,117 @@ int pst_cfg_foreach_scalar(struct pst_cfg *c, const config_setting_t *s, const c
         return r;
 }
 
-int pst_cfg_read(struct pst_cfg *c, config_t *cfg, const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
+#define INCLUDE_DEPTH_MAX 10 /* libconfig's own limit */
+#define INCLUDES_MAX 256
 
-        if (!dir)
+struct includes {
+        size_t n;
+        char *path[INCLUDES_MAX];
+        struct stat st[INCLUDES_MAX];
+};
+
+static void includes_clear(struct includes *inc) {
+        for (size_t i = 0; i < inc->n; i++)
+                free(inc->path[i]);
+        inc->n = 0;
+}
+
+static void digest_file(struct pst_cfg *c, const char *path, const char *buf, size_t size) {
+        if (!c->digest)
+                return;
+        *c->digest = pst_digest_update(*c->digest, path, strlen(path) + 1);
+        *c->digest = pst_digest_update(*c->digest, buf, size);
+}
+
+static int scan_includes(struct pst_cfg *c, const char *file, const char *buf, const char *dir, unsigned depth,
+                         struct includes *inc);
+
+/* One @include "name" directive at file:line: read, check and digest the file
+ * (and what it includes) before libconfig opens it. */
+static int read_include(struct pst_cfg *c, const char *file, unsigned line, const char *name, size_t len,
+                        const char *dir, unsigned depth, struct includes *inc) {
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        struct pst_loc at = { .file = file, .line = line };
+        size_t size;
+        int r;
+
+        if (depth >= INCLUDE_DEPTH_MAX || inc->n >= INCLUDES_MAX)
+                return pst_error(c->diag, -E2BIG, file, line, "@include: too many includes (at most %d, nested %d deep)",
+                                 INCLUDES_MAX, INCLUDE_DEPTH_MAX);
+        if (asprintf(&path, "%s%s%.*s", name[0] == '/' ? "" : dir, name[0] == '/' ? "" : "/", (int) len, name) < 0)
                 return -ENOMEM;
-        if (access(path, R_OK) < 0)
-                return pst_error(c->diag, -errno, path, 0, "cannot read: %s", strerror(errno));
-        /* @include paths are relative to the including file's directory */
-        config_set_include_dir(cfg, dirname(dir));
-        if (config_read_file(cfg, path) == CONFIG_TRUE)
-                return 0;
+        r = pst_source_read(path, PST_SYNTAX_LIBCONFIG, c->source_flags, &at, c->diag, &buf, &size,
+                            &inc->st[inc->n]);
+        if (r < 0)
+                return r;
+        inc->path[inc->n++] = TAKE_PTR(path);
+        digest_file(c, inc->path[inc->n - 1], buf, size);
+        return scan_includes(c, inc->path[inc->n - 1], buf, dir, depth + 1, inc);
+}
+
+/* libconfig's @include is a line of its own: [blanks]@include "name".  Paths
+ * are relative to the main file's directory, as libconfig resolves them. */
+static int scan_includes(struct pst_cfg *c, const char *file, const char *buf, const char *dir, unsigned depth,
+                         struct includes *inc) {
+        unsigned line = 1;
+
+        for (const char *p = buf; *p; line++) {
+                const char *eol = strchrnul(p, '\n'), *q = p, *name, *end;
+                int r;
+
+                while (*q == ' ' || *q == '\t')
+                        q++;
+                if (strncmp(q, "@include", 8) == 0) {
+                        q += 8;
+                        while (*q == ' ' || *q == '\t')
+                                q++;
+                        name = *q == '"' ? q + 1 : NULL;
+                        end = name ? memchr(name, '"', (size_t) (eol - name)) : NULL;
+                        if (end) {
+                                r = read_include(c, file, line, name, (size_t) (end - name), dir, depth, inc);
+                                if (r < 0)
+                                        return r;
+                        }
+                }
+                p = *eol ? eol + 1 : eol;
+        }
+        return 0;
+}
+
+int pst_cfg_read(struct pst_cfg *c, config_t *cfg, const char *path) {
+        _cleanup_free_ char *dirbuf = strdup(path), *buf = NULL;
+        struct includes inc = {};
+        const char *dir;
+        size_t size;
+        int r;
+
+        if (!dirbuf)
+                return -ENOMEM;
+        dir = dirname(dirbuf);
+        r = pst_source_read(path, PST_SYNTAX_LIBCONFIG, c->source_flags, NULL, c->diag, &buf, &size, NULL);
+        if (r < 0)
+                return r;
+        digest_file(c, path, buf, size);
+        r = scan_includes(c, path, buf, dir, 0, &inc);
+        if (r >= 0) {
+                /* @include paths are relative to the including file's directory */
+                config_set_include_dir(cfg, dir);
+                r = config_read_string(cfg, buf) == CONFIG_TRUE ? 0 : 1;
+        }
+        for (size_t i = 0; r == 0 && i < inc.n; i++)
+                if (!pst_source_unchanged(inc.path[i], &inc.st[i]))
+                        r = pst_error(c->diag, -EAGAIN, inc.path[i], 0, "changed while it was read; try again");
+        includes_clear(&inc);
+        if (r <= 0)
+                return r;
 
         switch (config_error_type(cfg)) {
         case CONFIG_ERR_FILE_IO: {
                 const char *f = config_error_file(cfg);
 
                 /* libconfig reports a missing @include as a file I/O error with the line of the @include */
-                if (f && config_error_line(cfg) > 0)
-                        return pst_error(c->diag, -ENOENT, f, (unsigned) config_error_line(cfg), "%s",
+                if (config_error_line(cfg) > 0)
+                        return pst_error(c->diag, -ENOENT, f ? f : path, (unsigned) config_error_line(cfg), "%s",
                                          config_error_text(cfg));
                 return pst_error(c->diag, -EIO, path, 0, "cannot read: %s", config_error_text(cfg));
         }

@@ -8,6 +8,7 @@
  */
 
 #include <libconfig.h>
+#include <stdint.h>
 
 #include "diag.h"
 
@@ -28,6 +29,8 @@ struct pst_cfg {
         struct pst_strpool *files;
         struct pst_diag *diag;
         const char *main_file; /* for settings whose source file libconfig does not know */
+        unsigned source_flags; /* source.h: PST_SOURCE_ANY_OWNER */
+        uint64_t *digest;      /* NULL, or updated with the path and bytes of every file read */
 };
 
 struct pst_loc pst_cfg_loc(struct pst_cfg *c, const config_setting_t *s);
@@ -55,5 +58,9 @@ typedef int (*pst_cfg_item_cb)(struct pst_cfg *c, const config_setting_t *item, 
 int pst_cfg_foreach_scalar(struct pst_cfg *c, const config_setting_t *s, const char *what, bool allow_empty,
                            pst_cfg_item_cb cb, void *userdata);
 
-/* Read a file with libconfig; syntax errors become "FILE:LINE: syntax error: ..." */
+/*
+ * Read a file with libconfig: once, through source.h (and so every file it
+ * @includes, checked and digested before libconfig opens them again, and
+ * found unchanged after).  Syntax errors become "FILE:LINE: syntax error: ...".
+ */
 int pst_cfg_read(struct pst_cfg *c, config_t *cfg, const char *path);

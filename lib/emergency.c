@@ -55,9 +55,9 @@ int pst_emergency_parse(struct pst_cfg *c, const config_setting_t *g, struct pst
         return r;
 }
 
-int pst_emergency_load(const char *path, struct pst_diag *diag, struct pst_emergency *ret) {
+int pst_emergency_load(const char *path, unsigned source_flags, struct pst_diag *diag, struct pst_emergency *ret) {
         struct pst_strpool files = {};
-        struct pst_cfg c = { .files = &files, .diag = diag, .main_file = path };
+        struct pst_cfg c = { .files = &files, .diag = diag, .main_file = path, .source_flags = source_flags };
         const config_setting_t *g;
         config_t cfg;
         int r;

@@ -48,7 +48,7 @@ int pst_emergency_parse(struct pst_cfg *c, const config_setting_t *g, struct pst
  * says who may log in to fix it.  -ENOENT when the file has no such block;
  * another negative errno (and diag) when the file or the block is unusable.
  */
-int pst_emergency_load(const char *path, struct pst_diag *diag, struct pst_emergency *ret);
+int pst_emergency_load(const char *path, unsigned source_flags, struct pst_diag *diag, struct pst_emergency *ret);
 
 /* The fail-closed ruleset for table inet postern. */
 int pst_emergency_ruleset(const struct pst_emergency *e, struct pst_ruleset **ret);

@@ -691,6 +691,8 @@ int pst_iptc_available(void) {
         return r;
 }
 
+/* This reads best whole: the transaction as one story (sets, IPv4 commit, IPv6
+ * commit or IPv4 rollback, then the old sets), each step's failure next to it. */
 static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct setjob *j, bool *retry,
                       struct pst_diag *diag) {
         struct handle h[2] = { { .xf = XF_4 }, { .xf = XF_6 } };

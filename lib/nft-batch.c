@@ -1066,6 +1066,8 @@ int pst_nft_batch_build(const struct pst_ruleset *rs, const struct pst_apply_opt
         return pst_nft_batch_build_full(rs, o, o->table_flags, seq0, ret, diag);
 }
 
+/* This reads best whole: the batch in the order the kernel gets it, top to bottom
+ * (NEWTABLE, DELTABLE, NEWTABLE, chains, sets and their elements, rules, END). */
 int pst_nft_batch_build_full(const struct pst_ruleset *rs, const struct pst_apply_opts *o, uint32_t first_flags,
                              uint32_t seq0, struct pst_nft_batch **ret, struct pst_diag *diag) {
         _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "pipeline.h"
+#include "source.h"
 
 void pst_compiled_free(struct pst_compiled *c) {
         if (!c)
@@ -16,10 +17,10 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
 
         if (!c)
                 return -ENOMEM;
-        r = pst_catalog_load_default(&c->catalog, o->catalog, diag);
+        r = pst_catalog_load_default(&c->catalog, o->catalog, o->source_flags, diag);
         if (r < 0)
                 return r;
-        r = pst_policy_load(o->policy, &c->catalog, diag, &c->policy);
+        r = pst_policy_load(o->policy, &c->catalog, o->source_flags, diag, &c->policy);
         if (r < 0)
                 return r;
         r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
@@ -40,4 +41,10 @@ int pst_compiled_from_ruleset(struct pst_ruleset *rs, struct pst_compiled **ret)
         c->ruleset = rs;
         *ret = c;
         return 0;
+}
+
+unsigned pst_source_flags_from_env(void) {
+        const char *e = getenv("POSTERN_UNSAFE_FILES");
+
+        return e && streq(e, "1") ? PST_SOURCE_ANY_OWNER : 0;
 }

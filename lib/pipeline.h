@@ -20,7 +20,12 @@ struct pst_load_opts {
         const char *policy;                /* the main policy file */
         const char *catalog;               /* NULL: the installed catalog + services.d (service.h) */
         const struct pst_ifaddrs *ifaddrs; /* NULL: no interface addresses known */
+        unsigned source_flags;             /* source.h: PST_SOURCE_ANY_OWNER */
 };
+
+/* The source flags the environment asks for: PST_SOURCE_ANY_OWNER when
+ * POSTERN_UNSAFE_FILES=1 (test trees owned by someone else). */
+unsigned pst_source_flags_from_env(void);
 
 /* What one policy compiled to.  The rules point into the catalog and the
  * policy, so the three live and die together. */

@@ -4,6 +4,7 @@
 #include <net/if.h>
 
 #include "policy.h"
+#include "source.h"
 
 /*
  * Loading happens in two passes over all files (main file first, then the
@@ -18,6 +19,7 @@ struct loader {
         struct pst_policy *p;
         const struct pst_catalog *cat;
         struct pst_diag *diag;
+        bool has_rules; /* some file says input = (...) or forward = (...), even empty */
 };
 
 static const char *const icmp_levels[] = {
@@ -95,30 +97,6 @@ void pst_policy_free(struct pst_policy *p) {
 
 void pst_policy_digest_hex(const struct pst_policy *p, char out[17]) {
         snprintf(out, 17, "%016llx", (unsigned long long) p->digest);
-}
-
-static void digest_update(struct pst_policy *p, const void *data, size_t len) {
-        const uint8_t *b = data;
-        uint64_t d = p->digest; /* a local: through p, every byte would be a store and a load */
-
-        for (size_t i = 0; i < len; i++) {
-                d ^= b[i];
-                d *= 0x100000001b3ULL;
-        }
-        p->digest = d;
-}
-
-static int digest_file(struct pst_policy *p, const char *path) {
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
-        int r;
-
-        r = read_full_file(path, PST_LIST_FILE_MAX, &buf, &size);
-        if (r < 0)
-                return r;
-        digest_update(p, path, strlen(path) + 1);
-        digest_update(p, buf, size);
-        return 0;
 }
 
 /* Edit distance, for "did you mean" hints; small strings only. */
@@ -266,17 +244,14 @@ static int load_list_file(struct loader *l, const config_setting_t *s, const cha
         path = resolve_path(loc.file, rel);
         if (!path)
                 return -ENOMEM;
-        r = read_full_file(path, PST_LIST_FILE_MAX, &buf, &size);
-        if (r == -EFBIG)
-                return pst_cfg_error(&l->c, s, "list file '%s' is larger than %u MiB", path,
-                                     PST_LIST_FILE_MAX >> 20);
+        r = pst_source_read(path, PST_SYNTAX_LIST, l->c.source_flags, &loc, l->diag, &buf, &size, NULL);
         if (r < 0)
-                return pst_cfg_error(&l->c, s, "cannot read list file '%s': %s", path, strerror(-r));
+                return r;
         ipath = pst_strpool_intern(&l->p->files, path);
         if (!ipath)
                 return -ENOMEM;
-        digest_update(l->p, path, strlen(path) + 1);
-        digest_update(l->p, buf, size);
+        l->p->digest = pst_digest_update(l->p->digest, path, strlen(path) + 1);
+        l->p->digest = pst_digest_update(l->p->digest, buf, size);
 
         /* Room for one entry per line at once: growing by doubling to 100k
          * entries copies and zeroes the array ~14 times. */
@@ -907,8 +882,10 @@ static int load_rule_sections(struct loader *l, config_t *cfg) {
 
         if ((s = config_setting_get_member(root, "input")) && load_rules(l, s, PST_INPUT) < 0)
                 r = -EINVAL;
+        l->has_rules |= s != NULL;
         if ((s = config_setting_get_member(root, "forward")) && load_rules(l, s, PST_FORWARD) < 0)
                 r = -EINVAL;
+        l->has_rules |= s != NULL;
         return r;
 }
 
@@ -972,7 +949,7 @@ static int collect_files(const char *path, struct pst_diag *diag, char ***ret, s
         return 0;
 }
 
-int pst_policy_load(const char *path, const struct pst_catalog *cat, struct pst_diag *diag,
+int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags, struct pst_diag *diag,
                     struct pst_policy **ret) {
         _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
         struct loader l = { .cat = cat, .diag = diag };
@@ -994,9 +971,9 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, struct pst_
                 .log_prefix = "postern drop: ",
                 .log_rate = 10,
         };
-        p->digest = 0xcbf29ce484222325ULL;
+        p->digest = PST_DIGEST_INIT;
         l.p = p;
-        l.c = (struct pst_cfg) { .files = &p->files, .diag = diag };
+        l.c = (struct pst_cfg) { .files = &p->files, .diag = diag, .source_flags = source_flags, .digest = &p->digest };
 
         r = collect_files(path, diag, &files, &nfiles);
         if (r < 0)
@@ -1022,7 +999,6 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, struct pst_
                         config_init(&cfgs[i]); /* empty: pass 2 skips it */
                         continue;
                 }
-                (void) digest_file(p, files[i]);
                 if (load_definitions(&l, &cfgs[i], i == 0) < 0)
                         r = -EINVAL;
         }
@@ -1036,6 +1012,12 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, struct pst_
                 if (load_rule_sections(&l, &cfgs[i]) < 0)
                         r = -EINVAL;
         }
+        /* A file emptied, or caught half-written, must not become "drop
+         * everything" by accident; a policy that means it says so. */
+        if (r == 0 && !l.has_rules)
+                r = pst_error(diag, -EINVAL, path, 0,
+                              "no input or forward rules: this policy would drop all new connections; write "
+                              "input = (); to mean that");
         if (r == 0 && pst_diag_has_errors(diag))
                 r = -EINVAL;
         if (r == 0)

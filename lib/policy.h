@@ -19,7 +19,6 @@
 #define PST_HOST_ADDRS_MAX 256
 #define PST_LISTS_MAX 256
 #define PST_LIST_ENTRIES_MAX 1000000
-#define PST_LIST_FILE_MAX (64u << 20) /* bytes */
 #define PST_PRULES_MAX 65536
 #define PST_RULE_ITEMS_MAX 256   /* services / sources / destinations per rule */
 #define PST_FRAGMENTS_MAX 256
@@ -134,10 +133,15 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_policy *, pst_policy_free);
 
 /*
  * Load path and the fragments in <dir of path>/postern.d/ *.conf (lexical
- * order), resolving service names against cat.  On error, diag holds every
- * problem found as FILE:LINE: messages and -EINVAL is returned.
+ * order), resolving service names against cat.  Every file is read once,
+ * through source.h (source_flags: PST_SOURCE_ANY_OWNER), and the digest
+ * covers the path and bytes of each: main file, fragments, @includes, list
+ * files.  A policy with neither an input nor a forward list anywhere is an
+ * error (an emptied file is not "drop everything"; "input = ();" is).  On
+ * error, diag holds every problem found as FILE:LINE: messages and -EINVAL
+ * is returned.
  */
-int pst_policy_load(const char *path, const struct pst_catalog *cat, struct pst_diag *diag,
+int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags, struct pst_diag *diag,
                     struct pst_policy **ret);
 
 /* The digest as 16 hex digits */

@@ -316,9 +316,9 @@ const struct pst_service *pst_catalog_find(const struct pst_catalog *cat, const 
         return NULL;
 }
 
-int pst_catalog_load(struct pst_catalog *cat, const char *path, struct pst_diag *diag) {
+int pst_catalog_load(struct pst_catalog *cat, const char *path, unsigned source_flags, struct pst_diag *diag) {
         static const char *const keys[] = { "services", NULL };
-        struct pst_cfg c = { .files = &cat->files, .diag = diag };
+        struct pst_cfg c = { .files = &cat->files, .diag = diag, .source_flags = source_flags };
         config_t cfg;
         config_setting_t *root, *svcs;
         int n, r;
@@ -377,7 +377,7 @@ static int conf_filter(const struct dirent *de) {
         return de->d_name[0] != '.' && l > 5 && streq(de->d_name + l - 5, ".conf");
 }
 
-int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, struct pst_diag *diag) {
+int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, unsigned source_flags, struct pst_diag *diag) {
         struct dirent **list = NULL;
         int n, r = 0;
 
@@ -388,20 +388,22 @@ int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, struct pst_di
                 _cleanup_free_ char *path = NULL;
 
                 if (r >= 0 && asprintf(&path, "%s/%s", dir, list[i]->d_name) >= 0)
-                        r = pst_catalog_load(cat, path, diag);
+                        r = pst_catalog_load(cat, path, source_flags, diag);
                 free(list[i]);
         }
         free(list);
         return r;
 }
 
-int pst_catalog_load_default(struct pst_catalog *cat, const char *path, struct pst_diag *diag) {
+int pst_catalog_load_default(struct pst_catalog *cat, const char *path, unsigned source_flags,
+                             struct pst_diag *diag) {
         int r;
 
         if (path)
-                return pst_catalog_load(cat, path, diag);
-        r = pst_catalog_load(cat, access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG, diag);
+                return pst_catalog_load(cat, path, source_flags, diag);
+        r = pst_catalog_load(cat, access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG,
+                             source_flags, diag);
         if (r < 0)
                 return r;
-        return pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, diag);
+        return pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, source_flags, diag);
 }

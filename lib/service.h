@@ -58,13 +58,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_catalog *, pst_catalog_free);
 /* Empty a catalog held by value. */
 void pst_catalog_clear(struct pst_catalog *cat);
 /* Load a catalog file; a service already present is replaced (services.d overrides). */
-int pst_catalog_load(struct pst_catalog *cat, const char *path, struct pst_diag *diag);
+int pst_catalog_load(struct pst_catalog *cat, const char *path, unsigned source_flags, struct pst_diag *diag);
 /* Load every *.conf of dir in lexical order; a missing dir is not an error. */
-int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, struct pst_diag *diag);
+int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, unsigned source_flags, struct pst_diag *diag);
 /*
  * The catalog a command uses: path when given (and nothing else); otherwise
  * the installed catalog plus the services.d overrides, or — run from a build
  * tree without installing — the source tree's conf/services.conf.
  */
-int pst_catalog_load_default(struct pst_catalog *cat, const char *path, struct pst_diag *diag);
+int pst_catalog_load_default(struct pst_catalog *cat, const char *path, unsigned source_flags,
+                             struct pst_diag *diag);
 const struct pst_service *pst_catalog_find(const struct pst_catalog *cat, const char *name);

@@ -46,6 +46,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "pipeline.h"
 #include "compile.h"
 #include "ifaddr.h"
 #include "nft.h"
@@ -290,9 +291,9 @@ static void inproc_setup(const char *policy, const char *catalog, uint64_t *ret_
 
         pst_diag_init(&diag);
         /* The catalog and policy stay loaded, as in the daemon (rules point into them). */
-        r = pst_catalog_load(&cat, catalog, &diag);
+        r = pst_catalog_load(&cat, catalog, pst_source_flags_from_env(), &diag);
         if (r >= 0)
-                r = pst_policy_load(policy, &cat, &diag, &p);
+                r = pst_policy_load(policy, &cat, pst_source_flags_from_env(), &diag, &p);
         if (r >= 0)
                 r = pst_ifaddrs_dump(&ifa);
         if (r >= 0)

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <time.h>
 
+#include "pipeline.h"
 #include "compile.h"
 #include "nft.h"
 #include "policy.h"
@@ -74,10 +75,10 @@ int main(int argc, char **argv) {
         t[0] = now_us();
         r = pst_catalog_new(&cat);
         if (r >= 0)
-                r = pst_catalog_load(cat, catalog, &diag);
+                r = pst_catalog_load(cat, catalog, pst_source_flags_from_env(), &diag);
         t[1] = now_us();
         if (r >= 0)
-                r = pst_policy_load(policy, cat, &diag, &p);
+                r = pst_policy_load(policy, cat, pst_source_flags_from_env(), &diag, &p);
         t[2] = now_us();
         if (r >= 0)
                 r = pst_compile(p, &ifa, &diag, &rs);

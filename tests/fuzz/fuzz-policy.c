@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 
+#include "pipeline.h"
 #include "compile.h"
 #include "policy.h"
 #include "render.h"
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
                 pst_diag_init(&d);
                 if (cat)
-                        (void) pst_catalog_load(&catalog, cat, &d);
+                        (void) pst_catalog_load(&catalog, cat, pst_source_flags_from_env(), &d);
                 pst_diag_clear(&d);
                 catalog_loaded = true;
         }
@@ -47,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         close(fd);
 
         pst_diag_init(&d);
-        if (pst_policy_load(path, &catalog, &d, &p) >= 0) {
+        if (pst_policy_load(path, &catalog, pst_source_flags_from_env(), &d, &p) >= 0) {
                 if (pst_compile(p, NULL, &d, &rs) >= 0) {
                         FILE *null = fopen("/dev/null", "w");
 

@@ -13,6 +13,7 @@
  */
 #include <sched.h>
 
+#include "pipeline.h"
 #include "check.h"
 #include "nft.h"
 #include "show.h"
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
         if (!root || !catalog)
                 return 1;
         pst_diag_init(&d);
-        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, &d) < 0 || pst_nft_open(&nft) < 0) {
+        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, pst_source_flags_from_env(), &d) < 0 || pst_nft_open(&nft) < 0) {
                 printf("skipped: no catalog or no nf_tables\n");
                 return 77;
         }

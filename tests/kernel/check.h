@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "pipeline.h"
 #include "compile.h"
 #include "policy.h"
 
@@ -31,7 +32,7 @@ static inline struct pst_ruleset *compile_example(const struct pst_catalog *cat,
 
         snprintf(path, sizeof(path), "%s/conf/examples/%s", root, example);
         pst_diag_init(&d);
-        if (pst_policy_load(path, cat, &d, &p) < 0 || pst_compile(p, ifa, &d, &rs) < 0) {
+        if (pst_policy_load(path, cat, pst_source_flags_from_env(), &d, &p) < 0 || pst_compile(p, ifa, &d, &rs) < 0) {
                 pst_diag_print(&d, stdout);
                 exit(1);
         }

@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <sys/wait.h>
 
+#include "pipeline.h"
 #include "check.h"
 #include "iptc.h"
 
@@ -96,7 +97,7 @@ int main(int argc, char **argv) {
         if (!root || !catalog)
                 return 1;
         pst_diag_init(&d);
-        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, &d) < 0)
+        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, pst_source_flags_from_env(), &d) < 0)
                 return 1;
         pst_addr_parse("198.18.0.1", &a, NULL);
         pst_ifaddrs_add(&ifa, "ppp0", &a);

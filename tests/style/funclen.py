@@ -31,9 +31,6 @@ ALLOW = {
     ("lib/iptc-plan.c", "iptc_rule_text"),
     ("lib/iptc-plan.c", "choose_ipset"),
     ("lib/iptc-plan.c", "apply_field"),
-    ("daemon/posternctl.c", "main"),
-    ("lib/nft-batch.c", "pst_nft_batch_build_full"),
-    ("lib/iptc.c", "apply_once"),
 }
 
 

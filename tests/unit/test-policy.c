@@ -6,6 +6,7 @@
 #include <cmocka.h>
 #include <sys/stat.h>
 
+#include "pipeline.h"
 #include "compile.h"
 #include "policy.h"
 #include "render.h"
@@ -18,7 +19,7 @@ static int setup(void **state) {
         const char *path = getenv("POSTERN_CATALOG");
 
         pst_diag_init(&d);
-        if (!path || pst_catalog_load(&cat, path, &d) < 0 || !mkdtemp(dir)) {
+        if (!path || pst_catalog_load(&cat, path, pst_source_flags_from_env(), &d) < 0 || !mkdtemp(dir)) {
                 pst_diag_print(&d, stderr);
                 return -1;
         }
@@ -52,7 +53,7 @@ static struct pst_policy *load(const char *name, struct pst_diag *d) {
 
         snprintf(path, sizeof(path), "%s/%s", dir, name);
         pst_diag_init(d);
-        if (pst_policy_load(path, &cat, d, &p) < 0)
+        if (pst_policy_load(path, &cat, pst_source_flags_from_env(), d, &p) < 0)
                 return NULL;
         return p;
 }

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <ctype.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+
+#include "source.h"
+
+uint64_t pst_digest_update(uint64_t d, const void *data, size_t len) {
+        const uint8_t *b = data;
+
+        for (size_t i = 0; i < len; i++) {
+                d ^= b[i];
+                d *= 0x100000001b3ULL;
+        }
+        return d;
+}
+
+/* A problem with the file as a whole: where it is named, else the file. */
+_printf_(5, 6) static int file_error(struct pst_diag *diag, const struct pst_loc *at, const char *path, int err,
+                                     const char *fmt, ...) {
+        bool named = at && at->file;
+        va_list ap;
+
+        va_start(ap, fmt);
+        pst_verror(diag, err, PST_ERROR, named ? at->file : path, named ? at->line : 0, fmt, ap);
+        va_end(ap);
+        return err;
+}
+
+static bool owner_ok(const struct stat *st) {
+        return st->st_uid == 0 || st->st_uid == geteuid();
+}
+
+/* The file and every directory above it: owned by root or us, writable by
+ * nobody else (a sticky directory excepted). */
+static int check_owners(const char *kind, const char *path, const struct stat *st, const struct pst_loc *at,
+                        struct pst_diag *diag) {
+        char real[PATH_MAX];
+        char *slash;
+
+        if (!owner_ok(st))
+                return file_error(diag, at, path, -EPERM, "%s'%s' is owned by uid %u; only root may own what the "
+                                  "firewall is built from (POSTERN_UNSAFE_FILES=1 allows it)", kind, path,
+                                  (unsigned) st->st_uid);
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
+                return file_error(diag, at, path, -EPERM, "%s'%s' is writable by group or others; chmod go-w it "
+                                  "(POSTERN_UNSAFE_FILES=1 allows it)", kind, path);
+        if (!realpath(path, real))
+                return file_error(diag, at, path, -errno, "cannot resolve %s'%s': %m", kind, path);
+        while ((slash = strrchr(real, '/'))) {
+                struct stat d;
+
+                slash[slash == real] = 0; /* "/a" → "/", "/a/b" → "/a" */
+                if (stat(real, &d) < 0)
+                        return file_error(diag, at, path, -errno, "cannot check the directories above %s'%s': %m", kind,
+                                          path);
+                if (!owner_ok(&d) || ((d.st_mode & (S_IWGRP | S_IWOTH)) && !(d.st_mode & S_ISVTX)))
+                        return file_error(diag, at, path, -EPERM,
+                                          "%s'%s' is in directory %s, which %s (POSTERN_UNSAFE_FILES=1 allows it)",
+                                          kind, path, real, owner_ok(&d) ? "group or others may write to" : "another user owns");
+                if (streq(real, "/"))
+                        break;
+        }
+        return 0;
+}
+
+/* libconfig 1.5 wraps decimal literals beyond 32 bits without an L suffix
+ * (and hex ones beyond 0x7fffffff to negative numbers); with L it saturates
+ * at INT64_MAX.  s points at the first digit; *len gets the literal's length. */
+static bool int_literal_ok(const char *s, bool negative, size_t *len) {
+        bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X');
+        unsigned long long v = 0, limit;
+        const char *p = hex ? s + 2 : s;
+        bool over = false, isfloat = false, l64;
+
+        for (; hex ? isxdigit((unsigned char) *p) : isdigit((unsigned char) *p); p++) {
+                unsigned digit = (unsigned) (isdigit((unsigned char) *p) ? *p - '0' : (tolower(*p) - 'a' + 10));
+
+                if (v > (ULLONG_MAX - digit) / (hex ? 16 : 10))
+                        over = true;
+                else
+                        v = v * (hex ? 16 : 10) + digit;
+        }
+        if (!hex && (*p == '.' || *p == 'e' || *p == 'E'))
+                isfloat = true;
+        l64 = *p == 'L';
+        while (isalnum((unsigned char) *p) || *p == '.' || ((p[-1] == 'e' || p[-1] == 'E') && (*p == '-' || *p == '+')))
+                p++;
+        *len = (size_t) (p - s);
+        if (isfloat)
+                return true;
+        limit = l64 ? (unsigned long long) INT64_MAX : 2147483647ULL;
+        return !over && v <= limit + (negative && !hex);
+}
+
+struct lexer {
+        const char *path;
+        enum pst_source_syntax syntax;
+        struct pst_diag *diag;
+        unsigned line;
+};
+
+static int check_char(struct lexer *x, unsigned char ch, bool comment) {
+        if (ch == 0)
+                return pst_error(x->diag, -EINVAL, x->path, x->line,
+                                 "contains a NUL byte: a string or list entry would silently end there; remove it");
+        if (!comment && ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f))
+                return pst_error(x->diag, -EINVAL, x->path, x->line,
+                                 "contains the control character 0x%02x; only tab, CR and LF are allowed outside "
+                                 "comments", ch);
+        return 0;
+}
+
+/* One pass over the buffer: control characters, and (libconfig) integer
+ * literals, with comments and strings told apart as libconfig's scanner does. */
+static int check_content(struct lexer *x, const char *buf, size_t size) {
+        enum { CODE, LINE_COMMENT, BLOCK_COMMENT, STRING } st = CODE;
+
+        x->line = 1;
+        for (size_t i = 0; i < size; i++) {
+                unsigned char ch = (unsigned char) buf[i];
+                size_t len;
+                int r;
+
+                r = check_char(x, ch, st == LINE_COMMENT || st == BLOCK_COMMENT);
+                if (r < 0)
+                        return r;
+                if (ch == '\n') {
+                        x->line++;
+                        if (st == LINE_COMMENT)
+                                st = CODE;
+                        continue;
+                }
+                switch (st) {
+                case CODE:
+                        if (ch == '#' || (x->syntax == PST_SYNTAX_LIBCONFIG && ch == '/' && buf[i + 1] == '/'))
+                                st = LINE_COMMENT;
+                        else if (x->syntax == PST_SYNTAX_LIST)
+                                break;
+                        else if (ch == '/' && buf[i + 1] == '*')
+                                st = BLOCK_COMMENT, i++;
+                        else if (ch == '"')
+                                st = STRING;
+                        else if (isdigit(ch) && (i == 0 || !(isalnum((unsigned char) buf[i - 1]) ||
+                                                             buf[i - 1] == '_' || buf[i - 1] == '.'))) {
+                                bool neg = i > 0 && buf[i - 1] == '-';
+
+                                if (!int_literal_ok(buf + i, neg, &len))
+                                        return pst_error(x->diag, -ERANGE, x->path, x->line,
+                                                         "the number %s%.*s is too large: libconfig would wrap it; "
+                                                         "expected at most 2147483647",
+                                                         neg ? "-" : "", (int) MIN(len, (size_t) 40), buf + i);
+                                i += len - 1;
+                        }
+                        break;
+                case BLOCK_COMMENT:
+                        if (ch == '*' && buf[i + 1] == '/')
+                                st = CODE, i++;
+                        break;
+                case STRING:
+                        if (ch == '\\' && buf[i + 1] && buf[i + 1] != '\n')
+                                i++;
+                        else if (ch == '"')
+                                st = CODE;
+                        break;
+                case LINE_COMMENT:
+                        break;
+                }
+        }
+        return 0;
+}
+
+static int read_fd(int fd, size_t size, char **ret) {
+        _cleanup_free_ char *buf = malloc(size + 1);
+        size_t got = 0;
+
+        if (!buf)
+                return -ENOMEM;
+        while (got < size) {
+                ssize_t n = read(fd, buf + got, size - got);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        break; /* shrank meanwhile: what we have is what was there */
+                got += (size_t) n;
+        }
+        buf[got] = 0;
+        *ret = TAKE_PTR(buf);
+        return (int) (got == size ? 0 : -EAGAIN);
+}
+
+int pst_source_read(const char *path, enum pst_source_syntax syntax, unsigned flags, const struct pst_loc *named_at,
+                    struct pst_diag *diag, char **ret_buf, size_t *ret_size, struct stat *ret_st) {
+        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *buf = NULL;
+        struct lexer x = { .path = path, .syntax = syntax, .diag = diag };
+        /* what the file is, in messages about it: where it is named, that says which */
+        const char *kind = !named_at ? "" : syntax == PST_SYNTAX_LIST ? "list file " : "@include ";
+        struct stat st;
+        int r;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return file_error(diag, named_at, path, -errno, "cannot read %s'%s': %m", kind, path);
+        if (fstat(fd, &st) < 0)
+                return file_error(diag, named_at, path, -errno, "cannot read %s'%s': %m", kind, path);
+        if (!S_ISREG(st.st_mode))
+                return file_error(diag, named_at, path, -EINVAL, "%s'%s' is %s", kind, path,
+                                  S_ISDIR(st.st_mode) ? "a directory, not a file" : "not a regular file");
+        if ((uint64_t) st.st_size > PST_SOURCE_MAX)
+                return file_error(diag, named_at, path, -EFBIG, "%s'%s' is larger than %u MiB", kind, path,
+                                  PST_SOURCE_MAX >> 20);
+        if (!(flags & PST_SOURCE_ANY_OWNER)) {
+                r = check_owners(kind, path, &st, named_at, diag);
+                if (r < 0)
+                        return r;
+        }
+        r = read_fd(fd, (size_t) st.st_size, &buf);
+        if (r == -EAGAIN)
+                return file_error(diag, named_at, path, -EAGAIN, "%s'%s' changed while it was read; try again", kind,
+                                  path);
+        if (r < 0)
+                return file_error(diag, named_at, path, r, "cannot read %s'%s': %m", kind, path);
+        r = check_content(&x, buf, (size_t) st.st_size);
+        if (r < 0)
+                return r;
+        *ret_size = (size_t) st.st_size;
+        *ret_buf = TAKE_PTR(buf);
+        if (ret_st)
+                *ret_st = st;
+        return 0;
+}
+
+bool pst_source_unchanged(const char *path, const struct stat *st) {
+        struct stat now;
+
+        return stat(path, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino &&
+               now.st_size == st->st_size && now.st_mtim.tv_sec == st->st_mtim.tv_sec &&
+               now.st_mtim.tv_nsec == st->st_mtim.tv_nsec;
+}
