@@ -47,6 +47,17 @@ struct xaddr {
         uint8_t a[16], b[16]; /* NET: address, mask; RANGE: first, last */
 };
 
+static inline unsigned iptc_addr_len(int xf) {
+        return xf == XF_4 ? 4 : 16;
+}
+
+/* The mask of a /plen in len bytes. */
+static inline void iptc_prefix_mask(uint8_t *mask, unsigned len, unsigned plen) {
+        memset(mask, 0, len);
+        for (unsigned b = 0; b < plen; b++)
+                mask[b / 8] |= (uint8_t) (0x80 >> (b % 8));
+}
+
 struct xsetmatch {
         int set; /* index in plan->sets */
         uint8_t dim, flags; /* xt_set_info: flags has IPSET_DIM_n_SRC bits and IPSET_INV_MATCH */
@@ -100,10 +111,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct iptc_plan *, iptc_plan_free);
 
 /* The -A line of one rule, without the newline, exactly as iptables-save prints it. */
 void iptc_rule_text(const struct iptc_plan *p, int xf, const struct xrule *x, FILE *f);
-/* The ipset restore lines that create set s under name (and flush it) and fill it. */
-void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *name, bool flush, FILE *f);
-/* "hash:net family inet hashsize 1024 maxelem 65536" */
-void iptc_set_create_args(const struct xset *s, FILE *f);
 
 /*
  * The xtables entry of one rule (struct ipt_entry or ip6t_entry with its
@@ -112,6 +119,14 @@ void iptc_set_create_args(const struct xset *s, FILE *f);
  */
 #define IPTC_ENTRY_MAX 2048
 size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x, void *buf);
+
+/* iptc-ipset.c: a planned ipset in ipset's words. */
+/* Kernel entries of IR set ir as ipset s (ranges split into networks, port ranges expanded). */
+uint64_t iptc_set_entries(const struct pst_set *ir, const struct xset *s);
+/* The ipset restore lines that create set s under name (and flush it) and fill it. */
+void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *name, bool flush, FILE *f);
+/* "hash:net family inet hashsize 1024 maxelem 65536" */
+void iptc_set_create_args(const struct xset *s, FILE *f);
 
 /* Does this xtables chain name belong to us? */
 static inline bool iptc_chain_ours(const char *name) {

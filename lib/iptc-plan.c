@@ -107,16 +107,6 @@ static void set_body(const char *irname, size_t max, char *out) {
 
 /* ---- address helpers ---- */
 
-static unsigned addr_len(int xf) {
-        return xf == XF_4 ? 4 : 16;
-}
-
-static void prefix_mask(uint8_t *mask, unsigned len, unsigned plen) {
-        memset(mask, 0, len);
-        for (unsigned b = 0; b < plen; b++)
-                mask[b / 8] |= (uint8_t) (0x80 >> (b % 8));
-}
-
 static void xaddr_set(struct xaddr *a, unsigned len, const uint8_t *first, const uint8_t *last, bool inv) {
         int plen = pst_range_prefix(first, last, len);
 
@@ -124,66 +114,12 @@ static void xaddr_set(struct xaddr *a, unsigned len, const uint8_t *first, const
         if (plen >= 0) {
                 a->kind = XA_NET;
                 memcpy(a->a, first, len);
-                prefix_mask(a->b, len, (unsigned) plen);
+                iptc_prefix_mask(a->b, len, (unsigned) plen);
         } else {
                 a->kind = XA_RANGE;
                 memcpy(a->a, first, len);
                 memcpy(a->b, last, len);
         }
-}
-
-static unsigned trailing_zero_bits(const uint8_t *a, unsigned len) {
-        unsigned n = 0;
-
-        for (unsigned i = len; i-- > 0;) {
-                if (a[i] == 0) {
-                        n += 8;
-                        continue;
-                }
-                return n + (unsigned) __builtin_ctz(a[i]);
-        }
-        return n;
-}
-
-/*
- * [first, last] as the fewest networks, for ipset (hash types take
- * networks, and IPv6 ones no ranges).  A /0 is two /1: hash:net refuses a
- * zero prefix length.
- */
-typedef void (*net_fn)(const uint8_t *addr, unsigned plen, void *userdata);
-
-static void split_range(const uint8_t *first, const uint8_t *last, unsigned len, net_fn fn, void *userdata) {
-        unsigned bits = len * 8;
-        uint8_t cur[16], end[16];
-
-        memcpy(cur, first, len);
-        for (unsigned guard = 0; guard < 2 * bits + 2; guard++) {
-                unsigned k = MIN(trailing_zero_bits(cur, len), bits);
-
-                for (;; k--) {
-                        memcpy(end, cur, len);
-                        for (unsigned b = 0; b < k; b++)
-                                end[len - 1 - b / 8] |= (uint8_t) (1u << (b % 8));
-                        if (memcmp(end, last, len) <= 0 || k == 0)
-                                break;
-                }
-                if (k == bits) {
-                        uint8_t half[16] = {};
-
-                        fn(half, 1, userdata);
-                        half[0] = 0x80;
-                        fn(half, 1, userdata);
-                } else
-                        fn(cur, bits - k, userdata);
-                if (memcmp(end, last, len) >= 0)
-                        break;
-                memcpy(cur, end, len);
-                pst_key_inc(cur, len);
-        }
-}
-
-static void count_net(const uint8_t *addr, unsigned plen, void *userdata) {
-        (*(uint64_t *) userdata)++;
 }
 
 /* ---- the plan ---- */
@@ -237,72 +173,6 @@ static int ipportnet_host_side(const struct pst_set *s) {
         return dst_single ? 1 : src_single ? 0 : -1;
 }
 
-struct set_text_ctx {
-        FILE *f;
-        const char *prefix; /* "add NAME " or "add NAME IP,tcp:P," */
-        int af;
-};
-
-static void print_net(const uint8_t *addr, unsigned plen, void *userdata) {
-        struct set_text_ctx *c = userdata;
-        char buf[INET6_ADDRSTRLEN];
-
-        inet_ntop(c->af, addr, buf, sizeof(buf));
-        if (plen == (c->af == AF_INET ? 32u : 128u))
-                fprintf(c->f, "%s%s\n", c->prefix, buf);
-        else
-                fprintf(c->f, "%s%s/%u\n", c->prefix, buf, plen);
-}
-
-void iptc_set_create_args(const struct xset *s, FILE *f) {
-        uint64_t maxelem = MAX(s->entries, 65536), hashsize = 1024;
-
-        while (hashsize < s->entries / 4 && hashsize < (1u << 20))
-                hashsize <<= 1;
-        fprintf(f, "%s family %s hashsize %llu maxelem %llu", s->type == XS_NET ? "hash:net" : "hash:ip,port,net",
-                s->xf == XF_4 ? "inet" : "inet6", (unsigned long long) hashsize, (unsigned long long) maxelem);
-}
-
-void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *name, bool flush, FILE *f) {
-        const struct pst_set *ir = &p->rs->sets[s->irset];
-        unsigned len = addr_len(s->xf), aoff = (len + 3) & ~3u;
-        struct set_text_ctx c = { .f = f, .af = s->xf == XF_4 ? AF_INET : AF_INET6 };
-        char prefix[128];
-
-        fprintf(f, "create %s ", name);
-        iptc_set_create_args(s, f);
-        fputs("\n", f);
-        if (flush)
-                fprintf(f, "flush %s\n", name);
-        for (size_t i = 0; i < ir->n; i++) {
-                const uint8_t *first = pst_set_first(ir, i), *last = pst_set_last(ir, i);
-
-                if (s->type == XS_NET) {
-                        snprintf(prefix, sizeof(prefix), "add %s ", name);
-                        c.prefix = prefix;
-                        split_range(first, last, len, print_net, &c);
-                } else {
-                        /* the host side is single: first == last there */
-                        const uint8_t *host = s->ip_is_dst ? first + aoff : first;
-                        const uint8_t *nf = s->ip_is_dst ? first : first + aoff;
-                        const uint8_t *nl = s->ip_is_dst ? last : last + aoff;
-                        unsigned pf = (unsigned) first[2 * aoff] << 8 | first[2 * aoff + 1];
-                        unsigned pl = (unsigned) last[2 * aoff] << 8 | last[2 * aoff + 1];
-                        char hbuf[INET6_ADDRSTRLEN], ports[16];
-
-                        inet_ntop(c.af, host, hbuf, sizeof(hbuf));
-                        if (pf == pl)
-                                snprintf(ports, sizeof(ports), "%u", pf);
-                        else
-                                snprintf(ports, sizeof(ports), "%u-%u", pf, pl);
-                        snprintf(prefix, sizeof(prefix), "add %s %s,%s:%s,", name, hbuf,
-                                 s->proto == IPPROTO_TCP ? "tcp" : "udp", ports);
-                        c.prefix = prefix;
-                        split_range(nf, nl, len, print_net, &c);
-                }
-        }
-}
-
 /*
  * The ipset for IR set si, created on first use; -1 (in *ret) when the set
  * is written as rules instead.  An error when it can be neither.
@@ -311,7 +181,6 @@ static int choose_ipset(struct builder *b, uint32_t si, int *ret) {
         struct iptc_plan *p = b->p;
         const struct pst_set *s = &b->rs->sets[si];
         struct xset x = { .irset = si, .xf = set_family(s) };
-        unsigned len, aoff;
         int side = -1, r;
 
         if (p->ipset_of[si] != -2) {
@@ -331,22 +200,7 @@ static int choose_ipset(struct builder *b, uint32_t si, int *ret) {
         } else
                 goto inline_set;
 
-        len = addr_len(x.xf);
-        aoff = (len + 3) & ~3u;
-        for (size_t i = 0; i < s->n; i++) {
-                const uint8_t *first = pst_set_first(s, i), *last = pst_set_last(s, i);
-                uint64_t nets = 0, ports = 1;
-
-                if (x.type == XS_NET)
-                        split_range(first, last, len, count_net, &nets);
-                else {
-                        split_range(x.ip_is_dst ? first : first + aoff, x.ip_is_dst ? last : last + aoff, len,
-                                    count_net, &nets);
-                        ports = (uint64_t) ((last[2 * aoff] << 8 | last[2 * aoff + 1]) -
-                                            (first[2 * aoff] << 8 | first[2 * aoff + 1])) + 1;
-                }
-                x.entries += nets * ports;
-        }
+        x.entries = iptc_set_entries(s, &x);
         if (x.entries > PST_IPTC_IPSET_ELEMS_MAX)
                 return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, s->origin), s->origin.line,
                                  "iptables backend: set '%s' needs %llu ipset entries; at most %u are allowed",
@@ -526,7 +380,7 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                         return 0;
                 if (a->kind != XA_NONE)
                         return rule_error(b, -EOPNOTSUPP, "two matches on one address", NULL);
-                xaddr_set(a, addr_len(b->xf), first, last, neg);
+                xaddr_set(a, iptc_addr_len(b->xf), first, last, neg);
                 return 1;
         }
         case PST_F_TCP_DPORT:
@@ -896,12 +750,12 @@ static int mask_to_cidr(const uint8_t *mask, unsigned len) {
 
         for (plen = 0; plen < (int) len * 8 && (mask[plen / 8] & (0x80 >> (plen % 8))); plen++)
                 ;
-        prefix_mask(m, len, (unsigned) plen);
+        iptc_prefix_mask(m, len, (unsigned) plen);
         return memcmp(m, mask, len) == 0 ? plen : -1;
 }
 
 static void print_ip(FILE *f, int xf, const char *opt, const struct xaddr *a) {
-        unsigned len = addr_len(xf);
+        unsigned len = iptc_addr_len(xf);
         int af = xf == XF_4 ? AF_INET : AF_INET6, plen;
         char buf[INET6_ADDRSTRLEN];
 
@@ -1150,7 +1004,7 @@ size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x,
         /* matches, in the order iptc_rule_text() prints them */
         if (x->src.kind == XA_RANGE || x->dst.kind == XA_RANGE) {
                 struct xt_iprange_mtinfo *ir_ = add_match(b, &off, "iprange", 1, sizeof(*ir_));
-                unsigned len = addr_len(xf);
+                unsigned len = iptc_addr_len(xf);
 
                 if (x->src.kind == XA_RANGE) {
                         memcpy(&ir_->src_min, x->src.a, len);
