@@ -2,10 +2,16 @@
 #pragma once
 
 /*
- * Inside the iptables backend.  iptc-plan.c turns the IR into a plan (pure:
- * the xtables rules of each family and the ipsets they use, as plain
- * structs) and writes it as text or as xtables entries; iptc.c puts a plan
- * into the kernel.
+ * Inside the iptables backend, room by room:
+ *   iptc-plan.c   IR → struct iptc_plan: the xtables rules of each family
+ *                 and the ipsets they use, as the plain structs below
+ *                 (pure; it decides, it writes nothing out)
+ *   iptc-xt.c     one planned rule as iptables-save text and as an xtables
+ *                 entry: one table row per match and target, both forms
+ *                 side by side (pure)
+ *   iptc-ipset.c  one planned ipset as `ipset restore` lines (pure)
+ *   iptc.c        a plan into the kernel (libiptc, the ipset tool), and
+ *                 pst_iptc_render(); the only room that does I/O
  */
 
 #include <net/if.h>
@@ -102,6 +108,7 @@ struct iptc_plan {
         struct xfamily fam[2];
 };
 
+/* iptc-plan.c */
 int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_plan **ret, struct pst_diag *diag);
 /* A plan with only the ipset of IR set si (an interface-address set), for an update. */
 int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_plan **ret, int *ret_set,
@@ -109,16 +116,17 @@ int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_pla
 void iptc_plan_free(struct iptc_plan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iptc_plan *, iptc_plan_free);
 
+/* iptc-xt.c: a planned rule in both its forms, written in the same order. */
 /* The -A line of one rule, without the newline, exactly as iptables-save prints it. */
 void iptc_rule_text(const struct iptc_plan *p, int xf, const struct xrule *x, FILE *f);
-
 /*
  * The xtables entry of one rule (struct ipt_entry or ip6t_entry with its
- * matches and target), in buf (at least IPTC_ENTRY_MAX bytes).  Returns its
- * size.  Jumps carry the target chain's name (libiptc resolves it).
+ * matches and target), in ret_entry (IPTC_ENTRY_MAX bytes, all of them
+ * written).  Returns its size.  Jumps carry the target chain's name
+ * (libiptc resolves it).
  */
 #define IPTC_ENTRY_MAX 2048
-size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x, void *buf);
+size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x, void *ret_entry);
 
 /* iptc-ipset.c: a planned ipset in ipset's words. */
 /* Kernel entries of IR set ir as ipset s (ranges split into networks, port ranges expanded). */
