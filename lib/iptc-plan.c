@@ -160,6 +160,87 @@ static int ipportnet_host_side(const struct pst_set *s) {
         return dst_single ? 1 : src_single ? 0 : -1;
 }
 
+/* The ipset type that fits IR set s, in x; false: s is written as rules. */
+static bool ipset_type(const struct iptc_plan *p, const struct pst_set *s, struct xset *x) {
+        int side;
+
+        if (!p->use_ipset)
+                return false;
+        if (s->nfields == 1 && is_addr_field(s->fields[0])) {
+                if ((s->flags & PST_SET_ANON) && s->n <= PST_IPTC_INLINE_MAX)
+                        return false; /* a few rules read better than a set */
+                x->type = XS_NET;
+                return true;
+        }
+        side = ipportnet_host_side(s);
+        if (side < 0)
+                return false;
+        x->type = XS_IPPORTNET;
+        x->ip_is_dst = side == 1;
+        x->proto = s->fields[2] == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP;
+        return true;
+}
+
+/* x->name for planned set x of IR set s (x->entries already known). */
+static int xset_name(const struct iptc_plan *p, const struct pst_set *s, struct xset *x) {
+        _cleanup_free_ char *text = NULL;
+        size_t tlen = 0;
+        FILE *m;
+        char body[15];
+
+        if (x->dynamic && strlen(PST_IPTC_PREFIX) + strlen(s->name) < IPSET_MAXNAMELEN) {
+                snprintf(x->name, sizeof(x->name), "%s%s", PST_IPTC_PREFIX, s->name);
+                return 0;
+        }
+        set_body(s->name, 14, body);
+        if (x->dynamic) { /* a fixed name: refilled by swap */
+                snprintf(x->name, sizeof(x->name), "%s%s-%08x", PST_IPTC_PREFIX, body,
+                         iptc_hash(s->name, strlen(s->name), IPTC_HASH_INIT));
+                return 0;
+        }
+        /* named by content: a changed set gets a new name, so a live
+         * ruleset never sees its set change under it */
+        m = open_memstream(&text, &tlen);
+        if (!m)
+                return -ENOMEM;
+        iptc_set_text(p, x, "-", false, m);
+        if (fclose(m) != 0)
+                return -ENOMEM;
+        snprintf(x->name, sizeof(x->name), "%s%s-%08x", PST_IPTC_PREFIX, body, iptc_hash(text, tlen, IPTC_HASH_INIT));
+        return 0;
+}
+
+/* The index of x among the plan's sets, added unless an equal one is there. */
+static int plan_add_set(struct iptc_plan *p, const struct xset *x, int *ret) {
+        int r;
+
+        /* two anonymous sets with the same contents are one ipset */
+        for (size_t i = 0; i < p->nsets; i++)
+                if (streq(p->sets[i].name, x->name)) {
+                        *ret = (int) i;
+                        return 0;
+                }
+        r = GROW(p->sets, p->capsets, p->nsets + 1, PST_SETS_MAX);
+        if (r < 0)
+                return r;
+        p->sets[p->nsets] = *x;
+        *ret = (int) p->nsets++;
+        return 0;
+}
+
+/* IR set s goes out as one rule per element: refused beyond PST_IPTC_NOIPSET_MAX. */
+static int check_inline_set(struct builder *b, const struct pst_set *s) {
+        if (s->n <= PST_IPTC_NOIPSET_MAX || set_family(s) < 0)
+                return 0;
+        return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, b->r->origin), b->r->origin.line,
+                         "iptables backend: %s%s%s has %zu elements; without ipset %s at most %u elements "
+                         "of a set are written as individual rules",
+                         s->name[0] ? "set '" : "an address set", s->name, s->name[0] ? "'" : "", s->n,
+                         b->p->use_ipset ? "(no ipset type fits this set)"
+                                         : "(no ipset tool, no ip_set in the kernel, or ipset disabled)",
+                         PST_IPTC_NOIPSET_MAX);
+}
+
 /*
  * The ipset for IR set si, created on first use; -1 (in *ret) when the set
  * is written as rules instead.  An error when it can be neither.
@@ -167,84 +248,33 @@ static int ipportnet_host_side(const struct pst_set *s) {
 static int choose_ipset(struct builder *b, uint32_t si, int *ret) {
         struct iptc_plan *p = b->p;
         const struct pst_set *s = &b->rs->sets[si];
-        struct xset x = { .irset = si, .xf = set_family(s) };
-        int side = -1, r;
+        struct xset x = { .irset = si, .xf = set_family(s), .dynamic = s->flags & PST_SET_DYNAMIC };
+        int r, is;
 
         if (p->ipset_of[si] != -2) {
                 *ret = p->ipset_of[si];
                 return 0;
         }
-        *ret = -1;
-        if (s->nfields == 1 && is_addr_field(s->fields[0])) {
-                if (p->use_ipset && (!(s->flags & PST_SET_ANON) || s->n > PST_IPTC_INLINE_MAX))
-                        x.type = XS_NET;
-                else
-                        goto inline_set;
-        } else if (p->use_ipset && (side = ipportnet_host_side(s)) >= 0) {
-                x.type = XS_IPPORTNET;
-                x.ip_is_dst = side == 1;
-                x.proto = s->fields[2] == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP;
-        } else
-                goto inline_set;
-
+        if (!ipset_type(p, s, &x)) {
+                r = check_inline_set(b, s);
+                if (r < 0)
+                        return r;
+                *ret = p->ipset_of[si] = -1;
+                return 0;
+        }
         x.entries = iptc_set_entries(s, &x);
         if (x.entries > PST_IPTC_IPSET_ELEMS_MAX)
                 return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, s->origin), s->origin.line,
                                  "iptables backend: set '%s' needs %llu ipset entries; at most %u are allowed",
                                  s->name[0] ? s->name : "(anonymous)", (unsigned long long) x.entries,
                                  PST_IPTC_IPSET_ELEMS_MAX);
-
-        x.dynamic = s->flags & PST_SET_DYNAMIC;
-        if (x.dynamic) {
-                if (strlen(PST_IPTC_PREFIX) + strlen(s->name) < IPSET_MAXNAMELEN)
-                        snprintf(x.name, sizeof(x.name), "%s%s", PST_IPTC_PREFIX, s->name);
-                else {
-                        char body[15];
-
-                        set_body(s->name, 14, body);
-                        snprintf(x.name, sizeof(x.name), "%s%s-%08x", PST_IPTC_PREFIX, body,
-                                 iptc_hash(s->name, strlen(s->name), IPTC_HASH_INIT));
-                }
-        } else {
-                /* named by content: a changed set gets a new name, so a live
-                 * ruleset never sees its set change under it */
-                _cleanup_free_ char *text = NULL;
-                size_t tlen = 0;
-                FILE *m = open_memstream(&text, &tlen);
-                char body[15];
-
-                if (!m)
-                        return -ENOMEM;
-                iptc_set_text(p, &x, "-", false, m);
-                if (fclose(m) != 0)
-                        return -ENOMEM;
-                set_body(s->name, 14, body);
-                snprintf(x.name, sizeof(x.name), "%s%s-%08x", PST_IPTC_PREFIX, body,
-                         iptc_hash(text, tlen, IPTC_HASH_INIT));
-        }
-        /* two anonymous sets with the same contents are one ipset */
-        for (size_t i = 0; i < p->nsets; i++)
-                if (streq(p->sets[i].name, x.name)) {
-                        *ret = p->ipset_of[si] = (int) i;
-                        return 0;
-                }
-        r = GROW(p->sets, p->capsets, p->nsets + 1, PST_SETS_MAX);
+        r = xset_name(p, s, &x);
         if (r < 0)
                 return r;
-        p->sets[p->nsets] = x;
-        *ret = p->ipset_of[si] = (int) p->nsets++;
-        return 0;
-
-inline_set:
-        if (s->n > PST_IPTC_NOIPSET_MAX && set_family(s) >= 0)
-                return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, b->r->origin), b->r->origin.line,
-                                 "iptables backend: %s%s%s has %zu elements; without ipset %s at most %u elements "
-                                 "of a set are written as individual rules",
-                                 s->name[0] ? "set '" : "an address set", s->name, s->name[0] ? "'" : "", s->n,
-                                 p->use_ipset ? "(no ipset type fits this set)"
-                                              : "(no ipset tool, no ip_set in the kernel, or ipset disabled)",
-                                 PST_IPTC_NOIPSET_MAX);
-        p->ipset_of[si] = -1;
+        r = plan_add_set(p, &x, &is);
+        if (r < 0)
+                return r;
+        *ret = p->ipset_of[si] = is;
         return 0;
 }
 
@@ -293,6 +323,110 @@ static uint16_t ct_bits(uint32_t nft) {
         return v;
 }
 
+static int apply_ifname(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                        const uint8_t *last, bool neg) {
+        char *name = f == PST_F_IIFNAME ? x->iif : x->oif;
+        size_t l = strnlen((const char *) first, IFNAMSIZ);
+
+        if (name[0])
+                return rule_error(b, -EOPNOTSUPP, "two matches on one interface", NULL);
+        if (memcmp(first, last, IFNAMSIZ) == 0)
+                memcpy(name, first, l);
+        else {
+                if (l >= IFNAMSIZ - 1)
+                        return rule_error(b, -EINVAL, "interface wildcard too long", NULL);
+                memcpy(name, first, l);
+                name[l] = '+';
+        }
+        name[l + (name[l] == '+')] = 0;
+        if (f == PST_F_IIFNAME)
+                x->iif_inv = neg;
+        else
+                x->oif_inv = neg;
+        return 1;
+}
+
+static int apply_l4proto(struct builder *b, struct xrule *x, const uint8_t *first, const uint8_t *last, bool neg) {
+        if (first[0] != last[0])
+                return rule_error(b, -EOPNOTSUPP, "a protocol range", NULL);
+        /* ICMPv4 inside IPv6 and ICMPv6 inside IPv4 do not exist:
+         * "meta l4proto { icmp, ipv6-icmp }" is -p icmp in iptables
+         * and -p ipv6-icmp in ip6tables */
+        if (!neg && ((b->xf == XF_6 && first[0] == IPPROTO_ICMP) || (b->xf == XF_4 && first[0] == IPPROTO_ICMPV6)))
+                return 0;
+        /* ip6tables' -p skips AH like any extension header (it asks
+         * ipv6_find_hdr() for the last header), so "-p ah" never
+         * matches; nf_tables' meta l4proto stops at AH
+         * (IP6_FH_F_AUTH).  "-m ipv6header --header ah --soft"
+         * matches a packet with an AH header.  (Not "-m ah": on
+         * kernel 6.18 it hotdrops AH whose length field points past
+         * the packet, observed with the traffic suite's probes.) */
+        if (b->xf == XF_6 && first[0] == IPPROTO_AH && !neg) {
+                if (x->proto >= 0 || x->ah6)
+                        return 0;
+                x->ah6 = true;
+                return 1;
+        }
+        if (x->ah6)
+                return 0;
+        if (x->proto >= 0)
+                return x->proto == first[0] && !x->proto_inv && !neg;
+        x->proto = first[0];
+        x->proto_inv = neg;
+        return 1;
+}
+
+static int apply_addr(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                      const uint8_t *last, bool neg) {
+        bool v4 = f == PST_F_IP_SADDR || f == PST_F_IP_DADDR;
+        struct xaddr *a = is_src_field(f) ? &x->src : &x->dst;
+
+        if (v4 != (b->xf == XF_4))
+                return 0;
+        if (a->kind != XA_NONE)
+                return rule_error(b, -EOPNOTSUPP, "two matches on one address", NULL);
+        xaddr_set(a, iptc_addr_len(b->xf), first, last, neg);
+        return 1;
+}
+
+static int apply_dport(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                       const uint8_t *last, bool neg) {
+        if (!need_proto(x, f == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP))
+                return 0;
+        if (x->port_field)
+                return rule_error(b, -EOPNOTSUPP, "two port matches", NULL);
+        x->port_field = f;
+        x->multiport = false;
+        x->ports_inv = neg;
+        x->ports[0] = (uint16_t) (first[0] << 8 | first[1]);
+        x->ports[1] = (uint16_t) (last[0] << 8 | last[1]);
+        return 1;
+}
+
+static int apply_icmp(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                      const uint8_t *last, bool neg) {
+        if ((f == PST_F_ICMP_TYPE) != (b->xf == XF_4))
+                return 0;
+        if (!need_proto(x, f == PST_F_ICMP_TYPE ? IPPROTO_ICMP : IPPROTO_ICMPV6))
+                return 0;
+        if (x->icmp_type >= 0 || first[0] != last[0])
+                return rule_error(b, -EOPNOTSUPP, "this ICMP type match", NULL);
+        x->icmp_type = first[0];
+        x->icmp_inv = neg;
+        return 1;
+}
+
+static int apply_ctstate(struct builder *b, struct xrule *x, const uint8_t *value, bool neg) {
+        uint32_t v;
+
+        memcpy(&v, value, 4);
+        if (x->ctstate)
+                return rule_error(b, -EOPNOTSUPP, "two ct state matches", NULL);
+        x->ctstate = ct_bits(v);
+        x->ct_inv = neg;
+        return 1;
+}
+
 /*
  * Constrain x by "field in [first, last]" (negated: not in).  Returns 1,
  * 0 when the alternative cannot match in this family, or a negative errno.
@@ -301,111 +435,32 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                        const uint8_t *last, bool neg) {
         switch (f) {
         case PST_F_IIFNAME:
-        case PST_F_OIFNAME: {
-                char *name = f == PST_F_IIFNAME ? x->iif : x->oif;
-                size_t l = strnlen((const char *) first, IFNAMSIZ);
-
-                if (name[0])
-                        return rule_error(b, -EOPNOTSUPP, "two matches on one interface", NULL);
-                if (memcmp(first, last, IFNAMSIZ) == 0)
-                        memcpy(name, first, l);
-                else {
-                        if (l >= IFNAMSIZ - 1)
-                                return rule_error(b, -EINVAL, "interface wildcard too long", NULL);
-                        memcpy(name, first, l);
-                        name[l] = '+';
-                }
-                name[l + (name[l] == '+')] = 0;
-                if (f == PST_F_IIFNAME)
-                        x->iif_inv = neg;
-                else
-                        x->oif_inv = neg;
-                return 1;
-        }
+        case PST_F_OIFNAME:
+                return apply_ifname(b, x, f, first, last, neg);
         case PST_F_NFPROTO: {
                 bool in = first[0] <= xf_nfproto(b->xf) && xf_nfproto(b->xf) <= last[0];
 
                 return in != neg;
         }
         case PST_F_L4PROTO:
-                if (first[0] != last[0])
-                        return rule_error(b, -EOPNOTSUPP, "a protocol range", NULL);
-                /* ICMPv4 inside IPv6 and ICMPv6 inside IPv4 do not exist:
-                 * "meta l4proto { icmp, ipv6-icmp }" is -p icmp in iptables
-                 * and -p ipv6-icmp in ip6tables */
-                if (!neg && ((b->xf == XF_6 && first[0] == IPPROTO_ICMP) ||
-                             (b->xf == XF_4 && first[0] == IPPROTO_ICMPV6)))
-                        return 0;
-                /* ip6tables' -p skips AH like any extension header (it asks
-                 * ipv6_find_hdr() for the last header), so "-p ah" never
-                 * matches; nf_tables' meta l4proto stops at AH
-                 * (IP6_FH_F_AUTH).  "-m ipv6header --header ah --soft"
-                 * matches a packet with an AH header.  (Not "-m ah": on
-                 * kernel 6.18 it hotdrops AH whose length field points past
-                 * the packet, observed with the traffic suite's probes.) */
-                if (b->xf == XF_6 && first[0] == IPPROTO_AH && !neg) {
-                        if (x->proto >= 0 || x->ah6)
-                                return 0;
-                        x->ah6 = true;
-                        return 1;
-                }
-                if (x->ah6)
-                        return 0;
-                if (x->proto >= 0)
-                        return x->proto == first[0] && !x->proto_inv && !neg;
-                x->proto = first[0];
-                x->proto_inv = neg;
-                return 1;
+                return apply_l4proto(b, x, first, last, neg);
         case PST_F_IP_SADDR:
         case PST_F_IP_DADDR:
         case PST_F_IP6_SADDR:
-        case PST_F_IP6_DADDR: {
-                bool v4 = f == PST_F_IP_SADDR || f == PST_F_IP_DADDR;
-                struct xaddr *a = is_src_field(f) ? &x->src : &x->dst;
-
-                if (v4 != (b->xf == XF_4))
-                        return 0;
-                if (a->kind != XA_NONE)
-                        return rule_error(b, -EOPNOTSUPP, "two matches on one address", NULL);
-                xaddr_set(a, iptc_addr_len(b->xf), first, last, neg);
-                return 1;
-        }
+        case PST_F_IP6_DADDR:
+                return apply_addr(b, x, f, first, last, neg);
         case PST_F_TCP_DPORT:
         case PST_F_UDP_DPORT:
-                if (!need_proto(x, f == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP))
-                        return 0;
-                if (x->port_field)
-                        return rule_error(b, -EOPNOTSUPP, "two port matches", NULL);
-                x->port_field = f;
-                x->multiport = false;
-                x->ports_inv = neg;
-                x->ports[0] = (uint16_t) (first[0] << 8 | first[1]);
-                x->ports[1] = (uint16_t) (last[0] << 8 | last[1]);
-                return 1;
+                return apply_dport(b, x, f, first, last, neg);
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
-                if ((f == PST_F_ICMP_TYPE) != (b->xf == XF_4))
-                        return 0;
-                if (!need_proto(x, f == PST_F_ICMP_TYPE ? IPPROTO_ICMP : IPPROTO_ICMPV6))
-                        return 0;
-                if (x->icmp_type >= 0 || first[0] != last[0])
-                        return rule_error(b, -EOPNOTSUPP, "this ICMP type match", NULL);
-                x->icmp_type = first[0];
-                x->icmp_inv = neg;
-                return 1;
-        case PST_F_CT_STATE: {
-                uint32_t v;
-
-                memcpy(&v, first, 4);
-                if (x->ctstate)
-                        return rule_error(b, -EOPNOTSUPP, "two ct state matches", NULL);
-                x->ctstate = ct_bits(v);
-                x->ct_inv = neg;
-                return 1;
+                return apply_icmp(b, x, f, first, last, neg);
+        case PST_F_CT_STATE:
+                return apply_ctstate(b, x, first, neg);
+        case _PST_F_MAX:
+                break;
         }
-        default:
-                return rule_error(b, -EOPNOTSUPP, "a match on this field", NULL);
-        }
+        return rule_error(b, -EOPNOTSUPP, "a match on this field", NULL);
 }
 
 static int expand(struct builder *b, unsigned mi, const struct xrule *cur);
