@@ -10,8 +10,10 @@
  *                 entry: one table row per match and target, both forms
  *                 side by side (pure)
  *   iptc-ipset.c  one planned ipset as `ipset restore` lines (pure)
- *   iptc.c        a plan into the kernel (libiptc, the ipset tool), and
- *                 pst_iptc_render(); the only room that does I/O
+ *   iptc-render.c pst_iptc_render(): a whole plan as restore input (pure)
+ *   iptc.c        pst_iptc_apply() / pst_iptc_update_set(): a plan into the
+ *                 kernel through libiptc and the ipset tool; the only room
+ *                 that talks to the kernel
  */
 
 #include <net/if.h>
