@@ -111,10 +111,11 @@ struct iptc_plan {
 };
 
 /* iptc-plan.c */
-int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_plan **ret, struct pst_diag *diag);
-/* A plan with only the ipset of IR set si (an interface-address set), for an update. */
-int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_plan **ret, int *ret_set,
-                      struct pst_diag *diag);
+int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_diag *diag, struct iptc_plan **ret);
+/* A plan with only the ipset of IR set si (an interface-address set), for
+ * an update; *ret_set: that ipset's index in (*ret)->sets. */
+int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct pst_diag *diag, struct iptc_plan **ret,
+                      int *ret_set);
 void iptc_plan_free(struct iptc_plan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iptc_plan *, iptc_plan_free);
 

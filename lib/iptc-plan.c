@@ -662,7 +662,7 @@ void iptc_plan_free(struct iptc_plan *p) {
         free(p);
 }
 
-int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_plan **ret, struct pst_diag *diag) {
+int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_diag *diag, struct iptc_plan **ret) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r;
@@ -718,8 +718,8 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_pl
         return 0;
 }
 
-int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_plan **ret, int *ret_set,
-                      struct pst_diag *diag) {
+int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct pst_diag *diag, struct iptc_plan **ret,
+                      int *ret_set) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r, is;
