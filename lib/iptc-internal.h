@@ -105,12 +105,14 @@ struct iptc_plan {
         bool use_ipset;
         size_t nsets, capsets;
         struct xset *sets;
-        int *ipset_of;               /* per IR set and family: index in sets or -1 */
+        int *ipset_of;               /* per IR set: index in sets, -1 written as rules (-2 while undecided) */
         char (*chains)[XCHAIN_LEN];  /* per IR chain: its xtables name */
         struct xfamily fam[2];
 };
 
-/* iptc-plan.c */
+/* iptc-plan.c: the plan. */
+/* The plan of rs, with ipsets when use_ipset (else every set as rules).  On
+ * error diag names the rule or set that cannot be written. */
 int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_diag *diag, struct iptc_plan **ret);
 /* A plan with only the ipset of IR set si (an interface-address set), for
  * an update; *ret_set: that ipset's index in (*ret)->sets. */

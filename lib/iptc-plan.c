@@ -92,20 +92,21 @@ static void set_body(const char *irname, size_t max, char *out) {
         strcpy(out, buf);
 }
 
-/* ---- address helpers ---- */
+/* ---- addresses ---- */
 
-static void xaddr_set(struct xaddr *a, unsigned len, const uint8_t *first, const uint8_t *last, bool inv) {
+/* [first, last] as -s/-d when it is one network, else as an iprange */
+static void xaddr_from_range(unsigned len, const uint8_t *first, const uint8_t *last, bool inv, struct xaddr *ret) {
         int plen = pst_range_prefix(first, last, len);
 
-        *a = (struct xaddr) { .inv = inv };
+        *ret = (struct xaddr) { .inv = inv };
         if (plen >= 0) {
-                a->kind = XA_NET;
-                memcpy(a->a, first, len);
-                iptc_prefix_mask(a->b, len, (unsigned) plen);
+                ret->kind = XA_NET;
+                memcpy(ret->a, first, len);
+                iptc_prefix_mask(ret->b, len, (unsigned) plen);
         } else {
-                a->kind = XA_RANGE;
-                memcpy(a->a, first, len);
-                memcpy(a->b, last, len);
+                ret->kind = XA_RANGE;
+                memcpy(ret->a, first, len);
+                memcpy(ret->b, last, len);
         }
 }
 
@@ -159,6 +160,8 @@ static int ipportnet_host_side(const struct pst_set *s) {
         }
         return dst_single ? 1 : src_single ? 0 : -1;
 }
+
+/* ---- sets: an ipset, or one rule per element ---- */
 
 /* The ipset type that fits IR set s, in x; false: s is written as rules. */
 static bool ipset_type(const struct iptc_plan *p, const struct pst_set *s, struct xset *x) {
@@ -385,7 +388,7 @@ static int apply_addr(struct builder *b, struct xrule *x, enum pst_field f, cons
                 return 0;
         if (a->kind != XA_NONE)
                 return rule_error(b, -EOPNOTSUPP, "two matches on one address", NULL);
-        xaddr_set(a, iptc_addr_len(b->xf), first, last, neg);
+        xaddr_from_range(iptc_addr_len(b->xf), first, last, neg, a);
         return 1;
 }
 
