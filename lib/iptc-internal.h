@@ -2,10 +2,18 @@
 #pragma once
 
 /*
- * Inside the iptables backend.  iptc-plan.c turns the IR into a plan (pure:
- * the xtables rules of each family and the ipsets they use, as plain
- * structs) and writes it as text or as xtables entries; iptc.c puts a plan
- * into the kernel.
+ * Inside the iptables backend, room by room:
+ *   iptc-plan.c   IR → struct iptc_plan: the xtables rules of each family
+ *                 and the ipsets they use, as the plain structs below
+ *                 (pure; it decides, it writes nothing out)
+ *   iptc-xt.c     one planned rule as iptables-save text and as an xtables
+ *                 entry: one table row per match and target, both forms
+ *                 side by side (pure)
+ *   iptc-ipset.c  one planned ipset as `ipset restore` lines (pure)
+ *   iptc-render.c pst_iptc_render(): a whole plan as restore input (pure)
+ *   iptc.c        pst_iptc_apply() / pst_iptc_update_set(): a plan into the
+ *                 kernel through libiptc and the ipset tool; the only room
+ *                 that talks to the kernel
  */
 
 #include <net/if.h>
@@ -47,6 +55,17 @@ struct xaddr {
         uint8_t a[16], b[16]; /* NET: address, mask; RANGE: first, last */
 };
 
+static inline unsigned iptc_addr_len(int xf) {
+        return xf == XF_4 ? 4 : 16;
+}
+
+/* The mask of a /plen in len bytes. */
+static inline void iptc_prefix_mask(uint8_t *mask, unsigned len, unsigned plen) {
+        memset(mask, 0, len);
+        for (unsigned b = 0; b < plen; b++)
+                mask[b / 8] |= (uint8_t) (0x80 >> (b % 8));
+}
+
 struct xsetmatch {
         int set; /* index in plan->sets */
         uint8_t dim, flags; /* xt_set_info: flags has IPSET_DIM_n_SRC bits and IPSET_INV_MATCH */
@@ -86,32 +105,41 @@ struct iptc_plan {
         bool use_ipset;
         size_t nsets, capsets;
         struct xset *sets;
-        int *ipset_of;               /* per IR set and family: index in sets or -1 */
+        int *ipset_of;               /* per IR set: index in sets, -1 written as rules (-2 while undecided) */
         char (*chains)[XCHAIN_LEN];  /* per IR chain: its xtables name */
         struct xfamily fam[2];
 };
 
-int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_plan **ret, struct pst_diag *diag);
-/* A plan with only the ipset of IR set si (an interface-address set), for an update. */
-int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_plan **ret, int *ret_set,
-                      struct pst_diag *diag);
+/* iptc-plan.c: the plan. */
+/* The plan of rs, with ipsets when use_ipset (else every set as rules).  On
+ * error diag names the rule or set that cannot be written. */
+int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_diag *diag, struct iptc_plan **ret);
+/* A plan with only the ipset of IR set si (an interface-address set), for
+ * an update; *ret_set: that ipset's index in (*ret)->sets. */
+int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct pst_diag *diag, struct iptc_plan **ret,
+                      int *ret_set);
 void iptc_plan_free(struct iptc_plan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct iptc_plan *, iptc_plan_free);
 
+/* iptc-xt.c: a planned rule in both its forms, written in the same order. */
 /* The -A line of one rule, without the newline, exactly as iptables-save prints it. */
 void iptc_rule_text(const struct iptc_plan *p, int xf, const struct xrule *x, FILE *f);
+/*
+ * The xtables entry of one rule (struct ipt_entry or ip6t_entry with its
+ * matches and target), in ret_entry (IPTC_ENTRY_MAX bytes, all of them
+ * written).  Returns its size.  Jumps carry the target chain's name
+ * (libiptc resolves it).
+ */
+#define IPTC_ENTRY_MAX 2048
+size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x, void *ret_entry);
+
+/* iptc-ipset.c: a planned ipset in ipset's words. */
+/* Kernel entries of IR set ir as ipset s (ranges split into networks, port ranges expanded). */
+uint64_t iptc_set_entries(const struct pst_set *ir, const struct xset *s);
 /* The ipset restore lines that create set s under name (and flush it) and fill it. */
 void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *name, bool flush, FILE *f);
 /* "hash:net family inet hashsize 1024 maxelem 65536" */
 void iptc_set_create_args(const struct xset *s, FILE *f);
-
-/*
- * The xtables entry of one rule (struct ipt_entry or ip6t_entry with its
- * matches and target), in buf (at least IPTC_ENTRY_MAX bytes).  Returns its
- * size.  Jumps carry the target chain's name (libiptc resolves it).
- */
-#define IPTC_ENTRY_MAX 2048
-size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x, void *buf);
 
 /* Does this xtables chain name belong to us? */
 static inline bool iptc_chain_ours(const char *name) {

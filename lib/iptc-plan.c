@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * IR → iptables plan: the xtables rules of each family and the ipsets they
- * use, then each rule as iptables-save text or as an xtables entry.  Pure:
- * nothing here talks to the kernel.
+ * use, as plain structs (iptc-internal.h).  Pure: nothing here talks to the
+ * kernel, nothing here writes a rule out — iptc-xt.c writes a planned rule
+ * as text or as an xtables entry, iptc-ipset.c a planned set.
  *
  * A rule of the IR is a conjunction of matches; some of them (a set of
  * interfaces, of protocols, more than 15 ports, a small address set, a
@@ -13,30 +14,16 @@
  * matches a packet and a jump is never taken twice.
  */
 #include <net/if.h> /* before any <linux/if.h> */
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
-#include <linux/netfilter/x_tables.h>
-#include <linux/netfilter/xt_LOG.h>
-#include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
-#include <linux/netfilter/xt_iprange.h>
-#include <linux/netfilter/xt_limit.h>
 #include <linux/netfilter/xt_multiport.h>
-#include <linux/netfilter/xt_set.h>
-#include <linux/netfilter/xt_tcpudp.h>
-#include <linux/netfilter_ipv4/ip_tables.h>
-#include <linux/netfilter_ipv6/ip6_tables.h>
-#include <linux/netfilter_ipv6/ip6t_ipv6header.h>
 
 #include "addr.h"
 #include "iptc-internal.h"
 
 #define LOG_PREFIX_MAX 29 /* struct xt_log_info: char prefix[30] */
-#define LOG_LEVEL_DEFAULT 4 /* warning: nft's log default, and LOG's */
-#define LIMIT_BURST 5       /* nft's default burst, and xt_limit's */
 
 uint32_t iptc_hash(const void *data, size_t len, uint32_t h) {
         const uint8_t *p = data;
@@ -105,85 +92,22 @@ static void set_body(const char *irname, size_t max, char *out) {
         strcpy(out, buf);
 }
 
-/* ---- address helpers ---- */
+/* ---- addresses ---- */
 
-static unsigned addr_len(int xf) {
-        return xf == XF_4 ? 4 : 16;
-}
-
-static void prefix_mask(uint8_t *mask, unsigned len, unsigned plen) {
-        memset(mask, 0, len);
-        for (unsigned b = 0; b < plen; b++)
-                mask[b / 8] |= (uint8_t) (0x80 >> (b % 8));
-}
-
-static void xaddr_set(struct xaddr *a, unsigned len, const uint8_t *first, const uint8_t *last, bool inv) {
+/* [first, last] as -s/-d when it is one network, else as an iprange */
+static void xaddr_from_range(unsigned len, const uint8_t *first, const uint8_t *last, bool inv, struct xaddr *ret) {
         int plen = pst_range_prefix(first, last, len);
 
-        *a = (struct xaddr) { .inv = inv };
+        *ret = (struct xaddr) { .inv = inv };
         if (plen >= 0) {
-                a->kind = XA_NET;
-                memcpy(a->a, first, len);
-                prefix_mask(a->b, len, (unsigned) plen);
+                ret->kind = XA_NET;
+                memcpy(ret->a, first, len);
+                iptc_prefix_mask(ret->b, len, (unsigned) plen);
         } else {
-                a->kind = XA_RANGE;
-                memcpy(a->a, first, len);
-                memcpy(a->b, last, len);
+                ret->kind = XA_RANGE;
+                memcpy(ret->a, first, len);
+                memcpy(ret->b, last, len);
         }
-}
-
-static unsigned trailing_zero_bits(const uint8_t *a, unsigned len) {
-        unsigned n = 0;
-
-        for (unsigned i = len; i-- > 0;) {
-                if (a[i] == 0) {
-                        n += 8;
-                        continue;
-                }
-                return n + (unsigned) __builtin_ctz(a[i]);
-        }
-        return n;
-}
-
-/*
- * [first, last] as the fewest networks, for ipset (hash types take
- * networks, and IPv6 ones no ranges).  A /0 is two /1: hash:net refuses a
- * zero prefix length.
- */
-typedef void (*net_fn)(const uint8_t *addr, unsigned plen, void *userdata);
-
-static void split_range(const uint8_t *first, const uint8_t *last, unsigned len, net_fn fn, void *userdata) {
-        unsigned bits = len * 8;
-        uint8_t cur[16], end[16];
-
-        memcpy(cur, first, len);
-        for (unsigned guard = 0; guard < 2 * bits + 2; guard++) {
-                unsigned k = MIN(trailing_zero_bits(cur, len), bits);
-
-                for (;; k--) {
-                        memcpy(end, cur, len);
-                        for (unsigned b = 0; b < k; b++)
-                                end[len - 1 - b / 8] |= (uint8_t) (1u << (b % 8));
-                        if (memcmp(end, last, len) <= 0 || k == 0)
-                                break;
-                }
-                if (k == bits) {
-                        uint8_t half[16] = {};
-
-                        fn(half, 1, userdata);
-                        half[0] = 0x80;
-                        fn(half, 1, userdata);
-                } else
-                        fn(cur, bits - k, userdata);
-                if (memcmp(end, last, len) >= 0)
-                        break;
-                memcpy(cur, end, len);
-                pst_key_inc(cur, len);
-        }
-}
-
-static void count_net(const uint8_t *addr, unsigned plen, void *userdata) {
-        (*(uint64_t *) userdata)++;
 }
 
 /* ---- the plan ---- */
@@ -237,70 +161,87 @@ static int ipportnet_host_side(const struct pst_set *s) {
         return dst_single ? 1 : src_single ? 0 : -1;
 }
 
-struct set_text_ctx {
-        FILE *f;
-        const char *prefix; /* "add NAME " or "add NAME IP,tcp:P," */
-        int af;
-};
+/* ---- sets: an ipset, or one rule per element ---- */
 
-static void print_net(const uint8_t *addr, unsigned plen, void *userdata) {
-        struct set_text_ctx *c = userdata;
-        char buf[INET6_ADDRSTRLEN];
+/* The ipset type that fits IR set s, in x; false: s is written as rules. */
+static bool ipset_type(const struct iptc_plan *p, const struct pst_set *s, struct xset *x) {
+        int side;
 
-        inet_ntop(c->af, addr, buf, sizeof(buf));
-        if (plen == (c->af == AF_INET ? 32u : 128u))
-                fprintf(c->f, "%s%s\n", c->prefix, buf);
-        else
-                fprintf(c->f, "%s%s/%u\n", c->prefix, buf, plen);
-}
-
-void iptc_set_create_args(const struct xset *s, FILE *f) {
-        uint64_t maxelem = MAX(s->entries, 65536), hashsize = 1024;
-
-        while (hashsize < s->entries / 4 && hashsize < (1u << 20))
-                hashsize <<= 1;
-        fprintf(f, "%s family %s hashsize %llu maxelem %llu", s->type == XS_NET ? "hash:net" : "hash:ip,port,net",
-                s->xf == XF_4 ? "inet" : "inet6", (unsigned long long) hashsize, (unsigned long long) maxelem);
-}
-
-void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *name, bool flush, FILE *f) {
-        const struct pst_set *ir = &p->rs->sets[s->irset];
-        unsigned len = addr_len(s->xf), aoff = (len + 3) & ~3u;
-        struct set_text_ctx c = { .f = f, .af = s->xf == XF_4 ? AF_INET : AF_INET6 };
-        char prefix[128];
-
-        fprintf(f, "create %s ", name);
-        iptc_set_create_args(s, f);
-        fputs("\n", f);
-        if (flush)
-                fprintf(f, "flush %s\n", name);
-        for (size_t i = 0; i < ir->n; i++) {
-                const uint8_t *first = pst_set_first(ir, i), *last = pst_set_last(ir, i);
-
-                if (s->type == XS_NET) {
-                        snprintf(prefix, sizeof(prefix), "add %s ", name);
-                        c.prefix = prefix;
-                        split_range(first, last, len, print_net, &c);
-                } else {
-                        /* the host side is single: first == last there */
-                        const uint8_t *host = s->ip_is_dst ? first + aoff : first;
-                        const uint8_t *nf = s->ip_is_dst ? first : first + aoff;
-                        const uint8_t *nl = s->ip_is_dst ? last : last + aoff;
-                        unsigned pf = (unsigned) first[2 * aoff] << 8 | first[2 * aoff + 1];
-                        unsigned pl = (unsigned) last[2 * aoff] << 8 | last[2 * aoff + 1];
-                        char hbuf[INET6_ADDRSTRLEN], ports[16];
-
-                        inet_ntop(c.af, host, hbuf, sizeof(hbuf));
-                        if (pf == pl)
-                                snprintf(ports, sizeof(ports), "%u", pf);
-                        else
-                                snprintf(ports, sizeof(ports), "%u-%u", pf, pl);
-                        snprintf(prefix, sizeof(prefix), "add %s %s,%s:%s,", name, hbuf,
-                                 s->proto == IPPROTO_TCP ? "tcp" : "udp", ports);
-                        c.prefix = prefix;
-                        split_range(nf, nl, len, print_net, &c);
-                }
+        if (!p->use_ipset)
+                return false;
+        if (s->nfields == 1 && is_addr_field(s->fields[0])) {
+                if ((s->flags & PST_SET_ANON) && s->n <= PST_IPTC_INLINE_MAX)
+                        return false; /* a few rules read better than a set */
+                x->type = XS_NET;
+                return true;
         }
+        side = ipportnet_host_side(s);
+        if (side < 0)
+                return false;
+        x->type = XS_IPPORTNET;
+        x->ip_is_dst = side == 1;
+        x->proto = s->fields[2] == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP;
+        return true;
+}
+
+/* x->name for planned set x of IR set s (x->entries already known). */
+static int xset_name(const struct iptc_plan *p, const struct pst_set *s, struct xset *x) {
+        _cleanup_free_ char *text = NULL;
+        size_t tlen = 0;
+        FILE *m;
+        char body[15];
+
+        if (x->dynamic && strlen(PST_IPTC_PREFIX) + strlen(s->name) < IPSET_MAXNAMELEN) {
+                snprintf(x->name, sizeof(x->name), "%s%s", PST_IPTC_PREFIX, s->name);
+                return 0;
+        }
+        set_body(s->name, 14, body);
+        if (x->dynamic) { /* a fixed name: refilled by swap */
+                snprintf(x->name, sizeof(x->name), "%s%s-%08x", PST_IPTC_PREFIX, body,
+                         iptc_hash(s->name, strlen(s->name), IPTC_HASH_INIT));
+                return 0;
+        }
+        /* named by content: a changed set gets a new name, so a live
+         * ruleset never sees its set change under it */
+        m = open_memstream(&text, &tlen);
+        if (!m)
+                return -ENOMEM;
+        iptc_set_text(p, x, "-", false, m);
+        if (fclose(m) != 0)
+                return -ENOMEM;
+        snprintf(x->name, sizeof(x->name), "%s%s-%08x", PST_IPTC_PREFIX, body, iptc_hash(text, tlen, IPTC_HASH_INIT));
+        return 0;
+}
+
+/* The index of x among the plan's sets, added unless an equal one is there. */
+static int plan_add_set(struct iptc_plan *p, const struct xset *x, int *ret) {
+        int r;
+
+        /* two anonymous sets with the same contents are one ipset */
+        for (size_t i = 0; i < p->nsets; i++)
+                if (streq(p->sets[i].name, x->name)) {
+                        *ret = (int) i;
+                        return 0;
+                }
+        r = GROW(p->sets, p->capsets, p->nsets + 1, PST_SETS_MAX);
+        if (r < 0)
+                return r;
+        p->sets[p->nsets] = *x;
+        *ret = (int) p->nsets++;
+        return 0;
+}
+
+/* IR set s goes out as one rule per element: refused beyond PST_IPTC_NOIPSET_MAX. */
+static int check_inline_set(struct builder *b, const struct pst_set *s) {
+        if (s->n <= PST_IPTC_NOIPSET_MAX || set_family(s) < 0)
+                return 0;
+        return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, b->r->origin), b->r->origin.line,
+                         "iptables backend: %s%s%s has %zu elements; without ipset %s at most %u elements "
+                         "of a set are written as individual rules",
+                         s->name[0] ? "set '" : "an address set", s->name, s->name[0] ? "'" : "", s->n,
+                         b->p->use_ipset ? "(no ipset type fits this set)"
+                                         : "(no ipset tool, no ip_set in the kernel, or ipset disabled)",
+                         PST_IPTC_NOIPSET_MAX);
 }
 
 /*
@@ -310,100 +251,33 @@ void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *
 static int choose_ipset(struct builder *b, uint32_t si, int *ret) {
         struct iptc_plan *p = b->p;
         const struct pst_set *s = &b->rs->sets[si];
-        struct xset x = { .irset = si, .xf = set_family(s) };
-        unsigned len, aoff;
-        int side = -1, r;
+        struct xset x = { .irset = si, .xf = set_family(s), .dynamic = s->flags & PST_SET_DYNAMIC };
+        int r, is;
 
         if (p->ipset_of[si] != -2) {
                 *ret = p->ipset_of[si];
                 return 0;
         }
-        *ret = -1;
-        if (s->nfields == 1 && is_addr_field(s->fields[0])) {
-                if (p->use_ipset && (!(s->flags & PST_SET_ANON) || s->n > PST_IPTC_INLINE_MAX))
-                        x.type = XS_NET;
-                else
-                        goto inline_set;
-        } else if (p->use_ipset && (side = ipportnet_host_side(s)) >= 0) {
-                x.type = XS_IPPORTNET;
-                x.ip_is_dst = side == 1;
-                x.proto = s->fields[2] == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP;
-        } else
-                goto inline_set;
-
-        len = addr_len(x.xf);
-        aoff = (len + 3) & ~3u;
-        for (size_t i = 0; i < s->n; i++) {
-                const uint8_t *first = pst_set_first(s, i), *last = pst_set_last(s, i);
-                uint64_t nets = 0, ports = 1;
-
-                if (x.type == XS_NET)
-                        split_range(first, last, len, count_net, &nets);
-                else {
-                        split_range(x.ip_is_dst ? first : first + aoff, x.ip_is_dst ? last : last + aoff, len,
-                                    count_net, &nets);
-                        ports = (uint64_t) ((last[2 * aoff] << 8 | last[2 * aoff + 1]) -
-                                            (first[2 * aoff] << 8 | first[2 * aoff + 1])) + 1;
-                }
-                x.entries += nets * ports;
+        if (!ipset_type(p, s, &x)) {
+                r = check_inline_set(b, s);
+                if (r < 0)
+                        return r;
+                *ret = p->ipset_of[si] = -1;
+                return 0;
         }
+        x.entries = iptc_set_entries(s, &x);
         if (x.entries > PST_IPTC_IPSET_ELEMS_MAX)
                 return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, s->origin), s->origin.line,
                                  "iptables backend: set '%s' needs %llu ipset entries; at most %u are allowed",
                                  s->name[0] ? s->name : "(anonymous)", (unsigned long long) x.entries,
                                  PST_IPTC_IPSET_ELEMS_MAX);
-
-        x.dynamic = s->flags & PST_SET_DYNAMIC;
-        if (x.dynamic) {
-                if (strlen(PST_IPTC_PREFIX) + strlen(s->name) < IPSET_MAXNAMELEN)
-                        snprintf(x.name, sizeof(x.name), "%s%s", PST_IPTC_PREFIX, s->name);
-                else {
-                        char body[15];
-
-                        set_body(s->name, 14, body);
-                        snprintf(x.name, sizeof(x.name), "%s%s-%08x", PST_IPTC_PREFIX, body,
-                                 iptc_hash(s->name, strlen(s->name), IPTC_HASH_INIT));
-                }
-        } else {
-                /* named by content: a changed set gets a new name, so a live
-                 * ruleset never sees its set change under it */
-                _cleanup_free_ char *text = NULL;
-                size_t tlen = 0;
-                FILE *m = open_memstream(&text, &tlen);
-                char body[15];
-
-                if (!m)
-                        return -ENOMEM;
-                iptc_set_text(p, &x, "-", false, m);
-                if (fclose(m) != 0)
-                        return -ENOMEM;
-                set_body(s->name, 14, body);
-                snprintf(x.name, sizeof(x.name), "%s%s-%08x", PST_IPTC_PREFIX, body,
-                         iptc_hash(text, tlen, IPTC_HASH_INIT));
-        }
-        /* two anonymous sets with the same contents are one ipset */
-        for (size_t i = 0; i < p->nsets; i++)
-                if (streq(p->sets[i].name, x.name)) {
-                        *ret = p->ipset_of[si] = (int) i;
-                        return 0;
-                }
-        r = GROW(p->sets, p->capsets, p->nsets + 1, PST_SETS_MAX);
+        r = xset_name(p, s, &x);
         if (r < 0)
                 return r;
-        p->sets[p->nsets] = x;
-        *ret = p->ipset_of[si] = (int) p->nsets++;
-        return 0;
-
-inline_set:
-        if (s->n > PST_IPTC_NOIPSET_MAX && set_family(s) >= 0)
-                return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, b->r->origin), b->r->origin.line,
-                                 "iptables backend: %s%s%s has %zu elements; without ipset %s at most %u elements "
-                                 "of a set are written as individual rules",
-                                 s->name[0] ? "set '" : "an address set", s->name, s->name[0] ? "'" : "", s->n,
-                                 p->use_ipset ? "(no ipset type fits this set)"
-                                              : "(no ipset tool, no ip_set in the kernel, or ipset disabled)",
-                                 PST_IPTC_NOIPSET_MAX);
-        p->ipset_of[si] = -1;
+        r = plan_add_set(p, &x, &is);
+        if (r < 0)
+                return r;
+        *ret = p->ipset_of[si] = is;
         return 0;
 }
 
@@ -452,6 +326,110 @@ static uint16_t ct_bits(uint32_t nft) {
         return v;
 }
 
+static int apply_ifname(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                        const uint8_t *last, bool neg) {
+        char *name = f == PST_F_IIFNAME ? x->iif : x->oif;
+        size_t l = strnlen((const char *) first, IFNAMSIZ);
+
+        if (name[0])
+                return rule_error(b, -EOPNOTSUPP, "two matches on one interface", NULL);
+        if (memcmp(first, last, IFNAMSIZ) == 0)
+                memcpy(name, first, l);
+        else {
+                if (l >= IFNAMSIZ - 1)
+                        return rule_error(b, -EINVAL, "interface wildcard too long", NULL);
+                memcpy(name, first, l);
+                name[l] = '+';
+        }
+        name[l + (name[l] == '+')] = 0;
+        if (f == PST_F_IIFNAME)
+                x->iif_inv = neg;
+        else
+                x->oif_inv = neg;
+        return 1;
+}
+
+static int apply_l4proto(struct builder *b, struct xrule *x, const uint8_t *first, const uint8_t *last, bool neg) {
+        if (first[0] != last[0])
+                return rule_error(b, -EOPNOTSUPP, "a protocol range", NULL);
+        /* ICMPv4 inside IPv6 and ICMPv6 inside IPv4 do not exist:
+         * "meta l4proto { icmp, ipv6-icmp }" is -p icmp in iptables
+         * and -p ipv6-icmp in ip6tables */
+        if (!neg && ((b->xf == XF_6 && first[0] == IPPROTO_ICMP) || (b->xf == XF_4 && first[0] == IPPROTO_ICMPV6)))
+                return 0;
+        /* ip6tables' -p skips AH like any extension header (it asks
+         * ipv6_find_hdr() for the last header), so "-p ah" never
+         * matches; nf_tables' meta l4proto stops at AH
+         * (IP6_FH_F_AUTH).  "-m ipv6header --header ah --soft"
+         * matches a packet with an AH header.  (Not "-m ah": on
+         * kernel 6.18 it hotdrops AH whose length field points past
+         * the packet, observed with the traffic suite's probes.) */
+        if (b->xf == XF_6 && first[0] == IPPROTO_AH && !neg) {
+                if (x->proto >= 0 || x->ah6)
+                        return 0;
+                x->ah6 = true;
+                return 1;
+        }
+        if (x->ah6)
+                return 0;
+        if (x->proto >= 0)
+                return x->proto == first[0] && !x->proto_inv && !neg;
+        x->proto = first[0];
+        x->proto_inv = neg;
+        return 1;
+}
+
+static int apply_addr(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                      const uint8_t *last, bool neg) {
+        bool v4 = f == PST_F_IP_SADDR || f == PST_F_IP_DADDR;
+        struct xaddr *a = is_src_field(f) ? &x->src : &x->dst;
+
+        if (v4 != (b->xf == XF_4))
+                return 0;
+        if (a->kind != XA_NONE)
+                return rule_error(b, -EOPNOTSUPP, "two matches on one address", NULL);
+        xaddr_from_range(iptc_addr_len(b->xf), first, last, neg, a);
+        return 1;
+}
+
+static int apply_dport(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                       const uint8_t *last, bool neg) {
+        if (!need_proto(x, f == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP))
+                return 0;
+        if (x->port_field)
+                return rule_error(b, -EOPNOTSUPP, "two port matches", NULL);
+        x->port_field = f;
+        x->multiport = false;
+        x->ports_inv = neg;
+        x->ports[0] = (uint16_t) (first[0] << 8 | first[1]);
+        x->ports[1] = (uint16_t) (last[0] << 8 | last[1]);
+        return 1;
+}
+
+static int apply_icmp(struct builder *b, struct xrule *x, enum pst_field f, const uint8_t *first,
+                      const uint8_t *last, bool neg) {
+        if ((f == PST_F_ICMP_TYPE) != (b->xf == XF_4))
+                return 0;
+        if (!need_proto(x, f == PST_F_ICMP_TYPE ? IPPROTO_ICMP : IPPROTO_ICMPV6))
+                return 0;
+        if (x->icmp_type >= 0 || first[0] != last[0])
+                return rule_error(b, -EOPNOTSUPP, "this ICMP type match", NULL);
+        x->icmp_type = first[0];
+        x->icmp_inv = neg;
+        return 1;
+}
+
+static int apply_ctstate(struct builder *b, struct xrule *x, const uint8_t *value, bool neg) {
+        uint32_t v;
+
+        memcpy(&v, value, 4);
+        if (x->ctstate)
+                return rule_error(b, -EOPNOTSUPP, "two ct state matches", NULL);
+        x->ctstate = ct_bits(v);
+        x->ct_inv = neg;
+        return 1;
+}
+
 /*
  * Constrain x by "field in [first, last]" (negated: not in).  Returns 1,
  * 0 when the alternative cannot match in this family, or a negative errno.
@@ -460,111 +438,32 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                        const uint8_t *last, bool neg) {
         switch (f) {
         case PST_F_IIFNAME:
-        case PST_F_OIFNAME: {
-                char *name = f == PST_F_IIFNAME ? x->iif : x->oif;
-                size_t l = strnlen((const char *) first, IFNAMSIZ);
-
-                if (name[0])
-                        return rule_error(b, -EOPNOTSUPP, "two matches on one interface", NULL);
-                if (memcmp(first, last, IFNAMSIZ) == 0)
-                        memcpy(name, first, l);
-                else {
-                        if (l >= IFNAMSIZ - 1)
-                                return rule_error(b, -EINVAL, "interface wildcard too long", NULL);
-                        memcpy(name, first, l);
-                        name[l] = '+';
-                }
-                name[l + (name[l] == '+')] = 0;
-                if (f == PST_F_IIFNAME)
-                        x->iif_inv = neg;
-                else
-                        x->oif_inv = neg;
-                return 1;
-        }
+        case PST_F_OIFNAME:
+                return apply_ifname(b, x, f, first, last, neg);
         case PST_F_NFPROTO: {
                 bool in = first[0] <= xf_nfproto(b->xf) && xf_nfproto(b->xf) <= last[0];
 
                 return in != neg;
         }
         case PST_F_L4PROTO:
-                if (first[0] != last[0])
-                        return rule_error(b, -EOPNOTSUPP, "a protocol range", NULL);
-                /* ICMPv4 inside IPv6 and ICMPv6 inside IPv4 do not exist:
-                 * "meta l4proto { icmp, ipv6-icmp }" is -p icmp in iptables
-                 * and -p ipv6-icmp in ip6tables */
-                if (!neg && ((b->xf == XF_6 && first[0] == IPPROTO_ICMP) ||
-                             (b->xf == XF_4 && first[0] == IPPROTO_ICMPV6)))
-                        return 0;
-                /* ip6tables' -p skips AH like any extension header (it asks
-                 * ipv6_find_hdr() for the last header), so "-p ah" never
-                 * matches; nf_tables' meta l4proto stops at AH
-                 * (IP6_FH_F_AUTH).  "-m ipv6header --header ah --soft"
-                 * matches a packet with an AH header.  (Not "-m ah": on
-                 * kernel 6.18 it hotdrops AH whose length field points past
-                 * the packet, observed with the traffic suite's probes.) */
-                if (b->xf == XF_6 && first[0] == IPPROTO_AH && !neg) {
-                        if (x->proto >= 0 || x->ah6)
-                                return 0;
-                        x->ah6 = true;
-                        return 1;
-                }
-                if (x->ah6)
-                        return 0;
-                if (x->proto >= 0)
-                        return x->proto == first[0] && !x->proto_inv && !neg;
-                x->proto = first[0];
-                x->proto_inv = neg;
-                return 1;
+                return apply_l4proto(b, x, first, last, neg);
         case PST_F_IP_SADDR:
         case PST_F_IP_DADDR:
         case PST_F_IP6_SADDR:
-        case PST_F_IP6_DADDR: {
-                bool v4 = f == PST_F_IP_SADDR || f == PST_F_IP_DADDR;
-                struct xaddr *a = is_src_field(f) ? &x->src : &x->dst;
-
-                if (v4 != (b->xf == XF_4))
-                        return 0;
-                if (a->kind != XA_NONE)
-                        return rule_error(b, -EOPNOTSUPP, "two matches on one address", NULL);
-                xaddr_set(a, addr_len(b->xf), first, last, neg);
-                return 1;
-        }
+        case PST_F_IP6_DADDR:
+                return apply_addr(b, x, f, first, last, neg);
         case PST_F_TCP_DPORT:
         case PST_F_UDP_DPORT:
-                if (!need_proto(x, f == PST_F_TCP_DPORT ? IPPROTO_TCP : IPPROTO_UDP))
-                        return 0;
-                if (x->port_field)
-                        return rule_error(b, -EOPNOTSUPP, "two port matches", NULL);
-                x->port_field = f;
-                x->multiport = false;
-                x->ports_inv = neg;
-                x->ports[0] = (uint16_t) (first[0] << 8 | first[1]);
-                x->ports[1] = (uint16_t) (last[0] << 8 | last[1]);
-                return 1;
+                return apply_dport(b, x, f, first, last, neg);
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
-                if ((f == PST_F_ICMP_TYPE) != (b->xf == XF_4))
-                        return 0;
-                if (!need_proto(x, f == PST_F_ICMP_TYPE ? IPPROTO_ICMP : IPPROTO_ICMPV6))
-                        return 0;
-                if (x->icmp_type >= 0 || first[0] != last[0])
-                        return rule_error(b, -EOPNOTSUPP, "this ICMP type match", NULL);
-                x->icmp_type = first[0];
-                x->icmp_inv = neg;
-                return 1;
-        case PST_F_CT_STATE: {
-                uint32_t v;
-
-                memcpy(&v, first, 4);
-                if (x->ctstate)
-                        return rule_error(b, -EOPNOTSUPP, "two ct state matches", NULL);
-                x->ctstate = ct_bits(v);
-                x->ct_inv = neg;
-                return 1;
+                return apply_icmp(b, x, f, first, last, neg);
+        case PST_F_CT_STATE:
+                return apply_ctstate(b, x, first, neg);
+        case _PST_F_MAX:
+                break;
         }
-        default:
-                return rule_error(b, -EOPNOTSUPP, "a match on this field", NULL);
-        }
+        return rule_error(b, -EOPNOTSUPP, "a match on this field", NULL);
 }
 
 static int expand(struct builder *b, unsigned mi, const struct xrule *cur);
@@ -766,7 +665,7 @@ void iptc_plan_free(struct iptc_plan *p) {
         free(p);
 }
 
-int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_plan **ret, struct pst_diag *diag) {
+int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_diag *diag, struct iptc_plan **ret) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r;
@@ -822,8 +721,8 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct iptc_pl
         return 0;
 }
 
-int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_plan **ret, int *ret_set,
-                      struct pst_diag *diag) {
+int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct pst_diag *diag, struct iptc_plan **ret,
+                      int *ret_set) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r, is;
@@ -849,431 +748,4 @@ int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct iptc_pla
         *ret_set = is;
         *ret = TAKE_PTR(p);
         return 0;
-}
-
-/* ---- text (as iptables-save prints it) ---- */
-
-static const char *proto_name(int proto) {
-        /* iptables' own table first (xtables_chain_protos), then /etc/protocols */
-        static const struct {
-                const char *name;
-                int num;
-        } protos[] = {
-                { "tcp", IPPROTO_TCP },   { "sctp", IPPROTO_SCTP }, { "udp", IPPROTO_UDP },
-                { "udplite", 136 },       { "icmp", IPPROTO_ICMP }, { "ipv6-icmp", IPPROTO_ICMPV6 },
-                { "esp", IPPROTO_ESP },   { "ah", IPPROTO_AH },
-        };
-        const struct protoent *pe;
-
-        for (size_t i = 0; i < ELEMENTSOF(protos); i++)
-                if (protos[i].num == proto)
-                        return protos[i].name;
-        pe = getprotobynumber(proto);
-        return pe ? pe->p_name : NULL;
-}
-
-/* xtables_save_string() */
-static void save_string(FILE *f, const char *s) {
-        static const char plain[] = "_-0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-        size_t l = strspn(s, plain);
-
-        if (l > 0 && s[l] == 0) {
-                fprintf(f, " %s", s);
-                return;
-        }
-        fputs(" \"", f);
-        for (const char *p = s; *p; p++) {
-                if (strchr("\"\\'", *p))
-                        fputc('\\', f);
-                fputc(*p, f);
-        }
-        fputc('"', f);
-}
-
-static int mask_to_cidr(const uint8_t *mask, unsigned len) {
-        uint8_t m[16];
-        int plen;
-
-        for (plen = 0; plen < (int) len * 8 && (mask[plen / 8] & (0x80 >> (plen % 8))); plen++)
-                ;
-        prefix_mask(m, len, (unsigned) plen);
-        return memcmp(m, mask, len) == 0 ? plen : -1;
-}
-
-static void print_ip(FILE *f, int xf, const char *opt, const struct xaddr *a) {
-        unsigned len = addr_len(xf);
-        int af = xf == XF_4 ? AF_INET : AF_INET6, plen;
-        char buf[INET6_ADDRSTRLEN];
-
-        if (a->kind != XA_NET)
-                return;
-        plen = mask_to_cidr(a->b, len);
-        if (plen == 0 && !a->inv)
-                return;
-        inet_ntop(af, a->a, buf, sizeof(buf));
-        fprintf(f, "%s %s %s/%d", a->inv ? " !" : "", opt, buf, plen);
-}
-
-static void print_iface(FILE *f, char letter, const char *name, bool inv) {
-        if (name[0])
-                fprintf(f, "%s -%c %s", inv ? " !" : "", letter, name);
-}
-
-static void print_rate(FILE *f, uint32_t period) {
-        static const struct {
-                const char *name;
-                uint32_t mult;
-        } rates[] = { { "day", XT_LIMIT_SCALE * 24 * 60 * 60 }, { "hour", XT_LIMIT_SCALE * 60 * 60 },
-                      { "min", XT_LIMIT_SCALE * 60 },           { "sec", XT_LIMIT_SCALE } };
-        unsigned i;
-
-        for (i = 1; i < ELEMENTSOF(rates); ++i)
-                if (period > rates[i].mult || rates[i].mult / period < rates[i].mult % period)
-                        break;
-        fprintf(f, " %u/%s", rates[i - 1].mult / period, rates[i - 1].name);
-}
-
-static uint32_t limit_avg(uint32_t per_minute) {
-        return XT_LIMIT_SCALE * 60 / per_minute;
-}
-
-void iptc_rule_text(const struct iptc_plan *p, int xf, const struct xrule *x, FILE *f) {
-        const struct pst_rule *ir = x->ir;
-        int af = xf == XF_4 ? AF_INET : AF_INET6;
-        char a[INET6_ADDRSTRLEN], c[INET6_ADDRSTRLEN];
-
-        fprintf(f, "-A %s", p->chains[x->chain]);
-        print_ip(f, xf, "-s", &x->src);
-        print_ip(f, xf, "-d", &x->dst);
-        print_iface(f, 'i', x->iif, x->iif_inv);
-        print_iface(f, 'o', x->oif, x->oif_inv);
-        if (x->proto > 0) {
-                const char *n = proto_name(x->proto);
-
-                fprintf(f, "%s -p ", x->proto_inv ? " !" : "");
-                if (n)
-                        fputs(n, f);
-                else
-                        fprintf(f, "%d", x->proto);
-        }
-        if (x->src.kind == XA_RANGE || x->dst.kind == XA_RANGE) {
-                fputs(" -m iprange", f);
-                if (x->src.kind == XA_RANGE)
-                        fprintf(f, "%s --src-range %s-%s", x->src.inv ? " !" : "",
-                                inet_ntop(af, x->src.a, a, sizeof(a)), inet_ntop(af, x->src.b, c, sizeof(c)));
-                if (x->dst.kind == XA_RANGE)
-                        fprintf(f, "%s --dst-range %s-%s", x->dst.inv ? " !" : "",
-                                inet_ntop(af, x->dst.a, a, sizeof(a)), inet_ntop(af, x->dst.b, c, sizeof(c)));
-        }
-        for (unsigned i = 0; i < x->nsetm; i++) {
-                const struct xsetmatch *sm = &x->setm[i];
-
-                fprintf(f, " -m set%s --match-set %s", sm->flags & IPSET_INV_MATCH ? " !" : "",
-                        p->sets[sm->set].name);
-                for (unsigned d = 1; d <= sm->dim; d++)
-                        fprintf(f, "%s%s", d == 1 ? " " : ",", sm->flags & (1 << d) ? "src" : "dst");
-        }
-        if (x->ah6)
-                fputs(" -m ipv6header --header ah --soft", f);
-        if (x->port_field) {
-                const char *m = x->port_field == PST_F_TCP_DPORT ? "tcp" : "udp";
-
-                if (x->multiport) {
-                        fprintf(f, " -m multiport%s --dports ", x->ports_inv ? " !" : "");
-                        for (unsigned i = 0; i < x->nports; i++) {
-                                fprintf(f, "%s%u", i ? "," : "", x->ports[i]);
-                                if (x->pflags[i])
-                                        fprintf(f, ":%u", x->ports[++i]);
-                        }
-                } else if (x->ports[0] == x->ports[1])
-                        fprintf(f, " -m %s%s --dport %u", m, x->ports_inv ? " !" : "", x->ports[0]);
-                else
-                        fprintf(f, " -m %s%s --dport %u:%u", m, x->ports_inv ? " !" : "", x->ports[0], x->ports[1]);
-        }
-        if (x->icmp_type >= 0) {
-                if (xf == XF_4)
-                        fprintf(f, " -m icmp%s --icmp-type %d", x->icmp_inv ? " !" : "", x->icmp_type);
-                else
-                        fprintf(f, " -m icmp6%s --icmpv6-type %d", x->icmp_inv ? " !" : "", x->icmp_type);
-        }
-        if (x->ctstate) {
-                static const struct {
-                        uint16_t bit;
-                        const char *name;
-                } st[] = {
-                        { XT_CONNTRACK_STATE_INVALID, "INVALID" },
-                        { XT_CONNTRACK_STATE_BIT(IP_CT_NEW), "NEW" },
-                        { XT_CONNTRACK_STATE_BIT(IP_CT_RELATED), "RELATED" },
-                        { XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED), "ESTABLISHED" },
-                        { XT_CONNTRACK_STATE_UNTRACKED, "UNTRACKED" },
-                };
-                const char *sep = " ";
-
-                fprintf(f, " -m conntrack%s --ctstate", x->ct_inv ? " !" : "");
-                for (size_t i = 0; i < ELEMENTSOF(st); i++)
-                        if (x->ctstate & st[i].bit) {
-                                fprintf(f, "%s%s", sep, st[i].name);
-                                sep = ",";
-                        }
-        }
-        if (ir->limit_per_minute) {
-                fputs(" -m limit --limit", f);
-                print_rate(f, limit_avg(ir->limit_per_minute));
-        }
-        if (ir->comment[0]) {
-                fputs(" -m comment --comment", f);
-                save_string(f, ir->comment);
-        }
-        if (ir->log_prefix[0]) {
-                fputs(" -j LOG", f);
-                fputs(" --log-prefix", f);
-                save_string(f, ir->log_prefix);
-                return;
-        }
-        switch (x->verdict.kind) {
-        case PST_V_ACCEPT:
-                fputs(" -j ACCEPT", f);
-                break;
-        case PST_V_DROP:
-                fputs(" -j DROP", f);
-                break;
-        case PST_V_RETURN:
-                fputs(" -j RETURN", f);
-                break;
-        case PST_V_JUMP:
-        case PST_V_GOTO:
-                fprintf(f, " -%c %s", x->verdict.kind == PST_V_GOTO ? 'g' : 'j', p->chains[x->verdict.chain]);
-                break;
-        case PST_V_NONE:
-                break;
-        }
-}
-
-/* ---- entries ---- */
-
-static void *add_match(uint8_t *buf, size_t *off, const char *name, uint8_t rev, size_t datalen) {
-        struct xt_entry_match *m = (struct xt_entry_match *) (buf + *off);
-        size_t size = XT_ALIGN(sizeof(*m)) + XT_ALIGN(datalen);
-
-        memset(m, 0, size);
-        m->u.user.match_size = (uint16_t) size;
-        snprintf(m->u.user.name, sizeof(m->u.user.name), "%s", name);
-        m->u.user.revision = rev;
-        *off += size;
-        return m->data;
-}
-
-static void set_iface(const char *name, char *iface, unsigned char *mask) {
-        size_t l = strlen(name);
-
-        if (!l)
-                return;
-        /* as iptables stores it: "ppp+" keeps its '+', the mask covers
-         * "ppp"; an exact name's mask covers its NUL too */
-        strcpy(iface, name);
-        memset(mask, 0xff, name[l - 1] == '+' ? l - 1 : l + 1);
-}
-
-size_t iptc_rule_entry(const struct iptc_plan *p, int xf, const struct xrule *x, void *buf) {
-        const struct pst_rule *ir = x->ir;
-        uint8_t *b = buf;
-        size_t off, target_off;
-        uint16_t *tgt_off_field, *next_off_field;
-
-        memset(b, 0, IPTC_ENTRY_MAX);
-        if (xf == XF_4) {
-                struct ipt_entry *e = buf;
-                struct ipt_ip *ip = &e->ip;
-
-                if (x->src.kind == XA_NET) {
-                        memcpy(&ip->smsk, x->src.b, 4);
-                        memcpy(&ip->src, x->src.a, 4);
-                        ip->src.s_addr &= ip->smsk.s_addr;
-                        if (x->src.inv)
-                                ip->invflags |= IPT_INV_SRCIP;
-                }
-                if (x->dst.kind == XA_NET) {
-                        memcpy(&ip->dmsk, x->dst.b, 4);
-                        memcpy(&ip->dst, x->dst.a, 4);
-                        ip->dst.s_addr &= ip->dmsk.s_addr;
-                        if (x->dst.inv)
-                                ip->invflags |= IPT_INV_DSTIP;
-                }
-                set_iface(x->iif, ip->iniface, ip->iniface_mask);
-                set_iface(x->oif, ip->outiface, ip->outiface_mask);
-                ip->invflags |= (x->iif_inv ? IPT_INV_VIA_IN : 0) | (x->oif_inv ? IPT_INV_VIA_OUT : 0);
-                if (x->proto > 0) {
-                        ip->proto = (uint16_t) x->proto;
-                        if (x->proto_inv)
-                                ip->invflags |= XT_INV_PROTO;
-                }
-                if (x->verdict.kind == PST_V_GOTO)
-                        ip->flags |= IPT_F_GOTO;
-                off = sizeof(*e);
-                tgt_off_field = &e->target_offset;
-                next_off_field = &e->next_offset;
-        } else {
-                struct ip6t_entry *e = buf;
-                struct ip6t_ip6 *ip = &e->ipv6;
-
-                if (x->src.kind == XA_NET) {
-                        memcpy(&ip->smsk, x->src.b, 16);
-                        for (int i = 0; i < 16; i++)
-                                ip->src.s6_addr[i] = x->src.a[i] & x->src.b[i];
-                        if (x->src.inv)
-                                ip->invflags |= IP6T_INV_SRCIP;
-                }
-                if (x->dst.kind == XA_NET) {
-                        memcpy(&ip->dmsk, x->dst.b, 16);
-                        for (int i = 0; i < 16; i++)
-                                ip->dst.s6_addr[i] = x->dst.a[i] & x->dst.b[i];
-                        if (x->dst.inv)
-                                ip->invflags |= IP6T_INV_DSTIP;
-                }
-                set_iface(x->iif, ip->iniface, ip->iniface_mask);
-                set_iface(x->oif, ip->outiface, ip->outiface_mask);
-                ip->invflags |= (x->iif_inv ? IP6T_INV_VIA_IN : 0) | (x->oif_inv ? IP6T_INV_VIA_OUT : 0);
-                if (x->proto > 0) {
-                        /* ip6tables looks at the protocol only with this flag */
-                        ip->flags |= IP6T_F_PROTO;
-                        ip->proto = (uint16_t) x->proto;
-                        if (x->proto_inv)
-                                ip->invflags |= XT_INV_PROTO;
-                }
-                if (x->verdict.kind == PST_V_GOTO)
-                        ip->flags |= IP6T_F_GOTO;
-                off = sizeof(*e);
-                tgt_off_field = &e->target_offset;
-                next_off_field = &e->next_offset;
-        }
-
-        /* matches, in the order iptc_rule_text() prints them */
-        if (x->src.kind == XA_RANGE || x->dst.kind == XA_RANGE) {
-                struct xt_iprange_mtinfo *ir_ = add_match(b, &off, "iprange", 1, sizeof(*ir_));
-                unsigned len = addr_len(xf);
-
-                if (x->src.kind == XA_RANGE) {
-                        memcpy(&ir_->src_min, x->src.a, len);
-                        memcpy(&ir_->src_max, x->src.b, len);
-                        ir_->flags |= IPRANGE_SRC | (x->src.inv ? IPRANGE_SRC_INV : 0);
-                }
-                if (x->dst.kind == XA_RANGE) {
-                        memcpy(&ir_->dst_min, x->dst.a, len);
-                        memcpy(&ir_->dst_max, x->dst.b, len);
-                        ir_->flags |= IPRANGE_DST | (x->dst.inv ? IPRANGE_DST_INV : 0);
-                }
-        }
-        for (unsigned i = 0; i < x->nsetm; i++) {
-                /* revision 4: iptables-save prints a match only in the
-                 * newest revision both it and the kernel know */
-                struct xt_set_info_match_v4 *sm = add_match(b, &off, "set", 4, sizeof(*sm));
-
-                sm->match_set.index = p->sets[x->setm[i].set].index;
-                sm->match_set.dim = x->setm[i].dim;
-                sm->match_set.flags = x->setm[i].flags;
-        }
-        if (x->ah6) {
-                struct ip6t_ipv6header_info *h = add_match(b, &off, "ipv6header", 0, sizeof(*h));
-
-                h->matchflags = MASK_AH;
-                h->modeflag = 1; /* --soft: AH among the headers, others allowed */
-        }
-        if (x->port_field && x->multiport) {
-                struct xt_multiport_v1 *mp = add_match(b, &off, "multiport", 1, sizeof(*mp));
-
-                mp->flags = XT_MULTIPORT_DESTINATION;
-                mp->count = x->nports;
-                memcpy(mp->ports, x->ports, sizeof(mp->ports));
-                memcpy(mp->pflags, x->pflags, sizeof(mp->pflags));
-                mp->invert = x->ports_inv;
-        } else if (x->port_field == PST_F_TCP_DPORT) {
-                struct xt_tcp *t = add_match(b, &off, "tcp", 0, sizeof(*t));
-
-                t->spts[1] = 0xffff;
-                t->dpts[0] = x->ports[0];
-                t->dpts[1] = x->ports[1];
-                t->invflags = x->ports_inv ? XT_TCP_INV_DSTPT : 0;
-        } else if (x->port_field == PST_F_UDP_DPORT) {
-                struct xt_udp *u = add_match(b, &off, "udp", 0, sizeof(*u));
-
-                u->spts[1] = 0xffff;
-                u->dpts[0] = x->ports[0];
-                u->dpts[1] = x->ports[1];
-                u->invflags = x->ports_inv ? XT_UDP_INV_DSTPT : 0;
-        }
-        if (x->icmp_type >= 0) {
-                if (xf == XF_4) {
-                        struct ipt_icmp *ic = add_match(b, &off, "icmp", 0, sizeof(*ic));
-
-                        ic->type = (uint8_t) x->icmp_type;
-                        ic->code[1] = 0xff;
-                        ic->invflags = x->icmp_inv ? IPT_ICMP_INV : 0;
-                } else {
-                        struct ip6t_icmp *ic = add_match(b, &off, "icmp6", 0, sizeof(*ic));
-
-                        ic->type = (uint8_t) x->icmp_type;
-                        ic->code[1] = 0xff;
-                        ic->invflags = x->icmp_inv ? IP6T_ICMP_INV : 0;
-                }
-        }
-        if (x->ctstate) {
-                struct xt_conntrack_mtinfo3 *ct = add_match(b, &off, "conntrack", 3, sizeof(*ct));
-
-                ct->match_flags = XT_CONNTRACK_STATE;
-                ct->invert_flags = x->ct_inv ? XT_CONNTRACK_STATE : 0;
-                ct->state_mask = x->ctstate;
-        }
-        if (ir->limit_per_minute) {
-                struct xt_rateinfo *ri = add_match(b, &off, "limit", 0, sizeof(*ri));
-
-                ri->avg = limit_avg(ir->limit_per_minute);
-                ri->burst = LIMIT_BURST;
-        }
-        if (ir->comment[0]) {
-                struct xt_comment_info *ci = add_match(b, &off, "comment", 0, sizeof(*ci));
-
-                snprintf(ci->comment, sizeof(ci->comment), "%s", ir->comment);
-        }
-
-        target_off = off;
-        if (ir->log_prefix[0]) {
-                struct xt_entry_target *t = (struct xt_entry_target *) (b + off);
-                struct xt_log_info *li = (struct xt_log_info *) t->data;
-                size_t size = XT_ALIGN(sizeof(*t)) + XT_ALIGN(sizeof(*li));
-
-                t->u.user.target_size = (uint16_t) size;
-                strcpy(t->u.user.name, "LOG");
-                li->level = LOG_LEVEL_DEFAULT;
-                memcpy(li->prefix, ir->log_prefix, MIN(strlen(ir->log_prefix), sizeof(li->prefix) - 1));
-                off += size;
-        } else {
-                /* a standard target named after its verdict or chain: libiptc
-                 * turns the name into the verdict or the jump offset */
-                struct xt_standard_target *t = (struct xt_standard_target *) (b + off);
-                const char *name = "";
-
-                switch (x->verdict.kind) {
-                case PST_V_ACCEPT:
-                        name = "ACCEPT";
-                        break;
-                case PST_V_DROP:
-                        name = "DROP";
-                        break;
-                case PST_V_RETURN:
-                        name = "RETURN";
-                        break;
-                case PST_V_JUMP:
-                case PST_V_GOTO:
-                        name = p->chains[x->verdict.chain];
-                        break;
-                case PST_V_NONE:
-                        break;
-                }
-                t->target.u.user.target_size = XT_ALIGN(sizeof(*t));
-                snprintf(t->target.u.user.name, sizeof(t->target.u.user.name), "%s", name);
-                off += XT_ALIGN(sizeof(*t));
-        }
-        *tgt_off_field = (uint16_t) target_off;
-        *next_off_field = (uint16_t) off;
-        return off;
 }

@@ -132,6 +132,12 @@ static void handle_done(struct handle *h) {
         h->h = NULL;
 }
 
+/* both families' handles */
+static void handles_done(struct handle (*h)[2]) {
+        handle_done(&(*h)[XF_4]);
+        handle_done(&(*h)[XF_6]);
+}
+
 static int handle_open(struct handle *h, int xf, struct pst_diag *diag) {
         const struct fam_ops *ops = &fam_ops[xf];
 
@@ -244,7 +250,7 @@ static int ipset_index(int fd, const char *name, uint16_t *ret) {
         return 0;
 }
 
-static int ipset_name(int fd, uint16_t index, char name[IPSET_MAXNAMELEN]) {
+static int ipset_name(int fd, uint16_t index, char ret_name[IPSET_MAXNAMELEN]) {
         struct ip_set_req_get_set req = { .op = IP_SET_OP_GET_BYINDEX, .version = IPSET_PROTOCOL };
         socklen_t len = sizeof(req);
 
@@ -253,7 +259,7 @@ static int ipset_name(int fd, uint16_t index, char name[IPSET_MAXNAMELEN]) {
                 return -errno;
         if (!req.set.name[0])
                 return -ENOENT;
-        snprintf(name, IPSET_MAXNAMELEN, "%s", req.set.name);
+        snprintf(ret_name, IPSET_MAXNAMELEN, "%s", req.set.name);
         return 0;
 }
 
@@ -375,8 +381,8 @@ static void setjob_done(struct setjob *j) {
                 close(j->fd);
 }
 
-static void tmp_name(size_t i, char buf[IPSET_MAXNAMELEN]) {
-        snprintf(buf, IPSET_MAXNAMELEN, "%snew-%u", PST_IPTC_PREFIX, (unsigned) (i & 0xffffff));
+static void tmp_name(size_t i, char ret_name[IPSET_MAXNAMELEN]) {
+        snprintf(ret_name, IPSET_MAXNAMELEN, "%snew-%u", PST_IPTC_PREFIX, (unsigned) (i & 0xffffff));
 }
 
 static int set_error(struct setjob *j, const struct xset *s, int err, const char *msg) {
@@ -467,7 +473,8 @@ static int sets_create(struct setjob *j) {
 /* Destroy sets by name; those still referenced stay (a warning). */
 static void sets_destroy(struct setjob *j, char (*names)[IPSET_MAXNAMELEN], size_t n) {
         for (size_t i = 0; i < n; i++) {
-                char line[IPSET_MAXNAMELEN + 16], *msg = NULL;
+                _cleanup_free_ char *msg = NULL;
+                char line[IPSET_MAXNAMELEN + 16];
                 unsigned l;
                 uint16_t idx;
 
@@ -477,7 +484,6 @@ static void sets_destroy(struct setjob *j, char (*names)[IPSET_MAXNAMELEN], size
                 if (ipset_run(j->o, line, strlen(line), &l, &msg) < 0)
                         pst_warning(j->diag, NULL, 0, "iptables backend: cannot destroy ipset %s: %s, ignoring",
                                     names[i], msg ? msg : "ipset failed");
-                free(msg);
         }
 }
 
@@ -662,14 +668,13 @@ static int restore_saved(const struct saved *s, struct pst_diag *diag) {
         int r = -EAGAIN;
 
         for (int t = 0; t < COMMIT_TRIES && r == -EAGAIN; t++) {
-                struct handle h = {};
+                _cleanup_(handle_done) struct handle h = {};
 
                 r = handle_open(&h, s->xf, diag);
                 if (r >= 0)
                         r = build_from_saved(s, &h, diag);
                 if (r >= 0)
                         r = commit(&h);
-                handle_done(&h);
         }
         return r;
 }
@@ -677,31 +682,77 @@ static int restore_saved(const struct saved *s, struct pst_diag *diag) {
 /* ---- apply ---- */
 
 int pst_iptc_available(void) {
-        struct handle h4 = {}, h6 = {};
+        _cleanup_(handles_done) struct handle h[2] = {};
         struct pst_diag d;
         int r;
 
         pst_diag_init(&d);
-        r = handle_open(&h4, XF_4, &d);
+        r = handle_open(&h[XF_4], XF_4, &d);
         if (r >= 0)
-                r = handle_open(&h6, XF_6, &d);
-        handle_done(&h4);
-        handle_done(&h6);
+                r = handle_open(&h[XF_6], XF_6, &d);
         pst_diag_clear(&d);
         return r;
 }
 
-/* This reads best whole: the transaction as one story (sets, IPv4 commit, IPv6
- * commit or IPv4 rollback, then the old sets), each step's failure next to it. */
-static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct setjob *j, bool *retry,
-                      struct pst_diag *diag) {
-        struct handle h[2] = { { .xf = XF_4 }, { .xf = XF_6 } };
-        struct saved saved4 = {};
+/* Commit IPv6 after IPv4 went in: on EAGAIN (someone changed ip6tables
+ * since our snapshot) take a new snapshot and build it again. */
+static int commit_v6(const struct iptc_plan *p, const struct pst_iptc_opts *o, struct handle *h6,
+                     struct pst_diag *diag) {
+        int r = 0;
+
+        if (o->before_v6_commit)
+                r = o->before_v6_commit(o->userdata);
+        for (int t = 0; r >= 0 && t < COMMIT_TRIES; t++) {
+                r = commit(h6);
+                if (r != -EAGAIN)
+                        break;
+                handle_done(h6);
+                r = handle_open(h6, XF_6, diag);
+                if (r >= 0)
+                        r = build_from_plan(p, h6, diag);
+                if (r >= 0)
+                        r = -EAGAIN;
+        }
+        return r;
+}
+
+/* IPv6 was refused (r): put IPv4 back as it was and say what happened. */
+static int v6_refused(const struct saved *saved4, int r, struct pst_diag *diag) {
+        int k = restore_saved(saved4, diag);
+
+        if (k < 0)
+                return pst_error(diag, r, NULL, 0,
+                                 "iptables backend: the kernel refused the IPv6 filter table: %s; AND restoring "
+                                 "the previous IPv4 rules failed too (%s): IPv4 has the new rules, IPv6 the old",
+                                 ip6tc_strerror(-r), iptc_strerror(-k));
+        return pst_error(diag, r, NULL, 0,
+                         "iptables backend: the kernel refused the IPv6 filter table: %s; the IPv4 "
+                         "table was restored to its previous rules, nothing was changed",
+                         ip6tc_strerror(-r));
+}
+
+/* After both commits: destroy the sets only the old rules used. */
+static void sets_drop_unused(struct setjob *j, char (*oldrefs)[IPSET_MAXNAMELEN], size_t noldrefs) {
+        for (size_t i = 0; i < noldrefs; i++) {
+                bool keep = false;
+
+                for (size_t k = 0; k < j->p->nsets; k++)
+                        keep |= streq(j->p->sets[k].name, oldrefs[i]);
+                if (!keep)
+                        sets_destroy(j, &oldrefs[i], 1);
+        }
+}
+
+/* The transaction as one story, in the order iptc.h promises. */
+static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct setjob *j, struct pst_diag *diag,
+                      bool *ret_retry) {
+        _cleanup_(handles_done) struct handle h[2] = { { .xf = XF_4 }, { .xf = XF_6 } };
+        _cleanup_(saved_clear) struct saved saved4 = {};
         _cleanup_free_ char(*oldrefs)[IPSET_MAXNAMELEN] = NULL;
         size_t noldrefs = 0, capold = 0;
         int r;
 
-        *retry = false;
+        *ret_retry = false;
         r = handle_open(&h[XF_4], XF_4, diag);
         if (r >= 0)
                 r = handle_open(&h[XF_6], XF_6, diag);
@@ -716,79 +767,35 @@ static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct
         for (int xf = XF_4; r >= 0 && xf <= XF_6; xf++)
                 r = build_from_plan(p, &h[xf], diag);
         if (r < 0 || o->check_only)
-                goto out;
+                return r;
 
         r = commit(&h[XF_4]);
         if (r == -EAGAIN) {
-                *retry = true;
-                goto out;
+                *ret_retry = true;
+                return r;
         }
-        if (r < 0) {
-                pst_error(diag, r, NULL, 0, "iptables backend: the kernel refused the IPv4 filter table: %s; "
-                          "nothing was changed", iptc_strerror(-r));
-                goto out;
-        }
-
-        if (o->before_v6_commit)
-                r = o->before_v6_commit(o->userdata);
-        for (int t = 0; r >= 0 && t < COMMIT_TRIES; t++) {
-                r = commit(&h[XF_6]);
-                if (r != -EAGAIN)
-                        break;
-                /* someone changed ip6tables since our snapshot: take a new one */
-                handle_done(&h[XF_6]);
-                r = handle_open(&h[XF_6], XF_6, diag);
-                if (r >= 0)
-                        r = build_from_plan(p, &h[XF_6], diag);
-                if (r >= 0)
-                        r = -EAGAIN;
-        }
-        if (r < 0) {
-                int k = restore_saved(&saved4, diag);
-
-                if (k < 0)
-                        pst_error(diag, r, NULL, 0,
-                                  "iptables backend: the kernel refused the IPv6 filter table: %s; AND restoring "
-                                  "the previous IPv4 rules failed too (%s): IPv4 has the new rules, IPv6 the old",
-                                  ip6tc_strerror(-r), iptc_strerror(-k));
-                else
-                        pst_error(diag, r, NULL, 0,
-                                  "iptables backend: the kernel refused the IPv6 filter table: %s; the IPv4 "
-                                  "table was restored to its previous rules, nothing was changed",
-                                  ip6tc_strerror(-r));
-                goto out;
-        }
-        /* success: the sets only the old rules used go */
-        for (size_t i = 0; i < noldrefs; i++) {
-                bool keep = false;
-
-                for (size_t k = 0; k < p->nsets; k++)
-                        keep |= streq(p->sets[k].name, oldrefs[i]);
-                if (keep)
-                        oldrefs[i][0] = 0;
-        }
-        for (size_t i = 0; i < noldrefs; i++)
-                if (oldrefs[i][0])
-                        sets_destroy(j, &oldrefs[i], 1);
+        if (r < 0)
+                return pst_error(diag, r, NULL, 0, "iptables backend: the kernel refused the IPv4 filter table: %s; "
+                                 "nothing was changed", iptc_strerror(-r));
+        r = commit_v6(p, o, &h[XF_6], diag);
+        if (r < 0)
+                return v6_refused(&saved4, r, diag);
+        sets_drop_unused(j, oldrefs, noldrefs);
         j->ncreated = 0; /* in use now */
-out:
-        handle_done(&h[XF_4]);
-        handle_done(&h[XF_6]);
-        saved_clear(&saved4);
-        return r;
+        return 0;
 }
 
 int pst_iptc_apply(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, struct pst_diag *diag) {
         static const struct pst_iptc_opts defaults = {};
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
-        struct setjob j = { .fd = -1, .diag = diag };
+        _cleanup_(setjob_done) struct setjob j = { .fd = -1, .diag = diag };
         bool use_ipset, retry = false;
         int r;
 
         if (!o)
                 o = &defaults;
         use_ipset = pst_iptc_ipset_available(o) == 0;
-        r = iptc_plan_build(rs, use_ipset, &p, diag);
+        r = iptc_plan_build(rs, use_ipset, diag, &p);
         if (r < 0)
                 return r;
         j.p = p;
@@ -802,12 +809,10 @@ int pst_iptc_apply(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, 
         if (use_ipset && j.fd < 0)
                 return pst_error(diag, -EIO, NULL, 0, "iptables backend: ipset socket: %m");
         j.created = calloc(MAX(p->nsets, 1), sizeof(*j.created));
-        if (!j.created) {
-                setjob_done(&j);
+        if (!j.created)
                 return -ENOMEM;
-        }
         for (int t = 0; t < COMMIT_TRIES; t++) {
-                r = apply_once(p, o, &j, &retry, diag);
+                r = apply_once(p, o, &j, diag, &retry);
                 if (!retry)
                         break;
         }
@@ -816,7 +821,6 @@ int pst_iptc_apply(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, 
                               "under us; nothing was changed");
         if (r < 0 && j.ncreated)
                 sets_destroy(&j, j.created, j.ncreated);
-        setjob_done(&j);
         return r;
 }
 
@@ -824,7 +828,7 @@ int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts
                         struct pst_diag *diag) {
         static const struct pst_iptc_opts defaults = {};
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
-        struct setjob j = { .fd = -1, .diag = diag };
+        _cleanup_(setjob_done) struct setjob j = { .fd = -1, .diag = diag };
         uint16_t idx;
         int r, is;
 
@@ -835,7 +839,7 @@ int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts
                                  set);
         if (pst_iptc_ipset_available(o) < 0)
                 return pst_iptc_apply(rs, o, diag); /* the addresses are in the rules: replace them */
-        r = iptc_plan_one_set(rs, set, &p, &is, diag);
+        r = iptc_plan_one_set(rs, set, diag, &p, &is);
         if (r < 0)
                 return r;
         j.p = p;
@@ -844,103 +848,9 @@ int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts
         if (!j.created)
                 return -ENOMEM;
         j.fd = ipset_socket();
-        if (j.fd < 0) {
-                setjob_done(&j);
+        if (j.fd < 0)
                 return pst_error(diag, j.fd, NULL, 0, "iptables backend: ipset socket: %s", strerror(-j.fd));
-        }
-        if (ipset_index(j.fd, p->sets[is].name, &idx) < 0) {
-                /* not applied through ipset before: the whole ruleset */
-                setjob_done(&j);
-                return pst_iptc_apply(rs, o, diag);
-        }
-        r = sets_create(&j); /* the set exists: a swap */
-        setjob_done(&j);
-        return r;
-}
-
-/* ---- text ---- */
-
-static int chain_cmp(const void *a, const void *b, void *userdata) {
-        const struct iptc_plan *sort_plan = userdata;
-        const struct pst_ruleset *rs = sort_plan->rs;
-        uint32_t x = *(const uint32_t *) a, y = *(const uint32_t *) b;
-        bool bx = rs->chains[x].hook != PST_HOOK_NONE, by = rs->chains[y].hook != PST_HOOK_NONE;
-
-        if (bx != by)
-                return bx ? -1 : 1;
-        if (bx)
-                return x < y ? -1 : x > y;
-        return strcmp(sort_plan->chains[x], sort_plan->chains[y]);
-}
-
-/* In the order iptables-save lists the kernel's table: builtin chains, then
- * user chains by name (libiptc keeps them sorted). */
-static int render_family(const struct iptc_plan *p, int xf, FILE *f) {
-        const struct pst_ruleset *rs = p->rs;
-        const struct xfamily *fam = &p->fam[xf];
-        _cleanup_free_ uint32_t *order = NULL;
-        _cleanup_free_ size_t *start = NULL;
-
-        order = malloc(MAX(rs->nchains, 1) * sizeof(*order));
-        start = calloc(rs->nchains + 1, sizeof(*start));
-        if (!order || !start)
-                return -ENOMEM;
-        for (size_t i = 0; i < rs->nchains; i++)
-                order[i] = (uint32_t) i;
-        qsort_r(order, rs->nchains, sizeof(*order), chain_cmp, (void *) p);
-        /* rules are grouped by chain, in chain order */
-        for (size_t i = 0; i < fam->n; i++)
-                start[fam->rules[i].chain + 1] = i + 1;
-        for (size_t c = 1; c <= rs->nchains; c++)
-                start[c] = MAX(start[c], start[c - 1]);
-
-        fprintf(f, "# postern: %s\n*filter\n", xf == XF_4 ? "iptables" : "ip6tables");
-        for (size_t i = 0; i < rs->nchains; i++) {
-                uint32_t c = order[i];
-
-                if (rs->chains[c].hook != PST_HOOK_NONE)
-                        fprintf(f, ":%s %s [0:0]\n", p->chains[c],
-                                rs->chains[c].policy == PST_V_ACCEPT ? "ACCEPT" : "DROP");
-                else
-                        fprintf(f, ":%s - [0:0]\n", p->chains[c]);
-        }
-        /* --noflush keeps the rules of builtin chains: ours go explicitly */
-        for (size_t i = 0; i < rs->nchains; i++)
-                if (rs->chains[i].hook != PST_HOOK_NONE)
-                        fprintf(f, "-F %s\n", p->chains[i]);
-        for (size_t i = 0; i < rs->nchains; i++) {
-                uint32_t c = order[i];
-
-                for (size_t k = c ? start[c] : 0; k < start[c + 1]; k++) {
-                        iptc_rule_text(p, xf, &fam->rules[k], f);
-                        fputs("\n", f);
-                }
-        }
-        fputs("COMMIT\n", f);
-        return 0;
-}
-
-int pst_iptc_render(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, FILE *f, struct pst_diag *diag) {
-        _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
-        int r;
-
-        r = iptc_plan_build(rs, !o || o->ipset != PST_IPTC_IPSET_NEVER, &p, diag);
-        if (r < 0)
-                return r;
-        fputs("# postern ruleset for the iptables backend. Three parts, each starting with a \"# postern:\" line:\n"
-              "#   ipset      input of `ipset -exist restore` (sets named after their contents)\n"
-              "#   iptables   input of `iptables-restore --noflush` (table filter, IPv4)\n"
-              "#   ip6tables  input of `ip6tables-restore --noflush` (table filter, IPv6)\n",
-              f);
-        if (p->nsets) {
-                fputs("# postern: ipset\n", f);
-                for (size_t i = 0; i < p->nsets; i++)
-                        iptc_set_text(p, &p->sets[i], p->sets[i].name, p->sets[i].dynamic, f);
-        }
-        r = render_family(p, XF_4, f);
-        if (r >= 0)
-                r = render_family(p, XF_6, f);
-        if (r < 0)
-                return r;
-        return ferror(f) ? -EIO : 0;
+        if (ipset_index(j.fd, p->sets[is].name, &idx) < 0)
+                return pst_iptc_apply(rs, o, diag); /* not applied through ipset before: the whole ruleset */
+        return sets_create(&j); /* the set exists: a swap */
 }
