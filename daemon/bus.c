@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <linux/capability.h>
+#include <systemd/sd-bus.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -247,44 +248,35 @@ static int on_nm_match(sd_bus_message *reply, void *userdata, sd_bus_error *erro
 
 /* ---- connection ---- */
 
+struct bus_face {
+        struct manager *m;
+        sd_event *event;
+        sd_bus *bus;            /* NULL while there is none */
+        sd_event_source *retry; /* reconnect after the bus went away */
+};
+
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata);
 
 static int on_disconnected(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
-        struct manager *m = userdata;
+        struct bus_face *f = userdata;
 
         log_msg(LOG_WARNING, "lost the system bus; running on without it and reconnecting every %llu s",
                 (unsigned long long) (BUS_RETRY_USEC / 1000000));
-        m->bus = sd_bus_flush_close_unref(m->bus);
-        m->bus_warned = true;
-        if (!m->bus_retry)
-                (void) sd_event_add_time_relative(m->event, &m->bus_retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, on_retry, m);
+        f->bus = sd_bus_flush_close_unref(f->bus);
+        if (!f->retry)
+                (void) sd_event_add_time_relative(f->event, &f->retry, CLOCK_MONOTONIC, BUS_RETRY_USEC, 0, on_retry, f);
         else {
-                (void) sd_event_source_set_time_relative(m->bus_retry, BUS_RETRY_USEC);
-                (void) sd_event_source_set_enabled(m->bus_retry, SD_EVENT_ONESHOT);
+                (void) sd_event_source_set_time_relative(f->retry, BUS_RETRY_USEC);
+                (void) sd_event_source_set_enabled(f->retry, SD_EVENT_ONESHOT);
         }
         return 0;
 }
 
-static int bus_connect(struct manager *m) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+/* The hints, filtered on the services' well-known names (the bus resolves
+ * them): anybody else's look-alike signals never reach us. */
+static int add_hint_matches(sd_bus *bus, struct manager *m) {
         int r;
 
-        r = sd_bus_open_system_with_description(&bus, "posternd");
-        if (r < 0)
-                return r;
-        r = sd_bus_attach_event(bus, m->event, SD_EVENT_PRIORITY_NORMAL);
-        if (r < 0)
-                return r;
-        /* 1. the object */
-        r = sd_bus_add_object_vtable(bus, NULL, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, manager_vtable, m);
-        if (r < 0)
-                return r;
-        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
-                                "Disconnected", on_disconnected, m);
-        if (r < 0)
-                return r;
-        /* 2. the hints, filtered on the services' well-known names (the bus resolves them):
-         * anybody else's look-alike signals never reach us */
         r = sd_bus_add_match_async(bus, NULL,
                                    "type='signal',sender='org.freedesktop.network1',"
                                    "interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
@@ -299,11 +291,34 @@ static int bus_connect(struct manager *m) {
                 r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.NetworkManager",
                                               "/org/freedesktop/NetworkManager", "org.freedesktop.NetworkManager",
                                               "StateChanged", on_nm_state, on_nm_match, m);
+        return r;
+}
+
+static int bus_connect(struct bus_face *f) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system_with_description(&bus, "posternd");
         if (r < 0)
                 return r;
-        m->bus = TAKE_PTR(bus);
+        r = sd_bus_attach_event(bus, f->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0)
+                return r;
+        /* 1. the object: properties are read from the manager itself (offsetof) */
+        r = sd_bus_add_object_vtable(bus, NULL, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, manager_vtable, f->m);
+        if (r < 0)
+                return r;
+        r = sd_bus_match_signal(bus, NULL, "org.freedesktop.DBus.Local", NULL, "org.freedesktop.DBus.Local",
+                                "Disconnected", on_disconnected, f);
+        if (r < 0)
+                return r;
+        /* 2. the hints */
+        r = add_hint_matches(bus, f->m);
+        if (r < 0)
+                return r;
+        f->bus = TAKE_PTR(bus);
         /* 3. the name, last: callers find a complete object */
-        r = sd_bus_request_name(m->bus, POSTERN_BUS_NAME, 0);
+        r = sd_bus_request_name(f->bus, POSTERN_BUS_NAME, 0);
         if (r < 0)
                 log_msg(LOG_WARNING, "cannot own %s on the system bus: %s; running on without it", POSTERN_BUS_NAME,
                         strerror(-r));
@@ -311,9 +326,9 @@ static int bus_connect(struct manager *m) {
 }
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
-        struct manager *m = userdata;
+        struct bus_face *f = userdata;
 
-        if (bus_connect(m) >= 0) {
+        if (bus_connect(f) >= 0) {
                 log_msg(LOG_INFO, "connected to the system bus again");
                 return 0;
         }
@@ -321,33 +336,60 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
 }
 
-void bus_setup(struct manager *m) {
-        int r = bus_connect(m);
+/* Applied(t generation, s digest) + PropertiesChanged */
+static void emit_applied(void *userdata) {
+        struct bus_face *f = userdata;
+        struct manager *m = f->m;
 
-        if (r < 0)
-                log_msg(LOG_WARNING, "no system bus (%s): running without D-Bus; rtnetlink events still apply",
-                        strerror(-r));
-}
-
-void bus_done(struct manager *m) {
-        m->bus_retry = sd_event_source_disable_unref(m->bus_retry);
-        m->bus = sd_bus_flush_close_unref(m->bus);
-}
-
-void bus_emit_applied(struct manager *m) {
-        if (!m->bus)
+        if (!f->bus)
                 return;
-        (void) sd_bus_emit_signal(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_SIGNAL_APPLIED, "ts",
+        (void) sd_bus_emit_signal(f->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_SIGNAL_APPLIED, "ts",
                                   m->generation, m->digest);
-        (void) sd_bus_emit_properties_changed(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
+        (void) sd_bus_emit_properties_changed(f->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
                                               POSTERN_BUS_PROP_POLICY_DIGEST, POSTERN_BUS_PROP_GENERATION,
                                               POSTERN_BUS_PROP_LAST_ERROR, POSTERN_BUS_PROP_APPLIED_AT,
                                               POSTERN_BUS_PROP_RULES, NULL);
 }
 
-void bus_emit_state_changed(struct manager *m) {
-        if (!m->bus)
+/* PropertiesChanged for State and LastError (a reload failed) */
+static void emit_state_changed(void *userdata) {
+        struct bus_face *f = userdata;
+
+        if (!f->bus)
                 return;
-        (void) sd_bus_emit_properties_changed(m->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
+        (void) sd_bus_emit_properties_changed(f->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
                                               POSTERN_BUS_PROP_LAST_ERROR, NULL);
+}
+
+static const struct manager_observer bus_observer = {
+        .applied = emit_applied,
+        .state_changed = emit_state_changed,
+};
+
+int bus_face_new(struct manager *m, sd_event *event, struct bus_face **ret) {
+        struct bus_face *f = calloc(1, sizeof(*f));
+        int r;
+
+        if (!f)
+                return -ENOMEM;
+        f->m = m;
+        f->event = sd_event_ref(event);
+        r = bus_connect(f);
+        if (r < 0)
+                log_msg(LOG_WARNING, "no system bus (%s): running without D-Bus; rtnetlink events still apply",
+                        strerror(-r));
+        manager_set_observer(m, &bus_observer, f);
+        *ret = f;
+        return 0;
+}
+
+struct bus_face *bus_face_free(struct bus_face *f) {
+        if (!f)
+                return NULL;
+        manager_set_observer(f->m, NULL, NULL);
+        sd_event_source_disable_unref(f->retry);
+        sd_bus_flush_close_unref(f->bus);
+        sd_event_unref(f->event);
+        free(f);
+        return NULL;
 }

@@ -4,18 +4,19 @@
 /*
  * posternd's D-Bus face: org.postern1 on the system bus (its names in
  * bus-api.h), and the networkd / NetworkManager signals we take as hints.
- * Without a system bus the daemon logs once and runs on; every function
- * here is a no-op then.
+ * It calls only manager functions, and hears from the manager as its
+ * observer (manager.h), so the manager knows nothing of D-Bus.  Without a
+ * system bus the daemon logs once and runs on; the face is then silent.
  */
 
 #include "bus-api.h"
 #include "manager.h"
 
-/* Connect, register the object, add the hint matches, take the name (last). */
-void bus_setup(struct manager *m);
-void bus_done(struct manager *m);
+struct bus_face;
 
-/* Applied(t generation, s digest) + PropertiesChanged */
-void bus_emit_applied(struct manager *m);
-/* PropertiesChanged for State and LastError (a reload failed) */
-void bus_emit_state_changed(struct manager *m);
+/* Connect, register the object, add the hint matches, take the name (last),
+ * and become m's observer.  Fails only when out of memory: no bus is logged
+ * and lived with. */
+int bus_face_new(struct manager *m, sd_event *event, struct bus_face **ret);
+struct bus_face *bus_face_free(struct bus_face *f);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct bus_face *, bus_face_free);

@@ -4,7 +4,6 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include "bus.h"
 #include "log.h"
 #include "manager.h"
 #include "netmon.h"
@@ -45,12 +44,26 @@ const char *manager_state_name(enum manager_state s) {
         return (unsigned) s < ELEMENTSOF(names) ? names[s] : "unknown";
 }
 
+void manager_set_observer(struct manager *m, const struct manager_observer *o, void *userdata) {
+        m->observer = o;
+        m->observer_userdata = userdata;
+}
+
+static void notify_applied(struct manager *m) {
+        if (m->observer)
+                m->observer->applied(m->observer_userdata);
+}
+
+static void notify_state_changed(struct manager *m) {
+        if (m->observer)
+                m->observer->state_changed(m->observer_userdata);
+}
+
 int manager_new(struct manager **ret) {
         struct manager *m = calloc(1, sizeof(*m));
 
         if (!m)
                 return -ENOMEM;
-        m->use_bus = true;
         m->source_flags = pst_source_flags_from_env();
         m->state = MANAGER_STARTING;
         *ret = m;
@@ -60,7 +73,6 @@ int manager_new(struct manager **ret) {
 struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
-        bus_done(m);
         netmon_free(m->netmon);
         pst_ifaddrs_clear(&m->ifaddrs);
         sd_event_source_disable_unref(m->sigterm);
@@ -103,8 +115,9 @@ static void notify_status(struct manager *m, const char *prefix) {
         case MANAGER_DEGRADED:
                 sd_notifyf(false, "%sSTATUS=DEGRADED: kept the table of a previous run (no valid policy)", prefix);
                 break;
-        default:
+        case MANAGER_STARTING:
                 sd_notifyf(false, "%sSTATUS=starting", prefix);
+                break;
         }
 }
 
@@ -176,7 +189,7 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
                    "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
                    m->generation, m->digest, m->policy_path, now_usec() - t0, m->policy_path, m->generation,
                    m->digest, m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0);
-        bus_emit_applied(m);
+        notify_applied(m);
         return 0;
 }
 
@@ -192,7 +205,7 @@ int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_ms
                 else
                         log_struct(LOG_ERR, "MESSAGE=reload of %s failed: staying in state %s", m->policy_path,
                                    manager_state_name(m->state));
-                bus_emit_state_changed(m);
+                notify_state_changed(m);
         }
         notify_status(m, "READY=1\n");
         return r;
@@ -308,7 +321,7 @@ static int fail_closed(struct manager *m) {
                    "POSTERN_STATE=emergency\nGENERATION=%" PRIu64 "\nMESSAGE=no valid policy in %s: applied the built-in "
                    "EMERGENCY ruleset (loopback, established, essential ICMP/ICMPv6, %s); fix the policy and reload",
                    m->generation, m->policy_path, ssh);
-        bus_emit_applied(m);
+        notify_applied(m);
         return 0;
 }
 
@@ -339,7 +352,7 @@ static int reapply_table(struct manager *m, const char *why) {
         if (r < 0) {
                 report_failure(m, &diag, r, NULL);
                 log_errno(LOG_ERR, r, "re-applying the whole table after %s failed: %m", why);
-                bus_emit_state_changed(m);
+                notify_state_changed(m);
         } else
                 log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nMESSAGE=re-applied the whole table (%s)", m->generation,
                            why);
@@ -478,10 +491,6 @@ int manager_setup(struct manager *m) {
         r = netmon_start(m->netmon);
         if (r < 0)
                 return r;
-        if (m->use_bus)
-                bus_setup(m); /* logs and carries on without a bus */
-        else
-                log_msg(LOG_INFO, "running without D-Bus (--no-bus)");
         return 0;
 }
 

@@ -6,7 +6,7 @@
  * fail-closed boot; reload; interface-address set updates.
  *
  *   manager_new()    allocates, nothing else
- *   manager_setup()  sd-event, signals, the nf_tables socket, rtnetlink, the bus
+ *   manager_setup()  sd-event, signals, rtnetlink (the backend opens at the first apply)
  *   manager_start()  applies (or falls back), then READY=1
  *
  * Every decision is logged once, here, with journal fields.
@@ -14,7 +14,6 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <systemd/sd-bus.h>
 #include <systemd/sd-event.h>
 
 #include "backend.h"
@@ -41,14 +40,12 @@ enum manager_error {
 
 struct manager {
         sd_event *event;
-        sd_bus *bus;
         struct netmon *netmon;
         struct pst_backend *backend; /* what installed the running ruleset; kept open: it owns the table */
 
         /* configuration */
         char *policy_path;
         char *catalog_path; /* NULL: installed catalog (+ services.d) or the build tree's */
-        bool use_bus;
         unsigned source_flags;           /* source.h; PST_SOURCE_ANY_OWNER with POSTERN_UNSAFE_FILES=1 */
         bool emergency_cli;              /* --emergency-ssh given */
         enum pst_backend_kind backend_cli;    /* --backend; AUTO: the policy's options.backend decides */
@@ -71,9 +68,16 @@ struct manager {
         struct pst_ifaddrs ifaddrs;
 
         sd_event_source *sigterm, *sigint, *sighup;
-        sd_event_source *bus_retry; /* reconnect after the bus went away */
-        bool bus_warned;
+        const struct manager_observer *observer;
+        void *observer_userdata;
 };
+
+/* Who hears of what the manager did (the D-Bus face); NULL: nobody. */
+struct manager_observer {
+        void (*applied)(void *userdata);       /* a ruleset was installed */
+        void (*state_changed)(void *userdata); /* a reload failed: State, LastError */
+};
+void manager_set_observer(struct manager *m, const struct manager_observer *o, void *userdata);
 
 int manager_new(struct manager **ret);
 struct manager *manager_free(struct manager *m);

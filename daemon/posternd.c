@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "backend.h"
-#include "log.h"
+#include "bus.h"
 #include "manager.h"
 
 static void help(void) {
@@ -36,7 +36,7 @@ static void help(void) {
                POSTERN_POLICY, POSTERN_CATALOG);
 }
 
-static int parse_argv(struct manager *m, int argc, char **argv) {
+static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
         enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_VERSION };
         static const struct option opts[] = {
                 { "policy", required_argument, NULL, OPT_POLICY },
@@ -80,7 +80,7 @@ static int parse_argv(struct manager *m, int argc, char **argv) {
                         }
                         break;
                 case OPT_NO_BUS:
-                        m->use_bus = false;
+                        *use_bus = false;
                         break;
                 case OPT_BACKEND:
                         if (pst_backend_from_string(optarg, &m->backend_cli) < 0) {
@@ -112,6 +112,8 @@ static int parse_argv(struct manager *m, int argc, char **argv) {
 
 int main(int argc, char **argv) {
         _cleanup_(manager_freep) struct manager *m = NULL;
+        _cleanup_(bus_face_freep) struct bus_face *bus = NULL; /* declared after m: goes before it */
+        bool use_bus = true;
         int r;
 
         r = manager_new(&m);
@@ -119,7 +121,7 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "posternd: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
-        r = parse_argv(m, argc, argv);
+        r = parse_argv(m, argc, argv, &use_bus);
         if (r <= 0)
                 return r < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 
@@ -127,6 +129,15 @@ int main(int argc, char **argv) {
         if (r < 0) {
                 log_errno(LOG_ERR, r, "cannot set up: %m");
                 sd_notifyf(false, "STATUS=failed to set up: %s\nERRNO=%d", strerror(-r), -r);
+                return EXIT_FAILURE;
+        }
+        /* before the first apply, so that its Applied signal goes out */
+        if (use_bus)
+                r = bus_face_new(m, m->event, &bus);
+        else
+                log_msg(LOG_INFO, "running without D-Bus (--no-bus)");
+        if (r < 0) {
+                log_errno(LOG_ERR, r, "cannot set up D-Bus: %m");
                 return EXIT_FAILURE;
         }
         r = manager_start(m);

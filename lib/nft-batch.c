@@ -529,9 +529,10 @@ static uint32_t verdict_code(enum pst_verdict_kind k) {
                 return (uint32_t) NFT_GOTO;
         case PST_V_RETURN:
                 return (uint32_t) NFT_RETURN;
-        default:
-                return (uint32_t) NFT_CONTINUE;
+        case PST_V_NONE:
+                break;
         }
+        return (uint32_t) NFT_CONTINUE;
 }
 
 static size_t elem_size(const struct kelem *ke, uint32_t klen, const struct pst_ruleset *rs) {
@@ -720,9 +721,19 @@ static int put_load_len(struct nftnl_rule *r, enum pst_field f, uint32_t dreg, u
                 return add_expr(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 8, plen, dreg));
         case PST_F_IP6_DADDR:
                 return add_expr(r, expr_payload(NFT_PAYLOAD_NETWORK_HEADER, 24, plen, dreg));
-        default:
-                return -EINVAL;
+        case PST_F_IIFNAME:
+        case PST_F_OIFNAME:
+        case PST_F_NFPROTO:
+        case PST_F_L4PROTO:
+        case PST_F_TCP_DPORT:
+        case PST_F_UDP_DPORT:
+        case PST_F_ICMP_TYPE:
+        case PST_F_ICMP6_TYPE:
+        case PST_F_CT_STATE:
+        case _PST_F_MAX:
+                break;
         }
+        return -EINVAL; /* only addresses are loaded by prefix */
 }
 
 static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
@@ -758,9 +769,10 @@ static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
                 }
                 return add_expr(r, e);
         }
-        default:
-                return -EINVAL;
+        case _PST_F_MAX:
+                break;
         }
+        return -EINVAL;
 }
 
 /* `meta nfproto X` / `meta l4proto X` implied by a field, once per rule. */
@@ -920,9 +932,10 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
                         nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
                 return add_expr(r, e);
         }
-        default:
-                return -EINVAL;
+        case PST_M_RANGE: /* handled above */
+                break;
         }
+        return -EINVAL;
 }
 
 static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule) {

@@ -96,7 +96,7 @@ static void describe(const struct pst_nft_batch *b, size_t idx, uint32_t bad_att
 
         *ret_file = NULL;
         *ret_line = 0;
-        switch (m->obj) {
+        switch ((enum pst_nft_obj) m->obj) {
         case PST_NFT_OBJ_TABLE:
                 snprintf(buf, size, "%s table inet %s", m->type == NFT_MSG_DELTABLE ? "deleting" : "creating",
                          rs->table);
@@ -133,10 +133,10 @@ static void describe(const struct pst_nft_batch *b, size_t idx, uint32_t bad_att
                 *ret_line = rs->chains[m->a].rules[m->b].origin.line;
                 snprintf(buf, size, "rule %u of chain %s", m->b + 1, rs->chains[m->a].name);
                 return;
-        default:
-                snprintf(buf, size, "the batch");
-                return;
+        case PST_NFT_OBJ_BATCH:
+                break;
         }
+        snprintf(buf, size, "the batch");
 }
 
 /* NLMSGERR_ATTR_OFFS points into the message we sent; for NEWSETELEM it
