@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <libgen.h>
 #include <net/if.h>
@@ -183,6 +184,14 @@ static int parse_addr(struct loader *l, const char *file, unsigned line, const c
                                  "'%s' is not an address or network; expected IPv4 or IPv6, e.g. 198.18.0.1, "
                                  "198.18.0.0/24, 2001:db8::/32",
                                  s);
+        if (ret->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) ret->a)) {
+                char v4[INET_ADDRSTRLEN];
+
+                inet_ntop(AF_INET, ret->a + 12, v4, sizeof(v4));
+                return pst_error(l->diag, -EINVAL, file, line,
+                                 "'%s' is an IPv4-mapped IPv6 address, which never matches: IPv4 clients arrive as "
+                                 "IPv4; write %s", s, v4);
+        }
         if (ret->family == AF_INET6 && !l->p->options.ipv6)
                 return pst_error(l->diag, -EINVAL, file, line,
                                  "'%s' is an IPv6 address but options.ipv6 is false; remove it or enable IPv6", s);

@@ -16,16 +16,24 @@ uint64_t pst_digest_update(uint64_t d, const void *data, size_t len) {
         return d;
 }
 
-/* A problem with the file as a whole: where it is named, else the file. */
-_printf_(5, 6) static int file_error(struct pst_diag *diag, const struct pst_loc *at, const char *path, int err,
-                                     const char *fmt, ...) {
-        bool named = at && at->file;
+/*
+ * A problem with the file as a whole ("not a regular file"): at the line
+ * that names it as "FILE:LINE: list file 'PATH': not a regular file", else
+ * at the file itself as "PATH: not a regular file".
+ */
+_printf_(6, 7) static int file_error(struct pst_diag *diag, const struct pst_loc *at, const char *kind,
+                                     const char *path, int err, const char *fmt, ...) {
+        _cleanup_free_ char *what = NULL;
         va_list ap;
 
         va_start(ap, fmt);
-        pst_verror(diag, err, PST_ERROR, named ? at->file : path, named ? at->line : 0, fmt, ap);
+        errno = -err; /* %m */
+        if (vasprintf(&what, fmt, ap) < 0)
+                what = NULL;
         va_end(ap);
-        return err;
+        if (at && at->file)
+                return pst_error(diag, err, at->file, at->line, "%s'%s': %s", kind, path, strna(what));
+        return pst_error(diag, err, path, 0, "%s", strna(what));
 }
 
 static bool owner_ok(const struct stat *st) {
@@ -40,25 +48,22 @@ static int check_owners(const char *kind, const char *path, const struct stat *s
         char *slash;
 
         if (!owner_ok(st))
-                return file_error(diag, at, path, -EPERM, "%s'%s' is owned by uid %u; only root may own what the "
-                                  "firewall is built from (POSTERN_UNSAFE_FILES=1 allows it)", kind, path,
-                                  (unsigned) st->st_uid);
+                return file_error(diag, at, kind, path, -EPERM, "owned by uid %u; only root may own what the "
+                                  "firewall is built from (POSTERN_UNSAFE_FILES=1 allows it)", (unsigned) st->st_uid);
         if (st->st_mode & (S_IWGRP | S_IWOTH))
-                return file_error(diag, at, path, -EPERM, "%s'%s' is writable by group or others; chmod go-w it "
-                                  "(POSTERN_UNSAFE_FILES=1 allows it)", kind, path);
+                return file_error(diag, at, kind, path, -EPERM, "writable by group or others; chmod go-w it "
+                                  "(POSTERN_UNSAFE_FILES=1 allows it)");
         if (!realpath(path, real))
-                return file_error(diag, at, path, -errno, "cannot resolve %s'%s': %m", kind, path);
+                return file_error(diag, at, kind, path, -errno, "cannot resolve: %m");
         while ((slash = strrchr(real, '/'))) {
                 struct stat d;
 
                 slash[slash == real] = 0; /* "/a" → "/", "/a/b" → "/a" */
                 if (stat(real, &d) < 0)
-                        return file_error(diag, at, path, -errno, "cannot check the directories above %s'%s': %m", kind,
-                                          path);
+                        return file_error(diag, at, kind, path, -errno, "cannot check %s: %m", real);
                 if (!owner_ok(&d) || ((d.st_mode & (S_IWGRP | S_IWOTH)) && !(d.st_mode & S_ISVTX)))
-                        return file_error(diag, at, path, -EPERM,
-                                          "%s'%s' is in directory %s, which %s (POSTERN_UNSAFE_FILES=1 allows it)",
-                                          kind, path, real, owner_ok(&d) ? "group or others may write to" : "another user owns");
+                        return file_error(diag, at, kind, path, -EPERM,
+                                          "in directory %s, which %s (POSTERN_UNSAFE_FILES=1 allows it)", real, owner_ok(&d) ? "group or others may write to" : "another user owns");
                 if (streq(real, "/"))
                         break;
         }
@@ -205,14 +210,14 @@ int pst_source_read(const char *path, enum pst_source_syntax syntax, unsigned fl
 
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
-                return file_error(diag, named_at, path, -errno, "cannot read %s'%s': %m", kind, path);
+                return file_error(diag, named_at, kind, path, -errno, "cannot read: %m");
         if (fstat(fd, &st) < 0)
-                return file_error(diag, named_at, path, -errno, "cannot read %s'%s': %m", kind, path);
+                return file_error(diag, named_at, kind, path, -errno, "cannot read: %m");
         if (!S_ISREG(st.st_mode))
-                return file_error(diag, named_at, path, -EINVAL, "%s'%s' is %s", kind, path,
+                return file_error(diag, named_at, kind, path, -EINVAL, "%s",
                                   S_ISDIR(st.st_mode) ? "a directory, not a file" : "not a regular file");
         if ((uint64_t) st.st_size > PST_SOURCE_MAX)
-                return file_error(diag, named_at, path, -EFBIG, "%s'%s' is larger than %u MiB", kind, path,
+                return file_error(diag, named_at, kind, path, -EFBIG, "larger than %u MiB",
                                   PST_SOURCE_MAX >> 20);
         if (!(flags & PST_SOURCE_ANY_OWNER)) {
                 r = check_owners(kind, path, &st, named_at, diag);
@@ -221,10 +226,9 @@ int pst_source_read(const char *path, enum pst_source_syntax syntax, unsigned fl
         }
         r = read_fd(fd, (size_t) st.st_size, &buf);
         if (r == -EAGAIN)
-                return file_error(diag, named_at, path, -EAGAIN, "%s'%s' changed while it was read; try again", kind,
-                                  path);
+                return file_error(diag, named_at, kind, path, -EAGAIN, "changed while it was read; try again");
         if (r < 0)
-                return file_error(diag, named_at, path, r, "cannot read %s'%s': %m", kind, path);
+                return file_error(diag, named_at, kind, path, r, "cannot read: %m");
         r = check_content(&x, buf, (size_t) st.st_size);
         if (r < 0)
                 return r;
