@@ -384,7 +384,11 @@ int pst_catalog_load_default(struct pst_catalog *cat, const char *path, struct p
 
         if (path)
                 return pst_catalog_load(cat, path, diag);
-        r = pst_catalog_load(cat, access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG, diag);
+        /* $POSTERN_CATALOG replaces the installed catalog: how a build tree runs
+         * without installing (meson devenv and the tests set it to conf/services.conf);
+         * installed binaries carry no build-tree path */
+        const char *env = secure_getenv("POSTERN_CATALOG");
+        r = pst_catalog_load(cat, env && *env ? env : POSTERN_CATALOG, diag);
         if (r < 0)
                 return r;
         return pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, diag);
