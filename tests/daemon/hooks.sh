@@ -119,6 +119,10 @@ hcase "$offline" "Failed to get unit file state for postern.service: No such fil
 rm -f "$T_TMP/calls" "$T_TMP/syslog"
 /usr/bin/env -i PATH=/nonexistent /bin/sh "$T_TMP/hooks-stub/ip-up" || die "no interface: exit $?"
 [ ! -f "$T_TMP/calls" ] || die "no interface: ran posternctl"
+mkhooks "$T_TMP/no-such/posternctl" "$T_TMP/hooks-removed"
+/usr/bin/env -i PATH=/nonexistent PPP_IFACE=ppp9 /bin/sh "$T_TMP/hooks-removed/ip-up" ||
+        die "package removed (no posternctl): exit $?"
+[ ! -f "$T_TMP/calls" ] && [ ! -f "$T_TMP/syslog" ] || die "package removed (no posternctl): the hook did something"
 echo "$ncase hook runs: what they run, exit status and log line as expected, without PATH"
 
 t_require
