@@ -120,6 +120,13 @@ hcase "$offline" "Failed to get unit file state for postern.service: No such fil
 rm -f "$T_TMP/calls" "$T_TMP/syslog"
 /usr/bin/env -i PATH=/nonexistent /bin/sh "$T_TMP/hooks-stub/ip-up" || die "no interface: exit $?"
 [ ! -f "$T_TMP/calls" ] || die "no interface: ran posternctl"
+sed -i "s|$T_TMP/stub/systemctl|$T_TMP/no-such/systemctl|g" "$T_TMP/hooks-stub/ip-up"
+rm -f "$T_TMP/syslog"
+/usr/bin/env -i PATH=/nonexistent PPP_IFACE=ppp9 /bin/sh "$T_TMP/hooks-stub/ip-up" || die "no systemctl: exit $?"
+[ ! -f "$T_TMP/calls" ] || die "no systemctl: ran posternctl"
+grep -q "daemon.debug -- ip-up ppp9: postern.service is unknown (no $T_TMP/no-such/systemctl), inactive: nothing to do" \
+        "$T_TMP/syslog" || die "no systemctl: logged $(cat "$T_TMP/syslog")"
+rm -f "$T_TMP/calls" "$T_TMP/syslog"
 mkhooks "$T_TMP/no-such/posternctl" "$T_TMP/hooks-removed"
 /usr/bin/env -i PATH=/nonexistent PPP_IFACE=ppp9 /bin/sh "$T_TMP/hooks-removed/ip-up" ||
         die "package removed (no posternctl): exit $?"

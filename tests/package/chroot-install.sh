@@ -102,13 +102,18 @@ hook() {
         ' "$root" "$1" 2>&1
 }
 
-echo "== ppp hooks with postern.service disabled (and not running: systemd is not PID 1 here)"
+if inroot sh -c 'command -v systemctl' >/dev/null; then
+        echo "== ppp hooks with postern.service disabled (and not running: systemd is not PID 1 here)"
+else
+        echo "== ppp hooks without systemd in the root (apt-get install systemd for the enabled case)"
+fi
 for h in ip-up ip-down ipv6-up; do
         out=$(hook $h)
-        case $out in "exit 0") ok "$h: exit 0, no table in the kernel" ;; *) fail "$h: $out" ;; esac
+        case $out in "exit 0"*"table inet postern does not exist"*) ok "$h: exit 0, no table in the kernel" ;;
+        *) fail "$h: $out" ;; esac
 done
 sleep 0.3
-grep -q "postern-ppp: ip-up ppp0: postern.service is disabled, .*: nothing to do" "$log" &&
+grep -q "postern-ppp: ip-up ppp0: postern.service is [^ ]* .*: nothing to do" "$log" &&
         ok "logged at debug: $(grep -m1 'ip-up ppp0' "$log" | sed 's/^<[0-9]*>//')" || fail "no debug line: $(cat "$log")"
 grep -q '^<31>' "$log" && ok "priority daemon.debug (<31>)" || fail "not daemon.debug: $(head -1 "$log")"
 
