@@ -27,13 +27,14 @@ command -v systemd-nspawn >/dev/null || { echo "SKIP: no systemd-nspawn (apt-get
         { echo "FAIL: $root lacks postern or systemd"; exit 1; }
 SRV=postern-pkgsrv CLI=postern-pkgcli
 NSPAWN=
+console=$(mktemp /tmp/postern-boot-test.XXXXXX)
 cleanup() {
         [ -n "$NSPAWN" ] && kill "$NSPAWN" 2>/dev/null && wait "$NSPAWN" 2>/dev/null
         ip netns del $SRV 2>/dev/null
         ip netns del $CLI 2>/dev/null
         rm -f "$root/etc/systemd/system/multi-user.target.wants/postern-boot-test.service" \
               "$root/etc/systemd/system/sockets.target.wants/"echo2[25].socket
-        rm -rf "$root/run/postern-test"
+        rm -f "$console"
 }
 trap cleanup EXIT
 failed=0
@@ -86,7 +87,7 @@ grep -q 'allow = "ssh"' "$root/etc/postern/postern.conf" || fail "not the defaul
 
 echo "== booting $root with systemd-nspawn in $SRV"
 timeout 180 systemd-nspawn -q --register=no --keep-unit --capability=CAP_NET_ADMIN -D "$root" \
-        --network-namespace-path=/run/netns/$SRV -b >/tmp/postern-boot-test.console 2>&1 &
+        --network-namespace-path=/run/netns/$SRV -b >"$console" 2>&1 &
 NSPAWN=$!
 d=$root/var/lib/postern-test
 
@@ -138,7 +139,7 @@ PY
 [ $? = 0 ] || fail "traffic through the firewall"
 wait "$NSPAWN"; rc=$?
 NSPAWN=
-[ -e "$d/done" ] || { tail -20 /tmp/postern-boot-test.console; fail "the container's test did not finish (nspawn exit $rc)"; }
+[ -e "$d/done" ] || { tail -20 "$console"; fail "the container's test did not finish (nspawn exit $rc)"; }
 echo "== in the container (systemd $(chroot "$root" /lib/systemd/systemd --version | head -1 | cut -d' ' -f2) as PID 1):"
 sed 's/^/   /' "$d/admin.log"
 grep -q "^is-active: active" "$d/admin.log" || fail "postern.service did not become active"
