@@ -55,7 +55,7 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  --catalog FILE    service catalog (default: %s,\n"
-               "                    else the build tree's conf/services.conf)\n"
+               "                    or $POSTERN_CATALOG; plus services.d/)\n"
                "  --ifaddr IF=ADDR  take ADDR as an address of interface IF (repeatable)\n"
                "  --offline         do not read interface addresses from the kernel\n"
                "  --backend B       compile / apply: nftables, iptables or auto (nf_tables when the\n"

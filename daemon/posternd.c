@@ -22,7 +22,7 @@ static void help(void) {
                "\n"
                "  --policy FILE           policy to apply (default: %s)\n"
                "  --catalog FILE          service catalog (default: %s,\n"
-               "                          else the build tree's conf/services.conf)\n"
+               "                          or $POSTERN_CATALOG; plus services.d/)\n"
                "  --emergency-ssh[=CIDR]  let the fail-closed emergency ruleset allow SSH\n"
                "                          (from CIDR only, if given)\n"
                "  --no-bus                do not connect to the system bus\n"

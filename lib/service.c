@@ -397,12 +397,15 @@ int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, unsigned sour
 
 int pst_catalog_load_default(struct pst_catalog *cat, const char *path, unsigned source_flags,
                              struct pst_diag *diag) {
+        /* $POSTERN_CATALOG replaces the installed catalog: how a build tree runs
+         * without installing (meson devenv and the tests set it to conf/services.conf);
+         * installed binaries carry no build-tree path */
+        const char *env = secure_getenv("POSTERN_CATALOG");
         int r;
 
         if (path)
                 return pst_catalog_load(cat, path, source_flags, diag);
-        r = pst_catalog_load(cat, access(POSTERN_CATALOG, R_OK) == 0 ? POSTERN_CATALOG : POSTERN_BUILD_CATALOG,
-                             source_flags, diag);
+        r = pst_catalog_load(cat, env && *env ? env : POSTERN_CATALOG, source_flags, diag);
         if (r < 0)
                 return r;
         return pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, source_flags, diag);

@@ -27,7 +27,7 @@ import random
 
 SEED = 20240905
 
-# The seed-000 ports (conf/postern.conf through the catalog): what every peer installs.
+# The seed-000 ports (conf/examples/000-safesquid-outlook.conf through the catalog): what every peer installs.
 TCP_PORTS = [22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080]
 UDP_PORTS = [53, 389, 953]  # dns, ldap (tcp+udp 389 in the catalog), rndc
 
@@ -131,11 +131,11 @@ def _w(path, text):
 # ---------------------------------------------------------------- postern
 
 def postern_policy(seed_conf, large, list_file="allowlist.txt"):
-    """seed 000 (conf/postern.conf) + the (ppp0) rule [+ P2's forward rules]."""
+    """seed 000 (conf/examples/000-safesquid-outlook.conf) + the (ppp0) rule [+ P2's forward rules]."""
     with open(seed_conf) as f:
         s = f.read()
     marker = 'comment = "Outlook through SafeSquid, to the proxy host"; }'
-    assert marker in s, "conf/postern.conf changed: update tests/bench/workloads.py"
+    assert marker in s, "conf/examples/000-safesquid-outlook.conf changed: update tests/bench/workloads.py"
     s = s.replace(marker, marker + ',\n  { allow = "tcp/%d"; from = "ppp"; to = "(ppp0)"; comment = "P3: the dial-up address"; }'
                   % P3_PORT, 1)
     s += '\nzones = { ppp = { interfaces = ["ppp0"]; }; };\n'

@@ -11,9 +11,9 @@ NS=$(t_netns life)
 t_bus_start
 t_notify_start
 P=$T_TMP/postern.conf
-cp "$T_SRC/conf/postern.conf" "$P"
+cp "$T_SRC/conf/examples/000-safesquid-outlook.conf" "$P"
 
-info "start with the default policy (conf/postern.conf)"
+info "start with seed 000's policy (conf/examples/000-safesquid-outlook.conf)"
 t_daemon "$NS" --policy "$P"
 t_wait_ready 1
 grep -q "READY=1 | STATUS=applied: generation 1, digest [0-9a-f]\{16\}, [0-9]* rules" "$NLOG" || die "READY=1 without the expected STATUS"

@@ -3,6 +3,7 @@
 #   run.sh NAME.conf          posternctl compile --offline NAME.conf == NAME.nft
 #   run.sh fail/NAME.conf     posternctl check fail/NAME.conf: exit 1, stderr == its "# expect:" lines
 #   run.sh ../../conf/examples/NAME.conf   == examples/NAME.nft
+#   run.sh ../../conf/postern.conf         == examples/postern.nft (the default policy)
 # POSTERN_GOLDEN_UPDATE=1 writes the expected files instead (review the diff!).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Each seed example and golden policy, applied by posternctl in a fresh
+# The default policy, each seed example and golden policy, applied by posternctl in a fresh
 # namespace:
 #   - `nft list table inet postern` equals expected/NAME.list (the kernel's view);
 #   - it equals, line for line, what `nft -f` installs from our rendered text
@@ -25,7 +25,7 @@ table inet other {
 	set s { type ipv4_addr; elements = { 198.18.9.9 }; }
 }'
 
-for policy in ../../conf/examples/*.conf *.conf; do
+for policy in ../../conf/postern.conf ../../conf/examples/*.conf *.conf; do
         name=$(basename "$policy" .conf)
         expected=$ROOT/tests/kernel/expected/$name.list
         # shellcheck disable=SC2086
