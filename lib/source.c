@@ -106,74 +106,137 @@ struct lexer {
         unsigned line;
 };
 
-static int check_char(struct lexer *x, unsigned char ch, bool comment) {
+static int nul_error(struct lexer *x) {
+        return pst_error(x->diag, -EINVAL, x->path, x->line,
+                         "contains a NUL byte: a string or list entry would silently end there; remove it");
+}
+
+static bool is_control(unsigned char ch) {
+        return (ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f;
+}
+
+static int control_error(struct lexer *x, unsigned char ch) {
         if (ch == 0)
-                return pst_error(x->diag, -EINVAL, x->path, x->line,
-                                 "contains a NUL byte: a string or list entry would silently end there; remove it");
-        if (!comment && ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f))
-                return pst_error(x->diag, -EINVAL, x->path, x->line,
-                                 "contains the control character 0x%02x; only tab, CR and LF are allowed outside "
-                                 "comments", ch);
+                return nul_error(x);
+        return pst_error(x->diag, -EINVAL, x->path, x->line,
+                         "contains the control character 0x%02x; only tab, CR and LF are allowed outside comments",
+                         ch);
+}
+
+/* From *i to the end of the line (not consumed): only NUL is refused. */
+static int skip_line_comment(struct lexer *x, const char *buf, size_t size, size_t *i) {
+        size_t k = *i;
+
+        while (k < size && buf[k] != '\n' && buf[k] != 0)
+                k++;
+        *i = k;
+        return k < size && buf[k] == 0 ? nul_error(x) : 0;
+}
+
+/* *i is just after the opening slash-star; stops after the closing one. */
+static int skip_block_comment(struct lexer *x, const char *buf, size_t size, size_t *i) {
+        for (size_t k = *i; k < size; k++) {
+                if (buf[k] == 0)
+                        return nul_error(x);
+                if (buf[k] == '\n')
+                        x->line++;
+                else if (buf[k] == '*' && k + 1 < size && buf[k + 1] == '/') {
+                        *i = k + 2;
+                        return 0;
+                }
+        }
+        *i = size; /* unterminated: libconfig says so */
         return 0;
 }
 
+/* *i is just after the opening quote; stops after the closing one. */
+static int skip_string(struct lexer *x, const char *buf, size_t size, size_t *i) {
+        for (size_t k = *i; k < size; k++) {
+                unsigned char ch = (unsigned char) buf[k];
+
+                if (ch == '"') {
+                        *i = k + 1;
+                        return 0;
+                }
+                if (ch == '\n')
+                        x->line++;
+                else if (is_control(ch))
+                        return control_error(x, ch);
+                else if (ch == '\\' && k + 1 < size && buf[k + 1] != '\n')
+                        k++;
+        }
+        *i = size;
+        return 0;
+}
+
+/* A token that starts with a digit (not inside a name such as eth0): is it
+ * an integer libconfig would read back as what it says? */
+static int check_number(struct lexer *x, const char *buf, size_t size, size_t *i) {
+        size_t k = *i, len;
+        bool neg = k > 0 && buf[k - 1] == '-';
+
+        if (k > 0 && (isalnum((unsigned char) buf[k - 1]) || buf[k - 1] == '_' || buf[k - 1] == '.')) {
+                while (k < size && isalnum((unsigned char) buf[k]))
+                        k++;
+                *i = k;
+                return 0;
+        }
+        if (!int_literal_ok(buf + k, neg, &len))
+                return pst_error(x->diag, -ERANGE, x->path, x->line,
+                                 "the number %s%.*s is too large: libconfig would wrap it; expected at most 2147483647",
+                                 neg ? "-" : "", (int) MIN(len, (size_t) 40), buf + k);
+        *i = k + len;
+        return 0;
+}
+
+/* Bytes check_content() looks at: newline, comment and string starts,
+ * digits, control characters.  Everything else is skipped in a tight loop. */
+static bool is_special(unsigned char ch) {
+        return ch == '\n' || ch == '#' || ch == '/' || ch == '"' || isdigit(ch) || is_control(ch);
+}
+
 /* One pass over the buffer: control characters, and (libconfig) integer
- * literals, with comments and strings told apart as libconfig's scanner does. */
+ * literals, with comments and strings told apart as libconfig's scanner
+ * does.  The buffer is NUL-terminated one past size. */
 static int check_content(struct lexer *x, const char *buf, size_t size) {
-        enum { CODE, LINE_COMMENT, BLOCK_COMMENT, STRING } st = CODE;
+        bool lc = x->syntax == PST_SYNTAX_LIBCONFIG;
+        size_t i = 0;
+        int r = 0;
 
+        bool special[256];
+
+        for (unsigned c = 0; c < 256; c++)
+                special[c] = is_special((unsigned char) c);
         x->line = 1;
-        for (size_t i = 0; i < size; i++) {
-                unsigned char ch = (unsigned char) buf[i];
-                size_t len;
-                int r;
+        while (r >= 0 && i < size) {
+                unsigned char ch;
 
-                r = check_char(x, ch, st == LINE_COMMENT || st == BLOCK_COMMENT);
-                if (r < 0)
-                        return r;
+                while (i < size && !special[(unsigned char) buf[i]])
+                        i++;
+                if (i >= size)
+                        break;
+                ch = (unsigned char) buf[i];
                 if (ch == '\n') {
                         x->line++;
-                        if (st == LINE_COMMENT)
-                                st = CODE;
-                        continue;
-                }
-                switch (st) {
-                case CODE:
-                        if (ch == '#' || (x->syntax == PST_SYNTAX_LIBCONFIG && ch == '/' && buf[i + 1] == '/'))
-                                st = LINE_COMMENT;
-                        else if (x->syntax == PST_SYNTAX_LIST)
-                                break;
-                        else if (ch == '/' && buf[i + 1] == '*')
-                                st = BLOCK_COMMENT, i++;
-                        else if (ch == '"')
-                                st = STRING;
-                        else if (isdigit(ch) && (i == 0 || !(isalnum((unsigned char) buf[i - 1]) ||
-                                                             buf[i - 1] == '_' || buf[i - 1] == '.'))) {
-                                bool neg = i > 0 && buf[i - 1] == '-';
-
-                                if (!int_literal_ok(buf + i, neg, &len))
-                                        return pst_error(x->diag, -ERANGE, x->path, x->line,
-                                                         "the number %s%.*s is too large: libconfig would wrap it; "
-                                                         "expected at most 2147483647",
-                                                         neg ? "-" : "", (int) MIN(len, (size_t) 40), buf + i);
-                                i += len - 1;
-                        }
-                        break;
-                case BLOCK_COMMENT:
-                        if (ch == '*' && buf[i + 1] == '/')
-                                st = CODE, i++;
-                        break;
-                case STRING:
-                        if (ch == '\\' && buf[i + 1] && buf[i + 1] != '\n')
-                                i++;
-                        else if (ch == '"')
-                                st = CODE;
-                        break;
-                case LINE_COMMENT:
-                        break;
-                }
+                        i++;
+                } else if (ch == '#' || (lc && ch == '/' && buf[i + 1] == '/'))
+                        r = skip_line_comment(x, buf, size, &i);
+                else if (is_control(ch))
+                        r = control_error(x, ch);
+                else if (!lc)
+                        i++;
+                else if (ch == '/' && buf[i + 1] == '*') {
+                        i += 2;
+                        r = skip_block_comment(x, buf, size, &i);
+                } else if (ch == '"') {
+                        i++;
+                        r = skip_string(x, buf, size, &i);
+                } else if (isdigit(ch))
+                        r = check_number(x, buf, size, &i);
+                else
+                        i++;
         }
-        return 0;
+        return r;
 }
 
 static int read_fd(int fd, size_t size, char **ret) {
