@@ -7,6 +7,10 @@
 #include "log.h"
 #include "manager.h"
 #include "netmon.h"
+#include "presence.h"
+
+#define HEAL_BURST 10                  /* heals of the table per window, at most */
+#define HEAL_WINDOW_USEC (10 * 1000000ULL)
 
 /* --backend, else the policy's options.backend (p NULL: no valid policy). */
 static enum pst_backend_kind wanted_backend(const struct manager *m, const struct pst_policy *p) {
@@ -22,7 +26,30 @@ static int backend_for(struct manager *m, enum pst_backend_kind want, struct pst
                 *ret = m->backend;
                 return 0;
         }
-        return pst_backend_open(want, &(struct pst_backend_opts) { .own = true }, diag, ret);
+        return pst_backend_open(want, diag, ret);
+}
+
+static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata);
+
+/* b installs our ruleset from now on: watch it for what others do to it. */
+static void set_backend(struct manager *m, struct pst_backend *b) {
+        int fd, r;
+
+        if (b == m->backend)
+                return;
+        m->watch = sd_event_source_disable_unref(m->watch);
+        pst_backend_close(m->backend);
+        m->backend = b;
+        r = pst_backend_watch_open(b, PST_TABLE, &fd);
+        if (r == -EOPNOTSUPP)
+                return; /* legacy xtables: nothing to watch with */
+        if (r >= 0)
+                r = sd_event_add_io(m->event, &m->watch, fd, EPOLLIN, on_watch, m);
+        if (r >= 0)
+                (void) sd_event_source_set_description(m->watch, "ruleset-watch");
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "cannot watch table inet %s for changes by others (%m), continuing without",
+                          PST_TABLE);
 }
 
 static void backend_unused(struct manager *m, struct pst_backend *b) {
@@ -66,6 +93,7 @@ int manager_new(struct manager **ret) {
                 return -ENOMEM;
         m->source_flags = pst_source_flags_from_env();
         m->state = MANAGER_STARTING;
+        m->presence_fd = -1;
         *ret = m;
         return 0;
 }
@@ -78,8 +106,13 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->sigterm);
         sd_event_source_disable_unref(m->sigint);
         sd_event_source_disable_unref(m->sighup);
+        sd_event_source_disable_unref(m->watch);
+        sd_event_source_disable_unref(m->heal_defer);
+        sd_event_source_disable_unref(m->heal_timer);
         sd_event_unref(m->event);
         pst_backend_close(m->backend);
+        if (m->presence_fd >= 0)
+                close(m->presence_fd);
         pst_compiled_free(m->running);
         free(m->policy_path);
         free(m->catalog_path);
@@ -123,10 +156,7 @@ static void notify_status(struct manager *m, const char *prefix) {
 
 /* c is now running, installed by b. */
 static void install(struct manager *m, struct pst_backend *b, struct pst_compiled *c, enum manager_state state) {
-        if (b != m->backend) {
-                pst_backend_close(m->backend);
-                m->backend = b;
-        }
+        set_backend(m, b);
         pst_compiled_free(m->running);
         m->running = c;
         m->generation++;
@@ -270,8 +300,7 @@ static int adopt_previous(struct manager *m, struct pst_backend *b) {
         }
         if (r == 0)
                 return 0;
-        backend_unused(m, m->backend);
-        m->backend = b;
+        set_backend(m, b);
         m->state = MANAGER_DEGRADED;
         log_struct(LOG_CRIT, "POSTERN_STATE=degraded\nMESSAGE=no valid policy in %s: DEGRADED, keeping table inet %s "
                    "from a previous run unchanged; fix the policy and reload",
@@ -279,29 +308,17 @@ static int adopt_previous(struct manager *m, struct pst_backend *b) {
         return 1;
 }
 
-/* No valid policy at boot: keep what a previous run left, else install the
- * built-in emergency ruleset, through the same backend table as any policy. */
-static int fail_closed(struct manager *m) {
+/* Nothing we can trust to install (why says what): the built-in emergency
+ * ruleset, through b, as any policy would be. */
+static int apply_emergency(struct manager *m, struct pst_backend *b, const char *why) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
         struct pst_ruleset *rs = NULL;
-        struct pst_backend *b = NULL;
         struct pst_emergency e;
         struct pst_diag diag;
         char ssh[PST_EMERGENCY_FROM_MAX * (PST_ADDR_STRLEN + 2) + 32];
         int r;
 
         pst_diag_init(&diag);
-        r = backend_for(m, wanted_backend(m, NULL), &diag, &b);
-        if (r < 0) {
-                log_diag(&diag, LOG_ALERT);
-                pst_diag_clear(&diag);
-                return log_errno(LOG_ALERT, r, "no usable firewall backend: %m");
-        }
-        log_diag(&diag, LOG_WARNING); /* what the kernel lacks */
-        pst_diag_clear(&diag);
-        if (adopt_previous(m, b) > 0)
-                return 0;
-
         emergency_options(m, &e);
         r = pst_emergency_ruleset(&e, &rs);
         if (r >= 0)
@@ -318,10 +335,125 @@ static int fail_closed(struct manager *m) {
         install(m, b, TAKE_PTR(c), MANAGER_EMERGENCY);
         format_emergency_ssh(&e, ssh, sizeof(ssh));
         log_struct(LOG_ALERT,
-                   "POSTERN_STATE=emergency\nGENERATION=%" PRIu64 "\nMESSAGE=no valid policy in %s: applied the built-in "
-                   "EMERGENCY ruleset (loopback, established, essential ICMP/ICMPv6, %s); fix the policy and reload",
-                   m->generation, m->policy_path, ssh);
+                   "POSTERN_STATE=emergency\nGENERATION=%" PRIu64 "\nMESSAGE=%s: applied the built-in EMERGENCY "
+                   "ruleset (loopback, established, essential ICMP/ICMPv6, %s); fix the policy and reload",
+                   m->generation, why, ssh);
         notify_applied(m);
+        return 0;
+}
+
+/* No valid policy at boot: keep what a previous run left, else install the
+ * built-in emergency ruleset. */
+static int fail_closed(struct manager *m) {
+        _cleanup_free_ char *why = NULL;
+        struct pst_backend *b = NULL;
+        struct pst_diag diag;
+        int r;
+
+        pst_diag_init(&diag);
+        r = backend_for(m, wanted_backend(m, NULL), &diag, &b);
+        log_diag(&diag, LOG_ALERT);
+        pst_diag_clear(&diag);
+        if (r < 0)
+                return log_errno(LOG_ALERT, r, "no usable firewall backend: %m");
+        if (adopt_previous(m, b) > 0)
+                return 0;
+        if (asprintf(&why, "no valid policy in %s", m->policy_path) < 0)
+                return -ENOMEM;
+        return apply_emergency(m, b, why);
+}
+
+/* ---- what others do to our ruleset ---- */
+
+static void describe_drift(const struct pst_drift *d, char *buf, size_t size) {
+        const char *what = d->deleted ? "deleted" : "changed";
+
+        if (d->unknown)
+                snprintf(buf, size, "perhaps changed (kernel notifications were lost)");
+        else if (d->pid)
+                snprintf(buf, size, "%s by %s (pid %u)", what, d->comm[0] ? d->comm : "a process", d->pid);
+        else
+                snprintf(buf, size, "%s by another program (netlink port %u)", what, d->portid);
+}
+
+/* At most HEAL_BURST heals per HEAL_WINDOW_USEC, so that two managers of one
+ * table do not spin: 0 to go on, 1 held off (the timer heals later). */
+static int heal_held_off(struct manager *m) {
+        uint64_t now = now_usec();
+
+        if (now - m->heal_window_start > HEAL_WINDOW_USEC) {
+                m->heal_window_start = now;
+                m->heals_in_window = 0;
+        }
+        if (++m->heals_in_window <= HEAL_BURST)
+                return 0;
+        if (m->heals_in_window == HEAL_BURST + 1)
+                log_msg(LOG_ERR, "table inet %s keeps being changed by someone else (%u times in %llu s): holding "
+                        "off until the window ends", PST_TABLE, HEAL_BURST,
+                        (unsigned long long) (HEAL_WINDOW_USEC / 1000000));
+        if (sd_event_source_set_time(m->heal_timer, m->heal_window_start + HEAL_WINDOW_USEC + 1) >= 0)
+                (void) sd_event_source_set_enabled(m->heal_timer, SD_EVENT_ONESHOT);
+        return 1;
+}
+
+/*
+ * Someone else changed or deleted our table: put ours back.  A policy's or
+ * the emergency ruleset goes back as it was; a table kept from a previous
+ * run (degraded) is no longer what that run left, and nothing vouches for
+ * what it has become: the emergency ruleset replaces it.
+ */
+static int heal(struct manager *m) {
+        char who[128], why[200];
+        struct pst_diag diag;
+        int r;
+
+        if (m->state == MANAGER_STARTING || heal_held_off(m))
+                return 0;
+        describe_drift(&m->drift, who, sizeof(who));
+        m->heals++;
+        snprintf(m->last_event, sizeof(m->last_event), "table inet %s %s", PST_TABLE, who);
+        if (m->state == MANAGER_DEGRADED) {
+                snprintf(why, sizeof(why), "table inet %s, kept from a previous run, was %s", PST_TABLE, who);
+                return apply_emergency(m, m->backend, why);
+        }
+        pst_diag_init(&diag);
+        r = pst_backend_apply(m->backend, m->running->ruleset, &diag);
+        if (r < 0) {
+                report_failure(m, &diag, r, NULL);
+                log_errno(LOG_ERR, r, "table inet %s was %s, and putting it back failed: %m", PST_TABLE, who);
+        } else
+                log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nDRIFT_PID=%u\nMESSAGE=table inet %s was %s: put "
+                           "generation %" PRIu64 " back", m->generation, m->drift.pid, PST_TABLE, who, m->generation);
+        pst_diag_clear(&diag);
+        return r;
+}
+
+static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct manager *m = userdata;
+        struct pst_drift d;
+        int r = pst_backend_watch_read(m->backend, &d);
+
+        if (r < 0)
+                log_errno(LOG_ERR, r, "reading nf_tables notifications failed: %m");
+        if (r > 0) {
+                m->drift = d;
+                /* after whatever else this iteration brings: one heal per burst */
+                (void) sd_event_source_set_enabled(m->heal_defer, SD_EVENT_ONESHOT);
+        }
+        return 0;
+}
+
+static int on_heal_defer(sd_event_source *s, void *userdata) {
+        (void) heal(userdata);
+        return 0;
+}
+
+static int on_heal_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        m->heal_window_start = now_usec();
+        m->heals_in_window = 0;
+        (void) heal(m);
         return 0;
 }
 
@@ -484,6 +616,21 @@ int manager_setup(struct manager *m) {
         if (r < 0)
                 return r;
 
+        m->presence_fd = presence_claim();
+        if (m->presence_fd == -EADDRINUSE)
+                return log_errno(LOG_ERR, -EADDRINUSE, "another posternd runs in this network namespace: the two "
+                                 "would undo each other's changes; not starting");
+        if (m->presence_fd < 0)
+                return m->presence_fd;
+        r = sd_event_add_defer(m->event, &m->heal_defer, on_heal_defer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->heal_defer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = sd_event_add_time(m->event, &m->heal_timer, CLOCK_MONOTONIC, 0, 0, on_heal_timer, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->heal_timer, SD_EVENT_OFF);
+        if (r < 0)
+                return r;
         r = netmon_new(m->event, manager_ifaddrs_changed, m, &m->netmon);
         if (r < 0)
                 return r;

@@ -41,7 +41,9 @@ enum manager_error {
 struct manager {
         sd_event *event;
         struct netmon *netmon;
-        struct pst_backend *backend; /* what installed the running ruleset; kept open: it owns the table */
+        struct pst_backend *backend; /* what installed the running ruleset; kept open */
+        sd_event_source *watch;      /* the backend's notifications: others changing our table */
+        int presence_fd;             /* presence.h: the name that says a posternd runs here */
 
         /* configuration */
         char *policy_path;
@@ -68,6 +70,13 @@ struct manager {
         struct pst_ifaddrs ifaddrs;
 
         sd_event_source *sigterm, *sigint, *sighup;
+        /* healing what others do to our table */
+        struct pst_drift drift;            /* the last drift seen */
+        sd_event_source *heal_defer, *heal_timer;
+        uint64_t heal_window_start;
+        unsigned heals_in_window;
+        uint64_t heals;
+
         const struct manager_observer *observer;
         void *observer_userdata;
 };

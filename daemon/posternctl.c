@@ -17,6 +17,7 @@
 #include "ifaddr.h"
 #include "json.h"
 #include "pipeline.h"
+#include "presence.h"
 #include "show.h"
 
 enum {
@@ -241,7 +242,7 @@ static int apply_ruleset(struct ctl *c, enum pst_backend_kind kind, const struct
         _cleanup_(pst_backend_closep) struct pst_backend *b = NULL;
         int r;
 
-        r = pst_backend_open(kind, NULL, &c->diag, &b);
+        r = pst_backend_open(kind, &c->diag, &b);
         if (r < 0)
                 return r;
         c->applied_iptables = pst_backend_kind(b) == PST_BACKEND_IPTABLES;
@@ -256,6 +257,13 @@ static int cmd_apply(struct ctl *c, char **args) {
         r = load_compile(c, args[0], &pc);
         if (r)
                 return fail(c, r);
+        /* the daemon would put its own ruleset back at once (presence.h) */
+        if (presence_check() > 0) {
+                pst_error(&c->diag, -EBUSY, NULL, 0,
+                          "posternd is running in this network namespace and keeps its own policy installed; "
+                          "change its policy and run 'posternctl reload', or stop postern.service first");
+                return fail(c, EXIT_SYSTEM);
+        }
         r = apply_ruleset(c, wanted_backend(c, pc->policy), pc->ruleset);
         if (r < 0) {
                 if (!pst_diag_has_errors(&c->diag))

@@ -6,7 +6,7 @@
 #include "backend-ops.h"
 #include "iptc.h"
 
-static int iptc_open(const struct pst_backend_opts *o, struct pst_diag *diag, void **ret_state) {
+static int iptc_open(void **ret_state) {
         *ret_state = NULL;
         return 0;
 }

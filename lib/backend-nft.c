@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The nf_tables backend's operations (backend-ops.h) over nft.c: one
- * NETLINK_NETFILTER socket, kept open as long as the backend is.  The
- * daemon keeps it for its lifetime: with NFT_TABLE_F_OWNER the table is
- * this socket's.
+ * NETLINK_NETFILTER socket, kept open as long as the backend is (the daemon
+ * keeps it for its lifetime: closing a socket after a batch that deleted
+ * objects waits for an RCU grace period), and, when watched, a second one
+ * subscribed to the kernel's notifications (nft-watch.c).
  */
 #include "backend-ops.h"
 #include "nft.h"
 #include "render.h"
 
-#define OWN_FLAGS (NFT_TABLE_F_OWNER | NFT_TABLE_F_PERSIST)
-
 struct nft_backend {
         struct pst_nft *nft;
-        uint32_t table_flags;
+        struct pst_nft_watch *watch; /* NULL: not watched */
+        uint32_t own_genid;          /* the kernel's generation after our last commit */
 };
 
 static void nft_close(void *state) {
@@ -21,80 +21,94 @@ static void nft_close(void *state) {
 
         if (!s)
                 return;
-        /* closing the socket releases ownership; PERSIST keeps the table */
+        pst_nft_watch_close(s->watch);
         pst_nft_close(s->nft);
         free(s);
 }
 
-/* Own the table where the kernel lets us do so safely (backend.h). */
-static int nft_own_flags(struct pst_nft *nft, struct pst_diag *diag, uint32_t *ret) {
-        int r = pst_nft_table_flags_supported(nft, OWN_FLAGS);
-
-        if (r < 0)
-                return r;
-        if (r == 0)
-                pst_warning(diag, NULL, 0,
-                            "this kernel has no nf_tables table flag PERSIST (Linux < 6.9): table inet %s is not "
-                            "owned, so it outlives posternd but another tool's \"nft flush ruleset\" can remove it",
-                            PST_TABLE);
-        *ret = r > 0 ? OWN_FLAGS : 0;
-        return 0;
-}
-
-static int nft_open(const struct pst_backend_opts *o, struct pst_diag *diag, void **ret_state) {
+static int nft_open(void **ret_state) {
         struct nft_backend *s = calloc(1, sizeof(*s));
         int r;
 
         if (!s)
                 return -ENOMEM;
         r = pst_nft_open(&s->nft);
-        if (r >= 0 && o && o->own)
-                r = nft_own_flags(s->nft, diag, &s->table_flags);
         if (r < 0) {
-                nft_close(s);
+                free(s);
                 return r;
         }
         *ret_state = s;
         return 0;
 }
 
+/* After each of our commits, when watched: where the kernel's generation is,
+ * to tell our own lost notifications from someone else's (nft_watch_read). */
+static int committed(struct nft_backend *s, int r) {
+        if (r >= 0 && s->watch)
+                (void) pst_nft_genid(s->nft, &s->own_genid);
+        return r;
+}
+
 static int nft_apply(void *state, const struct pst_ruleset *rs, struct pst_diag *diag) {
         struct nft_backend *s = state;
 
-        return pst_nft_apply(s->nft, rs, &(struct pst_apply_opts) { .table_flags = s->table_flags }, diag);
+        return committed(s, pst_nft_apply(s->nft, rs, &(struct pst_apply_opts) {}, diag));
 }
 
 static int nft_update_set(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag) {
         struct nft_backend *s = state;
 
-        return pst_nft_update_set(s->nft, rs, set, diag);
+        return committed(s, pst_nft_update_set(s->nft, rs, set, diag));
 }
 
-/* A previous run's table is better than a generic ruleset: keep it, and own
- * it so that nobody else's "nft flush ruleset" takes it away while we run. */
 static int nft_adopt(void *state, const char *table, struct pst_diag *diag) {
         struct nft_backend *s = state;
-        struct pst_diag d;
         bool exists;
         uint32_t flags;
         int r;
 
         r = pst_nft_table_query(s->nft, table, diag, &exists, &flags);
-        if (r < 0 || !exists)
-                return r;
-        if (!s->table_flags)
-                return 1;
-        pst_diag_init(&d);
-        r = pst_nft_claim_table(s->nft, table, s->table_flags, &d);
-        pst_diag_clear(&d);
-        if (r < 0)
-                pst_warning(diag, NULL, 0, "cannot take ownership of table inet %s (%s), keeping it as it is", table,
-                            strerror(-r));
-        return 1;
+        return r < 0 ? r : exists;
 }
 
 static int nft_render(const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag) {
         return pst_render_nft(rs, f);
+}
+
+static int nft_watch_open(void *state, const char *table, int *ret_fd) {
+        struct nft_backend *s = state;
+        int r;
+
+        if (!s->watch) {
+                r = pst_nft_watch_open(table, &s->watch);
+                if (r < 0)
+                        return r;
+                (void) pst_nft_genid(s->nft, &s->own_genid);
+        }
+        *ret_fd = pst_nft_watch_fd(s->watch);
+        return 0;
+}
+
+/*
+ * Our own big replace (P2: ~100k element notifications) overflows the
+ * watch socket, and then nothing says whose commits were lost.  The
+ * generation does: if the kernel is still where our last commit left it,
+ * the lost notifications were ours.  (A foreign commit squeezed between our
+ * commit and our reading of the generation would be missed: microseconds.)
+ */
+static int nft_watch_read(void *state, struct pst_drift *ret) {
+        struct nft_backend *s = state;
+        uint32_t now;
+        int r;
+
+        r = pst_nft_watch_read(s->watch, pst_nft_portid(s->nft), ret);
+        if (r != -ENOBUFS)
+                return r;
+        r = pst_nft_genid(s->nft, &now);
+        if (r >= 0 && now == s->own_genid)
+                return 0;
+        *ret = (struct pst_drift) { .unknown = true };
+        return 1;
 }
 
 const struct pst_backend_ops pst_backend_nft_ops = {
@@ -106,4 +120,6 @@ const struct pst_backend_ops pst_backend_nft_ops = {
         .update_set = nft_update_set,
         .adopt = nft_adopt,
         .render = nft_render,
+        .watch_open = nft_watch_open,
+        .watch_read = nft_watch_read,
 };

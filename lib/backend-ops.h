@@ -13,13 +13,15 @@ struct pst_backend_ops {
         enum pst_backend_kind kind;
         /* 0 when the running kernel can use this backend, else a negative errno */
         int (*probe)(void);
-        /* what the kernel lacks but the backend copes with goes to diag as a warning */
-        int (*open)(const struct pst_backend_opts *o, struct pst_diag *diag, void **ret_state);
+        int (*open)(void **ret_state);
         void (*close)(void *state);
         int (*apply)(void *state, const struct pst_ruleset *rs, struct pst_diag *diag);
         int (*update_set)(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);
         int (*adopt)(void *state, const char *table, struct pst_diag *diag);
         int (*render)(const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag);
+        /* NULL: cannot be watched */
+        int (*watch_open)(void *state, const char *table, int *ret_fd);
+        int (*watch_read)(void *state, struct pst_drift *ret);
 };
 
 extern const struct pst_backend_ops pst_backend_nft_ops;

@@ -53,8 +53,7 @@ static int resolve(enum pst_backend_kind want, struct pst_diag *diag, const stru
                          "no usable backend for 'auto': the kernel has neither nf_tables nor legacy iptables");
 }
 
-int pst_backend_open(enum pst_backend_kind want, const struct pst_backend_opts *o, struct pst_diag *diag,
-                     struct pst_backend **ret) {
+int pst_backend_open(enum pst_backend_kind want, struct pst_diag *diag, struct pst_backend **ret) {
         _cleanup_(pst_backend_closep) struct pst_backend *b = NULL;
         const struct pst_backend_ops *ops = NULL;
         int r;
@@ -66,7 +65,7 @@ int pst_backend_open(enum pst_backend_kind want, const struct pst_backend_opts *
         if (!b)
                 return -ENOMEM;
         b->ops = ops;
-        r = ops->open(o, diag, &b->state);
+        r = ops->open(&b->state);
         if (r < 0)
                 return pst_error(diag, r, NULL, 0, "cannot open the %s backend: %m", names[ops->kind]);
         *ret = TAKE_PTR(b);
@@ -99,6 +98,14 @@ int pst_backend_update_set(struct pst_backend *b, const struct pst_ruleset *rs, 
 
 int pst_backend_adopt(struct pst_backend *b, const char *table, struct pst_diag *diag) {
         return b->ops->adopt(b->state, table, diag);
+}
+
+int pst_backend_watch_open(struct pst_backend *b, const char *table, int *ret_fd) {
+        return b->ops->watch_open ? b->ops->watch_open(b->state, table, ret_fd) : -EOPNOTSUPP;
+}
+
+int pst_backend_watch_read(struct pst_backend *b, struct pst_drift *ret) {
+        return b->ops->watch_read ? b->ops->watch_read(b->state, ret) : 0;
 }
 
 int pst_backend_render(enum pst_backend_kind kind, const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag) {

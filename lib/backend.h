@@ -38,30 +38,22 @@ const char *pst_backend_name(enum pst_backend_kind b);
 /* "auto", "nftables", "iptables"; -EINVAL for anything else */
 int pst_backend_from_string(const char *s, enum pst_backend_kind *ret);
 
-struct pst_backend_opts {
-        /* The ruleset belongs to this process while it runs (the daemon):
-         * nf_tables table flags OWNER|PERSIST, so that nobody else's
-         * "nft flush ruleset" removes it and it stays when we exit.  A
-         * kernel without PERSIST (before 6.9) gets no flags at all: OWNER
-         * alone would delete the table when the daemon exits or crashes,
-         * leaving the host open.  A one-shot apply does not own it
-         * (ownership would end with the process anyway, and nft 1.0.6 lists
-         * an orphaned table with a bare "flags" line). */
-        bool own;
-};
-
 /* An open backend: its operations and their state (a kept-open socket). */
 struct pst_backend;
 
 /*
  * Open the backend want names; AUTO probes the kernel (nf_tables first, then
  * legacy iptables).  -EOPNOTSUPP: this build has no iptables backend;
- * -EPROTONOSUPPORT: the kernel has neither.  diag says which, in words, and
- * holds a warning for what the kernel lacks but the backend copes with (the
- * nf_tables ownership flags before Linux 6.9).
+ * -EPROTONOSUPPORT: the kernel has neither.  diag says which, in words.
+ *
+ * The table carries no ownership flags (NFT_TABLE_F_OWNER/PERSIST): with
+ * them Debian 12's nft 1.0.6 cannot save and restore the ruleset (EPERM
+ * while the owner lives, an unparsable bare "flags" line once it is gone),
+ * and Linux before 6.9 has no PERSIST, so OWNER alone would delete the
+ * table with the daemon.  The daemon watches instead (pst_backend_watch_*)
+ * and puts its ruleset back when someone else changes it.
  */
-int pst_backend_open(enum pst_backend_kind want, const struct pst_backend_opts *o, struct pst_diag *diag,
-                     struct pst_backend **ret);
+int pst_backend_open(enum pst_backend_kind want, struct pst_diag *diag, struct pst_backend **ret);
 void pst_backend_close(struct pst_backend *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_backend *, pst_backend_close);
 
@@ -81,11 +73,29 @@ int pst_backend_update_set(struct pst_backend *b, const struct pst_ruleset *rs, 
 /*
  * For a daemon that has no valid policy at boot: is there a ruleset of ours
  * that a previous run left (nf_tables: table inet <table>)?  Then keep it
- * unchanged (and own it, with o->own): 1.  Nothing to keep: 0 (iptables
- * always says 0: its INPUT/FORWARD are always there, fail closed instead).
- * A problem that does not stop us keeping it is a warning in diag.
+ * unchanged: 1.  Nothing to keep: 0 (iptables always says 0: its
+ * INPUT/FORWARD are always there, fail closed instead).
  */
 int pst_backend_adopt(struct pst_backend *b, const char *table, struct pst_diag *diag);
+
+/* Someone else changed our ruleset. */
+struct pst_drift {
+        bool unknown;    /* notifications were lost and the kernel moved on: perhaps */
+        bool deleted;    /* the whole table went (nft flush ruleset, nft delete table) */
+        uint32_t portid; /* the committing netlink socket */
+        uint32_t pid;    /* and its process, as the kernel names them (0, "": not known) */
+        char comm[32];
+};
+
+/*
+ * Watch for changes others make to our ruleset: a file descriptor to poll
+ * for input (-EOPNOTSUPP: this backend cannot be watched — legacy xtables
+ * has no notifications).  On input, pst_backend_watch_read() says whether
+ * what arrived was someone else's change to our table (1, *ret filled) or
+ * not (0).  Our own applies and set updates are not drift.
+ */
+int pst_backend_watch_open(struct pst_backend *b, const char *table, int *ret_fd);
+int pst_backend_watch_read(struct pst_backend *b, struct pst_drift *ret);
 
 /* rs as the text the backend's own tools read: nft syntax (NFTABLES, AUTO) or
  * iptables-save text of both families (IPTABLES). */

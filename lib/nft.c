@@ -11,7 +11,6 @@
 #include <linux/netlink.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
-#include <libnftnl/table.h>
 #include <sys/socket.h>
 
 #include "nft-internal.h"
@@ -338,30 +337,31 @@ int pst_nft_batch_send(struct pst_nft *nft, struct pst_nft_batch *b, struct pst_
         return 0;
 }
 
-int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *diag, bool *ret_exists,
-                        uint32_t *ret_flags) {
-        char buf[512]; /* one GETTABLE request with a name < PST_NAME_MAX */
-        struct nlmsghdr *nlh;
+/*
+ * One request on nft's own socket (not a private one: closing a netfilter
+ * socket right after a commit that deleted objects waits for an RCU grace
+ * period).  Answered synchronously inside sendto(): the data messages (to
+ * cb), then the ACK.  Returns the ACK's error (0, or a negative errno).
+ */
+static int nft_request(struct pst_nft *nft, struct nlmsghdr *req, mnl_cb_t cb, void *data) {
         uint32_t seq = nft->seq++;
-        bool exists = false, acked = false;
-        uint32_t flags = 0;
-        ssize_t n;
+        bool acked = false;
+        int err = 0;
 
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, seq);
-        mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
-        if (mnl_socket_sendto(nft->nl, nlh, nlh->nlmsg_len) < 0)
-                return pst_error(diag, -errno, NULL, 0, "querying table inet %s failed: %m", name);
-        /* Answered synchronously inside sendto(): the table, then the ACK. */
+        req->nlmsg_seq = seq;
+        if (mnl_socket_sendto(nft->nl, req, req->nlmsg_len) < 0)
+                return -errno;
         while (!acked) {
+                ssize_t n = recv(mnl_socket_get_fd(nft->nl), nft->rbuf, PST_NFT_RBUF, MSG_DONTWAIT);
                 int left;
 
-                n = recv(mnl_socket_get_fd(nft->nl), nft->rbuf, PST_NFT_RBUF, MSG_DONTWAIT);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return pst_error(diag, -errno, NULL, 0, "querying table inet %s failed: %m", name);
+                        return -errno;
                 left = (int) n;
-                for (nlh = (struct nlmsghdr *) nft->rbuf; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+                for (struct nlmsghdr *nlh = (struct nlmsghdr *) nft->rbuf; mnl_nlmsg_ok(nlh, left);
+                     nlh = mnl_nlmsg_next(nlh, &left)) {
                         if (nlh->nlmsg_seq != seq || nlh->nlmsg_pid != nft->portid)
                                 continue;
                         if (nlh->nlmsg_type == NLMSG_ERROR) {
@@ -369,25 +369,47 @@ int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *
 
                                 if (nlh->nlmsg_len < NLMSG_HDRLEN + sizeof(*e))
                                         return -EPROTO;
-                                if (e->error == -ENOENT)
-                                        exists = false;
-                                else if (e->error < 0)
-                                        return pst_error(diag, e->error, NULL, 0, "querying table inet %s failed: %s",
-                                                         name, strerror(-e->error));
+                                err = e->error;
                                 acked = true;
-                        } else if (NFNL_MSG_TYPE(nlh->nlmsg_type) == NFT_MSG_NEWTABLE) {
-                                const struct nlattr *attr;
-
-                                exists = true;
-                                mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
-                                        if (mnl_attr_get_type(attr) == NFTA_TABLE_FLAGS &&
-                                            mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
-                                                flags = ntohl(mnl_attr_get_u32(attr));
-                        }
+                        } else
+                                (void) cb(nlh, data);
                 }
         }
-        *ret_exists = exists;
-        *ret_flags = flags;
+        return err;
+}
+
+struct table_answer {
+        bool exists;
+        uint32_t flags;
+};
+
+static int table_cb(const struct nlmsghdr *nlh, void *data) {
+        struct table_answer *t = data;
+        const struct nlattr *a;
+
+        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
+                return MNL_CB_OK;
+        t->exists = true;
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == NFTA_TABLE_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        t->flags = ntohl(mnl_attr_get_u32(a));
+        return MNL_CB_OK;
+}
+
+int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *diag, bool *ret_exists,
+                        uint32_t *ret_flags) {
+        char buf[512]; /* one GETTABLE request with a name < PST_NAME_MAX */
+        struct table_answer t = {};
+        struct nlmsghdr *nlh;
+        int r;
+
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 0);
+        mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
+        r = nft_request(nft, nlh, table_cb, &t);
+        if (r < 0 && r != -ENOENT)
+                return pst_error(diag, r, NULL, 0, "querying table inet %s failed: %m", name);
+        *ret_exists = t.exists;
+        *ret_flags = t.flags;
         return 0;
 }
 
@@ -423,108 +445,63 @@ int pst_nft_update_set(struct pst_nft *nft, const struct pst_ruleset *rs, uint32
         return pst_nft_batch_send(nft, b, diag);
 }
 
-/* Append one message to a one-buffer batch (msgs[] tells the sender what
- * each message is, for its error reports). */
-static void claim_msg(struct pst_nft_batch *b, struct nlmsghdr *nlh, enum pst_nft_obj obj) {
-        b->msgs[b->nmsgs++] = (struct pst_nft_msg) {
-                .obj = (uint8_t) obj,
-                .type = (uint8_t) (nlh->nlmsg_type & 0xff),
-                .off = (uint32_t) b->iov[0].iov_len,
-        };
-        b->iov[0].iov_len += nlh->nlmsg_len;
-        b->len += nlh->nlmsg_len;
-}
+struct gen_answer {
+        bool seen;
+        uint32_t id;
+};
 
-/* BEGIN, NEWTABLE inet <name> flags <flags>, and END when commit: without
- * END the kernel validates the message and discards it. */
-static int table_only_batch(struct pst_nft *nft, const char *name, uint32_t flags, bool commit,
-                            struct pst_diag *diag) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
-        struct nftnl_table *t;
-        struct nlmsghdr *nlh;
-        char *buf;
-        int r;
-
-        r = pst_ruleset_new(&rs); /* only its table name is used, in error messages */
-        if (r < 0)
-                return r;
-        r = strcpy_bounded(rs->table, sizeof(rs->table), name);
-        if (r < 0)
-                return r;
-        b = calloc(1, sizeof(*b));
-        if (!b)
-                return -ENOMEM;
-        b->rs = rs;
-        b->iov = calloc(1, sizeof(*b->iov));
-        b->msgs = calloc(3, sizeof(*b->msgs));
-        buf = calloc(1, 4096); /* three small messages */
-        if (!b->iov || !b->msgs || !buf) {
-                free(buf);
-                return -ENOMEM;
-        }
-        b->niov = b->capiov = 1;
-        b->capmsgs = 3;
-        b->iov[0].iov_base = buf;
-
-        claim_msg(b, nftnl_batch_begin(buf, 0), PST_NFT_OBJ_BATCH);
-        t = nftnl_table_alloc();
-        if (!t)
-                return -ENOMEM;
-        nftnl_table_set_str(t, NFTNL_TABLE_NAME, rs->table);
-        nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
-        nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, flags);
-        /* The kernel creates a missing table even without NLM_F_CREATE, so
-         * callers query first (pst_nft_table_query()) and claim only what is there. */
-        nlh = nftnl_nlmsg_build_hdr(buf + b->iov[0].iov_len, NFT_MSG_NEWTABLE, NFPROTO_INET, NLM_F_ACK, 1);
-        nftnl_table_nlmsg_build_payload(nlh, t);
-        nftnl_table_free(t);
-        claim_msg(b, nlh, PST_NFT_OBJ_TABLE);
-        if (commit)
-                claim_msg(b, nftnl_batch_end(buf + b->iov[0].iov_len, 2), PST_NFT_OBJ_BATCH);
-        return pst_nft_batch_send(nft, b, diag);
-}
-
-int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag) {
-        return table_only_batch(nft, name, flags, true, diag);
-}
-
-int pst_nft_table_flags_supported(struct pst_nft *nft, uint32_t flags) {
-        struct pst_diag d;
-        int r;
-
-        /* a name nobody uses, checked only: nothing is created, and an
-         * existing table's own flags cannot get in the way */
-        pst_diag_init(&d);
-        r = table_only_batch(nft, "postern_flags_probe", flags, false, &d);
-        pst_diag_clear(&d);
-        if (r == -EOPNOTSUPP)
-                return 0;
-        return r < 0 ? r : 1;
-}
-
-/* A NEWGEN answer means nf_tables is there; an error (no such subsystem:
- * EINVAL/EOPNOTSUPP) means it is not. */
+/* A NEWGEN answer means nf_tables is there (an error — no such subsystem:
+ * EINVAL/EOPNOTSUPP — that it is not), and carries the generation. */
 static int gen_cb(const struct nlmsghdr *nlh, void *data) {
-        if (nlh->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
-                *(bool *) data = true;
+        struct gen_answer *g = data;
+        const struct nlattr *a;
+
+        if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
+                return MNL_CB_OK;
+        g->seen = true;
+        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == NFTA_GEN_ID && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        g->id = ntohl(mnl_attr_get_u32(a));
         return MNL_CB_OK;
 }
 
-int pst_nft_probe(void) {
-        char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
+static struct nlmsghdr *gen_request(char buf[static NLMSG_SPACE(sizeof(struct nfgenmsg))]) {
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
         struct nfgenmsg *nfg;
-        bool gen = false;
-        int r;
 
         nlh->nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN;
         nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
         nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
         nfg->nfgen_family = AF_UNSPEC;
         nfg->version = NFNETLINK_V0;
-        r = pst_nl_request(NETLINK_NETFILTER, nlh, gen_cb, &gen);
+        return nlh;
+}
+
+int pst_nft_probe(void) {
+        char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
+        struct gen_answer g = {};
+        int r;
+
+        r = pst_nl_request(NETLINK_NETFILTER, gen_request(buf), gen_cb, &g);
         if (r < 0)
                 return r;
-        return gen ? 0 : -EPROTONOSUPPORT;
+        return g.seen ? 0 : -EPROTONOSUPPORT;
+}
+
+int pst_nft_genid(struct pst_nft *nft, uint32_t *ret) {
+        char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
+        struct gen_answer g = {};
+        int r;
+
+        r = nft_request(nft, gen_request(buf), gen_cb, &g);
+        if (r < 0)
+                return r;
+        if (!g.seen)
+                return -EPROTO;
+        *ret = g.id;
+        return 0;
+}
+
+uint32_t pst_nft_portid(const struct pst_nft *nft) {
+        return nft->portid;
 }

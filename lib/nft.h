@@ -63,22 +63,42 @@ int pst_nft_apply(struct pst_nft *nft, const struct pst_ruleset *rs, const struc
 int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *diag, bool *ret_exists,
                         uint32_t *ret_flags);
 
-/*
- * One batch with only NEWTABLE inet <name> flags <flags>: on a table another
- * daemon left behind with OWNER|PERSIST this makes nft's socket its owner
- * and changes nothing else.  The kernel refuses (EOPNOTSUPP) to add OWNER to
- * a plain table and EPERM when a live socket owns it.  The kernel would
- * create a missing table: query first.
- */
-int pst_nft_claim_table(struct pst_nft *nft, const char *name, uint32_t flags, struct pst_diag *diag);
-
-/* Does the kernel accept these NFTA_TABLE_FLAGS (NFT_TABLE_F_PERSIST came in
- * Linux 6.9, OWNER in 5.12)?  1 yes, 0 no (EOPNOTSUPP), or a negative errno.
- * A check-only batch: nothing changes. */
-int pst_nft_table_flags_supported(struct pst_nft *nft, uint32_t flags);
-
 /* Does the kernel answer nf_tables (NFT_MSG_GETGEN)?  0 if so, else a negative errno. */
 int pst_nft_probe(void);
+
+/* The kernel's ruleset generation now (NFTA_GEN_ID: +1 on every commit, anyone's). */
+int pst_nft_genid(struct pst_nft *nft, uint32_t *ret);
+
+/* The netlink port of nft's socket: what the kernel names as the committer
+ * of our batches in its notifications. */
+uint32_t pst_nft_portid(const struct pst_nft *nft);
+
+/*
+ * Watching table inet <table> for changes others make (nft-watch.c).  One
+ * NETLINK_NETFILTER socket subscribed to NFNLGRP_NFTABLES: the kernel
+ * multicasts every committed object change, each message carrying as its
+ * nlmsg_pid the netlink port of the socket that committed it, then one
+ * NFT_MSG_NEWGEN naming the committing process.  Every nf_tables object
+ * message names its table in attribute 1 (NFTA_TABLE_NAME, NFTA_CHAIN_TABLE,
+ * NFTA_RULE_TABLE, NFTA_SET_TABLE, NFTA_SET_ELEM_LIST_TABLE, ...).
+ */
+struct pst_nft_watch;
+struct pst_drift;
+
+int pst_nft_watch_open(const char *table, struct pst_nft_watch **ret);
+void pst_nft_watch_close(struct pst_nft_watch *w);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_nft_watch *, pst_nft_watch_close);
+int pst_nft_watch_fd(const struct pst_nft_watch *w);
+
+/* Read what the socket holds (without blocking).  1 and *ret filled when a
+ * commit from any port but own_portid touched the table (the last such
+ * commit); 0 when none; -ENOBUFS when notifications were lost (the caller
+ * decides: compare generations); another negative errno on failure. */
+int pst_nft_watch_read(struct pst_nft_watch *w, uint32_t own_portid, struct pst_drift *ret);
+
+/* The same for notifications already in a buffer (tests). */
+int pst_nft_watch_process(struct pst_nft_watch *w, const void *buf, size_t len, uint32_t own_portid,
+                          struct pst_drift *ret);
 
 /*
  * Replace the elements of one named set (an interface-address set) in one

@@ -4,7 +4,8 @@
 # ruleset (state "emergency", SSH only as --emergency-ssh or the policy's
 # emergency block allow), real packets checked; SIGHUP with a fixed policy →
 # applied.  An invalid policy and a table left by a previous run → that table
-# is kept byte for byte and claimed (state "degraded").
+# is kept byte for byte (state "degraded") — until someone else changes it:
+# then nothing vouches for it, and the emergency ruleset replaces it.
 . "$(dirname "$0")/lib.sh"
 t_require
 PROBE=$T_BUILD/tests/traffic/probe
@@ -76,7 +77,7 @@ t_table "$NS" | grep -q "dport 22" && die "SSH allowed without being asked for"
 [ "$(probe 198.18.9.1 22 198.18.9.2)" = timeout ] || die "SSH not dropped"
 t_stop
 
-info "invalid policy with a table from a previous run → degraded, the table kept and claimed"
+info "invalid policy with a table from a previous run → degraded, the table kept"
 printf 'input = ( { allow = ["smtp"]; } );\n' >"$P"
 t_daemon "$NS" --policy "$P"
 t_wait_ready 5
@@ -90,8 +91,21 @@ grep -q "READY=1 | STATUS=DEGRADED" "$NLOG" || die "READY=1 without a DEGRADED s
 t_wait_name org.postern1 || die "no bus name"
 [ "$(prop State)" = degraded ] || die "State is $(prop State)"
 [ "$(t_table "$NS" | strip)" = "$before" ] || die "the previous table changed"
-t_table "$NS" | grep -q "flags owner" || die "the previous table was not claimed"
 [ "$(probe 198.18.10.1 25 198.18.10.2)" = pass ] || die "the previous table's SMTP rule does not work"
+
+info "degraded, and someone inserts a rule into the kept table → the emergency ruleset, not the tampered table"
+nsx "$NS" nft insert rule inet postern input tcp dport 2525 accept
+t_wait_prop State emergency
+t_table "$NS" | grep -q 2525 && die "the tampered rule stayed"
+grep -q "kept from a previous run, was changed by nft (pid [0-9]*): applied the built-in EMERGENCY" "$DLOG" ||
+        die "the switch to the emergency ruleset is not logged with who changed the table"
+[ "$(probe 198.18.10.1 25 198.18.10.2)" = timeout ] || die "SMTP of the tampered table still open"
+[ "$(probe 198.18.10.1 22 198.18.10.2)" = pass ] || die "--emergency-ssh not honoured after the switch"
+
+info "emergency, and someone flushes the ruleset → the emergency ruleset is put back"
+em=$(t_table_s "$NS")
+nsx "$NS" nft flush ruleset
+t_wait_table "$NS" "$em" || die "nft flush ruleset left the host without the emergency ruleset"
 printf 'input = ( { allow = ["ssh"]; } );\n' >"$P"
 kill -HUP "$DPID"
 t_wait_ready 7

@@ -151,6 +151,16 @@ t_wait_prop() {
 
 # listing of our table, or "" when absent
 t_table() { nsx "$1" nft list table inet postern 2>/dev/null; }
+t_table_s() { nsx "$1" nft -s list table inet postern 2>/dev/null; } # without counters
+# t_wait_table NS WANT [seconds]: until the stateless listing is WANT
+t_wait_table() {
+        local i
+        for i in $(seq 1 $((${3:-5} * 50))); do
+                [ "$(t_table_s "$1")" = "$2" ] && return 0
+                sleep 0.02
+        done
+        return 1
+}
 t_set() { nsx "$1" nft list set inet postern "$2" 2>/dev/null | sed -n 's/.*elements = { \(.*\) }.*/\1/p'; }
 
 # t_wait_set NS SET WANT [seconds]: until the set's elements are WANT ("" = empty)
