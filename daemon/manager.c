@@ -166,16 +166,40 @@ static void install(struct manager *m, struct pst_backend *b, struct pst_compile
 }
 
 /* diag's errors in the log, LastError, and for a D-Bus reply *ret_msg */
+/*
+ * LastError is a D-Bus property, and anyone may read those: it says where
+ * the first problem is, never what a file says there (a list file
+ * symlinked to a root-only file would show its first line to everybody).
+ * The journal and the caller's own D-Bus error reply carry the whole text.
+ */
+static char *public_summary(const struct pst_diag *d) {
+        char *s = NULL;
+
+        for (size_t i = 0; i < d->n; i++) {
+                const struct pst_diag_item *it = &d->items[i];
+
+                if (it->severity != PST_ERROR)
+                        continue;
+                if (!it->file)
+                        return pst_diag_summary(d); /* a system error: no file's content in it */
+                if (asprintf(&s, "%s:%u: refused; the journal has the details (journalctl -u postern)", it->file,
+                             it->line) < 0)
+                        return NULL;
+                return s;
+        }
+        return strdup("unknown error");
+}
+
 static void report_failure(struct manager *m, struct pst_diag *diag, int r, char **ret_msg) {
-        _cleanup_free_ char *sum = NULL;
+        _cleanup_free_ char *pub = NULL;
 
         if (!pst_diag_has_errors(diag))
                 pst_error(diag, r, m->policy_path, 0, "%s", strerror(-r));
         log_diag(diag, LOG_ERR);
-        sum = pst_diag_summary(diag);
-        set_last_error(m, sum);
+        pub = public_summary(diag);
+        set_last_error(m, pub);
         if (ret_msg)
-                *ret_msg = sum ? strdup(sum) : NULL;
+                *ret_msg = pst_diag_summary(diag);
 }
 
 /*

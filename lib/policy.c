@@ -566,8 +566,9 @@ static int load_list(struct loader *l, const config_setting_t *g) {
         } else
                 r = pst_cfg_foreach_scalar(&l->c, addrs, "addresses", false, addr_item,
                                            &(struct addrs_ctx) { l, &li->addrs, PST_LIST_ENTRIES_MAX });
-        if (r >= 0)
-                r = GROW(l->p->lists, l->p->caplists, l->p->nlists + 1, PST_LISTS_MAX);
+        if (r < 0)
+                return r; /* reported: an entry's -E2BIG is not "too many lists" */
+        r = GROW(l->p->lists, l->p->caplists, l->p->nlists + 1, PST_LISTS_MAX);
         if (r < 0)
                 return r == -E2BIG ? pst_cfg_error(&l->c, g, "too many lists (at most %d)", PST_LISTS_MAX) : r;
         l->p->lists[l->p->nlists++] = TAKE_PTR(li);

@@ -96,6 +96,22 @@ for b in "${bad_policies[@]}"; do
 done
 [ "$(prop State)" = applied ] || die "State is $(prop State) after bad reloads"
 
+info "LastError says where, never what a file says there (anyone may read it)"
+printf '# secret: s3cr3t\n' >"$T_TMP/root-only.txt" && chmod 0600 "$T_TMP/root-only.txt"
+ln -s "$T_TMP/root-only.txt" "$T_TMP/list.txt"
+printf 'lists = { l = { file = "list.txt"; }; };\ninput = ( { allow = "ssh"; from = "l"; } );\n' >"$P"
+printf 's3cr3t-on-line-1\n' >"$T_TMP/root-only.txt"
+n=$((n + 1))
+kill -HUP "$DPID"
+t_wait_ready $n
+case $(prop LastError) in
+*s3cr3t*) die "LastError discloses file content: $(prop LastError)" ;;
+"$T_TMP/list.txt:1: refused; the journal has the details"*) ;;
+*) die "LastError is '$(prop LastError)'" ;;
+esac
+grep -q "list.txt:1: 's3cr3t-on-line-1' is not an address" "$DLOG" || die "the journal lacks the whole error"
+rm -f "$T_TMP/list.txt"
+
 info "Reload() over D-Bus: bad → InvalidPolicy, good → generation 3"
 out=$(bus call org.postern1 /org/postern1 org.postern1.Manager Reload 2>&1) && die "Reload of a bad policy succeeded"
 echo "$out" | grep -q "$P:" || die "Reload error does not name the file: $out"

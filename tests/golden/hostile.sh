@@ -103,6 +103,12 @@ else
         echo "skip list-owned-by-nobody: needs root to chown"
 fi
 
+# ---- item 11: one list entry too many is one error, not a second "too many lists"
+python3 -c 'import sys
+for i in range(1000001): sys.stdout.write("198.%d.%d.%d\n" % (18 + (i >> 16) % 2, (i >> 8) & 255, i & 255))' >big.txt
+printf 'lists = { l = { file = "big.txt"; }; };\ninput = ( { allow = "ssh"; from = "l"; } );\n' >big.conf
+expect list-entries-max 1 "big.txt:1000001: too many entries (at most 1000000 per list)" big.conf
+
 # ---- item 4: the digest covers @included files and list files
 printf 'zones = { lan = { interfaces = ["eth1"]; }; };\n' >inc.conf
 printf '@include "inc.conf"\n%s\n' "$ok" >with-inc.conf
