@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <inttypes.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -116,6 +117,7 @@ struct manager *manager_free(struct manager *m) {
         pst_compiled_free(m->running);
         free(m->policy_path);
         free(m->catalog_path);
+        free(m->runtime_dir);
         free(m->last_error);
         free(m);
         return NULL;
@@ -154,6 +156,71 @@ static void notify_status(struct manager *m, const char *prefix) {
         }
 }
 
+/* The generation file in the runtime directory: "NETNS GENERATION", the
+ * network namespace (its inode) and the kernel's ruleset generation after
+ * our last commit there (pst_backend_generation()).  Written after each
+ * commit, read at a boot without a valid policy. */
+static int netns_id(uint64_t *ret) {
+        struct stat st;
+
+        if (stat("/proc/self/ns/net", &st) < 0)
+                return -errno;
+        *ret = (uint64_t) st.st_ino;
+        return 0;
+}
+
+static void record_generation(struct manager *m) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        uint32_t gen = 0;
+        uint64_t ns = 0;
+        int r;
+
+        if (!m->backend || pst_backend_generation(m->backend, &gen) < 0 || netns_id(&ns) < 0)
+                return;
+        if (asprintf(&path, "%s/generation", m->runtime_dir) < 0 || asprintf(&tmp, "%s.tmp", path) < 0)
+                return;
+        r = mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST ? -errno : 0;
+        if (r >= 0) {
+                f = fopen(tmp, "we");
+                r = f && fprintf(f, "%" PRIu64 " %" PRIu32 "\n", ns, gen) > 0 && fflush(f) == 0 ? 0 : -errno;
+        }
+        if (r >= 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0 && !m->generation_warned)
+                log_errno(LOG_WARNING, r, "cannot record the ruleset generation in %s (%m): after a restart without "
+                          "a valid policy, a table found will be replaced by the emergency ruleset", path);
+        m->generation_warned = r < 0;
+}
+
+/* Is the kernel's ruleset where our last commit (of a previous run) left
+ * it?  Then nobody committed anything since, and the table is ours as we
+ * left it.  Anything else — another commit, another namespace, no record —
+ * and nothing vouches for it. */
+static bool unchanged_since_last_run(struct manager *m, struct pst_backend *b, char *why, size_t size) {
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        unsigned long long rec_ns = 0;
+        uint32_t rec_gen = 0, gen = 0;
+        uint64_t ns = 0;
+
+        if (pst_backend_generation(b, &gen) < 0 || netns_id(&ns) < 0) {
+                snprintf(why, size, "the kernel cannot say whether anyone changed it");
+                return false;
+        }
+        if (asprintf(&path, "%s/generation", m->runtime_dir) < 0 || !(f = fopen(path, "re")) ||
+            fscanf(f, "%llu %" SCNu32, &rec_ns, &rec_gen) != 2 || rec_ns != ns) {
+                snprintf(why, size, "posternd has no record of installing it");
+                return false;
+        }
+        if (rec_gen != gen) {
+                snprintf(why, size, "the ruleset changed since posternd last committed (generation %" PRIu32
+                         ", now %" PRIu32 ")", rec_gen, gen);
+                return false;
+        }
+        return true;
+}
+
 /* c is now running, installed by b. */
 static void install(struct manager *m, struct pst_backend *b, struct pst_compiled *c, enum manager_state state) {
         set_backend(m, b);
@@ -163,6 +230,7 @@ static void install(struct manager *m, struct pst_backend *b, struct pst_compile
         snprintf(m->digest, sizeof(m->digest), "%s", c->digest);
         m->applied_at = realtime_usec();
         m->state = state;
+        record_generation(m);
 }
 
 /* diag's errors in the log, LastError, and for a D-Bus reply *ret_msg */
@@ -312,6 +380,7 @@ static void format_emergency_ssh(const struct pst_emergency *e, char *buf, size_
 /* A previous run's ruleset is better than a generic one: keep it.  1 kept, 0 none. */
 static int adopt_previous(struct manager *m, struct pst_backend *b) {
         struct pst_diag diag;
+        char why[160];
         int r;
 
         pst_diag_init(&diag);
@@ -324,6 +393,10 @@ static int adopt_previous(struct manager *m, struct pst_backend *b) {
         }
         if (r == 0)
                 return 0;
+        if (!unchanged_since_last_run(m, b, why, sizeof(why))) {
+                log_struct(LOG_WARNING, "MESSAGE=table inet %s exists, but %s: not keeping it", PST_TABLE, why);
+                return 0;
+        }
         set_backend(m, b);
         m->state = MANAGER_DEGRADED;
         log_struct(LOG_CRIT, "POSTERN_STATE=degraded\nMESSAGE=no valid policy in %s: DEGRADED, keeping table inet %s "
@@ -445,9 +518,11 @@ static int heal(struct manager *m) {
         if (r < 0) {
                 report_failure(m, &diag, r, NULL);
                 log_errno(LOG_ERR, r, "table inet %s was %s, and putting it back failed: %m", PST_TABLE, who);
-        } else
+        } else {
+                record_generation(m);
                 log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nDRIFT_PID=%u\nMESSAGE=table inet %s was %s: put "
                            "generation %" PRIu64 " back", m->generation, m->drift.pid, PST_TABLE, who, m->generation);
+        }
         pst_diag_clear(&diag);
         return r;
 }
@@ -549,6 +624,7 @@ static int update_ifaddr_sets(struct manager *m, const struct pst_ifaddrs *ifa, 
                 }
                 pst_diag_clear(&diag);
                 m->set_updates++;
+                record_generation(m);
                 format_set_addrs(s, addrs, sizeof(addrs));
                 snprintf(m->last_event, sizeof(m->last_event), "%s: %s", s->name, addrs);
                 log_struct(LOG_INFO,

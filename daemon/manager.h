@@ -48,6 +48,7 @@ struct manager {
         /* configuration */
         char *policy_path;
         char *catalog_path; /* NULL: installed catalog (+ services.d) or the build tree's */
+        char *runtime_dir;  /* where the generation of our last commit is recorded (/run/postern) */
         unsigned source_flags;           /* source.h; PST_SOURCE_ANY_OWNER with POSTERN_UNSAFE_FILES=1 */
         bool emergency_cli;              /* --emergency-ssh given */
         enum pst_backend_kind backend_cli;    /* --backend; AUTO: the policy's options.backend decides */
@@ -76,6 +77,7 @@ struct manager {
         uint64_t heal_window_start;
         unsigned heals_in_window;
         uint64_t heals;
+        bool generation_warned;
 
         const struct manager_observer *observer;
         void *observer_userdata;

@@ -28,56 +28,73 @@ static void help(void) {
                "  --no-bus                do not connect to the system bus\n"
                "  --backend B             nftables, iptables or auto (nf_tables when the kernel has it);\n"
                "                          default: the policy's options.backend\n"
+               "  --runtime-dir DIR       where the generation of the last commit is kept\n"
+               "                          (default: %s)\n"
                "  -h, --help              show this help\n"
                "  --version               show the version\n"
                "\n"
                "Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop the daemon and leave the\n"
                "ruleset installed.\n",
-               POSTERN_POLICY, POSTERN_CATALOG);
+               POSTERN_POLICY, POSTERN_CATALOG, POSTERN_RUNTIME_DIR);
+}
+
+/* *p = a copy of v, the old value freed */
+static int set_string(char **p, const char *v) {
+        char *c = strdup(v);
+
+        if (!c)
+                return -ENOMEM;
+        free(*p);
+        *p = c;
+        return 0;
+}
+
+/* --emergency-ssh[=CIDR] */
+static int parse_emergency_ssh(struct manager *m, const char *arg) {
+        bool hostbits = false;
+
+        m->emergency_cli = true;
+        m->emergency.ssh = true;
+        if (!arg)
+                return 0;
+        if (m->emergency.nfrom >= PST_EMERGENCY_FROM_MAX ||
+            pst_addr_parse(arg, &m->emergency.from[m->emergency.nfrom], &hostbits) < 0) {
+                fprintf(stderr, "posternd: --emergency-ssh=%s: expected an address or network%s\n", arg,
+                        hostbits ? " without host bits below the prefix" : "");
+                return -EINVAL;
+        }
+        m->emergency.nfrom++;
+        return 0;
 }
 
 static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
-        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_VERSION };
+        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_RUNTIME_DIR, OPT_VERSION };
         static const struct option opts[] = {
                 { "policy", required_argument, NULL, OPT_POLICY },
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "emergency-ssh", optional_argument, NULL, OPT_EMERGENCY_SSH },
                 { "no-bus", no_argument, NULL, OPT_NO_BUS },
                 { "backend", required_argument, NULL, OPT_BACKEND },
+                { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
         };
-        int o;
+        int o, r = 0;
 
-        while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
+        while (r >= 0 && (o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
                 switch (o) {
                 case OPT_POLICY:
-                        free(m->policy_path);
-                        m->policy_path = strdup(optarg);
-                        if (!m->policy_path)
-                                return -ENOMEM;
+                        r = set_string(&m->policy_path, optarg);
                         break;
                 case OPT_CATALOG:
-                        free(m->catalog_path);
-                        m->catalog_path = strdup(optarg);
-                        if (!m->catalog_path)
-                                return -ENOMEM;
+                        r = set_string(&m->catalog_path, optarg);
                         break;
                 case OPT_EMERGENCY_SSH:
-                        m->emergency_cli = true;
-                        m->emergency.ssh = true;
-                        if (optarg) {
-                                bool hostbits = false;
-
-                                if (m->emergency.nfrom >= PST_EMERGENCY_FROM_MAX ||
-                                    pst_addr_parse(optarg, &m->emergency.from[m->emergency.nfrom], &hostbits) < 0) {
-                                        fprintf(stderr, "posternd: --emergency-ssh=%s: expected an address or network%s\n",
-                                                optarg, hostbits ? " without host bits below the prefix" : "");
-                                        return -EINVAL;
-                                }
-                                m->emergency.nfrom++;
-                        }
+                        r = parse_emergency_ssh(m, optarg);
+                        break;
+                case OPT_RUNTIME_DIR:
+                        r = set_string(&m->runtime_dir, optarg);
                         break;
                 case OPT_NO_BUS:
                         *use_bus = false;
@@ -98,16 +115,17 @@ static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
                         fprintf(stderr, "Try 'posternd --help'.\n");
                         return -EINVAL;
                 }
+        if (r < 0)
+                return r;
         if (optind < argc) {
                 fprintf(stderr, "posternd: unexpected argument '%s'. Try 'posternd --help'.\n", argv[optind]);
                 return -EINVAL;
         }
-        if (!m->policy_path) {
-                m->policy_path = strdup(POSTERN_POLICY);
-                if (!m->policy_path)
-                        return -ENOMEM;
-        }
-        return 1;
+        if (!m->policy_path)
+                r = set_string(&m->policy_path, POSTERN_POLICY);
+        if (r >= 0 && !m->runtime_dir)
+                r = set_string(&m->runtime_dir, POSTERN_RUNTIME_DIR);
+        return r < 0 ? r : 1;
 }
 
 int main(int argc, char **argv) {

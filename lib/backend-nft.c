@@ -13,6 +13,7 @@
 struct nft_backend {
         struct pst_nft *nft;
         struct pst_nft_watch *watch; /* NULL: not watched */
+        bool committed;
         uint32_t own_genid;          /* the kernel's generation after our last commit */
 };
 
@@ -41,12 +42,23 @@ static int nft_open(void **ret_state) {
         return 0;
 }
 
-/* After each of our commits, when watched: where the kernel's generation is,
- * to tell our own lost notifications from someone else's (nft_watch_read). */
+/* After each of our commits: where the kernel's generation is, to tell our
+ * own lost notifications from someone else's (nft_watch_read) and for
+ * nft_generation(). */
 static int committed(struct nft_backend *s, int r) {
-        if (r >= 0 && s->watch)
-                (void) pst_nft_genid(s->nft, &s->own_genid);
+        if (r >= 0)
+                s->committed = pst_nft_genid(s->nft, &s->own_genid) >= 0;
         return r;
+}
+
+static int nft_generation(void *state, uint32_t *ret) {
+        struct nft_backend *s = state;
+
+        if (s->committed) {
+                *ret = s->own_genid;
+                return 0;
+        }
+        return pst_nft_genid(s->nft, ret);
 }
 
 static int nft_apply(void *state, const struct pst_ruleset *rs, struct pst_diag *diag) {
@@ -83,7 +95,6 @@ static int nft_watch_open(void *state, const char *table, int *ret_fd) {
                 r = pst_nft_watch_open(table, &s->watch);
                 if (r < 0)
                         return r;
-                (void) pst_nft_genid(s->nft, &s->own_genid);
         }
         *ret_fd = pst_nft_watch_fd(s->watch);
         return 0;
@@ -120,6 +131,7 @@ const struct pst_backend_ops pst_backend_nft_ops = {
         .update_set = nft_update_set,
         .adopt = nft_adopt,
         .render = nft_render,
+        .generation = nft_generation,
         .watch_open = nft_watch_open,
         .watch_read = nft_watch_read,
 };

@@ -19,6 +19,7 @@ struct pst_backend_ops {
         int (*update_set)(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);
         int (*adopt)(void *state, const char *table, struct pst_diag *diag);
         int (*render)(const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag);
+        int (*generation)(void *state, uint32_t *ret); /* NULL: none */
         /* NULL: cannot be watched */
         int (*watch_open)(void *state, const char *table, int *ret_fd);
         int (*watch_read)(void *state, struct pst_drift *ret);

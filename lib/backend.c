@@ -100,6 +100,10 @@ int pst_backend_adopt(struct pst_backend *b, const char *table, struct pst_diag 
         return b->ops->adopt(b->state, table, diag);
 }
 
+int pst_backend_generation(struct pst_backend *b, uint32_t *ret) {
+        return b->ops->generation ? b->ops->generation(b->state, ret) : -EOPNOTSUPP;
+}
+
 int pst_backend_watch_open(struct pst_backend *b, const char *table, int *ret_fd) {
         return b->ops->watch_open ? b->ops->watch_open(b->state, table, ret_fd) : -EOPNOTSUPP;
 }

@@ -78,6 +78,16 @@ int pst_backend_update_set(struct pst_backend *b, const struct pst_ruleset *rs, 
  */
 int pst_backend_adopt(struct pst_backend *b, const char *table, struct pst_diag *diag);
 
+/*
+ * The kernel's ruleset generation after our last commit through b, or now
+ * if b has not committed yet (nf_tables: NFTA_GEN_ID, +1 on every commit of
+ * anyone's, per network namespace).  -EOPNOTSUPP: no such thing (iptables).
+ * The daemon records it, so that after a restart it can tell whether
+ * anyone committed anything since: then a table it finds is not known to
+ * be the one it left.
+ */
+int pst_backend_generation(struct pst_backend *b, uint32_t *ret);
+
 /* Someone else changed our ruleset. */
 struct pst_drift {
         bool unknown;    /* notifications were lost and the kernel moved on: perhaps */

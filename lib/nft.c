@@ -378,38 +378,41 @@ static int nft_request(struct pst_nft *nft, struct nlmsghdr *req, mnl_cb_t cb, v
         return err;
 }
 
-struct table_answer {
-        bool exists;
-        uint32_t flags;
+/* What a GET answers with: does a message of type msg come, and the u32
+ * attribute attr in it (GETTABLE: NFTA_TABLE_FLAGS, GETGEN: NFTA_GEN_ID). */
+struct u32_answer {
+        uint16_t msg, attr;
+        bool seen;
+        uint32_t value;
 };
 
-static int table_cb(const struct nlmsghdr *nlh, void *data) {
-        struct table_answer *t = data;
+static int u32_answer_cb(const struct nlmsghdr *nlh, void *data) {
+        struct u32_answer *u = data;
         const struct nlattr *a;
 
-        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFT_MSG_NEWTABLE)
+        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != u->msg)
                 return MNL_CB_OK;
-        t->exists = true;
+        u->seen = true;
         mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
-                if (mnl_attr_get_type(a) == NFTA_TABLE_FLAGS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-                        t->flags = ntohl(mnl_attr_get_u32(a));
+                if (mnl_attr_get_type(a) == u->attr && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                        u->value = ntohl(mnl_attr_get_u32(a));
         return MNL_CB_OK;
 }
 
 int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *diag, bool *ret_exists,
                         uint32_t *ret_flags) {
         char buf[512]; /* one GETTABLE request with a name < PST_NAME_MAX */
-        struct table_answer t = {};
+        struct u32_answer t = { .msg = NFT_MSG_NEWTABLE, .attr = NFTA_TABLE_FLAGS };
         struct nlmsghdr *nlh;
         int r;
 
         nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, NFPROTO_INET, NLM_F_ACK, 0);
         mnl_attr_put_strz(nlh, NFTA_TABLE_NAME, name);
-        r = nft_request(nft, nlh, table_cb, &t);
+        r = nft_request(nft, nlh, u32_answer_cb, &t);
         if (r < 0 && r != -ENOENT)
                 return pst_error(diag, r, NULL, 0, "querying table inet %s failed: %m", name);
-        *ret_exists = t.exists;
-        *ret_flags = t.flags;
+        *ret_exists = t.seen;
+        *ret_flags = t.value;
         return 0;
 }
 
@@ -445,25 +448,9 @@ int pst_nft_update_set(struct pst_nft *nft, const struct pst_ruleset *rs, uint32
         return pst_nft_batch_send(nft, b, diag);
 }
 
-struct gen_answer {
-        bool seen;
-        uint32_t id;
-};
-
 /* A NEWGEN answer means nf_tables is there (an error — no such subsystem:
  * EINVAL/EOPNOTSUPP — that it is not), and carries the generation. */
-static int gen_cb(const struct nlmsghdr *nlh, void *data) {
-        struct gen_answer *g = data;
-        const struct nlattr *a;
-
-        if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN))
-                return MNL_CB_OK;
-        g->seen = true;
-        mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
-                if (mnl_attr_get_type(a) == NFTA_GEN_ID && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-                        g->id = ntohl(mnl_attr_get_u32(a));
-        return MNL_CB_OK;
-}
+#define GEN_ANSWER { .msg = NFT_MSG_NEWGEN, .attr = NFTA_GEN_ID }
 
 static struct nlmsghdr *gen_request(char buf[static NLMSG_SPACE(sizeof(struct nfgenmsg))]) {
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
@@ -479,10 +466,10 @@ static struct nlmsghdr *gen_request(char buf[static NLMSG_SPACE(sizeof(struct nf
 
 int pst_nft_probe(void) {
         char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
-        struct gen_answer g = {};
+        struct u32_answer g = GEN_ANSWER;
         int r;
 
-        r = pst_nl_request(NETLINK_NETFILTER, gen_request(buf), gen_cb, &g);
+        r = pst_nl_request(NETLINK_NETFILTER, gen_request(buf), u32_answer_cb, &g);
         if (r < 0)
                 return r;
         return g.seen ? 0 : -EPROTONOSUPPORT;
@@ -490,15 +477,15 @@ int pst_nft_probe(void) {
 
 int pst_nft_genid(struct pst_nft *nft, uint32_t *ret) {
         char buf[NLMSG_SPACE(sizeof(struct nfgenmsg))] __attribute__((aligned(4))) = {};
-        struct gen_answer g = {};
+        struct u32_answer g = GEN_ANSWER;
         int r;
 
-        r = nft_request(nft, gen_request(buf), gen_cb, &g);
+        r = nft_request(nft, gen_request(buf), u32_answer_cb, &g);
         if (r < 0)
                 return r;
         if (!g.seen)
                 return -EPROTO;
-        *ret = g.id;
+        *ret = g.value;
         return 0;
 }
 

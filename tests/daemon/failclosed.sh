@@ -77,16 +77,32 @@ t_table "$NS" | grep -q "dport 22" && die "SSH allowed without being asked for"
 [ "$(probe 198.18.9.1 22 198.18.9.2)" = timeout ] || die "SSH not dropped"
 t_stop
 
-info "invalid policy with a table from a previous run → degraded, the table kept"
+info "invalid policy, and the table a previous run left was changed while no daemon ran → emergency"
 printf 'input = ( { allow = ["smtp"]; } );\n' >"$P"
 t_daemon "$NS" --policy "$P"
 t_wait_ready 5
+t_stop
+nsx "$NS" nft insert rule inet postern input tcp dport 2525 accept
+printf 'input = ( { allow = ["smtp"] } \n' >"$P"
+t_daemon "$NS" --policy "$P" --emergency-ssh
+t_wait_ready 6
+t_wait_prop State emergency
+t_table "$NS" | grep -q 2525 && die "the rule added while no daemon ran stayed"
+grep -q "table inet postern exists, but the ruleset changed since posternd last committed" "$DLOG" ||
+        die "the reason for not keeping the table is not logged"
+[ "$(probe 198.18.10.1 25 198.18.10.2)" = timeout ] || die "SMTP of the changed table still open"
+t_stop
+
+info "invalid policy with a table from a previous run → degraded, the table kept"
+printf 'input = ( { allow = ["smtp"]; } );\n' >"$P"
+t_daemon "$NS" --policy "$P"
+t_wait_ready 7
 t_stop
 strip() { sed -e 's/ # progname .*//' -e '/^\tflags /d'; }
 before=$(t_table "$NS" | strip)
 printf 'input = ( { allow = ["smtp"] } \n' >"$P"
 t_daemon "$NS" --policy "$P" --emergency-ssh
-t_wait_ready 6
+t_wait_ready 8
 grep -q "READY=1 | STATUS=DEGRADED" "$NLOG" || die "READY=1 without a DEGRADED status"
 t_wait_name org.postern1 || die "no bus name"
 [ "$(prop State)" = degraded ] || die "State is $(prop State)"
@@ -108,7 +124,7 @@ nsx "$NS" nft flush ruleset
 t_wait_table "$NS" "$em" || die "nft flush ruleset left the host without the emergency ruleset"
 printf 'input = ( { allow = ["ssh"]; } );\n' >"$P"
 kill -HUP "$DPID"
-t_wait_ready 7
+t_wait_ready 9
 t_wait_prop State applied
 [ "$(probe 198.18.10.1 25 198.18.10.2)" = timeout ] || die "SMTP still open after the fixed reload"
 t_stop

@@ -121,7 +121,8 @@ t_notify_start() {
 t_daemon() {
         local ns=$1
         shift
-        NOTIFY_SOCKET=$T_TMP/notify.sock ip netns exec "$ns" "${T_WRAP[@]}" "$POSTERND" --catalog "$CATALOG" "$@" \
+        NOTIFY_SOCKET=$T_TMP/notify.sock ip netns exec "$ns" "${T_WRAP[@]}" "$POSTERND" --catalog "$CATALOG" \
+                --runtime-dir "$T_TMP/run" "$@" \
                 >>"$DLOG" 2>&1 &
         DPID=$!
         T_PIDS+=("$DPID")
