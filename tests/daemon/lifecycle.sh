@@ -52,6 +52,10 @@ nsx "$NS" nft list table inet other >/dev/null || die "the restore lost table in
 t_wait_table "$NS" "$before" || die "after save, flush and restore our table is not what it was"
 nsx "$NS" nft delete table inet other
 
+info "posternctl diff of the daemon's own policy: no difference"
+nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" diff "$P" >"$T_TMP/diff.txt" 2>&1 ||
+        { cat "$T_TMP/diff.txt"; die "posternctl diff reports a difference for the table posternd installed"; }
+
 info "a one-shot posternctl apply is refused while posternd runs here"
 out=$(nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" apply "$P" 2>&1) && die "posternctl apply succeeded beside posternd"
 case $out in *"posternd is running in this network namespace"*) ;; *) die "posternctl apply said: $out" ;; esac
