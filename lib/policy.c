@@ -165,6 +165,7 @@ static int addrs_add(struct pst_addrs *a, const struct pst_addr *addr, size_t ma
 
 /* Parse one address; errors name where (file:line) and what. */
 static int parse_addr(struct loader *l, const char *file, unsigned line, const char *s, struct pst_addr *ret) {
+        static const uint8_t v4mapped[12] = { [10] = 0xff, [11] = 0xff }; /* ::ffff:0:0/96 */
         bool hostbits;
         int r;
 
@@ -184,7 +185,7 @@ static int parse_addr(struct loader *l, const char *file, unsigned line, const c
                                  "'%s' is not an address or network; expected IPv4 or IPv6, e.g. 198.18.0.1, "
                                  "198.18.0.0/24, 2001:db8::/32",
                                  s);
-        if (ret->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *) ret->a)) {
+        if (ret->family == AF_INET6 && memcmp(ret->a, v4mapped, sizeof(v4mapped)) == 0) {
                 char v4[INET_ADDRSTRLEN];
 
                 inet_ntop(AF_INET, ret->a + 12, v4, sizeof(v4));
