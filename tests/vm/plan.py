@@ -7,8 +7,10 @@
 # exactly as `meson test` would: command, environment and working directory
 # from the build tree's meson-info/intro-tests.json, meson's timeout times
 # SLOWDOWN (TCG is ~30 times slower than this machine).
-#   SCRATCH/plan-0.sh           vm/NAME checks (tests/vm/checks/NAME.sh), in
-#                               order, before anything else
+#   SCRATCH/plan-0.sh           the vm/NAME checks (tests/vm/checks/NAME.sh)
+#                               listed before the first other test, in order,
+#                               before anything else (later vm/ checks join
+#                               the streams)
 #   SCRATCH/plan-1..STREAMS.sh  the project's tests, one stream per vCPU,
 #                               longest first (DURATIONS: "SERIES NAME SECONDS"
 #                               from earlier runs, 30 s when unknown), each
@@ -51,8 +53,12 @@ first, rest = [], []
 for n, entry in enumerate(open(listf), 1):
     name = entry.split("\t")[0]
     if name.startswith("vm/"):
-        first.append(line("run_test", n, name, 120, build, *envs(base_env), "--",
-                          here + "/checks/" + name[3:] + ".sh"))
+        cmd = line("run_test", n, name, 300, build, *envs(base_env), "--",
+                   here + "/checks/" + name[3:] + ".sh")
+        if rest:
+            rest.append((est.get(name, 30.0), n, cmd))
+        else:
+            first.append(cmd)
         continue
     t = tests.get(name)
     if t is None:

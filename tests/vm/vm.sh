@@ -239,6 +239,8 @@ while IFS=$'\t' read -r name expect reason; do
                 else echo "not ok $((n + 1)) - $label: exit $rc # TODO $reason"; fi
         elif [ "$rc" = 0 ]; then
                 echo "ok $((n + 1)) - $label"
+                # measured figures a test prints ("figure: ...") go along
+                grep '^figure: ' "$S/results/$n.log" | sed 's/^/#   /'
         else
                 echo "not ok $((n + 1)) - $label: exit $rc$([ "$rc" = 124 ] && echo ' (timed out)')"
                 tail -25 "$S/results/$n.log" | sed 's/^/#   /'
