@@ -131,9 +131,10 @@ T_WRAP=()
 
 # t_wait_count FILE PATTERN N [seconds]: until FILE has >= N lines matching PATTERN
 t_wait_count() {
-        local i
+        local i n
         for i in $(seq 1 $((${4:-10} * 50))); do
-                [ "$(grep -c -e "$2" "$1" 2>/dev/null)" -ge "$3" ] && return 0
+                n=$(grep -c -e "$2" "$1" 2>/dev/null) # nothing while FILE does not exist yet
+                [ "${n:-0}" -ge "$3" ] && return 0
                 sleep 0.02
         done
         return 1

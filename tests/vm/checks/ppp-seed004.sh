@@ -4,7 +4,7 @@
 # real pppd.  posternd runs with conf/examples/004-dialup-mail-server.conf in
 # its namespace; two real pppds joined by a pty (the peer, "the ISP", in a
 # namespace of its own) bring up a real ppp0 (ppp_generic, ppp_async).
-# pppd runs the project's systemd/ppp/ip-up hook (as meson installs it) as
+# pppd runs the project's ip-up hook (systemd/ppp/hook.in as meson configures it) as
 # its ip-up-script, with pppd's own arguments and environment; the system
 # bus is at its standard path (/run/dbus/system_bus_socket in the guest's
 # own /run, a private dbus-daemon).  A thin wrapper only records when pppd
@@ -29,7 +29,16 @@ ln -sf "$T_TMP/bus/bus.sock" /run/dbus/system_bus_socket
 t_notify_start
 P=$T_TMP/postern.conf
 cp "$T_SRC/conf/examples/004-dialup-mail-server.conf" "$P"
-sed -e "s|@POSTERNCTL@|$POSTERNCTL|g" -e "s|@POSTERN_POLICY@|$P|g" "$T_SRC/systemd/ppp/ip-up" >"$T_TMP/ip-up"
+# the hook as meson configures it (systemd/ppp/hook.in); systemd is not PID 1
+# in the guest, so systemctl is a stub saying postern.service runs, and
+# logger writes to a file
+mkdir -p "$T_TMP/stub"
+printf '#!/bin/sh\ncase $1 in is-active) echo active ;; is-enabled) echo enabled ;; esac\n' >"$T_TMP/stub/systemctl"
+printf '#!/bin/sh\necho "$*" >>%s/hook-syslog.log\n' "$T_TMP" >"$T_TMP/stub/logger"
+chmod 755 "$T_TMP/stub/systemctl" "$T_TMP/stub/logger"
+sed -e "s|@HOOK@|ip-up|g" -e "s|@POSTERNCTL@|$POSTERNCTL|g" -e "s|@POSTERN_POLICY@|$P|g" \
+    -e "s|@SYSTEMCTL@|$T_TMP/stub/systemctl|g" -e "s|@LOGGER@|$T_TMP/stub/logger|g" \
+    "$T_SRC/systemd/ppp/hook.in" >"$T_TMP/ip-up"
 HL=$T_TMP/hook.log
 cat >"$T_TMP/ip-up-timed" <<EOF
 #!/bin/sh
