@@ -20,8 +20,8 @@ static enum pst_backend_kind wanted_backend(const struct manager *m, const struc
         return p->options.backend;
 }
 
-/* The open backend when it is what want asks for (its socket owns the table:
- * keep it), else a new one; the caller installs or closes it. */
+/* The open backend when it is what want asks for (its socket stays open and
+ * watched: keep it), else a new one; the caller installs or closes it. */
 static int backend_for(struct manager *m, enum pst_backend_kind want, struct pst_diag *diag, struct pst_backend **ret) {
         if (m->backend && pst_backend_matches(m->backend, want)) {
                 *ret = m->backend;

@@ -31,8 +31,9 @@
 #endif
 
 /* One NETLINK_NETFILTER socket plus its sequence counter.  The daemon keeps
- * one open for its lifetime: with NFT_TABLE_F_OWNER the table belongs to
- * this socket. */
+ * one open for its lifetime: closing a socket after a batch that deleted
+ * objects waits for an RCU grace period, and its port is how the kernel's
+ * notifications name our own commits (nft-watch.c). */
 struct pst_nft;
 
 int pst_nft_open(struct pst_nft **ret);

@@ -63,7 +63,8 @@ static int check_owners(const char *kind, const char *path, const struct stat *s
                         return file_error(diag, at, kind, path, -errno, "cannot check %s: %m", real);
                 if (!owner_ok(&d) || ((d.st_mode & (S_IWGRP | S_IWOTH)) && !(d.st_mode & S_ISVTX)))
                         return file_error(diag, at, kind, path, -EPERM,
-                                          "in directory %s, which %s (POSTERN_UNSAFE_FILES=1 allows it)", real, owner_ok(&d) ? "group or others may write to" : "another user owns");
+                                          "in directory %s, which %s (POSTERN_UNSAFE_FILES=1 allows it)", real,
+                                          owner_ok(&d) ? "group or others may write to" : "another user owns");
                 if (streq(real, "/"))
                         break;
         }
