@@ -25,6 +25,13 @@ MEM=${POSTERN_VM_MEM:-1536}
 CPUS=${POSTERN_VM_CPUS:-2}                  # vCPUs = parallel test streams in the guest
 CPU=${POSTERN_VM_CPU:-qemu64}
 APPEND=${POSTERN_VM_APPEND:-}
+# The guest mounts a tmpfs on /tmp: a tree that lives there (a CI clone in
+# /tmp) would vanish behind it.  init keeps these paths visible (postern.keep).
+KEEP=""
+for d in "$SRC" "$BUILD"; do
+        case $d in "$SRC"/*) continue ;; /tmp/*) KEEP="$KEEP${KEEP:+,}$d" ;; esac
+done
+[ -z "$KEEP" ] || APPEND="$APPEND postern.keep=$KEEP"
 SERIES=${1:?usage: vm.sh SERIES GROUP}
 GROUP=${2:?usage: vm.sh SERIES GROUP}
 PY=/usr/bin/python3
