@@ -250,8 +250,10 @@ static char *public_summary(const struct pst_diag *d) {
                         continue;
                 if (!it->file)
                         return pst_diag_summary(d); /* a system error: no file's content in it */
-                if (asprintf(&s, "%s:%u: refused; the journal has the details (journalctl -u postern)", it->file,
-                             it->line) < 0)
+                if ((it->line ? asprintf(&s, "%s:%u: refused; the journal has the details (journalctl -u postern)",
+                                         it->file, it->line)
+                              : asprintf(&s, "%s: refused; the journal has the details (journalctl -u postern)",
+                                         it->file)) < 0)
                         return NULL;
                 return s;
         }

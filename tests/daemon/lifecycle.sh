@@ -100,6 +100,18 @@ for b in "${bad_policies[@]}"; do
 done
 [ "$(prop State)" = applied ] || die "State is $(prop State) after bad reloads"
 
+info "SIGHUP with the policy emptied (or caught half-written) → refused, ruleset byte-identical"
+: >"$P"
+lines=$(wc -l <"$DLOG")
+kill -HUP "$DPID"
+n=$((n + 1))
+t_wait_ready $n
+tail -n +$((lines + 1)) "$DLOG" | grep -q "$P: no input or forward rules" || die "the empty policy is not refused"
+[ "$(t_table "$NS")" = "$before" ] || die "ruleset changed after an empty policy"
+[ "$(prop Generation)" = 2 ] || die "Generation changed after an empty policy"
+[ "$(prop LastError)" = "$P: refused; the journal has the details (journalctl -u postern)" ] ||
+        die "LastError is '$(prop LastError)'"
+
 info "LastError says where, never what a file says there (anyone may read it)"
 printf '# secret: s3cr3t\n' >"$T_TMP/root-only.txt" && chmod 0600 "$T_TMP/root-only.txt"
 ln -s "$T_TMP/root-only.txt" "$T_TMP/list.txt"
