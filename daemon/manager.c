@@ -464,6 +464,22 @@ static int fail_closed(struct manager *m) {
 
 /* ---- what others do to our ruleset ---- */
 
+/* The running ruleset, whole, again (after a failed set update, or someone
+ * else's change): on failure LastError says why. */
+static int put_running_back(struct manager *m) {
+        struct pst_diag diag;
+        int r;
+
+        pst_diag_init(&diag);
+        r = pst_backend_apply(m->backend, m->running->ruleset, &diag);
+        if (r < 0)
+                report_failure(m, &diag, r, NULL);
+        else
+                record_generation(m);
+        pst_diag_clear(&diag);
+        return r;
+}
+
 static void describe_drift(const struct pst_drift *d, char *buf, size_t size) {
         const char *what = d->deleted ? "deleted" : "changed";
 
@@ -503,7 +519,6 @@ static int heal_held_off(struct manager *m) {
  */
 static int heal(struct manager *m) {
         char who[128], why[200];
-        struct pst_diag diag;
         int r;
 
         if (m->state == MANAGER_STARTING || heal_held_off(m))
@@ -515,17 +530,12 @@ static int heal(struct manager *m) {
                 snprintf(why, sizeof(why), "table inet %s, kept from a previous run, was %s", PST_TABLE, who);
                 return apply_emergency(m, m->backend, why);
         }
-        pst_diag_init(&diag);
-        r = pst_backend_apply(m->backend, m->running->ruleset, &diag);
-        if (r < 0) {
-                report_failure(m, &diag, r, NULL);
+        r = put_running_back(m);
+        if (r < 0)
                 log_errno(LOG_ERR, r, "table inet %s was %s, and putting it back failed: %m", PST_TABLE, who);
-        } else {
-                record_generation(m);
+        else
                 log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nDRIFT_PID=%u\nMESSAGE=table inet %s was %s: put "
                            "generation %" PRIu64 " back", m->generation, m->drift.pid, PST_TABLE, who, m->generation);
-        }
-        pst_diag_clear(&diag);
         return r;
 }
 
@@ -577,19 +587,14 @@ static void format_set_addrs(const struct pst_set *s, char *buf, size_t size) {
 }
 
 static int reapply_table(struct manager *m, const char *why) {
-        struct pst_diag diag;
-        int r;
+        int r = put_running_back(m);
 
-        pst_diag_init(&diag);
-        r = pst_backend_apply(m->backend, m->running->ruleset, &diag);
         if (r < 0) {
-                report_failure(m, &diag, r, NULL);
                 log_errno(LOG_ERR, r, "re-applying the whole table after %s failed: %m", why);
                 notify_state_changed(m);
         } else
                 log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nMESSAGE=re-applied the whole table (%s)", m->generation,
                            why);
-        pst_diag_clear(&diag);
         return r;
 }
 
@@ -626,7 +631,6 @@ static int update_ifaddr_sets(struct manager *m, const struct pst_ifaddrs *ifa, 
                 }
                 pst_diag_clear(&diag);
                 m->set_updates++;
-                record_generation(m);
                 format_set_addrs(s, addrs, sizeof(addrs));
                 snprintf(m->last_event, sizeof(m->last_event), "%s: %s", s->name, addrs);
                 log_struct(LOG_INFO,
@@ -635,6 +639,7 @@ static int update_ifaddr_sets(struct manager *m, const struct pst_ifaddrs *ifa, 
                            s->ifname, addrs, s->name, m->generation, t0 ? now_usec() - t0 : 0, s->name, s->ifname,
                            addrs, t0 ? now_usec() - t0 : 0);
         }
+        record_generation(m); /* after the burst's last commit, not in the way of the first */
         return r;
 }
 

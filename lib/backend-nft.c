@@ -42,11 +42,12 @@ static int nft_open(void **ret_state) {
         return 0;
 }
 
-/* After each of our commits: where the kernel's generation is, to tell our
- * own lost notifications from someone else's (nft_watch_read) and for
- * nft_generation(). */
+/* After each of our commits, when watched (the daemon): where the kernel's
+ * generation is, to tell our own lost notifications from someone else's
+ * (nft_watch_read) and for nft_generation().  A one-shot apply is not
+ * watched and pays no extra round trip. */
 static int committed(struct nft_backend *s, int r) {
-        if (r >= 0)
+        if (r >= 0 && s->watch)
                 s->committed = pst_nft_genid(s->nft, &s->own_genid) >= 0;
         return r;
 }
@@ -95,6 +96,9 @@ static int nft_watch_open(void *state, const char *table, int *ret_fd) {
                 r = pst_nft_watch_open(table, &s->watch);
                 if (r < 0)
                         return r;
+                /* opened just after our first commit: the generation it left */
+                if (!s->committed)
+                        s->committed = pst_nft_genid(s->nft, &s->own_genid) >= 0;
         }
         *ret_fd = pst_nft_watch_fd(s->watch);
         return 0;
