@@ -258,7 +258,7 @@ int pst_cfg_read(struct pst_cfg *c, config_t *cfg, const char *path) {
         digest_file(c, path, buf, size);
         r = scan_includes(c, path, buf, dir, 0, &inc);
         if (r >= 0) {
-                /* @include paths are relative to the including file's directory */
+                /* @include paths, nested ones too, are relative to this file's directory */
                 config_set_include_dir(cfg, dir);
                 r = config_read_string(cfg, buf) == CONFIG_TRUE ? 0 : 1;
         }
