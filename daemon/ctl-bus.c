@@ -108,7 +108,8 @@ static int call_failed(const char *what, const sd_bus_error *e, int r, bool json
                 code = CTL_EXIT_NO_DAEMON;
                 msg = "posternd is not running (" POSTERN_BUS_NAME " is not on the system bus)";
         } else if (e && sd_bus_error_has_names(e, POSTERN_BUS_ERROR_INVALID_POLICY, POSTERN_BUS_ERROR_NO_SUCH_INTERFACE,
-                                               SD_BUS_ERROR_INVALID_ARGS))
+                                               SD_BUS_ERROR_INVALID_ARGS, POSTERN_BUS_ERROR_BUSY,
+                                               POSTERN_BUS_ERROR_LOCKOUT))
                 code = EXIT_REFUSED;
         else if (e && sd_bus_error_has_names(e, POSTERN_BUS_ERROR_PERMISSION_DENIED, SD_BUS_ERROR_ACCESS_DENIED))
                 msg = e->message ? e->message : "permission denied";
@@ -162,9 +163,49 @@ int ctl_bus_reapply(const char *ifname, bool json) {
         return simple_call("reapply", POSTERN_BUS_METHOD_REAPPLY, ifname, json);
 }
 
+int ctl_bus_confirm(bool json) {
+        return simple_call("confirm", POSTERN_BUS_METHOD_CONFIRM, NULL, json);
+}
+
+int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force, bool json) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        uint64_t generation = 0;
+        int r;
+
+        r = connect_bus(&bus);
+        if (r)
+                return r;
+        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_METHOD_APPLY,
+                               &e, &reply, "susb", path, confirm_sec, ssh_connection, (int) force);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "t", &generation);
+        if (r < 0)
+                return call_failed("apply", &e, r, json);
+        if (json) {
+                struct pst_json j;
+
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", true);
+                pst_json_string(&j, "policy", *path ? path : NULL);
+                pst_json_int(&j, "generation", (long long) generation);
+                pst_json_int(&j, "confirm_seconds", confirm_sec);
+                pst_json_end_object(&j);
+                return 0;
+        }
+        printf("%s: applied through posternd: generation %" PRIu64 "\n", *path ? path : "the daemon's policy",
+               generation);
+        if (confirm_sec)
+                printf("run 'posternctl confirm' within %" PRIu32 " s to keep it; without it the previous ruleset "
+                       "comes back\n", confirm_sec);
+        return 0;
+}
+
 struct status {
-        char *state, *policy, *digest, *last_error, *last_event;
-        uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs;
+        char *state, *policy, *digest, *last_error, *last_event, *rollback_digest;
+        uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs, confirm_deadline, rollbacks;
 };
 
 static void status_clear(struct status *s) {
@@ -173,6 +214,7 @@ static void status_clear(struct status *s) {
         free(s->digest);
         free(s->last_error);
         free(s->last_event);
+        free(s->rollback_digest);
 }
 
 static int read_props(sd_bus_message *reply, struct status *st) {
@@ -185,6 +227,7 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 { POSTERN_BUS_PROP_POLICY_DIGEST, offsetof(struct status, digest) },
                 { POSTERN_BUS_PROP_LAST_ERROR, offsetof(struct status, last_error) },
                 { POSTERN_BUS_PROP_LAST_EVENT, offsetof(struct status, last_event) },
+                { POSTERN_BUS_PROP_ROLLBACK_DIGEST, offsetof(struct status, rollback_digest) },
         }, u64s[] = {
                 { POSTERN_BUS_PROP_GENERATION, offsetof(struct status, generation) },
                 { POSTERN_BUS_PROP_APPLIED_AT, offsetof(struct status, applied_at) },
@@ -192,6 +235,8 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 { POSTERN_BUS_PROP_RECHECKS, offsetof(struct status, rechecks) },
                 { POSTERN_BUS_PROP_SET_UPDATES, offsetof(struct status, set_updates) },
                 { POSTERN_BUS_PROP_RESYNCS, offsetof(struct status, resyncs) },
+                { POSTERN_BUS_PROP_CONFIRM_DEADLINE, offsetof(struct status, confirm_deadline) },
+                { POSTERN_BUS_PROP_ROLLBACKS, offsetof(struct status, rollbacks) },
         };
         int r;
 
@@ -246,6 +291,52 @@ static const char *empty_dash(const char *s) {
         return s && *s ? s : "-";
 }
 
+static void format_time(uint64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (usec && localtime_r(&t, &tm))
+                strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
+}
+
+static void print_pending(const struct status *st) {
+        struct timespec now;
+        char when[64] = "-";
+
+        if (!st->confirm_deadline) {
+                printf("     Confirm: -\n");
+                return;
+        }
+        clock_gettime(CLOCK_REALTIME, &now);
+        format_time(st->confirm_deadline, when, sizeof(when));
+        printf("     Confirm: PENDING: unless 'posternctl confirm', digest %s comes back at %s (in %lld s)\n",
+               empty_dash(st->rollback_digest), when,
+               (long long) (st->confirm_deadline / 1000000) - (long long) now.tv_sec);
+}
+
+static void print_status_json(const struct status *st) {
+        struct pst_json j;
+
+        pst_json_init(&j, stdout);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", true);
+        pst_json_string(&j, "state", st->state);
+        pst_json_string(&j, "policy", st->policy);
+        pst_json_string(&j, "digest", st->digest);
+        pst_json_int(&j, "generation", (long long) st->generation);
+        pst_json_int(&j, "applied_at_usec", (long long) st->applied_at);
+        pst_json_int(&j, "rules", (long long) st->rules);
+        pst_json_int(&j, "confirm_deadline_usec", (long long) st->confirm_deadline);
+        pst_json_string(&j, "rollback_digest", st->rollback_digest && *st->rollback_digest ? st->rollback_digest : NULL);
+        pst_json_string(&j, "last_error", st->last_error && *st->last_error ? st->last_error : NULL);
+        pst_json_string(&j, "last_event", st->last_event && *st->last_event ? st->last_event : NULL);
+        pst_json_int(&j, "rechecks", (long long) st->rechecks);
+        pst_json_int(&j, "set_updates", (long long) st->set_updates);
+        pst_json_int(&j, "resyncs", (long long) st->resyncs);
+        pst_json_int(&j, "rollbacks", (long long) st->rollbacks);
+        pst_json_end_object(&j);
+}
+
 int ctl_bus_status(bool json) {
         _cleanup_(bus_closep) sd_bus *bus = NULL;
         _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
@@ -267,40 +358,19 @@ int ctl_bus_status(bool json) {
                 fprintf(stderr, "posternctl status: unexpected reply from posternd: %s\n", strerror(-r));
                 return EXIT_SYSTEM;
         }
-        if (st.applied_at) {
-                time_t t = (time_t) (st.applied_at / 1000000);
-                struct tm tm;
-
-                if (localtime_r(&t, &tm))
-                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", &tm);
-        }
-        if (json) {
-                struct pst_json j;
-
-                pst_json_init(&j, stdout);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", true);
-                pst_json_string(&j, "state", st.state);
-                pst_json_string(&j, "policy", st.policy);
-                pst_json_string(&j, "digest", st.digest);
-                pst_json_int(&j, "generation", (long long) st.generation);
-                pst_json_int(&j, "applied_at_usec", (long long) st.applied_at);
-                pst_json_int(&j, "rules", (long long) st.rules);
-                pst_json_string(&j, "last_error", st.last_error && *st.last_error ? st.last_error : NULL);
-                pst_json_string(&j, "last_event", st.last_event && *st.last_event ? st.last_event : NULL);
-                pst_json_int(&j, "rechecks", (long long) st.rechecks);
-                pst_json_int(&j, "set_updates", (long long) st.set_updates);
-                pst_json_int(&j, "resyncs", (long long) st.resyncs);
-                pst_json_end_object(&j);
-        } else {
+        format_time(st.applied_at, when, sizeof(when));
+        if (json)
+                print_status_json(&st);
+        else {
                 printf("       State: %s\n", empty_dash(st.state));
                 printf("      Policy: %s\n", empty_dash(st.policy));
                 printf("      Digest: %s\n", empty_dash(st.digest));
                 printf("  Generation: %" PRIu64 " (%" PRIu64 " rules), applied %s\n", st.generation, st.rules, when);
+                print_pending(&st);
                 printf("  Last error: %s\n", empty_dash(st.last_error));
                 printf("  Last event: %s\n", empty_dash(st.last_event));
-                printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads\n",
-                       st.rechecks, st.set_updates, st.resyncs);
+                printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads, "
+                       "%" PRIu64 " rollbacks\n", st.rechecks, st.set_updates, st.resyncs, st.rollbacks);
         }
         status_clear(&st);
         return 0;

@@ -10,9 +10,13 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define CTL_EXIT_NO_DAEMON 3
 
 int ctl_bus_status(bool json);
 int ctl_bus_reload(bool json);
 int ctl_bus_reapply(const char *ifname, bool json);
+/* Apply(path, confirm_sec, ssh_connection, force); path "" = the daemon's policy */
+int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force, bool json);
+int ctl_bus_confirm(bool json);

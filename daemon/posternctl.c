@@ -2,8 +2,10 @@
 /*
  * posternctl — check, compile, apply, diff and show postern policies.
  *
- * Exit status: 0 success (diff: no difference), 1 the policy is invalid
- * (diff: the live table differs), 2 a system or kernel error.
+ * Exit status (help() and the README say the same): 0 success (diff: no
+ * difference), 1 the policy is refused — invalid, or it would cut the
+ * caller's SSH connection (diff: the live table differs), 2 a system or
+ * kernel error, 3 posternd is not running, 4 a usage error.
  */
 #include <fcntl.h>
 #include <getopt.h>
@@ -23,7 +25,10 @@
 enum {
         EXIT_POLICY = 1,
         EXIT_SYSTEM = 2,
+        EXIT_USAGE = 4,
 };
+
+#define CONFIRM_MAX_SEC (24u * 3600u) /* posternd's limit too */
 
 struct ctl {
         bool json;
@@ -35,6 +40,8 @@ struct ctl {
         bool have_backend;          /* --backend given: overrides the policy's options.backend */
         enum pst_backend_kind backend;
         bool applied_iptables;
+        uint32_t confirm_sec;       /* apply --confirm=SECONDS */
+        bool force;                 /* apply --force: even if it cuts the caller's SSH connection */
 };
 
 static void help(void) {
@@ -43,10 +50,12 @@ static void help(void) {
                "Check, compile and install postern firewall policies.\n"
                "\n"
                "Verbs:\n"
-               "  check FILE        validate a policy and the catalog; print FILE:LINE errors\n"
-               "  compile FILE      print the ruleset FILE would install, as nft syntax\n"
-               "  apply FILE        install FILE once, atomically (without the daemon)\n"
-               "  diff FILE         compare the live table with what FILE would install\n"
+               "  check [FILE]      validate a policy and the catalog; print FILE:LINE errors\n"
+               "  compile [FILE]    print the ruleset FILE would install, as nft syntax\n"
+               "  apply [FILE]      install FILE atomically: through posternd when it runs (FILE\n"
+               "                    then becomes its running ruleset until the next reload), else once\n"
+               "  confirm           keep what 'apply --confirm' installed (else it rolls back)\n"
+               "  diff [FILE]       compare the live table with what FILE would install\n"
                "                    (exit 0: same, 1: different)\n"
                "  show              print the live table, with counters\n"
                "  services          list the service catalog\n"
@@ -61,13 +70,20 @@ static void help(void) {
                "  --offline         do not read interface addresses from the kernel\n"
                "  --backend B       compile / apply: nftables, iptables or auto (nf_tables when the\n"
                "                    kernel has it, else iptables); default: the policy's options.backend\n"
+               "  --confirm=SECONDS apply: roll back to the previous ruleset unless 'posternctl\n"
+               "                    confirm' comes within SECONDS (needs posternd; at most 86400)\n"
+               "  --force           apply: even if the new ruleset would not accept the SSH\n"
+               "                    connection posternctl runs in ($SSH_CONNECTION)\n"
                "  --json            machine-readable output\n"
                "  -h, --help        show this help\n"
                "  --version         show the version\n"
                "\n"
-               "Exit status: 0 success, 1 invalid policy (diff: differences), 2 system or kernel error,\n"
-               "3 posternd is not running (status, reload, reapply).\n",
-               POSTERN_CATALOG);
+               "FILE defaults to %s.\n"
+               "\n"
+               "Exit status: 0 success, 1 policy refused (invalid, or it would cut your SSH\n"
+               "connection; diff: differences), 2 system or kernel error, 3 posternd is not running\n"
+               "(status, reload, reapply, confirm), 4 usage error.\n",
+               POSTERN_CATALOG, POSTERN_POLICY);
 }
 
 static void print_diag(struct ctl *c, FILE *f) {
@@ -249,21 +265,39 @@ static int apply_ruleset(struct ctl *c, enum pst_backend_kind kind, const struct
         return pst_backend_apply(b, rs, &c->diag);
 }
 
+/* apply with posternd running: it compiles and applies (and keeps the
+ * confirmation timer); FILE must name the same file from its "/" */
+static int apply_through_daemon(struct ctl *c, const char *path) {
+        _cleanup_free_ char *abs = NULL;
+        const char *ssh = getenv("SSH_CONNECTION");
+
+        if (path) {
+                abs = realpath(path, NULL);
+                if (!abs) {
+                        pst_error(&c->diag, -errno, path, 0, "%s", strerror(errno));
+                        return fail(c, EXIT_POLICY);
+                }
+        }
+        return ctl_bus_apply(abs ? abs : "", c->confirm_sec, ssh ? ssh : "", c->force, c->json);
+}
+
 static int cmd_apply(struct ctl *c, char **args) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
         uint64_t t0 = now_usec();
         int r;
 
-        r = load_compile(c, args[0], &pc);
-        if (r)
-                return fail(c, r);
-        /* the daemon would put its own ruleset back at once (presence.h) */
-        if (presence_check() > 0) {
-                pst_error(&c->diag, -EBUSY, NULL, 0,
-                          "posternd is running in this network namespace and keeps its own policy installed; "
-                          "change its policy and run 'posternctl reload', or stop postern.service first");
+        /* the daemon would put its own ruleset back at once: ask it (presence.h) */
+        if (presence_check() > 0)
+                return apply_through_daemon(c, args[0]);
+        if (c->confirm_sec) {
+                pst_error(&c->diag, -ENOTCONN, NULL, 0,
+                          "--confirm needs posternd: its timer must outlive this terminal and your SSH session; "
+                          "start postern.service, or apply without --confirm");
                 return fail(c, EXIT_SYSTEM);
         }
+        r = load_compile(c, args[0] ? args[0] : POSTERN_POLICY, &pc); /* apply has no default: see above */
+        if (r)
+                return fail(c, r);
         r = apply_ruleset(c, wanted_backend(c, pc->policy), pc->ruleset);
         if (r < 0) {
                 if (!pst_diag_has_errors(&c->diag))
@@ -272,6 +306,10 @@ static int cmd_apply(struct ctl *c, char **args) {
         }
         print_summary(c, "applied", pc, now_usec() - t0);
         return 0;
+}
+
+static int cmd_confirm(struct ctl *c, char **args) {
+        return ctl_bus_confirm(c->json);
 }
 
 /* `nft list table inet postern` without counters; "" when the table does not exist. */
@@ -554,19 +592,21 @@ static int cmd_reapply(struct ctl *c, char **args) {
 /* The verbs, as systemd's dispatch_verb() keeps them: one table. */
 static const struct verb {
         const char *name;
-        int nargs;         /* exactly this many arguments */
+        int min, max;      /* arguments; the rest of args[] up to max is NULL */
+        bool policy;       /* args[0] is a policy FILE: POSTERN_POLICY when not given */
         const char *usage; /* what they are, for the error when the count is wrong */
         int (*run)(struct ctl *c, char **args);
 } verbs[] = {
-        { "check", 1, "one policy FILE", cmd_check },
-        { "compile", 1, "one policy FILE", cmd_compile },
-        { "apply", 1, "one policy FILE", cmd_apply },
-        { "diff", 1, "one policy FILE", cmd_diff },
-        { "show", 0, "no arguments", cmd_show },
-        { "services", 0, "no arguments", cmd_services },
-        { "status", 0, "no arguments", cmd_status },
-        { "reload", 0, "no arguments", cmd_reload },
-        { "reapply", 1, "one interface name", cmd_reapply },
+        { "check", 0, 1, true, "at most one policy FILE", cmd_check },
+        { "compile", 0, 1, true, "at most one policy FILE", cmd_compile },
+        { "apply", 0, 1, false, "at most one policy FILE", cmd_apply },
+        { "confirm", 0, 0, false, "no arguments", cmd_confirm },
+        { "diff", 0, 1, true, "at most one policy FILE", cmd_diff },
+        { "show", 0, 0, false, "no arguments", cmd_show },
+        { "services", 0, 0, false, "no arguments", cmd_services },
+        { "status", 0, 0, false, "no arguments", cmd_status },
+        { "reload", 0, 0, false, "no arguments", cmd_reload },
+        { "reapply", 1, 1, false, "one interface name", cmd_reapply },
 };
 
 static int dispatch_verb(struct ctl *c, int argc, char **argv) {
@@ -575,26 +615,54 @@ static int dispatch_verb(struct ctl *c, int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(name, verbs[i].name))
                         continue;
-                if (argc - 1 != verbs[i].nargs) {
+                char *args[2] = {};
+
+                if (argc - 1 < verbs[i].min || argc - 1 > verbs[i].max) {
                         fprintf(stderr, "posternctl %s: expected %s\n", name, verbs[i].usage);
-                        return EXIT_SYSTEM;
+                        return EXIT_USAGE;
                 }
-                return verbs[i].run(c, argv + 1);
+                if (c->confirm_sec && !streq(name, "apply")) {
+                        fprintf(stderr, "posternctl %s: --confirm is for apply\n", name);
+                        return EXIT_USAGE;
+                }
+                for (int k = 0; k < argc - 1; k++)
+                        args[k] = argv[k + 1];
+                if (verbs[i].policy && !args[0])
+                        args[0] = (char *) POSTERN_POLICY;
+                return verbs[i].run(c, args);
         }
         fprintf(stderr, "posternctl: unknown verb '%s'. Try 'posternctl --help'.\n", name);
-        return EXIT_SYSTEM;
+        return EXIT_USAGE;
+}
+
+/* --confirm=SECONDS: 1..CONFIRM_MAX_SEC */
+static int parse_confirm(struct ctl *c, const char *arg) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > CONFIRM_MAX_SEC) {
+                fprintf(stderr, "posternctl: --confirm=%s: expected a number of seconds, 1 to %u\n", arg,
+                        CONFIRM_MAX_SEC);
+                return -EINVAL;
+        }
+        c->confirm_sec = (uint32_t) v;
+        return 0;
 }
 
 /* Options into c.  Returns 1 to go on, 0 (done: --help, --version) or an
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
-        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND };
+        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_CONFIRM, OPT_FORCE };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
                 { "offline", no_argument, NULL, OPT_OFFLINE },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "backend", required_argument, NULL, OPT_BACKEND },
+                { "confirm", required_argument, NULL, OPT_CONFIRM },
+                { "force", no_argument, NULL, OPT_FORCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -624,6 +692,13 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         }
                         c->have_backend = true;
                         break;
+                case OPT_CONFIRM:
+                        if (parse_confirm(c, optarg) < 0)
+                                return -EXIT_USAGE;
+                        break;
+                case OPT_FORCE:
+                        c->force = true;
+                        break;
                 case 'h':
                         help();
                         return 0;
@@ -632,11 +707,11 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         return 0;
                 default:
                         fprintf(stderr, "Try 'posternctl --help'.\n");
-                        return -EXIT_SYSTEM;
+                        return -EXIT_USAGE;
                 }
         if (optind >= argc) {
                 help();
-                return -EXIT_SYSTEM;
+                return -EXIT_USAGE;
         }
         return 1;
 }

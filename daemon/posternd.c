@@ -30,12 +30,14 @@ static void help(void) {
                "                          default: the policy's options.backend\n"
                "  --runtime-dir DIR       where the generation of the last commit is kept\n"
                "                          (default: %s)\n"
+               "  --state-dir DIR         where a pending 'posternctl apply --confirm' is kept, so\n"
+               "                          that a restart or reboot rolls back (default: %s)\n"
                "  -h, --help              show this help\n"
                "  --version               show the version\n"
                "\n"
                "Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop the daemon and leave the\n"
                "ruleset installed.\n",
-               POSTERN_POLICY, POSTERN_CATALOG, POSTERN_RUNTIME_DIR);
+               POSTERN_POLICY, POSTERN_CATALOG, POSTERN_RUNTIME_DIR, POSTERN_STATE_DIR);
 }
 
 /* *p = a copy of v, the old value freed */
@@ -68,7 +70,8 @@ static int parse_emergency_ssh(struct manager *m, const char *arg) {
 }
 
 static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
-        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_RUNTIME_DIR, OPT_VERSION };
+        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_RUNTIME_DIR, OPT_STATE_DIR,
+               OPT_VERSION };
         static const struct option opts[] = {
                 { "policy", required_argument, NULL, OPT_POLICY },
                 { "catalog", required_argument, NULL, OPT_CATALOG },
@@ -76,6 +79,7 @@ static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
                 { "no-bus", no_argument, NULL, OPT_NO_BUS },
                 { "backend", required_argument, NULL, OPT_BACKEND },
                 { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -95,6 +99,9 @@ static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
                         break;
                 case OPT_RUNTIME_DIR:
                         r = set_string(&m->runtime_dir, optarg);
+                        break;
+                case OPT_STATE_DIR:
+                        r = set_string(&m->state_dir, optarg);
                         break;
                 case OPT_NO_BUS:
                         *use_bus = false;
@@ -125,6 +132,8 @@ static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
                 r = set_string(&m->policy_path, POSTERN_POLICY);
         if (r >= 0 && !m->runtime_dir)
                 r = set_string(&m->runtime_dir, POSTERN_RUNTIME_DIR);
+        if (r >= 0 && !m->state_dir)
+                r = set_string(&m->state_dir, POSTERN_STATE_DIR);
         return r < 0 ? r : 1;
 }
 

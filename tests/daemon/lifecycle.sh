@@ -56,10 +56,13 @@ info "posternctl diff of the daemon's own policy: no difference"
 nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" diff "$P" >"$T_TMP/diff.txt" 2>&1 ||
         { cat "$T_TMP/diff.txt"; die "posternctl diff reports a difference for the table posternd installed"; }
 
-info "a one-shot posternctl apply is refused while posternd runs here"
-out=$(nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" apply "$P" 2>&1) && die "posternctl apply succeeded beside posternd"
-case $out in *"posternd is running in this network namespace"*) ;; *) die "posternctl apply said: $out" ;; esac
-[ "$(t_table_s "$NS")" = "$before" ] || die "the refused apply changed the table"
+info "posternctl apply beside posternd goes through it: a broken FILE is refused with FILE:LINE, exit 1"
+printf 'input = ( { allow = ["ssh"] } \n' >"$T_TMP/broken.conf"
+out=$(cd "$T_TMP" && nsx "$NS" "$POSTERNCTL" apply broken.conf 2>&1)
+rc=$?
+[ "$rc" = 1 ] || die "posternctl apply of a broken policy through posternd: exit $rc ($out)"
+case $out in "posternctl apply: $T_TMP/broken.conf:2: "*) ;; *) die "posternctl apply said: $out" ;; esac
+[ "$(t_table_s "$NS")" = "$before" ] && [ "$(prop Generation)" = 1 ] || die "the refused apply changed the table"
 
 info "SIGHUP with a good change → generation 2 and an Applied signal"
 timeout 10 busctl --address="$BUS" monitor --match="type='signal',sender='org.postern1',member='Applied'" \
