@@ -270,6 +270,7 @@ static int apply_ruleset(struct ctl *c, enum pst_backend_kind kind, const struct
 static int apply_through_daemon(struct ctl *c, const char *path) {
         _cleanup_free_ char *abs = NULL;
         const char *ssh = getenv("SSH_CONNECTION");
+        int r;
 
         if (path) {
                 abs = realpath(path, NULL);
@@ -278,7 +279,11 @@ static int apply_through_daemon(struct ctl *c, const char *path) {
                         return fail(c, EXIT_POLICY);
                 }
         }
-        return ctl_bus_apply(abs ? abs : "", c->confirm_sec, ssh ? ssh : "", c->force, c->json);
+        r = ctl_bus_apply(abs ? abs : "", c->confirm_sec, ssh ? ssh : "", c->force, c->json);
+        if (r == CTL_EXIT_NO_DAEMON && !c->json)
+                fprintf(stderr, "posternctl apply: but a posternd holds this network namespace (presence.h): it runs "
+                        "without D-Bus (--no-bus?); change its policy and send it SIGHUP\n");
+        return r;
 }
 
 static int cmd_apply(struct ctl *c, char **args) {
