@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eval.h"
+#include "lockout.h"
 
 static void key_ifname(const char *name, bool wild_last, uint8_t key[IFNAMSIZ]) {
         memset(key, wild_last ? 0xff : 0, IFNAMSIZ);
@@ -290,6 +291,98 @@ static void test_loop(void **state) {
         assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &p, &res), -ELOOP);
 }
 
+/* parse_err VALUE EXPECTED: -EINVAL and exactly that message */
+static void parse_err(const char *v, const char *msg) {
+        struct pst_ssh_conn c;
+        struct pst_diag d;
+
+        pst_diag_init(&d);
+        assert_int_equal(pst_ssh_connection_parse(v, &c, &d), -EINVAL);
+        assert_int_equal(d.n, 1);
+        assert_string_equal(d.items[0].msg, msg);
+        assert_null(d.items[0].file);
+        pst_diag_clear(&d);
+}
+
+static void test_ssh_connection_parse(void **state) {
+        struct pst_ssh_conn c;
+        struct pst_diag d;
+        uint8_t a[16] = {};
+
+        pst_diag_init(&d);
+        assert_int_equal(pst_ssh_connection_parse("198.18.0.5 50122 198.18.0.1 22", &c, &d), 0);
+        assert_int_equal(c.family, AF_INET);
+        inet_pton(AF_INET, "198.18.0.5", a);
+        assert_memory_equal(c.client, a, 16);
+        inet_pton(AF_INET, "198.18.0.1", a);
+        assert_memory_equal(c.server, a, 16);
+        assert_int_equal(c.client_port, 50122);
+        assert_int_equal(c.server_port, 22);
+        assert_string_equal(c.scope, "");
+        /* IPv4-mapped: what the kernel sees is IPv4 */
+        assert_int_equal(pst_ssh_connection_parse("::ffff:198.18.0.5 1 ::ffff:198.18.0.1 65535", &c, &d), 0);
+        assert_int_equal(c.family, AF_INET);
+        inet_pton(AF_INET, "198.18.0.5", a);
+        assert_memory_equal(c.client, a, 16);
+        assert_int_equal(c.server_port, 65535);
+        assert_int_equal(pst_ssh_connection_parse("fe80::5%eth1 50122 fe80::1%eth1 2222", &c, &d), 0);
+        assert_int_equal(c.family, AF_INET6);
+        assert_string_equal(c.scope, "eth1");
+        assert_int_equal(d.n, 0);
+        pst_diag_clear(&d);
+
+        parse_err("", "SSH_CONNECTION \"\" has 0 fields: expected \"CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT\"");
+        parse_err("198.18.0.5 50122 198.18.0.1 22 x",
+                  "SSH_CONNECTION \"198.18.0.5 50122 198.18.0.1 22 x\" has more than 4 fields: expected "
+                  "\"CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT\"");
+        parse_err("198.18.0.5 50122 198.18.0.1 65536",
+                  "SSH_CONNECTION \"198.18.0.5 50122 198.18.0.1 65536\": the server port \"65536\" is not a port "
+                  "number 1..65535");
+        parse_err("198.18.0.5 -1 198.18.0.1 22",
+                  "SSH_CONNECTION \"198.18.0.5 -1 198.18.0.1 22\": the client port \"-1\" is not a port number "
+                  "1..65535");
+        parse_err("host.example 50122 198.18.0.1 22",
+                  "SSH_CONNECTION \"host.example 50122 198.18.0.1 22\": the client address \"host.example\" is "
+                  "not an IPv4 or IPv6 address");
+        parse_err("198.18.0.5 50122 2001:db8::1 22",
+                  "SSH_CONNECTION \"198.18.0.5 50122 2001:db8::1 22\": the client and server addresses are of "
+                  "different families");
+        parse_err("198.18.0.5%eth0 50122 198.18.0.1 22",
+                  "SSH_CONNECTION \"198.18.0.5%eth0 50122 198.18.0.1 22\": the client address \"198.18.0.5\" is "
+                  "not an IPv4 or IPv6 address");
+}
+
+/* The check on hand-made rulesets: the scope names the interface, no route lookup */
+static void test_lockout_check(void **state) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *live = sample(), *none = NULL;
+        const char *conn = "fe80::5%eth1 50122 fe80::1%eth1 22";
+        struct pst_diag d;
+        uint32_t in;
+
+        assert_int_equal(pst_ruleset_new(&none), 0);
+        assert_int_equal(pst_chain_add(none, "input", PST_HOOK_INPUT, PST_V_DROP, &in), 0);
+        pst_diag_init(&d);
+        assert_int_equal(pst_lockout_check(live, NULL, conn, NULL, NULL, &d), 0);
+        assert_int_equal(pst_lockout_check(none, NULL, NULL, NULL, NULL, &d), 0);
+        assert_int_equal(pst_lockout_check(none, NULL, "", NULL, NULL, &d), 0);
+        assert_int_equal(d.n, 0);
+        assert_int_equal(pst_lockout_check(none, live, conn, NULL, "use --force", &d), -EACCES);
+        assert_int_equal(d.n, 1);
+        assert_string_equal(d.items[0].msg,
+                            "your SSH connection fe80::5 port 50122 → fe80::1 port 22 (via eth1) would be dropped by "
+                            "the new policy: no rule in input accepts tcp/22 from fe80::5; today rule 1 of chain lan "
+                            "(/etc/postern/postern.conf:12, \"lan services\") accepts it; use --force");
+        pst_diag_clear(&d);
+        /* a rule that drops: named */
+        pst_diag_init(&d);
+        assert_int_equal(pst_lockout_check(live, NULL, "fe80::5%eth2 50122 fe80::1%eth2 22", NULL, NULL, &d),
+                         -EACCES);
+        assert_string_equal(d.items[0].msg,
+                            "your SSH connection fe80::5 port 50122 → fe80::1 port 22 (via eth2) would be dropped by "
+                            "the new policy: no rule in input accepts tcp/22 from fe80::5");
+        pst_diag_clear(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_chains),
@@ -299,6 +392,8 @@ int main(void) {
                 cmocka_unit_test(test_oifname_in_input),
                 cmocka_unit_test(test_concat),
                 cmocka_unit_test(test_loop),
+                cmocka_unit_test(test_ssh_connection_parse),
+                cmocka_unit_test(test_lockout_check),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
