@@ -323,3 +323,94 @@ void pst_eval_describe(const struct pst_ruleset *rs, const struct pst_eval_resul
                          pst_origin_file(rs, res->origin) ?: "?", res->origin.line, r->comment[0] ? ", \"" : "",
                          r->comment, r->comment[0] ? "\"" : "");
 }
+
+/* ---- back to the policy ---- */
+
+static bool ports_cover(const struct pst_portrange *v, size_t n, uint16_t port) {
+        for (size_t i = 0; i < n; i++)
+                if (v[i].first <= port && port <= v[i].last)
+                        return true;
+        return false;
+}
+
+static bool u8_cover(const uint8_t *v, size_t n, uint8_t x) {
+        return memchr(v, x, n) != NULL;
+}
+
+static bool service_covers(const struct pst_service *s, const struct pst_packet *pkt) {
+        switch (pkt->l4proto) {
+        case IPPROTO_TCP:
+                return ports_cover(s->tcp, s->ntcp, pkt->dport);
+        case IPPROTO_UDP:
+                return ports_cover(s->udp, s->nudp, pkt->dport);
+        case IPPROTO_ICMP:
+                return pkt->family == AF_INET && u8_cover(s->icmp, s->nicmp, pkt->icmp_type);
+        case IPPROTO_ICMPV6:
+                return pkt->family == AF_INET6 && u8_cover(s->icmp6, s->nicmp6, pkt->icmp_type);
+        default:
+                return u8_cover(s->proto, s->nproto, pkt->l4proto);
+        }
+}
+
+/* Does a host-or-address endpoint hold addr? */
+static bool ep_holds(const struct pst_endpoint *e, uint8_t family, const uint8_t *addr) {
+        const struct pst_addr *v = e->host ? e->host->addrs.v : &e->lit;
+        size_t n = e->host ? e->host->addrs.n : 1;
+        unsigned len = pst_addr_len(family);
+
+        if (e->kind != PST_EP_ADDRS)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                uint8_t first[16], last[16];
+
+                if (v[i].family != family)
+                        continue;
+                pst_addr_range(&v[i], first, last);
+                if (memcmp(addr, first, len) >= 0 && memcmp(addr, last, len) <= 0)
+                        return true;
+        }
+        return false;
+}
+
+static bool hosts_cover(const struct pst_prule *pr, const struct pst_packet *pkt) {
+        bool from = false, to = false;
+
+        for (size_t i = 0; i < pr->nfrom; i++)
+                from |= ep_holds(&pr->from[i], pkt->family, pkt->saddr);
+        for (size_t i = 0; i < pr->nto; i++)
+                to |= ep_holds(&pr->to[i], pkt->family, pkt->daddr);
+        return from && to;
+}
+
+int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, const struct pst_eval_result *res,
+                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service) {
+        const struct pst_rule *r;
+        enum pst_chain_kind kind;
+        const char *file;
+        bool merged;
+
+        if (!p || res->by_policy || res->chain >= rs->nchains || res->rule >= rs->chains[res->chain].n)
+                return -ENOENT;
+        r = &rs->chains[res->chain].rules[res->rule];
+        file = pst_origin_file(rs, res->origin);
+        if (!file || res->origin.line == 0)
+                return -ENOENT;
+        /* the only three-field concatenation the compiler makes is the host-to-host set */
+        merged = r->nmatch == 1 && r->match[0].op == PST_M_SET && r->match[0].nfields == 3;
+        kind = rs->chains[res->chain].hook == PST_HOOK_INPUT ? PST_INPUT : PST_FORWARD;
+        for (size_t i = 0; i < p->nrules; i++) {
+                const struct pst_prule *pr = &p->rules[i];
+
+                if (merged && (pr->chain != kind || !hosts_cover(pr, pkt)))
+                        continue;
+                if (!merged && (pr->loc.line != res->origin.line || !streq(pr->loc.file, file)))
+                        continue;
+                for (size_t j = 0; j < pr->nsvc; j++)
+                        if (service_covers(pr->svc[j], pkt)) {
+                                *ret_loc = pr->loc;
+                                *ret_service = pr->svc[j]->name;
+                                return 0;
+                        }
+        }
+        return -ENOENT;
+}

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "ir.h"
+#include "policy.h"
 
 /* ct state as nf_tables sees it: one bit (NF_CT_STATE_BIT) per state */
 enum pst_ct_state {
@@ -79,3 +80,14 @@ void pst_packet_service(const struct pst_packet *pkt, char *buf, size_t n);
  * "the policy (drop) of chain input".
  */
 void pst_eval_describe(const struct pst_ruleset *rs, const struct pst_eval_result *res, char *buf, size_t n);
+
+/*
+ * The policy rule and service behind res for pkt, for messages: the rule
+ * of p at res's origin one of whose services covers pkt ("ssh" for tcp/22).
+ * A rule of the merged host-to-host set carries the origin of the first
+ * policy rule merged into it; for it, the host-to-host rule of that chain
+ * whose addresses and services cover pkt is found instead.  -ENOENT when
+ * res was decided by a built-in rule or a chain policy, or p is NULL.
+ */
+int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, const struct pst_eval_result *res,
+                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service);

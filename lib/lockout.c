@@ -200,11 +200,30 @@ static void why_dropped(const struct pst_ruleset *rs, const struct pst_eval_resu
         snprintf(buf, n, "%s drops it", rule);
 }
 
-int pst_lockout_check(const struct pst_ruleset *new_rs, const struct pst_ruleset *live_rs,
+/* "; today /etc/postern/postern.conf:12 (ssh) accepts it", or "" when live does not accept pkt */
+static void accepted_today(const struct pst_compiled *live, const struct pst_packet *pkt, char *buf, size_t n) {
+        struct pst_eval_result res;
+        const char *svc;
+        struct pst_loc loc;
+        char rule[256];
+
+        buf[0] = 0;
+        if (!live || !live->ruleset || pst_eval(live->ruleset, PST_HOOK_INPUT, pkt, &res) < 0 ||
+            res.verdict != PST_V_ACCEPT || res.by_policy)
+                return;
+        if (pst_eval_explain(live->policy, live->ruleset, &res, pkt, &loc, &svc) >= 0) {
+                snprintf(buf, n, "; today %s:%u (%s) accepts it", loc.file, loc.line, svc);
+                return;
+        }
+        pst_eval_describe(live->ruleset, &res, rule, sizeof(rule));
+        snprintf(buf, n, "; today %s accepts it", rule);
+}
+
+int pst_lockout_check(const struct pst_ruleset *new_rs, const struct pst_compiled *live,
                       const char *ssh_connection, const struct pst_ifaddrs *ifa, const char *hint,
                       struct pst_diag *diag) {
         char client[INET6_ADDRSTRLEN], server[INET6_ADDRSTRLEN], ifname[IFNAMSIZ], why[320], today[300] = "";
-        struct pst_eval_result res, live;
+        struct pst_eval_result res;
         struct pst_ssh_conn conn;
         struct pst_packet pkt;
         int r;
@@ -230,13 +249,7 @@ int pst_lockout_check(const struct pst_ruleset *new_rs, const struct pst_ruleset
         if (res.verdict == PST_V_ACCEPT)
                 return 0;
         why_dropped(new_rs, &res, &pkt, client, why, sizeof(why));
-        if (live_rs && pst_eval(live_rs, PST_HOOK_INPUT, &pkt, &live) >= 0 && live.verdict == PST_V_ACCEPT &&
-            !live.by_policy) {
-                char rule[256];
-
-                pst_eval_describe(live_rs, &live, rule, sizeof(rule));
-                snprintf(today, sizeof(today), "; today %s accepts it", rule);
-        }
+        accepted_today(live, &pkt, today, sizeof(today));
         return pst_error(diag, -EACCES, NULL, 0,
                          "your SSH connection %s port %u → %s port %u (via %s) would be dropped by the new policy: "
                          "%s%s%s%s",

@@ -19,6 +19,7 @@
 #include "eval.h"
 #include "ifaddr.h"
 #include "ir.h"
+#include "pipeline.h"
 
 struct pst_ssh_conn {
         uint8_t family;              /* AF_INET or AF_INET6 (IPv4-mapped IPv6 becomes AF_INET) */
@@ -53,17 +54,19 @@ void pst_ssh_conn_packet(const struct pst_ssh_conn *conn, const char *iifname, s
  *
  *   your SSH connection 198.18.0.5 port 50122 → 198.18.0.1 port 22 (via
  *   eth0) would be dropped by the new policy: no rule in input accepts
- *   tcp/22 from 198.18.0.5[; today rule 3 of chain input_lan
- *   (postern.conf:12) accepts it][; HINT]
+ *   tcp/22 from 198.18.0.5[; today /etc/postern/postern.conf:12
+ *   (ssh) accepts it][; HINT]
  *
- * live_rs (may be NULL): the ruleset installed now, to name the rule that
- * accepts the connection today.  ifa (may be NULL: then read from the
+ * live (may be NULL): what is installed now, to name the policy line and
+ * service that accept the connection today (pst_eval_explain(); without a
+ * policy, e.g. the emergency ruleset, the rule as pst_eval_describe() names
+ * it).  ifa (may be NULL: then read from the
  * kernel when needed): the host's addresses, for when the route lookup
  * fails — the interface holding the server address is taken then.  hint
  * (may be NULL): what the caller's user can do, e.g. "use --force to apply
  * it anyway".  -EINVAL (and a message) for a malformed ssh_connection;
  * another negative errno when no interface can be found.
  */
-int pst_lockout_check(const struct pst_ruleset *new_rs, const struct pst_ruleset *live_rs,
+int pst_lockout_check(const struct pst_ruleset *new_rs, const struct pst_compiled *live,
                       const char *ssh_connection, const struct pst_ifaddrs *ifa, const char *hint,
                       struct pst_diag *diag);

@@ -7,9 +7,11 @@
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "eval.h"
 #include "lockout.h"
+#include "pipeline.h"
 
 static void key_ifname(const char *name, bool wild_last, uint8_t key[IFNAMSIZ]) {
         memset(key, wild_last ? 0xff : 0, IFNAMSIZ);
@@ -354,15 +356,17 @@ static void test_ssh_connection_parse(void **state) {
 
 /* The check on hand-made rulesets: the scope names the interface, no route lookup */
 static void test_lockout_check(void **state) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *live = sample(), *none = NULL;
+        _cleanup_(pst_compiled_freep) struct pst_compiled *live = NULL;
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *none = NULL;
         const char *conn = "fe80::5%eth1 50122 fe80::1%eth1 22";
         struct pst_diag d;
         uint32_t in;
 
+        assert_int_equal(pst_compiled_from_ruleset(sample(), &live), 0);
         assert_int_equal(pst_ruleset_new(&none), 0);
         assert_int_equal(pst_chain_add(none, "input", PST_HOOK_INPUT, PST_V_DROP, &in), 0);
         pst_diag_init(&d);
-        assert_int_equal(pst_lockout_check(live, NULL, conn, NULL, NULL, &d), 0);
+        assert_int_equal(pst_lockout_check(live->ruleset, NULL, conn, NULL, NULL, &d), 0);
         assert_int_equal(pst_lockout_check(none, NULL, NULL, NULL, NULL, &d), 0);
         assert_int_equal(pst_lockout_check(none, NULL, "", NULL, NULL, &d), 0);
         assert_int_equal(d.n, 0);
@@ -375,12 +379,112 @@ static void test_lockout_check(void **state) {
         pst_diag_clear(&d);
         /* a rule that drops: named */
         pst_diag_init(&d);
-        assert_int_equal(pst_lockout_check(live, NULL, "fe80::5%eth2 50122 fe80::1%eth2 22", NULL, NULL, &d),
+        assert_int_equal(pst_lockout_check(live->ruleset, NULL, "fe80::5%eth2 50122 fe80::1%eth2 22", NULL, NULL, &d),
                          -EACCES);
         assert_string_equal(d.items[0].msg,
                             "your SSH connection fe80::5 port 50122 → fe80::1 port 22 (via eth2) would be dropped by "
                             "the new policy: no rule in input accepts tcp/22 from fe80::5");
         pst_diag_clear(&d);
+}
+
+/* A compiled policy: explain names the policy line and the service, also
+ * through the merged host-to-host set (whose rule has the first host rule's origin) */
+static const char policy_text[] =
+        "hosts = { a = \"198.18.3.1\"; b = \"198.18.3.2\"; c = \"198.18.3.3\"; d = \"198.18.3.4\";\n"
+        "          x = \"198.18.2.10\"; };\n"
+        "input = (\n"
+        "  { allow = \"ssh\"; from = [\"198.18.9.0/24\", \"fe80::/10\"]; },\n"
+        "  { allow = [\"smtp\", \"imaps\"]; }\n"
+        ");\n"
+        "forward = (\n"
+        "  { allow = \"ssh\"; from = \"a\"; to = \"x\"; },\n"
+        "  { allow = \"ssh\"; from = \"b\"; to = \"x\"; },\n"
+        "  { allow = \"https\"; from = \"c\"; to = \"x\"; },\n"
+        "  { allow = \"ldap\"; from = \"d\"; to = \"x\"; }\n"
+        ");\n";
+
+static struct pst_compiled *compile_text(const char *text, char path[64]) {
+        struct pst_compiled *c = NULL;
+        struct pst_diag d;
+        int fd;
+
+        snprintf(path, 64, "/tmp/postern-unit-eval-XXXXXX");
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t) strlen(text));
+        close(fd);
+        pst_diag_init(&d);
+        assert_int_equal(pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = getenv("POSTERN_CATALOG"),
+                                                                    .source_flags = pst_source_flags_from_env() },
+                                          &d, &c),
+                         0);
+        pst_diag_clear(&d);
+        return c;
+}
+
+static void expect_explained(const struct pst_compiled *c, enum pst_hook hook, const struct pst_packet *p,
+                             unsigned line, const char *service) {
+        struct pst_eval_result r = run(c->ruleset, hook, p);
+        const char *svc = NULL;
+        struct pst_loc loc;
+
+        assert_int_equal(r.verdict, PST_V_ACCEPT);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, p, &loc, &svc), 0);
+        assert_int_equal(loc.line, line);
+        assert_string_equal(svc, service);
+}
+
+static void test_explain(void **state) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *none = NULL;
+        struct pst_packet p = tcp4("198.18.9.7", "198.18.0.1", 22, "eth0");
+        struct pst_eval_result r;
+        const char *svc;
+        struct pst_loc loc;
+        struct pst_diag d;
+        char path[64];
+        uint32_t in;
+
+        c = compile_text(policy_text, path);
+        expect_explained(c, PST_HOOK_INPUT, &p, 4, "ssh");
+        p.dport = 993;
+        expect_explained(c, PST_HOOK_INPUT, &p, 5, "imaps");
+        p.dport = 25;
+        expect_explained(c, PST_HOOK_INPUT, &p, 5, "smtp");
+        /* the merged set: its rule's origin is line 8 (a → x), whichever host matched */
+        p = tcp4("198.18.3.3", "198.18.2.10", 443, "eth0");
+        snprintf(p.oifname, sizeof(p.oifname), "eth2");
+        r = run(c->ruleset, PST_HOOK_FORWARD, &p);
+        assert_int_equal(r.origin.line, 8);
+        expect_explained(c, PST_HOOK_FORWARD, &p, 10, "https");
+        assert_int_equal(pst_packet_set_addrs(&p, "198.18.3.2", "198.18.2.10"), 0);
+        p.dport = 22;
+        expect_explained(c, PST_HOOK_FORWARD, &p, 9, "ssh");
+        /* dropped by the policy: nothing to explain */
+        p.dport = 443;
+        r = run(c->ruleset, PST_HOOK_FORWARD, &p);
+        assert_true(r.by_policy);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc), -ENOENT);
+
+        /* the lockout message names the line and service that accept the connection today */
+        assert_int_equal(pst_ruleset_new(&none), 0);
+        assert_int_equal(pst_chain_add(none, "input", PST_HOOK_INPUT, PST_V_DROP, &in), 0);
+        pst_diag_init(&d);
+        /* (a scoped address: the interface is sshd's, no route lookup in the test's namespace) */
+        assert_int_equal(pst_lockout_check(none, c, "fe80::7%eth0 50122 fe80::1%eth0 22", NULL, NULL, &d), -EACCES);
+        assert_int_equal(d.n, 1);
+        {
+                char want[512];
+
+                snprintf(want, sizeof(want),
+                         "your SSH connection fe80::7 port 50122 → fe80::1 port 22 (via eth0) would be dropped "
+                         "by the new policy: no rule in input accepts tcp/22 from fe80::7; today %s:4 (ssh) "
+                         "accepts it",
+                         path);
+                assert_string_equal(d.items[0].msg, want);
+        }
+        pst_diag_clear(&d);
+        unlink(path);
 }
 
 int main(void) {
@@ -394,6 +498,7 @@ int main(void) {
                 cmocka_unit_test(test_loop),
                 cmocka_unit_test(test_ssh_connection_parse),
                 cmocka_unit_test(test_lockout_check),
+                cmocka_unit_test(test_explain),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
