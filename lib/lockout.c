@@ -188,6 +188,7 @@ static int conn_ifname(const struct pst_ssh_conn *conn, const struct pst_ifaddrs
 /* "no rule in input accepts tcp/22 from 198.18.0.5" or "rule 2 of chain input (built in) drops it" */
 static void why_dropped(const struct pst_ruleset *rs, const struct pst_eval_result *res,
                         const struct pst_packet *pkt, const char *client, char *buf, size_t n) {
+        const struct pst_rule *r;
         char svc[32], rule[256];
 
         if (res->by_policy) {
@@ -197,7 +198,13 @@ static void why_dropped(const struct pst_ruleset *rs, const struct pst_eval_resu
                 return;
         }
         pst_eval_describe(rs, res, rule, sizeof(rule));
-        snprintf(buf, n, "%s drops it", rule);
+        r = &rs->chains[res->chain].rules[res->rule];
+        /* the one built-in drop a new connection can meet: the compiler's IPv6-off rule */
+        if (res->origin.line == 0 && r->nmatch == 1 && r->match[0].op == PST_M_EQ &&
+            r->match[0].fields[0] == PST_F_NFPROTO)
+                snprintf(buf, n, "%s drops all IPv6 (the policy says options.ipv6 = false)", rule);
+        else
+                snprintf(buf, n, "%s drops it", rule);
 }
 
 /* "; today /etc/postern/postern.conf:12 (ssh) accepts it", or "" when live does not accept pkt */

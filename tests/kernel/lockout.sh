@@ -12,6 +12,7 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$ROOT/conf/postern.conf" "$tmp/ssh.conf"
 printf 'input = ();\n' > "$tmp/nossh.conf"
 printf 'input = ( { allow = "ssh"; from = "198.18.9.0/24"; } );\n' > "$tmp/admins.conf"
+printf 'options = { ipv6 = false; };\ninput = ( { allow = "ssh"; } );\n' > "$tmp/v4only.conf"
 
 unshare -n bash -c '
         ctl=$1 cat=$2 dir=$3 failed=0
@@ -51,6 +52,9 @@ $3"
         # sshd on another port: the packet is the one to that port
         refused "198.18.0.5 50122 198.18.0.1 2222" ssh.conf \
                 "your SSH connection 198.18.0.5 port 50122 → 198.18.0.1 port 2222 (via veth0) would be dropped by the new policy: no rule in input accepts tcp/2222 from 198.18.0.5; use --force to apply it anyway"
+        # IPv6 off: the built-in rule that drops it is named, and why
+        refused "2001:db8::5 50122 2001:db8::1 22" v4only.conf \
+                "your SSH connection 2001:db8::5 port 50122 → 2001:db8::1 port 22 (via veth0) would be dropped by the new policy: rule 3 of chain input (built in) drops all IPv6 (the policy says options.ipv6 = false); use --force to apply it anyway"
         refused "198.18.0.5 50122 198.18.0.1" nossh.conf \
                 "SSH_CONNECTION \"198.18.0.5 50122 198.18.0.1\" has 3 fields: expected \"CLIENT_IP CLIENT_PORT SERVER_IP SERVER_PORT\""
         refused "198.18.0.5 50122 198.18.0.300 22" nossh.conf \
