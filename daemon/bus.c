@@ -19,6 +19,8 @@
  * are told apart by r.
  */
 static const char *bus_error_name(enum manager_error kind, int r) {
+        if (kind == MANAGER_ERR_LOCKOUT)
+                return POSTERN_BUS_ERROR_LOCKOUT;
         if (r == -EPERM || r == -EACCES)
                 return POSTERN_BUS_ERROR_PERMISSION_DENIED;
         switch (kind) {
@@ -28,8 +30,7 @@ static const char *bus_error_name(enum manager_error kind, int r) {
                 return POSTERN_BUS_ERROR_KERNEL;
         case MANAGER_ERR_BUSY:
                 return POSTERN_BUS_ERROR_BUSY;
-        case MANAGER_ERR_LOCKOUT:
-                return POSTERN_BUS_ERROR_LOCKOUT;
+        case MANAGER_ERR_LOCKOUT: /* above */
         case MANAGER_ERR_NONE:
                 break;
         }

@@ -5,6 +5,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "lockout.h"
 #include "log.h"
 #include "manager.h"
 #include "netmon.h"
@@ -339,7 +340,8 @@ static int load_compile_apply(struct manager *m, const char *path,
         r = load_compile(m, path, &diag, &c);
         if (r >= 0 && check) {
                 r = check(m, c, &diag, userdata);
-                kind = MANAGER_ERR_LOCKOUT;
+                /* -EACCES: it would cut the caller's SSH connection; -EINVAL: a malformed one */
+                kind = r == -EACCES ? MANAGER_ERR_LOCKOUT : r == -EINVAL ? MANAGER_ERR_NONE : MANAGER_ERR_KERNEL;
         }
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
@@ -931,6 +933,16 @@ static int apply_check(struct manager *m, const struct pst_compiled *c, struct p
         enum pst_backend_kind kind = m->previous ? m->previous_backend : pst_backend_kind(m->backend);
         int r;
 
+        /* the caller's own session (lockout.h); the daemon's running ruleset says what accepts it today */
+        if (!a->force) {
+                r = pst_lockout_check(c->ruleset, m->running, a->ssh_connection, &m->ifaddrs,
+                                      a->confirm_sec ? "use --force to apply it anyway"
+                                                     : "use --confirm=SECONDS to try it with an automatic "
+                                                       "rollback, or --force to apply it anyway",
+                                      diag);
+                if (r < 0)
+                        return r;
+        }
         if (a->confirm_sec == 0)
                 return 0;
         r = pending_record(m, prev, kind, c, a->deadline);

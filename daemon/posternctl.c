@@ -18,6 +18,7 @@
 #include "ctl-bus.h"
 #include "ifaddr.h"
 #include "json.h"
+#include "lockout.h"
 #include "pipeline.h"
 #include "presence.h"
 #include "show.h"
@@ -303,6 +304,10 @@ static int cmd_apply(struct ctl *c, char **args) {
         r = load_compile(c, args[0] ? args[0] : POSTERN_POLICY, &pc); /* apply has no default: see above */
         if (r)
                 return fail(c, r);
+        /* sshd tells us where we are logged in from: do not cut that off (lockout.h) */
+        if (!c->force && pst_lockout_check(pc->ruleset, NULL, getenv("SSH_CONNECTION"), NULL,
+                                           "use --force to apply it anyway", &c->diag) < 0)
+                return fail(c, EXIT_POLICY);
         r = apply_ruleset(c, wanted_backend(c, pc->policy), pc->ruleset);
         if (r < 0) {
                 if (!pst_diag_has_errors(&c->diag))
@@ -689,6 +694,9 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                 case OPT_JSON:
                         c->json = true;
                         break;
+                case OPT_FORCE:
+                        c->force = true;
+                        break;
                 case OPT_BACKEND:
                         if (pst_backend_from_string(optarg, &c->backend) < 0) {
                                 fprintf(stderr, "posternctl: --backend '%s': expected nftables, iptables or auto\n",
@@ -700,9 +708,6 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                 case OPT_CONFIRM:
                         if (parse_confirm(c, optarg) < 0)
                                 return -EXIT_USAGE;
-                        break;
-                case OPT_FORCE:
-                        c->force = true;
                         break;
                 case 'h':
                         help();

@@ -57,6 +57,26 @@ t_wait_count "$DLOG" "no confirmation arrived in time: rolled back to digest" 1 
 t_wait_count "$T_TMP/monitor.txt" "RolledBack" 1 3 || { cat "$T_TMP/monitor.txt"; die "no RolledBack signal"; }
 [ -z "$(ls -A "$T_TMP/state" 2>/dev/null)" ] || die "rollback state left behind: $(ls "$T_TMP/state")"
 
+info "anti-lockout through the daemon: a policy without ssh is refused for the caller's SSH_CONNECTION"
+nsx "$NS" ip link add d0 type veth peer name d1 && nsx "$NS" ip addr add 198.18.0.1/24 dev d0 &&
+        nsx "$NS" ip link set d0 up && nsx "$NS" ip link set d1 up || die "cannot set up d0"
+N=$T_TMP/nossh.conf
+printf 'input = ( { allow = ["smtp"]; } );\n' >"$N"
+lock="your SSH connection 198.18.0.5 port 50122 → 198.18.0.1 port 22 (via d0) would be dropped by the new policy: no rule in input accepts tcp/22 from 198.18.0.5; today $A:1 (ssh) accepts it"
+out=$(SSH_CONNECTION="198.18.0.5 50122 198.18.0.1 22" ctl apply "$N" 2>&1); rc=$?
+[ "$rc" = 1 ] && [ "$out" = "posternctl apply: $lock; use --confirm=SECONDS to try it with an automatic rollback, or --force to apply it anyway" ] ||
+        die "lockout through posternd: exit $rc: $out"
+out=$(SSH_CONNECTION="198.18.0.5 50122 198.18.0.1 22" ctl apply --confirm=5 "$N" 2>&1); rc=$?
+[ "$rc" = 1 ] && [ "$out" = "posternctl apply: $lock; use --force to apply it anyway" ] ||
+        die "lockout with --confirm: exit $rc: $out"
+[ "$(t_table_s "$NS")" = "$TA" ] && [ -z "$(ls -A "$T_TMP/state" 2>/dev/null)" ] || die "a refused apply changed something"
+out=$(SSH_CONNECTION="198.18.0.5 50122" ctl apply "$N" 2>&1); rc=$?
+[ "$rc" = 1 ] && [[ $out == *'SSH_CONNECTION "198.18.0.5 50122" has 2 fields'* ]] || die "malformed SSH_CONNECTION: exit $rc: $out"
+SSH_CONNECTION="198.18.0.5 50122 198.18.0.1 22" ctl apply --force "$N" >/dev/null || die "apply --force"
+[[ $(t_table_s "$NS") == *"tcp dport 25 "* ]] || die "--force did not apply"
+ctl apply "$A" >/dev/null || die "back to A"
+[ "$(t_table_s "$NS")" = "$TA" ] || die "A is not back"
+
 info "apply --confirm=2 B, then confirm → B stays after the deadline"
 ctl apply --confirm=2 "$B" >/dev/null || die "apply --confirm=2"
 out=$(ctl confirm 2>&1) || die "confirm: $out"
