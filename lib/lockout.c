@@ -97,6 +97,7 @@ int pst_ssh_connection_parse(const char *s, struct pst_ssh_conn *ret, struct pst
 
 struct route_answer {
         int oif;
+        unsigned type;
 };
 
 static int route_attr_cb(const struct nlattr *a, void *data) {
@@ -108,14 +109,23 @@ static int route_attr_cb(const struct nlattr *a, void *data) {
 }
 
 static int route_cb(const struct nlmsghdr *nlh, void *data) {
-        if (nlh->nlmsg_type != RTM_NEWROUTE)
+        struct route_answer *ans = data;
+
+        if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
                 return MNL_CB_OK;
+        ans->type = ((const struct rtmsg *) mnl_nlmsg_get_payload(nlh))->rtm_type;
         mnl_attr_parse(nlh, sizeof(struct rtmsg), route_attr_cb, data);
         /* one answer to a non-dump GETROUTE: done (its ACK is left unread) */
         return MNL_CB_STOP;
 }
 
 int pst_route_ifname(uint8_t family, const uint8_t *dst, char ret[IFNAMSIZ]) {
+        unsigned type;
+
+        return pst_route_lookup(family, dst, ret, &type);
+}
+
+int pst_route_lookup(uint8_t family, const uint8_t *dst, char ret_ifname[IFNAMSIZ], unsigned *ret_type) {
         char buf[1024]; /* a header, an rtmsg and one address */
         struct route_answer ans = { .oif = 0 };
         struct nlmsghdr *nlh;
@@ -139,7 +149,8 @@ int pst_route_ifname(uint8_t family, const uint8_t *dst, char ret[IFNAMSIZ]) {
                 return -ENETUNREACH;
         if (!if_indextoname((unsigned) ans.oif, name))
                 return -errno;
-        snprintf(ret, IFNAMSIZ, "%s", name);
+        snprintf(ret_ifname, IFNAMSIZ, "%s", name);
+        *ret_type = ans.type;
         return 0;
 }
 

@@ -43,6 +43,10 @@ int pst_ssh_connection_parse(const char *s, struct pst_ssh_conn *ret, struct pst
  * it has no route.
  */
 int pst_route_ifname(uint8_t family, const uint8_t *dst, char ret[IFNAMSIZ]);
+/* The same, with the route's type (RTN_UNICAST, RTN_LOCAL, RTN_BROADCAST,
+ * RTN_MULTICAST, ...): what decides whether a packet to dst is delivered
+ * here (input) or forwarded. */
+int pst_route_lookup(uint8_t family, const uint8_t *dst, char ret_ifname[IFNAMSIZ], unsigned *ret_type);
 
 /* The packet that opened conn, arriving on iifname (tcp, ct state new). */
 void pst_ssh_conn_packet(const struct pst_ssh_conn *conn, const char *iifname, struct pst_packet *ret);
