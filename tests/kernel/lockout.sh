@@ -70,6 +70,11 @@ $3"
         SSH_CONNECTION="127.0.0.1 50122 127.0.0.1 22" apply "$dir/nossh.conf" >/dev/null &&
                 ok "over lo: applied" || fail "nossh.conf refused over lo"
         apply "$dir/ssh.conf" >/dev/null || exit 1
+        # to an address this namespace does not hold: the connection ends elsewhere
+        SSH_CONNECTION="198.18.0.5 50122 198.18.7.1 22" apply "$dir/nossh.conf" >/dev/null &&
+                ok "a connection to another host'"'"'s address: applied" ||
+                fail "nossh.conf refused for a connection that does not end here"
+        apply "$dir/ssh.conf" >/dev/null || exit 1
         # without SSH_CONNECTION: not over SSH
         env -u SSH_CONNECTION "$ctl" apply --catalog "$cat" "$dir/nossh.conf" >/dev/null &&
                 ok "not over SSH: applied" || fail "nossh.conf refused without SSH_CONNECTION"
