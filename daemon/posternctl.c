@@ -266,11 +266,67 @@ static int apply_ruleset(struct ctl *c, enum pst_backend_kind kind, const struct
         return pst_backend_apply(b, rs, &c->diag);
 }
 
+#define ANCESTORS_MAX 32          /* how far up the process tree $SSH_CONNECTION is looked for */
+#define ENVIRON_MAX (256 * 1024)  /* bytes of one ancestor's environment read */
+
+/* NAME=value in /proc/PID/environ (the environment PID started with) into buf; false if absent. */
+static bool environ_lookup(pid_t pid, const char *name, char *buf, size_t n) {
+        _cleanup_free_ char *env = malloc(ENVIRON_MAX);
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+        size_t len = 0, nl = strlen(name);
+        ssize_t k;
+
+        snprintf(path, sizeof(path), "/proc/%d/environ", (int) pid);
+        if (!env || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return false;
+        while (len < ENVIRON_MAX - 1 && (k = read(fd, env + len, ENVIRON_MAX - 1 - len)) > 0)
+                len += (size_t) k;
+        env[len] = 0;
+        for (char *e = env; e < env + len; e += strlen(e) + 1)
+                if (strncmp(e, name, nl) == 0 && e[nl] == '=') {
+                        snprintf(buf, n, "%s", e + nl + 1);
+                        return true;
+                }
+        return false;
+}
+
+/* PID's parent, from /proc/PID/stat ("PID (COMM) STATE PPID ..."; COMM may hold anything); 0 if unknown. */
+static pid_t parent_of(pid_t pid) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[1024], *p;
+        int ppid;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f || !fgets(line, sizeof(line), f) || !(p = strrchr(line, ')')) || sscanf(p + 1, " %*c %d", &ppid) != 1)
+                return 0;
+        return (pid_t) ppid;
+}
+
+/*
+ * The SSH connection we run over: $SSH_CONNECTION, or — unset, as sudo's
+ * env_reset leaves it — the value in the environment the nearest ancestor
+ * started with (sudo itself, the login shell sshd started).  NULL: not over SSH.
+ */
+static const char *ssh_connection(char *buf, size_t n) {
+        const char *e = getenv("SSH_CONNECTION");
+        pid_t pid = getppid();
+
+        if (e)
+                return e;
+        for (int i = 0; i < ANCESTORS_MAX && pid > 1; i++, pid = parent_of(pid))
+                if (environ_lookup(pid, "SSH_CONNECTION", buf, n))
+                        return buf;
+        return NULL;
+}
+
 /* apply with posternd running: it compiles and applies (and keeps the
  * confirmation timer); FILE must name the same file from its "/" */
 static int apply_through_daemon(struct ctl *c, const char *path) {
         _cleanup_free_ char *abs = NULL;
-        const char *ssh = getenv("SSH_CONNECTION");
+        char buf[256];
+        const char *ssh = ssh_connection(buf, sizeof(buf));
         int r;
 
         if (path) {
@@ -290,6 +346,7 @@ static int apply_through_daemon(struct ctl *c, const char *path) {
 static int cmd_apply(struct ctl *c, char **args) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
         uint64_t t0 = now_usec();
+        char ssh[256];
         int r;
 
         /* the daemon would put its own ruleset back at once: ask it (presence.h) */
@@ -305,7 +362,7 @@ static int cmd_apply(struct ctl *c, char **args) {
         if (r)
                 return fail(c, r);
         /* sshd tells us where we are logged in from: do not cut that off (lockout.h) */
-        if (!c->force && pst_lockout_check(pc->ruleset, NULL, getenv("SSH_CONNECTION"), NULL,
+        if (!c->force && pst_lockout_check(pc->ruleset, NULL, ssh_connection(ssh, sizeof(ssh)), NULL,
                                            "use --force to apply it anyway", &c->diag) < 0)
                 return fail(c, EXIT_POLICY);
         r = apply_ruleset(c, wanted_backend(c, pc->policy), pc->ruleset);

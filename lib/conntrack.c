@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/rtnetlink.h>
 #include <string.h>
 
 #include "conntrack.h"
@@ -19,6 +20,7 @@ struct route_slot {
         uint8_t family;
         uint8_t addr[16];
         char ifname[IFNAMSIZ];
+        unsigned type;          /* RTN_* */
 };
 
 struct tuple {
@@ -121,7 +123,8 @@ static bool is_local(const struct pst_ifaddrs *ifa, uint8_t family, const uint8_
         return false;
 }
 
-static int route_cached(struct count_ctx *c, uint8_t family, const uint8_t *a, char ret[IFNAMSIZ]) {
+static int route_cached(struct count_ctx *c, uint8_t family, const uint8_t *a, char ret[IFNAMSIZ],
+                        unsigned *ret_type) {
         uint32_t h = 2166136261u; /* FNV-1a over the address */
         struct route_slot *s;
 
@@ -131,11 +134,12 @@ static int route_cached(struct count_ctx *c, uint8_t family, const uint8_t *a, c
         if (!s->used || s->family != family || memcmp(s->addr, a, 16) != 0) {
                 *s = (struct route_slot) { .used = true, .family = family };
                 memcpy(s->addr, a, 16);
-                s->err = pst_route_ifname(family, a, s->ifname);
+                s->err = pst_route_lookup(family, a, s->ifname, &s->type);
         }
         if (s->err < 0)
                 return s->err;
         memcpy(ret, s->ifname, IFNAMSIZ);
+        *ret_type = s->type;
         return 0;
 }
 
@@ -145,7 +149,10 @@ static int judge(struct count_ctx *c, const struct entry *e, bool *ret_cut) {
         struct pst_packet pkt = { .family = o->family, .l4proto = o->proto, .sport = o->sport, .dport = o->dport,
                                   .icmp_type = o->icmp_type, .icmp_code = o->icmp_code, .ct_state = PST_CT_NEW };
         struct pst_eval_result res;
+        char oif[IFNAMSIZ];
         enum pst_hook hook;
+        unsigned type;
+        bool local;
         int r;
 
         *ret_cut = false;
@@ -159,12 +166,18 @@ static int judge(struct count_ctx *c, const struct entry *e, bool *ret_cut) {
         }
         if (is_local(c->ifa, pkt.family, pkt.saddr))
                 return 0; /* opened by this host: output, no chain of ours */
-        hook = is_local(c->ifa, pkt.family, pkt.daddr) ? PST_HOOK_INPUT : PST_HOOK_FORWARD;
         /* without a route back to the source its packets could not have come: not ours to judge */
-        if (route_cached(c, pkt.family, pkt.saddr, pkt.iifname) < 0)
+        if (route_cached(c, pkt.family, pkt.saddr, pkt.iifname, &type) < 0)
                 return 0;
-        if (hook == PST_HOOK_FORWARD && route_cached(c, pkt.family, pkt.daddr, pkt.oifname) < 0)
+        /* delivered here or forwarded: the route's type decides, as in ip_route_input()
+         * (a local address, but also a broadcast or multicast destination, goes to input) */
+        if (route_cached(c, pkt.family, pkt.daddr, oif, &type) < 0)
                 return 0;
+        local = is_local(c->ifa, pkt.family, pkt.daddr) || type == RTN_LOCAL || type == RTN_BROADCAST ||
+                type == RTN_MULTICAST;
+        hook = local ? PST_HOOK_INPUT : PST_HOOK_FORWARD;
+        if (hook == PST_HOOK_FORWARD)
+                memcpy(pkt.oifname, oif, IFNAMSIZ);
         r = pst_eval(c->rs, hook, &pkt, &res);
         if (r < 0)
                 return r;

@@ -13,7 +13,8 @@
  * tuple's source, protocol, ports or ICMP type, the destination it had
  * after any DNAT (the reply tuple's source), ct state new — and is judged
  * by chain input when that destination is one of the host's addresses
- * (ifa), else by chain forward, leaving by the kernel's route towards it.
+ * (ifa) or the kernel's route towards it is local, broadcast or multicast,
+ * else by chain forward, leaving by that route's interface.
  * The interface it arrived on is the route towards its source (lookups are
  * cached).  Connections the host opened itself (source local) meet no
  * chain of ours on the way out and count as kept.

@@ -97,6 +97,7 @@ int pst_ssh_connection_parse(const char *s, struct pst_ssh_conn *ret, struct pst
 
 struct route_answer {
         int oif;
+        unsigned type;
 };
 
 static int route_attr_cb(const struct nlattr *a, void *data) {
@@ -108,14 +109,23 @@ static int route_attr_cb(const struct nlattr *a, void *data) {
 }
 
 static int route_cb(const struct nlmsghdr *nlh, void *data) {
-        if (nlh->nlmsg_type != RTM_NEWROUTE)
+        struct route_answer *ans = data;
+
+        if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < NLMSG_LENGTH(sizeof(struct rtmsg)))
                 return MNL_CB_OK;
+        ans->type = ((const struct rtmsg *) mnl_nlmsg_get_payload(nlh))->rtm_type;
         mnl_attr_parse(nlh, sizeof(struct rtmsg), route_attr_cb, data);
         /* one answer to a non-dump GETROUTE: done (its ACK is left unread) */
         return MNL_CB_STOP;
 }
 
 int pst_route_ifname(uint8_t family, const uint8_t *dst, char ret[IFNAMSIZ]) {
+        unsigned type;
+
+        return pst_route_lookup(family, dst, ret, &type);
+}
+
+int pst_route_lookup(uint8_t family, const uint8_t *dst, char ret_ifname[IFNAMSIZ], unsigned *ret_type) {
         char buf[1024]; /* a header, an rtmsg and one address */
         struct route_answer ans = { .oif = 0 };
         struct nlmsghdr *nlh;
@@ -139,7 +149,8 @@ int pst_route_ifname(uint8_t family, const uint8_t *dst, char ret[IFNAMSIZ]) {
                 return -ENETUNREACH;
         if (!if_indextoname((unsigned) ans.oif, name))
                 return -errno;
-        snprintf(ret, IFNAMSIZ, "%s", name);
+        snprintf(ret_ifname, IFNAMSIZ, "%s", name);
+        *ret_type = ans.type;
         return 0;
 }
 
@@ -151,38 +162,44 @@ void pst_ssh_conn_packet(const struct pst_ssh_conn *conn, const char *iifname, s
         snprintf(ret->iifname, IFNAMSIZ, "%s", iifname);
 }
 
-/* The interface holding addr in ifa (or, ifa NULL, in the kernel's list). */
+/* The interface holding addr in ifa, or -ENXIO. */
 static int ifname_holding(const struct pst_ifaddrs *ifa, uint8_t family, const uint8_t *addr,
                           char ret[IFNAMSIZ]) {
+        for (size_t i = 0; i < ifa->n; i++)
+                if (ifa->v[i].addr.family == family && memcmp(ifa->v[i].addr.a, addr, pst_addr_len(family)) == 0) {
+                        snprintf(ret, IFNAMSIZ, "%s", ifa->v[i].ifname);
+                        return 0;
+                }
+        return -ENXIO;
+}
+
+/*
+ * Where the connection arrives: sshd's scope, the route towards the client,
+ * else the interface holding the server address.  1 when it ends here; 0
+ * when the server address is none of this namespace's (ifa, or the
+ * kernel's list): the connection ends on another host or in another
+ * network namespace, and this namespace's ruleset never sees it.
+ */
+static int conn_arrives(const struct pst_ssh_conn *conn, const struct pst_ifaddrs *ifa, char ret[IFNAMSIZ]) {
         struct pst_ifaddrs own = {};
-        int r = -ENXIO;
+        char holder[IFNAMSIZ];
+        int r;
 
         if (!ifa) {
                 r = pst_ifaddrs_dump(&own);
                 if (r < 0)
                         return r;
                 ifa = &own;
-                r = -ENXIO;
         }
-        for (size_t i = 0; i < ifa->n; i++)
-                if (ifa->v[i].addr.family == family && memcmp(ifa->v[i].addr.a, addr, pst_addr_len(family)) == 0) {
-                        snprintf(ret, IFNAMSIZ, "%s", ifa->v[i].ifname);
-                        r = 0;
-                        break;
-                }
+        r = ifname_holding(ifa, conn->family, conn->server, holder);
         pst_ifaddrs_clear(&own);
-        return r;
-}
-
-/* Where the connection arrives: sshd's scope, the route towards the client, the server address's interface. */
-static int conn_ifname(const struct pst_ssh_conn *conn, const struct pst_ifaddrs *ifa, char ret[IFNAMSIZ]) {
-        if (conn->scope[0]) {
+        if (r < 0)
+                return 0;
+        if (conn->scope[0])
                 snprintf(ret, IFNAMSIZ, "%s", conn->scope);
-                return 0;
-        }
-        if (pst_route_ifname(conn->family, conn->client, ret) >= 0)
-                return 0;
-        return ifname_holding(ifa, conn->family, conn->server, ret);
+        else if (pst_route_ifname(conn->family, conn->client, ret) < 0)
+                memcpy(ret, holder, IFNAMSIZ);
+        return 1;
 }
 
 /* "no rule in input accepts tcp/22 from 198.18.0.5" or "rule 2 of chain input (built in) drops it" */
@@ -242,12 +259,11 @@ int pst_lockout_check(const struct pst_ruleset *new_rs, const struct pst_compile
                 return r;
         inet_ntop(conn.family, conn.client, client, sizeof(client));
         inet_ntop(conn.family, conn.server, server, sizeof(server));
-        r = conn_ifname(&conn, ifa, ifname);
+        r = conn_arrives(&conn, ifa, ifname);
         if (r < 0)
-                return pst_error(diag, r, NULL, 0,
-                                 "cannot tell which interface your SSH connection from %s arrives on "
-                                 "(no route to it, and %s is none of this host's addresses): %s",
-                                 client, server, strerror(-r));
+                return pst_error(diag, r, NULL, 0, "cannot read interface addresses for the SSH connection check: %m");
+        if (r == 0)
+                return 0;
         pst_ssh_conn_packet(&conn, ifname, &pkt);
         r = pst_eval(new_rs, PST_HOOK_INPUT, &pkt, &res);
         if (r < 0)

@@ -43,6 +43,10 @@ int pst_ssh_connection_parse(const char *s, struct pst_ssh_conn *ret, struct pst
  * it has no route.
  */
 int pst_route_ifname(uint8_t family, const uint8_t *dst, char ret[IFNAMSIZ]);
+/* The same, with the route's type (RTN_UNICAST, RTN_LOCAL, RTN_BROADCAST,
+ * RTN_MULTICAST, ...): what decides whether a packet to dst is delivered
+ * here (input) or forwarded. */
+int pst_route_lookup(uint8_t family, const uint8_t *dst, char ret_ifname[IFNAMSIZ], unsigned *ret_type);
 
 /* The packet that opened conn, arriving on iifname (tcp, ct state new). */
 void pst_ssh_conn_packet(const struct pst_ssh_conn *conn, const char *iifname, struct pst_packet *ret);
@@ -57,15 +61,19 @@ void pst_ssh_conn_packet(const struct pst_ssh_conn *conn, const char *iifname, s
  *   tcp/22 from 198.18.0.5[; today /etc/postern/postern.conf:12
  *   (ssh) accepts it][; HINT]
  *
+ * A connection to an address this network namespace does not hold (ifa)
+ * ends elsewhere — another host, another namespace — and is not this
+ * ruleset's to cut: 0.
+ *
  * live (may be NULL): what is installed now, to name the policy line and
  * service that accept the connection today (pst_eval_explain(); without a
  * policy, e.g. the emergency ruleset, the rule as pst_eval_describe() names
  * it).  ifa (may be NULL: then read from the
- * kernel when needed): the host's addresses, for when the route lookup
- * fails — the interface holding the server address is taken then.  hint
+ * kernel): the host's addresses; when the route lookup towards the client
+ * fails, the interface holding the server address is taken.  hint
  * (may be NULL): what the caller's user can do, e.g. "use --force to apply
  * it anyway".  -EINVAL (and a message) for a malformed ssh_connection;
- * another negative errno when no interface can be found.
+ * another negative errno when the addresses cannot be read.
  */
 int pst_lockout_check(const struct pst_ruleset *new_rs, const struct pst_compiled *live,
                       const char *ssh_connection, const struct pst_ifaddrs *ifa, const char *hint,

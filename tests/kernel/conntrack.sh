@@ -8,7 +8,9 @@
 #
 # Three connections are held open: cli → hut:5001 (input), cli → far:5002
 # (forward, leaving by veth2) and hut → far:5002 (opened by the hut itself:
-# no chain of ours judges it).  In the hut, each policy's count is exact:
+# no chain of ours judges it); and one UDP datagram from cli to the
+# subnet's broadcast address 198.18.5.255:5003 is delivered to the hut
+# (input, though no address of the hut is its destination).  In the hut, each policy's count is exact:
 # one that allows both kept, one whose forward zone names another interface,
 # one with ssh only.  IPv6 is off everywhere so that neighbour discovery and
 # router solicitations add no entries.  Bounded: every process has a
@@ -48,9 +50,9 @@ ip -n "$hut" link set veth0 up && ip -n "$hut" link set veth2 up &&
         ip -n "$cli" link set veth1 up && ip -n "$far" link set veth3 up || exit 99
 ip -n "$cli" route add default via 198.18.5.1 && ip -n "$far" route add default via 198.18.6.1 || exit 99
 
-printf 'zones = { back = { interfaces = ["veth2"]; }; };\ninput = ( { allow = ["ssh", "tcp/5001"]; } );\nforward = ( { allow = "tcp/5002"; to = "back"; } );\n' \
+printf 'zones = { back = { interfaces = ["veth2"]; }; };\ninput = ( { allow = ["ssh", "tcp/5001", "udp/5003"]; } );\nforward = ( { allow = "tcp/5002"; to = "back"; } );\n' \
         > "$tmp/keep.conf"
-printf 'zones = { back = { interfaces = ["veth9"]; }; };\ninput = ( { allow = ["ssh", "tcp/5001"]; } );\nforward = ( { allow = "tcp/5002"; to = "back"; } );\n' \
+printf 'zones = { back = { interfaces = ["veth9"]; }; };\ninput = ( { allow = ["ssh", "tcp/5001", "udp/5003"]; } );\nforward = ( { allow = "tcp/5002"; to = "back"; } );\n' \
         > "$tmp/wrongif.conf"
 printf 'input = ( { allow = "ssh"; } );\n' > "$tmp/cut.conf"
 ip netns exec "$hut" "$CTL" apply --catalog "$CATALOG" "$tmp/keep.conf" >/dev/null || exit 1
@@ -81,17 +83,22 @@ start "$far" srv-far serve 198.18.6.2 5002 2
 start "$cli" cli-input connect 198.18.5.1 5001
 start "$cli" cli-forward connect 198.18.6.2 5002
 start "$hut" hut-output connect 198.18.6.2 5002
+ip netns exec "$cli" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.sendto(b"x", ("198.18.5.255", 5003))' || exit 1
+sleep 0.2
 
 got=$(ip netns exec "$hut" "$count" --catalog "$CATALOG" "$tmp/keep.conf" "$tmp/wrongif.conf" "$tmp/cut.conf" 2>&1)
-want="keep.conf: 0 of 3 cut
-wrongif.conf: 1 of 3 cut
-cut.conf: 2 of 3 cut"
+want="keep.conf: 0 of 4 cut
+wrongif.conf: 1 of 4 cut
+cut.conf: 3 of 4 cut"
 if [ "$got" != "$want" ]; then
         echo "FAIL: counts differ:"; echo "$got"; echo "expected:"; echo "$want"
         ip netns exec "$hut" cat /proc/net/nf_conntrack 2>/dev/null
         exit 1
 fi
-echo "ok: input and forward connections kept, the forward one cut by another interface, both by ssh only; the hut's own kept"
+echo "ok: input, broadcast and forward entries kept, the forward one cut by another interface, all three by ssh only; the hut's own kept"
 # and in a namespace whose conntrack table is empty (nothing of ours uses conntrack there)
 got=$(ip netns exec "$cli" "$count" --catalog "$CATALOG" "$tmp/cut.conf" 2>&1)
 [ "$got" = "cut.conf: 0 of 0 cut" ] || { echo "FAIL: the client side: $got"; exit 1; }

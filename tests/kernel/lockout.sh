@@ -62,6 +62,16 @@ $3"
         refused "198.18.0.5 0 198.18.0.1 22" nossh.conf \
                 "SSH_CONNECTION \"198.18.0.5 0 198.18.0.1 22\": the client port \"0\" is not a port number 1..65535"
 
+        # under sudo (env_reset drops SSH_CONNECTION): found in the parent'"'"'s environment
+        before=$(nft list ruleset)
+        err=$(SSH_CONNECTION="198.18.0.5 50122 198.18.0.1 22" bash -c '"'"'env -u SSH_CONNECTION "$@"; rc=$?; exit $rc'"'"' \
+                sudo "$ctl" apply --catalog "$cat" "$dir/nossh.conf" 2>&1 >/dev/null); rc=$?
+        want="your SSH connection 198.18.0.5 port 50122 → 198.18.0.1 port 22 (via veth0) would be dropped by the new policy: no rule in input accepts tcp/22 from 198.18.0.5; use --force to apply it anyway"
+        if [ $rc = 1 ] && [ "$err" = "$want" ] && [ "$(nft list ruleset)" = "$before" ]; then
+                ok "refused with SSH_CONNECTION in the parent only (sudo)"
+        else
+                fail "SSH_CONNECTION in the parent only: exit $rc: $err"
+        fi
         # the admins are let in by admins.conf
         SSH_CONNECTION="198.18.9.7 50122 198.18.0.1 22" apply "$dir/admins.conf" >/dev/null &&
                 ok "an admin keeps the connection: applied" || fail "admins.conf refused for an admin"
@@ -69,6 +79,11 @@ $3"
         # from the host itself (over lo) nothing is cut
         SSH_CONNECTION="127.0.0.1 50122 127.0.0.1 22" apply "$dir/nossh.conf" >/dev/null &&
                 ok "over lo: applied" || fail "nossh.conf refused over lo"
+        apply "$dir/ssh.conf" >/dev/null || exit 1
+        # to an address this namespace does not hold: the connection ends elsewhere
+        SSH_CONNECTION="198.18.0.5 50122 198.18.7.1 22" apply "$dir/nossh.conf" >/dev/null &&
+                ok "a connection to another host'"'"'s address: applied" ||
+                fail "nossh.conf refused for a connection that does not end here"
         apply "$dir/ssh.conf" >/dev/null || exit 1
         # without SSH_CONNECTION: not over SSH
         env -u SSH_CONNECTION "$ctl" apply --catalog "$cat" "$dir/nossh.conf" >/dev/null &&

@@ -354,23 +354,36 @@ static void test_ssh_connection_parse(void **state) {
                   "not an IPv4 or IPv6 address");
 }
 
+/* this host's addresses, as the check is given them: fe80::1 on eth0, eth1 and eth2 */
+static void host_ifaddrs(struct pst_ifaddrs *ifa) {
+        static const char *const ifs[] = { "eth0", "eth1", "eth2" };
+        struct pst_addr a = { .family = AF_INET6, .prefixlen = 128 };
+
+        inet_pton(AF_INET6, "fe80::1", a.a);
+        for (size_t i = 0; i < ELEMENTSOF(ifs); i++)
+                assert_int_equal(pst_ifaddrs_add(ifa, ifs[i], &a), 0);
+}
+
 /* The check on hand-made rulesets: the scope names the interface, no route lookup */
 static void test_lockout_check(void **state) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *live = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *none = NULL;
         const char *conn = "fe80::5%eth1 50122 fe80::1%eth1 22";
+        struct pst_ifaddrs ifa = {};
         struct pst_diag d;
         uint32_t in;
+
+        host_ifaddrs(&ifa);
 
         assert_int_equal(pst_compiled_from_ruleset(sample(), &live), 0);
         assert_int_equal(pst_ruleset_new(&none), 0);
         assert_int_equal(pst_chain_add(none, "input", PST_HOOK_INPUT, PST_V_DROP, &in), 0);
         pst_diag_init(&d);
-        assert_int_equal(pst_lockout_check(live->ruleset, NULL, conn, NULL, NULL, &d), 0);
+        assert_int_equal(pst_lockout_check(live->ruleset, NULL, conn, &ifa, NULL, &d), 0);
         assert_int_equal(pst_lockout_check(none, NULL, NULL, NULL, NULL, &d), 0);
         assert_int_equal(pst_lockout_check(none, NULL, "", NULL, NULL, &d), 0);
         assert_int_equal(d.n, 0);
-        assert_int_equal(pst_lockout_check(none, live, conn, NULL, "use --force", &d), -EACCES);
+        assert_int_equal(pst_lockout_check(none, live, conn, &ifa, "use --force", &d), -EACCES);
         assert_int_equal(d.n, 1);
         assert_string_equal(d.items[0].msg,
                             "your SSH connection fe80::5 port 50122 → fe80::1 port 22 (via eth1) would be dropped by "
@@ -379,12 +392,17 @@ static void test_lockout_check(void **state) {
         pst_diag_clear(&d);
         /* a rule that drops: named */
         pst_diag_init(&d);
-        assert_int_equal(pst_lockout_check(live->ruleset, NULL, "fe80::5%eth2 50122 fe80::1%eth2 22", NULL, NULL, &d),
+        assert_int_equal(pst_lockout_check(live->ruleset, NULL, "fe80::5%eth2 50122 fe80::1%eth2 22", &ifa, NULL, &d),
                          -EACCES);
         assert_string_equal(d.items[0].msg,
                             "your SSH connection fe80::5 port 50122 → fe80::1 port 22 (via eth2) would be dropped by "
                             "the new policy: no rule in input accepts tcp/22 from fe80::5");
         pst_diag_clear(&d);
+        /* to an address this namespace does not hold: the connection ends elsewhere */
+        pst_diag_init(&d);
+        assert_int_equal(pst_lockout_check(none, NULL, "fe80::5%eth1 50122 fe80::2%eth1 22", &ifa, NULL, &d), 0);
+        assert_int_equal(d.n, 0);
+        pst_ifaddrs_clear(&ifa);
 }
 
 /* A compiled policy: explain names the policy line and the service, also
@@ -440,11 +458,13 @@ static void test_explain(void **state) {
         struct pst_packet p = tcp4("198.18.9.7", "198.18.0.1", 22, "eth0");
         struct pst_eval_result r;
         const char *svc;
+        struct pst_ifaddrs ifa = {};
         struct pst_loc loc;
         struct pst_diag d;
         char path[64];
         uint32_t in;
 
+        host_ifaddrs(&ifa);
         c = compile_text(policy_text, path);
         expect_explained(c, PST_HOOK_INPUT, &p, 4, "ssh");
         p.dport = 993;
@@ -471,7 +491,7 @@ static void test_explain(void **state) {
         assert_int_equal(pst_chain_add(none, "input", PST_HOOK_INPUT, PST_V_DROP, &in), 0);
         pst_diag_init(&d);
         /* (a scoped address: the interface is sshd's, no route lookup in the test's namespace) */
-        assert_int_equal(pst_lockout_check(none, c, "fe80::7%eth0 50122 fe80::1%eth0 22", NULL, NULL, &d), -EACCES);
+        assert_int_equal(pst_lockout_check(none, c, "fe80::7%eth0 50122 fe80::1%eth0 22", &ifa, NULL, &d), -EACCES);
         assert_int_equal(d.n, 1);
         {
                 char want[512];
@@ -484,6 +504,7 @@ static void test_explain(void **state) {
                 assert_string_equal(d.items[0].msg, want);
         }
         pst_diag_clear(&d);
+        pst_ifaddrs_clear(&ifa);
         unlink(path);
 }
 
