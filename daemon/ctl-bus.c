@@ -85,15 +85,62 @@ static bool no_daemon_error(const sd_bus_error *e) {
                                       SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED);
 }
 
-static int connect_bus(sd_bus **ret) {
+void ctl_print_failure(FILE *f, const struct pst_diag *d, const char *error_name) {
+        struct pst_json j;
+
+        pst_json_init(&j, f);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", false);
+        pst_json_string(&j, "error", error_name);
+        pst_json_begin_array(&j, "errors");
+        for (size_t i = 0; i < d->n; i++) {
+                const struct pst_diag_item *it = &d->items[i];
+
+                pst_json_begin_object(&j, NULL);
+                pst_json_string(&j, "severity", it->severity == PST_ERROR ? "error" : "warning");
+                pst_json_string(&j, "file", it->file);
+                pst_json_int(&j, "line", it->line);
+                pst_json_string(&j, "message", it->msg);
+                pst_json_end_object(&j);
+        }
+        pst_json_end_array(&j);
+        pst_json_end_object(&j);
+}
+
+/* One failure, as text on stderr ("posternctl WHAT: MSG") or as the JSON
+ * shape above on stdout; a "FILE:LINE: message" from the daemon keeps its
+ * file and line apart in JSON. */
+static void report(const char *what, const char *error_name, const char *msg, bool json) {
+        struct pst_diag d;
+        unsigned line = 0;
+        int n = 0;
+
+        if (!json) {
+                fprintf(stderr, "posternctl %s: %s\n", what, msg);
+                return;
+        }
+        pst_diag_init(&d);
+        if (msg[0] == '/' && sscanf(msg, "%*[^:]:%u: %n", &line, &n) == 1 && n > 0) {
+                _cleanup_free_ char *file = strndup(msg, strcspn(msg, ":"));
+
+                pst_error(&d, -EINVAL, file, line, "%s", msg + n);
+        } else
+                pst_error(&d, -EINVAL, NULL, 0, "%s", msg);
+        ctl_print_failure(stdout, &d, error_name);
+        pst_diag_clear(&d);
+}
+
+static int connect_bus(sd_bus **ret, const char *what, bool json) {
+        _cleanup_free_ char *msg = NULL;
         int r;
 
         if (libsystemd_open() < 0)
                 return EXIT_SYSTEM;
         r = sd_bus_open_system(ret);
-
         if (r < 0) {
-                fprintf(stderr, "posternctl: posternd is not running (cannot reach the system bus: %s)\n", strerror(-r));
+                if (asprintf(&msg, "posternd is not running (cannot reach the system bus: %s)", strerror(-r)) < 0)
+                        msg = NULL;
+                report(what, NULL, msg ? msg : "posternd is not running", json);
                 return CTL_EXIT_NO_DAEMON;
         }
         return 0;
@@ -113,17 +160,7 @@ static int call_failed(const char *what, const sd_bus_error *e, int r, bool json
                 code = EXIT_REFUSED;
         else if (e && sd_bus_error_has_names(e, POSTERN_BUS_ERROR_PERMISSION_DENIED, SD_BUS_ERROR_ACCESS_DENIED))
                 msg = e->message ? e->message : "permission denied";
-        if (json) {
-                struct pst_json j;
-
-                pst_json_init(&j, stdout);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", false);
-                pst_json_string(&j, "error", e && e->name ? e->name : NULL);
-                pst_json_string(&j, "message", msg);
-                pst_json_end_object(&j);
-        } else
-                fprintf(stderr, "posternctl %s: %s\n", what, msg);
+        report(what, e && e->name ? e->name : NULL, msg, json);
         return code;
 }
 
@@ -133,7 +170,7 @@ static int simple_call(const char *what, const char *method, const char *ifname,
         _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = connect_bus(&bus);
+        r = connect_bus(&bus, what, json);
         if (r)
                 return r;
         if (ifname)
@@ -174,7 +211,7 @@ int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connec
         uint64_t generation = 0;
         int r;
 
-        r = connect_bus(&bus);
+        r = connect_bus(&bus, "apply", json);
         if (r)
                 return r;
         r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_METHOD_APPLY,
@@ -345,7 +382,7 @@ int ctl_bus_status(bool json) {
         char when[64] = "-";
         int r;
 
-        r = connect_bus(&bus);
+        r = connect_bus(&bus, "status", json);
         if (r)
                 return r;
         r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &e,

@@ -10,9 +10,20 @@
  */
 
 #include <stdbool.h>
+#include <stdio.h>
+
+#include "diag.h"
 #include <stdint.h>
 
 #define CTL_EXIT_NO_DAEMON 3
+
+/*
+ * posternctl --json's one failure shape, whatever failed (the policy, the
+ * kernel, the daemon, the bus, the command line):
+ *   {"ok": false, "error": D-BUS-ERROR-NAME or null,
+ *    "errors": [{"severity": "error"|"warning", "file": F or null, "line": N, "message": M}, ...]}
+ */
+void ctl_print_failure(FILE *f, const struct pst_diag *d, const char *error_name);
 
 int ctl_bus_status(bool json);
 int ctl_bus_reload(bool json);

@@ -9,6 +9,7 @@
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -88,30 +89,29 @@ static void help(void) {
 }
 
 static void print_diag(struct ctl *c, FILE *f) {
-        if (!c->json) {
+        if (c->json)
+                ctl_print_failure(f, &c->diag, NULL);
+        else
                 pst_diag_print(&c->diag, stderr);
-                return;
-        }
-        {
-                struct pst_json j;
+}
 
-                pst_json_init(&j, f);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", false);
-                pst_json_begin_array(&j, "errors");
-                for (size_t i = 0; i < c->diag.n; i++) {
-                        const struct pst_diag_item *it = &c->diag.items[i];
+/* A usage error: text on stderr, or with --json the failure shape on stdout. */
+_printf_(2, 3) static int usage_error(struct ctl *c, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
 
-                        pst_json_begin_object(&j, NULL);
-                        pst_json_string(&j, "severity", it->severity == PST_ERROR ? "error" : "warning");
-                        pst_json_string(&j, "file", it->file);
-                        pst_json_int(&j, "line", it->line);
-                        pst_json_string(&j, "message", it->msg);
-                        pst_json_end_object(&j);
-                }
-                pst_json_end_array(&j);
-                pst_json_end_object(&j);
-        }
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return EXIT_USAGE;
+        if (c->json) {
+                pst_error(&c->diag, -EINVAL, NULL, 0, "%s", msg);
+                print_diag(c, stdout);
+        } else
+                fprintf(stderr, "%s\n", msg);
+        return EXIT_USAGE;
 }
 
 /* Warnings go to stderr even on success. */
@@ -631,16 +631,12 @@ static int parse_ifaddr(struct ctl *c, const char *arg) {
         struct pst_addr a;
         bool wild;
 
-        if (!eq || (size_t) (eq - arg) >= IFNAMSIZ) {
-                fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS\n", arg);
-                return -EINVAL;
-        }
+        if (!eq || (size_t) (eq - arg) >= IFNAMSIZ)
+                return -usage_error(c, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS", arg);
         snprintf(name, sizeof(name), "%.*s", (int) (eq - arg), arg);
         if (pst_ifname_parse(name, ifname, &wild) < 0 || wild ||
-            pst_addr_parse(eq + 1, &a, NULL) < 0 || a.prefixlen != pst_addr_len(a.family) * 8) {
-                fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS with one host address\n", arg);
-                return -EINVAL;
-        }
+            pst_addr_parse(eq + 1, &a, NULL) < 0 || a.prefixlen != pst_addr_len(a.family) * 8)
+                return -usage_error(c, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS with one host address", arg);
         return pst_ifaddrs_add(&c->ifaddrs, ifname, &a);
 }
 
@@ -684,22 +680,17 @@ static int dispatch_verb(struct ctl *c, int argc, char **argv) {
                         continue;
                 char *args[2] = {};
 
-                if (argc - 1 < verbs[i].min || argc - 1 > verbs[i].max) {
-                        fprintf(stderr, "posternctl %s: expected %s\n", name, verbs[i].usage);
-                        return EXIT_USAGE;
-                }
-                if (c->confirm_sec && !streq(name, "apply")) {
-                        fprintf(stderr, "posternctl %s: --confirm is for apply\n", name);
-                        return EXIT_USAGE;
-                }
+                if (argc - 1 < verbs[i].min || argc - 1 > verbs[i].max)
+                        return usage_error(c, "posternctl %s: expected %s", name, verbs[i].usage);
+                if (c->confirm_sec && !streq(name, "apply"))
+                        return usage_error(c, "posternctl %s: --confirm is for apply", name);
                 for (int k = 0; k < argc - 1; k++)
                         args[k] = argv[k + 1];
                 if (verbs[i].policy && !args[0])
                         args[0] = (char *) POSTERN_POLICY;
                 return verbs[i].run(c, args);
         }
-        fprintf(stderr, "posternctl: unknown verb '%s'. Try 'posternctl --help'.\n", name);
-        return EXIT_USAGE;
+        return usage_error(c, "posternctl: unknown verb '%s'. Try 'posternctl --help'.", name);
 }
 
 /* --confirm=SECONDS: 1..CONFIRM_MAX_SEC */
@@ -710,9 +701,8 @@ static int parse_confirm(struct ctl *c, const char *arg) {
         errno = 0;
         v = strtoul(arg, &end, 10);
         if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > CONFIRM_MAX_SEC) {
-                fprintf(stderr, "posternctl: --confirm=%s: expected a number of seconds, 1 to %u\n", arg,
-                        CONFIRM_MAX_SEC);
-                return -EINVAL;
+                return -usage_error(c, "posternctl: --confirm=%s: expected a number of seconds, 1 to %u", arg,
+                                    CONFIRM_MAX_SEC);
         }
         c->confirm_sec = (uint32_t) v;
         return 0;
@@ -736,6 +726,10 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
         };
         int o;
 
+        /* --json first, wherever it is: errors in the other options follow it too */
+        for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+                c->json = c->json || streq(argv[i], "--json");
+        opterr = 0; /* getopt's own messages would not be JSON */
         while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
                 switch (o) {
                 case OPT_CATALOG:
@@ -743,7 +737,7 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         break;
                 case OPT_IFADDR:
                         if (parse_ifaddr(c, optarg) < 0)
-                                return -EXIT_SYSTEM;
+                                return -EXIT_USAGE;
                         break;
                 case OPT_OFFLINE:
                         c->offline = true;
@@ -756,9 +750,8 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         break;
                 case OPT_BACKEND:
                         if (pst_backend_from_string(optarg, &c->backend) < 0) {
-                                fprintf(stderr, "posternctl: --backend '%s': expected nftables, iptables or auto\n",
-                                        optarg);
-                                return -EXIT_SYSTEM;
+                                return -usage_error(c, "posternctl: --backend '%s': expected nftables, iptables or "
+                                                    "auto", optarg);
                         }
                         c->have_backend = true;
                         break;
@@ -773,8 +766,8 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         printf("posternctl %s\n", PACKAGE_VERSION);
                         return 0;
                 default:
-                        fprintf(stderr, "Try 'posternctl --help'.\n");
-                        return -EXIT_USAGE;
+                        return -usage_error(c, "posternctl: unknown option or missing argument: '%s'. Try "
+                                            "'posternctl --help'.", argv[optind - 1]);
                 }
         if (optind >= argc) {
                 help();

@@ -29,11 +29,29 @@ for bad in "apply --confirm=0" "apply --confirm=x" "apply --confirm=86401" "chec
         [ "$rc" = 4 ] || die "posternctl $bad: exit $rc, expected 4 (usage)"
 done
 
+info "--json: one failure shape on every path (usage, no daemon)"
+out=$(ctl --json frobnicate); rc=$?
+[ "$rc" = 4 ] && [ "$out" = '{"ok":false,"error":null,"errors":[{"severity":"error","file":null,"line":0,"message":"posternctl: unknown verb '"'"'frobnicate'"'"'. Try '"'"'posternctl --help'"'"'."}]}' ] ||
+        die "--json usage error: exit $rc: $out"
+out=$(ctl --confirm=0 --json apply); rc=$?
+[ "$rc" = 4 ] && [[ $out == '{"ok":false,"error":null,"errors":[{"severity":"error","file":null,"line":0,"message":"posternctl: --confirm=0: expected'* ]] ||
+        die "--json bad option: exit $rc: $out"
+out=$(ctl --json confirm); rc=$?
+[ "$rc" = 3 ] && [[ $out == '{"ok":false,"error":'*'"errors":[{"severity":"error","file":null,"line":0,"message":"posternd is not running'* ]] ||
+        die "--json confirm without posternd: exit $rc: $out"
+
 t_daemon "$NS" --policy "$A"
 t_wait_ready 1
 t_wait_name org.postern1 || die "org.postern1 not on the bus"
 TA=$(t_table_s "$NS")
 ctl compile "$B" >/dev/null || die "B does not compile"
+printf 'input = ( { allow = ["ssh"] } \n' >"$T_TMP/broken.conf"
+out=$(ctl --json apply "$T_TMP/broken.conf"); rc=$?
+[ "$rc" = 1 ] && [[ $out == '{"ok":false,"error":"org.postern1.Error.InvalidPolicy","errors":[{"severity":"error","file":"'"$T_TMP/broken.conf"'","line":2,"message":"'* ]] ||
+        die "--json apply of a broken policy through posternd: exit $rc: $out"
+out=$(ctl --json apply "$B"); rc=$?
+[ "$rc" = 0 ] && [ "$out" = '{"ok":true,"policy":"'"$B"'","generation":2,"confirm_seconds":0}' ] || die "--json apply: exit $rc: $out"
+ctl apply "$A" >/dev/null && [ "$(t_table_s "$NS")" = "$TA" ] || die "back to A"
 
 info "apply --confirm=2 B, no confirm → B, then A byte-identical; RolledBack signal"
 timeout 15 busctl --address="$BUS" monitor --match="type='signal',sender='org.postern1',member='RolledBack'" \
@@ -41,7 +59,7 @@ timeout 15 busctl --address="$BUS" monitor --match="type='signal',sender='org.po
 T_PIDS+=($!)
 sleep 0.3
 out=$(ctl apply --confirm=2 "$B" 2>&1) || die "apply --confirm=2: $out"
-[[ $out == *"applied through posternd: generation 2"*"within 2 s"* ]] || die "apply --confirm said: $out"
+[[ $out == *"applied through posternd: generation 4"*"within 2 s"* ]] || die "apply --confirm said: $out"
 TB=$(t_table_s "$NS")
 [ "$TB" != "$TA" ] && [[ $TB == *"{ 22, 25 }"* ]] || die "B is not installed"
 [ "$(prop ConfirmDeadline)" != 0 ] || die "no ConfirmDeadline while pending"
