@@ -53,13 +53,13 @@ out=$(ctl --json apply "$B"); rc=$?
 [ "$rc" = 0 ] && [ "$out" = '{"ok":true,"policy":"'"$B"'","generation":2,"confirm_seconds":0}' ] || die "--json apply: exit $rc: $out"
 ctl apply "$A" >/dev/null && [ "$(t_table_s "$NS")" = "$TA" ] || die "back to A"
 
-info "apply --confirm=2 B, no confirm → B, then A byte-identical; RolledBack signal"
+info "apply --confirm=4 B, no confirm → B, then A byte-identical; RolledBack signal"
 timeout 15 busctl --address="$BUS" monitor --match="type='signal',sender='org.postern1',member='RolledBack'" \
         >"$T_TMP/monitor.txt" 2>&1 &
 T_PIDS+=($!)
 sleep 0.3
-out=$(ctl apply --confirm=2 "$B" 2>&1) || die "apply --confirm=2: $out"
-[[ $out == *"applied through posternd: generation 4"*"within 2 s"* ]] || die "apply --confirm said: $out"
+out=$(ctl apply --confirm=4 "$B" 2>&1) || die "apply --confirm=4: $out"
+[[ $out == *"applied through posternd: generation 4"*"within 4 s"* ]] || die "apply --confirm said: $out"
 TB=$(t_table_s "$NS")
 [ "$TB" != "$TA" ] && [[ $TB == *"{ 22, 25 }"* ]] || die "B is not installed"
 [ "$(prop ConfirmDeadline)" != 0 ] || die "no ConfirmDeadline while pending"
@@ -69,7 +69,7 @@ out=$(ctl reload 2>&1); rc=$?
 [ "$rc" = 1 ] && [[ $out == *"a confirmation is pending"* ]] || die "reload while pending: exit $rc: $out"
 out=$(ctl apply "$A" 2>&1); rc=$?
 [ "$rc" = 1 ] && [[ $out == *"a confirmation is pending"* ]] || die "plain apply while pending: exit $rc: $out"
-t_wait_table "$NS" "$TA" 5 || die "no rollback to A within 5 s of a 2 s confirmation"
+t_wait_table "$NS" "$TA" 8 || die "no rollback to A within 8 s of a 4 s confirmation"
 t_wait_count "$DLOG" "no confirmation arrived in time: rolled back to digest" 1 3 || die "the rollback is not logged"
 [ "$(prop ConfirmDeadline)" = 0 ] && [ "$(prop Rollbacks)" = 1 ] || die "after the rollback: deadline $(prop ConfirmDeadline), rollbacks $(prop Rollbacks)"
 t_wait_count "$T_TMP/monitor.txt" "RolledBack" 1 3 || { cat "$T_TMP/monitor.txt"; die "no RolledBack signal"; }
@@ -95,17 +95,24 @@ SSH_CONNECTION="198.18.0.5 50122 198.18.0.1 22" ctl apply --force "$N" >/dev/nul
 ctl apply "$A" >/dev/null || die "back to A"
 [ "$(t_table_s "$NS")" = "$TA" ] || die "A is not back"
 
-info "apply --confirm=2 B, then confirm → B stays after the deadline"
-ctl apply --confirm=2 "$B" >/dev/null || die "apply --confirm=2"
+info "the posternctl process killed during the window changes nothing: A comes back"
+nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" apply --confirm=1 "$B" >/dev/null 2>&1 &
+CPID=$!
+t_wait_table "$NS" "$TB" 5 || die "B was not installed"
+kill -9 "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null
+t_wait_table "$NS" "$TA" 5 || die "with its posternctl killed, the apply did not roll back"
+
+info "apply --confirm=3 B, then confirm → B stays after the deadline"
+ctl apply --confirm=3 "$B" >/dev/null || die "apply --confirm=3"
 out=$(ctl confirm 2>&1) || die "confirm: $out"
-sleep 2.5
+sleep 3.5
 [ "$(t_table_s "$NS")" = "$TB" ] || die "the confirmed B did not stay"
 out=$(ctl confirm 2>&1); rc=$?
 [ "$rc" = 1 ] && [[ $out == *"nothing to confirm"* ]] || die "a second confirm: exit $rc: $out"
 
-info "back to A; apply --confirm=4 B; kill -9 posternd in the window; restarted it waits on, then A"
+info "back to A; apply --confirm=8 B; kill -9 posternd in the window; restarted it waits on, then A"
 ctl apply "$A" >/dev/null || die "apply A"
-ctl apply --confirm=4 "$B" >/dev/null || die "apply --confirm=4"
+ctl apply --confirm=8 "$B" >/dev/null || die "apply --confirm=8"
 kill -9 "$DPID"; wait "$DPID" 2>/dev/null
 [ "$(t_table_s "$NS")" = "$TB" ] || die "B is not what the killed daemon left"
 t_daemon "$NS" --policy "$A"
@@ -114,7 +121,7 @@ t_wait_name org.postern1 || die "org.postern1 not back on the bus"
 [ "$(t_table_s "$NS")" = "$TB" ] || die "the restarted daemon did not keep the pending B"
 [ "$(prop ConfirmDeadline)" != 0 ] || die "the restarted daemon lost the pending confirmation"
 t_wait_count "$DLOG" "a confirmation is still pending: rollback in [0-9]* s" 1 3 || die "the resumed wait is not logged"
-t_wait_table "$NS" "$TA" 8 || die "the restarted daemon did not roll back to A"
+t_wait_table "$NS" "$TA" 12 || die "the restarted daemon did not roll back to A"
 
 info "apply --confirm=1 B; kill -9; start after the deadline → A at once"
 ctl apply --confirm=1 "$B" >/dev/null || die "apply --confirm=1"
