@@ -23,6 +23,7 @@
 #include <libiptc/libiptc.h>
 #include <libiptc/libip6tc.h>
 #include <linux/netfilter/x_tables.h>
+#include <linux/netlink.h>
 
 #include "iptc-internal.h"
 
@@ -394,13 +395,20 @@ static const char *ipset_tool(const struct pst_iptc_opts *o, char buf[PATH_MAX])
         return NULL;
 }
 
-/* Can ipset be used: the tool is there and the kernel has ip_set (loaded
- * here if need be, as ipset(8) itself would have the kernel do). */
-static int ipset_usable(const struct pst_iptc_opts *o, struct kmods *km) {
-        _cleanup_close_ int fd = -1;
+/*
+ * Can ipset be used: the tool is there, the kernel has ip_set (loaded here
+ * if need be, as ipset(8) itself would have the kernel do), and this
+ * process may open the NETLINK_NETFILTER socket the tool talks through (a
+ * service manager or container may refuse it: then the tool fails at its
+ * first "create", after the plan chose sets).  Unusable for a reason the
+ * administrator would not guess: why says it ("" otherwise).
+ */
+static int ipset_usable(const struct pst_iptc_opts *o, struct kmods *km, char *why, size_t whylen) {
+        _cleanup_close_ int fd = -1, nl = -1;
         char buf[PATH_MAX];
         int r;
 
+        why[0] = 0;
         if (o && o->ipset == PST_IPTC_IPSET_NEVER)
                 return -EOPNOTSUPP;
         if (!ipset_tool(o, buf))
@@ -411,13 +419,27 @@ static int ipset_usable(const struct pst_iptc_opts *o, struct kmods *km) {
         r = ipset_kernel_ok(fd);
         if (r == -ENOPROTOOPT && kmod_load(km, KMOD_IP_SET) == 0)
                 r = ipset_kernel_ok(fd);
-        return r;
+        if (r == -ENOPROTOOPT && km->tried[KMOD_IP_SET]) {
+                snprintf(why, whylen, "the kernel has no ip_set; `modprobe ip_set` failed: %s", km->why[KMOD_IP_SET]);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (nl < 0) {
+                r = -errno;
+                snprintf(why, whylen, "ipset(8) needs a NETLINK_NETFILTER socket and this process may not open one (%s)",
+                         strerror(-r));
+                return r;
+        }
+        return 0;
 }
 
 int pst_iptc_ipset_available(const struct pst_iptc_opts *o) {
         struct kmods km = { .helper = o ? o->modprobe_path : NULL };
+        char why[512];
 
-        return ipset_usable(o, &km);
+        return ipset_usable(o, &km, why, sizeof(why));
 }
 
 /*
@@ -914,17 +936,17 @@ int pst_iptc_apply(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, 
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         _cleanup_(setjob_done) struct setjob j = { .fd = -1, .diag = diag };
         bool use_ipset, retry = false;
+        char why[512];
         int r;
 
         if (!o)
                 o = &defaults;
         j.km.helper = o->modprobe_path;
-        use_ipset = ipset_usable(o, &j.km) == 0;
-        if (!use_ipset && rs->nsets > 0 && j.km.result[KMOD_IP_SET] < 0)
-                pst_warning(diag, NULL, 0, "iptables backend: no ipset: the kernel has no ip_set; `modprobe ip_set` "
-                            "failed: %s; address sets are written as rules (at most %u elements each)",
-                            j.km.why[KMOD_IP_SET], PST_IPTC_NOIPSET_MAX);
-        r = iptc_plan_build(rs, use_ipset, diag, &p);
+        use_ipset = ipset_usable(o, &j.km, why, sizeof(why)) == 0;
+        if (!use_ipset && rs->nsets > 0 && why[0])
+                pst_warning(diag, NULL, 0, "iptables backend: no ipset: %s; address sets are written as rules (at "
+                            "most %u elements each)", why, PST_IPTC_NOIPSET_MAX);
+        r = iptc_plan_build(rs, use_ipset, why[0] ? why : NULL, diag, &p);
         if (r < 0)
                 return r;
         j.p = p;
@@ -959,6 +981,7 @@ int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         _cleanup_(setjob_done) struct setjob j = { .fd = -1, .diag = diag };
         uint16_t idx;
+        char why[512];
         int r, is;
 
         if (!o)
@@ -967,7 +990,7 @@ int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts
                 return pst_error(diag, -EINVAL, NULL, 0, "iptables backend: set %u is not an interface-address set",
                                  set);
         j.km.helper = o->modprobe_path;
-        if (ipset_usable(o, &j.km) < 0)
+        if (ipset_usable(o, &j.km, why, sizeof(why)) < 0)
                 return pst_iptc_apply(rs, o, diag); /* the addresses are in the rules: replace them */
         r = iptc_plan_one_set(rs, set, diag, &p, &is);
         if (r < 0)
