@@ -528,14 +528,27 @@ static void tmp_name(size_t i, char ret_name[IPSET_MAXNAMELEN]) {
         snprintf(ret_name, IPSET_MAXNAMELEN, "%snew-%u", PST_IPTC_PREFIX, (unsigned) (i & 0xffffff));
 }
 
+/* What the kernel lacks when ipset(8) says msg, in words an administrator
+ * can act on ("" when msg says it all). */
+static const char *set_error_hint(const struct xset *s, const char *msg) {
+        if (!msg)
+                return "";
+        if (strstr(msg, "set type not supported")) /* the kernel could not load the type */
+                return s->type == XS_NET ? " (the kernel has no ip_set_hash_net module, or cannot load it)"
+                                         : " (the kernel has no ip_set_hash_ipportnet module, or cannot load it)";
+        if (strstr(msg, "Cannot open session to kernel"))
+                return " (ipset(8) could not open its NETLINK_NETFILTER socket, or the kernel has no ip_set)";
+        return "";
+}
+
 static int set_error(struct setjob *j, const struct xset *s, int err, const char *msg) {
         const struct pst_ruleset *rs = j->p->rs;
         const struct pst_set *ir = &rs->sets[s->irset];
 
         return pst_error(j->diag, err, pst_origin_file(rs, ir->origin), ir->origin.line,
-                         "iptables backend: cannot create ipset %s for %s%s%s: %s", s->name,
+                         "iptables backend: cannot create ipset %s for %s%s%s: %s%s", s->name,
                          ir->name[0] ? "set '" : "an address set", ir->name, ir->name[0] ? "'" : "",
-                         msg ? msg : strerror(-err));
+                         msg ? msg : strerror(-err), set_error_hint(s, msg));
 }
 
 /*
