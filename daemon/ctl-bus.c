@@ -246,7 +246,7 @@ static const char *empty_dash(const char *s) {
         return s && *s ? s : "-";
 }
 
-int ctl_bus_status(bool json) {
+int ctl_bus_status(bool json, const struct pst_features *kf) {
         _cleanup_(bus_closep) sd_bus *bus = NULL;
         _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -291,6 +291,8 @@ int ctl_bus_status(bool json) {
                 pst_json_int(&j, "rechecks", (long long) st.rechecks);
                 pst_json_int(&j, "set_updates", (long long) st.set_updates);
                 pst_json_int(&j, "resyncs", (long long) st.resyncs);
+                if (kf)
+                        pst_features_json(kf, &j, "kernel");
                 pst_json_end_object(&j);
         } else {
                 printf("       State: %s\n", empty_dash(st.state));
@@ -301,6 +303,8 @@ int ctl_bus_status(bool json) {
                 printf("  Last event: %s\n", empty_dash(st.last_event));
                 printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads\n",
                        st.rechecks, st.set_updates, st.resyncs);
+                if (kf)
+                        pst_features_print(kf, stdout);
         }
         status_clear(&st);
         return 0;

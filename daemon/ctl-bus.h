@@ -11,8 +11,11 @@
 
 #include <stdbool.h>
 
+#include "kernel-features.h"
+
 #define CTL_EXIT_NO_DAEMON 3
 
-int ctl_bus_status(bool json);
+/* kf (NULL: none) is shown as the status's kernel section. */
+int ctl_bus_status(bool json, const struct pst_features *kf);
 int ctl_bus_reload(bool json);
 int ctl_bus_reapply(const char *ifname, bool json);
