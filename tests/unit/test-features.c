@@ -130,6 +130,16 @@ static void test_emergency_needs_little(void **state) {
         assert_int_equal(pst_emergency_ruleset(&e, &rs), 0);
         m = needed_mask(rs);
         pst_ruleset_free(rs);
+        assert_int_equal(m, BIT(PST_FEAT_INET_FILTER) | BIT(PST_FEAT_META) | BIT(PST_FEAT_PAYLOAD) |
+                                    BIT(PST_FEAT_CT_STATE) | BIT(PST_FEAT_VERDICT_MAP) | BIT(PST_FEAT_COUNTER));
+
+        e.nfrom = 3; /* two IPv4 networks */
+        assert_int_equal(pst_addr_parse("198.18.7.0/24", &e.from[2], NULL), 0);
+        assert_int_equal(pst_emergency_ruleset(&e, &rs), 0);
+        m = needed_mask(rs);
+        pst_ruleset_free(rs);
+        assert_int_equal(m, BIT(PST_FEAT_INET_FILTER) | BIT(PST_FEAT_META) | BIT(PST_FEAT_PAYLOAD) |
+                                    BIT(PST_FEAT_CT_STATE) | BIT(PST_FEAT_VERDICT_MAP) | BIT(PST_FEAT_COUNTER));
         for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
                 if (m & BIT(i))
                         assert_true(version(pst_feature_info(i)->since) <= 3014);
