@@ -154,7 +154,7 @@ static void kernel_fields(const struct pst_features *f, FILE *fields, FILE *have
 }
 
 /*
- * What the kernel offers, once, at start-up: one journal entry with a field
+ * What the kernel offers, once, right after the first apply: one journal entry with a field
  * per feature (kernel-features.h).  Below the oldest supported kernel it is
  * an error naming what is missing; the daemon goes on all the same: a
  * policy that needs a missing feature is refused with its FILE:LINE, and the
@@ -225,12 +225,14 @@ int main(int argc, char **argv) {
                 log_errno(LOG_ERR, r, "cannot set up D-Bus: %m");
                 return EXIT_FAILURE;
         }
-        log_kernel();
         r = manager_start(m);
         if (r < 0) {
                 sd_notifyf(false, "STATUS=failed to start: %s\nERRNO=%d", strerror(-r), -r);
                 return EXIT_FAILURE;
         }
+        /* after the first apply: the probe may make the kernel load modules
+         * (seconds on a slow machine), and must never delay the firewall */
+        log_kernel();
         r = sd_event_loop(m->event);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "event loop failed: %m");
