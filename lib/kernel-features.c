@@ -15,8 +15,10 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include "kernel-features.h"
 #include "nft.h"
@@ -621,6 +623,55 @@ static int probe_nft(struct pst_features *f) {
         return 0;
 }
 
+/*
+ * The caller may not talk nf_tables in its namespace (EPERM: no
+ * CAP_NET_ADMIN there).  It is the kernel that is asked about, not this
+ * namespace's ruleset: ask it from a child in a user and network namespace
+ * of its own, where the child has CAP_NET_ADMIN (the rootless `unshare -rn`
+ * way; no exec, so the capabilities stay).  Fails where unprivileged user
+ * namespaces are off; then the EPERM stands.
+ */
+static int probe_private(struct pst_features *f) {
+        struct pst_features c = {};
+        int pfd[2], status;
+        ssize_t n;
+        pid_t pid;
+
+        if (pipe2(pfd, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                close(pfd[0]);
+                close(pfd[1]);
+                return -errno;
+        }
+        if (pid == 0) {
+                int r = unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0 ? -errno : pst_nft_probe();
+
+                close(pfd[0]);
+                c.nftables = r >= 0;
+                if (r >= 0)
+                        r = probe_nft(&c);
+                c.probe_error = r < 0 ? r : 0;
+                _exit(write(pfd[1], &c, sizeof(c)) == (ssize_t) sizeof(c) ? 0 : 1);
+        }
+        close(pfd[1]);
+        do
+                n = read(pfd[0], &c, sizeof(c));
+        while (n < 0 && errno == EINTR);
+        close(pfd[0]);
+        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+            n != (ssize_t) sizeof(c))
+                return -EIO;
+        if (c.probe_error)
+                return c.probe_error;
+        f->nftables = c.nftables;
+        f->present = c.present;
+        memcpy(f->error, c.error, sizeof(f->error));
+        f->private_ns = true;
+        return 0;
+}
+
 int pst_features_probe(struct pst_features *ret) {
         struct pst_features f = {};
         uint64_t t0 = now_usec();
@@ -636,6 +687,8 @@ int pst_features_probe(struct pst_features *ret) {
                 f.nftables = true;
                 r = probe_nft(&f);
         }
+        if (r == -EPERM && probe_private(&f) == 0)
+                r = 0;
         if (r < 0) {
                 f.probe_error = r;
                 f.present = 0;
@@ -770,6 +823,7 @@ void pst_features_json(const struct pst_features *f, struct pst_json *j, const c
                 pst_json_bool(j, "nftables", f->nftables);
         pst_json_string(j, "probe_error", f->probe_error ? probe_error_text(f->probe_error, err, sizeof(err)) : NULL);
         pst_json_int(j, "probe_usec", (long long) f->usec);
+        pst_json_bool(j, "probe_private_namespace", f->private_ns);
         pst_json_begin_object(j, "features");
         for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
                 if (f->probe_error)
@@ -807,7 +861,8 @@ void pst_features_print(const struct pst_features *f, FILE *out) {
                 for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
                         fprintf(out, "  %-16s %-4s %-6s %-5s %s\n", infos[i].name, pst_features_has(f, i) ? "yes" : "no",
                                 infos[i].since, infos[i].used ? "yes" : "-", infos[i].what);
-                fprintf(out, "  (probed in %.1f ms)\n", (double) f->usec / 1000.0);
+                fprintf(out, "  (probed in %.1f ms%s)\n", (double) f->usec / 1000.0,
+                        f->private_ns ? ", in a private user and network namespace: no CAP_NET_ADMIN here" : "");
         }
         fprintf(out, "  legacy xtables:");
         for (unsigned i = 0; i < _PST_LEGACY_MAX; i++)

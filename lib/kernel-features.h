@@ -111,6 +111,7 @@ struct pst_features {
         uint32_t present;          /* bit (1 << enum pst_feature), meaningful when probe_error == 0 */
         int error[_PST_FEAT_MAX];  /* the kernel's answer per feature: 0, or its negative errno */
         enum pst_presence legacy[_PST_LEGACY_MAX];
+        bool private_ns;           /* probed from a child's own user and network namespace (see below) */
         uint64_t usec;             /* how long the probe took */
 };
 
@@ -124,7 +125,10 @@ bool pst_features_supported(const struct pst_features *f);
 
 /*
  * Probe the running kernel, in the caller's network namespace.  Never
- * changes the ruleset (see above).  Returns 0 with *ret filled, also when
+ * changes the ruleset (see above).  A caller without CAP_NET_ADMIN there
+ * (EPERM) asks the same kernel from a forked child in a user and network
+ * namespace of its own (private_ns), where unprivileged user namespaces are
+ * allowed.  Returns 0 with *ret filled, also when
  * nf_tables could not be probed (ret->probe_error says why: the legacy side
  * and the release are still filled); a negative errno only when uname()
  * fails.

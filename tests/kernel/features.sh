@@ -35,8 +35,13 @@ echo "gen $g0 $g1"
 [ "$l0" = "$l1" ] && echo "ruleset same" || { echo "ruleset differs:"; diff <(echo "$l0") <(echo "$l1"); }
 echo "json $(tr -d '\n' <"$T/v.json")"
 grep -q "^Kernel: Linux $(uname -r), supported (oldest supported: 5.10)$" "$T/v.txt" && echo "text ok"
-# without CAP_NET_ADMIN: nothing probed, and said why
+# without CAP_NET_ADMIN here: the same kernel asked from a private user and
+# network namespace; where that is not allowed either (no user namespaces
+# left to create), nothing probed, and said why
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CTL" --version --json 2>&1 | tr -d '\n' | sed 's/^/user /'
+echo
+unshare -Ur sh -c 'echo 0 >/proc/sys/user/max_user_namespaces && exec "$1" --version --json' sh "$CTL" 2>&1 |
+        tr -d '\n' | sed 's/^/nouserns /'
 echo
 EOS
 )
@@ -81,7 +86,7 @@ for name, ver in since.items():
     if k["features"].get(name) is not want:
         bad.append("%s=%s, expected %s" % (name, k["features"].get(name), want))
 for key, want in (("release", platform.release()), ("oldest_supported", "5.10"), ("supported", True),
-                  ("nftables", True), ("probe_error", None)):
+                  ("nftables", True), ("probe_error", None), ("probe_private_namespace", False)):
     if k[key] != want:
         bad.append("%s=%r, expected %r" % (key, k[key], want))
 if v["version"] == "" or v["backends"][0] != "nftables" or not v["ok"]:
@@ -96,10 +101,20 @@ ok*) ok "probe on $(uname -r) (queue from config: $queue): ${check#ok }" ;;
 *) fail "probe result: $check" ;;
 esac
 
+features() { printf '%s' "$1" | sed -n 's/.*"features":\({[^}]*}\).*/\1/p'; }
 user=$(echo "$out" | sed -n 's/^user //p')
+f_root=$(features "$json") f_user=$(features "$user")
 case $user in
-*'"probe_error":"Operation not permitted (the probe needs CAP_NET_ADMIN: run as root)"'*'"inet_filter":null'*)
-        ok "without CAP_NET_ADMIN: features null, the reason given" ;;
+*'"probe_error":null,'*'"probe_private_namespace":true,'*)
+        [ -n "$f_user" ] && [ "$f_user" = "$f_root" ] &&
+                ok "as nobody: probed in a private user+network namespace, the same answers as root's" ||
+                fail "as nobody: features $f_user, root's $f_root" ;;
 *) fail "as nobody: $user" ;;
+esac
+nouserns=$(echo "$out" | sed -n 's/^nouserns //p')
+case $nouserns in
+*'"probe_error":"Operation not permitted (the probe needs CAP_NET_ADMIN: run as root)"'*'"inet_filter":null'*)
+        ok "without CAP_NET_ADMIN and user namespaces: features null, the reason given" ;;
+*) fail "without CAP_NET_ADMIN and user namespaces: $nouserns" ;;
 esac
 exit $failed

@@ -219,7 +219,8 @@ static void test_json(void **state) {
         fclose(m);
         assert_string_equal(text,
                             "{\"release\":\"5.4.0-42-generic\",\"oldest_supported\":\"5.10\",\"supported\":true,"
-                            "\"nftables\":true,\"probe_error\":null,\"probe_usec\":1234,\"features\":{"
+                            "\"nftables\":true,\"probe_error\":null,\"probe_usec\":1234,\"probe_private_namespace\":false,"
+                            "\"features\":{"
                             "\"inet_filter\":true,\"meta\":true,\"payload\":true,\"ct_state\":true,"
                             "\"verdict_map\":true,\"interval_set\":true,\"concat\":true,\"concat_interval\":true,"
                             "\"counter\":true,\"limit\":true,\"log\":true,\"set_timeout\":true,\"queue\":false,"
