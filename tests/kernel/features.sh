@@ -28,9 +28,19 @@ table ip other {
 }
 NFT
 g0=$("$GENID") && l0=$(nft list ruleset) || exit 12
+# and no notification either (posternd's watch would see it): only the
+# canary table added after the probes may show
+nft monitor >"$T/monitor" 2>&1 &
+mon=$!
+sleep 0.3
 "$CTL" --version --json >"$T/v.json" || exit 13
 "$CTL" --version >"$T/v.txt" || exit 14
 g1=$("$GENID") && l1=$(nft list ruleset) || exit 15
+nft add table ip canary || exit 16
+for _ in $(seq 1 50); do grep -q canary "$T/monitor" && break; sleep 0.1; done
+kill "$mon"
+wait "$mon" 2>/dev/null
+echo "monitor $(grep -v '^# new generation' "$T/monitor" | tr '\n' '|')"
 echo "gen $g0 $g1"
 [ "$l0" = "$l1" ] && echo "ruleset same" || { echo "ruleset differs:"; diff <(echo "$l0") <(echo "$l1"); }
 echo "json $(tr -d '\n' <"$T/v.json")"
@@ -56,6 +66,9 @@ set -- $gen
 echo "$out" | grep -qx "ruleset same" && ok "nft list ruleset byte-identical after the probe" ||
         fail "the probe changed the ruleset"
 echo "$out" | grep -qx "text ok" && ok "posternctl --version: kernel line" || fail "posternctl --version text"
+mon=$(echo "$out" | sed -n 's/^monitor //p')
+[ "$mon" = "add table ip canary|" ] && ok "nft monitor saw nothing of the probe (only the canary after it)" ||
+        fail "nft monitor during the probe: $mon"
 
 # What this kernel must answer: every feature by its version; NFQUEUE only
 # where the configuration says it is built (CONFIG_NFT_QUEUE).
