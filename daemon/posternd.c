@@ -144,9 +144,10 @@ static void kernel_fields(const struct pst_features *f, FILE *fields, FILE *have
                 if (has)
                         fprintf(have, " %s", fi->name);
                 else if (fi->used)
-                        fprintf(lack, " %s (%s, Linux %s)", fi->name, fi->what, fi->since);
+                        fprintf(lack, "%s %s (%s, Linux %s)", ftell(lack) > 0 ? "," : "", fi->name, fi->what,
+                                fi->since);
                 else
-                        fprintf(lack, " %s", fi->name);
+                        fprintf(lack, "%s %s", ftell(lack) > 0 ? "," : "", fi->name);
         }
         for (unsigned i = 0; i < _PST_LEGACY_MAX; i++)
                 fprintf(fields, "POSTERN_LEGACY_%s=%s\n", i == PST_LEGACY_IP_TABLES ? "IP_TABLES" :
