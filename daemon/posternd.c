@@ -9,6 +9,9 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
@@ -196,6 +199,50 @@ static void log_kernel(void) {
                                      "then holds the host closed)" : "");
 }
 
+static int on_probe_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        return 0; /* reaped: the child logged what it found */
+}
+
+/*
+ * log_kernel() in a child of its own, once the firewall is in place: the
+ * probe may make the kernel load modules (nft_queue, nft_log ...: seconds
+ * under qemu TCG, one modprobe at a time), and the event loop must not wait
+ * for that (D-Bus, rtnetlink, heals).  The child holds none of our file
+ * descriptors but stderr (the presence socket would keep "a posternd runs
+ * here" alive), dies with us (a check-mode batch cut short changes
+ * nothing), logs, and exits; the event loop reaps it.
+ */
+static void probe_in_child(sd_event *e) {
+        sigset_t ss;
+        pid_t pid;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0) {
+                log_errno(LOG_WARNING, -errno, "cannot probe the kernel's features (%m), ignoring");
+                return;
+        }
+        pid = fork();
+        if (pid < 0) {
+                log_errno(LOG_WARNING, -errno, "cannot probe the kernel's features (%m), ignoring");
+                return;
+        }
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() == 1)
+                        _exit(0); /* the daemon is gone already */
+                if (close_range(3, ~0U, 0) < 0)
+                        for (int fd = 3; fd < 1024; fd++)
+                                (void) close(fd);
+                log_kernel();
+                _exit(0);
+        }
+        r = sd_event_add_child(e, NULL, pid, WEXITED, on_probe_exit, NULL);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "cannot watch the feature probe (%m), ignoring");
+}
+
 int main(int argc, char **argv) {
         _cleanup_(manager_freep) struct manager *m = NULL;
         _cleanup_(bus_face_freep) struct bus_face *bus = NULL; /* declared after m: goes before it */
@@ -231,9 +278,8 @@ int main(int argc, char **argv) {
                 sd_notifyf(false, "STATUS=failed to start: %s\nERRNO=%d", strerror(-r), -r);
                 return EXIT_FAILURE;
         }
-        /* after the first apply: the probe may make the kernel load modules
-         * (seconds on a slow machine), and must never delay the firewall */
-        log_kernel();
+        /* after the first apply: the probe must never delay the firewall */
+        probe_in_child(m->event);
         r = sd_event_loop(m->event);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "event loop failed: %m");
