@@ -351,7 +351,7 @@ static void print_pending(const struct status *st) {
                (long long) (st->confirm_deadline / 1000000) - (long long) now.tv_sec);
 }
 
-static void print_status_json(const struct status *st) {
+static void print_status_json(const struct status *st, const struct pst_features *kf) {
         struct pst_json j;
 
         pst_json_init(&j, stdout);
@@ -371,10 +371,12 @@ static void print_status_json(const struct status *st) {
         pst_json_int(&j, "set_updates", (long long) st->set_updates);
         pst_json_int(&j, "resyncs", (long long) st->resyncs);
         pst_json_int(&j, "rollbacks", (long long) st->rollbacks);
+        if (kf)
+                pst_features_json(kf, &j, "kernel");
         pst_json_end_object(&j);
 }
 
-int ctl_bus_status(bool json) {
+int ctl_bus_status(bool json, const struct pst_features *kf) {
         _cleanup_(bus_closep) sd_bus *bus = NULL;
         _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -397,7 +399,7 @@ int ctl_bus_status(bool json) {
         }
         format_time(st.applied_at, when, sizeof(when));
         if (json)
-                print_status_json(&st);
+                print_status_json(&st, kf);
         else {
                 printf("       State: %s\n", empty_dash(st.state));
                 printf("      Policy: %s\n", empty_dash(st.policy));
@@ -408,6 +410,8 @@ int ctl_bus_status(bool json) {
                 printf("  Last event: %s\n", empty_dash(st.last_event));
                 printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads, "
                        "%" PRIu64 " rollbacks\n", st.rechecks, st.set_updates, st.resyncs, st.rollbacks);
+                if (kf)
+                        pst_features_print(kf, stdout);
         }
         status_clear(&st);
         return 0;

@@ -15,6 +15,8 @@
 #include "diag.h"
 #include <stdint.h>
 
+#include "kernel-features.h"
+
 #define CTL_EXIT_NO_DAEMON 3
 
 /*
@@ -25,7 +27,9 @@
  */
 void ctl_print_failure(FILE *f, const struct pst_diag *d, const char *error_name);
 
-int ctl_bus_status(bool json);
+/* kf (NULL: none) is shown as the status's kernel section. */
+int ctl_bus_status(bool json, const struct pst_features *kf);
+
 int ctl_bus_reload(bool json);
 int ctl_bus_reapply(const char *ifname, bool json);
 /* Apply(path, confirm_sec, ssh_connection, force); path "" = the daemon's policy */

@@ -20,6 +20,7 @@
 #include "ifaddr.h"
 #include "json.h"
 #include "lockout.h"
+#include "kernel-features.h"
 #include "pipeline.h"
 #include "presence.h"
 #include "show.h"
@@ -44,6 +45,7 @@ struct ctl {
         bool applied_iptables;
         uint32_t confirm_sec;       /* apply --confirm=SECONDS */
         bool force;                 /* apply --force: even if it cuts the caller's SSH connection */
+        bool version;               /* --version: shown once every option is read (--json may follow) */
 };
 
 static void help(void) {
@@ -78,7 +80,7 @@ static void help(void) {
                "                    connection posternctl runs in ($SSH_CONNECTION)\n"
                "  --json            machine-readable output\n"
                "  -h, --help        show this help\n"
-               "  --version         show the version\n"
+               "  --version         show the version, the backends built and what the kernel offers\n"
                "\n"
                "FILE defaults to %s.\n"
                "\n"
@@ -640,8 +642,15 @@ static int parse_ifaddr(struct ctl *c, const char *arg) {
         return pst_ifaddrs_add(&c->ifaddrs, ifname, &a);
 }
 
+/* The daemon's state, then what this kernel offers (probed here, not by
+ * the daemon: the probe changes nothing, and a user without CAP_NET_ADMIN
+ * is told it needs it). */
 static int cmd_status(struct ctl *c, char **args) {
-        return ctl_bus_status(c->json);
+        struct pst_features kf;
+
+        if (pst_features_probe(&kf) < 0)
+                return ctl_bus_status(c->json, NULL);
+        return ctl_bus_status(c->json, &kf);
 }
 
 static int cmd_reload(struct ctl *c, char **args) {
@@ -708,6 +717,41 @@ static int parse_confirm(struct ctl *c, const char *arg) {
         return 0;
 }
 
+/* --version [--json]: version, backends built, and the kernel probed
+ * (kernel-features.h; README "Supported kernels"). */
+static int show_version(struct ctl *c) {
+        static const char *const backends[] = { "nftables", HAVE_IPTC ? "iptables" : NULL };
+        struct pst_features kf;
+        struct pst_json j;
+        int r;
+
+        r = pst_features_probe(&kf);
+        if (r < 0) {
+                fprintf(stderr, "posternctl: uname: %s\n", strerror(-r));
+                return EXIT_SYSTEM;
+        }
+        if (!c->json) {
+                printf("posternctl %s (backends:", PACKAGE_VERSION);
+                for (size_t i = 0; i < ELEMENTSOF(backends) && backends[i]; i++)
+                        printf(" %s", backends[i]);
+                printf(")\n");
+                pst_features_print(&kf, stdout);
+                return 0;
+        }
+        pst_json_init(&j, stdout);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", true);
+        pst_json_string(&j, "version", PACKAGE_VERSION);
+        pst_json_begin_array(&j, "backends");
+        for (size_t i = 0; i < ELEMENTSOF(backends) && backends[i]; i++)
+                pst_json_string(&j, NULL, backends[i]);
+        pst_json_end_array(&j);
+        pst_features_json(&kf, &j, "kernel");
+        pst_json_end_object(&j);
+        fputc('\n', stdout);
+        return 0;
+}
+
 /* Options into c.  Returns 1 to go on, 0 (done: --help, --version) or an
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
@@ -763,12 +807,17 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         help();
                         return 0;
                 case OPT_VERSION:
-                        printf("posternctl %s\n", PACKAGE_VERSION);
-                        return 0;
+                        c->version = true;
+                        break;
                 default:
                         return -usage_error(c, "posternctl: unknown option or missing argument: '%s'. Try "
                                             "'posternctl --help'.", argv[optind - 1]);
                 }
+        if (c->version) {
+                int r = show_version(c);
+
+                return r ? -r : 0;
+        }
         if (optind >= argc) {
                 help();
                 return -EXIT_USAGE;
