@@ -6,12 +6,12 @@
 # "EXIT SECONDS" to SCRATCH/results/N.log and N.rc like every vm check, and
 # powers the guest off.  postern.service runs in the guest's initial network
 # namespace, as on a real host: the guest is a throwaway VM without a NIC.
-#   check.sh SCRATCH N SRC POLICY SBINDIR
+#   check.sh SCRATCH N POLICY SBINDIR
 set -u
-S=$1 N=$2 SRC=$3 POLICY=$4 SBIN=$5
+S=$1 N=$2 POLICY=$3 SBIN=$4
 R=$S/results
 
-if [ "${6:-}" != --steps ]; then
+if [ "${5:-}" != --steps ]; then
         mkdir -p "$R"
         read -r up _ </proc/uptime
         echo "$(uname -r) $up" >"$S/started-systemd"
@@ -42,8 +42,7 @@ tbl() { nft -s list table inet postern 2>/dev/null; }
 prop() { systemctl show -P "$1" postern.service; }
 # wait_journal PATTERN: journald may file a line a moment after it was written
 wait_journal() {
-        local i
-        for i in $(seq 1 40); do
+        for _ in $(seq 1 40); do
                 journal | grep -q -e "$1" && return 0
                 sleep 0.25
         done
@@ -51,8 +50,8 @@ wait_journal() {
 }
 # wait_active: after a start or restart, until systemd says active (bounded)
 wait_active() {
-        local i st
-        for i in $(seq 1 120); do
+        local st
+        for _ in $(seq 1 120); do
                 st=$(systemctl is-active postern.service)
                 case $st in active) return 0 ;; failed) break ;; esac
                 sleep 0.25
@@ -64,6 +63,8 @@ echo "== started by systemd $(systemctl --version | head -1 | cut -d' ' -f2) as 
 [ "$(cat /proc/1/comm)" = systemd ] || die "PID 1 is $(cat /proc/1/comm), not systemd"
 wait_active
 [ "$(prop Type)" = notify ] || die "Type=$(prop Type)"
+case $(prop ExecReload) in *"path=$SBIN/posternctl ; argv[]=$SBIN/posternctl reload ;"*) ;;
+*) die "ExecReload is not $SBIN/posternctl reload: $(prop ExecReload)" ;; esac
 case $(prop StatusText) in "applied: generation 1, "*) ;; *) die "StatusText is '$(prop StatusText)'" ;; esac
 tbl | grep -q 'tcp dport 22 ' || die "no table inet postern with the default policy's ssh rule"
 busctl get-property org.postern1 /org/postern1 org.postern1.Manager State | grep -qx 's "applied"' ||
@@ -107,8 +108,8 @@ pid2=$(prop MainPID)
 # a poller of its own, as fast as nft runs here (one sample per exec), from
 # before the kill until posternd is back; bounded (600 samples)
 poll() {
-        local i o
-        for i in $(seq 1 600); do
+        local o
+        for _ in $(seq 1 600); do
                 [ -e "$T/stop" ] && break
                 o=$(nft list chain inet postern input 2>&1)
                 case $o in

@@ -53,6 +53,6 @@ After=postern.service dbus.socket systemd-journald.service
 Type=oneshot
 TimeoutStartSec=infinity
 StandardOutput=journal+console
-ExecStart=/bin/bash $SRC/tests/vm/systemd/check.sh $S $N $SRC $policy $sbin
+ExecStart=/bin/bash $SRC/tests/vm/systemd/check.sh $S $N $policy $sbin
 T
 say "postern.service from $unit, binaries in $sbin, policy $policy, catalog $catalog"
