@@ -142,8 +142,18 @@ rm -f "$T_TMP/list.txt"
 info "Reload() over D-Bus: bad → InvalidPolicy, good → generation 3"
 out=$(bus call org.postern1 /org/postern1 org.postern1.Manager Reload 2>&1) && die "Reload of a bad policy succeeded"
 echo "$out" | grep -q "$P:" || die "Reload error does not name the file: $out"
-"$POSTERNCTL" reload >/dev/null 2>&1
-[ $? = 1 ] || die "posternctl reload of a bad policy: exit status not 1"
+# what systemctl reload runs (ExecReload=): exit 1, FILE:LINE on stderr (the
+# journal), the ruleset byte-identical
+printf '# bad\ninput = ( { allow = ["no-such-service"]; } );\n' >"$P"
+before=$(t_table_s "$NS")
+"$POSTERNCTL" reload >"$T_TMP/reload.out" 2>"$T_TMP/reload.err"
+rc=$?
+[ $rc = 1 ] || die "posternctl reload of a bad policy: exit status $rc, not 1"
+[ -s "$T_TMP/reload.out" ] && die "posternctl reload of a bad policy wrote to stdout: $(cat "$T_TMP/reload.out")"
+grep -q "^posternctl reload: $P:2: .*no-such-service" "$T_TMP/reload.err" ||
+        die "posternctl reload's stderr does not name $P:2 and the service: $(cat "$T_TMP/reload.err")"
+[ "$(t_table_s "$NS")" = "$before" ] || die "ruleset changed after a failed posternctl reload"
+echo "posternctl reload of a bad policy: exit 1, $(cat "$T_TMP/reload.err")"
 echo "$good" >"$P"
 bus call org.postern1 /org/postern1 org.postern1.Manager Reload || die "Reload failed"
 [ "$(prop Generation)" = 3 ] || die "Generation $(prop Generation) after Reload"

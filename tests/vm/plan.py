@@ -52,6 +52,10 @@ def envs(d):
 first, rest = [], []
 for n, entry in enumerate(open(listf), 1):
     name = entry.split("\t")[0]
+    if name == "vm/systemd":
+        # a boot of its own with systemd as PID 1 (vm.sh, tests/vm/systemd/)
+        open(scratch + "/boot-systemd", "w").write("%d\n" % n)
+        continue
     if name.startswith("vm/"):
         cmd = line("run_test", n, name, 300, build, *envs(base_env), "--",
                    here + "/checks/" + name[3:] + ".sh")

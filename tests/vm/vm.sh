@@ -50,8 +50,10 @@ qemu_kill() {
         wait "$QPID" 2>/dev/null
         QPID=""
 }
+IRCOPY=""
 cleanup() {
         qemu_kill
+        [ -z "$IRCOPY" ] || rm -f "$IRCOPY"
         if [ -n "$S" ] && [ -d "$S" ]; then
                 rm -rf "$LOGDIR" && mkdir -p "$LOGDIR" && cp -r "$S/." "$LOGDIR/" 2>/dev/null
                 rm -rf "$S"
@@ -131,7 +133,7 @@ VMLINUZ=$KDIR/boot/vmlinuz-$ver
 [ -r "$VMLINUZ" ] || skip_all "$VMLINUZ missing (remove $CACHE/$ver to fetch again)"
 
 # --- the initramfs: busybox, /init, the virtio + 9p modules ----------------
-sum=$(cat "$HERE/init" /bin/busybox | sha256sum | cut -c1-12)
+sum=$( (cat "$HERE/init" /bin/busybox; grep 'for m in virtio_pci' "$HERE/vm.sh") | sha256sum | cut -c1-12)
 INITRD=$CACHE/$ver/initrd-$sum.img
 if [ ! -f "$INITRD" ]; then
         rm -f "$CACHE/$ver"/initrd-*.img
@@ -141,7 +143,7 @@ if [ ! -f "$INITRD" ]; then
         cp "$HERE/init" "$ir/init"
         chmod 755 "$ir/init"
         : >"$ir/modules/order"
-        for m in virtio_pci 9pnet_virtio 9p; do
+        for m in virtio_pci 9pnet_virtio 9p overlay; do
                 modprobe -d "$KDIR" -S "$ver" --show-depends "$m" 2>/dev/null | sed -n 's/^insmod \([^ ]*\).*/\1/p'
         done | awk '!seen[$0]++' | while read -r ko; do
                 b=$(basename "$ko")
@@ -155,6 +157,10 @@ if [ ! -f "$INITRD" ]; then
         (cd "$ir" && find . | cpio -o -H newc --quiet | gzip -1) >"$INITRD.tmp" && mv "$INITRD.tmp" "$INITRD"
         rm -rf "$ir"
 fi
+# a copy of our own: another tree's run (another init) replaces the cached
+# one, possibly between this run's two boots
+IRCOPY=$(mktemp /tmp/postern-vm-initrd.XXXXXX)
+cp "$INITRD" "$IRCOPY" && INITRD=$IRCOPY
 exec 9>&- # the cache is ready: let the next run in
 
 # --- the plan: which tests, and how meson would run each -------------------
@@ -185,43 +191,70 @@ echo o >/proc/sysrq-trigger
 EOF
 
 # --- boot: at most twice when the guest does not come up -----------------
-boot_ms="" run_ms="" attempt=0 why=""
-while [ $attempt -lt 2 ] && [ -z "$boot_ms" ]; do
-        attempt=$((attempt + 1))
-        rm -rf "$S/results" "$S/started"
-        t0=$(now_ms)
-        "$QEMU" -accel tcg -machine pc -cpu "$CPU" -m "$MEM" -smp "$CPUS" -nodefaults -vga none -display none \
-                -no-reboot -serial "file:$S/console-$attempt.log" -nic none \
-                -kernel "$VMLINUZ" -initrd "$INITRD" \
-                -append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init $APPEND" \
-                -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
-                -virtfs "local,path=$KDIR,mount_tag=kernel,security_model=none,readonly=on,multidevs=remap" \
-                -virtfs "local,path=$S,mount_tag=scratch,security_model=none,multidevs=remap" \
-                </dev/null >"$S/qemu-$attempt.log" 2>&1 &
-        QPID=$!
-        why="qemu exited before the guest ran its tests"
-        while kill -0 "$QPID" 2>/dev/null; do
-                t=$(now_ms)
-                if [ -z "$boot_ms" ]; then
-                        if [ -f "$S/started" ]; then
-                                boot_ms=$((t - t0))
-                                deadline=$((t + (total_to + 30) * 1000))
-                                [ "$deadline" -gt $((t0 + RUN_TIMEOUT * 1000)) ] && deadline=$((t0 + RUN_TIMEOUT * 1000))
-                        elif [ $((t - t0)) -gt $((BOOT_TIMEOUT * 1000)) ]; then
-                                why="no guest after ${BOOT_TIMEOUT}s"
+# boot_vm TAG MARKER RUN_S APPEND: qemu until the guest powers off; MARKER
+# (a scratch file the guest writes when its tests start) must appear within
+# BOOT_TIMEOUT, then the guest has RUN_S more seconds (at most RUN_TIMEOUT
+# from qemu's start).  Sets boot_ms, run_ms, attempt, why.
+boot_vm() {
+        local tag=$1 marker=$2 run_s=$3 append=$4 t t0 deadline=0
+        boot_ms="" run_ms="" attempt=0 why=""
+        while [ $attempt -lt 2 ] && [ -z "$boot_ms" ]; do
+                attempt=$((attempt + 1))
+                [ -z "$tag" ] && rm -rf "$S/results"
+                rm -f "$marker"
+                t0=$(now_ms)
+                "$QEMU" -accel tcg -machine pc -cpu "$CPU" -m "$MEM" -smp "$CPUS" -nodefaults -vga none -display none \
+                        -no-reboot -serial "file:$S/console$tag-$attempt.log" -nic none \
+                        -kernel "$VMLINUZ" -initrd "$INITRD" \
+                        -append "console=ttyS0 panic=-1 quiet loglevel=4 rdinit=/init $APPEND$append" \
+                        -virtfs local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap \
+                        -virtfs "local,path=$KDIR,mount_tag=kernel,security_model=none,readonly=on,multidevs=remap" \
+                        -virtfs "local,path=$S,mount_tag=scratch,security_model=none,multidevs=remap" \
+                        </dev/null >"$S/qemu$tag-$attempt.log" 2>&1 &
+                QPID=$!
+                why="qemu exited before the guest ran its tests"
+                while kill -0 "$QPID" 2>/dev/null; do
+                        t=$(now_ms)
+                        if [ -z "$boot_ms" ]; then
+                                if [ -f "$marker" ]; then
+                                        boot_ms=$((t - t0))
+                                        deadline=$((t + run_s * 1000))
+                                        [ "$deadline" -gt $((t0 + RUN_TIMEOUT * 1000)) ] && deadline=$((t0 + RUN_TIMEOUT * 1000))
+                                elif [ $((t - t0)) -gt $((BOOT_TIMEOUT * 1000)) ]; then
+                                        why="no guest after ${BOOT_TIMEOUT}s"
+                                        break
+                                fi
+                        elif [ "$t" -gt "$deadline" ]; then
+                                why="the guest ran past its deadline (${RUN_TIMEOUT}s or the sum of the tests' timeouts)"
                                 break
                         fi
-                elif [ "$t" -gt "$deadline" ]; then
-                        why="the guest ran past its deadline (${RUN_TIMEOUT}s or the sum of the tests' timeouts)"
-                        break
-                fi
-                sleep 0.25
+                        sleep 0.25
+                done
+                qemu_kill
+                run_ms=$(($(now_ms) - t0))
+                [ -z "$boot_ms" ] && note "boot $attempt$tag of $ver failed: $why; console:" &&
+                        tail -15 "$S/console$tag-$attempt.log" | sed 's/^/#   /'
         done
-        qemu_kill
-        run_ms=$(($(now_ms) - t0))
-        [ -z "$boot_ms" ] && note "boot $attempt of $ver failed: $why; console:" &&
-                tail -15 "$S/console-$attempt.log" | sed 's/^/#   /'
-done
+}
+boot_vm "" "$S/started" $((total_to + 30)) ""
+main=("$boot_ms" "$run_ms" "$attempt" "$why")
+
+# vm/systemd (plan.py: SCRATCH/boot-systemd holds its number): a boot of its
+# own, systemd as PID 1 on an overlay root (init: postern.systemd=1;
+# tests/vm/systemd/); it writes results/N.rc itself, or this does
+if [ -s "$S/boot-systemd" ]; then
+        n=$(cat "$S/boot-systemd")
+        printf '#!/bin/sh\nexec /bin/bash %s/systemd/prepare.sh /run/vm/scratch %s %s %s >/dev/console 2>&1\n' \
+                "$HERE" "$n" "$SRC" "$BUILD" >"$S/boot-systemd.sh"
+        mkdir -p "$S/results"
+        boot_vm -systemd "$S/started-systemd" 330 " postern.systemd=1 systemd.unit=postern-vm.target"
+        if [ ! -f "$S/results/$n.rc" ]; then
+                { echo "the systemd boot did not report: $why ($attempt attempts); console:"
+                  tail -40 "$S/console-systemd-$attempt.log"; } >"$S/results/$n.log"
+                echo "1 $(secs "$run_ms")" >"$S/results/$n.rc"
+        fi
+fi
+boot_ms=${main[0]} run_ms=${main[1]} attempt=${main[2]} why=${main[3]}
 
 # --- report ----------------------------------------------------------------
 ntests=$(wc -l <"$S/tests")
