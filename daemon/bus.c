@@ -421,14 +421,15 @@ static void emit_rolled_back(void *userdata) {
                                           POSTERN_BUS_SIGNAL_ROLLED_BACK, "ts", f->m->generation, f->m->digest);
 }
 
-/* PropertiesChanged for State and LastError (a reload failed) */
+/* PropertiesChanged for what changes without an apply (a reload failed, a confirmation came) */
 static void emit_state_changed(void *userdata) {
         struct bus_face *f = userdata;
 
         if (!f->bus)
                 return;
         (void) sd_bus_emit_properties_changed(f->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
-                                              POSTERN_BUS_PROP_LAST_ERROR, NULL);
+                                              POSTERN_BUS_PROP_LAST_ERROR, POSTERN_BUS_PROP_CONFIRM_DEADLINE,
+                                              POSTERN_BUS_PROP_ROLLBACK_DIGEST, NULL);
 }
 
 static const struct manager_observer bus_observer = {

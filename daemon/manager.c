@@ -1010,7 +1010,7 @@ int manager_confirm(struct manager *m) {
         log_struct(LOG_INFO, "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOSTERN_EVENT=confirm\nMESSAGE=confirmed generation %"
                    PRIu64 " (digest %s)", m->generation, m->digest, m->generation, m->digest);
         notify_status(m, "");
-        notify_applied(m);
+        notify_state_changed(m);
         return 0;
 }
 

@@ -96,7 +96,7 @@ struct manager {
 /* Who hears of what the manager did (the D-Bus face); NULL: nobody. */
 struct manager_observer {
         void (*applied)(void *userdata);       /* a ruleset was installed */
-        void (*state_changed)(void *userdata); /* a reload failed: State, LastError */
+        void (*state_changed)(void *userdata); /* a reload failed, a confirmation came: State, LastError, ... */
         void (*rolled_back)(void *userdata);   /* no Confirm() in time: the previous ruleset is back */
 };
 void manager_set_observer(struct manager *m, const struct manager_observer *o, void *userdata);
