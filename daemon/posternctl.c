@@ -17,6 +17,7 @@
 #include "ctl-diff.h"
 #include "ifaddr.h"
 #include "json.h"
+#include "lockout.h"
 #include "pipeline.h"
 #include "presence.h"
 #include "show.h"
@@ -36,6 +37,7 @@ struct ctl {
         bool have_backend;          /* --backend given: overrides the policy's options.backend */
         enum pst_backend_kind backend;
         bool applied_iptables;
+        bool force;                 /* --force: apply even if it cuts our own SSH connection */
 };
 
 static void help(void) {
@@ -63,11 +65,14 @@ static void help(void) {
                "  --offline         do not read interface addresses from the kernel\n"
                "  --backend B       compile / apply: nftables, iptables or auto (nf_tables when the\n"
                "                    kernel has it, else iptables); default: the policy's options.backend\n"
+               "  --force           apply: even if the new policy would drop the SSH connection\n"
+               "                    posternctl runs over ($SSH_CONNECTION)\n"
                "  --json            machine-readable output\n"
                "  -h, --help        show this help\n"
                "  --version         show the version\n"
                "\n"
-               "Exit status: 0 success, 1 invalid policy (diff: differences), 2 system or kernel error,\n"
+               "Exit status: 0 success, 1 invalid policy (diff: differences; apply: it would cut your SSH\n"
+               "connection), 2 system or kernel error,\n"
                "3 posternd is not running (status, reload, reapply).\n",
                POSTERN_CATALOG);
 }
@@ -266,6 +271,10 @@ static int cmd_apply(struct ctl *c, char **args) {
                           "change its policy and run 'posternctl reload', or stop postern.service first");
                 return fail(c, EXIT_SYSTEM);
         }
+        /* sshd tells us where we are logged in from: do not cut that off (lockout.h) */
+        if (!c->force && pst_lockout_check(pc->ruleset, NULL, getenv("SSH_CONNECTION"), NULL,
+                                           "use --force to apply it anyway", &c->diag) < 0)
+                return fail(c, EXIT_POLICY);
         r = apply_ruleset(c, wanted_backend(c, pc->policy), pc->ruleset);
         if (r < 0) {
                 if (!pst_diag_has_errors(&c->diag))
@@ -442,13 +451,14 @@ static int dispatch_verb(struct ctl *c, int argc, char **argv) {
 /* Options into c.  Returns 1 to go on, 0 (done: --help, --version) or an
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
-        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND };
+        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_FORCE };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
                 { "offline", no_argument, NULL, OPT_OFFLINE },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "backend", required_argument, NULL, OPT_BACKEND },
+                { "force", no_argument, NULL, OPT_FORCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -469,6 +479,9 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         break;
                 case OPT_JSON:
                         c->json = true;
+                        break;
+                case OPT_FORCE:
+                        c->force = true;
                         break;
                 case OPT_BACKEND:
                         if (pst_backend_from_string(optarg, &c->backend) < 0) {

@@ -293,14 +293,11 @@ probe_line() {
         esac
 }
 
-# run_table TITLE: run the queued probes (all at once: one `probe batch` per
-# source namespace), print one line each, count, clear the queue.
-# Returns 1 if any expectation failed.
-run_table() {
-        local title=$1 i n=${#Q_EXP[@]} dir="$TOPO_TMP/run.$RANDOM" fails=0 role
-        local t0=$SECONDS pids=()
-        mkdir -p "$dir"
-        echo "== $title"
+# run_probes DIR: run the queued probes (all at once: one `probe batch` per
+# source namespace) and write "INDEX RESULT" lines to DIR/results.
+# (eval.sh replaces it with the ruleset evaluator.)
+run_probes() {
+        local dir=$1 i n=${#Q_EXP[@]} role pids=()
         for role in hut out lan srv; do
                 for ((i = 0; i < n; i++)); do
                         [ "${Q_ROLE[$i]}" = "$role" ] && probe_line $i
@@ -313,6 +310,16 @@ run_table() {
         [ ${#pids[@]} = 0 ] || wait "${pids[@]}"
         cat "$dir"/out.* > "$dir/results"
         cat "$dir"/err.* >&2
+}
+
+# run_table TITLE: run the queued probes, print one line each, count, clear
+# the queue.  Returns 1 if any expectation failed.
+run_table() {
+        local title=$1 i n=${#Q_EXP[@]} dir="$TOPO_TMP/run.$RANDOM" fails=0
+        local t0=$SECONDS
+        mkdir -p "$dir"
+        echo "== $title"
+        run_probes "$dir"
         local -A got_of=()
         local idx rest
         while read -r idx rest; do
@@ -429,3 +436,9 @@ fam() {
                 SRV10=2001:db8:2::10 SRV11=2001:db8:2::11 SRV20=2001:db8:2::20
         fi
 }
+
+# POSTERN_EVAL=PATH: the same probe tables through the ruleset evaluator
+# (tests/traffic/eval-probes) instead of the kernel: no root, no namespace
+if [ -n "${POSTERN_EVAL:-}" ]; then
+        . "$TOPO_DIR/eval.sh"
+fi
