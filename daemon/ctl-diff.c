@@ -13,12 +13,15 @@
  *              ranges, merged against the policy's sets (sorted in the IR).
  */
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "conntrack.h"
 #include "ctl-diff.h"
+#include "ctl-speak.h"
 #include "json.h"
 #include "nft-dump.h"
 #include "nft.h"
@@ -315,6 +318,165 @@ static void print_json(bool same, const char *live, const char *want, const char
         pst_json_end_object(&j);
 }
 
+/* ---- the policy's words ---- */
+
+struct lines {
+        char **v;
+        size_t n, cap;
+};
+
+static void lines_clear(struct lines *l) {
+        speak_atoms_free(l->v, l->n);
+        *l = (struct lines) {};
+}
+
+static int lines_add(struct lines *l, const char *s) {
+        char *d = strdup(s);
+
+        if (!d || GROW(l->v, l->cap, l->n + 1, (size_t) 1 << 24) < 0) {
+                free(d);
+                return -ENOMEM;
+        }
+        l->v[l->n++] = d;
+        return 0;
+}
+
+/* Newly allowed (+) and newly blocked (-), in the order lines are printed. */
+struct speech {
+        struct lines allowed, blocked;
+        struct lines all; /* "+ ..." / "- ..." */
+        size_t more;      /* element lines left out */
+};
+
+static int say(struct speech *sp, char sign, const char *what) {
+        char buf[16384];
+        int r;
+
+        r = lines_add(sign == '+' ? &sp->allowed : &sp->blocked, what);
+        if (r < 0)
+                return r;
+        snprintf(buf, sizeof(buf), "%c %s", sign, what);
+        return lines_add(&sp->all, buf);
+}
+
+static int say_atoms(struct speech *sp, const struct speak_table *live, const struct speak_table *want) {
+        char **a = NULL, **b = NULL;
+        size_t na = 0, nb = 0, i = 0, j = 0;
+        int r;
+
+        r = speak_atoms(live, &a, &na);
+        if (r >= 0)
+                r = speak_atoms(want, &b, &nb);
+        while (r >= 0 && (i < na || j < nb)) {
+                int c = i >= na ? 1 : j >= nb ? -1 : strcmp(a[i], b[j]);
+
+                if (c == 0)
+                        i++, j++;
+                else if (c < 0)
+                        r = say(sp, '-', a[i++]);
+                else
+                        r = say(sp, '+', b[j++]);
+        }
+        speak_atoms_free(a, na);
+        speak_atoms_free(b, nb);
+        return r;
+}
+
+struct say_elem {
+        struct speech *sp;
+        char sign;
+};
+
+static int say_elem_cb(const char *line, void *data) {
+        struct say_elem *se = data;
+
+        return say(se->sp, se->sign, line);
+}
+
+/* The shown element changes of every set, said through the rules that use them. */
+static int say_elements(struct speech *sp, const struct diffs *d, const struct speak_table *live,
+                        const struct speak_table *want, const struct speak_names *names) {
+        int r = 0;
+
+        for (size_t i = 0; i < d->n && r >= 0; i++) {
+                const struct set_diff *sd = &d->v[i];
+
+                for (size_t k = 0; k < sd->nshown && r >= 0; k++) {
+                        struct say_elem se = { sp, sd->shown[k][0] };
+
+                        r = speak_element(se.sign == '+' ? want : live, names, sd->name, sd->shown[k] + 2,
+                                          say_elem_cb, &se);
+                }
+                sp->more += sd->added + sd->removed - sd->nshown;
+        }
+        return r;
+}
+
+static void print_speech(const struct speech *sp, bool json, bool same, int ct, uint64_t cut, uint64_t total) {
+        struct pst_json j;
+
+        if (!json) {
+                for (size_t i = 0; i < sp->all.n; i++)
+                        printf("%s\n", sp->all.v[i]);
+                if (sp->more)
+                        printf("... and %zu more set elements\n", sp->more);
+                if (ct >= 0 && !same)
+                        printf("conntrack: %" PRIu64 " of %" PRIu64 " tracked connections would not be let in as new\n",
+                               cut, total);
+                else if (!same)
+                        printf("conntrack: not counted (%s)\n", strerror(-ct));
+                return;
+        }
+        pst_json_init(&j, stdout);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", true);
+        pst_json_bool(&j, "same", same);
+        pst_json_begin_array(&j, "allowed");
+        for (size_t i = 0; i < sp->allowed.n; i++)
+                pst_json_string(&j, NULL, sp->allowed.v[i]);
+        pst_json_end_array(&j);
+        pst_json_begin_array(&j, "blocked");
+        for (size_t i = 0; i < sp->blocked.n; i++)
+                pst_json_string(&j, NULL, sp->blocked.v[i]);
+        pst_json_end_array(&j);
+        pst_json_int(&j, "more", (long long) sp->more);
+        if (ct >= 0 && !same) {
+                pst_json_begin_object(&j, "conntrack");
+                pst_json_int(&j, "cut", (long long) cut);
+                pst_json_int(&j, "total", (long long) total);
+                pst_json_end_object(&j);
+        } else
+                pst_json_raw(&j, "conntrack", "null");
+        pst_json_end_object(&j);
+}
+
+static int speak_diff(const struct pst_ruleset *rs, const struct ctl_diff_opts *o, const char *live_text,
+                      const char *want_text, const struct diffs *d, bool same) {
+        const struct speak_names names = { .policy = o->policy, .catalog = o->catalog };
+        struct speak_table live = {}, want = {};
+        struct speech sp = {};
+        uint64_t cut = 0, total = 0;
+        int r, ct = -ENODATA;
+
+        r = speak_parse(live_text, &names, &live);
+        if (r >= 0)
+                r = speak_parse(want_text, &names, &want);
+        if (r >= 0)
+                r = say_atoms(&sp, &live, &want);
+        if (r >= 0)
+                r = say_elements(&sp, d, &live, &want, &names);
+        if (r >= 0 && !same)
+                ct = pst_conntrack_count_cut(rs, NULL, &cut, &total);
+        if (r >= 0)
+                print_speech(&sp, o->json, same, ct, cut, total);
+        speak_table_clear(&live);
+        speak_table_clear(&want);
+        lines_clear(&sp.allowed);
+        lines_clear(&sp.blocked);
+        lines_clear(&sp.all);
+        return r;
+}
+
 int ctl_diff(struct pst_ruleset *rs, const struct ctl_diff_opts *o, struct pst_diag *diag) {
         _cleanup_(pst_live_freep) struct pst_live_table *live = NULL;
         _cleanup_free_ char *live_text = NULL, *want_text = NULL, *structure = NULL;
@@ -343,10 +505,14 @@ int ctl_diff(struct pst_ruleset *rs, const struct ctl_diff_opts *o, struct pst_d
                 return pst_error(diag, r, NULL, 0, "cannot compare set elements: %s", strerror(-r));
         }
         same = !*structure && d.n == 0;
-        if (o->json)
+        if (!o->nft)
+                r = speak_diff(rs, o, live_text, want_text, &d, same);
+        else if (o->json)
                 print_json(same, live_text, want_text, structure, &d);
         else
                 print_text(structure, &d);
         diffs_clear(&d);
+        if (r < 0)
+                return pst_error(diag, r, NULL, 0, "cannot say what changes: %s", strerror(-r));
         return same ? 0 : 1;
 }

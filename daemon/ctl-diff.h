@@ -7,6 +7,8 @@
 
 #include "diag.h"
 #include "ir.h"
+#include "policy.h"
+#include "service.h"
 
 /* Element lines shown per set before "... and N more". */
 #define CTL_DIFF_SHOWN 20
@@ -14,6 +16,9 @@
 struct ctl_diff_opts {
         const char *label; /* the policy file, for the "+++" line */
         bool json;
+        bool nft;                          /* the nft listings' diff instead of the policy's words */
+        const struct pst_policy *policy;   /* service names: the policy's own, */
+        const struct pst_catalog *catalog; /* then the catalog's */
 };
 
 /*

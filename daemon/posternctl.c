@@ -37,6 +37,7 @@ struct ctl {
         bool have_backend;          /* --backend given: overrides the policy's options.backend */
         enum pst_backend_kind backend;
         bool applied_iptables;
+        bool nft;                   /* diff --nft */
         bool force;                 /* --force: apply even if it cuts our own SSH connection */
 };
 
@@ -294,7 +295,10 @@ static int cmd_diff(struct ctl *c, char **args) {
         if (r)
                 return fail(c, r);
         fflush(stdout);
-        r = ctl_diff(pc->ruleset, &(struct ctl_diff_opts) { .label = args[0], .json = c->json }, &c->diag);
+        r = ctl_diff(pc->ruleset,
+                     &(struct ctl_diff_opts) { .label = args[0], .json = c->json, .nft = c->nft,
+                                               .policy = pc->policy, .catalog = &pc->catalog },
+                     &c->diag);
         if (r < 0)
                 return fail(c, EXIT_SYSTEM);
         print_warnings(c);
@@ -451,7 +455,7 @@ static int dispatch_verb(struct ctl *c, int argc, char **argv) {
 /* Options into c.  Returns 1 to go on, 0 (done: --help, --version) or an
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
-        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_FORCE };
+        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_FORCE, OPT_NFT };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
@@ -459,6 +463,7 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                 { "json", no_argument, NULL, OPT_JSON },
                 { "backend", required_argument, NULL, OPT_BACKEND },
                 { "force", no_argument, NULL, OPT_FORCE },
+                { "nft", no_argument, NULL, OPT_NFT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -482,6 +487,9 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         break;
                 case OPT_FORCE:
                         c->force = true;
+                        break;
+                case OPT_NFT:
+                        c->nft = true;
                         break;
                 case OPT_BACKEND:
                         if (pst_backend_from_string(optarg, &c->backend) < 0) {

@@ -88,8 +88,10 @@ int pst_elems_from_set(const struct pst_set *s, struct pst_elems *ret) {
         uint32_t klen = s->nfields == 1 ? pst_field_info(s->fields[0])->len : s->klen;
         int r;
 
-        *ret = (struct pst_elems) { .klen = klen,
-                                    .key_type = s->nfields == 1 ? pst_field_info(s->fields[0])->datatype : 0 };
+        *ret = (struct pst_elems) { .klen = klen };
+        /* the kernel's NFTA_SET_KEY_TYPE: 6 bits per field (nft's concat_subtype_add()) */
+        for (unsigned f = 0; f < s->nfields; f++)
+                ret->key_type = (ret->key_type << 6) | pst_field_info(s->fields[f])->datatype;
         strncpy(ret->name, s->name, sizeof(ret->name) - 1);
         for (size_t i = 0; i < s->n; i++) {
                 r = elems_add(ret, pst_set_first(s, i), pst_set_last(s, i));
@@ -172,8 +174,9 @@ static void format_one(const struct pst_elems *e, const uint8_t *k, char *buf, s
                 o += (size_t) snprintf(buf + o, size - o, "%02x", k[i]);
 }
 
-void pst_elems_format(const struct pst_elems *e, const uint8_t *first, const uint8_t *last, char *buf,
-                      size_t size) {
+/* One field's range: a value, a prefix or first-last. */
+static void format_range(const struct pst_elems *e, const uint8_t *first, const uint8_t *last, char *buf,
+                         size_t size) {
         char a[INET6_ADDRSTRLEN + 600], b[sizeof(a)];
         int plen;
 
@@ -189,6 +192,37 @@ void pst_elems_format(const struct pst_elems *e, const uint8_t *first, const uin
         }
         format_one(e, last, b, sizeof(b));
         snprintf(buf, size, "%s-%s", a, b);
+}
+
+static uint32_t type_len(uint32_t type) {
+        return type == 8 ? 16 : type == 13 ? 2 : 4;
+}
+
+void pst_elems_format(const struct pst_elems *e, const uint8_t *first, const uint8_t *last, char *buf,
+                      size_t size) {
+        uint32_t types[PST_CONCAT_MAX + 2], n = 0, off = 0;
+        size_t o = 0;
+
+        if (e->key_type < 64) { /* one field */
+                format_range(e, first, last, buf, size);
+                return;
+        }
+        /* a concatenation: 6 bits of type per field, the first field highest */
+        for (uint32_t kt = e->key_type; kt && n < ELEMENTSOF(types); kt >>= 6)
+                types[n++] = kt & 63;
+        buf[0] = 0;
+        for (uint32_t i = n; i-- > 0 && o < size;) {
+                struct pst_elems f = { .key_type = types[i], .klen = type_len(types[i]) };
+
+                if (off + f.klen > e->klen)
+                        break;
+                if (o)
+                        o += (size_t) snprintf(buf + o, size - o, " . ");
+                if (o < size)
+                        format_range(&f, first + off, last + off, buf + o, size - o);
+                o += strlen(buf + o);
+                off += (f.klen + 3) & ~3u;
+        }
 }
 
 /* ---- the dump ---- */

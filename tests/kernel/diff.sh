@@ -1,6 +1,8 @@
 #!/bin/bash
 # posternctl diff against a live table, in fresh namespaces: exact output and
-# exit status (0 same, 1 different, 2 system error) for
+# exit status (0 same, 1 different, 2 system error), in the policy's words
+# (newly allowed +, newly blocked -, per set element through the rule that
+# uses the set, the conntrack count) and with --nft, for
 #   - the same policy (no output),
 #   - a list with entries removed and added: the structure is the same, the
 #     set's elements are listed as +/- lines, the first 20 then "... and N more",
@@ -32,15 +34,21 @@ cat >"$tmp/run.sh" <<EOS
 cd '$tmp'
 ctl() { '$CTL' --offline --catalog '$CATALOG' "\$@"; }
 run() { n=\$1; shift; "\$@" >"\$n.out" 2>&1; echo \$? >"\$n.rc"; }
-run none ctl diff lists.conf
+run none ctl --nft diff lists.conf
 ctl apply lists.conf >/dev/null || exit 9
 run same ctl diff lists.conf
-run list ctl diff lists2.conf
-run json ctl --json diff lists2.conf
+run same-nft ctl --nft diff lists.conf
+run list ctl --nft diff lists2.conf
+run json ctl --nft --json diff lists2.conf
+run speak-list ctl diff lists2.conf
+run speak-json ctl --json diff lists2.conf
 run eperm env POSTERN_UNSAFE_FILES=1 setpriv --reuid=65534 --regid=65534 --clear-groups \
         '$CTL' --offline --catalog '$CATALOG' diff lists.conf
 ctl apply seed000.conf >/dev/null || exit 9
-run rule ctl diff seed000-nopop3.conf
+run rule ctl --nft diff seed000-nopop3.conf
+ip link set lo up
+echo x >/dev/udp/127.0.0.1/9 # one conntrack entry: the host's own, kept by any policy
+run speak-rule ctl diff seed000-nopop3.conf
 EOS
 unshare -n bash "$tmp/run.sh" || { fail "applying in a namespace failed"; exit 1; }
 
@@ -52,6 +60,39 @@ check() { # NAME RC: exit status and exact output (expected on stdin)
 }
 
 check same 0 </dev/null
+check same-nft 0 </dev/null
+
+check speak-list 1 <<'EOT'
++ input tcp/25 (smtp) from list partners: 198.18.5.0/24
++ input tcp/25 (smtp) from list partners: 198.18.6.2
++ input tcp/25 (smtp) from list partners: 198.18.6.4
++ input tcp/25 (smtp) from list partners: 198.18.6.6
++ input tcp/25 (smtp) from list partners: 198.18.6.8
++ input tcp/25 (smtp) from list partners: 198.18.6.10
++ input tcp/25 (smtp) from list partners: 198.18.6.12
++ input tcp/25 (smtp) from list partners: 198.18.6.14
++ input tcp/25 (smtp) from list partners: 198.18.6.16
++ input tcp/25 (smtp) from list partners: 198.18.6.18
++ input tcp/25 (smtp) from list partners: 198.18.6.20
++ input tcp/25 (smtp) from list partners: 198.18.6.22
++ input tcp/25 (smtp) from list partners: 198.18.6.24
++ input tcp/25 (smtp) from list partners: 198.18.6.26
++ input tcp/25 (smtp) from list partners: 198.18.6.28
++ input tcp/25 (smtp) from list partners: 198.18.6.30
++ input tcp/25 (smtp) from list partners: 198.18.6.32
++ input tcp/25 (smtp) from list partners: 198.18.6.34
++ input tcp/25 (smtp) from list partners: 198.18.6.36
++ input tcp/25 (smtp) from list partners: 198.18.6.38
+- input tcp/25 (smtp) from list partners: 2001:db8:43::/64
+... and 6 more set elements
+conntrack: 0 of 0 tracked connections would not be let in as new
+EOT
+
+check speak-rule 1 <<'EOT'
+- forward tcp/110 (pop3)
+- input tcp/110 (pop3)
+conntrack: 0 of 1 tracked connections would not be let in as new
+EOT
 
 check list 1 <<'EOT'
 set list_partners_v4: 25 added, 1 removed
@@ -125,4 +166,16 @@ assert v6 == {"name": "list_partners_v6", "added": 0, "removed": 1, "elements": 
 EOP
 then ok "json: documented shape"; else fail "json: shape"; cat "$tmp/json.out"; fi
 [ "$(cat "$tmp/json.rc")" = 1 ] && ok "json: exit status 1" || fail "json: exit status $(cat "$tmp/json.rc")"
+
+# --json without --nft: the policy's words as data
+if python3 - "$tmp/speak-json.out" <<'EOP'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["ok"] is True and d["same"] is False, d
+assert d["allowed"][0] == "input tcp/25 (smtp) from list partners: 198.18.5.0/24" and len(d["allowed"]) == 20, d
+assert d["blocked"] == ["input tcp/25 (smtp) from list partners: 2001:db8:43::/64"], d
+assert d["more"] == 6 and d["conntrack"] == {"cut": 0, "total": 0}, d
+EOP
+then ok "speak-json: documented shape"; else fail "speak-json: shape"; cat "$tmp/speak-json.out"; fi
+[ "$(cat "$tmp/speak-json.rc")" = 1 ] && ok "speak-json: exit status 1" || fail "speak-json: exit status"
 exit $failed
