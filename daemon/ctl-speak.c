@@ -176,6 +176,21 @@ static void append(char *buf, size_t size, const char *s) {
         snprintf(buf + n, size - n, "%s%s", n ? " " : "", s);
 }
 
+/* "from zone lan" once: a zone's chain already says where it comes from,
+ * and its rules match the zone's networks too */
+static void append_clause(char *where, size_t size, const char *word, const char *what) {
+        char clause[SPEAK_TEXT_MAX];
+        const char *p;
+        size_t n;
+
+        snprintf(clause, sizeof(clause), "%s %s", word, what);
+        n = strlen(clause);
+        for (p = strstr(where, clause); p; p = strstr(p + 1, clause))
+                if ((p == where || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
+                        return;
+        append(where, size, clause);
+}
+
 static void add_set(struct speak_rule *r, const char *name) {
         if (r->nsets < ELEMENTSOF(r->sets))
                 snprintf(r->sets[r->nsets++], sizeof(r->sets[0]), "%s", name);
@@ -192,8 +207,7 @@ static size_t addr_clause(struct speak_rule *r, struct tokens *t, size_t i, char
                         i++;
                 if (i < t->n) {
                         add_set(r, t->v[i] + 1);
-                        append(where, size, "by host set");
-                        append(where, size, t->v[i] + 1);
+                        r->hosts = true;
                 }
                 return i + 1;
         }
@@ -202,8 +216,7 @@ static size_t addr_clause(struct speak_rule *r, struct tokens *t, size_t i, char
                 describe_set(v + 1, desc, sizeof(desc));
         } else
                 snprintf(desc, sizeof(desc), "%s", v);
-        append(where, size, src ? "from" : "to");
-        append(where, size, desc);
+        append_clause(where, size, src ? "from" : "to", desc);
         return i + 3;
 }
 
@@ -340,6 +353,8 @@ int speak_atoms(const struct speak_table *t, char ***ret, size_t *ret_n) {
         for (size_t i = 0; i < t->n && r >= 0; i++) {
                 const struct speak_rule *ru = &t->v[i];
 
+                if (ru->hosts)
+                        continue; /* said element by element */
                 for (size_t k = 0; k < (ru->nitems ?: 1) && r >= 0; k++) {
                         if (GROW(v, cap, n + 1, (size_t) SPEAK_ITEMS_MAX * PST_RULES_MAX) < 0) {
                                 r = -ENOMEM;

@@ -37,6 +37,7 @@ struct speak_rule {
         size_t nitems, capitems;
         char sets[4][PST_NAME_MAX * 4]; /* the named sets it looks up */
         size_t nsets;
+        bool hosts; /* matches a host-to-host set: its elements are its meaning */
 };
 
 struct speak_table {
