@@ -189,7 +189,7 @@ out:
 /* What changes in one named set. */
 struct set_diff {
         char name[PST_NAME_MAX * 4];
-        const struct pst_elems *fmt; /* formats the keys, while the walk runs */
+        const struct pst_elems *fmt_live, *fmt_want; /* format the keys of each side, while the walk runs */
         size_t added, removed;
         char *shown[CTL_DIFF_SHOWN]; /* "+ 198.18.5.0/24", the first CTL_DIFF_SHOWN in key order */
         size_t nshown;
@@ -219,7 +219,7 @@ static int elem_cb(char sign, const uint8_t *first, const uint8_t *last, void *d
                 return 0;
         buf[0] = sign;
         buf[1] = ' ';
-        pst_elems_format(sd->fmt, first, last, buf + 2, sizeof(buf) - 2);
+        pst_elems_format(sign == '+' ? sd->fmt_want : sd->fmt_live, first, last, buf + 2, sizeof(buf) - 2);
         sd->shown[sd->nshown] = strdup(buf);
         if (!sd->shown[sd->nshown])
                 return -ENOMEM;
@@ -236,10 +236,10 @@ static int diff_set(struct diffs *d, const struct pst_elems *live, const struct 
         if (GROW(d->v, d->cap, d->n + 1, (size_t) PST_SETS_MAX * 2) < 0)
                 return -ENOMEM;
         sd = &d->v[d->n];
-        *sd = (struct set_diff) { .fmt = want ?: live };
+        *sd = (struct set_diff) { .fmt_live = live, .fmt_want = want };
         memcpy(sd->name, (want ?: live)->name, sizeof(sd->name));
         r = pst_elems_diff(live ?: &none, want ?: &none, elem_cb, sd);
-        sd->fmt = NULL;
+        sd->fmt_live = sd->fmt_want = NULL;
         d->n++; /* counted even on failure: diffs_clear() frees what it holds */
         if (r < 0)
                 return r;

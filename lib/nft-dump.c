@@ -50,10 +50,8 @@ static int elems_add(struct pst_elems *e, const uint8_t *first, const uint8_t *l
         return 0;
 }
 
-static size_t sort_rec; /* qsort has no context argument; set just before each call */
-
-static int rec_cmp(const void *a, const void *b) {
-        return memcmp(a, b, sort_rec);
+static int rec_cmp(const void *a, const void *b, void *rec) {
+        return memcmp(a, b, *(const size_t *) rec);
 }
 
 /* Records of size rec in ascending memcmp order: already so, the reverse
@@ -79,8 +77,7 @@ static void sort_records(uint8_t *v, size_t n, size_t rec) {
                 }
                 return;
         }
-        sort_rec = rec;
-        qsort(v, n, rec, rec_cmp);
+        qsort_r(v, n, rec, rec_cmp, &rec);
 }
 
 int pst_elems_from_set(const struct pst_set *s, struct pst_elems *ret) {
