@@ -83,6 +83,27 @@ static void describe_set(const char *name, char *buf, size_t size) {
                 snprintf(buf, size, "%s", base);
 }
 
+/* "198.18.2.10" → "exchange" when the policy has a host of exactly that
+ * address (its v4 and v6 rules then say the same); else the address. */
+static const char *host_or_addr(const struct speak_names *names, const char *text) {
+        struct pst_addr a;
+
+        if (!names->policy || pst_addr_parse(text, &a, NULL) < 0)
+                return text;
+        for (size_t i = 0; i < names->policy->nhosts; i++) {
+                const struct pst_host *h = names->policy->hosts[i];
+
+                for (size_t k = 0; k < h->addrs.n; k++) {
+                        const struct pst_addr *b = &h->addrs.v[k];
+
+                        if (b->family == a.family && b->prefixlen == a.prefixlen &&
+                            memcmp(b->a, a.a, pst_addr_len(a.family)) == 0)
+                                return h->name;
+                }
+        }
+        return text;
+}
+
 /* The service a port range belongs to: the policy's own first, then the catalog's. */
 static const char *service_of(const struct speak_names *names, bool udp, unsigned first, unsigned last) {
         const struct pst_catalog *cats[2] = { NULL, names->catalog };
@@ -198,7 +219,8 @@ static void add_set(struct speak_rule *r, const char *name) {
 
 /* "ip saddr X" / "ip6 daddr X" → "from X" / "to X"; a concatenation's set is
  * said element by element (speak_element). */
-static size_t addr_clause(struct speak_rule *r, struct tokens *t, size_t i, char *where, size_t size) {
+static size_t addr_clause(struct speak_rule *r, const struct speak_names *names, struct tokens *t, size_t i,
+                          char *where, size_t size) {
         bool src = streq(t->v[i + 1], "saddr");
         char *v = t->v[i + 2], desc[PST_NAME_MAX * 4 + 16];
 
@@ -215,7 +237,7 @@ static size_t addr_clause(struct speak_rule *r, struct tokens *t, size_t i, char
                 add_set(r, v + 1);
                 describe_set(v + 1, desc, sizeof(desc));
         } else
-                snprintf(desc, sizeof(desc), "%s", v);
+                snprintf(desc, sizeof(desc), "%s", host_or_addr(names, v));
         append_clause(where, size, src ? "from" : "to", desc);
         return i + 3;
 }
@@ -243,7 +265,7 @@ static size_t parse_clause(struct speak_rule *r, const struct speak_names *names
                 return i + 3;
         }
         if ((streq(a, "ip") || streq(a, "ip6")) && (streq(b, "saddr") || streq(b, "daddr")) && *c)
-                return addr_clause(r, t, i, where, SPEAK_TEXT_MAX);
+                return addr_clause(r, names, t, i, where, SPEAK_TEXT_MAX);
         if ((streq(a, "iifname") || streq(a, "oifname")) && *b && !streq(b, "vmap")) {
                 append(where, SPEAK_TEXT_MAX, streq(a, "iifname") ? "in" : "out");
                 append(where, SPEAK_TEXT_MAX, unquote(t->v[i + 1]));
@@ -401,7 +423,8 @@ static int speak_hosts(const struct speak_rule *r, const struct speak_names *nam
         if (sscanf(element, "%255s . %255s . %63s", s, d, p) != 3)
                 return cb(element, data);
         port_item(names, proto, p, item, sizeof(item));
-        snprintf(line, sizeof(line), "%s %s from %s to %s", r->chain, item, s, d);
+        snprintf(line, sizeof(line), "%s %s from %s to %s", r->chain, item, host_or_addr(names, s),
+                 host_or_addr(names, d));
         return cb(line, data);
 }
 

@@ -14,7 +14,8 @@
  * listing is enough (no daemon, no policy for the live side): postern's
  * chains and sets are named after the policy (input_ZONE, zone_NAME_v4,
  * list_NAME_v6, ifaddr_IF_v4, CHAIN_hosts_v4_tcp).  Service names come from
- * the policy's and the catalog's services, by port.
+ * the policy's and the catalog's services, by port; host names from the
+ * (new) policy's hosts, by address.
  */
 
 #include <stdbool.h>

@@ -143,6 +143,24 @@ static void test_speak(void **state) {
         assert_string_equal(s.v[0], "input tcp/22 from list admins: 198.18.5.0/24");
         assert_string_equal(s.v[1], "forward tcp/135 (msrpc-epmap) from 198.18.3.5 to 198.18.2.10");
         assert_string_equal(s.v[2], "set gone: 198.18.9.9");
+
+        /* the new policy's hosts name their addresses */
+        {
+                struct pst_addr a[2];
+                struct pst_host cag = { .name = "cag", .addrs = { .n = 1, .v = &a[0] } },
+                                exchange = { .name = "exchange", .addrs = { .n = 1, .v = &a[1] } };
+                struct pst_host *hosts[] = { &cag, &exchange };
+                struct pst_policy pol = { .nhosts = 2, .hosts = hosts };
+                const struct speak_names named = { .policy = &pol, .catalog = &cat };
+
+                assert_int_equal(pst_addr_parse("198.18.3.5", &a[0], NULL), 0);
+                assert_int_equal(pst_addr_parse("198.18.2.10", &a[1], NULL), 0);
+                s.n = 0;
+                assert_int_equal(speak_element(&t, &named, "forward_hosts_v4_tcp", "198.18.3.5 . 198.18.2.10 . 135",
+                                               line_cb, &s), 0);
+                assert_int_equal(s.n, 1);
+                assert_string_equal(s.v[0], "forward tcp/135 (msrpc-epmap) from cag to exchange");
+        }
         speak_table_clear(&t);
 }
 
