@@ -606,16 +606,50 @@ static int replay_batch_mark(struct replay *rp, uint16_t type) {
         return 0;
 }
 
-static int count_elem_cb(struct nftnl_set_elem *e, void *data) {
-        (void) e;
-        ++*(size_t *) data;
+/* Elements per NEWSETELEM of an anonymous set: 200 × at most 256 bytes
+ * (key, verdict or chain name, flags) stays below the element list nest's
+ * 16-bit length. */
+#define REPLAY_ELEMS_PER_MSG 200
+
+/* NEWSETELEM messages of at most REPLAY_ELEMS_PER_MSG elements each. */
+struct elem_chunker {
+        struct replay *rp;
+        const struct nftnl_set *set;
+        struct nlmsghdr *nlh; /* the message being filled, or NULL */
+        struct nlattr *nest;
+        int n;
+        int err;
+};
+
+static void chunk_end(struct elem_chunker *ec) {
+        if (!ec->nlh)
+                return;
+        mnl_attr_nest_end(ec->nlh, ec->nest);
+        replay_end(ec->rp, ec->nlh);
+        ec->nlh = NULL;
+        ec->n = 0;
+}
+
+static int chunk_elem_cb(struct nftnl_set_elem *e, void *data) {
+        struct elem_chunker *ec = data;
+
+        if (!ec->nlh) {
+                ec->nlh = replay_msg(ec->rp, 4096 + REPLAY_ELEMS_PER_MSG * 256, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
+                if (!ec->nlh)
+                        return ec->err = -ENOMEM;
+                mnl_attr_put_strz(ec->nlh, NFTA_SET_ELEM_LIST_TABLE, nftnl_set_get_str(ec->set, NFTNL_SET_TABLE));
+                mnl_attr_put_strz(ec->nlh, NFTA_SET_ELEM_LIST_SET, nftnl_set_get_str(ec->set, NFTNL_SET_NAME));
+                ec->nest = mnl_attr_nest_start(ec->nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+        }
+        (void) nftnl_set_elem_nlmsg_build(ec->nlh, e, ++ec->n);
+        if (ec->n == REPLAY_ELEMS_PER_MSG)
+                chunk_end(ec);
         return 0;
 }
 
 static int replay_set(struct replay *rp, struct nftnl_set *s, uint32_t id) {
-        bool anon = nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS;
+        struct elem_chunker ec = { .rp = rp, .set = s };
         struct nlmsghdr *nlh;
-        size_t n = 0;
 
         nftnl_set_unset(s, NFTNL_SET_HANDLE);
         nftnl_set_set_u32(s, NFTNL_SET_ID, id); /* NEWSET requires one; nothing refers to it */
@@ -624,20 +658,12 @@ static int replay_set(struct replay *rp, struct nftnl_set *s, uint32_t id) {
                 return -ENOMEM;
         nftnl_set_nlmsg_build_payload(nlh, s);
         replay_end(rp, nlh);
-        if (!anon)
-                return 0;
-        (void) nftnl_set_elem_foreach(s, count_elem_cb, &n);
-        if (n == 0)
-                return 0;
-        /* 256 bytes is more than one element of any key, data and flags */
-        nlh = replay_msg(rp, 4096 + n * 256, NFT_MSG_NEWSETELEM, NLM_F_CREATE);
-        if (!nlh)
-                return -ENOMEM;
-        nftnl_set_elems_nlmsg_build_payload(nlh, s);
-        if (nlh->nlmsg_len > 60000) /* the element list nest has a 16-bit length */
-                return -E2BIG;
-        replay_end(rp, nlh);
-        return 0;
+        if (!(nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS))
+                return 0; /* a named set's elements are compared, not listed */
+        (void) nftnl_set_elem_foreach(s, chunk_elem_cb, &ec);
+        if (ec.err >= 0)
+                chunk_end(&ec);
+        return ec.err;
 }
 
 static int replay_build(const struct pst_live_table *t, struct replay *rp) {

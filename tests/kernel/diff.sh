@@ -8,7 +8,8 @@
 #     set's elements are listed as +/- lines, the first 20 then "... and N more",
 #   - a rule changed (pop3 dropped from seed 000's two rules): a unified diff of the
 #     nft listings, without any named set's elements,
-#   - no table at all, --json, and a caller without CAP_NET_ADMIN (exit 2).
+#   - no table at all, --json, and a caller without CAP_NET_ADMIN (exit 2),
+#   - a rule whose anonymous set has 5,120 kernel elements: no difference.
 set -u
 . "$(dirname "$0")/lib.sh"
 require_kernel
@@ -29,6 +30,16 @@ cp "$ROOT/conf/examples/000-safesquid-outlook.conf" "$tmp/seed000.conf"
 sed -e 's/"ssh", "smtp", "dns", "pop3",/"ssh", "smtp", "dns",/' "$tmp/seed000.conf" >"$tmp/seed000-nopop3.conf"
 cmp -s "$tmp/seed000.conf" "$tmp/seed000-nopop3.conf" && { fail "the seed 000 edit did not apply"; exit 1; }
 
+# one rule with 2,560 port ranges: its anonymous set needs several NEWSETELEM
+# messages when the live table is copied (one element list nest holds < 64 KiB)
+python3 - "$tmp/anon.conf" <<'EOP'
+import sys
+svcs = ["  bulk%d = { tcp = [%s]; };" % (k, ", ".join('"%d-%d"' % (10000 + k * 300 + 4 * i, 10001 + k * 300 + 4 * i)
+                                                      for i in range(64))) for k in range(40)]
+allow = ", ".join('"bulk%d"' % k for k in range(40))
+open(sys.argv[1], "w").write("services = {\n%s\n};\ninput = ( { allow = [%s]; } );\n" % ("\n".join(svcs), allow))
+EOP
+
 # run NAME CMD...: stdout+stderr to $tmp/NAME.out, exit status to $tmp/NAME.rc
 cat >"$tmp/run.sh" <<EOS
 cd '$tmp'
@@ -44,6 +55,8 @@ run speak-list ctl diff lists2.conf
 run speak-json ctl --json diff lists2.conf
 run eperm env POSTERN_UNSAFE_FILES=1 setpriv --reuid=65534 --regid=65534 --clear-groups \
         '$CTL' --offline --catalog '$CATALOG' diff lists.conf
+ctl apply anon.conf >/dev/null || exit 9
+run anon ctl diff anon.conf
 ctl apply seed000.conf >/dev/null || exit 9
 run rule ctl --nft diff seed000-nopop3.conf
 ip link set lo up
@@ -60,6 +73,7 @@ check() { # NAME RC: exit status and exact output (expected on stdin)
 }
 
 check same 0 </dev/null
+check anon 0 </dev/null
 check same-nft 0 </dev/null
 
 check speak-list 1 <<'EOT'
