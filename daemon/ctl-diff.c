@@ -320,47 +320,58 @@ static void print_json(bool same, const char *live, const char *want, const char
 
 /* ---- the policy's words ---- */
 
-struct lines {
-        char **v;
-        size_t n, cap;
+/* One line said, with its parts, for the text and for --json. */
+struct said {
+        char sign;
+        char *text, *chain, *what, *where, *verdict, *element;
 };
 
-static void lines_clear(struct lines *l) {
-        speak_atoms_free(l->v, l->n);
-        *l = (struct lines) {};
+/* What becomes allowed (+) and blocked (-), in the order it is printed. */
+struct speech {
+        struct said *v;
+        size_t n, cap;
+        size_t more; /* element lines left out */
+};
+
+static void said_clear(struct said *x) {
+        free(x->text);
+        free(x->chain);
+        free(x->what);
+        free(x->where);
+        free(x->verdict);
+        free(x->element);
 }
 
-static int lines_add(struct lines *l, const char *s) {
-        char *d = strdup(s);
+static void speech_clear(struct speech *sp) {
+        for (size_t i = 0; i < sp->n; i++)
+                said_clear(&sp->v[i]);
+        free(sp->v);
+        *sp = (struct speech) {};
+}
 
-        if (!d || GROW(l->v, l->cap, l->n + 1, (size_t) 1 << 24) < 0) {
-                free(d);
+static int say(struct speech *sp, char sign, const struct speak_line *l) {
+        struct said *x;
+
+        if (GROW(sp->v, sp->cap, sp->n + 1, (size_t) 1 << 24) < 0)
                 return -ENOMEM;
-        }
-        l->v[l->n++] = d;
+        x = &sp->v[sp->n++];
+        *x = (struct said) { .sign = sign, .text = strdup(l->text), .chain = strdup(l->chain),
+                             .what = strdup(l->what), .where = strdup(l->where), .verdict = strdup(l->verdict),
+                             .element = l->element ? strdup(l->element) : NULL };
+        if (!x->text || !x->chain || !x->what || !x->where || !x->verdict || (l->element && !x->element))
+                return -ENOMEM;
         return 0;
 }
 
-/* Newly allowed (+) and newly blocked (-), in the order lines are printed. */
-struct speech {
-        struct lines allowed, blocked;
-        struct lines all; /* "+ ..." / "- ..." */
-        size_t more;      /* element lines left out */
-};
+static int say_atom(struct speech *sp, char sign, const struct speak_atom *a) {
+        struct speak_line l;
 
-static int say(struct speech *sp, char sign, const char *what) {
-        char buf[16384];
-        int r;
-
-        r = lines_add(sign == '+' ? &sp->allowed : &sp->blocked, what);
-        if (r < 0)
-                return r;
-        snprintf(buf, sizeof(buf), "%c %s", sign, what);
-        return lines_add(&sp->all, buf);
+        speak_atom_line(a, &l);
+        return say(sp, sign, &l);
 }
 
 static int say_atoms(struct speech *sp, const struct speak_table *live, const struct speak_table *want) {
-        char **a = NULL, **b = NULL;
+        struct speak_atom *a = NULL, *b = NULL;
         size_t na = 0, nb = 0, i = 0, j = 0;
         int r;
 
@@ -368,14 +379,14 @@ static int say_atoms(struct speech *sp, const struct speak_table *live, const st
         if (r >= 0)
                 r = speak_atoms(want, &b, &nb);
         while (r >= 0 && (i < na || j < nb)) {
-                int c = i >= na ? 1 : j >= nb ? -1 : strcmp(a[i], b[j]);
+                int c = i >= na ? 1 : j >= nb ? -1 : strcmp(a[i].text, b[j].text);
 
                 if (c == 0)
                         i++, j++;
                 else if (c < 0)
-                        r = say(sp, '-', a[i++]);
+                        r = say_atom(sp, '-', &a[i++]);
                 else
-                        r = say(sp, '+', b[j++]);
+                        r = say_atom(sp, '+', &b[j++]);
         }
         speak_atoms_free(a, na);
         speak_atoms_free(b, nb);
@@ -387,10 +398,10 @@ struct say_elem {
         char sign;
 };
 
-static int say_elem_cb(const char *line, void *data) {
+static int say_elem_cb(const struct speak_line *l, void *data) {
         struct say_elem *se = data;
 
-        return say(se->sp, se->sign, line);
+        return say(se->sp, se->sign, l);
 }
 
 /* The shown element changes of every set, said through the rules that use them. */
@@ -412,12 +423,31 @@ static int say_elements(struct speech *sp, const struct diffs *d, const struct s
         return r;
 }
 
+static void json_said(struct pst_json *j, const struct speech *sp, char sign, const char *key) {
+        pst_json_begin_array(j, key);
+        for (size_t i = 0; i < sp->n; i++) {
+                const struct said *x = &sp->v[i];
+
+                if (x->sign != sign)
+                        continue;
+                pst_json_begin_object(j, NULL);
+                pst_json_string(j, "text", x->text);
+                pst_json_string(j, "chain", x->chain);
+                pst_json_string(j, "what", x->what);
+                pst_json_string(j, "where", x->where);
+                pst_json_string(j, "verdict", x->verdict[0] ? x->verdict : "accept");
+                pst_json_string(j, "element", x->element);
+                pst_json_end_object(j);
+        }
+        pst_json_end_array(j);
+}
+
 static void print_speech(const struct speech *sp, bool json, bool same, int ct, uint64_t cut, uint64_t total) {
         struct pst_json j;
 
         if (!json) {
-                for (size_t i = 0; i < sp->all.n; i++)
-                        printf("%s\n", sp->all.v[i]);
+                for (size_t i = 0; i < sp->n; i++)
+                        printf("%c %s\n", sp->v[i].sign, sp->v[i].text);
                 if (sp->more)
                         printf("... and %zu more set elements\n", sp->more);
                 if (ct >= 0 && !same)
@@ -431,14 +461,8 @@ static void print_speech(const struct speech *sp, bool json, bool same, int ct, 
         pst_json_begin_object(&j, NULL);
         pst_json_bool(&j, "ok", true);
         pst_json_bool(&j, "same", same);
-        pst_json_begin_array(&j, "allowed");
-        for (size_t i = 0; i < sp->allowed.n; i++)
-                pst_json_string(&j, NULL, sp->allowed.v[i]);
-        pst_json_end_array(&j);
-        pst_json_begin_array(&j, "blocked");
-        for (size_t i = 0; i < sp->blocked.n; i++)
-                pst_json_string(&j, NULL, sp->blocked.v[i]);
-        pst_json_end_array(&j);
+        json_said(&j, sp, '+', "allowed");
+        json_said(&j, sp, '-', "blocked");
         pst_json_int(&j, "more", (long long) sp->more);
         if (ct >= 0 && !same) {
                 pst_json_begin_object(&j, "conntrack");
@@ -471,9 +495,7 @@ static int speak_diff(const struct pst_ruleset *rs, const struct ctl_diff_opts *
                 print_speech(&sp, o->json, same, ct, cut, total);
         speak_table_clear(&live);
         speak_table_clear(&want);
-        lines_clear(&sp.allowed);
-        lines_clear(&sp.blocked);
-        lines_clear(&sp.all);
+        speech_clear(&sp);
         return r;
 }
 

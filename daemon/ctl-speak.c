@@ -343,7 +343,7 @@ int speak_parse(const char *listing, const struct speak_names *names, struct spe
 
 /* ---- atoms ---- */
 
-static int atom(const struct speak_rule *r, const char *item, char **ret) {
+static int atom(const struct speak_rule *r, const char *item, struct speak_atom *ret) {
         char buf[SPEAK_TEXT_MAX * 3];
 
         snprintf(buf, sizeof(buf), "%s", r->chain);
@@ -353,22 +353,27 @@ static int atom(const struct speak_rule *r, const char *item, char **ret) {
                 append(buf, sizeof(buf), r->where);
         if (r->verdict[0])
                 append(buf, sizeof(buf), r->verdict);
-        *ret = strdup(buf);
-        return *ret ? 0 : -ENOMEM;
+        *ret = (struct speak_atom) { .text = strdup(buf), .rule = r, .item = item };
+        return ret->text ? 0 : -ENOMEM;
 }
 
-static int str_cmp(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
+static int atom_cmp(const void *a, const void *b) {
+        return strcmp(((const struct speak_atom *) a)->text, ((const struct speak_atom *) b)->text);
 }
 
-void speak_atoms_free(char **v, size_t n) {
+void speak_atoms_free(struct speak_atom *v, size_t n) {
         for (size_t i = 0; i < n; i++)
-                free(v[i]);
+                free(v[i].text);
         free(v);
 }
 
-int speak_atoms(const struct speak_table *t, char ***ret, size_t *ret_n) {
-        char **v = NULL;
+void speak_atom_line(const struct speak_atom *a, struct speak_line *ret) {
+        *ret = (struct speak_line) { .text = a->text, .chain = a->rule->chain, .what = a->item ?: "",
+                                     .where = a->rule->where, .verdict = a->rule->verdict };
+}
+
+int speak_atoms(const struct speak_table *t, struct speak_atom **ret, size_t *ret_n) {
+        struct speak_atom *v = NULL;
         size_t n = 0, cap = 0, w = 0;
         int r = 0;
 
@@ -392,10 +397,10 @@ int speak_atoms(const struct speak_table *t, char ***ret, size_t *ret_n) {
                 return r;
         }
         if (n)
-                qsort(v, n, sizeof(*v), str_cmp);
+                qsort(v, n, sizeof(*v), atom_cmp);
         for (size_t i = 0; i < n; i++) {
-                if (w > 0 && streq(v[w - 1], v[i])) {
-                        free(v[i]);
+                if (w > 0 && streq(v[w - 1].text, v[i].text)) {
+                        free(v[i].text);
                         continue;
                 }
                 v[w++] = v[i];
@@ -418,19 +423,45 @@ static const char *hosts_set_proto(const char *set) {
 /* "198.18.3.5 . 198.18.2.10 . 135" of a host-to-host set */
 static int speak_hosts(const struct speak_rule *r, const struct speak_names *names, const char *proto,
                        const char *element, speak_line_cb cb, void *data) {
-        char s[256], d[256], p[64], item[256], line[SPEAK_TEXT_MAX];
+        char s[256], d[256], p[64], item[256], where[600], line[SPEAK_TEXT_MAX];
+        struct speak_line l = { .chain = r->chain, .what = item, .where = where, .verdict = r->verdict,
+                                .element = element, .text = line };
 
-        if (sscanf(element, "%255s . %255s . %63s", s, d, p) != 3)
-                return cb(element, data);
+        if (sscanf(element, "%255s . %255s . %63s", s, d, p) != 3) {
+                l = (struct speak_line) { .text = element, .chain = r->chain, .what = "", .where = "",
+                                          .verdict = r->verdict, .element = element };
+                return cb(&l, data);
+        }
         port_item(names, proto, p, item, sizeof(item));
-        snprintf(line, sizeof(line), "%s %s from %s to %s", r->chain, item, host_or_addr(names, s),
-                 host_or_addr(names, d));
-        return cb(line, data);
+        snprintf(where, sizeof(where), "from %s to %s", host_or_addr(names, s), host_or_addr(names, d));
+        snprintf(line, sizeof(line), "%s %s %s", r->chain, item, where);
+        return cb(&l, data);
+}
+
+/* "input tcp/25 (smtp), tcp/465 (smtps) from list partners: 198.18.5.0/24" */
+static int speak_rule_element(const struct speak_rule *ru, const char *element, speak_line_cb cb, void *data) {
+        char what[SPEAK_TEXT_MAX] = "", line[SPEAK_TEXT_MAX * 4];
+        struct speak_line l = { .text = line, .chain = ru->chain, .what = what, .where = ru->where,
+                                .verdict = ru->verdict, .element = element };
+
+        for (size_t k = 0; k < ru->nitems; k++) {
+                size_t n = strlen(what);
+
+                snprintf(what + n, sizeof(what) - n, "%s%s", k ? ", " : "", ru->items[k]);
+        }
+        snprintf(line, sizeof(line), "%s", ru->chain);
+        if (what[0])
+                append(line, sizeof(line), what);
+        if (ru->where[0])
+                append(line, sizeof(line), ru->where);
+        if (ru->verdict[0])
+                append(line, sizeof(line), ru->verdict);
+        snprintf(line + strlen(line), sizeof(line) - strlen(line), ": %s", element);
+        return cb(&l, data);
 }
 
 int speak_element(const struct speak_table *t, const struct speak_names *names, const char *set,
                   const char *element, speak_line_cb cb, void *data) {
-        char line[SPEAK_TEXT_MAX * 4];
         bool said = false;
         int r = 0;
 
@@ -443,26 +474,19 @@ int speak_element(const struct speak_table *t, const struct speak_names *names, 
                 if (!uses)
                         continue;
                 said = true;
-                if (hosts_set_proto(set)) {
+                if (hosts_set_proto(set))
                         r = speak_hosts(ru, names, hosts_set_proto(set), element, cb, data);
-                        continue;
-                }
-                snprintf(line, sizeof(line), "%s", ru->chain);
-                for (size_t k = 0; k < ru->nitems; k++) {
-                        size_t n = strlen(line);
-
-                        snprintf(line + n, sizeof(line) - n, "%s%s", k ? ", " : " ", ru->items[k]);
-                }
-                if (ru->where[0])
-                        append(line, sizeof(line), ru->where);
-                if (ru->verdict[0])
-                        append(line, sizeof(line), ru->verdict);
-                snprintf(line + strlen(line), sizeof(line) - strlen(line), ": %s", element);
-                r = cb(line, data);
+                else
+                        r = speak_rule_element(ru, element, cb, data);
         }
         if (!said && r >= 0) {
+                char line[SPEAK_TEXT_MAX], where[SPEAK_TEXT_MAX];
+                struct speak_line l = { .text = line, .chain = "", .what = "", .where = where, .verdict = "",
+                                        .element = element };
+
+                snprintf(where, sizeof(where), "set %s", set);
                 snprintf(line, sizeof(line), "set %s: %s", set, element);
-                r = cb(line, data);
+                r = cb(&l, data);
         }
         return r;
 }

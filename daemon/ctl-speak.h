@@ -49,9 +49,28 @@ struct speak_table {
 int speak_parse(const char *listing, const struct speak_names *names, struct speak_table *ret);
 void speak_table_clear(struct speak_table *t);
 
-/* Every atom of t, sorted, duplicates removed (strings owned by *ret). */
-int speak_atoms(const struct speak_table *t, char ***ret, size_t *ret_n);
-void speak_atoms_free(char **v, size_t n);
+/* One thing said: the sentence and its parts (borrowed, valid as long as
+ * the table and, for element lines, the callback run). */
+struct speak_line {
+        const char *text;    /* "input tcp/22 (ssh) from list admins: 198.18.5.0/24" */
+        const char *chain;   /* "input" */
+        const char *what;    /* "tcp/22 (ssh)"; a rule's items joined by ", "; "" for a rule as a whole */
+        const char *where;   /* "from list admins", "" */
+        const char *verdict; /* "" for accept, else "drop", ... */
+        const char *element; /* the set element, or NULL */
+};
+
+/* One port, protocol or ICMP type of one rule, as a sentence. */
+struct speak_atom {
+        char *text;
+        const struct speak_rule *rule;
+        const char *item; /* NULL: the rule as a whole */
+};
+
+/* Every atom of t, sorted by text, duplicates removed. */
+int speak_atoms(const struct speak_table *t, struct speak_atom **ret, size_t *ret_n);
+void speak_atoms_free(struct speak_atom *v, size_t n);
+void speak_atom_line(const struct speak_atom *a, struct speak_line *ret);
 
 /*
  * One changed element of named set `set`, said for each rule of t that
@@ -59,6 +78,6 @@ void speak_atoms_free(char **v, size_t n);
  * (for a host-to-host set: "forward tcp/135 (msrpc-epmap) from 198.18.3.5
  * to 198.18.2.10").  cb gets each line; returns what cb returned if < 0.
  */
-typedef int (*speak_line_cb)(const char *line, void *data);
+typedef int (*speak_line_cb)(const struct speak_line *l, void *data);
 int speak_element(const struct speak_table *t, const struct speak_names *names, const char *set,
                   const char *element, speak_line_cb cb, void *data);

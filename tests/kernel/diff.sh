@@ -186,8 +186,10 @@ if python3 - "$tmp/speak-json.out" <<'EOP'
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["ok"] is True and d["same"] is False, d
-assert d["allowed"][0] == "input tcp/25 (smtp) from list partners: 198.18.5.0/24" and len(d["allowed"]) == 20, d
-assert d["blocked"] == ["input tcp/25 (smtp) from list partners: 2001:db8:43::/64"], d
+first = {"text": "input tcp/25 (smtp) from list partners: 198.18.5.0/24", "chain": "input",
+         "what": "tcp/25 (smtp)", "where": "from list partners", "verdict": "accept", "element": "198.18.5.0/24"}
+assert d["allowed"][0] == first and len(d["allowed"]) == 20, d
+assert [b["text"] for b in d["blocked"]] == ["input tcp/25 (smtp) from list partners: 2001:db8:43::/64"], d
 assert d["more"] == 6 and d["conntrack"] == {"cut": 0, "total": 0}, d
 EOP
 then ok "speak-json: documented shape"; else fail "speak-json: shape"; cat "$tmp/speak-json.out"; fi

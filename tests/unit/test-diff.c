@@ -100,10 +100,15 @@ static const char listing[] =
         "\t}\n"
         "}\n";
 
-static int line_cb(const char *line, void *data) {
+static int line_cb(const struct speak_line *l, void *data) {
         struct seen *s = data;
 
-        snprintf(s->v[s->n++], sizeof(s->v[0]), "%s", line);
+        snprintf(s->v[s->n++], sizeof(s->v[0]), "%s", l->text);
+        /* the parts say the same as the sentence */
+        assert_non_null(strstr(l->text, l->chain));
+        assert_non_null(strstr(l->text, l->what));
+        assert_non_null(strstr(l->text, l->where));
+        assert_non_null(l->element);
         return 0;
 }
 
@@ -125,14 +130,24 @@ static void test_speak(void **state) {
         };
         struct speak_table t;
         struct seen s = {};
-        char **atoms;
+        struct speak_atom *atoms;
         size_t n;
 
         assert_int_equal(speak_parse(listing, &names, &t), 0);
         assert_int_equal(speak_atoms(&t, &atoms, &n), 0);
         assert_int_equal(n, ELEMENTSOF(want)); /* the host set's rule is said by its elements */
         for (size_t i = 0; i < n; i++)
-                assert_string_equal(atoms[i], want[i]);
+                assert_string_equal(atoms[i].text, want[i]);
+        {
+                struct speak_line l;
+
+                speak_atom_line(&atoms[5], &l);
+                assert_string_equal(l.chain, "input");
+                assert_string_equal(l.what, "tcp/25 (smtp)");
+                assert_string_equal(l.where, "from zone wan to (ppp0)");
+                assert_string_equal(l.verdict, "");
+                assert_null(l.element);
+        }
         speak_atoms_free(atoms, n);
 
         assert_int_equal(speak_element(&t, &names, "list_admins_v4", "198.18.5.0/24", line_cb, &s), 0);
