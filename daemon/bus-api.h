@@ -22,11 +22,16 @@
 #define POSTERN_BUS_ERROR_KERNEL "org.postern1.Error.KernelError"
 #define POSTERN_BUS_ERROR_PERMISSION_DENIED "org.postern1.Error.PermissionDenied"
 #define POSTERN_BUS_ERROR_NO_SUCH_INTERFACE "org.postern1.Error.NoSuchInterface"
+#define POSTERN_BUS_ERROR_BUSY "org.postern1.Error.Busy"       /* a confirmation is pending; nothing to confirm */
+#define POSTERN_BUS_ERROR_LOCKOUT "org.postern1.Error.Lockout" /* would cut the caller's own SSH connection */
 
 /* methods and signal */
 #define POSTERN_BUS_METHOD_RELOAD "Reload"   /* () */
 #define POSTERN_BUS_METHOD_REAPPLY "Reapply" /* (s ifname) */
+#define POSTERN_BUS_METHOD_APPLY "Apply"     /* (s path, u confirm_seconds, s ssh_connection, b force) -> (t generation) */
+#define POSTERN_BUS_METHOD_CONFIRM "Confirm" /* () */
 #define POSTERN_BUS_SIGNAL_APPLIED "Applied" /* (t generation, s digest) */
+#define POSTERN_BUS_SIGNAL_ROLLED_BACK "RolledBack" /* (t generation, s digest): what is back */
 
 /* properties */
 #define POSTERN_BUS_PROP_STATE "State"                /* s */
@@ -40,3 +45,6 @@
 #define POSTERN_BUS_PROP_RECHECKS "Rechecks"          /* t */
 #define POSTERN_BUS_PROP_SET_UPDATES "SetUpdates"     /* t */
 #define POSTERN_BUS_PROP_RESYNCS "Resyncs"            /* t */
+#define POSTERN_BUS_PROP_CONFIRM_DEADLINE "ConfirmDeadline" /* t: CLOCK_REALTIME µs, 0 = nothing pending */
+#define POSTERN_BUS_PROP_ROLLBACK_DIGEST "RollbackDigest"   /* s: what goes back without Confirm(), "" */
+#define POSTERN_BUS_PROP_ROLLBACKS "Rollbacks"              /* t */

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <linux/capability.h>
 #include <systemd/sd-bus.h>
 #include <net/if.h>
@@ -18,6 +19,8 @@
  * are told apart by r.
  */
 static const char *bus_error_name(enum manager_error kind, int r) {
+        if (kind == MANAGER_ERR_LOCKOUT)
+                return POSTERN_BUS_ERROR_LOCKOUT;
         if (r == -EPERM || r == -EACCES)
                 return POSTERN_BUS_ERROR_PERMISSION_DENIED;
         switch (kind) {
@@ -25,6 +28,9 @@ static const char *bus_error_name(enum manager_error kind, int r) {
                 return POSTERN_BUS_ERROR_INVALID_POLICY;
         case MANAGER_ERR_KERNEL:
                 return POSTERN_BUS_ERROR_KERNEL;
+        case MANAGER_ERR_BUSY:
+                return POSTERN_BUS_ERROR_BUSY;
+        case MANAGER_ERR_LOCKOUT: /* above */
         case MANAGER_ERR_NONE:
                 break;
         }
@@ -86,6 +92,44 @@ static int method_reload(sd_bus_message *msg, void *userdata, sd_bus_error *erro
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        enum manager_error kind = MANAGER_ERR_NONE;
+        _cleanup_free_ char *text = NULL;
+        const char *path, *ssh;
+        uint32_t confirm;
+        int force, r;
+
+        r = bus_verify_caller(msg, error);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read(msg, "susb", &path, &confirm, &ssh, &force);
+        if (r < 0)
+                return r;
+        if (*path && path[0] != '/')
+                return bus_error(error, MANAGER_ERR_NONE, -EINVAL, "'%s' is not an absolute path", path);
+        log_msg(LOG_INFO, "apply of %s requested over D-Bus by %s (confirm %" PRIu32 " s%s)", *path ? path : m->policy_path,
+                strna(sd_bus_message_get_sender(msg)), confirm, force ? ", forced" : "");
+        r = manager_apply(m, path, confirm, ssh, force, &kind, &text);
+        if (r < 0)
+                return bus_error(error, kind, r, "%s", text ? text : strerror(-r));
+        return sd_bus_reply_method_return(msg, "t", m->generation);
+}
+
+static int method_confirm(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        int r;
+
+        r = bus_verify_caller(msg, error);
+        if (r < 0)
+                return r;
+        r = manager_confirm(userdata);
+        if (r == -ENOENT)
+                return bus_error(error, MANAGER_ERR_BUSY, r, "nothing to confirm: no apply with a confirmation is pending");
+        if (r < 0)
+                return bus_error(error, MANAGER_ERR_KERNEL, r, "%s", strerror(-r));
+        return sd_bus_reply_method_return(msg, NULL);
+}
+
 static int method_reapply(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
         struct manager *m = userdata;
         char ifname[IFNAMSIZ], why[96];
@@ -141,6 +185,13 @@ static int property_get_rules(sd_bus *bus, const char *path, const char *interfa
         return sd_bus_message_append(reply, "t", (uint64_t) manager_nrules(m));
 }
 
+static int property_get_rollback_digest(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                        sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+
+        return sd_bus_message_append(reply, "s", m->previous ? m->previous->digest : "");
+}
+
 static int property_get_resyncs(sd_bus *bus, const char *path, const char *interface, const char *property,
                                 sd_bus_message *reply, void *userdata, sd_bus_error *error) {
         return sd_bus_message_append(reply, "t", manager_resyncs(userdata));
@@ -158,6 +209,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_ERROR, "s", NULL, FIELD(last_error), EMITS_CHANGE),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLIED_AT, "t", NULL, FIELD(applied_at), EMITS_CHANGE),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_RULES, "t", property_get_rules, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_CONFIRM_DEADLINE, "t", NULL, FIELD(confirm_deadline), EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_ROLLBACK_DIGEST, "s", property_get_rollback_digest, 0, EMITS_CHANGE),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_ROLLBACKS, "t", NULL, FIELD(rollbacks), EMITS_CHANGE),
         /* counters: read on demand, no change signals */
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_LAST_EVENT, "s", property_get_char_array, FIELD(last_event), 0),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_RECHECKS, "t", NULL, FIELD(rechecks), 0),
@@ -166,9 +220,15 @@ static const sd_bus_vtable manager_vtable[] = {
         /* UNPRIVILEGED: bus_verify_caller() decides, see there */
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RELOAD, SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_APPLY,
+                                SD_BUS_ARGS("s", path, "u", confirm_seconds, "s", ssh_connection, "b", force),
+                                SD_BUS_RESULT("t", generation), method_apply, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_CONFIRM, SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_confirm,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_REAPPLY, SD_BUS_ARGS("s", ifname), SD_BUS_NO_RESULT,
                                 method_reapply, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_APPLIED, SD_BUS_ARGS("t", generation, "s", digest), 0),
+        SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_ROLLED_BACK, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_VTABLE_END,
 };
 
@@ -348,7 +408,17 @@ static void emit_applied(void *userdata) {
         (void) sd_bus_emit_properties_changed(f->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_PROP_STATE,
                                               POSTERN_BUS_PROP_POLICY_DIGEST, POSTERN_BUS_PROP_GENERATION,
                                               POSTERN_BUS_PROP_LAST_ERROR, POSTERN_BUS_PROP_APPLIED_AT,
-                                              POSTERN_BUS_PROP_RULES, NULL);
+                                              POSTERN_BUS_PROP_RULES, POSTERN_BUS_PROP_CONFIRM_DEADLINE,
+                                              POSTERN_BUS_PROP_ROLLBACK_DIGEST, POSTERN_BUS_PROP_ROLLBACKS, NULL);
+}
+
+/* RolledBack(t generation, s digest); Applied came first */
+static void emit_rolled_back(void *userdata) {
+        struct bus_face *f = userdata;
+
+        if (f->bus)
+                (void) sd_bus_emit_signal(f->bus, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE,
+                                          POSTERN_BUS_SIGNAL_ROLLED_BACK, "ts", f->m->generation, f->m->digest);
 }
 
 /* PropertiesChanged for State and LastError (a reload failed) */
@@ -364,6 +434,7 @@ static void emit_state_changed(void *userdata) {
 static const struct manager_observer bus_observer = {
         .applied = emit_applied,
         .state_changed = emit_state_changed,
+        .rolled_back = emit_rolled_back,
 };
 
 int bus_face_new(struct manager *m, sd_event *event, struct bus_face **ret) {

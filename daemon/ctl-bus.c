@@ -85,15 +85,62 @@ static bool no_daemon_error(const sd_bus_error *e) {
                                       SD_BUS_ERROR_NO_REPLY, SD_BUS_ERROR_DISCONNECTED);
 }
 
-static int connect_bus(sd_bus **ret) {
+void ctl_print_failure(FILE *f, const struct pst_diag *d, const char *error_name) {
+        struct pst_json j;
+
+        pst_json_init(&j, f);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", false);
+        pst_json_string(&j, "error", error_name);
+        pst_json_begin_array(&j, "errors");
+        for (size_t i = 0; i < d->n; i++) {
+                const struct pst_diag_item *it = &d->items[i];
+
+                pst_json_begin_object(&j, NULL);
+                pst_json_string(&j, "severity", it->severity == PST_ERROR ? "error" : "warning");
+                pst_json_string(&j, "file", it->file);
+                pst_json_int(&j, "line", it->line);
+                pst_json_string(&j, "message", it->msg);
+                pst_json_end_object(&j);
+        }
+        pst_json_end_array(&j);
+        pst_json_end_object(&j);
+}
+
+/* One failure, as text on stderr ("posternctl WHAT: MSG") or as the JSON
+ * shape above on stdout; a "FILE:LINE: message" from the daemon keeps its
+ * file and line apart in JSON. */
+static void report(const char *what, const char *error_name, const char *msg, bool json) {
+        struct pst_diag d;
+        unsigned line = 0;
+        int n = 0;
+
+        if (!json) {
+                fprintf(stderr, "posternctl %s: %s\n", what, msg);
+                return;
+        }
+        pst_diag_init(&d);
+        if (msg[0] == '/' && sscanf(msg, "%*[^:]:%u: %n", &line, &n) == 1 && n > 0) {
+                _cleanup_free_ char *file = strndup(msg, strcspn(msg, ":"));
+
+                pst_error(&d, -EINVAL, file, line, "%s", msg + n);
+        } else
+                pst_error(&d, -EINVAL, NULL, 0, "%s", msg);
+        ctl_print_failure(stdout, &d, error_name);
+        pst_diag_clear(&d);
+}
+
+static int connect_bus(sd_bus **ret, const char *what, bool json) {
+        _cleanup_free_ char *msg = NULL;
         int r;
 
         if (libsystemd_open() < 0)
                 return EXIT_SYSTEM;
         r = sd_bus_open_system(ret);
-
         if (r < 0) {
-                fprintf(stderr, "posternctl: posternd is not running (cannot reach the system bus: %s)\n", strerror(-r));
+                if (asprintf(&msg, "posternd is not running (cannot reach the system bus: %s)", strerror(-r)) < 0)
+                        msg = NULL;
+                report(what, NULL, msg ? msg : "posternd is not running", json);
                 return CTL_EXIT_NO_DAEMON;
         }
         return 0;
@@ -108,21 +155,12 @@ static int call_failed(const char *what, const sd_bus_error *e, int r, bool json
                 code = CTL_EXIT_NO_DAEMON;
                 msg = "posternd is not running (" POSTERN_BUS_NAME " is not on the system bus)";
         } else if (e && sd_bus_error_has_names(e, POSTERN_BUS_ERROR_INVALID_POLICY, POSTERN_BUS_ERROR_NO_SUCH_INTERFACE,
-                                               SD_BUS_ERROR_INVALID_ARGS))
+                                               SD_BUS_ERROR_INVALID_ARGS, POSTERN_BUS_ERROR_BUSY,
+                                               POSTERN_BUS_ERROR_LOCKOUT))
                 code = EXIT_REFUSED;
         else if (e && sd_bus_error_has_names(e, POSTERN_BUS_ERROR_PERMISSION_DENIED, SD_BUS_ERROR_ACCESS_DENIED))
                 msg = e->message ? e->message : "permission denied";
-        if (json) {
-                struct pst_json j;
-
-                pst_json_init(&j, stdout);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", false);
-                pst_json_string(&j, "error", e && e->name ? e->name : NULL);
-                pst_json_string(&j, "message", msg);
-                pst_json_end_object(&j);
-        } else
-                fprintf(stderr, "posternctl %s: %s\n", what, msg);
+        report(what, e && e->name ? e->name : NULL, msg, json);
         return code;
 }
 
@@ -132,7 +170,7 @@ static int simple_call(const char *what, const char *method, const char *ifname,
         _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
         int r;
 
-        r = connect_bus(&bus);
+        r = connect_bus(&bus, what, json);
         if (r)
                 return r;
         if (ifname)
@@ -162,9 +200,49 @@ int ctl_bus_reapply(const char *ifname, bool json) {
         return simple_call("reapply", POSTERN_BUS_METHOD_REAPPLY, ifname, json);
 }
 
+int ctl_bus_confirm(bool json) {
+        return simple_call("confirm", POSTERN_BUS_METHOD_CONFIRM, NULL, json);
+}
+
+int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force, bool json) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        uint64_t generation = 0;
+        int r;
+
+        r = connect_bus(&bus, "apply", json);
+        if (r)
+                return r;
+        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_METHOD_APPLY,
+                               &e, &reply, "susb", path, confirm_sec, ssh_connection, (int) force);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "t", &generation);
+        if (r < 0)
+                return call_failed("apply", &e, r, json);
+        if (json) {
+                struct pst_json j;
+
+                pst_json_init(&j, stdout);
+                pst_json_begin_object(&j, NULL);
+                pst_json_bool(&j, "ok", true);
+                pst_json_string(&j, "policy", *path ? path : NULL);
+                pst_json_int(&j, "generation", (long long) generation);
+                pst_json_int(&j, "confirm_seconds", confirm_sec);
+                pst_json_end_object(&j);
+                return 0;
+        }
+        printf("%s: applied through posternd: generation %" PRIu64 "\n", *path ? path : "the daemon's policy",
+               generation);
+        if (confirm_sec)
+                printf("run 'posternctl confirm' within %" PRIu32 " s to keep it; without it the previous ruleset "
+                       "comes back\n", confirm_sec);
+        return 0;
+}
+
 struct status {
-        char *state, *policy, *digest, *last_error, *last_event;
-        uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs;
+        char *state, *policy, *digest, *last_error, *last_event, *rollback_digest;
+        uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs, confirm_deadline, rollbacks;
 };
 
 static void status_clear(struct status *s) {
@@ -173,6 +251,7 @@ static void status_clear(struct status *s) {
         free(s->digest);
         free(s->last_error);
         free(s->last_event);
+        free(s->rollback_digest);
 }
 
 static int read_props(sd_bus_message *reply, struct status *st) {
@@ -185,6 +264,7 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 { POSTERN_BUS_PROP_POLICY_DIGEST, offsetof(struct status, digest) },
                 { POSTERN_BUS_PROP_LAST_ERROR, offsetof(struct status, last_error) },
                 { POSTERN_BUS_PROP_LAST_EVENT, offsetof(struct status, last_event) },
+                { POSTERN_BUS_PROP_ROLLBACK_DIGEST, offsetof(struct status, rollback_digest) },
         }, u64s[] = {
                 { POSTERN_BUS_PROP_GENERATION, offsetof(struct status, generation) },
                 { POSTERN_BUS_PROP_APPLIED_AT, offsetof(struct status, applied_at) },
@@ -192,6 +272,8 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 { POSTERN_BUS_PROP_RECHECKS, offsetof(struct status, rechecks) },
                 { POSTERN_BUS_PROP_SET_UPDATES, offsetof(struct status, set_updates) },
                 { POSTERN_BUS_PROP_RESYNCS, offsetof(struct status, resyncs) },
+                { POSTERN_BUS_PROP_CONFIRM_DEADLINE, offsetof(struct status, confirm_deadline) },
+                { POSTERN_BUS_PROP_ROLLBACKS, offsetof(struct status, rollbacks) },
         };
         int r;
 
@@ -246,7 +328,55 @@ static const char *empty_dash(const char *s) {
         return s && *s ? s : "-";
 }
 
-int ctl_bus_status(bool json) {
+static void format_time(uint64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (usec && localtime_r(&t, &tm))
+                strftime(buf, size, "%Y-%m-%d %H:%M:%S %Z", &tm);
+}
+
+static void print_pending(const struct status *st) {
+        struct timespec now;
+        char when[64] = "-";
+
+        if (!st->confirm_deadline) {
+                printf("     Confirm: -\n");
+                return;
+        }
+        clock_gettime(CLOCK_REALTIME, &now);
+        format_time(st->confirm_deadline, when, sizeof(when));
+        printf("     Confirm: PENDING: unless 'posternctl confirm', digest %s comes back at %s (in %lld s)\n",
+               empty_dash(st->rollback_digest), when,
+               (long long) (st->confirm_deadline / 1000000) - (long long) now.tv_sec);
+}
+
+static void print_status_json(const struct status *st, const struct pst_features *kf) {
+        struct pst_json j;
+
+        pst_json_init(&j, stdout);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", true);
+        pst_json_string(&j, "state", st->state);
+        pst_json_string(&j, "policy", st->policy);
+        pst_json_string(&j, "digest", st->digest);
+        pst_json_int(&j, "generation", (long long) st->generation);
+        pst_json_int(&j, "applied_at_usec", (long long) st->applied_at);
+        pst_json_int(&j, "rules", (long long) st->rules);
+        pst_json_int(&j, "confirm_deadline_usec", (long long) st->confirm_deadline);
+        pst_json_string(&j, "rollback_digest", st->rollback_digest && *st->rollback_digest ? st->rollback_digest : NULL);
+        pst_json_string(&j, "last_error", st->last_error && *st->last_error ? st->last_error : NULL);
+        pst_json_string(&j, "last_event", st->last_event && *st->last_event ? st->last_event : NULL);
+        pst_json_int(&j, "rechecks", (long long) st->rechecks);
+        pst_json_int(&j, "set_updates", (long long) st->set_updates);
+        pst_json_int(&j, "resyncs", (long long) st->resyncs);
+        pst_json_int(&j, "rollbacks", (long long) st->rollbacks);
+        if (kf)
+                pst_features_json(kf, &j, "kernel");
+        pst_json_end_object(&j);
+}
+
+int ctl_bus_status(bool json, const struct pst_features *kf) {
         _cleanup_(bus_closep) sd_bus *bus = NULL;
         _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
         _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -254,7 +384,7 @@ int ctl_bus_status(bool json) {
         char when[64] = "-";
         int r;
 
-        r = connect_bus(&bus);
+        r = connect_bus(&bus, "status", json);
         if (r)
                 return r;
         r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, "org.freedesktop.DBus.Properties", "GetAll", &e,
@@ -267,40 +397,21 @@ int ctl_bus_status(bool json) {
                 fprintf(stderr, "posternctl status: unexpected reply from posternd: %s\n", strerror(-r));
                 return EXIT_SYSTEM;
         }
-        if (st.applied_at) {
-                time_t t = (time_t) (st.applied_at / 1000000);
-                struct tm tm;
-
-                if (localtime_r(&t, &tm))
-                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %Z", &tm);
-        }
-        if (json) {
-                struct pst_json j;
-
-                pst_json_init(&j, stdout);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", true);
-                pst_json_string(&j, "state", st.state);
-                pst_json_string(&j, "policy", st.policy);
-                pst_json_string(&j, "digest", st.digest);
-                pst_json_int(&j, "generation", (long long) st.generation);
-                pst_json_int(&j, "applied_at_usec", (long long) st.applied_at);
-                pst_json_int(&j, "rules", (long long) st.rules);
-                pst_json_string(&j, "last_error", st.last_error && *st.last_error ? st.last_error : NULL);
-                pst_json_string(&j, "last_event", st.last_event && *st.last_event ? st.last_event : NULL);
-                pst_json_int(&j, "rechecks", (long long) st.rechecks);
-                pst_json_int(&j, "set_updates", (long long) st.set_updates);
-                pst_json_int(&j, "resyncs", (long long) st.resyncs);
-                pst_json_end_object(&j);
-        } else {
+        format_time(st.applied_at, when, sizeof(when));
+        if (json)
+                print_status_json(&st, kf);
+        else {
                 printf("       State: %s\n", empty_dash(st.state));
                 printf("      Policy: %s\n", empty_dash(st.policy));
                 printf("      Digest: %s\n", empty_dash(st.digest));
                 printf("  Generation: %" PRIu64 " (%" PRIu64 " rules), applied %s\n", st.generation, st.rules, when);
+                print_pending(&st);
                 printf("  Last error: %s\n", empty_dash(st.last_error));
                 printf("  Last event: %s\n", empty_dash(st.last_event));
-                printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads\n",
-                       st.rechecks, st.set_updates, st.resyncs);
+                printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads, "
+                       "%" PRIu64 " rollbacks\n", st.rechecks, st.set_updates, st.resyncs, st.rollbacks);
+                if (kf)
+                        pst_features_print(kf, stdout);
         }
         status_clear(&st);
         return 0;

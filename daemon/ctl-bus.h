@@ -10,9 +10,28 @@
  */
 
 #include <stdbool.h>
+#include <stdio.h>
+
+#include "diag.h"
+#include <stdint.h>
+
+#include "kernel-features.h"
 
 #define CTL_EXIT_NO_DAEMON 3
 
-int ctl_bus_status(bool json);
+/*
+ * posternctl --json's one failure shape, whatever failed (the policy, the
+ * kernel, the daemon, the bus, the command line):
+ *   {"ok": false, "error": D-BUS-ERROR-NAME or null,
+ *    "errors": [{"severity": "error"|"warning", "file": F or null, "line": N, "message": M}, ...]}
+ */
+void ctl_print_failure(FILE *f, const struct pst_diag *d, const char *error_name);
+
+/* kf (NULL: none) is shown as the status's kernel section. */
+int ctl_bus_status(bool json, const struct pst_features *kf);
+
 int ctl_bus_reload(bool json);
 int ctl_bus_reapply(const char *ifname, bool json);
+/* Apply(path, confirm_sec, ssh_connection, force); path "" = the daemon's policy */
+int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force, bool json);
+int ctl_bus_confirm(bool json);

@@ -5,10 +5,12 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
+#include "lockout.h"
 #include "log.h"
 #include "manager.h"
 #include "netmon.h"
 #include "presence.h"
+#include "snapshot.h"
 
 #define HEAL_BURST 10                  /* heals of the table per window, at most */
 #define HEAL_WINDOW_USEC (10 * 1000000ULL)
@@ -87,6 +89,11 @@ static void notify_state_changed(struct manager *m) {
                 m->observer->state_changed(m->observer_userdata);
 }
 
+static void notify_rolled_back(struct manager *m) {
+        if (m->observer && m->observer->rolled_back)
+                m->observer->rolled_back(m->observer_userdata);
+}
+
 int manager_new(struct manager **ret) {
         struct manager *m = calloc(1, sizeof(*m));
 
@@ -110,14 +117,17 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->watch);
         sd_event_source_disable_unref(m->heal_defer);
         sd_event_source_disable_unref(m->heal_timer);
+        sd_event_source_disable_unref(m->confirm_timer);
         sd_event_unref(m->event);
         pst_backend_close(m->backend);
         if (m->presence_fd >= 0)
                 close(m->presence_fd);
         pst_compiled_free(m->running);
+        pst_compiled_free(m->previous);
         free(m->policy_path);
         free(m->catalog_path);
         free(m->runtime_dir);
+        free(m->state_dir);
         free(m->last_error);
         free(m);
         return NULL;
@@ -221,7 +231,8 @@ static bool unchanged_since_last_run(struct manager *m, struct pst_backend *b, c
         return true;
 }
 
-/* c is now running, installed by b. */
+/* c is now running, installed by b; what ran before is freed unless the
+ * caller took it (m->running = NULL). */
 static void install(struct manager *m, struct pst_backend *b, struct pst_compiled *c, enum manager_state state) {
         set_backend(m, b);
         pst_compiled_free(m->running);
@@ -272,12 +283,52 @@ static void report_failure(struct manager *m, struct pst_diag *diag, int r, char
                 *ret_msg = pst_diag_summary(diag);
 }
 
+/* The pipeline (pipeline.h) on path with the addresses netmon knows. */
+static int load_compile(struct manager *m, const char *path, struct pst_diag *diag, struct pst_compiled **ret) {
+        return pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = m->catalog_path,
+                                                          .ifaddrs = &m->ifaddrs, .source_flags = m->source_flags },
+                                diag, ret);
+}
+
+/* c through the backend kind asks for (AUTO: the policy's); on success
+ * *ret is the backend to install() with, on failure nothing changed. */
+static int apply_compiled(struct manager *m, const struct pst_compiled *c, enum pst_backend_kind kind,
+                          struct pst_diag *diag, struct pst_backend **ret) {
+        struct pst_backend *b = NULL;
+        int r;
+
+        if (kind == PST_BACKEND_AUTO)
+                kind = wanted_backend(m, c->policy);
+        r = backend_for(m, kind, diag, &b);
+        if (r >= 0)
+                r = pst_backend_apply(b, c->ruleset, diag);
+        if (r < 0) {
+                backend_unused(m, b);
+                return r;
+        }
+        *ret = b;
+        return 0;
+}
+
+static void log_applied(struct manager *m, const char *path, uint64_t t0, const char *how) {
+        log_struct(LOG_INFO,
+                   "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
+                   "\nMESSAGE=applied %s%s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
+                   m->generation, m->digest, path, now_usec() - t0, path, how, m->generation, m->digest,
+                   m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0);
+}
+
 /*
- * The pipeline (pipeline.h) with the addresses netmon knows, then one
- * backend apply.  On any failure nothing running is touched and *ret_err
- * says where it stopped.
+ * Load, compile, then check (check may be NULL: it refuses with a message
+ * in diag, e.g. the anti-lockout check), then one backend apply.  On any
+ * failure nothing running is touched and *ret_err says where it stopped;
+ * on success *ret_old is what ran before (the caller keeps or frees it).
  */
-static int load_compile_apply(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
+static int load_compile_apply(struct manager *m, const char *path,
+                              int (*check)(struct manager *m, const struct pst_compiled *c, struct pst_diag *diag,
+                                           const void *userdata),
+                              const void *userdata, enum manager_error *ret_err, char **ret_msg,
+                              struct pst_compiled **ret_old) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
         struct pst_backend *b = NULL;
         struct pst_diag diag;
@@ -286,17 +337,17 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
         int r;
 
         pst_diag_init(&diag);
-        r = pst_load_compile(&(struct pst_load_opts) { .policy = m->policy_path, .catalog = m->catalog_path,
-                                                       .ifaddrs = &m->ifaddrs, .source_flags = m->source_flags },
-                             &diag, &c);
+        r = load_compile(m, path, &diag, &c);
+        if (r >= 0 && check) {
+                r = check(m, c, &diag, userdata);
+                /* -EACCES: it would cut the caller's SSH connection; -EINVAL: a malformed one */
+                kind = r == -EACCES ? MANAGER_ERR_LOCKOUT : r == -EINVAL ? MANAGER_ERR_NONE : MANAGER_ERR_KERNEL;
+        }
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
-                r = backend_for(m, wanted_backend(m, c->policy), &diag, &b);
+                r = apply_compiled(m, c, PST_BACKEND_AUTO, &diag, &b);
         }
-        if (r >= 0)
-                r = pst_backend_apply(b, c->ruleset, &diag);
         if (r < 0) {
-                backend_unused(m, b);
                 report_failure(m, &diag, r, ret_msg);
                 if (ret_err)
                         *ret_err = kind;
@@ -306,31 +357,56 @@ static int load_compile_apply(struct manager *m, enum manager_error *ret_err, ch
 
         log_diag(&diag, LOG_WARNING); /* warnings only */
         pst_diag_clear(&diag);
+        *ret_old = TAKE_PTR(m->running);
         install(m, b, TAKE_PTR(c), MANAGER_APPLIED);
         set_last_error(m, NULL);
-        log_struct(LOG_INFO,
-                   "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
-                   "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
-                   m->generation, m->digest, m->policy_path, now_usec() - t0, m->policy_path, m->generation,
-                   m->digest, m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0);
+        log_applied(m, path, t0, "");
         notify_applied(m);
         return 0;
 }
 
+static void log_reload_failed(struct manager *m, const char *path) {
+        if (m->state == MANAGER_APPLIED)
+                log_struct(LOG_ERR, "GENERATION=%" PRIu64 "\nDIGEST=%s\nMESSAGE=applying %s failed: keeping generation %" PRIu64 " (digest %s) as it is",
+                           m->generation, m->digest, path, m->generation, m->digest);
+        else
+                log_struct(LOG_ERR, "MESSAGE=applying %s failed: staying in state %s", path, manager_state_name(m->state));
+        notify_state_changed(m);
+}
+
+/* A reload or an apply while a confirmation is pending would make its
+ * rollback target unclear: confirm (or let it roll back) first.  Apply()
+ * with a new confirmation is the exception (manager_apply). */
+static int refuse_while_pending(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
+        char *msg = NULL;
+
+        if (!m->previous)
+                return 0;
+        if (asprintf(&msg, "a confirmation is pending (rollback in %" PRIu64 " s): run 'posternctl confirm' first, "
+                     "or wait for the rollback", (m->confirm_deadline - MIN(m->confirm_deadline, realtime_usec()) + 999999) / 1000000) < 0)
+                msg = NULL;
+        log_msg(LOG_WARNING, "%s", msg ? msg : "a confirmation is pending");
+        if (ret_err)
+                *ret_err = MANAGER_ERR_BUSY;
+        if (ret_msg)
+                *ret_msg = msg;
+        else
+                free(msg);
+        return -EBUSY;
+}
+
 int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_msg) {
+        struct pst_compiled *old = NULL;
         int r;
 
+        r = refuse_while_pending(m, ret_err, ret_msg);
+        if (r < 0)
+                return r;
         sd_notifyf(false, "RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%" PRIu64, m->policy_path, now_usec());
-        r = load_compile_apply(m, ret_err, ret_msg);
-        if (r < 0) {
-                if (m->state == MANAGER_APPLIED)
-                        log_struct(LOG_ERR, "GENERATION=%" PRIu64 "\nDIGEST=%s\nMESSAGE=reload of %s failed: keeping generation %" PRIu64 " (digest %s) as it is",
-                                   m->generation, m->digest, m->policy_path, m->generation, m->digest);
-                else
-                        log_struct(LOG_ERR, "MESSAGE=reload of %s failed: staying in state %s", m->policy_path,
-                                   manager_state_name(m->state));
-                notify_state_changed(m);
-        }
+        r = load_compile_apply(m, m->policy_path, NULL, NULL, ret_err, ret_msg, &old);
+        pst_compiled_free(old);
+        if (r < 0)
+                log_reload_failed(m, m->policy_path);
         notify_status(m, "READY=1\n");
         return r;
 }
@@ -686,6 +762,298 @@ uint64_t manager_resyncs(struct manager *m) {
         return netmon_resyncs(m->netmon);
 }
 
+/* ---- apply --confirm: a rollback that needs no terminal ---- */
+
+/*
+ * The state of a pending confirmation, in state_dir, written before the
+ * new ruleset is committed:
+ *   previous.snap  what goes back (snapshot.h), with the backend that had it
+ *   pending.snap   what the apply installed, so a restarted daemon can go on
+ *   pending        "BOOT_ID DEADLINE" (CLOCK_REALTIME µs): written last,
+ *                  removed first; it alone says a rollback is due
+ * A restart within the same boot before the deadline resumes the wait; a
+ * later restart, or any reboot, comes up with previous.snap: the last
+ * ruleset nobody needed to confirm.
+ */
+#define CONFIRM_MAX_SEC (24u * 3600u)
+
+static char *state_file(const struct manager *m, const char *name) {
+        char *p = NULL;
+
+        return asprintf(&p, "%s/%s", m->state_dir, name) < 0 ? NULL : p;
+}
+
+static int read_boot_id(char id[40]) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+
+        if (!f || !fgets(id, 40, f))
+                return -errno ?: -EIO;
+        id[strcspn(id, "\n")] = 0;
+        return 0;
+}
+
+static void pending_remove_files(const struct manager *m) {
+        static const char *const names[] = { "pending", "pending.snap", "previous.snap" };
+
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                _cleanup_free_ char *p = state_file(m, names[i]);
+
+                if (p)
+                        (void) unlink(p);
+        }
+}
+
+/* Nothing pending any more (confirmed, rolled back): forget it all. */
+static void pending_forget(struct manager *m) {
+        pending_remove_files(m);
+        m->confirm_timer = sd_event_source_disable_unref(m->confirm_timer);
+        pst_compiled_free(m->previous);
+        m->previous = NULL;
+        m->confirm_deadline = 0;
+}
+
+static int save_snapshot(const struct manager *m, const char *name, const struct pst_compiled *c,
+                         enum pst_backend_kind kind) {
+        _cleanup_free_ char *p = state_file(m, name);
+        struct pst_snapshot_meta meta = { .backend = kind };
+
+        if (!p)
+                return -ENOMEM;
+        snprintf(meta.digest, sizeof(meta.digest), "%s", c->digest);
+        return pst_snapshot_save(p, c->ruleset, &meta);
+}
+
+static int load_snapshot(const struct manager *m, const char *name, struct pst_compiled **ret,
+                         enum pst_backend_kind *ret_kind) {
+        _cleanup_free_ char *p = state_file(m, name);
+        struct pst_snapshot_meta meta;
+        struct pst_ruleset *rs = NULL;
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        r = pst_snapshot_load(p, &rs, &meta);
+        if (r >= 0)
+                r = pst_compiled_from_ruleset(rs, ret); /* takes rs */
+        if (r < 0)
+                return r;
+        snprintf((*ret)->digest, sizeof((*ret)->digest), "%s", meta.digest);
+        *ret_kind = meta.backend < _PST_BACKEND_MAX ? (enum pst_backend_kind) meta.backend : PST_BACKEND_AUTO;
+        return 0;
+}
+
+/* Before next is committed: what a restart or reboot needs to roll back. */
+static int pending_record(struct manager *m, const struct pst_compiled *prev, enum pst_backend_kind prev_kind,
+                          const struct pst_compiled *next, uint64_t deadline) {
+        _cleanup_free_ char *path = state_file(m, "pending"), *tmp = state_file(m, "pending.tmp");
+        _cleanup_fclose_ FILE *f = NULL;
+        char boot[40];
+        int r;
+
+        if (!path || !tmp)
+                return -ENOMEM;
+        if (mkdir(m->state_dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        r = read_boot_id(boot);
+        if (r >= 0)
+                r = save_snapshot(m, "previous.snap", prev, prev_kind);
+        if (r >= 0)
+                r = save_snapshot(m, "pending.snap", next, wanted_backend(m, next->policy));
+        if (r < 0)
+                return r;
+        f = fopen(tmp, "we");
+        if (!f || fprintf(f, "%s %" PRIu64 "\n", boot, deadline) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0)
+                return -errno ?: -EIO;
+        return rename(tmp, path) < 0 ? -errno : 0;
+}
+
+static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+
+static int arm_confirm_timer(struct manager *m) {
+        uint64_t now = realtime_usec(), left = m->confirm_deadline > now ? m->confirm_deadline - now : 0;
+        int r;
+
+        m->confirm_timer = sd_event_source_disable_unref(m->confirm_timer);
+        /* monotonic: a clock step must not move the rollback */
+        r = sd_event_add_time_relative(m->event, &m->confirm_timer, CLOCK_MONOTONIC, left, 100000, on_confirm_timeout, m);
+        if (r >= 0)
+                (void) sd_event_source_set_description(m->confirm_timer, "confirm-timeout");
+        return r;
+}
+
+/* Put m->previous back (it becomes the running ruleset); why is logged. */
+static int rollback(struct manager *m, const char *why) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *prev = TAKE_PTR(m->previous);
+        enum pst_backend_kind kind = m->previous_backend;
+        _cleanup_free_ char *msg = NULL;
+        struct pst_backend *b = NULL;
+        struct pst_diag diag;
+        int r;
+
+        pending_forget(m);
+        pst_diag_init(&diag);
+        r = apply_compiled(m, prev, kind, &diag, &b);
+        if (r < 0) {
+                log_diag(&diag, LOG_ALERT);
+                pst_diag_clear(&diag);
+                log_errno(LOG_ALERT, r, "%s, and putting the previous ruleset back failed: %m", why);
+                return m->backend ? apply_emergency(m, m->backend, "the rollback failed") : r;
+        }
+        pst_diag_clear(&diag);
+        install(m, b, TAKE_PTR(prev), MANAGER_APPLIED);
+        m->rollbacks++;
+        if (asprintf(&msg, "%s: rolled back to digest %s (generation %" PRIu64 ")", why,
+                     m->digest[0] ? m->digest : "(built-in)", m->generation) >= 0)
+                set_last_error(m, msg);
+        log_struct(LOG_WARNING, "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOSTERN_EVENT=rollback\nMESSAGE=%s", m->generation,
+                   m->digest, msg ? msg : why);
+        notify_applied(m);
+        notify_rolled_back(m);
+        return 0;
+}
+
+static int on_confirm_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void) rollback(userdata, "no confirmation arrived in time");
+        notify_status(userdata, "");
+        return 0;
+}
+
+struct apply_args {
+        const char *ssh_connection;
+        bool force;
+        uint32_t confirm_sec;
+        uint64_t deadline;
+};
+
+/* load_compile_apply()'s check for Apply(): the caller's own SSH
+ * connection, then the rollback state on disk, before the commit. */
+static int apply_check(struct manager *m, const struct pst_compiled *c, struct pst_diag *diag, const void *userdata) {
+        const struct apply_args *a = userdata;
+        const struct pst_compiled *prev = m->previous ? m->previous : m->running;
+        enum pst_backend_kind kind = m->previous ? m->previous_backend : pst_backend_kind(m->backend);
+        int r;
+
+        /* the caller's own session (lockout.h); the daemon's running ruleset says what accepts it today */
+        if (!a->force) {
+                r = pst_lockout_check(c->ruleset, m->running, a->ssh_connection, &m->ifaddrs,
+                                      a->confirm_sec ? "use --force to apply it anyway"
+                                                     : "use --confirm=SECONDS to try it with an automatic "
+                                                       "rollback, or --force to apply it anyway",
+                                      diag);
+                if (r < 0)
+                        return r;
+        }
+        if (a->confirm_sec == 0)
+                return 0;
+        r = pending_record(m, prev, kind, c, a->deadline);
+        if (r < 0)
+                return pst_error(diag, r, NULL, 0, "cannot keep the rollback state in %s: %s", m->state_dir, strerror(-r));
+        return 0;
+}
+
+int manager_apply(struct manager *m, const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force,
+                  enum manager_error *ret_err, char **ret_msg) {
+        struct apply_args a = { ssh_connection, force, confirm_sec, realtime_usec() + confirm_sec * 1000000ULL };
+        const char *p = path && *path ? path : m->policy_path;
+        bool was_pending = m->previous;
+        enum pst_backend_kind old_kind = m->backend ? pst_backend_kind(m->backend) : PST_BACKEND_AUTO;
+        struct pst_compiled *old = NULL;
+        int r;
+
+        if (confirm_sec == 0)
+                r = refuse_while_pending(m, ret_err, ret_msg);
+        else if (!m->running) {
+                r = -EBUSY;
+                if (ret_err)
+                        *ret_err = MANAGER_ERR_BUSY;
+                if (ret_msg)
+                        *ret_msg = strdup("no ruleset posternd knows is running (state degraded): nothing to roll "
+                                          "back to; apply without --confirm");
+        } else
+                r = confirm_sec > CONFIRM_MAX_SEC ? -EINVAL : 0;
+        if (r < 0)
+                return r;
+        r = load_compile_apply(m, p, apply_check, &a, ret_err, ret_msg, &old);
+        if (r < 0) {
+                if (was_pending) /* the files must describe what runs: the earlier pending apply */
+                        (void) pending_record(m, m->previous, m->previous_backend, m->running, m->confirm_deadline);
+                else if (confirm_sec)
+                        pending_remove_files(m);
+                log_reload_failed(m, p);
+                return r;
+        }
+        if (confirm_sec == 0) {
+                pst_compiled_free(old);
+                return 0;
+        }
+        if (was_pending)
+                pst_compiled_free(old); /* the rollback target stays the last confirmed one */
+        else {
+                m->previous = old;
+                m->previous_backend = old_kind;
+        }
+        m->confirm_deadline = a.deadline;
+        r = arm_confirm_timer(m);
+        if (r < 0)
+                return rollback(m, "cannot start the confirmation timer"), r;
+        log_struct(LOG_NOTICE, "CONFIRM_DEADLINE_USEC=%" PRIu64 "\nMESSAGE=waiting %" PRIu32 " s for "
+                   "'posternctl confirm'; without it digest %s goes back", m->confirm_deadline, confirm_sec,
+                   m->previous->digest[0] ? m->previous->digest : "(built-in)");
+        notify_status(m, "");
+        return 0;
+}
+
+int manager_confirm(struct manager *m) {
+        if (!m->previous)
+                return -ENOENT;
+        pending_forget(m);
+        log_struct(LOG_INFO, "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOSTERN_EVENT=confirm\nMESSAGE=confirmed generation %"
+                   PRIu64 " (digest %s)", m->generation, m->digest, m->generation, m->digest);
+        notify_status(m, "");
+        notify_applied(m);
+        return 0;
+}
+
+/* At start-up: a confirmation was pending when the last run ended.  1 when
+ * that decided what runs now, 0 to start as usual. */
+static int resume_pending(struct manager *m) {
+        _cleanup_free_ char *path = state_file(m, "pending");
+        _cleanup_(pst_compiled_freep) struct pst_compiled *next = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        enum pst_backend_kind next_kind;
+        char boot[40], rec_boot[40];
+        unsigned long long deadline;
+        struct pst_backend *b = NULL;
+        struct pst_diag diag;
+        int r;
+
+        if (!path || !(f = fopen(path, "re")))
+                return 0;
+        if (fscanf(f, "%39s %llu", rec_boot, &deadline) != 2 ||
+            load_snapshot(m, "previous.snap", &m->previous, &m->previous_backend) < 0) {
+                log_msg(LOG_ERR, "%s: a confirmation was pending, but its rollback state cannot be read: starting "
+                        "with the policy", path);
+                pending_forget(m);
+                return 0;
+        }
+        m->confirm_deadline = deadline;
+        if (read_boot_id(boot) < 0 || !streq(boot, rec_boot) || deadline <= realtime_usec() ||
+            load_snapshot(m, "pending.snap", &next, &next_kind) < 0)
+                return rollback(m, "the apply was not confirmed before posternd stopped") >= 0;
+        pst_diag_init(&diag);
+        r = apply_compiled(m, next, next_kind, &diag, &b);
+        pst_diag_clear(&diag);
+        if (r < 0)
+                return rollback(m, "the pending ruleset cannot be put back") >= 0;
+        install(m, b, TAKE_PTR(next), MANAGER_APPLIED);
+        if (arm_confirm_timer(m) < 0)
+                return rollback(m, "cannot start the confirmation timer") >= 0;
+        log_struct(LOG_NOTICE, "CONFIRM_DEADLINE_USEC=%" PRIu64 "\nMESSAGE=a confirmation is still pending: "
+                   "rollback in %llu s unless 'posternctl confirm'", m->confirm_deadline,
+                   (deadline - realtime_usec() + 999999) / 1000000);
+        return 1;
+}
+
 /* ---- signals and life cycle ---- */
 
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -749,9 +1117,17 @@ int manager_setup(struct manager *m) {
 }
 
 int manager_start(struct manager *m) {
+        struct pst_compiled *old = NULL;
         int r;
 
-        r = load_compile_apply(m, NULL, NULL);
+        r = resume_pending(m);
+        if (r > 0) {
+                notify_status(m, "READY=1\n");
+                return 0;
+        }
+
+        r = load_compile_apply(m, m->policy_path, NULL, NULL, NULL, NULL, &old);
+        pst_compiled_free(old);
         if (r < 0) {
                 r = fail_closed(m);
                 if (r < 0)

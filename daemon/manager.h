@@ -36,6 +36,8 @@ enum manager_error {
         MANAGER_ERR_NONE,
         MANAGER_ERR_POLICY, /* the policy or the catalog does not load or compile */
         MANAGER_ERR_KERNEL, /* the kernel refused the batch, or a system error */
+        MANAGER_ERR_BUSY,   /* not now: a confirmation is pending, or nothing to confirm */
+        MANAGER_ERR_LOCKOUT, /* the new ruleset would cut the caller's own SSH connection */
 };
 
 struct manager {
@@ -49,6 +51,7 @@ struct manager {
         char *policy_path;
         char *catalog_path; /* NULL: installed catalog (+ services.d) or the build tree's */
         char *runtime_dir;  /* where the generation of our last commit is recorded (/run/postern) */
+        char *state_dir;    /* where a pending confirmation survives a restart or reboot (/var/lib/postern) */
         unsigned source_flags;           /* source.h; PST_SOURCE_ANY_OWNER with POSTERN_UNSAFE_FILES=1 */
         bool emergency_cli;              /* --emergency-ssh given */
         enum pst_backend_kind backend_cli;    /* --backend; AUTO: the policy's options.backend decides */
@@ -79,6 +82,13 @@ struct manager {
         uint64_t heals;
         bool generation_warned;
 
+        /* a pending apply --confirm: what goes back unless Confirm() comes first */
+        struct pst_compiled *previous;          /* NULL: nothing pending */
+        enum pst_backend_kind previous_backend; /* what installed it */
+        uint64_t confirm_deadline;              /* CLOCK_REALTIME µs; 0: nothing pending */
+        sd_event_source *confirm_timer;
+        uint64_t rollbacks;
+
         const struct manager_observer *observer;
         void *observer_userdata;
 };
@@ -87,6 +97,7 @@ struct manager {
 struct manager_observer {
         void (*applied)(void *userdata);       /* a ruleset was installed */
         void (*state_changed)(void *userdata); /* a reload failed: State, LastError */
+        void (*rolled_back)(void *userdata);   /* no Confirm() in time: the previous ruleset is back */
 };
 void manager_set_observer(struct manager *m, const struct manager_observer *o, void *userdata);
 
@@ -104,6 +115,21 @@ int manager_start(struct manager *m);
  * error line (malloc'd) for a D-Bus error reply.
  */
 int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_msg);
+
+/*
+ * Apply(): load, compile and apply path (NULL or "": the daemon's policy).
+ * confirm_sec > 0: unless manager_confirm() comes within that many seconds,
+ * the ruleset that ran before goes back (the timer and both rulesets are
+ * kept in state_dir, so a restart or reboot in between rolls back too).
+ * ssh_connection (SSH_CONNECTION of the caller, may be NULL): refused when
+ * the new ruleset would not accept that connection, unless force.  On
+ * failure nothing changed; *ret_err and *ret_msg as for manager_reload().
+ */
+int manager_apply(struct manager *m, const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force,
+                  enum manager_error *ret_err, char **ret_msg);
+
+/* Confirm(): keep what the pending apply installed.  -ENOENT: nothing pending. */
+int manager_confirm(struct manager *m);
 
 /* A D-Bus hint or Reapply(): re-read links and addresses from the kernel
  * and apply what changed, now.  why is logged. */

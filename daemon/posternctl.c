@@ -2,11 +2,14 @@
 /*
  * posternctl — check, compile, apply, diff and show postern policies.
  *
- * Exit status: 0 success (diff: no difference), 1 the policy is invalid
- * (diff: the live table differs), 2 a system or kernel error.
+ * Exit status (help() and the README say the same): 0 success (diff: no
+ * difference), 1 the policy is refused — invalid, or it would cut the
+ * caller's SSH connection (diff: the live table differs), 2 a system or
+ * kernel error, 3 posternd is not running, 4 a usage error.
  */
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <sched.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +21,7 @@
 #include "ifaddr.h"
 #include "json.h"
 #include "lockout.h"
+#include "kernel-features.h"
 #include "pipeline.h"
 #include "presence.h"
 #include "show.h"
@@ -25,7 +29,10 @@
 enum {
         EXIT_POLICY = 1,
         EXIT_SYSTEM = 2,
+        EXIT_USAGE = 4,
 };
+
+#define CONFIRM_MAX_SEC (24u * 3600u) /* posternd's limit too */
 
 struct ctl {
         bool json;
@@ -37,8 +44,10 @@ struct ctl {
         bool have_backend;          /* --backend given: overrides the policy's options.backend */
         enum pst_backend_kind backend;
         bool applied_iptables;
+        uint32_t confirm_sec;       /* apply --confirm=SECONDS */
+        bool force;                 /* apply --force: even if it cuts the caller's SSH connection */
+        bool version;               /* --version: shown once every option is read (--json may follow) */
         bool nft;                   /* diff --nft */
-        bool force;                 /* --force: apply even if it cuts our own SSH connection */
 };
 
 static void help(void) {
@@ -47,10 +56,12 @@ static void help(void) {
                "Check, compile and install postern firewall policies.\n"
                "\n"
                "Verbs:\n"
-               "  check FILE        validate a policy and the catalog; print FILE:LINE errors\n"
-               "  compile FILE      print the ruleset FILE would install, as nft syntax\n"
-               "  apply FILE        install FILE once, atomically (without the daemon)\n"
-               "  diff FILE         compare the live table with what FILE would install\n"
+               "  check [FILE]      validate a policy and the catalog; print FILE:LINE errors\n"
+               "  compile [FILE]    print the ruleset FILE would install, as nft syntax\n"
+               "  apply [FILE]      install FILE atomically: through posternd when it runs (FILE\n"
+               "                    then becomes its running ruleset until the next reload), else once\n"
+               "  confirm           keep what 'apply --confirm' installed (else it rolls back)\n"
+               "  diff [FILE]       compare the live table with what FILE would install\n"
                "                    (exit 0: same, 1: different): what becomes allowed (+) and\n"
                "                    blocked (-), and the tracked connections it would cut\n"
                "  show              print the live table, with counters\n"
@@ -66,45 +77,48 @@ static void help(void) {
                "  --offline         do not read interface addresses from the kernel\n"
                "  --backend B       compile / apply: nftables, iptables or auto (nf_tables when the\n"
                "                    kernel has it, else iptables); default: the policy's options.backend\n"
-               "  --force           apply: even if the new policy would drop the SSH connection\n"
-               "                    posternctl runs over ($SSH_CONNECTION)\n"
+               "  --confirm=SECONDS apply: roll back to the previous ruleset unless 'posternctl\n"
+               "                    confirm' comes within SECONDS (needs posternd; at most 86400)\n"
+               "  --force           apply: even if the new ruleset would not accept the SSH\n"
+               "                    connection posternctl runs in ($SSH_CONNECTION)\n"
                "  --nft             diff: a unified diff of the nft listings and +/- set elements\n"
                "                    instead of the policy's words\n"
                "  --json            machine-readable output\n"
                "  -h, --help        show this help\n"
-               "  --version         show the version\n"
+               "  --version         show the version, the backends built and what the kernel offers\n"
                "\n"
-               "Exit status: 0 success, 1 invalid policy (diff: differences; apply: it would cut your SSH\n"
-               "connection), 2 system or kernel error,\n"
-               "3 posternd is not running (status, reload, reapply).\n",
-               POSTERN_CATALOG);
+               "FILE defaults to %s.\n"
+               "\n"
+               "Exit status: 0 success, 1 policy refused (invalid, or it would cut your SSH\n"
+               "connection; diff: differences), 2 system or kernel error, 3 posternd is not running\n"
+               "(status, reload, reapply, confirm), 4 usage error.\n",
+               POSTERN_CATALOG, POSTERN_POLICY);
 }
 
 static void print_diag(struct ctl *c, FILE *f) {
-        if (!c->json) {
+        if (c->json)
+                ctl_print_failure(f, &c->diag, NULL);
+        else
                 pst_diag_print(&c->diag, stderr);
-                return;
-        }
-        {
-                struct pst_json j;
+}
 
-                pst_json_init(&j, f);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", false);
-                pst_json_begin_array(&j, "errors");
-                for (size_t i = 0; i < c->diag.n; i++) {
-                        const struct pst_diag_item *it = &c->diag.items[i];
+/* A usage error: text on stderr, or with --json the failure shape on stdout. */
+_printf_(2, 3) static int usage_error(struct ctl *c, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int r;
 
-                        pst_json_begin_object(&j, NULL);
-                        pst_json_string(&j, "severity", it->severity == PST_ERROR ? "error" : "warning");
-                        pst_json_string(&j, "file", it->file);
-                        pst_json_int(&j, "line", it->line);
-                        pst_json_string(&j, "message", it->msg);
-                        pst_json_end_object(&j);
-                }
-                pst_json_end_array(&j);
-                pst_json_end_object(&j);
-        }
+        va_start(ap, fmt);
+        r = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                return EXIT_USAGE;
+        if (c->json) {
+                pst_error(&c->diag, -EINVAL, NULL, 0, "%s", msg);
+                print_diag(c, stdout);
+        } else
+                fprintf(stderr, "%s\n", msg);
+        return EXIT_USAGE;
 }
 
 /* Warnings go to stderr even on success. */
@@ -259,23 +273,103 @@ static int apply_ruleset(struct ctl *c, enum pst_backend_kind kind, const struct
         return pst_backend_apply(b, rs, &c->diag);
 }
 
+#define ANCESTORS_MAX 32          /* how far up the process tree $SSH_CONNECTION is looked for */
+#define ENVIRON_MAX (256 * 1024)  /* bytes of one ancestor's environment read */
+
+/* NAME=value in /proc/PID/environ (the environment PID started with) into buf; false if absent. */
+static bool environ_lookup(pid_t pid, const char *name, char *buf, size_t n) {
+        _cleanup_free_ char *env = malloc(ENVIRON_MAX);
+        _cleanup_close_ int fd = -EBADF;
+        char path[64];
+        size_t len = 0, nl = strlen(name);
+        ssize_t k;
+
+        snprintf(path, sizeof(path), "/proc/%d/environ", (int) pid);
+        if (!env || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+                return false;
+        while (len < ENVIRON_MAX - 1 && (k = read(fd, env + len, ENVIRON_MAX - 1 - len)) > 0)
+                len += (size_t) k;
+        env[len] = 0;
+        for (char *e = env; e < env + len; e += strlen(e) + 1)
+                if (strncmp(e, name, nl) == 0 && e[nl] == '=') {
+                        snprintf(buf, n, "%s", e + nl + 1);
+                        return true;
+                }
+        return false;
+}
+
+/* PID's parent, from /proc/PID/stat ("PID (COMM) STATE PPID ..."; COMM may hold anything); 0 if unknown. */
+static pid_t parent_of(pid_t pid) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[1024], *p;
+        int ppid;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+        f = fopen(path, "re");
+        if (!f || !fgets(line, sizeof(line), f) || !(p = strrchr(line, ')')) || sscanf(p + 1, " %*c %d", &ppid) != 1)
+                return 0;
+        return (pid_t) ppid;
+}
+
+/*
+ * The SSH connection we run over: $SSH_CONNECTION, or — unset, as sudo's
+ * env_reset leaves it — the value in the environment the nearest ancestor
+ * started with (sudo itself, the login shell sshd started).  NULL: not over SSH.
+ */
+static const char *ssh_connection(char *buf, size_t n) {
+        const char *e = getenv("SSH_CONNECTION");
+        pid_t pid = getppid();
+
+        if (e)
+                return e;
+        for (int i = 0; i < ANCESTORS_MAX && pid > 1; i++, pid = parent_of(pid))
+                if (environ_lookup(pid, "SSH_CONNECTION", buf, n))
+                        return buf;
+        return NULL;
+}
+
+/* apply with posternd running: it compiles and applies (and keeps the
+ * confirmation timer); FILE must name the same file from its "/" */
+static int apply_through_daemon(struct ctl *c, const char *path) {
+        _cleanup_free_ char *abs = NULL;
+        char buf[256];
+        const char *ssh = ssh_connection(buf, sizeof(buf));
+        int r;
+
+        if (path) {
+                abs = realpath(path, NULL);
+                if (!abs) {
+                        pst_error(&c->diag, -errno, path, 0, "%s", strerror(errno));
+                        return fail(c, EXIT_POLICY);
+                }
+        }
+        r = ctl_bus_apply(abs ? abs : "", c->confirm_sec, ssh ? ssh : "", c->force, c->json);
+        if (r == CTL_EXIT_NO_DAEMON && !c->json)
+                fprintf(stderr, "posternctl apply: but a posternd holds this network namespace (presence.h): it runs "
+                        "without D-Bus (--no-bus?); change its policy and send it SIGHUP\n");
+        return r;
+}
+
 static int cmd_apply(struct ctl *c, char **args) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
         uint64_t t0 = now_usec();
+        char ssh[256];
         int r;
 
-        r = load_compile(c, args[0], &pc);
-        if (r)
-                return fail(c, r);
-        /* the daemon would put its own ruleset back at once (presence.h) */
-        if (presence_check() > 0) {
-                pst_error(&c->diag, -EBUSY, NULL, 0,
-                          "posternd is running in this network namespace and keeps its own policy installed; "
-                          "change its policy and run 'posternctl reload', or stop postern.service first");
+        /* the daemon would put its own ruleset back at once: ask it (presence.h) */
+        if (presence_check() > 0)
+                return apply_through_daemon(c, args[0]);
+        if (c->confirm_sec) {
+                pst_error(&c->diag, -ENOTCONN, NULL, 0,
+                          "--confirm needs posternd: its timer must outlive this terminal and your SSH session; "
+                          "start postern.service, or apply without --confirm");
                 return fail(c, EXIT_SYSTEM);
         }
+        r = load_compile(c, args[0] ? args[0] : POSTERN_POLICY, &pc); /* apply has no default: see above */
+        if (r)
+                return fail(c, r);
         /* sshd tells us where we are logged in from: do not cut that off (lockout.h) */
-        if (!c->force && pst_lockout_check(pc->ruleset, NULL, getenv("SSH_CONNECTION"), NULL,
+        if (!c->force && pst_lockout_check(pc->ruleset, NULL, ssh_connection(ssh, sizeof(ssh)), NULL,
                                            "use --force to apply it anyway", &c->diag) < 0)
                 return fail(c, EXIT_POLICY);
         r = apply_ruleset(c, wanted_backend(c, pc->policy), pc->ruleset);
@@ -286,6 +380,10 @@ static int cmd_apply(struct ctl *c, char **args) {
         }
         print_summary(c, "applied", pc, now_usec() - t0);
         return 0;
+}
+
+static int cmd_confirm(struct ctl *c, char **args) {
+        return ctl_bus_confirm(c->json);
 }
 
 /* The comparison itself lives in ctl-diff.c; here only the exit codes. */
@@ -395,21 +493,24 @@ static int parse_ifaddr(struct ctl *c, const char *arg) {
         struct pst_addr a;
         bool wild;
 
-        if (!eq || (size_t) (eq - arg) >= IFNAMSIZ) {
-                fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS\n", arg);
-                return -EINVAL;
-        }
+        if (!eq || (size_t) (eq - arg) >= IFNAMSIZ)
+                return -usage_error(c, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS", arg);
         snprintf(name, sizeof(name), "%.*s", (int) (eq - arg), arg);
         if (pst_ifname_parse(name, ifname, &wild) < 0 || wild ||
-            pst_addr_parse(eq + 1, &a, NULL) < 0 || a.prefixlen != pst_addr_len(a.family) * 8) {
-                fprintf(stderr, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS with one host address\n", arg);
-                return -EINVAL;
-        }
+            pst_addr_parse(eq + 1, &a, NULL) < 0 || a.prefixlen != pst_addr_len(a.family) * 8)
+                return -usage_error(c, "posternctl: --ifaddr '%s': expected IFNAME=ADDRESS with one host address", arg);
         return pst_ifaddrs_add(&c->ifaddrs, ifname, &a);
 }
 
+/* The daemon's state, then what this kernel offers (probed here, not by
+ * the daemon: the probe changes nothing, and a user without CAP_NET_ADMIN
+ * is told it needs it). */
 static int cmd_status(struct ctl *c, char **args) {
-        return ctl_bus_status(c->json);
+        struct pst_features kf;
+
+        if (pst_features_probe(&kf) < 0)
+                return ctl_bus_status(c->json, NULL);
+        return ctl_bus_status(c->json, &kf);
 }
 
 static int cmd_reload(struct ctl *c, char **args) {
@@ -423,19 +524,21 @@ static int cmd_reapply(struct ctl *c, char **args) {
 /* The verbs, as systemd's dispatch_verb() keeps them: one table. */
 static const struct verb {
         const char *name;
-        int nargs;         /* exactly this many arguments */
+        int min, max;      /* arguments; the rest of args[] up to max is NULL */
+        bool policy;       /* args[0] is a policy FILE: POSTERN_POLICY when not given */
         const char *usage; /* what they are, for the error when the count is wrong */
         int (*run)(struct ctl *c, char **args);
 } verbs[] = {
-        { "check", 1, "one policy FILE", cmd_check },
-        { "compile", 1, "one policy FILE", cmd_compile },
-        { "apply", 1, "one policy FILE", cmd_apply },
-        { "diff", 1, "one policy FILE", cmd_diff },
-        { "show", 0, "no arguments", cmd_show },
-        { "services", 0, "no arguments", cmd_services },
-        { "status", 0, "no arguments", cmd_status },
-        { "reload", 0, "no arguments", cmd_reload },
-        { "reapply", 1, "one interface name", cmd_reapply },
+        { "check", 0, 1, true, "at most one policy FILE", cmd_check },
+        { "compile", 0, 1, true, "at most one policy FILE", cmd_compile },
+        { "apply", 0, 1, false, "at most one policy FILE", cmd_apply },
+        { "confirm", 0, 0, false, "no arguments", cmd_confirm },
+        { "diff", 0, 1, true, "at most one policy FILE", cmd_diff },
+        { "show", 0, 0, false, "no arguments", cmd_show },
+        { "services", 0, 0, false, "no arguments", cmd_services },
+        { "status", 0, 0, false, "no arguments", cmd_status },
+        { "reload", 0, 0, false, "no arguments", cmd_reload },
+        { "reapply", 1, 1, false, "one interface name", cmd_reapply },
 };
 
 static int dispatch_verb(struct ctl *c, int argc, char **argv) {
@@ -444,26 +547,83 @@ static int dispatch_verb(struct ctl *c, int argc, char **argv) {
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
                 if (!streq(name, verbs[i].name))
                         continue;
-                if (argc - 1 != verbs[i].nargs) {
-                        fprintf(stderr, "posternctl %s: expected %s\n", name, verbs[i].usage);
-                        return EXIT_SYSTEM;
-                }
-                return verbs[i].run(c, argv + 1);
+                char *args[2] = {};
+
+                if (argc - 1 < verbs[i].min || argc - 1 > verbs[i].max)
+                        return usage_error(c, "posternctl %s: expected %s", name, verbs[i].usage);
+                if (c->confirm_sec && !streq(name, "apply"))
+                        return usage_error(c, "posternctl %s: --confirm is for apply", name);
+                for (int k = 0; k < argc - 1; k++)
+                        args[k] = argv[k + 1];
+                if (verbs[i].policy && !args[0])
+                        args[0] = (char *) POSTERN_POLICY;
+                return verbs[i].run(c, args);
         }
-        fprintf(stderr, "posternctl: unknown verb '%s'. Try 'posternctl --help'.\n", name);
-        return EXIT_SYSTEM;
+        return usage_error(c, "posternctl: unknown verb '%s'. Try 'posternctl --help'.", name);
+}
+
+/* --confirm=SECONDS: 1..CONFIRM_MAX_SEC */
+static int parse_confirm(struct ctl *c, const char *arg) {
+        char *end;
+        unsigned long v;
+
+        errno = 0;
+        v = strtoul(arg, &end, 10);
+        if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > CONFIRM_MAX_SEC) {
+                return -usage_error(c, "posternctl: --confirm=%s: expected a number of seconds, 1 to %u", arg,
+                                    CONFIRM_MAX_SEC);
+        }
+        c->confirm_sec = (uint32_t) v;
+        return 0;
+}
+
+/* --version [--json]: version, backends built, and the kernel probed
+ * (kernel-features.h; README "Supported kernels"). */
+static int show_version(struct ctl *c) {
+        static const char *const backends[] = { "nftables", HAVE_IPTC ? "iptables" : NULL };
+        struct pst_features kf;
+        struct pst_json j;
+        int r;
+
+        r = pst_features_probe(&kf);
+        if (r < 0) {
+                fprintf(stderr, "posternctl: uname: %s\n", strerror(-r));
+                return EXIT_SYSTEM;
+        }
+        if (!c->json) {
+                printf("posternctl %s (backends:", PACKAGE_VERSION);
+                for (size_t i = 0; i < ELEMENTSOF(backends) && backends[i]; i++)
+                        printf(" %s", backends[i]);
+                printf(")\n");
+                pst_features_print(&kf, stdout);
+                return 0;
+        }
+        pst_json_init(&j, stdout);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", true);
+        pst_json_string(&j, "version", PACKAGE_VERSION);
+        pst_json_begin_array(&j, "backends");
+        for (size_t i = 0; i < ELEMENTSOF(backends) && backends[i]; i++)
+                pst_json_string(&j, NULL, backends[i]);
+        pst_json_end_array(&j);
+        pst_features_json(&kf, &j, "kernel");
+        pst_json_end_object(&j);
+        fputc('\n', stdout);
+        return 0;
 }
 
 /* Options into c.  Returns 1 to go on, 0 (done: --help, --version) or an
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
-        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_FORCE, OPT_NFT };
+        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_CONFIRM, OPT_FORCE,
+               OPT_NFT };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
                 { "offline", no_argument, NULL, OPT_OFFLINE },
                 { "json", no_argument, NULL, OPT_JSON },
                 { "backend", required_argument, NULL, OPT_BACKEND },
+                { "confirm", required_argument, NULL, OPT_CONFIRM },
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "nft", no_argument, NULL, OPT_NFT },
                 { "help", no_argument, NULL, 'h' },
@@ -472,6 +632,10 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
         };
         int o;
 
+        /* --json first, wherever it is: errors in the other options follow it too */
+        for (int i = 1; i < argc && !streq(argv[i], "--"); i++)
+                c->json = c->json || streq(argv[i], "--json");
+        opterr = 0; /* getopt's own messages would not be JSON */
         while ((o = getopt_long(argc, argv, "h", opts, NULL)) >= 0)
                 switch (o) {
                 case OPT_CATALOG:
@@ -479,7 +643,7 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         break;
                 case OPT_IFADDR:
                         if (parse_ifaddr(c, optarg) < 0)
-                                return -EXIT_SYSTEM;
+                                return -EXIT_USAGE;
                         break;
                 case OPT_OFFLINE:
                         c->offline = true;
@@ -495,25 +659,33 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         break;
                 case OPT_BACKEND:
                         if (pst_backend_from_string(optarg, &c->backend) < 0) {
-                                fprintf(stderr, "posternctl: --backend '%s': expected nftables, iptables or auto\n",
-                                        optarg);
-                                return -EXIT_SYSTEM;
+                                return -usage_error(c, "posternctl: --backend '%s': expected nftables, iptables or "
+                                                    "auto", optarg);
                         }
                         c->have_backend = true;
+                        break;
+                case OPT_CONFIRM:
+                        if (parse_confirm(c, optarg) < 0)
+                                return -EXIT_USAGE;
                         break;
                 case 'h':
                         help();
                         return 0;
                 case OPT_VERSION:
-                        printf("posternctl %s\n", PACKAGE_VERSION);
-                        return 0;
+                        c->version = true;
+                        break;
                 default:
-                        fprintf(stderr, "Try 'posternctl --help'.\n");
-                        return -EXIT_SYSTEM;
+                        return -usage_error(c, "posternctl: unknown option or missing argument: '%s'. Try "
+                                            "'posternctl --help'.", argv[optind - 1]);
                 }
+        if (c->version) {
+                int r = show_version(c);
+
+                return r ? -r : 0;
+        }
         if (optind >= argc) {
                 help();
-                return -EXIT_SYSTEM;
+                return -EXIT_USAGE;
         }
         return 1;
 }

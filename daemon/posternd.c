@@ -2,17 +2,22 @@
 /*
  * posternd — the postern firewall daemon.
  *
- * Applies the policy as table inet postern (owned: OWNER|PERSIST), keeps its
+ * Applies the policy as table inet postern (a plain table it watches), keeps its
  * interface-address sets in step with rtnetlink, reloads on SIGHUP or
  * Reload() over D-Bus, and leaves the ruleset installed when it stops.
  * Needs CAP_NET_ADMIN and nothing else.
  */
 #include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
 #include "backend.h"
 #include "bus.h"
+#include "kernel-features.h"
 #include "manager.h"
 
 static void help(void) {
@@ -30,12 +35,14 @@ static void help(void) {
                "                          default: the policy's options.backend\n"
                "  --runtime-dir DIR       where the generation of the last commit is kept\n"
                "                          (default: %s)\n"
+               "  --state-dir DIR         where a pending 'posternctl apply --confirm' is kept, so\n"
+               "                          that a restart or reboot rolls back (default: %s)\n"
                "  -h, --help              show this help\n"
                "  --version               show the version\n"
                "\n"
                "Signals: SIGHUP reloads the policy; SIGTERM/SIGINT stop the daemon and leave the\n"
                "ruleset installed.\n",
-               POSTERN_POLICY, POSTERN_CATALOG, POSTERN_RUNTIME_DIR);
+               POSTERN_POLICY, POSTERN_CATALOG, POSTERN_RUNTIME_DIR, POSTERN_STATE_DIR);
 }
 
 /* *p = a copy of v, the old value freed */
@@ -68,7 +75,8 @@ static int parse_emergency_ssh(struct manager *m, const char *arg) {
 }
 
 static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
-        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_RUNTIME_DIR, OPT_VERSION };
+        enum { OPT_POLICY = 0x100, OPT_CATALOG, OPT_EMERGENCY_SSH, OPT_NO_BUS, OPT_BACKEND, OPT_RUNTIME_DIR, OPT_STATE_DIR,
+               OPT_VERSION };
         static const struct option opts[] = {
                 { "policy", required_argument, NULL, OPT_POLICY },
                 { "catalog", required_argument, NULL, OPT_CATALOG },
@@ -76,6 +84,7 @@ static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
                 { "no-bus", no_argument, NULL, OPT_NO_BUS },
                 { "backend", required_argument, NULL, OPT_BACKEND },
                 { "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+                { "state-dir", required_argument, NULL, OPT_STATE_DIR },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -95,6 +104,9 @@ static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
                         break;
                 case OPT_RUNTIME_DIR:
                         r = set_string(&m->runtime_dir, optarg);
+                        break;
+                case OPT_STATE_DIR:
+                        r = set_string(&m->state_dir, optarg);
                         break;
                 case OPT_NO_BUS:
                         *use_bus = false;
@@ -125,7 +137,119 @@ static int parse_argv(struct manager *m, int argc, char **argv, bool *use_bus) {
                 r = set_string(&m->policy_path, POSTERN_POLICY);
         if (r >= 0 && !m->runtime_dir)
                 r = set_string(&m->runtime_dir, POSTERN_RUNTIME_DIR);
+        if (r >= 0 && !m->state_dir)
+                r = set_string(&m->state_dir, POSTERN_STATE_DIR);
         return r < 0 ? r : 1;
+}
+
+/* "NAME=1\n" per feature, "LEGACY_IP_TABLES=present\n" per module, and the
+ * names of the features present / missing, for log_kernel(). */
+static void kernel_fields(const struct pst_features *f, FILE *fields, FILE *have, FILE *lack) {
+        for (unsigned i = 0; i < _PST_FEAT_MAX; i++) {
+                const struct pst_feature_info *fi = pst_feature_info(i);
+                bool has = pst_features_has(f, i);
+
+                fputs("POSTERN_FEATURE_", fields);
+                for (const char *c = fi->name; *c; c++)
+                        fputc(*c >= 'a' && *c <= 'z' ? *c - 'a' + 'A' : *c, fields);
+                fprintf(fields, "=%d\n", has);
+                if (has)
+                        fprintf(have, " %s", fi->name);
+                else if (fi->used)
+                        fprintf(lack, "%s %s (%s, Linux %s)", ftell(lack) > 0 ? "," : "", fi->name, fi->what,
+                                fi->since);
+                else
+                        fprintf(lack, "%s %s", ftell(lack) > 0 ? "," : "", fi->name);
+        }
+        for (unsigned i = 0; i < _PST_LEGACY_MAX; i++)
+                fprintf(fields, "POSTERN_LEGACY_%s=%s\n", i == PST_LEGACY_IP_TABLES ? "IP_TABLES" :
+                        i == PST_LEGACY_IP6_TABLES ? "IP6_TABLES" : "IP_SET", pst_presence_name(f->legacy[i]));
+}
+
+/*
+ * What the kernel offers, once, right after the first apply: one journal entry with a field
+ * per feature (kernel-features.h).  Below the oldest supported kernel it is
+ * an error naming what is missing; the daemon goes on all the same: a
+ * policy that needs a missing feature is refused with its FILE:LINE, and the
+ * fail-closed emergency ruleset needs nothing newer than Linux 3.14.
+ */
+static void log_kernel(void) {
+        _cleanup_free_ char *fields = NULL, *have = NULL, *lack = NULL;
+        size_t nf = 0, nh = 0, nl = 0;
+        struct pst_features f;
+        FILE *ff, *fh, *fl;
+        int prio;
+
+        if (pst_features_probe(&f) < 0)
+                return;
+        ff = open_memstream(&fields, &nf);
+        fh = open_memstream(&have, &nh);
+        fl = open_memstream(&lack, &nl);
+        if (ff && fh && fl)
+                kernel_fields(&f, ff, fh, fl);
+        if (ff)
+                fclose(ff);
+        if (fh)
+                fclose(fh);
+        if (fl)
+                fclose(fl);
+        if (!fields || !have || !lack)
+                return;
+        if (f.probe_error) {
+                log_struct(LOG_WARNING, "KERNEL_RELEASE=%s\n%sMESSAGE=Linux %s: nf_tables features not probed: %s",
+                           f.release, fields, f.release, strerror(-f.probe_error));
+                return;
+        }
+        prio = pst_features_supported(&f) ? LOG_INFO : LOG_ERR;
+        log_struct(prio, "KERNEL_RELEASE=%s\n%sDURATION_USEC=%" PRIu64 "\nMESSAGE=Linux %s%s%s: nf_tables has%s; lacks%s%s",
+                   f.release, fields, f.usec, f.release, prio == LOG_ERR ? " is older than the oldest supported, " : "",
+                   prio == LOG_ERR ? PST_KERNEL_OLDEST : "", have, *lack ? lack : " nothing",
+                   prio == LOG_ERR ? "; a policy that needs what is missing is refused (the emergency ruleset "
+                                     "then holds the host closed)" : "");
+}
+
+static int on_probe_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
+        return 0; /* reaped: the child logged what it found */
+}
+
+/*
+ * log_kernel() in a child of its own, once the firewall is in place: the
+ * probe may make the kernel load modules (nft_queue, nft_log ...: seconds
+ * under qemu TCG, one modprobe at a time), and the event loop must not wait
+ * for that (D-Bus, rtnetlink, heals).  The child holds none of our file
+ * descriptors but stderr (the presence socket would keep "a posternd runs
+ * here" alive), dies with us (a check-mode batch cut short changes
+ * nothing), logs, and exits; the event loop reaps it.
+ */
+static void probe_in_child(sd_event *e) {
+        sigset_t ss;
+        pid_t pid;
+        int r;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0) {
+                log_errno(LOG_WARNING, -errno, "cannot probe the kernel's features (%m), ignoring");
+                return;
+        }
+        pid = fork();
+        if (pid < 0) {
+                log_errno(LOG_WARNING, -errno, "cannot probe the kernel's features (%m), ignoring");
+                return;
+        }
+        if (pid == 0) {
+                (void) prctl(PR_SET_PDEATHSIG, SIGKILL);
+                if (getppid() == 1)
+                        _exit(0); /* the daemon is gone already */
+                if (close_range(3, ~0U, 0) < 0)
+                        for (int fd = 3; fd < 1024; fd++)
+                                (void) close(fd);
+                log_kernel();
+                _exit(0);
+        }
+        r = sd_event_add_child(e, NULL, pid, WEXITED, on_probe_exit, NULL);
+        if (r < 0)
+                log_errno(LOG_WARNING, r, "cannot watch the feature probe (%m), ignoring");
 }
 
 int main(int argc, char **argv) {
@@ -163,6 +287,8 @@ int main(int argc, char **argv) {
                 sd_notifyf(false, "STATUS=failed to start: %s\nERRNO=%d", strerror(-r), -r);
                 return EXIT_FAILURE;
         }
+        /* after the first apply: the probe must never delay the firewall */
+        probe_in_child(m->event);
         r = sd_event_loop(m->event);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "event loop failed: %m");

@@ -7,6 +7,7 @@
  * subscribed to the kernel's notifications (nft-watch.c).
  */
 #include "backend-ops.h"
+#include "kernel-features.h"
 #include "nft.h"
 #include "render.h"
 
@@ -62,10 +63,28 @@ static int nft_generation(void *state, uint32_t *ret) {
         return pst_nft_genid(s->nft, ret);
 }
 
+/*
+ * The kernel refused the batch: if that is because it lacks something the
+ * policy needs, say which feature, which Linux brought it and which policy
+ * line needs it (kernel-features.h).  Probed only now, on the way out of a
+ * failure: a successful apply pays nothing for it.
+ */
+static void explain_refusal(const struct pst_ruleset *rs, int r, struct pst_diag *diag) {
+        struct pst_features f;
+
+        if (r == -EPERM || r == -ENOMEM || r == -ENOBUFS || pst_features_probe(&f) < 0)
+                return;
+        (void) pst_features_explain(&f, rs, diag);
+}
+
 static int nft_apply(void *state, const struct pst_ruleset *rs, struct pst_diag *diag) {
         struct nft_backend *s = state;
+        int r;
 
-        return committed(s, pst_nft_apply(s->nft, rs, &(struct pst_apply_opts) {}, diag));
+        r = pst_nft_apply(s->nft, rs, &(struct pst_apply_opts) {}, diag);
+        if (r < 0)
+                explain_refusal(rs, r, diag);
+        return committed(s, r);
 }
 
 static int nft_update_set(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag) {

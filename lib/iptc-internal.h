@@ -103,6 +103,7 @@ struct xfamily {
 struct iptc_plan {
         const struct pst_ruleset *rs;
         bool use_ipset;
+        const char *why_no_ipset;    /* !use_ipset: why, for errors (NULL: the usual reasons) */
         size_t nsets, capsets;
         struct xset *sets;
         int *ipset_of;               /* per IR set: index in sets, -1 written as rules (-2 while undecided) */
@@ -111,9 +112,11 @@ struct iptc_plan {
 };
 
 /* iptc-plan.c: the plan. */
-/* The plan of rs, with ipsets when use_ipset (else every set as rules).  On
- * error diag names the rule or set that cannot be written. */
-int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_diag *diag, struct iptc_plan **ret);
+/* The plan of rs, with ipsets when use_ipset (else every set as rules;
+ * why_no_ipset, if not NULL, says why in errors).  On error diag names the
+ * rule or set that cannot be written. */
+int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *why_no_ipset, struct pst_diag *diag,
+                    struct iptc_plan **ret);
 /* A plan with only the ipset of IR set si (an interface-address set), for
  * an update; *ret_set: that ipset's index in (*ret)->sets. */
 int iptc_plan_one_set(const struct pst_ruleset *rs, uint32_t si, struct pst_diag *diag, struct iptc_plan **ret,

@@ -236,11 +236,12 @@ static int check_inline_set(struct builder *b, const struct pst_set *s) {
         if (s->n <= PST_IPTC_NOIPSET_MAX || set_family(s) < 0)
                 return 0;
         return pst_error(b->diag, -E2BIG, pst_origin_file(b->rs, b->r->origin), b->r->origin.line,
-                         "iptables backend: %s%s%s has %zu elements; without ipset %s at most %u elements "
+                         "iptables backend: %s%s%s has %zu elements; without ipset (%s) at most %u elements "
                          "of a set are written as individual rules",
                          s->name[0] ? "set '" : "an address set", s->name, s->name[0] ? "'" : "", s->n,
-                         b->p->use_ipset ? "(no ipset type fits this set)"
-                                         : "(no ipset tool, no ip_set in the kernel, or ipset disabled)",
+                         b->p->use_ipset      ? "no ipset type fits this set"
+                         : b->p->why_no_ipset ? b->p->why_no_ipset
+                                              : "no ipset tool, no ip_set in the kernel, or ipset disabled",
                          PST_IPTC_NOIPSET_MAX);
 }
 
@@ -665,7 +666,8 @@ void iptc_plan_free(struct iptc_plan *p) {
         free(p);
 }
 
-int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_diag *diag, struct iptc_plan **ret) {
+int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *why_no_ipset, struct pst_diag *diag,
+                    struct iptc_plan **ret) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r;
@@ -675,6 +677,7 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, struct pst_dia
                 return -ENOMEM;
         p->rs = rs;
         p->use_ipset = use_ipset;
+        p->why_no_ipset = why_no_ipset;
         p->ipset_of = malloc(MAX(rs->nsets, 1) * sizeof(int));
         p->chains = calloc(MAX(rs->nchains, 1), sizeof(*p->chains));
         if (!p->ipset_of || !p->chains)

@@ -71,7 +71,7 @@ int pst_iptc_render(const struct pst_ruleset *rs, const struct pst_iptc_opts *o,
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         int r;
 
-        r = iptc_plan_build(rs, !o || o->ipset != PST_IPTC_IPSET_NEVER, diag, &p);
+        r = iptc_plan_build(rs, !o || o->ipset != PST_IPTC_IPSET_NEVER, NULL, diag, &p);
         if (r < 0)
                 return r;
         fputs("# postern ruleset for the iptables backend. Three parts, each starting with a \"# postern:\" line:\n"

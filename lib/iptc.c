@@ -23,6 +23,7 @@
 #include <libiptc/libiptc.h>
 #include <libiptc/libip6tc.h>
 #include <linux/netfilter/x_tables.h>
+#include <linux/netlink.h>
 
 #include "iptc-internal.h"
 
@@ -121,9 +122,107 @@ static uint16_t entry_size(int xf, const void *e) {
         return xf == XF_4 ? ((const struct ipt_entry *) e)->next_offset : ((const struct ip6t_entry *) e)->next_offset;
 }
 
+/* ---- kernel modules: what iptables(8) and ipset(8) would load themselves ---- */
+
+/*
+ * A freshly booted kernel has ip_tables, ip6_tables and ip_set as modules
+ * nobody loaded yet: getsockopt() on them says ENOPROTOOPT.  iptables(8)
+ * then runs the kernel's own module helper (/proc/sys/kernel/modprobe) once
+ * with -q and tries again (xtables_load_ko()); so do we.  The filter tables
+ * (iptable_filter, ip6table_filter) and the ipset types the kernel loads
+ * itself (request_module) once the core module is there.  What was tried is
+ * kept per operation (struct kmods), never in a global.
+ */
+enum { KMOD_IP_TABLES, KMOD_IP6_TABLES, KMOD_IP_SET, _KMOD_MAX };
+
+static const char *const kmod_name[_KMOD_MAX] = { "ip_tables", "ip6_tables", "ip_set" };
+
+struct kmods {
+        const char *helper;         /* NULL: /proc/sys/kernel/modprobe (tests name another) */
+        bool tried[_KMOD_MAX];
+        int result[_KMOD_MAX];
+        char why[_KMOD_MAX][256];   /* what the helper said when it failed */
+};
+
+static int kmod_helper(const struct kmods *k, char ret[PATH_MAX]) {
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (k->helper) {
+                snprintf(ret, PATH_MAX, "%s", k->helper);
+                return 0;
+        }
+        f = fopen("/proc/sys/kernel/modprobe", "re");
+        if (!f || !fgets(ret, PATH_MAX, f))
+                return -ENOENT;
+        ret[strcspn(ret, "\n")] = 0;
+        return ret[0] == '/' ? 0 : -ENOENT;
+}
+
+/* Run `HELPER -q NAME`; on failure *why says what it printed or how it ended. */
+static int kmod_run(const char *helper, const char *name, char *why, size_t whylen) {
+        _cleanup_close_ int err = -1, devnull = -1;
+        posix_spawn_file_actions_t fa;
+        char *argv[] = { (char *) helper, (char *) "-q", (char *) name, NULL };
+        char buf[256] = "";
+        int status, r;
+        pid_t pid;
+
+        err = memfd_create("postern-modprobe", MFD_CLOEXEC);
+        devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (err < 0 || devnull < 0)
+                return -errno;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, devnull, 0);
+        posix_spawn_file_actions_adddup2(&fa, devnull, 1);
+        posix_spawn_file_actions_adddup2(&fa, err, 2);
+        r = posix_spawn(&pid, helper, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0) {
+                snprintf(why, whylen, "cannot run %.128s: %s", helper, strerror(r));
+                return -r;
+        }
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                return 0;
+        if (pread(err, buf, sizeof(buf) - 1, 0) > 0)
+                buf[strcspn(buf, "\n")] = 0;
+        if (buf[0])
+                snprintf(why, whylen, "%s", buf);
+        else if (WIFEXITED(status))
+                snprintf(why, whylen, "%.128s exited with status %d", helper, WEXITSTATUS(status));
+        else
+                snprintf(why, whylen, "%.128s was killed by signal %d", helper, WTERMSIG(status));
+        return -ENOPROTOOPT;
+}
+
+/* Load module m once per operation; later calls return the first result. */
+static int kmod_load(struct kmods *k, int m) {
+        char helper[PATH_MAX];
+        int r;
+
+        if (!k)
+                return -ENOPROTOOPT;
+        if (k->tried[m])
+                return k->result[m];
+        k->tried[m] = true;
+        r = kmod_helper(k, helper);
+        if (r < 0)
+                snprintf(k->why[m], sizeof(k->why[m]),
+                         "the kernel names no module helper (/proc/sys/kernel/modprobe)");
+        else
+                r = kmod_run(helper, kmod_name[m], k->why[m], sizeof(k->why[m]));
+        k->result[m] = r;
+        return r;
+}
+
+/* ---- the libiptc handles ---- */
+
 struct handle {
         int xf;
         struct xtc_handle *h;
+        struct kmods *km; /* for a re-open */
 };
 
 static void handle_done(struct handle *h) {
@@ -138,20 +237,30 @@ static void handles_done(struct handle (*h)[2]) {
         handle_done(&(*h)[XF_6]);
 }
 
-static int handle_open(struct handle *h, int xf, struct pst_diag *diag) {
+/* Take a snapshot of one family's filter table; load ip_tables / ip6_tables
+ * first if the kernel has not (ENOPROTOOPT: "iptables who?"). */
+static int handle_open(struct handle *h, int xf, struct kmods *km, struct pst_diag *diag) {
         const struct fam_ops *ops = &fam_ops[xf];
+        int m = xf == XF_4 ? KMOD_IP_TABLES : KMOD_IP6_TABLES, err;
 
         h->xf = xf;
+        h->km = km;
         h->h = ops->init("filter");
-        if (!h->h) {
-                int err = errno ? errno : EIO;
-
-                return pst_error(diag, -err, NULL, 0,
-                                 "iptables backend: cannot read the %s filter table: %s (legacy iptables in this "
-                                 "kernel?)",
-                                 ops->what, ops->strerror(err));
+        err = h->h ? 0 : errno ? errno : EIO;
+        if (err == ENOPROTOOPT && kmod_load(km, m) == 0) {
+                h->h = ops->init("filter");
+                err = h->h ? 0 : errno ? errno : EIO;
         }
-        return 0;
+        if (err == 0)
+                return 0;
+        if (err == ENOPROTOOPT && km && km->result[m] < 0)
+                return pst_error(diag, -err, NULL, 0,
+                                 "iptables backend: the kernel has no %s (legacy %s); `modprobe %s` failed: %s "
+                                 "(a kernel without legacy iptables: use the nftables backend)",
+                                 kmod_name[m], xf == XF_4 ? "iptables" : "ip6tables", kmod_name[m], km->why[m]);
+        return pst_error(diag, -err, NULL, 0,
+                         "iptables backend: cannot read the %s filter table: %s (legacy iptables in this kernel?)",
+                         ops->what, ops->strerror(err));
 }
 
 /* ---- what our chains hold: saved before a commit, to put back ---- */
@@ -286,10 +395,20 @@ static const char *ipset_tool(const struct pst_iptc_opts *o, char buf[PATH_MAX])
         return NULL;
 }
 
-int pst_iptc_ipset_available(const struct pst_iptc_opts *o) {
-        _cleanup_close_ int fd = -1;
+/*
+ * Can ipset be used: the tool is there, the kernel has ip_set (loaded here
+ * if need be, as ipset(8) itself would have the kernel do), and this
+ * process may open the NETLINK_NETFILTER socket the tool talks through (a
+ * service manager or container may refuse it: then the tool fails at its
+ * first "create", after the plan chose sets).  Unusable for a reason the
+ * administrator would not guess: why says it ("" otherwise).
+ */
+static int ipset_usable(const struct pst_iptc_opts *o, struct kmods *km, char *why, size_t whylen) {
+        _cleanup_close_ int fd = -1, nl = -1;
         char buf[PATH_MAX];
+        int r;
 
+        why[0] = 0;
         if (o && o->ipset == PST_IPTC_IPSET_NEVER)
                 return -EOPNOTSUPP;
         if (!ipset_tool(o, buf))
@@ -297,7 +416,30 @@ int pst_iptc_ipset_available(const struct pst_iptc_opts *o) {
         fd = ipset_socket();
         if (fd < 0)
                 return fd;
-        return ipset_kernel_ok(fd);
+        r = ipset_kernel_ok(fd);
+        if (r == -ENOPROTOOPT && kmod_load(km, KMOD_IP_SET) == 0)
+                r = ipset_kernel_ok(fd);
+        if (r == -ENOPROTOOPT && km->tried[KMOD_IP_SET]) {
+                snprintf(why, whylen, "the kernel has no ip_set; `modprobe ip_set` failed: %s", km->why[KMOD_IP_SET]);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+        if (nl < 0) {
+                r = -errno;
+                snprintf(why, whylen, "ipset(8) needs a NETLINK_NETFILTER socket and this process may not open one (%s)",
+                         strerror(-r));
+                return r;
+        }
+        return 0;
+}
+
+int pst_iptc_ipset_available(const struct pst_iptc_opts *o) {
+        struct kmods km = { .helper = o ? o->modprobe_path : NULL };
+        char why[512];
+
+        return ipset_usable(o, &km, why, sizeof(why));
 }
 
 /*
@@ -370,6 +512,7 @@ struct setjob {
         struct iptc_plan *p;
         const struct pst_iptc_opts *o;
         struct pst_diag *diag;
+        struct kmods km;
         int fd;
         size_t ncreated;
         char (*created)[IPSET_MAXNAMELEN]; /* new names: destroyed again if the apply fails */
@@ -385,14 +528,27 @@ static void tmp_name(size_t i, char ret_name[IPSET_MAXNAMELEN]) {
         snprintf(ret_name, IPSET_MAXNAMELEN, "%snew-%u", PST_IPTC_PREFIX, (unsigned) (i & 0xffffff));
 }
 
+/* What the kernel lacks when ipset(8) says msg, in words an administrator
+ * can act on ("" when msg says it all). */
+static const char *set_error_hint(const struct xset *s, const char *msg) {
+        if (!msg)
+                return "";
+        if (strstr(msg, "set type not supported")) /* the kernel could not load the type */
+                return s->type == XS_NET ? " (the kernel has no ip_set_hash_net module, or cannot load it)"
+                                         : " (the kernel has no ip_set_hash_ipportnet module, or cannot load it)";
+        if (strstr(msg, "Cannot open session to kernel"))
+                return " (ipset(8) could not open its NETLINK_NETFILTER socket, or the kernel has no ip_set)";
+        return "";
+}
+
 static int set_error(struct setjob *j, const struct xset *s, int err, const char *msg) {
         const struct pst_ruleset *rs = j->p->rs;
         const struct pst_set *ir = &rs->sets[s->irset];
 
         return pst_error(j->diag, err, pst_origin_file(rs, ir->origin), ir->origin.line,
-                         "iptables backend: cannot create ipset %s for %s%s%s: %s", s->name,
+                         "iptables backend: cannot create ipset %s for %s%s%s: %s%s", s->name,
                          ir->name[0] ? "set '" : "an address set", ir->name, ir->name[0] ? "'" : "",
-                         msg ? msg : strerror(-err));
+                         msg ? msg : strerror(-err), set_error_hint(s, msg));
 }
 
 /*
@@ -664,13 +820,13 @@ static int commit(const struct handle *h) {
 }
 
 /* Put the saved chains back into the kernel (after the other family failed). */
-static int restore_saved(const struct saved *s, struct pst_diag *diag) {
+static int restore_saved(const struct saved *s, struct kmods *km, struct pst_diag *diag) {
         int r = -EAGAIN;
 
         for (int t = 0; t < COMMIT_TRIES && r == -EAGAIN; t++) {
                 _cleanup_(handle_done) struct handle h = {};
 
-                r = handle_open(&h, s->xf, diag);
+                r = handle_open(&h, s->xf, km, diag);
                 if (r >= 0)
                         r = build_from_saved(s, &h, diag);
                 if (r >= 0)
@@ -681,15 +837,18 @@ static int restore_saved(const struct saved *s, struct pst_diag *diag) {
 
 /* ---- apply ---- */
 
+/* Also loads ip_tables / ip6_tables when the kernel has them as modules
+ * (what `auto` would need on a kernel without nf_tables). */
 int pst_iptc_available(void) {
         _cleanup_(handles_done) struct handle h[2] = {};
+        struct kmods km = {};
         struct pst_diag d;
         int r;
 
         pst_diag_init(&d);
-        r = handle_open(&h[XF_4], XF_4, &d);
+        r = handle_open(&h[XF_4], XF_4, &km, &d);
         if (r >= 0)
-                r = handle_open(&h[XF_6], XF_6, &d);
+                r = handle_open(&h[XF_6], XF_6, &km, &d);
         pst_diag_clear(&d);
         return r;
 }
@@ -707,7 +866,7 @@ static int commit_v6(const struct iptc_plan *p, const struct pst_iptc_opts *o, s
                 if (r != -EAGAIN)
                         break;
                 handle_done(h6);
-                r = handle_open(h6, XF_6, diag);
+                r = handle_open(h6, XF_6, h6->km, diag);
                 if (r >= 0)
                         r = build_from_plan(p, h6, diag);
                 if (r >= 0)
@@ -717,8 +876,8 @@ static int commit_v6(const struct iptc_plan *p, const struct pst_iptc_opts *o, s
 }
 
 /* IPv6 was refused (r): put IPv4 back as it was and say what happened. */
-static int v6_refused(const struct saved *saved4, int r, struct pst_diag *diag) {
-        int k = restore_saved(saved4, diag);
+static int v6_refused(const struct saved *saved4, struct kmods *km, int r, struct pst_diag *diag) {
+        int k = restore_saved(saved4, km, diag);
 
         if (k < 0)
                 return pst_error(diag, r, NULL, 0,
@@ -753,9 +912,9 @@ static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct
         int r;
 
         *ret_retry = false;
-        r = handle_open(&h[XF_4], XF_4, diag);
+        r = handle_open(&h[XF_4], XF_4, &j->km, diag);
         if (r >= 0)
-                r = handle_open(&h[XF_6], XF_6, diag);
+                r = handle_open(&h[XF_6], XF_6, &j->km, diag);
         if (r >= 0)
                 r = saved_take(&saved4, &h[XF_4]);
         for (int xf = XF_4; r >= 0 && xf <= XF_6; xf++)
@@ -779,7 +938,7 @@ static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct
                                  "nothing was changed", iptc_strerror(-r));
         r = commit_v6(p, o, &h[XF_6], diag);
         if (r < 0)
-                return v6_refused(&saved4, r, diag);
+                return v6_refused(&saved4, &j->km, r, diag);
         sets_drop_unused(j, oldrefs, noldrefs);
         j->ncreated = 0; /* in use now */
         return 0;
@@ -790,12 +949,17 @@ int pst_iptc_apply(const struct pst_ruleset *rs, const struct pst_iptc_opts *o, 
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         _cleanup_(setjob_done) struct setjob j = { .fd = -1, .diag = diag };
         bool use_ipset, retry = false;
+        char why[512];
         int r;
 
         if (!o)
                 o = &defaults;
-        use_ipset = pst_iptc_ipset_available(o) == 0;
-        r = iptc_plan_build(rs, use_ipset, diag, &p);
+        j.km.helper = o->modprobe_path;
+        use_ipset = ipset_usable(o, &j.km, why, sizeof(why)) == 0;
+        if (!use_ipset && rs->nsets > 0 && why[0])
+                pst_warning(diag, NULL, 0, "iptables backend: no ipset: %s; address sets are written as rules (at "
+                            "most %u elements each)", why, PST_IPTC_NOIPSET_MAX);
+        r = iptc_plan_build(rs, use_ipset, why[0] ? why : NULL, diag, &p);
         if (r < 0)
                 return r;
         j.p = p;
@@ -830,6 +994,7 @@ int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         _cleanup_(setjob_done) struct setjob j = { .fd = -1, .diag = diag };
         uint16_t idx;
+        char why[512];
         int r, is;
 
         if (!o)
@@ -837,7 +1002,8 @@ int pst_iptc_update_set(const struct pst_ruleset *rs, const struct pst_iptc_opts
         if (set >= rs->nsets || !(rs->sets[set].flags & PST_SET_DYNAMIC))
                 return pst_error(diag, -EINVAL, NULL, 0, "iptables backend: set %u is not an interface-address set",
                                  set);
-        if (pst_iptc_ipset_available(o) < 0)
+        j.km.helper = o->modprobe_path;
+        if (ipset_usable(o, &j.km, why, sizeof(why)) < 0)
                 return pst_iptc_apply(rs, o, diag); /* the addresses are in the rules: replace them */
         r = iptc_plan_one_set(rs, set, diag, &p, &is);
         if (r < 0)

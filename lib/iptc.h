@@ -74,6 +74,9 @@ struct pst_iptc_opts {
         bool check_only;          /* build both tables, commit nothing, create no set */
         enum pst_iptc_ipset ipset;
         const char *ipset_path;   /* NULL: /usr/sbin/ipset, /sbin/ipset, else $PATH */
+        /* the module helper run (with -q NAME) when the kernel lacks
+         * ip_tables, ip6_tables or ip_set; NULL: /proc/sys/kernel/modprobe */
+        const char *modprobe_path;
         /*
          * Tests only: called after the IPv4 commit, before the IPv6 one.  A
          * negative return makes the IPv6 step fail with that error, as if
@@ -84,10 +87,12 @@ struct pst_iptc_opts {
 };
 
 /* 0 when legacy xtables (the filter table of both families) can be used
- * here, else a negative errno (-ENOPROTOOPT: no ip_tables in this kernel). */
+ * here, else a negative errno (-ENOPROTOOPT: no ip_tables in this kernel).
+ * Loads ip_tables / ip6_tables if the kernel has them as modules. */
 int pst_iptc_available(void);
 
-/* 0 when ipset can be used: the tool exists and the kernel has ip_set. */
+/* 0 when ipset can be used: the tool exists and the kernel has ip_set
+ * (loaded through the module helper if need be). */
 int pst_iptc_ipset_available(const struct pst_iptc_opts *o);
 
 /*

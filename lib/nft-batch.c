@@ -143,7 +143,8 @@ static int msg_end(struct pst_nft_batch *b, const struct nlmsghdr *nlh, enum pst
         return 0;
 }
 
-static int batch_new(const struct pst_ruleset *rs, uint32_t seq0, struct pst_nft_batch **ret) {
+static int batch_new(const struct pst_ruleset *rs, const struct pst_apply_opts *o, uint32_t seq0,
+                     struct pst_nft_batch **ret) {
         struct pst_nft_batch *b;
         struct nlmsghdr *nlh;
         uint32_t seq;
@@ -161,6 +162,8 @@ static int batch_new(const struct pst_ruleset *rs, uint32_t seq0, struct pst_nft
                 return r;
         }
         nlh = nftnl_batch_begin(buf, seq);
+        if (o && o->guard_genid)
+                mnl_attr_put_u32(nlh, NFNL_BATCH_GENID, htonl(o->genid));
         msg_end(b, nlh, PST_NFT_OBJ_BATCH, 0, 0);
         *ret = b;
         return 0;
@@ -1099,16 +1102,21 @@ int pst_nft_batch_build_full(const struct pst_ruleset *rs, const struct pst_appl
         if (!bound)
                 return -ENOMEM;
 
-        r = batch_new(rs, seq0, &b);
+        r = batch_new(rs, o, seq0, &b);
         if (r < 0)
                 return r;
-        /* Create-if-missing first, so that DELTABLE cannot fail with ENOENT. */
-        r = put_table(b, rs->table, NFT_MSG_NEWTABLE, first_flags);
-        if (r < 0)
-                return r;
-        r = put_table(b, rs->table, NFT_MSG_DELTABLE, 0);
-        if (r < 0)
-                return r;
+        /* Create-if-missing first, so that DELTABLE cannot fail with ENOENT;
+         * none of it for a table known (at o->genid) not to exist: deleting
+         * objects makes the next close() of the socket wait for an RCU
+         * grace period. */
+        if (!o->table_absent) {
+                r = put_table(b, rs->table, NFT_MSG_NEWTABLE, first_flags);
+                if (r < 0)
+                        return r;
+                r = put_table(b, rs->table, NFT_MSG_DELTABLE, 0);
+                if (r < 0)
+                        return r;
+        }
         r = put_table(b, rs->table, NFT_MSG_NEWTABLE, o->table_flags);
         if (r < 0)
                 return r;
@@ -1180,7 +1188,7 @@ int pst_nft_batch_build_set_update(const struct pst_ruleset *rs, uint32_t set, u
         r = set_check(rs, &rs->sets[set], set, diag);
         if (r < 0)
                 return r;
-        r = batch_new(rs, seq0, &b);
+        r = batch_new(rs, NULL, seq0, &b);
         if (r < 0)
                 return r;
         r = put_flush(b, rs, set);

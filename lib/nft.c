@@ -205,6 +205,8 @@ static void handle_error(struct ack_state *st, const struct nlmsghdr *nlh, size_
         }
         if (st->first_error == 0)
                 st->first_error = e->error;
+        if (e->error == -ERESTART && st->b->msgs[idx].obj == PST_NFT_OBJ_BATCH)
+                return; /* NFNL_BATCH_GENID: the ruleset moved on, nothing was done; pst_nft_apply() retries */
         for (size_t i = 0; i < st->nseen; i++)
                 if (st->seen[i] == e->error) {
                         st->suppressed++;
@@ -416,26 +418,46 @@ int pst_nft_table_query(struct pst_nft *nft, const char *name, struct pst_diag *
         return 0;
 }
 
+#define APPLY_TRIES 8 /* generation moved under us this often: someone commits non-stop */
+
+/*
+ * Look (GETGEN, then GETTABLE), then one batch guarded by what we saw: the
+ * kernel applies it only if no commit came in between (NFNL_BATCH_GENID),
+ * else answers ERESTART and we look again.  Knowing the table is absent
+ * spares the NEWTABLE + DELTABLE pair that makes it go first — and the RCU
+ * grace period close() then waits for (~11 ms in a one-shot process).
+ *
+ * The kernel refuses to change ownership flags of an existing table in
+ * place (EOPNOTSUPP), but a table may always be deleted and created anew
+ * in the same batch: so the leading create-if-missing NEWTABLE restates
+ * the flags the table has now, and only the new table gets o->table_flags.
+ */
 int pst_nft_apply(struct pst_nft *nft, const struct pst_ruleset *rs, const struct pst_apply_opts *o,
                   struct pst_diag *diag) {
-        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
-        uint32_t cur = 0;
-        bool exists;
-        int r;
+        for (unsigned try = 0; try < APPLY_TRIES; try++) {
+                _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+                struct pst_apply_opts g = *o;
+                uint32_t cur = 0;
+                bool exists;
+                int r;
 
-        /* The kernel refuses to change ownership flags of an existing table
-         * in place (EOPNOTSUPP: adding OWNER|PERSIST to a plain table,
-         * clearing PERSIST from an orphaned one), but a table may always be
-         * deleted and created anew in the same batch.  So the leading
-         * create-if-missing NEWTABLE restates the flags the table has now,
-         * and only the new table gets o->table_flags. */
-        r = pst_nft_table_query(nft, rs->table, diag, &exists, &cur);
-        if (r < 0)
-                return r;
-        r = pst_nft_batch_build_full(rs, o, exists ? cur : o->table_flags, nft->seq, &b, diag);
-        if (r < 0)
-                return r;
-        return pst_nft_batch_send(nft, b, diag);
+                r = pst_nft_genid(nft, &g.genid);
+                if (r < 0)
+                        return pst_error(diag, r, NULL, 0, "reading the ruleset generation failed: %m");
+                r = pst_nft_table_query(nft, rs->table, diag, &exists, &cur);
+                if (r < 0)
+                        return r;
+                g.guard_genid = true;
+                g.table_absent = !exists;
+                r = pst_nft_batch_build_full(rs, &g, exists ? cur : o->table_flags, nft->seq, &b, diag);
+                if (r < 0)
+                        return r;
+                r = pst_nft_batch_send(nft, b, diag);
+                if (r != -ERESTART)
+                        return r;
+        }
+        return pst_error(diag, -EAGAIN, NULL, 0, "the ruleset changed under every one of %u attempts to apply: "
+                         "someone else commits without pause", APPLY_TRIES);
 }
 
 int pst_nft_update_set(struct pst_nft *nft, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag) {

@@ -43,6 +43,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_nft *, pst_nft_close);
 struct pst_apply_opts {
         bool check_only;      /* send the batch without its END message: the kernel validates and discards */
         uint32_t table_flags; /* 0, or NFT_TABLE_F_OWNER|NFT_TABLE_F_PERSIST */
+        /* set by pst_nft_apply(): the batch holds only if the ruleset is
+         * still at generation genid (NFNL_BATCH_GENID; else -ERESTART),
+         * and then the table is known not to exist (table_absent: no
+         * NEWTABLE + DELTABLE pair to make it go first) */
+        bool guard_genid;
+        uint32_t genid;
+        bool table_absent;
 };
 
 /*

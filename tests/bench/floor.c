@@ -745,7 +745,7 @@ int main(int argc, char **argv) {
                 return 2;
         }
         if (strcmp(argv[1], "--exit") == 0)
-                return 0; /* process start-up only, for comparison with posternctl --version */
+                return 0; /* process start-up only, for comparison with posternctl --help */
         t0 = now_us();
         read_spec(argv[1]);
         t1 = now_us();

@@ -63,6 +63,8 @@ for who in NOBODY NETADMIN; do
         caller "$who" calls >"$T_TMP/calls" || die "$who: calls"
         [ "$(cat "$T_TMP/calls")" = "$(printf '%s\n' \
                 "Reload org.postern1.Error.PermissionDenied: only root may call Reload()" \
+                "Apply org.postern1.Error.PermissionDenied: only root may call Apply()" \
+                "Confirm org.postern1.Error.PermissionDenied: only root may call Confirm()" \
                 "Reapply org.postern1.Error.PermissionDenied: only root may call Reapply()")" ] ||
                 { cat "$T_TMP/calls"; die "$who's method calls were not refused as they should be"; }
         caller "$who" props >"$T_TMP/$who.props" || die "$who cannot read the properties"
@@ -71,8 +73,12 @@ done
 caller ROOT props | diff -u "$T_TMP/root.props" - || die "a refused call changed something"
 
 info "posternctl as nobody: status works, reload and reapply refused (exit 2)"
-"${NOBODY[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$BUS" "$POSTERNCTL" status | grep -q "Generation: 1" ||
-        die "posternctl status as nobody"
+"${NOBODY[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$BUS" "$POSTERNCTL" status >"$T_TMP/status.txt" &&
+        grep -q "Generation: 1" "$T_TMP/status.txt" || die "posternctl status as nobody"
+# the kernel section, probed without CAP_NET_ADMIN (from a private user and
+# network namespace where the kernel allows one; else "not probed", said why)
+grep -qE "^Kernel: Linux $(uname -r), (supported \(oldest supported: 5\.10\)|nf_tables not probed: Operation not permitted \(the probe needs CAP_NET_ADMIN: run as root\))$" "$T_TMP/status.txt" ||
+        die "posternctl status as nobody: no kernel section: $(cat "$T_TMP/status.txt")"
 for verb in reload "reapply lo"; do
         # shellcheck disable=SC2086 # verb is two words on purpose
         "${NOBODY[@]}" env DBUS_SYSTEM_BUS_ADDRESS="$BUS" "$POSTERNCTL" $verb 2>"$T_TMP/err.txt"
@@ -82,8 +88,9 @@ for verb in reload "reapply lo"; do
 done
 
 info "root: every method served"
-[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nReapply ok')" ] || die "root: $(caller ROOT calls)"
-t_wait_prop Generation 2
+[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nApply ok\nConfirm org.postern1.Error.Busy\nReapply ok')" ] ||
+        die "root: $(caller ROOT calls)"
+t_wait_prop Generation 3
 t_wait_prop Rechecks 1
 t_stop
 
@@ -97,15 +104,17 @@ t_wait_name org.postern1 || die "root cannot own org.postern1 with the shipped p
 caller ROOT props >"$T_TMP/root.props" || die "root cannot read the properties"
 for who in NOBODY NETADMIN; do
         [ "$(calls_as "$who")" = "$(printf '%s\n' "Reload org.freedesktop.DBus.Error.AccessDenied" \
+                "Apply org.freedesktop.DBus.Error.AccessDenied" "Confirm org.freedesktop.DBus.Error.AccessDenied" \
                 "Reapply org.freedesktop.DBus.Error.AccessDenied")" ] ||
-                die "the shipped policy lets $who call: $(caller "$who" calls)"
+                die "the shipped policy lets $who call: $(caller "$who" calls 2>&1)"
         caller "$who" props | diff -u "$T_TMP/root.props" - || die "the shipped policy hides properties from $who"
 done
 "${NOBODY[@]}" "$PY" "$T_HERE/bus-caller.py" "$BUS" watch 1 >"$T_TMP/watch.txt" 2>&1 &
 WPID=$!
 T_PIDS+=("$WPID")
 t_wait_count "$T_TMP/watch.txt" "^watching" 1 5 || die "the signal watcher did not start: $(cat "$T_TMP/watch.txt")"
-[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nReapply ok')" ] || die "root under the shipped policy: $(caller ROOT calls)"
+[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nApply ok\nConfirm org.postern1.Error.Busy\nReapply ok')" ] ||
+        die "root under the shipped policy: $(caller ROOT calls)"
 wait "$WPID" || die "nobody did not receive Applied: $(cat "$T_TMP/watch.txt")"
 grep -qx "2 $digest" "$T_TMP/watch.txt" || die "nobody's Applied signal: $(cat "$T_TMP/watch.txt")"
 t_stop

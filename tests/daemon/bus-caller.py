@@ -15,8 +15,9 @@ import xml.etree.ElementTree as ET
 import dbus
 
 NAME, PATH, IFACE = "org.postern1", "/org/postern1", "org.postern1.Manager"
-# arguments to call each method with; harmless ones (lo exists in every netns)
-ARGS = {"Reload": (), "Reapply": ("lo",)}
+# arguments to call each method with; harmless ones (lo exists in every netns;
+# Apply("") re-applies the daemon's own policy; Confirm() has nothing to confirm)
+ARGS = {"Reload": (), "Apply": ("", dbus.UInt32(0), "", dbus.Boolean(False)), "Confirm": (), "Reapply": ("lo",)}
 
 
 def members(obj, kind):

@@ -103,7 +103,9 @@ elif command -v valgrind >/dev/null && [ -z "${NO_VALGRIND:-}" ]; then
         "$POSTERNCTL" reapply ppp0 >/dev/null 2>&1
         t_stop
         [ "$DRC" = 0 ] || { cat "$T_TMP/valgrind.txt"; die "valgrind: exit status $DRC"; }
-        [ -s "$T_TMP/valgrind.txt" ] && { cat "$T_TMP/valgrind.txt"; die "valgrind reported something"; }
+        # "==PID==" lines are errors and leaks; "--PID--" ones are valgrind's own notes (3.19 does not
+        # know pidfd_open, which sd-event tries for the feature probe's child, then falls back)
+        grep -q '^==' "$T_TMP/valgrind.txt" && { cat "$T_TMP/valgrind.txt"; die "valgrind reported something"; }
         echo "valgrind: clean"
 fi
 echo "PASS"

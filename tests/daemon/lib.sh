@@ -122,7 +122,7 @@ t_daemon() {
         local ns=$1
         shift
         NOTIFY_SOCKET=$T_TMP/notify.sock ip netns exec "$ns" "${T_WRAP[@]}" "$POSTERND" --catalog "$CATALOG" \
-                --runtime-dir "$T_TMP/run" "$@" \
+                --runtime-dir "$T_TMP/run" --state-dir "$T_TMP/state" "$@" \
                 >>"$DLOG" 2>&1 &
         DPID=$!
         T_PIDS+=("$DPID")

@@ -14,11 +14,15 @@
  *   5. without ipset (PST_IPTC_IPSET_NEVER) sets become rules; a set over
  *      PST_IPTC_NOIPSET_MAX elements is refused with an error naming it and
  *      the limit, and nothing changes;
- *   6. check mode changes nothing.
+ *   6. check mode changes nothing;
+ *   7. an ipset tool that fails (fault injection: "set type not supported",
+ *      "Cannot open session to kernel"): the error names what the kernel
+ *      lacks, nothing changes.
  * Exit 0 ok, 1 failure, 77 skipped (not root / no legacy iptables).
  */
 #include <arpa/inet.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include "pipeline.h"
@@ -59,6 +63,17 @@ static int hook_calls;
 static int fail_v6(void *userdata) {
         hook_calls++;
         return -EIO;
+}
+
+/* A stand-in ipset tool that fails its first line with msg, as ipset 7.17 does. */
+#define FAULT_IPSET "/tmp/postern-iptc-atomic-ipset"
+static void fault_ipset(struct pst_iptc_opts *o, const char *msg) {
+        FILE *f = fopen(FAULT_IPSET, "we");
+
+        if (!f || fprintf(f, "#!/bin/sh\ncat >/dev/null\necho 'ipset v7.17: Error in line 1: %s' >&2\nexit 1\n",
+                          msg) < 0 || fclose(f) != 0 || chmod(FAULT_IPSET, 0755) < 0)
+                exit(1);
+        *o = (struct pst_iptc_opts) { .ipset_path = FAULT_IPSET };
 }
 
 static bool diag_has(const struct pst_diag *d, const char *what) {
@@ -214,7 +229,27 @@ int main(int argc, char **argv) {
         after = state();
         CHECK(streq(before, after), "check mode changed the tables");
         free(after);
+
+        /* 7: ipset(8) says the kernel lacks the set type: the error names the module */
+        fault_ipset(&o, "Kernel error received: set type not supported");
+        pst_diag_clear(&d);
+        k = pst_iptc_apply(good, &o, &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k == -EIO && diag_has(&d, "ipset v7.17: Error in line 1: Kernel error received: set type not supported "
+                                        "(the kernel has no ip_set_hash_net module, or cannot load it)"),
+              "a missing set type: %d", k);
+        fault_ipset(&o, "Cannot open session to kernel.");
+        pst_diag_clear(&d);
+        k = pst_iptc_apply(good, &o, &d);
+        pst_diag_print(&d, stdout);
+        CHECK(k == -EIO && diag_has(&d, "Cannot open session to kernel. (ipset(8) could not open its "
+                                        "NETLINK_NETFILTER socket, or the kernel has no ip_set)"),
+              "no ipset session: %d", k);
+        after = state();
+        CHECK(streq(before, after), "a refused ipset create changed the tables");
+        free(after);
         free(before);
+        unlink(FAULT_IPSET);
 
         pst_ruleset_free(good);
         pst_ruleset_free(bad);

@@ -62,6 +62,16 @@ $3"
         refused "198.18.0.5 0 198.18.0.1 22" nossh.conf \
                 "SSH_CONNECTION \"198.18.0.5 0 198.18.0.1 22\": the client port \"0\" is not a port number 1..65535"
 
+        # under sudo (env_reset drops SSH_CONNECTION): found in the parent'"'"'s environment
+        before=$(nft list ruleset)
+        err=$(SSH_CONNECTION="198.18.0.5 50122 198.18.0.1 22" bash -c '"'"'env -u SSH_CONNECTION "$@"; rc=$?; exit $rc'"'"' \
+                sudo "$ctl" apply --catalog "$cat" "$dir/nossh.conf" 2>&1 >/dev/null); rc=$?
+        want="your SSH connection 198.18.0.5 port 50122 → 198.18.0.1 port 22 (via veth0) would be dropped by the new policy: no rule in input accepts tcp/22 from 198.18.0.5; use --force to apply it anyway"
+        if [ $rc = 1 ] && [ "$err" = "$want" ] && [ "$(nft list ruleset)" = "$before" ]; then
+                ok "refused with SSH_CONNECTION in the parent only (sudo)"
+        else
+                fail "SSH_CONNECTION in the parent only: exit $rc: $err"
+        fi
         # the admins are let in by admins.conf
         SSH_CONNECTION="198.18.9.7 50122 198.18.0.1 22" apply "$dir/admins.conf" >/dev/null &&
                 ok "an admin keeps the connection: applied" || fail "admins.conf refused for an admin"

@@ -59,6 +59,45 @@
 
 enum { EXIT_PASS = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
+/*
+ * AH (protocol 51) probes carry a real AH header (RFC 4302: next header,
+ * length in 4-byte units minus 2, reserved, SPI, sequence number) whose ICV
+ * is the tag, padded with zeros to a multiple of 8 bytes (IPv6's rule), and
+ * nothing after it; next header 253 (RFC 3692: for experiments).  IPv6 code
+ * walks AH by its length field: a bare tag ("PO...") reads as an AH header
+ * of 324 bytes in a packet of about 70, and ip6tables' protocol lookup,
+ * which every rule with -p runs, drops that as malformed on Linux 6.1 and
+ * 6.12 before the rule accepting AH is reached.  Next header 59 ("none")
+ * would do for ip6tables but not for conntrack, which tracks no packet
+ * without a transport protocol (it would be "invalid").
+ */
+#define AH_HDR 12
+#define AH_NEXT 253
+
+static size_t ah_wrap(uint8_t *out, size_t cap, const char *text, size_t len)
+{
+        size_t total = (AH_HDR + len + 7) & ~(size_t) 7;
+
+        if (total > cap || total / 4 - 2 > 255)
+                return 0;
+        memset(out, 0, total);
+        out[0] = AH_NEXT;
+        out[1] = (uint8_t) (total / 4 - 2);
+        out[6] = 0x10;   /* SPI 0x1000: 1-255 are reserved */
+        out[11] = 1;     /* sequence number 1 */
+        memcpy(out + AH_HDR, text, len);
+        return total;
+}
+
+/* The tag in an AH header ah_wrap() built, or NULL; *len: its length. */
+static const uint8_t *ah_unwrap(const uint8_t *in, size_t n, size_t *len)
+{
+        if (n < AH_HDR || in[0] != AH_NEXT || ((size_t) in[1] + 2) * 4 != n)
+                return NULL;
+        *len = strnlen((const char *) in + AH_HDR, n - AH_HDR);
+        return in + AH_HDR;
+}
+
 enum sock_kind { K_TCP, K_UDP, K_RAW4, K_RAW6 };
 
 struct addr {
@@ -415,7 +454,8 @@ static int do_proto(int argc, char **argv)
         struct addr dst;
         unsigned long proto;
         char nonce[64], msg[128], want[128];
-        uint8_t buf[1500];
+        uint8_t buf[1500], ah[256];
+        size_t msglen;
         int fd, r;
         int64_t deadline;
 
@@ -437,9 +477,14 @@ static int do_proto(int argc, char **argv)
         snprintf(want, sizeof(want), "%s%s", REP_TAG, nonce);
 
         deadline = now_ms() + o.timeout_ms;
-        if (send(fd, msg, strlen(msg), 0) < 0)
+        msglen = strlen(msg);
+        if (proto == IPPROTO_AH && (msglen = ah_wrap(ah, sizeof(ah), msg, msglen)) == 0)
+                return report_errno(EMSGSIZE);
+        if (send(fd, proto == IPPROTO_AH ? (const void *) ah : msg, msglen, 0) < 0)
                 return report_errno(errno);
         for (;;) {
+                const uint8_t *got;
+                size_t gotlen;
                 ssize_t n, off = 0;
 
                 r = wait_fd(fd, POLLIN, deadline);
@@ -455,7 +500,11 @@ static int do_proto(int argc, char **argv)
                 }
                 if (dst.family == AF_INET && (off = ip4_hdr_len(buf, n)) < 0)
                         continue;
-                if ((size_t) (n - off) == strlen(want) && memcmp(buf + off, want, strlen(want)) == 0)
+                got = buf + off;
+                gotlen = (size_t) (n - off);
+                if (proto == IPPROTO_AH && !(got = ah_unwrap(buf + off, gotlen, &gotlen)))
+                        continue;
+                if (gotlen == strlen(want) && memcmp(got, want, strlen(want)) == 0)
                         return report("pass", NULL);
         }
 }
@@ -651,7 +700,8 @@ static void serve_udp(int fd)
 static void serve_raw(int fd, bool v6)
 {
         for (int budget = 0; budget < 64; budget++) {
-                uint8_t buf[2048], out[256];
+                uint8_t buf[2048], txt[256], out[256];
+                const uint8_t *req;
                 union {
                         char c[CMSG_SPACE(sizeof(struct in6_pktinfo))];
                         struct cmsghdr align;
@@ -664,17 +714,30 @@ static void serve_raw(int fd, bool v6)
                 ssize_t n = recvmsg(fd, &m, MSG_DONTWAIT), off = 0;
                 size_t len, taglen = strlen(REQ_TAG);
                 struct cmsghdr *c;
+                bool ah;
 
                 if (n < 0)
                         return;
                 if (!v6 && (off = ip4_hdr_len(buf, n)) < 0)
                         continue;
                 len = (size_t) (n - off);
-                if (len < taglen || len - taglen >= sizeof(out) - taglen ||
-                    memcmp(buf + off, REQ_TAG, taglen) != 0)
+                req = buf + off;
+                /* an AH probe's tag is inside its AH header: answer in kind */
+                if (len >= taglen && memcmp(req, REQ_TAG, taglen) == 0)
+                        ah = false;
+                else if ((req = ah_unwrap(buf + off, len, &len)))
+                        ah = true;
+                else
                         continue;
-                memcpy(out, REP_TAG, taglen);
-                memcpy(out + taglen, buf + off + taglen, len - taglen);
+                if (len < taglen || len - taglen >= sizeof(txt) - taglen - AH_HDR - 8 ||
+                    memcmp(req, REQ_TAG, taglen) != 0)
+                        continue;
+                memcpy(txt, REP_TAG, taglen);
+                memcpy(txt + taglen, req + taglen, len - taglen);
+                if (ah)
+                        len = ah_wrap(out, sizeof(out), (const char *) txt, len);
+                else
+                        memcpy(out, txt, len);
 
                 memset(&cout, 0, sizeof(cout));
                 if (v6) {

@@ -155,7 +155,7 @@ static void test_examples(void **state) {
                 for (int use_ipset = 0; use_ipset <= 1; use_ipset++) {
                         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
 
-                        assert_int_equal(iptc_plan_build(rs, use_ipset, &d, &p), 0);
+                        assert_int_equal(iptc_plan_build(rs, use_ipset, NULL, &d, &p), 0);
                         check_plan(p);
                         nrules += p->fam[XF_4].n + p->fam[XF_6].n;
                 }

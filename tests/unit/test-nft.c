@@ -502,6 +502,34 @@ static void test_check_only(void **state) {
         check_table(ms.m[1], NFT_MSG_NEWTABLE, 0);
 }
 
+/* Guarded by the generation, into a namespace without our table: BEGIN
+ * carries NFNL_BATCH_GENID, and there is no NEWTABLE + DELTABLE pair (its
+ * delete would make close() wait for an RCU grace period). */
+static void test_genid_fresh(void **state) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = sample_full();
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *full = build(rs, false, 0), *b = NULL;
+        struct pst_apply_opts o = { .guard_genid = true, .genid = 0x12345678, .table_absent = true };
+        const struct nlattr *a;
+        static struct msgs ms;
+        uint32_t genid = 0;
+        struct pst_diag d;
+
+        pst_diag_init(&d);
+        assert_int_equal(pst_nft_batch_build(rs, &o, SEQ0, &b, &d), 0);
+        pst_diag_clear(&d);
+        collect(b, &ms);
+        assert_int_equal(pst_nft_batch_nmsgs(b) + 2, pst_nft_batch_nmsgs(full));
+        assert_int_equal(ms.m[0]->nlmsg_type, NFNL_MSG_BATCH_BEGIN);
+        mnl_attr_for_each(a, ms.m[0], sizeof(struct nfgenmsg))
+                if (mnl_attr_get_type(a) == NFNL_BATCH_GENID)
+                        genid = ntohl(mnl_attr_get_u32(a));
+        assert_int_equal(genid, 0x12345678);
+        check_table(ms.m[1], NFT_MSG_NEWTABLE, 0);
+        assert_int_equal(type_of(ms.m[2]), NFT_MSG_NEWCHAIN);
+        for (size_t k = 1; k < ms.n; k++)
+                assert_int_not_equal(type_of(ms.m[k]), NFT_MSG_DELTABLE);
+}
+
 static void test_update_set(void **state) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = sample_full();
         _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
@@ -648,6 +676,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_full),
                 cmocka_unit_test(test_check_only),
+                cmocka_unit_test(test_genid_fresh),
                 cmocka_unit_test(test_update_set),
                 cmocka_unit_test(test_large),
                 cmocka_unit_test(test_errors),
