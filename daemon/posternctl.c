@@ -17,6 +17,7 @@
 #include "config.h"
 #include "backend.h"
 #include "ctl-bus.h"
+#include "ctl-diff.h"
 #include "ifaddr.h"
 #include "json.h"
 #include "lockout.h"
@@ -46,6 +47,7 @@ struct ctl {
         uint32_t confirm_sec;       /* apply --confirm=SECONDS */
         bool force;                 /* apply --force: even if it cuts the caller's SSH connection */
         bool version;               /* --version: shown once every option is read (--json may follow) */
+        bool nft;                   /* diff --nft */
 };
 
 static void help(void) {
@@ -60,7 +62,8 @@ static void help(void) {
                "                    then becomes its running ruleset until the next reload), else once\n"
                "  confirm           keep what 'apply --confirm' installed (else it rolls back)\n"
                "  diff [FILE]       compare the live table with what FILE would install\n"
-               "                    (exit 0: same, 1: different)\n"
+               "                    (exit 0: same, 1: different): what becomes allowed (+) and\n"
+               "                    blocked (-), and the tracked connections it would cut\n"
                "  show              print the live table, with counters\n"
                "  services          list the service catalog\n"
                "  status            show the daemon's state, policy digest, generation, last error\n"
@@ -78,6 +81,8 @@ static void help(void) {
                "                    confirm' comes within SECONDS (needs posternd; at most 86400)\n"
                "  --force           apply: even if the new ruleset would not accept the SSH\n"
                "                    connection posternctl runs in ($SSH_CONNECTION)\n"
+               "  --nft             diff: a unified diff of the nft listings and +/- set elements\n"
+               "                    instead of the policy's words\n"
                "  --json            machine-readable output\n"
                "  -h, --help        show this help\n"
                "  --version         show the version, the backends built and what the kernel offers\n"
@@ -381,168 +386,23 @@ static int cmd_confirm(struct ctl *c, char **args) {
         return ctl_bus_confirm(c->json);
 }
 
-/* `nft list table inet postern` without counters; "" when the table does not exist. */
-/*
- * What ownership says about the table is not what the policy says: the
- * daemon's table lists as "table inet postern { # progname posternd" and
- * "flags owner" (nft 1.0.6 prints an orphaned one's as a bare "flags"), a
- * one-shot apply's as neither.  Drop both, in place, so that diff compares
- * rules, sets and chains only.
- */
-static void strip_ownership(char *text) {
-        char *w = text;
-
-        for (char *line = text, *next; *line; line = next) {
-                size_t len = strcspn(line, "\n");
-                char *hash;
-
-                next = line + len + (line[len] == '\n');
-                if (strncmp(line, "table ", 6) == 0 && (hash = strstr(line, " # progname ")) && hash < line + len) {
-                        len = (size_t) (hash - line);
-                        memmove(w, line, len);
-                        w += len;
-                        *w++ = '\n';
-                        continue;
-                }
-                if (strncmp(line, "\tflags", 6) == 0 && (line[6] == ' ' || line[6] == '\n' || !line[6])) {
-                        if (*next == '\n')
-                                next++; /* and the blank line nft puts after it */
-                        continue;
-                }
-                memmove(w, line, (size_t) (next - line));
-                w += next - line;
-        }
-        *w = 0;
-}
-
-static int list_stateless(struct ctl *c, char **ret) {
-        struct pst_diag d;
-        int r;
-
-        pst_diag_init(&d);
-        r = pst_show_table(PST_TABLE, PST_SHOW_STATELESS, &d, ret);
-        if (r >= 0)
-                strip_ownership(*ret);
-        if (r == -ENOENT) /* no table is a state like any other to compare with */
-                r = (*ret = strdup("")) ? 0 : -ENOMEM;
-        else if (r < 0)
-                pst_error(&c->diag, r, NULL, 0, "%s", d.n ? d.items[0].msg : strerror(-r));
-        pst_diag_clear(&d);
-        return r;
-}
-
-/*
- * What FILE would install, as the kernel lists it: applied in a private,
- * empty network namespace of a child process and listed there, so both
- * sides of the diff are in the kernel's own canonical form.
- */
-static int list_would_install(struct ctl *c, const struct pst_ruleset *rs, char **ret) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, cap = 0;
-        int pfd[2], status;
-        pid_t pid;
-
-        if (pipe2(pfd, O_CLOEXEC) < 0)
-                return -errno;
-        pid = fork();
-        if (pid < 0)
-                return -errno;
-        if (pid == 0) {
-                struct pst_diag d;
-                char *text = NULL;
-                FILE *out;
-
-                close(pfd[0]);
-                pst_diag_init(&d);
-                if (unshare(CLONE_NEWNET) < 0)
-                        _exit(3);
-                if (apply_ruleset(&(struct ctl) { .diag = d }, PST_BACKEND_NFTABLES, rs) < 0)
-                        _exit(4);
-                if (list_stateless(&(struct ctl) { .diag = d }, &text) < 0)
-                        _exit(5);
-                out = fdopen(pfd[1], "w");
-                if (!out || fputs(text, out) < 0 || fclose(out) != 0)
-                        _exit(6);
-                _exit(0);
-        }
-        close(pfd[1]);
-        for (;;) {
-                ssize_t n;
-
-                if (GROW(buf, cap, len + 65536, (size_t) 1 << 30) < 0)
-                        break;
-                n = read(pfd[0], buf + len, cap - len - 1);
-                if (n <= 0)
-                        break;
-                len += (size_t) n;
-        }
-        close(pfd[0]);
-        if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-                return pst_error(&c->diag, -EIO, NULL, 0,
-                                 "cannot build the comparison table in a private network namespace (status %d)",
-                                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        if (!buf)
-                return -ENOMEM;
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        return 0;
-}
-
-static int write_tmp(const char *text, char path[64]) {
-        _cleanup_close_ int fd = -1;
-        size_t len = strlen(text);
-
-        strcpy(path, "/tmp/posternctl-diff-XXXXXX");
-        fd = mkstemp(path);
-        if (fd < 0)
-                return -errno;
-        if (write(fd, text, len) != (ssize_t) len)
-                return -EIO;
-        return 0;
-}
-
+/* The comparison itself lives in ctl-diff.c; here only the exit codes. */
 static int cmd_diff(struct ctl *c, char **args) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
-        _cleanup_free_ char *live = NULL, *want = NULL;
-        const char *path = args[0];
-        char a[64], b[64];
         int r;
 
-        r = load_compile(c, path, &pc);
+        r = load_compile(c, args[0], &pc);
         if (r)
                 return fail(c, r);
-        if (list_would_install(c, pc->ruleset, &want) < 0 || list_stateless(c, &live) < 0)
+        fflush(stdout);
+        r = ctl_diff(pc->ruleset,
+                     &(struct ctl_diff_opts) { .label = args[0], .json = c->json, .nft = c->nft,
+                                               .policy = pc->policy, .catalog = &pc->catalog },
+                     &c->diag);
+        if (r < 0)
                 return fail(c, EXIT_SYSTEM);
-        r = streq(live, want) ? 0 : 1;
-        if (c->json) {
-                struct pst_json j;
-
-                pst_json_init(&j, stdout);
-                pst_json_begin_object(&j, NULL);
-                pst_json_bool(&j, "ok", true);
-                pst_json_bool(&j, "same", r == 0);
-                pst_json_string(&j, "live", live);
-                pst_json_string(&j, "policy", want);
-                pst_json_end_object(&j);
-                return r;
-        }
         print_warnings(c);
-        if (r == 0)
-                return 0;
-        /* show a unified diff with diff(1) when it is there */
-        if (write_tmp(live, a) == 0 && write_tmp(want, b) == 0) {
-                pid_t pid = fork();
-
-                if (pid == 0) {
-                        execl("/usr/bin/diff", "diff", "-u", "--label", "live", "--label", path, a, b, (char *) NULL);
-                        _exit(127);
-                }
-                if (pid > 0)
-                        waitpid(pid, NULL, 0);
-                unlink(a);
-                unlink(b);
-        }
-        return 1;
+        return r;
 }
 
 static int cmd_show(struct ctl *c, char **args) {
@@ -755,7 +615,8 @@ static int show_version(struct ctl *c) {
 /* Options into c.  Returns 1 to go on, 0 (done: --help, --version) or an
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
-        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_CONFIRM, OPT_FORCE };
+        enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_CONFIRM, OPT_FORCE,
+               OPT_NFT };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
@@ -764,6 +625,7 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                 { "backend", required_argument, NULL, OPT_BACKEND },
                 { "confirm", required_argument, NULL, OPT_CONFIRM },
                 { "force", no_argument, NULL, OPT_FORCE },
+                { "nft", no_argument, NULL, OPT_NFT },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -791,6 +653,9 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         break;
                 case OPT_FORCE:
                         c->force = true;
+                        break;
+                case OPT_NFT:
+                        c->nft = true;
                         break;
                 case OPT_BACKEND:
                         if (pst_backend_from_string(optarg, &c->backend) < 0) {
