@@ -142,17 +142,6 @@ bus call org.postern1 /org/postern1 org.postern1.Manager Reload || die "Reload f
 "$POSTERNCTL" status | grep -q "State: applied" || die "posternctl status"
 "$POSTERNCTL" --json status | grep -q '"generation": *4' || die "posternctl --json status"
 
-info "the kernel's features: logged once at start-up, and in posternctl status (text and JSON)"
-# (a child of posternd's probes after the first apply: the line comes when it
-# is done, up to a minute under qemu TCG, where the kernel loads modules)
-line="^posternd: Linux $(uname -r): nf_tables has inet_filter meta payload ct_state verdict_map interval_set concat concat_interval counter limit log "
-t_wait_count "$DLOG" "$line" 1 60 && [ "$(grep -c -e "$line" "$DLOG")" = 1 ] ||
-        die "no (or more than one) start-up line with the kernel's features: $(grep 'nf_tables' "$DLOG")"
-st=$(nsx "$NS" "$POSTERNCTL" status) || die "posternctl status failed"
-echo "$st" | grep -q "^Kernel: Linux $(uname -r), supported (oldest supported: 5.10)$" || die "status: no kernel section: $st"
-echo "$st" | grep -qE "^  concat_interval +yes +5\.6 +yes " || die "status: no concat_interval line: $st"
-nsx "$NS" "$POSTERNCTL" --json status | grep -q '"state":"applied".*"kernel":{"release":"'"$(uname -r)"'","oldest_supported":"5.10","supported":true' ||
-        die "status --json: no kernel object: $(nsx "$NS" "$POSTERNCTL" --json status)"
 info "SIGTERM → exit 0, the ruleset stays"
 # the owner's name and "flags owner" go with the owner; everything else stays
 strip() { sed -e 's/ # progname .*//' -e '/^\tflags /d'; }
