@@ -192,7 +192,8 @@ static void log_kernel(void) {
                 return;
         }
         prio = pst_features_supported(&f) ? LOG_INFO : LOG_ERR;
-        log_struct(prio, "KERNEL_RELEASE=%s\n%sDURATION_USEC=%" PRIu64 "\nMESSAGE=Linux %s%s%s: nf_tables has%s; lacks%s%s",
+        log_struct(prio,
+                   "KERNEL_RELEASE=%s\n%sDURATION_USEC=%" PRIu64 "\nMESSAGE=Linux %s%s%s: nf_tables has%s; lacks%s%s",
                    f.release, fields, f.usec, f.release, prio == LOG_ERR ? " is older than the oldest supported, " : "",
                    prio == LOG_ERR ? PST_KERNEL_OLDEST : "", have, *lack ? lack : " nothing",
                    prio == LOG_ERR ? "; a policy that needs what is missing is refused (the emergency ruleset "
