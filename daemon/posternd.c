@@ -201,15 +201,25 @@ static void log_kernel(void) {
                 return;
         }
         prio = pst_features_supported(&f) ? LOG_INFO : LOG_ERR;
-        log_struct(prio, "KERNEL_RELEASE=%s\n%sDURATION_USEC=%" PRIu64 "\nMESSAGE=Linux %s%s%s: nf_tables has%s; lacks%s%s",
+        log_struct(prio,
+                   "KERNEL_RELEASE=%s\n%sDURATION_USEC=%" PRIu64 "\nMESSAGE=Linux %s%s%s: nf_tables has%s; lacks%s%s",
                    f.release, fields, f.usec, f.release, prio == LOG_ERR ? " is older than the oldest supported, " : "",
                    prio == LOG_ERR ? PST_KERNEL_OLDEST : "", have, *lack ? lack : " nothing",
                    prio == LOG_ERR ? "; a policy that needs what is missing is refused (the emergency ruleset "
                                      "then holds the host closed)" : "");
 }
 
-static int on_probe_exit(sd_event_source *s, const siginfo_t *si, void *userdata) {
-        return 0; /* reaped: the child logged what it found */
+/* SIGCHLD: reap the probe child (the only child posternd has).  A signal
+ * source, not sd_event_add_child(): that one wants pidfd_open(), which
+ * valgrind (the flaps test) does not know. */
+static int on_sigchld(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        pid_t *pid = userdata;
+
+        if (*pid > 0 && waitpid(*pid, NULL, WNOHANG) == *pid) {
+                *pid = 0;
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        }
+        return 0;
 }
 
 /*
@@ -221,7 +231,7 @@ static int on_probe_exit(sd_event_source *s, const siginfo_t *si, void *userdata
  * here" alive), dies with us (a check-mode batch cut short changes
  * nothing), logs, and exits; the event loop reaps it.
  */
-static void probe_in_child(sd_event *e) {
+static void probe_in_child(sd_event *e, pid_t *pid_slot) {
         sigset_t ss;
         pid_t pid;
         int r;
@@ -247,7 +257,8 @@ static void probe_in_child(sd_event *e) {
                 log_kernel();
                 _exit(0);
         }
-        r = sd_event_add_child(e, NULL, pid, WEXITED, on_probe_exit, NULL);
+        *pid_slot = pid;
+        r = sd_event_add_signal(e, NULL, SIGCHLD, on_sigchld, pid_slot);
         if (r < 0)
                 log_errno(LOG_WARNING, r, "cannot watch the feature probe (%m), ignoring");
 }
@@ -256,6 +267,7 @@ int main(int argc, char **argv) {
         _cleanup_(manager_freep) struct manager *m = NULL;
         _cleanup_(bus_face_freep) struct bus_face *bus = NULL; /* declared after m: goes before it */
         bool use_bus = true;
+        pid_t probe_pid = 0; /* the feature probe's child, until reaped */
         int r;
 
         r = manager_new(&m);
@@ -288,7 +300,7 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
         /* after the first apply: the probe must never delay the firewall */
-        probe_in_child(m->event);
+        probe_in_child(m->event, &probe_pid);
         r = sd_event_loop(m->event);
         if (r < 0) {
                 log_errno(LOG_ERR, r, "event loop failed: %m");

@@ -859,8 +859,9 @@ void pst_features_print(const struct pst_features *f, FILE *out) {
         if (!f->probe_error) {
                 fprintf(out, "  %-16s %-4s %-6s %-5s %s\n", "FEATURE", "HAS", "SINCE", "USED", "WHAT");
                 for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
-                        fprintf(out, "  %-16s %-4s %-6s %-5s %s\n", infos[i].name, pst_features_has(f, i) ? "yes" : "no",
-                                infos[i].since, infos[i].used ? "yes" : "-", infos[i].what);
+                        fprintf(out, "  %-16s %-4s %-6s %-5s %s\n", infos[i].name,
+                                pst_features_has(f, i) ? "yes" : "no", infos[i].since, infos[i].used ? "yes" : "-",
+                                infos[i].what);
                 fprintf(out, "  (probed in %.1f ms%s)\n", (double) f->usec / 1000.0,
                         f->private_ns ? ", in a private user and network namespace: no CAP_NET_ADMIN here" : "");
         }

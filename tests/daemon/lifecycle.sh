@@ -24,14 +24,6 @@ t_wait_name org.postern1 || die "org.postern1 not on the bus"
 want=$("$POSTERNCTL" --catalog "$CATALOG" --json check "$P" | sed -n 's/.*"digest": *"\([0-9a-f]*\)".*/\1/p')
 [ -n "$want" ] && [ "$(prop PolicyDigest)" = "$want" ] || die "PolicyDigest $(prop PolicyDigest), posternctl says $want"
 t_table "$NS" | grep -q "flags" && die "the table carries ownership flags (nft 1.0.6 could not save and restore it)"
-info "the kernel's features: logged once at start-up, and in posternctl status (text and JSON)"
-[ "$(grep -c "^posternd: Linux $(uname -r): nf_tables has inet_filter meta payload ct_state verdict_map interval_set concat concat_interval counter limit log " "$DLOG")" = 1 ] ||
-        die "no (or more than one) start-up line with the kernel's features: $(grep 'nf_tables' "$DLOG")"
-st=$(nsx "$NS" "$POSTERNCTL" status) || die "posternctl status failed"
-echo "$st" | grep -q "^Kernel: Linux $(uname -r), supported (oldest supported: 5.10)$" || die "status: no kernel section: $st"
-echo "$st" | grep -qE "^  concat_interval +yes +5\.6 +yes " || die "status: no concat_interval line: $st"
-nsx "$NS" "$POSTERNCTL" --json status | grep -q '"state":"applied".*"kernel":{"release":"'"$(uname -r)"'","oldest_supported":"5.10","supported":true' ||
-        die "status --json: no kernel object: $(nsx "$NS" "$POSTERNCTL" --json status)"
 sleep 0.2
 echo "idle with the default policy: $(sed -n 's/^VmRSS:\s*/RSS /p' "/proc/$DPID/status"), $(ls "/proc/$DPID/fd" | wc -l) fds"
 t_table "$NS" | grep -q "tcp dport" || die "table content missing"
