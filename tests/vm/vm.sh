@@ -191,12 +191,12 @@ echo o >/proc/sysrq-trigger
 EOF
 
 # --- boot: at most twice when the guest does not come up -----------------
-# boot_vm TAG MARKER RUN_S APPEND: qemu until the guest powers off; MARKER
-# (a scratch file the guest writes when its tests start) must appear within
-# BOOT_TIMEOUT, then the guest has RUN_S more seconds (at most RUN_TIMEOUT
+# boot_vm TAG MARKER BOOT_S RUN_S APPEND: qemu until the guest powers off;
+# MARKER (a scratch file the guest writes when its tests start) must appear
+# within BOOT_S, then the guest has RUN_S more seconds (at most RUN_TIMEOUT
 # from qemu's start).  Sets boot_ms, run_ms, attempt, why.
 boot_vm() {
-        local tag=$1 marker=$2 run_s=$3 append=$4 t t0 deadline=0
+        local tag=$1 marker=$2 boot_s=$3 run_s=$4 append=$5 t t0 deadline=0
         boot_ms="" run_ms="" attempt=0 why=""
         while [ $attempt -lt 2 ] && [ -z "$boot_ms" ]; do
                 attempt=$((attempt + 1))
@@ -220,8 +220,8 @@ boot_vm() {
                                         boot_ms=$((t - t0))
                                         deadline=$((t + run_s * 1000))
                                         [ "$deadline" -gt $((t0 + RUN_TIMEOUT * 1000)) ] && deadline=$((t0 + RUN_TIMEOUT * 1000))
-                                elif [ $((t - t0)) -gt $((BOOT_TIMEOUT * 1000)) ]; then
-                                        why="no guest after ${BOOT_TIMEOUT}s"
+                                elif [ $((t - t0)) -gt $((boot_s * 1000)) ]; then
+                                        why="no guest after ${boot_s}s"
                                         break
                                 fi
                         elif [ "$t" -gt "$deadline" ]; then
@@ -236,7 +236,7 @@ boot_vm() {
                         tail -15 "$S/console$tag-$attempt.log" | sed 's/^/#   /'
         done
 }
-boot_vm "" "$S/started" $((total_to + 30)) ""
+boot_vm "" "$S/started" "$BOOT_TIMEOUT" $((total_to + 30)) ""
 main=("$boot_ms" "$run_ms" "$attempt" "$why")
 
 # vm/systemd (plan.py: SCRATCH/boot-systemd holds its number): a boot of its
@@ -247,7 +247,11 @@ if [ -s "$S/boot-systemd" ]; then
         printf '#!/bin/sh\nexec /bin/bash %s/systemd/prepare.sh /run/vm/scratch %s %s %s >/dev/console 2>&1\n' \
                 "$HERE" "$n" "$SRC" "$BUILD" >"$S/boot-systemd.sh"
         mkdir -p "$S/results"
-        boot_vm -systemd "$S/started-systemd" 330 " postern.systemd=1 systemd.unit=postern-vm.target"
+        # systemd takes longer than busybox to get there (90 s with three
+        # qemus on these 2 cores): twice the boot timeout; its status lines on
+        # the console show where a boot that never gets there stopped
+        boot_vm -systemd "$S/started-systemd" $((BOOT_TIMEOUT * 2)) 330 \
+                " postern.systemd=1 systemd.unit=postern-vm.target systemd.show_status=1"
         if [ ! -f "$S/results/$n.rc" ]; then
                 { echo "the systemd boot did not report: $why ($attempt attempts); console:"
                   tail -40 "$S/console-systemd-$attempt.log"; } >"$S/results/$n.log"
