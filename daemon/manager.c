@@ -1136,3 +1136,53 @@ int manager_start(struct manager *m) {
         notify_status(m, "READY=1\n");
         return 0;
 }
+
+/* ---- SaveRunning(): what posternctl diff compares with instead of a kernel dump ---- */
+
+/*
+ * The running ruleset is only worth something to a caller if the kernel
+ * provably still holds it: the caller compares the generation returned here
+ * (that of our own last commit, which the watch keeps) with the kernel's.
+ * Without the watch nft_generation() reads the kernel's current generation,
+ * which vouches for nothing; the iptables backend has no generation at all.
+ */
+static const char *why_not_running(const struct manager *m) {
+        if (!m->running || !m->backend)
+                return "no ruleset that posternd installed is running";
+        if (pst_backend_kind(m->backend) != PST_BACKEND_NFTABLES)
+                return "the running ruleset was installed by the iptables backend, which has no ruleset generation";
+        if (!m->watch)
+                return "posternd does not watch its table, so it cannot vouch that the kernel still holds its ruleset";
+        return NULL;
+}
+
+int manager_save_running(struct manager *m, char **ret_path, uint32_t *ret_gen, char **ret_msg) {
+        _cleanup_free_ char *path = NULL;
+        struct pst_snapshot_meta meta = { .backend = PST_BACKEND_NFTABLES };
+        const char *why = why_not_running(m);
+        uint32_t gen;
+        mode_t mask;
+        int r;
+
+        if (why) {
+                *ret_msg = strdup(why);
+                return -EBUSY;
+        }
+        r = pst_backend_generation(m->backend, &gen);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/running.snap", m->runtime_dir) < 0)
+                return -ENOMEM;
+        if (mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        snprintf(meta.digest, sizeof(meta.digest), "%s", m->running->digest);
+        /* the whole ruleset, list entries and all: for root's eyes only */
+        mask = umask(0077);
+        r = pst_snapshot_save(path, m->running->ruleset, &meta);
+        (void) umask(mask);
+        if (r < 0)
+                return r;
+        *ret_path = TAKE_PTR(path);
+        *ret_gen = gen;
+        return 0;
+}
