@@ -607,10 +607,11 @@ static int dump_live(const char *table, struct pst_live_table **ret, struct pst_
                         : r == -EBUSY  ? "posternd cannot vouch for the kernel's ruleset"
                                        : strerror(-r));
         else if (r != -ENOTCONN && r != -EBUSY)
-                fprintf(stderr, "posternctl diff: note: %s; reading every set element from the kernel, which takes "
-                        "minutes for a list of a million entries\n",
+                fprintf(stderr, "posternctl diff: note: %s%s; reading every set element from the kernel, which "
+                        "takes minutes for a list of a million entries\n",
                         r == -ESTALE ? "the ruleset changed since posternd's last commit"
-                                     : "cannot take them from posternd's running ruleset");
+                                     : "cannot take the elements from posternd's running ruleset: ",
+                        r == -ESTALE ? "" : strerror(-r));
         return pst_live_dump(table, 0, ret, diag);
 }
 

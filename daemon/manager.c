@@ -237,6 +237,7 @@ static void install(struct manager *m, struct pst_backend *b, struct pst_compile
         set_backend(m, b);
         pst_compiled_free(m->running);
         m->running = c;
+        m->running_unsure = false;
         m->generation++;
         snprintf(m->digest, sizeof(m->digest), "%s", c->digest);
         m->applied_at = realtime_usec();
@@ -548,6 +549,8 @@ static int put_running_back(struct manager *m) {
 
         pst_diag_init(&diag);
         r = pst_backend_apply(m->backend, m->running->ruleset, &diag);
+        /* after a failed set update m->running has addresses the kernel lacks; no commit of ours says so */
+        m->running_unsure = r < 0;
         if (r < 0)
                 report_failure(m, &diag, r, NULL);
         else
@@ -1144,7 +1147,9 @@ int manager_start(struct manager *m) {
  * provably still holds it: the caller compares the generation returned here
  * (that of our own last commit, which the watch keeps) with the kernel's.
  * Without the watch nft_generation() reads the kernel's current generation,
- * which vouches for nothing; the iptables backend has no generation at all.
+ * which vouches for nothing; the iptables backend has no generation at all;
+ * and a refused commit leaves the generation where it was while m->running
+ * may already have moved on (a failed interface-address set update).
  */
 static const char *why_not_running(const struct manager *m) {
         if (!m->running || !m->backend)
@@ -1153,6 +1158,8 @@ static const char *why_not_running(const struct manager *m) {
                 return "the running ruleset was installed by the iptables backend, which has no ruleset generation";
         if (!m->watch)
                 return "posternd does not watch its table, so it cannot vouch that the kernel still holds its ruleset";
+        if (m->running_unsure)
+                return "putting the running ruleset back into the kernel failed, so it may hold something else";
         return NULL;
 }
 

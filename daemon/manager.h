@@ -64,6 +64,7 @@ struct manager {
         char digest[17];             /* "" when no policy is applied */
         char *last_error;            /* NULL: none */
         uint64_t applied_at;         /* CLOCK_REALTIME µs of the last successful apply */
+        bool running_unsure;         /* putting m->running back failed: the kernel may hold something else */
 
         /* event counters (D-Bus properties, for status and tests) */
         uint64_t rechecks;    /* re-checks triggered by D-Bus hints and Reapply() */

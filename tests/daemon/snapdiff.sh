@@ -57,6 +57,12 @@ NOBUS=DBUS_SYSTEM_BUS_ADDRESS=unix:path=$T_TMP/no-such-bus
 gen=$(nsx "$NS" "$T_BUILD/tests/kernel/genid" 2>/dev/null) || gen=
 from_daemon="posternctl diff: live set elements from posternd's running ruleset (generation ${gen:-?})"
 
+info "SaveRunning(): the snapshot in the runtime directory, root's only, and the kernel's generation"
+got=$(bus call org.postern1 /org/postern1 org.postern1.Manager SaveRunning) || die "SaveRunning() failed"
+[ "$got" = "su \"$T_TMP/run/running.snap\" ${gen:-${got##* }}" ] || die "SaveRunning() returned $got (generation $gen)"
+[ "$(stat -c '%a %u' "$T_TMP/run/running.snap")" = "600 0" ] || die "running.snap: $(stat -c '%a %u' "$T_TMP/run/running.snap")"
+rm -f "$T_TMP/run/running.snap"
+
 # both ways, three shapes, the same and a changed list
 for shape in words nft json; do
         case $shape in words) a=() ;; nft) a=(--nft) ;; json) a=(--nft --json) ;; esac
