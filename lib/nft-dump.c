@@ -285,8 +285,8 @@ int pst_live_set_elems(struct pst_live_table *t, struct pst_elems *e) {
                         continue;
                 if (t->filled[i])
                         return -EEXIST;
-                if (e->n && e->klen != d->klen)
-                        return -EPROTO;
+                if (e->klen != d->klen)
+                        return -EPROTO; /* not the set the kernel has, even when empty */
                 pst_elems_clear(d);
                 d->keys = TAKE_PTR(e->keys);
                 d->n = e->n;

@@ -58,7 +58,8 @@ gen=$(nsx "$NS" "$T_BUILD/tests/kernel/genid" 2>/dev/null) || gen=
 from_daemon="posternctl diff: live set elements from posternd's running ruleset (generation ${gen:-?})"
 
 info "SaveRunning(): the snapshot in the runtime directory, root's only, and the kernel's generation"
-got=$(bus call org.postern1 /org/postern1 org.postern1.Manager SaveRunning) || die "SaveRunning() failed"
+M=(org.postern1 /org/postern1 org.postern1.Manager)
+got=$(bus call "${M[@]}" SaveRunning) || die "SaveRunning() failed"
 [ "$got" = "su \"$T_TMP/run/running.snap\" ${gen:-${got##* }}" ] || die "SaveRunning() returned $got (generation $gen)"
 [ "$(stat -c '%a %u' "$T_TMP/run/running.snap")" = "600 0" ] || die "running.snap: $(stat -c '%a %u' "$T_TMP/run/running.snap")"
 rm -f "$T_TMP/run/running.snap"
@@ -97,6 +98,21 @@ set list_partners_v4: 2 added, 2 removed
 set list_partners_v6: 0 added, 1 removed
 - 2001:db8:7::/64
 EOT
+
+info "concatenated interval sets (seed 002's host-to-host sets): the same both ways"
+cp "$T_SRC/conf/examples/002-isa-frontend-backend.conf" "$T_SRC/conf/examples/001-citrix-exchange-rpc.conf" "$T_TMP/"
+bus call "${M[@]}" Apply susb "$T_TMP/002-isa-frontend-backend.conf" 0 "" false >/dev/null || die "Apply(002)"
+for f in 002-isa-frontend-backend 001-citrix-exchange-rpc; do
+        ctl "c$f-daemon" -- --nft diff "$T_TMP/$f.conf"
+        ctl "c$f-kernel" "$NOBUS" -- --nft diff "$T_TMP/$f.conf"
+        grep -q "from posternd's running ruleset" "$T_TMP/c$f-daemon.err" ||
+                die "$f: not from the daemon: $(cat "$T_TMP/c$f-daemon.err")"
+        diff -u "$T_TMP/c$f-kernel.out" "$T_TMP/c$f-daemon.out" || die "$f: the two ways differ"
+done
+[ "$(cat "$T_TMP/c002-isa-frontend-backend-daemon.rc")" = 0 ] || die "002 against itself differs"
+grep -q "^set forward_hosts_v4_tcp: " "$T_TMP/c001-citrix-exchange-rpc-daemon.out" ||
+        die "001 against 002: no host-to-host set change: $(cat "$T_TMP/c001-citrix-exchange-rpc-daemon.out")"
+bus call "${M[@]}" Apply susb "$P" 0 "" false >/dev/null || die "Apply(the list policy again)"
 
 info "a foreign element, the daemon's heals held off: diff falls back to the kernel and shows it"
 # posternd heals at most 10 times in 10 s (HEAL_BURST): the 11th change stays until the window ends
