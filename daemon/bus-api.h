@@ -30,6 +30,9 @@
 #define POSTERN_BUS_METHOD_REAPPLY "Reapply" /* (s ifname) */
 #define POSTERN_BUS_METHOD_APPLY "Apply"     /* (s path, u confirm_seconds, s ssh_connection, b force) -> (t generation) */
 #define POSTERN_BUS_METHOD_CONFIRM "Confirm" /* () */
+/* () -> (s path, u generation): the running ruleset written to path (snapshot.h), and the
+ * kernel's ruleset generation after posternd's last commit; Busy when it cannot vouch for it */
+#define POSTERN_BUS_METHOD_SAVE_RUNNING "SaveRunning"
 #define POSTERN_BUS_SIGNAL_APPLIED "Applied" /* (t generation, s digest) */
 #define POSTERN_BUS_SIGNAL_ROLLED_BACK "RolledBack" /* (t generation, s digest): what is back */
 

@@ -156,6 +156,23 @@ static int method_reapply(sd_bus_message *msg, void *userdata, sd_bus_error *err
         return sd_bus_reply_method_return(msg, NULL);
 }
 
+/* posternctl diff: the running ruleset, for its named sets' elements (manager_save_running()) */
+static int method_save_running(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        uint32_t gen = 0;
+        int r;
+
+        r = bus_verify_caller(msg, error);
+        if (r < 0)
+                return r;
+        r = manager_save_running(userdata, &path, &gen, &text);
+        if (r == -EBUSY)
+                return bus_error(error, MANAGER_ERR_BUSY, r, "%s", text ? text : strerror(-r));
+        if (r < 0)
+                return bus_error(error, MANAGER_ERR_KERNEL, r, "cannot save the running ruleset: %s", strerror(-r));
+        return sd_bus_reply_method_return(msg, "su", path, gen);
+}
+
 /* ---- properties ---- */
 
 /*
@@ -227,6 +244,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_REAPPLY, SD_BUS_ARGS("s", ifname), SD_BUS_NO_RESULT,
                                 method_reapply, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_SAVE_RUNNING, SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("s", path, "u", generation), method_save_running,
+                                SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_APPLIED, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_ROLLED_BACK, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_VTABLE_END,

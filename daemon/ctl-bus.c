@@ -240,6 +240,32 @@ int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connec
         return 0;
 }
 
+int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        const char *path;
+        int r;
+
+        if (libsystemd_open() < 0)
+                return -ENOPKG;
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE,
+                               POSTERN_BUS_METHOD_SAVE_RUNNING, &e, &reply, "");
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "su", &path, ret_gen);
+        if (r < 0 && sd_bus_error_has_names(&e, POSTERN_BUS_ERROR_BUSY))
+                return -EBUSY; /* it cannot vouch for what the kernel holds (iptables, degraded) */
+        if (r < 0)
+                return r;
+        if (path[0] != '/')
+                return -EPROTO;
+        *ret_path = strdup(path);
+        return *ret_path ? 0 : -ENOMEM;
+}
+
 struct status {
         char *state, *policy, *digest, *last_error, *last_event, *rollback_digest;
         uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs, confirm_deadline, rollbacks;

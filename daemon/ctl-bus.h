@@ -35,3 +35,11 @@ int ctl_bus_reapply(const char *ifname, bool json);
 /* Apply(path, confirm_sec, ssh_connection, force); path "" = the daemon's policy */
 int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force, bool json);
 int ctl_bus_confirm(bool json);
+
+/*
+ * SaveRunning(): posternd writes its running ruleset to *ret_path and says
+ * the kernel's generation after its last commit (posternctl diff).  Quiet:
+ * a negative errno on any failure (no daemon, refused, no libsystemd), and
+ * the caller falls back to reading the kernel.
+ */
+int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen);

@@ -237,6 +237,7 @@ static void install(struct manager *m, struct pst_backend *b, struct pst_compile
         set_backend(m, b);
         pst_compiled_free(m->running);
         m->running = c;
+        m->running_unsure = false;
         m->generation++;
         snprintf(m->digest, sizeof(m->digest), "%s", c->digest);
         m->applied_at = realtime_usec();
@@ -548,6 +549,8 @@ static int put_running_back(struct manager *m) {
 
         pst_diag_init(&diag);
         r = pst_backend_apply(m->backend, m->running->ruleset, &diag);
+        /* after a failed set update m->running has addresses the kernel lacks; no commit of ours says so */
+        m->running_unsure = r < 0;
         if (r < 0)
                 report_failure(m, &diag, r, NULL);
         else
@@ -1134,5 +1137,55 @@ int manager_start(struct manager *m) {
                         return r;
         }
         notify_status(m, "READY=1\n");
+        return 0;
+}
+
+/* ---- SaveRunning(): what posternctl diff compares with instead of a kernel dump ---- */
+
+/*
+ * The running ruleset is only worth something to a caller if the kernel
+ * provably still holds it: the caller compares the generation returned here
+ * (that of our own last commit, which the watch keeps) with the kernel's.
+ * Without the watch nft_generation() reads the kernel's current generation,
+ * which vouches for nothing; the iptables backend has no generation at all;
+ * and a refused commit leaves the generation where it was while m->running
+ * may already have moved on (a failed interface-address set update).
+ */
+static const char *why_not_running(const struct manager *m) {
+        if (!m->running || !m->backend)
+                return "no ruleset that posternd installed is running";
+        if (pst_backend_kind(m->backend) != PST_BACKEND_NFTABLES)
+                return "the running ruleset was installed by the iptables backend, which has no ruleset generation";
+        if (!m->watch)
+                return "posternd does not watch its table, so it cannot vouch that the kernel still holds its ruleset";
+        if (m->running_unsure)
+                return "putting the running ruleset back into the kernel failed, so it may hold something else";
+        return NULL;
+}
+
+int manager_save_running(struct manager *m, char **ret_path, uint32_t *ret_gen, char **ret_msg) {
+        _cleanup_free_ char *path = NULL;
+        struct pst_snapshot_meta meta = { .backend = PST_BACKEND_NFTABLES };
+        const char *why = why_not_running(m);
+        uint32_t gen;
+        int r;
+
+        if (why) {
+                *ret_msg = strdup(why);
+                return -EBUSY;
+        }
+        r = pst_backend_generation(m->backend, &gen);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/running.snap", m->runtime_dir) < 0)
+                return -ENOMEM;
+        if (mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        snprintf(meta.digest, sizeof(meta.digest), "%s", m->running->digest);
+        r = pst_snapshot_save(path, m->running->ruleset, &meta); /* 0600: list entries and all */
+        if (r < 0)
+                return r;
+        *ret_path = TAKE_PTR(path);
+        *ret_gen = gen;
         return 0;
 }

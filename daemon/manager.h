@@ -64,6 +64,7 @@ struct manager {
         char digest[17];             /* "" when no policy is applied */
         char *last_error;            /* NULL: none */
         uint64_t applied_at;         /* CLOCK_REALTIME µs of the last successful apply */
+        bool running_unsure;         /* putting m->running back failed: the kernel may hold something else */
 
         /* event counters (D-Bus properties, for status and tests) */
         uint64_t rechecks;    /* re-checks triggered by D-Bus hints and Reapply() */
@@ -147,3 +148,14 @@ size_t manager_nrules(const struct manager *m);
 
 /* rtnetlink full re-reads so far (a property, for status and tests) */
 uint64_t manager_resyncs(struct manager *m);
+
+/*
+ * SaveRunning(): write the running ruleset to <runtime_dir>/running.snap
+ * (snapshot.h, mode 0600) and say the kernel's ruleset generation after our
+ * last commit, so that posternctl diff can take the running named sets'
+ * elements from it instead of dumping them from the kernel (slow for big
+ * interval sets) when the kernel is still at that generation.  -EBUSY (and
+ * *ret_msg) when posternd cannot vouch for what the kernel holds: nothing of
+ * ours running, the iptables backend, no watch on the table.
+ */
+int manager_save_running(struct manager *m, char **ret_path, uint32_t *ret_gen, char **ret_msg);

@@ -226,6 +226,7 @@ void pst_elems_format(const struct pst_elems *e, const uint8_t *first, const uin
 
 struct pst_live_table {
         char table[PST_NAME_MAX];
+        unsigned flags; /* PST_LIVE_* */
         bool exists;
         struct nftnl_chain **chains;
         size_t nchains, capchains;
@@ -234,7 +235,8 @@ struct pst_live_table {
         struct nftnl_rule **rules;
         size_t nrules, caprules;
         struct pst_elems *named; /* the elements of the named sets, as ranges */
-        size_t nnamed, capnamed;
+        bool *filled;            /* per named set: its elements are there (dumped or handed over) */
+        size_t nnamed, capnamed, capfilled;
 };
 
 void pst_live_free(struct pst_live_table *t) {
@@ -252,6 +254,7 @@ void pst_live_free(struct pst_live_table *t) {
         free(t->sets);
         free(t->rules);
         free(t->named);
+        free(t->filled);
         free(t);
 }
 
@@ -272,6 +275,27 @@ const struct pst_elems *pst_live_find_set(const struct pst_live_table *t, const 
                 if (streq(t->named[i].name, name))
                         return &t->named[i];
         return NULL;
+}
+
+int pst_live_set_elems(struct pst_live_table *t, struct pst_elems *e) {
+        for (size_t i = 0; i < t->nnamed; i++) {
+                struct pst_elems *d = &t->named[i];
+
+                if (!streq(d->name, e->name))
+                        continue;
+                if (t->filled[i])
+                        return -EEXIST;
+                if (e->klen != d->klen)
+                        return -EPROTO; /* not the set the kernel has, even when empty */
+                pst_elems_clear(d);
+                d->keys = TAKE_PTR(e->keys);
+                d->n = e->n;
+                d->cap = e->cap;
+                e->n = e->cap = 0;
+                t->filled[i] = true;
+                return 0;
+        }
+        return -ENOENT;
 }
 
 struct dumper {
@@ -502,14 +526,18 @@ static int dump_named_set(struct pst_live_table *t, struct dumper *d, const stru
 
         if (!req)
                 return -ENOMEM;
-        if (GROW(t->named, t->capnamed, t->nnamed + 1, LIVE_OBJS_MAX) < 0)
+        if (GROW(t->named, t->capnamed, t->nnamed + 1, LIVE_OBJS_MAX) < 0 ||
+            GROW(t->filled, t->capfilled, t->nnamed + 1, LIVE_OBJS_MAX) < 0)
                 return -ENOMEM;
+        t->filled[t->nnamed] = !(t->flags & PST_LIVE_NO_NAMED_ELEMS);
         e = &t->named[t->nnamed++];
         *e = (struct pst_elems) { .klen = nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN),
                                   .key_type = nftnl_set_get_u32(s, NFTNL_SET_KEY_TYPE) };
         strncpy(e->name, nftnl_set_get_str(s, NFTNL_SET_NAME), sizeof(e->name) - 1);
         if (e->klen == 0 || e->klen > NFT_DATA_VALUE_MAXLEN)
                 return -EPROTO;
+        if (t->flags & PST_LIVE_NO_NAMED_ELEMS)
+                return 0;
         re = (struct raw_elems) { .klen = e->klen, .rec = 2 * (size_t) e->klen + 1 };
         nlh = request(req, NFT_MSG_GETSETELEM, NLM_F_DUMP, NFTA_SET_ELEM_LIST_TABLE, t->table);
         mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, e->name);
@@ -544,7 +572,7 @@ static int dump_sets(struct pst_live_table *t, struct dumper *d) {
         return r;
 }
 
-int pst_live_dump(const char *table, struct pst_live_table **ret, struct pst_diag *diag) {
+int pst_live_dump(const char *table, unsigned flags, struct pst_live_table **ret, struct pst_diag *diag) {
         _cleanup_(pst_live_freep) struct pst_live_table *t = NULL;
         _cleanup_free_ char *req = malloc(MNL_SOCKET_BUFFER_SIZE);
         struct dumper d;
@@ -555,6 +583,7 @@ int pst_live_dump(const char *table, struct pst_live_table **ret, struct pst_dia
                 return -ENOMEM;
         if (strcpy_bounded(t->table, sizeof(t->table), table) < 0)
                 return -ENAMETOOLONG;
+        t->flags = flags;
         r = dumper_open(&d);
         if (r >= 0) {
                 r = dumper_run(&d, request(req, NFT_MSG_GETTABLE, NLM_F_ACK, NFTA_TABLE_NAME, table), table_cb, t);

@@ -53,11 +53,21 @@ void pst_elems_format(const struct pst_elems *e, const uint8_t *first, const uin
 
 struct pst_live_table;
 
+/* pst_live_dump() flags */
+enum {
+        /* Declare the named sets but do not dump their elements (each set is
+         * there, with its name and key, and empty): the caller knows them from
+         * elsewhere (posternd's running ruleset) and hands them over with
+         * pst_live_set_elems().  The kernel's dump of a large interval set is
+         * quadratic; the structure dump alone is cheap. */
+        PST_LIVE_NO_NAMED_ELEMS = 1 << 0,
+};
+
 /*
  * Dump table inet <table> from the current network namespace.  A missing
  * table is not an error: pst_live_exists() says false.
  */
-int pst_live_dump(const char *table, struct pst_live_table **ret, struct pst_diag *diag);
+int pst_live_dump(const char *table, unsigned flags, struct pst_live_table **ret, struct pst_diag *diag);
 void pst_live_free(struct pst_live_table *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_live_table *, pst_live_free);
 
@@ -65,6 +75,14 @@ bool pst_live_exists(const struct pst_live_table *t);
 size_t pst_live_nsets(const struct pst_live_table *t);            /* named sets */
 const struct pst_elems *pst_live_set(const struct pst_live_table *t, size_t i);
 const struct pst_elems *pst_live_find_set(const struct pst_live_table *t, const char *name);
+
+/*
+ * The elements of the live named set e->name are e's: its keys move into
+ * the table (e is left empty), the kernel's key type stays.  -ENOENT: no
+ * named set of that name; -EPROTO: the kernel keys it with another length;
+ * -EEXIST: its elements were dumped or handed over already.
+ */
+int pst_live_set_elems(struct pst_live_table *t, struct pst_elems *e);
 
 /*
  * Create the table's structure — chains, rules, set declarations, the

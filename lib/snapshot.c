@@ -58,6 +58,19 @@ static int write_body(FILE *f, const struct pst_ruleset *rs) {
         return r;
 }
 
+/* A new file only root can read: a snapshot holds every list entry of the policy. */
+static FILE *create_private(const char *path) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        FILE *f;
+
+        if (fd < 0)
+                return NULL;
+        f = fdopen(fd, "w");
+        if (!f)
+                close(fd);
+        return f;
+}
+
 int pst_snapshot_save(const char *path, const struct pst_ruleset *rs, const struct pst_snapshot_meta *meta) {
         _cleanup_free_ char *tmp = NULL;
         struct snapshot_header h = {
@@ -77,9 +90,9 @@ int pst_snapshot_save(const char *path, const struct pst_ruleset *rs, const stru
         snprintf(h.table, sizeof(h.table), "%s", rs->table);
         if (asprintf(&tmp, "%s.tmp", path) < 0)
                 return -ENOMEM;
-        f = fopen(tmp, "wxe");
+        f = create_private(tmp);
         if (!f && errno == EEXIST && unlink(tmp) == 0)
-                f = fopen(tmp, "wxe"); /* left by a crash */
+                f = create_private(tmp); /* left by a crash */
         if (!f)
                 return -errno;
         r = put(f, &h, sizeof(h));

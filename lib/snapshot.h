@@ -23,7 +23,7 @@ struct pst_snapshot_meta {
         uint32_t backend; /* enum pst_backend_kind that installed it */
 };
 
-/* Write rs to path atomically (path.tmp, fsync, rename). */
+/* Write rs to path atomically (path.tmp, fsync, rename), mode 0600. */
 int pst_snapshot_save(const char *path, const struct pst_ruleset *rs, const struct pst_snapshot_meta *meta);
 
 /* Read path back.  -ENOENT when there is none, -EBADMSG when it is not one
