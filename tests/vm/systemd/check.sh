@@ -63,8 +63,6 @@ echo "== started by systemd $(systemctl --version | head -1 | cut -d' ' -f2) as 
 [ "$(cat /proc/1/comm)" = systemd ] || die "PID 1 is $(cat /proc/1/comm), not systemd"
 wait_active
 [ "$(prop Type)" = notify ] || die "Type=$(prop Type)"
-case $(prop ExecReload) in *"path=$SBIN/posternctl ; argv[]=$SBIN/posternctl reload ;"*) ;;
-*) die "ExecReload is not $SBIN/posternctl reload: $(prop ExecReload)" ;; esac
 case $(prop StatusText) in "applied: generation 1, "*) ;; *) die "StatusText is '$(prop StatusText)'" ;; esac
 tbl | grep -q 'tcp dport 22 ' || die "no table inet postern with the default policy's ssh rule"
 busctl get-property org.postern1 /org/postern1 org.postern1.Manager State | grep -qx 's "applied"' ||
@@ -84,6 +82,8 @@ wait_journal "^posternctl reload: $POLICY:2: unknown service 'no-such-service'" 
 [ "$(tbl)" = "$before" ] || die "the broken reload changed the ruleset"
 [ "$(systemctl is-active postern.service)" = active ] || die "postern.service is not active after the failed reload"
 [ "$(prop MainPID)" = "$pid1" ] || die "MainPID changed on a failed reload"
+case $(prop ExecReload) in *"path=$SBIN/posternctl ; argv[]=$SBIN/posternctl reload ;"*) ;;
+*) die "ExecReload is not $SBIN/posternctl reload: $(prop ExecReload)" ;; esac
 echo "ok: exit $rc ($(head -1 "$T/reload.err")); journal: $(journal | grep -m1 "^posternctl reload: $POLICY:2:")"
 
 echo "== systemctl reload with a good changed policy: succeeds, the ruleset changes"
