@@ -1063,8 +1063,10 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         struct manager *m = userdata;
 
         sd_notify(false, "STOPPING=1\nSTATUS=stopping; the ruleset stays installed");
-        log_struct(LOG_INFO, "GENERATION=%" PRIu64 "\nMESSAGE=stopping on %s; table inet %s stays installed", m->generation,
-                   strsignal((int) si->ssi_signo), PST_TABLE);
+        log_struct(LOG_INFO, "GENERATION=%" PRIu64 "\nMESSAGE=stopping on %s; %s stays installed", m->generation,
+                   strsignal((int) si->ssi_signo),
+                   m->backend && pst_backend_kind(m->backend) == PST_BACKEND_IPTABLES ? "the iptables ruleset"
+                                                                                    : "table inet " PST_TABLE);
         return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
