@@ -48,7 +48,7 @@ def line(*words):
 # Under TCG a connection that passes can take longer than the traffic tests'
 # 1 s probe timeout on a loaded machine (seen: "pass out ... got: timeout"
 # with three qemus on 2 cores); a drop costs the timeout once per phase.
-guest_env = {"PROBE_TIMEOUT_MS": "4000"}
+guest_env = {"PROBE_TIMEOUT_MS": "3000"}
 
 
 def envs(d):
