@@ -38,6 +38,8 @@ struct wbuf {
 };
 
 static void put(struct wbuf *w, const void *data, size_t len) {
+        if (len == 0)
+                return;
         if (w->oom || len > MSG_MAX || w->n + len > MSG_MAX) {
                 w->oom = true;
                 return;
