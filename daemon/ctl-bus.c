@@ -5,6 +5,7 @@
 
 #include "bus-api.h"
 #include "ctl-bus.h"
+#include "ctl-dbus.h"
 #include "dlopen.h"
 #include "json.h"
 #include "util.h"
@@ -204,22 +205,7 @@ int ctl_bus_confirm(bool json) {
         return simple_call("confirm", POSTERN_BUS_METHOD_CONFIRM, NULL, json);
 }
 
-int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force, bool json) {
-        _cleanup_(bus_closep) sd_bus *bus = NULL;
-        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
-        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
-        uint64_t generation = 0;
-        int r;
-
-        r = connect_bus(&bus, "apply", json);
-        if (r)
-                return r;
-        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_METHOD_APPLY,
-                               &e, &reply, "susb", path, confirm_sec, ssh_connection, (int) force);
-        if (r >= 0)
-                r = sd_bus_message_read(reply, "t", &generation);
-        if (r < 0)
-                return call_failed("apply", &e, r, json);
+static int print_applied(const char *path, uint64_t generation, uint32_t confirm_sec, bool json) {
         if (json) {
                 struct pst_json j;
 
@@ -264,6 +250,41 @@ int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen) {
                 return -EPROTO;
         *ret_path = strdup(path);
         return *ret_path ? 0 : -ENOMEM;
+}
+
+/* The call without libsystemd first (ctl-dbus.h says why); sd-bus only when
+ * that could not deliver it, and to word a refusal. */
+int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connection, bool force, bool json) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct ctl_dbus_error de = {};
+        uint64_t generation = 0;
+        int r;
+
+        r = ctl_dbus_apply(path, confirm_sec, ssh_connection, force, &generation, &de);
+        if (r == 0)
+                return print_applied(path, generation, confirm_sec, json);
+        if (r == -EREMOTEIO) {
+                r = libsystemd_open() < 0 ? EXIT_SYSTEM
+                                          : call_failed("apply", &SD_BUS_ERROR_MAKE_CONST(de.name, de.message), -EIO, json);
+                ctl_dbus_error_clear(&de);
+                return r;
+        }
+        if (r != CTL_DBUS_FALLBACK) {
+                report("apply", NULL, strerror(-r), json);
+                return EXIT_SYSTEM;
+        }
+        r = connect_bus(&bus, "apply", json);
+        if (r)
+                return r;
+        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_METHOD_APPLY,
+                               &e, &reply, "susb", path, confirm_sec, ssh_connection, (int) force);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "t", &generation);
+        if (r < 0)
+                return call_failed("apply", &e, r, json);
+        return print_applied(path, generation, confirm_sec, json);
 }
 
 struct status {

@@ -82,6 +82,7 @@ struct manager {
         unsigned heals_in_window;
         uint64_t heals;
         bool generation_warned;
+        int generation_fd;                 /* runtime_dir/generation, rewritten in place (record_generation) */
 
         /* a pending apply --confirm: what goes back unless Confirm() comes first */
         struct pst_compiled *previous;          /* NULL: nothing pending */

@@ -2,9 +2,10 @@
 /*
  * bexec — run commands in a fresh network namespace and measure them.
  *
- *   bexec [-s SETUP]... [-v VERIFY] [-o OUT] [-t SECONDS] -- CMD [ARG...] [--then CMD [ARG...]]...
+ *   bexec [-n NETNS] [-s SETUP]... [-v VERIFY] [-o OUT] [-t SECONDS] -- CMD [ARG...] [--then CMD [ARG...]]...
  *
- * unshare(CLONE_NEWNET) first (not timed), then every SETUP shell command
+ * unshare(CLONE_NEWNET) first (not timed) — or, with -n, setns() into the
+ * existing namespace /run/netns/NETNS (one where a posternd runs) —, then every SETUP shell command
  * (sh -c, not timed), then the timed commands one after another (stdin
  * /dev/null, stdout to OUT or /dev/null, stderr inherited), then VERIFY (sh
  * -c, not timed; its first 4 KiB of output are reported).  Each timed
@@ -90,6 +91,28 @@ static void json_str(const char *s) {
         putchar('"');
 }
 
+/* A fresh network namespace, or NAME's (ip netns: /run/netns/NAME, or a path). */
+static int enter_netns(const char *name) {
+        char path[4096];
+        int fd;
+
+        if (!name) {
+                if (unshare(CLONE_NEWNET) < 0) {
+                        perror("bexec: unshare(CLONE_NEWNET)");
+                        return -1;
+                }
+                return 0;
+        }
+        snprintf(path, sizeof(path), "%s%s", strchr(name, '/') ? "" : "/run/netns/", name);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+                fprintf(stderr, "bexec: setns(%s): %s\n", path, strerror(errno));
+                return -1;
+        }
+        close(fd);
+        return 0;
+}
+
 static pid_t child;
 static void on_alarm(int sig) {
         (void) sig;
@@ -98,15 +121,18 @@ static void on_alarm(int sig) {
 }
 
 int main(int argc, char **argv) {
-        const char *setup[16], *verify = NULL, *out = "/dev/null";
+        const char *setup[16], *verify = NULL, *out = "/dev/null", *netns = NULL;
         unsigned nsetup = 0, timeout = 120;
         uint64_t wall = 0, user = 0, sys = 0;
         long maxrss = 0;
         int status = 0, o, i;
         static char vout[4096];
 
-        while ((o = getopt(argc, argv, "+s:v:o:t:")) >= 0)
+        while ((o = getopt(argc, argv, "+n:s:v:o:t:")) >= 0)
                 switch (o) {
+                case 'n':
+                        netns = optarg;
+                        break;
                 case 's':
                         if (nsetup < 16)
                                 setup[nsetup++] = optarg;
@@ -124,13 +150,11 @@ int main(int argc, char **argv) {
                         return 2;
                 }
         if (optind >= argc || strcmp(argv[optind - 1], "--") != 0) {
-                fprintf(stderr, "usage: bexec [-s SETUP]... [-v VERIFY] [-o OUT] [-t SEC] -- CMD... [--then CMD...]\n");
+                fprintf(stderr, "usage: bexec [-n NETNS] [-s SETUP]... [-v VERIFY] [-o OUT] [-t SEC] -- CMD... [--then CMD...]\n");
                 return 2;
         }
-        if (unshare(CLONE_NEWNET) < 0) {
-                perror("bexec: unshare(CLONE_NEWNET)");
+        if (enter_netns(netns) < 0)
                 return 2;
-        }
         for (unsigned s = 0; s < nsetup; s++)
                 if (sh(setup[s], NULL, 0) != 0) {
                         fprintf(stderr, "bexec: setup failed: %s\n", setup[s]);

@@ -547,9 +547,10 @@ static void build(void) {
         struct nftnl_rule *r;
         struct ew w;
 
-        /* create-if-missing, delete, create: an atomic replace, as postern and nft -f do */
-        put_table(NFT_MSG_NEWTABLE);
-        put_table(NFT_MSG_DELTABLE);
+        /* The floor runs in a fresh namespace: the table is created, nothing
+         * deleted (a DELTABLE, even of an empty table, makes close() wait
+         * for an RCU grace period: nftables-facts.md), as postern's first
+         * apply does */
         put_table(NFT_MSG_NEWTABLE);
         put_chain("input", NF_INET_LOCAL_IN);
         put_chain("forward", NF_INET_FORWARD);

@@ -155,6 +155,15 @@ bus call org.postern1 /org/postern1 org.postern1.Manager Reload || die "Reload f
 "$POSTERNCTL" status | grep -q "State: applied" || die "posternctl status"
 "$POSTERNCTL" --json status | grep -q '"generation": *4' || die "posternctl --json status"
 
+info "posternctl apply through posternd speaks the bus itself (no libsystemd); an address it does not speak: sd-bus"
+out=$(nsx "$NS" env LD_DEBUG=files "$POSTERNCTL" apply "$P" 2>&1) || die "posternctl apply through posternd: $out"
+echo "$out" | grep -q "^$P: applied through posternd: generation 5$" || die "posternctl apply said: $out"
+case $out in *libsystemd*) die "posternctl apply through posternd loaded libsystemd" ;; esac
+out=$(DBUS_SYSTEM_BUS_ADDRESS="nosuch:x=1;$BUS" nsx "$NS" env LD_DEBUG=files "$POSTERNCTL" apply "$P" 2>&1) ||
+        die "posternctl apply through sd-bus: $out"
+echo "$out" | grep -q "^$P: applied through posternd: generation 6$" || die "posternctl apply (sd-bus) said: $out"
+case $out in *libsystemd.so.0*) ;; *) die "an address list starting with nosuch: did not go through sd-bus" ;; esac
+
 info "SIGTERM → exit 0, the ruleset stays"
 # the owner's name and "flags owner" go with the owner; everything else stays
 strip() { sed -e 's/ # progname .*//' -e '/^\tflags /d'; }
