@@ -158,32 +158,43 @@ static int kmod_helper(const struct kmods *k, char ret[PATH_MAX]) {
         return ret[0] == '/' ? 0 : -ENOENT;
 }
 
+/* Run path with argv on the given stdin, stdout and stderr and wait for it;
+ * *ret_status as waitpid() gives it.  A negative errno when it cannot run. */
+static int spawn_wait(const char *path, char **argv, int in, int out, int err, int *ret_status) {
+        posix_spawn_file_actions_t fa;
+        pid_t pid;
+        int r;
+
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, in, 0);
+        posix_spawn_file_actions_adddup2(&fa, out, 1);
+        posix_spawn_file_actions_adddup2(&fa, err, 2);
+        r = posix_spawn(&pid, path, &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        if (r != 0)
+                return -r;
+        while (waitpid(pid, ret_status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return 0;
+}
+
 /* Run `HELPER -q NAME`; on failure *why says what it printed or how it ended. */
 static int kmod_run(const char *helper, const char *name, char *why, size_t whylen) {
         _cleanup_close_ int err = -1, devnull = -1;
-        posix_spawn_file_actions_t fa;
         char *argv[] = { (char *) helper, (char *) "-q", (char *) name, NULL };
         char buf[256] = "";
         int status, r;
-        pid_t pid;
 
         err = memfd_create("postern-modprobe", MFD_CLOEXEC);
         devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (err < 0 || devnull < 0)
                 return -errno;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, devnull, 0);
-        posix_spawn_file_actions_adddup2(&fa, devnull, 1);
-        posix_spawn_file_actions_adddup2(&fa, err, 2);
-        r = posix_spawn(&pid, helper, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0) {
-                snprintf(why, whylen, "cannot run %.128s: %s", helper, strerror(r));
-                return -r;
+        r = spawn_wait(helper, argv, devnull, devnull, err, &status);
+        if (r < 0) {
+                snprintf(why, whylen, "cannot run %.128s: %s", helper, strerror(-r));
+                return r;
         }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         if (pread(err, buf, sizeof(buf) - 1, 0) > 0)
@@ -449,11 +460,9 @@ int pst_iptc_ipset_available(const struct pst_iptc_opts *o) {
 static int ipset_run(const struct pst_iptc_opts *o, const char *script, size_t len, unsigned *ret_line,
                      char **ret_msg) {
         _cleanup_close_ int in = -1, err = -1, devnull = -1;
-        posix_spawn_file_actions_t fa;
         char buf[PATH_MAX], *argv[3];
         const char *tool = ipset_tool(o, buf);
         int status, r;
-        pid_t pid;
         off_t size;
 
         *ret_line = 0;
@@ -477,17 +486,9 @@ static int ipset_run(const struct pst_iptc_opts *o, const char *script, size_t l
         argv[0] = (char *) "ipset";
         argv[1] = (char *) "restore";
         argv[2] = NULL;
-        posix_spawn_file_actions_init(&fa);
-        posix_spawn_file_actions_adddup2(&fa, in, 0);
-        posix_spawn_file_actions_adddup2(&fa, devnull, 1);
-        posix_spawn_file_actions_adddup2(&fa, err, 2);
-        r = posix_spawn(&pid, tool, &fa, NULL, argv, environ);
-        posix_spawn_file_actions_destroy(&fa);
-        if (r != 0)
-                return -r;
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return -errno;
+        r = spawn_wait(tool, argv, in, devnull, err, &status);
+        if (r < 0)
+                return r;
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
                 return 0;
         size = lseek(err, 0, SEEK_END);

@@ -18,18 +18,6 @@
 #include "nft.h"
 #include "show.h"
 
-/* `nft list table inet postern`, counters included */
-static char *list_table(void) {
-        struct pst_diag d;
-        char *text = NULL;
-
-        pst_diag_init(&d);
-        if (pst_show_table(PST_TABLE, 0, &d, &text) < 0)
-                text = strdup("");
-        pst_diag_clear(&d);
-        return text;
-}
-
 int main(int argc, char **argv) {
         const char *root = getenv("POSTERN_SOURCE_ROOT"), *catalog = getenv("POSTERN_CATALOG");
         _cleanup_(pst_catalog_freep) struct pst_catalog *cat = NULL;

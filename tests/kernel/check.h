@@ -2,7 +2,8 @@
 #pragma once
 
 /* Shared by the kernel suite's C tests: a non-fatal CHECK that prints
- * ok/FAIL lines, and compiling a seed example as the CLI does. */
+ * ok/FAIL lines, compiling a seed example as the CLI does, and listing
+ * our table. */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "pipeline.h"
 #include "compile.h"
 #include "policy.h"
+#include "show.h"
 
 static int failed;
 #define CHECK(cond, ...)                                   \
@@ -39,4 +41,16 @@ static inline struct pst_ruleset *compile_example(const struct pst_catalog *cat,
         pst_policy_free(p);
         pst_diag_clear(&d);
         return rs;
+}
+
+/* `nft list table inet postern`, counters included; "" when there is none */
+static inline char *list_table(void) {
+        struct pst_diag d;
+        char *text = NULL;
+
+        pst_diag_init(&d);
+        if (pst_show_table(PST_TABLE, 0, &d, &text) < 0)
+                text = strdup("");
+        pst_diag_clear(&d);
+        return text;
 }

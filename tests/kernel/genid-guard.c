@@ -73,17 +73,6 @@ static struct counts watch_drain(struct mnl_socket *nl) {
         return c;
 }
 
-static char *list_table(void) {
-        struct pst_diag d;
-        char *text = NULL;
-
-        pst_diag_init(&d);
-        if (pst_show_table(PST_TABLE, 0, &d, &text) < 0)
-                text = strdup("");
-        pst_diag_clear(&d);
-        return text;
-}
-
 /* Part 1's control: what the batch did before the guard, in its own fresh namespace. */
 static void unguarded_first_apply(const struct pst_ruleset *rs) {
         _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
