@@ -327,11 +327,11 @@ static int apply_compiled(struct manager *m, const struct pst_compiled *c, enum 
         return 0;
 }
 
-static void log_applied(struct manager *m, const char *path, uint64_t t0, const char *how) {
+static void log_applied(struct manager *m, const char *path, uint64_t t0) {
         log_struct(LOG_INFO,
                    "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
-                   "\nMESSAGE=applied %s%s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
-                   m->generation, m->digest, path, now_usec() - t0, path, how, m->generation, m->digest,
+                   "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
+                   m->generation, m->digest, path, now_usec() - t0, path, m->generation, m->digest,
                    m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0);
 }
 
@@ -377,7 +377,7 @@ static int load_compile_apply(struct manager *m, const char *path,
         *ret_old = TAKE_PTR(m->running);
         install(m, b, TAKE_PTR(c), MANAGER_APPLIED);
         set_last_error(m, NULL);
-        log_applied(m, path, t0, "");
+        log_applied(m, path, t0);
         notify_applied(m);
         return 0;
 }
@@ -965,8 +965,9 @@ static int apply_check(struct manager *m, const struct pst_compiled *c, struct p
         if (a->confirm_sec == 0)
                 return 0;
         r = pending_record(m, prev, kind, c, a->deadline);
-        if (r < 0)
-                return pst_error(diag, r, NULL, 0, "cannot keep the rollback state in %s: %s", m->state_dir, strerror(-r));
+        if (r < 0) /* a system error, whatever its errno: -EACCES and -EINVAL mean the caller's SSH connection here */
+                return pst_error(diag, -EIO, NULL, 0, "cannot keep the rollback state in %s: %s", m->state_dir,
+                                 strerror(-r));
         return 0;
 }
 
