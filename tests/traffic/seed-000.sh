@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
-# Seed 000 (the default policy): a SafeSquid proxy host letting Outlook
-# through.  The same port list is open to the host (input) and through it
-# (forward), from anywhere; every ICMP type passes both ways; everything else
-# is dropped.
+# Seed 000 (conf/examples/000-safesquid-outlook.conf): a SafeSquid proxy
+# host letting Outlook through.  The same port list is open to the host
+# (input) and through it (forward), from anywhere; every ICMP type passes
+# both ways; everything else is dropped.
 . "$(dirname "$0")/topo.sh"
 
 # ssh smtp dns pop3 ldap/tcp smtps submission ldaps rndc imaps pop3s reserved-1023
