@@ -642,6 +642,90 @@ struct rule_ctx {
         bool to;
 };
 
+static const struct pst_service *lookup_service(const struct loader *l, const char *name) {
+        const struct pst_service *svc = find_policy_service(l->p, name);
+
+        return svc ?: pst_catalog_find(l->cat, name);
+}
+
+static void suggest_services(struct suggest *sg, const struct loader *l) {
+        for (size_t i = 0; i < l->cat->n; i++)
+                suggest_try(sg, l->cat->v[i]->name);
+        for (size_t i = 0; i < l->p->nservices; i++)
+                if (l->p->services[i]->loc.line)
+                        suggest_try(sg, l->p->services[i]->name);
+}
+
+/* "did you mean 'BASE/PROTO'?" for a restriction whose service or protocol is misspelt */
+static const char *restrict_hint(const char *base, const char *proto, char buf[128]) {
+        if (!base || !proto)
+                return "";
+        snprintf(buf, 128, " (did you mean '%s/%s'?)", base, proto);
+        return buf;
+}
+
+/*
+ * "ldap/tcp": the ports of one protocol of a named service (the catalog's
+ * ldap is tcp and udp 389; udp/389 is CLDAP, a reflection vector, which an
+ * administrator may not want open).  The result is an inline service named
+ * as written, so the compiler treats it like "tcp/389".  Only tcp and udp
+ * restrict: a service's IP protocols and ICMP types have no ports to pick.
+ */
+static int restrict_service(struct loader *l, struct pst_cfg *c, const config_setting_t *item, const char *s,
+                            struct pst_service **ret) {
+        _cleanup_(pst_service_freep) struct pst_service *svc = NULL;
+        const char *slash = strchr(s, '/'), *proto = slash + 1;
+        const struct pst_service *base = NULL;
+        char name[PST_SERVICE_NAME_MAX], hint[128];
+        bool udp = streq(proto, "udp");
+
+        if ((size_t) (slash - s) < sizeof(name)) {
+                snprintf(name, sizeof(name), "%.*s", (int) (slash - s), s);
+                base = lookup_service(l, name);
+        }
+        if (!base && !udp && !streq(proto, "tcp"))
+                return pst_service_parse_inline(c, item, s, ret); /* "sctp/5060": its error */
+        if (!base) {
+                struct suggest sg = { .want = name, .dist = 99 };
+
+                if ((size_t) (slash - s) < sizeof(name))
+                        suggest_services(&sg, l);
+                return pst_cfg_error(c, item, "unknown service '%.*s' in '%s'%s; a restriction is written "
+                                     "SERVICE/tcp or SERVICE/udp, SERVICE a catalog name (posternctl "
+                                     "services) or a service of this policy", (int) (slash - s), s, s,
+                                     restrict_hint(sg.best, proto, hint));
+        }
+        if (!udp && !streq(proto, "tcp")) {
+                struct suggest sg = { .want = proto, .dist = 99 };
+
+                /* "ldap/tpc" is a typo; "ldap/sctp" names a real protocol that has no port list here */
+                if (pst_proto_lookup(proto) < 0) {
+                        suggest_try(&sg, "tcp");
+                        suggest_try(&sg, "udp");
+                }
+                return pst_cfg_error(c, item, "'%s': a service is restricted to its ports of one protocol, "
+                                     "tcp or udp, not '%s'%s", s, proto, restrict_hint(sg.best ? name : NULL,
+                                     sg.best, hint));
+        }
+        if (!(udp ? base->nudp : base->ntcp))
+                return pst_cfg_error(c, item, "'%s': service '%s' has no %s port (posternctl services "
+                                     "lists its ports)", s, name, proto);
+        svc = calloc(1, sizeof(*svc));
+        if (!svc)
+                return -ENOMEM;
+        snprintf(svc->name, sizeof(svc->name), "%s", s);
+        svc->loc = pst_cfg_loc(c, item);
+        if (udp) {
+                svc->nudp = base->nudp;
+                memcpy(svc->udp, base->udp, sizeof(svc->udp));
+        } else {
+                svc->ntcp = base->ntcp;
+                memcpy(svc->tcp, base->tcp, sizeof(svc->tcp));
+        }
+        *ret = TAKE_PTR(svc);
+        return 0;
+}
+
 static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
         struct rule_ctx *rc = userdata;
         struct pst_prule *ru = rc->rule;
@@ -654,19 +738,17 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
                 return pst_cfg_error(c, item, "services must be names (strings) such as \"smtp\" or \"tcp/2222\", "
                                      "not %s", pst_cfg_type_name(item));
         name = config_setting_get_string(item);
-        r = pst_service_parse_inline(c, item, name, &inl);
+        if (strchr(name, '/') && !pst_service_is_inline(name))
+                r = restrict_service(rc->l, c, item, name, &inl);
+        else
+                r = pst_service_parse_inline(c, item, name, &inl);
         if (r == -ENOENT) {
-                svc = find_policy_service(rc->l->p, name);
-                if (!svc)
-                        svc = pst_catalog_find(rc->l->cat, name);
+                svc = lookup_service(rc->l, name);
                 if (!svc) {
                         struct suggest sg = { .want = name, .dist = 99 };
                         char hint[96];
 
-                        for (size_t i = 0; i < rc->l->cat->n; i++)
-                                suggest_try(&sg, rc->l->cat->v[i]->name);
-                        for (size_t i = 0; i < rc->l->p->nservices; i++)
-                                suggest_try(&sg, rc->l->p->services[i]->name);
+                        suggest_services(&sg, rc->l);
                         return pst_cfg_error(c, item, "unknown service '%s'%s; expected a catalog name "
                                              "(posternctl services), a service of this policy, or tcp/PORT, "
                                              "udp/PORT, proto/NAME, icmp/TYPE", name, suggest_hint(&sg, hint));

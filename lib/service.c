@@ -250,6 +250,15 @@ int pst_service_parse(struct pst_cfg *c, const config_setting_t *g, bool need_de
         return 0;
 }
 
+bool pst_service_is_inline(const char *s) {
+        static const char *const kinds[] = { "tcp/", "udp/", "proto/", "icmp/", "icmpv6/" };
+
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+                if (!strncmp(s, kinds[i], strlen(kinds[i])))
+                        return true;
+        return false;
+}
+
 int pst_service_parse_inline(struct pst_cfg *c, const config_setting_t *item, const char *s,
                              struct pst_service **ret) {
         _cleanup_(pst_service_freep) struct pst_service *svc = NULL;

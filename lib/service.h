@@ -38,6 +38,9 @@ int pst_service_parse(struct pst_cfg *c, const config_setting_t *g, bool need_de
  * returns -ENOENT (nothing recorded) when s has no such prefix. */
 int pst_service_parse_inline(struct pst_cfg *c, const config_setting_t *item, const char *s,
                              struct pst_service **ret);
+/* Whether s starts like an inline service ("tcp/", "udp/", "proto/", "icmp/", "icmpv6/"); anything
+ * else with a slash is a reference such as "ldap/tcp" (a service restricted to one protocol). */
+bool pst_service_is_inline(const char *s);
 
 /* Names and numbers */
 int pst_proto_lookup(const char *name);          /* "esp" → 50, or -ENOENT */

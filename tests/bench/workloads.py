@@ -29,7 +29,7 @@ SEED = 20240905
 
 # The seed-000 ports (conf/examples/000-safesquid-outlook.conf through the catalog): what every peer installs.
 TCP_PORTS = [22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080]
-UDP_PORTS = [53, 389, 953]  # dns, ldap (tcp+udp 389 in the catalog), rndc
+UDP_PORTS = [53, 953]  # dns, rndc (seed 000 opened udp/389 nowhere: the example allows "ldap/tcp")
 
 PPP0_ADDR = "198.18.0.1"       # the address P3 changes (ifaddr_ppp0_v4)
 PPP0_ADDR_ALT = "198.18.0.2"

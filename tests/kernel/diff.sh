@@ -144,7 +144,7 @@ check rule 1 <<'EOT'
  		meta l4proto { icmp, ipv6-icmp } accept
 -		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, to the proxy host"
 +		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, to the proxy host"
- 		udp dport { 53, 389, 953 } counter accept comment "Outlook through SafeSquid, to the proxy host"
+ 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid, to the proxy host"
  	}
  
 @@ -13,7 +13,7 @@
@@ -153,7 +153,7 @@ check rule 1 <<'EOT'
  		meta l4proto { icmp, ipv6-icmp } accept
 -		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, through the proxy host"
 +		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, through the proxy host"
- 		udp dport { 53, 389, 953 } counter accept comment "Outlook through SafeSquid, through the proxy host"
+ 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid, through the proxy host"
  	}
  }
 EOT

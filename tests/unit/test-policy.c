@@ -130,6 +130,34 @@ static void test_errors_collected(void **state) {
         pst_diag_clear(&d);
 }
 
+/* "ldap/tcp" keeps the service's TCP ports only; "ssh/udp" names no port and is an error with its line. */
+static void test_restrict(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+
+        write_file("r.conf", "input = ( { allow = [\"ldap/tcp\", \"ipsec/udp\"]; } );\n");
+        p = load("r.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(p->rules[0].nsvc, 2);
+        assert_string_equal(p->rules[0].svc[0]->name, "ldap/tcp");
+        assert_int_equal(p->rules[0].svc[0]->ntcp, 1);
+        assert_int_equal(p->rules[0].svc[0]->tcp[0].first, 389);
+        assert_int_equal(p->rules[0].svc[0]->nudp, 0);
+        assert_int_equal(p->rules[0].svc[1]->nudp, 2);
+        assert_int_equal(p->rules[0].svc[1]->nproto, 0);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+
+        write_file("r.conf", "input = (\n { allow = \"ssh/udp\"; },\n { allow = \"ldap/sctp\"; }\n);\n");
+        assert_null(load("r.conf", &d));
+        assert_int_equal(d.n_errors, 2);
+        assert_int_equal(d.items[0].line, 2);
+        assert_non_null(strstr(d.items[0].msg, "has no udp port"));
+        assert_int_equal(d.items[1].line, 3);
+        assert_non_null(strstr(d.items[1].msg, "not 'sctp'"));
+        pst_diag_clear(&d);
+}
+
 /* Fragments in postern.d/ are read in lexical order and may use each other's names. */
 static void test_fragments(void **state) {
         struct pst_diag d;
@@ -277,7 +305,7 @@ int main(void) {
                 cmocka_unit_test(test_catalog),   cmocka_unit_test(test_model),
                 cmocka_unit_test(test_errors_collected), cmocka_unit_test(test_fragments),
                 cmocka_unit_test(test_compile),   cmocka_unit_test(test_merge),
-                cmocka_unit_test(test_contradiction),
+                cmocka_unit_test(test_contradiction), cmocka_unit_test(test_restrict),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
