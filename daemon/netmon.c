@@ -119,10 +119,16 @@ static struct pst_ifaddr_msg *addr_find(struct table *t, const struct pst_ifaddr
 /* Returns 1 when the address view changed: an address of a link without a
  * name yet (its RTM_NEWLINK is still to come) is kept but not shown. */
 static int addr_add(struct table *t, const struct pst_ifaddr_msg *a) {
+        struct pst_ifaddr_msg *b = addr_find(t, a);
         int r;
 
-        if (addr_find(t, a))
-                return 0; /* a flags/lifetime update: nothing we look at */
+        if (b) {
+                /* a flags/lifetime update: it matters only when DAD ends (or fails) */
+                bool was = pst_ifaddr_msg_usable(b);
+
+                b->flags = a->flags;
+                return was != pst_ifaddr_msg_usable(b) && link_find(t, a->ifindex) != NULL;
+        }
         r = GROW(t->addrs, t->capaddrs, t->naddrs + 1, PST_IFADDRS_MAX);
         if (r < 0)
                 return r;
@@ -204,6 +210,8 @@ static int snapshot_build(struct table *t, struct pst_ifaddrs *ret) {
 
                 if (!l)
                         continue; /* its RTM_NEWLINK is still to come */
+                if (!pst_ifaddr_msg_usable(&t->addrs[i]))
+                        continue; /* tentative or dadfailed: kept, its next RTM_NEWADDR may clear that */
                 pst_ifaddr_msg_host(&t->addrs[i], &pa);
                 r = pst_ifaddrs_add(&ifa, l->name, &pa);
                 if (r < 0) {

@@ -316,6 +316,12 @@ static const struct pst_addr *ep_addrs(const struct pst_endpoint *e, size_t *n) 
         return &e->lit;
 }
 
+/* "(ppp0)" and "(ppp0, link)" hold different addresses: two sets.  No
+ * interface name makes "ifaddr_NAME" read as "ifaddrll_...". */
+static const char *ifaddr_kind(const struct pst_endpoint *e) {
+        return e->link ? "ifaddrll" : "ifaddr";
+}
+
 static int match_endpoint(struct compiler *c, struct pst_rule *r, const struct pst_endpoint *e, bool dst, int fam) {
         enum pst_field af = fam == FAM_4 ? (dst ? PST_F_IP_DADDR : PST_F_IP_SADDR)
                                          : (dst ? PST_F_IP6_DADDR : PST_F_IP6_SADDR);
@@ -340,7 +346,7 @@ static int match_endpoint(struct compiler *c, struct pst_rule *r, const struct p
         case PST_EP_LIST:
                 return match_named(c, r, af, "list", e->list->name, fam);
         case PST_EP_IFADDR:
-                return match_named(c, r, af, "ifaddr", e->ifname, fam);
+                return match_named(c, r, af, ifaddr_kind(e), e->ifname, fam);
         }
         return -EINVAL;
 }
@@ -636,10 +642,10 @@ static int named_addr_sets(struct compiler *c, const char *kind, const char *nam
         return 0;
 }
 
-static bool ifaddr_set_exists(struct compiler *c, const char *ifname) {
+static bool ifaddr_set_exists(struct compiler *c, const struct pst_endpoint *e) {
         char name[PST_NAME_MAX];
 
-        set_name("ifaddr", ifname, FAM_4, name);
+        set_name(ifaddr_kind(e), e->ifname, FAM_4, name);
         return pst_set_find(c->rs, name) >= 0;
 }
 
@@ -650,7 +656,7 @@ static int ifaddr_sets(struct compiler *c) {
                 for (size_t j = 0; j < pr->nto; j++) {
                         const struct pst_endpoint *e = &pr->to[j];
 
-                        if (e->kind != PST_EP_IFADDR || ifaddr_set_exists(c, e->ifname))
+                        if (e->kind != PST_EP_IFADDR || ifaddr_set_exists(c, e))
                                 continue;
                         for (int fam = FAM_4; fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
                                 enum pst_field f = fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR;
@@ -658,8 +664,9 @@ static int ifaddr_sets(struct compiler *c) {
                                 uint32_t idx;
                                 int r;
 
-                                set_name("ifaddr", e->ifname, fam, name);
-                                r = pst_set_add(c->rs, name, PST_SET_DYNAMIC, &f, 1, &idx);
+                                set_name(ifaddr_kind(e), e->ifname, fam, name);
+                                r = pst_set_add(c->rs, name,
+                                                PST_SET_DYNAMIC | (e->link ? PST_SET_LINKLOCAL : 0), &f, 1, &idx);
                                 if (r < 0)
                                         return r;
                                 strcpy(c->rs->sets[idx].ifname, e->ifname);
@@ -922,6 +929,8 @@ int pst_ruleset_update_ifaddrs(struct pst_ruleset *rs, const struct pst_ifaddrs 
                 for (size_t j = 0; ifa && j < ifa->n; j++) {
                         if (!streq(ifa->v[j].ifname, s->ifname) || ifa->v[j].addr.family != family)
                                 continue;
+                        if (ifa->v[j].linklocal && !(s->flags & PST_SET_LINKLOCAL))
+                                continue; /* "(ppp0)": the addresses the Internet reaches */
                         r = pst_set_add_elem(s, ifa->v[j].addr.a, NULL, NULL);
                         if (r < 0)
                                 return r;

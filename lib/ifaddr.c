@@ -10,12 +10,18 @@
 
 /* ---- the list ---- */
 
+bool pst_addr_is_linklocal(const struct pst_addr *addr) {
+        if (addr->family == AF_INET)
+                return addr->a[0] == 169 && addr->a[1] == 254;
+        return addr->family == AF_INET6 && addr->a[0] == 0xfe && (addr->a[1] & 0xc0) == 0x80;
+}
+
 int pst_ifaddrs_add(struct pst_ifaddrs *ifa, const char *ifname, const struct pst_addr *addr) {
         int r = GROW(ifa->v, ifa->cap, ifa->n + 1, PST_IFADDRS_MAX);
 
         if (r < 0)
                 return r;
-        ifa->v[ifa->n] = (struct pst_ifaddr) { .addr = *addr };
+        ifa->v[ifa->n] = (struct pst_ifaddr) { .addr = *addr, .linklocal = pst_addr_is_linklocal(addr) };
         snprintf(ifa->v[ifa->n].ifname, IFNAMSIZ, "%s", ifname);
         ifa->n++;
         return 0;
@@ -68,12 +74,22 @@ int pst_ifaddr_parse(const struct nlmsghdr *nlh, struct pst_ifaddr_msg *ret) {
         if (!local || mnl_attr_get_payload_len(local) < len)
                 return -EBADMSG;
         msg = (struct pst_ifaddr_msg) { .ifindex = (int) ifm->ifa_index, .family = ifm->ifa_family,
-                                        .prefixlen = ifm->ifa_prefixlen };
+                                        .prefixlen = ifm->ifa_prefixlen, .flags = ifm->ifa_flags };
+        /* ifa_flags has 8 bits; IFA_FLAGS (since Linux 3.14) carries them all */
+        if (tb[IFA_FLAGS] && mnl_attr_get_payload_len(tb[IFA_FLAGS]) >= sizeof(uint32_t))
+                msg.flags = mnl_attr_get_u32(tb[IFA_FLAGS]);
         memcpy(msg.local, mnl_attr_get_payload(local), len);
         if (address && mnl_attr_get_payload_len(address) >= len)
                 memcpy(msg.address, mnl_attr_get_payload(address), len);
         *ret = msg;
         return 0;
+}
+
+bool pst_ifaddr_msg_usable(const struct pst_ifaddr_msg *msg) {
+        if (msg->flags & IFA_F_DADFAILED)
+                return false;
+        /* an optimistic address (RFC 4429) is tentative too, yet already in use */
+        return !(msg->flags & IFA_F_TENTATIVE) || (msg->flags & IFA_F_OPTIMISTIC);
 }
 
 void pst_ifaddr_msg_host(const struct pst_ifaddr_msg *msg, struct pst_addr *ret) {
@@ -98,6 +114,8 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data) {
 
         if (pst_ifaddr_parse(nlh, &msg) < 0)
                 return MNL_CB_OK; /* not IPv4/IPv6, or malformed: skipped */
+        if (!pst_ifaddr_msg_usable(&msg))
+                return MNL_CB_OK; /* tentative or dadfailed: the host does not answer there */
         if (!if_indextoname((unsigned) msg.ifindex, name))
                 return MNL_CB_OK; /* gone meanwhile */
         pst_ifaddr_msg_host(&msg, &addr);

@@ -94,6 +94,7 @@ enum {
         PST_SET_MAP = 1 << 1,      /* verdict map: one pst_verdict per element */
         PST_SET_DYNAMIC = 1 << 2,  /* interface-address set: elements change at runtime */
         PST_SET_ANON = 1 << 3,     /* anonymous, rendered inline, bound to one rule */
+        PST_SET_LINKLOCAL = 1 << 4, /* DYNAMIC, "(IFNAME, link)": also the link-local addresses */
 };
 
 struct pst_set {

@@ -790,6 +790,45 @@ static const struct pst_list *find_list(const struct pst_policy *p, const char *
         return NULL;
 }
 
+/* "(IFNAME)" or "(IFNAME, link)": one string, so the libconfig grammar
+ * needs nothing new; blanks around the comma are allowed. */
+static int parse_ifaddr_ep(struct pst_cfg *c, const config_setting_t *item, const char *s,
+                           struct pst_endpoint *ep) {
+        const char *in = s + 1, *comma, *mod = NULL;
+        size_t len = strlen(s) - 2, nlen, mlen = 0;
+        char name[32];
+        bool wild;
+
+        while (len > 0 && *in == ' ')
+                in++, len--;
+        comma = memchr(in, ',', len);
+        nlen = comma ? (size_t) (comma - in) : len;
+        while (nlen > 0 && in[nlen - 1] == ' ')
+                nlen--;
+        if (comma) {
+                mod = comma + 1;
+                mlen = len - (size_t) (mod - in);
+                while (mlen > 0 && *mod == ' ')
+                        mod++, mlen--;
+                while (mlen > 0 && mod[mlen - 1] == ' ')
+                        mlen--;
+        }
+        snprintf(name, sizeof(name), "%.*s", (int) MIN(nlen, sizeof(name) - 1), in);
+        if (nlen >= sizeof(name) || pst_ifname_parse(name, ep->ifname, &wild) < 0)
+                return pst_cfg_error(c, item, "'%s' is not a valid interface name; expected (IFNAME) with "
+                                     "1-15 characters", s);
+        if (wild)
+                return pst_cfg_error(c, item, "'%s': an interface address needs one exact interface name, "
+                                     "not a wildcard", s);
+        if (comma && (mlen != 4 || strncmp(mod, "link", 4) != 0))
+                return pst_cfg_error(c, item, "'%s': unknown modifier '%.*s'; expected (IFNAME) for the "
+                                     "global addresses or (IFNAME, link) to include the link-local ones",
+                                     s, (int) MIN(mlen, 32u), mod);
+        ep->link = comma != NULL;
+        ep->kind = PST_EP_IFADDR;
+        return 0;
+}
+
 static int ep_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
         struct rule_ctx *rc = userdata;
         struct pst_prule *ru = rc->rule;
@@ -808,20 +847,11 @@ static int ep_item(struct pst_cfg *c, const config_setting_t *item, void *userda
         if (streq(s, "any"))
                 ep.kind = PST_EP_ANY;
         else if (len > 2 && s[0] == '(' && s[len - 1] == ')') {
-                char name[32];
-                bool wild;
-
                 if (!rc->to)
                         return pst_cfg_error(c, item, "'%s': an interface's address can only be a destination "
                                              "('to'), not a source", s);
-                snprintf(name, sizeof(name), "%.*s", (int) (len - 2), s + 1);
-                if (pst_ifname_parse(name, ep.ifname, &wild) < 0)
-                        return pst_cfg_error(c, item, "'%s' is not a valid interface name; expected (IFNAME) with "
-                                             "1-15 characters", s);
-                if (wild)
-                        return pst_cfg_error(c, item, "'%s': an interface address needs one exact interface name, "
-                                             "not a wildcard", s);
-                ep.kind = PST_EP_IFADDR;
+                if (parse_ifaddr_ep(c, item, s, &ep) < 0)
+                        return -EINVAL;
         } else if (strchr(s, ':') || strchr("0123456789", s[0])) {
                 if (parse_addr(rc->l, ep.loc.file, ep.loc.line, s, &ep.lit) < 0)
                         return -EINVAL;

@@ -90,6 +90,7 @@ struct pst_endpoint {
         const struct pst_zone *zone;
         const struct pst_list *list;
         char ifname[16];                /* IFADDR */
+        bool link;                      /* IFADDR: "(IFNAME, link)", link-local addresses too */
 };
 
 enum pst_chain_kind {

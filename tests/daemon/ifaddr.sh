@@ -4,7 +4,8 @@
 # (to = "(ppp0)").  ppp0 is fake-pppd.py's tun stand-in (ARPHRD_PPP, pppd's
 # ioctl sequence).  The ifaddr set follows: ppp0 appearing after the daemon,
 # a reconnect (delete and re-create with a new ifindex and address), an
-# address change in place, a rename away and back, IPv6; real TCP probes
+# address change in place, a rename away and back, IPv6 (ppp0's link-local
+# address kept out of "(ppp0)", in "(ppp0, link)"); real TCP probes
 # from a peer show the new address served and the old one (moved to lo)
 # refused; unrelated events write nothing.
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +19,9 @@ t_bus_start
 t_notify_start
 P=$T_TMP/postern.conf
 policy_ppp0 "$P"
+# and IMAPS on "(ppp0, link)": the link-local addresses too
+sed -i 's|^  { allow = \["ssh"\]|  { allow = ["imaps"]; to = "(ppp0, link)"; },\n&|' "$P"
+grep -q '"(ppp0, link)"' "$P" || die "policy edit failed"
 
 ip -n "$HUT" link add wan0 type veth peer name out0 netns "$OUT"
 ip -n "$HUT" addr add 198.18.20.1/24 dev wan0
@@ -28,7 +32,7 @@ ip -n "$HUT" link set wan0 up
 ip -n "$OUT" link set out0 up
 ip -n "$OUT" route add 198.18.0.0/24 via 198.18.20.1
 ip -n "$OUT" -6 route add 2001:db8::/64 via 2001:db8:20::1
-ip netns exec "$HUT" "$PROBE" listen --tcp 22,25 --lifetime 150 >"$T_TMP/listen.txt" 2>&1 &
+ip netns exec "$HUT" "$PROBE" listen --tcp 22,25,993 --lifetime 150 >"$T_TMP/listen.txt" 2>&1 &
 T_PIDS+=($!)
 t_wait_count "$T_TMP/listen.txt" ready 1 5 || die "probe listener did not start"
 probe() { nsx "$OUT" "$PROBE" connect "$1" tcp "${2:-25}" --timeout-ms 400; }
@@ -79,10 +83,19 @@ ip -n "$HUT" addr add 198.18.0.5/32 dev lo
 [ "$(probe 198.18.0.6)" = pass ] || die "SMTP to 198.18.0.6 refused"
 [ "$(probe 198.18.0.5)" = timeout ] || die "SMTP to 198.18.0.5 not dropped"
 
-info "IPv6 on ppp0"
+info "IPv6 on ppp0: the link-local address (added first) only in (ppp0, link)"
+ip -n "$HUT" -6 addr add fe80::6/64 dev ppp0 nodad
 ip -n "$HUT" -6 addr add 2001:db8::6/128 dev ppp0 nodad
 t_wait_set "$HUT" ifaddr_ppp0_v6 2001:db8::6
+# nft prints two IPv6 elements on two lines: ask for them instead
+ll_has() { nsx "$HUT" nft get element inet postern ifaddrll_ppp0_v6 "{ $1 }" >/dev/null 2>&1; }
+for i in $(seq 1 500); do ll_has fe80::6 && ll_has 2001:db8::6 && break; sleep 0.01; done
+ll_has fe80::6 && ll_has 2001:db8::6 || die "ifaddrll_ppp0_v6 lacks fe80::6 or 2001:db8::6"
+# one monitor, events in order: fe80::6 was seen before 2001:db8::6
+[ "$(t_set "$HUT" ifaddr_ppp0_v6)" = 2001:db8::6 ] || die "ifaddr_ppp0_v6 is '$(t_set "$HUT" ifaddr_ppp0_v6)'"
+[ "$(t_set "$HUT" ifaddrll_ppp0_v4)" = 198.18.0.6 ] || die "ifaddrll_ppp0_v4 is '$(t_set "$HUT" ifaddrll_ppp0_v4)'"
 [ "$(probe 2001:db8::6)" = pass ] || die "SMTP to 2001:db8::6 refused"
+[ "$(probe 2001:db8::6 993)" = pass ] || die "IMAPS to 2001:db8::6 refused"
 
 info "rename away (the set empties) and back (it refills)"
 ip -n "$HUT" link set ppp0 down

@@ -1,7 +1,9 @@
 #!/bin/bash
-# golden suite, iptables backend: one seed example per invocation.
+# golden suite, iptables backend: one seed example (or case) per invocation.
 #   run-iptc.sh ../../conf/examples/NAME.conf
 #     posternctl compile --backend iptables --offline NAME.conf == examples-iptc/NAME.rules
+#   run-iptc.sh NAME.conf     the same == NAME.rules, with the addresses of its
+#                             "# ifaddr: IFNAME=ADDRESS" lines
 # POSTERN_GOLDEN_UPDATE=1 writes the expected file instead (review the diff!).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -9,12 +11,14 @@ ctl=${POSTERNCTL:?POSTERNCTL must point at the posternctl binary}
 cd "$here" || exit 99
 case=$1
 catalog=../../conf/services.conf
-expected=examples-iptc/$(basename "$case" .conf).rules
+case "$case" in ../*) expected=examples-iptc/$(basename "$case" .conf).rules ;; *) expected=${case%.conf}.rules ;; esac
+ifaddrs=()
+while read -r a; do ifaddrs+=(--ifaddr "$a"); done < <(sed -n 's/^# ifaddr: //p' "$case")
 out=$(mktemp) err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
 
 "$ctl" compile --backend iptables --offline --catalog "$catalog" --ifaddr eth0=198.18.0.1 \
-        --ifaddr eth0=2001:db8::1 --ifaddr ppp0=198.18.0.1 --ifaddr ppp0=2001:db8::1 "$case" >"$out" 2>"$err"
+        --ifaddr eth0=2001:db8::1 --ifaddr ppp0=198.18.0.1 --ifaddr ppp0=2001:db8::1 "${ifaddrs[@]}" "$case" >"$out" 2>"$err"
 rc=$?
 if [ "${POSTERN_GOLDEN_UPDATE:-}" = 1 ]; then cp "$out" "$expected"; exit 0; fi
 if [ $rc -ne 0 ]; then echo "FAIL $case: exit status $rc"; cat "$err"; exit 1; fi

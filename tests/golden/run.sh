@@ -1,6 +1,8 @@
 #!/bin/bash
 # golden suite: one case per invocation.
 #   run.sh NAME.conf          posternctl compile --offline NAME.conf == NAME.nft
+#                             (with eth0's addresses 198.18.0.1, 2001:db8::1, and each
+#                             "# ifaddr: IFNAME=ADDRESS" line of NAME.conf)
 #   run.sh fail/NAME.conf     posternctl check fail/NAME.conf: exit 1, stderr == its "# expect:" lines
 #   run.sh ../../conf/examples/NAME.conf   == examples/NAME.nft
 #   run.sh ../../conf/postern.conf         == examples/postern.nft (the default policy)
@@ -54,8 +56,10 @@ fail/*)
 *)
         base=$(basename "$case" .conf)
         case "$case" in ../*) expected=examples/$base.nft ;; *) expected=${case%.conf}.nft ;; esac
+        ifaddrs=()
+        while read -r a; do ifaddrs+=(--ifaddr "$a"); done < <(sed -n 's/^# ifaddr: //p' "$case")
         "$ctl" compile --offline --catalog "$catalog" --ifaddr eth0=198.18.0.1 --ifaddr eth0=2001:db8::1 \
-                "$case" >"$out" 2>"$err"
+                "${ifaddrs[@]}" "$case" >"$out" 2>"$err"
         rc=$?
         if [ "${POSTERN_GOLDEN_UPDATE:-}" = 1 ]; then cp "$out" "$expected"; exit 0; fi
         if [ $rc -ne 0 ]; then echo "FAIL $case: exit status $rc"; cat "$err"; exit 1; fi

@@ -28,19 +28,21 @@ table inet other {
 for policy in ../../conf/postern.conf ../../conf/examples/*.conf *.conf; do
         name=$(basename "$policy" .conf)
         expected=$ROOT/tests/kernel/expected/$name.list
+        # and the case's own addresses (tests/golden/run.sh)
+        ifaddrs="$IFADDRS $(sed -n 's/^# ifaddr: /--ifaddr /p' "$policy" | tr '\n' ' ')"
         # shellcheck disable=SC2086
-        "$CTL" compile --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.nft" 2>"$tmp/err" ||
+        "$CTL" compile --offline --catalog "$CATALOG" $ifaddrs "$policy" >"$tmp/$name.nft" 2>"$tmp/err" ||
                 { fail "$name: compile"; cat "$tmp/err"; continue; }
         # shellcheck disable=SC2086
         unshare -n bash -c "
                 set -e
                 echo '$others' | nft -f -
                 nft list ruleset > '$tmp/others.before'
-                '$CTL' apply --offline --catalog '$CATALOG' $IFADDRS '$policy' >/dev/null
+                '$CTL' apply --offline --catalog '$CATALOG' $ifaddrs '$policy' >/dev/null
                 nft list table inet postern > '$tmp/$name.ours'
-                '$CTL' apply --offline --catalog '$CATALOG' $IFADDRS '$policy' >/dev/null
+                '$CTL' apply --offline --catalog '$CATALOG' $ifaddrs '$policy' >/dev/null
                 nft list table inet postern > '$tmp/$name.again'
-                '$CTL' diff --offline --catalog '$CATALOG' $IFADDRS '$policy' > '$tmp/$name.diff'
+                '$CTL' diff --offline --catalog '$CATALOG' $ifaddrs '$policy' > '$tmp/$name.diff'
                 nft delete table inet postern
                 nft list ruleset > '$tmp/others.after'
         " 2>"$tmp/err" || { fail "$name: apply in a namespace"; cat "$tmp/err"; continue; }

@@ -86,7 +86,8 @@ static void put_link(struct msgs *m, uint16_t type, int ifindex, const char *nam
 
 /* As the kernel reports them: IPv4 with IFA_LOCAL and IFA_ADDRESS (the peer
  * on a point-to-point link, else the same), IPv6 with IFA_ADDRESS only. */
-static void put_addr(struct msgs *m, uint16_t type, int ifindex, const char *local, const char *peer) {
+static void put_addr_flags(struct msgs *m, uint16_t type, int ifindex, const char *local, const char *peer,
+                           uint32_t flags) {
         struct nlmsghdr *nlh = put_header(m, type);
         struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
         uint8_t a[16], p[16];
@@ -99,7 +100,15 @@ static void put_addr(struct msgs *m, uint16_t type, int ifindex, const char *loc
         if (ifa->ifa_family == AF_INET)
                 mnl_attr_put(nlh, IFA_LOCAL, 4, a);
         mnl_attr_put(nlh, IFA_ADDRESS, pst_addr_len(ifa->ifa_family), p);
+        /* as the kernel does: the low 8 bits in ifa_flags, all of them in IFA_FLAGS */
+        ifa->ifa_flags = (uint8_t) flags;
+        if (flags)
+                mnl_attr_put_u32(nlh, IFA_FLAGS, flags);
         m->len += nlh->nlmsg_len;
+}
+
+static void put_addr(struct msgs *m, uint16_t type, int ifindex, const char *local, const char *peer) {
+        put_addr_flags(m, type, ifindex, local, peer, 0);
 }
 
 /* ---- the fake source ---- */
@@ -162,6 +171,13 @@ static void queue_addr(struct t *t, uint16_t type, int ifindex, const char *loca
         struct msgs m = {};
 
         put_addr(&m, type, ifindex, local, peer);
+        queue(t, &m);
+}
+
+static void queue_addr_flags(struct t *t, uint16_t type, int ifindex, const char *local, uint32_t flags) {
+        struct msgs m = {};
+
+        put_addr_flags(&m, type, ifindex, local, NULL, flags);
         queue(t, &m);
 }
 
@@ -274,6 +290,36 @@ static void test_start(void **state) {
         assert_false(netmon_has_link(t->nm, "brport"));
         settle(t);
         expect(t, 1, NULL); /* nothing pending after the start */
+}
+
+/* IPv6 DAD: a tentative address is not shown until the RTM_NEWADDR that
+ * clears the flag, a dadfailed one never; optimistic and deprecated ones
+ * are; link-local ones are (the compiler decides who takes them). */
+static void test_dad(void **state) {
+        struct t *t = *state;
+
+        put_link(&t->fake.dump, RTM_NEWLINK, 2, "ppp0");
+        put_addr_flags(&t->fake.dump, RTM_NEWADDR, 2, "2001:db8::1", NULL, IFA_F_TENTATIVE);
+        put_addr_flags(&t->fake.dump, RTM_NEWADDR, 2, "2001:db8::2", NULL, IFA_F_TENTATIVE | IFA_F_DADFAILED);
+        put_addr_flags(&t->fake.dump, RTM_NEWADDR, 2, "2001:db8::3", NULL, IFA_F_TENTATIVE | IFA_F_OPTIMISTIC);
+        put_addr_flags(&t->fake.dump, RTM_NEWADDR, 2, "2001:db8::4", NULL, IFA_F_DEPRECATED);
+        put_addr_flags(&t->fake.dump, RTM_NEWADDR, 2, "fe80::1", NULL, IFA_F_PERMANENT | IFA_F_NOPREFIXROUTE);
+        start(t, "ppp0 2001:db8::3, ppp0 2001:db8::4, ppp0 fe80::1");
+        assert_int_equal(netmon_naddrs(t->nm), 5);
+
+        /* DAD done for ::1 (a flag only IFA_FLAGS carries stays): shown */
+        queue_addr_flags(t, RTM_NEWADDR, 2, "2001:db8::1", IFA_F_MANAGETEMPADDR);
+        settle(t);
+        expect(t, 2, "ppp0 2001:db8::1, ppp0 2001:db8::3, ppp0 2001:db8::4, ppp0 fe80::1");
+        /* a lifetime update that changes nothing we look at: no new view */
+        queue_addr_flags(t, RTM_NEWADDR, 2, "2001:db8::1", IFA_F_MANAGETEMPADDR);
+        queue_addr_flags(t, RTM_NEWADDR, 2, "2001:db8::4", IFA_F_DEPRECATED);
+        settle(t);
+        expect(t, 2, NULL);
+        /* ::3's DAD fails after all: gone */
+        queue_addr_flags(t, RTM_NEWADDR, 2, "2001:db8::3", IFA_F_TENTATIVE | IFA_F_DADFAILED);
+        settle(t);
+        expect(t, 3, "ppp0 2001:db8::1, ppp0 2001:db8::4, ppp0 fe80::1");
 }
 
 /* (a) a link renamed while it has addresses: they follow the new name */
@@ -492,6 +538,7 @@ static void test_start_fails(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_dad, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recreate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_addr_before_link, setup, teardown),

@@ -251,6 +251,83 @@ static void test_compile(void **state) {
         pst_diag_clear(&d);
 }
 
+static void add_ifaddr(struct pst_ifaddrs *ifa, const char *ifname, const char *addr) {
+        struct pst_addr a;
+
+        assert_int_equal(pst_addr_parse(addr, &a, NULL), 0);
+        assert_int_equal(pst_ifaddrs_add(ifa, ifname, &a), 0);
+}
+
+/* The elements of set name, formatted, in order; "" when empty. */
+static const char *set_text(const struct pst_ruleset *rs, const char *name, char *buf, size_t size) {
+        int set = pst_set_find(rs, name);
+        size_t len = 0;
+
+        assert_true(set >= 0);
+        buf[0] = 0;
+        for (size_t i = 0; i < rs->sets[set].n; i++) {
+                const uint8_t *k = pst_set_first(&rs->sets[set], i);
+                struct pst_addr a = { .family = rs->sets[set].klen == 4 ? AF_INET : AF_INET6 };
+                char s[PST_ADDR_STRLEN];
+
+                a.prefixlen = (uint8_t) (rs->sets[set].klen * 8);
+                memcpy(a.a, k, rs->sets[set].klen);
+                len += (size_t) snprintf(buf + len, size - len, "%s%s", i ? " " : "", pst_addr_format(&a, s));
+        }
+        return buf;
+}
+
+/* "(ppp0)" takes ppp0's global addresses only, "(ppp0, link)" the
+ * link-local ones too (by the address: 169.254.0.0/16, fe80::/10); a bad
+ * modifier is an error at its line. */
+static void test_ifaddr_link(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        struct pst_ifaddrs ifa = {};
+        char buf[256];
+
+        write_file("l.conf", "input = ( { allow = \"smtp\"; to = \"(ppp0)\"; },\n"
+                             "          { allow = \"ssh\"; to = [\"( ppp0 , link )\", \"(eth1,link)\"]; } );\n");
+        p = load("l.conf", &d);
+        assert_non_null(p);
+        add_ifaddr(&ifa, "ppp0", "198.18.0.1");
+        add_ifaddr(&ifa, "ppp0", "169.254.7.7");
+        add_ifaddr(&ifa, "ppp0", "fe80::1");
+        add_ifaddr(&ifa, "ppp0", "febf::2");
+        add_ifaddr(&ifa, "ppp0", "fec0::3"); /* the old site-local: not link-local */
+        add_ifaddr(&ifa, "ppp0", "2001:db8::1");
+        add_ifaddr(&ifa, "eth1", "fe80::9");
+        assert_true(ifa.v[1].linklocal && ifa.v[2].linklocal && !ifa.v[4].linklocal && !ifa.v[5].linklocal);
+        assert_int_equal(pst_compile(p, &ifa, &d, &rs), 0);
+        assert_string_equal(set_text(rs, "ifaddr_ppp0_v4", buf, sizeof(buf)), "198.18.0.1");
+        assert_string_equal(set_text(rs, "ifaddr_ppp0_v6", buf, sizeof(buf)), "2001:db8::1 fec0::3");
+        assert_string_equal(set_text(rs, "ifaddrll_ppp0_v4", buf, sizeof(buf)), "169.254.7.7 198.18.0.1");
+        assert_string_equal(set_text(rs, "ifaddrll_ppp0_v6", buf, sizeof(buf)),
+                            "2001:db8::1 fe80::1 febf::2 fec0::3");
+        assert_string_equal(set_text(rs, "ifaddrll_eth1_v6", buf, sizeof(buf)), "fe80::9");
+        assert_true(pst_set_find(rs, "ifaddr_eth1_v6") < 0);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_ifaddrs_clear(&ifa);
+        pst_diag_clear(&d);
+
+        write_file("m.conf", "input = ( { allow = \"smtp\"; to = \"(ppp0)\"; },\n"
+                             "          { allow = \"ssh\"; to = \"(ppp0, global)\"; },\n"
+                             "          { allow = \"ssh\"; to = \"(ppp0,)\"; },\n"
+                             "          { allow = \"ssh\"; to = \"(, link)\"; } );\n");
+        assert_null(load("m.conf", &d));
+        assert_int_equal(d.n_errors, 3);
+        assert_int_equal(d.items[0].line, 2);
+        assert_string_equal(d.items[0].msg, "'(ppp0, global)': unknown modifier 'global'; expected (IFNAME) for "
+                                            "the global addresses or (IFNAME, link) to include the link-local ones");
+        assert_int_equal(d.items[1].line, 3);
+        assert_non_null(strstr(d.items[1].msg, "unknown modifier ''"));
+        assert_int_equal(d.items[2].line, 4);
+        assert_non_null(strstr(d.items[2].msg, "is not a valid interface name"));
+        pst_diag_clear(&d);
+}
+
 /* PST_MERGE_MIN host-to-host rules become one concatenated lookup. */
 static void test_merge(void **state) {
         struct pst_diag d;
@@ -305,6 +382,7 @@ int main(void) {
                 cmocka_unit_test(test_catalog),   cmocka_unit_test(test_model),
                 cmocka_unit_test(test_errors_collected), cmocka_unit_test(test_fragments),
                 cmocka_unit_test(test_compile),   cmocka_unit_test(test_merge),
+                cmocka_unit_test(test_ifaddr_link),
                 cmocka_unit_test(test_contradiction), cmocka_unit_test(test_restrict),
         };
 
