@@ -13,8 +13,7 @@ NS=$(t_netns caps)
 t_notify_start
 P=$T_TMP/postern.conf
 policy_ppp0 "$P"
-ip -n "$NS" link add ppp0 type veth peer name ppp0-peer || die "cannot create ppp0"
-ip -n "$NS" link set ppp0-peer up && ip -n "$NS" link set ppp0 up || die "cannot set ppp0 up"
+t_veth_ppp0 "$NS"
 
 info "start with only CAP_NET_ADMIN"
 T_WRAP=(setpriv --bounding-set=-all,+net_admin --inh-caps=-all)

@@ -25,10 +25,7 @@ t_notify_start
 P=$T_TMP/postern.conf
 policy_ppp0 "$P"
 x() { "$@" || die "failed: $*"; }
-x ip -n "$NS" link add ppp0 type veth peer name ppp0-peer
-x ip -n "$NS" link set ppp0-peer up
-x ip -n "$NS" addr add 198.18.0.1/32 dev ppp0
-x ip -n "$NS" link set ppp0 up
+t_veth_ppp0 "$NS" 198.18.0.1
 rules() {
         { nsx "$NS" iptables-legacy-save -t filter; nsx "$NS" ip6tables-legacy-save -t filter; } |
                 grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'

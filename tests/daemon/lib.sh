@@ -187,6 +187,14 @@ t_stop() {
         DRC=$?
 }
 
+# t_veth_ppp0 NS [ADDR]: a veth named ppp0 in NS (peer ppp0-peer), up, with ADDR/32 when given
+t_veth_ppp0() {
+        ip -n "$1" link add ppp0 type veth peer name ppp0-peer || die "cannot create ppp0 in $1"
+        ip -n "$1" link set ppp0-peer up || die "cannot set ppp0-peer up in $1"
+        [ -z "${2:-}" ] || ip -n "$1" addr add "$2/32" dev ppp0 || die "cannot add $2 to ppp0 in $1"
+        ip -n "$1" link set ppp0 up || die "cannot set ppp0 up in $1"
+}
+
 # A policy that depends on ppp0's address: mail to "(ppp0)", ssh anywhere
 policy_ppp0() {
         cat >"$1" <<'EOF'
