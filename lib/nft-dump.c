@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "nft-dump.h"
+#include "nlreq.h"
 #include "util.h"
 
 /* The kernel fills at most 32 KiB per dump datagram (netlink_dump()). */
@@ -300,7 +301,7 @@ int pst_live_set_elems(struct pst_live_table *t, struct pst_elems *e) {
 
 struct dumper {
         struct mnl_socket *nl;
-        uint32_t portid, seq;
+        uint32_t seq;
         uint8_t *buf;
 };
 
@@ -322,7 +323,6 @@ static int dumper_open(struct dumper *d) {
                 return -errno;
         if (mnl_socket_bind(d->nl, 0, MNL_SOCKET_AUTOPID) < 0)
                 return -errno;
-        d->portid = mnl_socket_get_portid(d->nl);
         (void) setsockopt(mnl_socket_get_fd(d->nl), SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
         return 0;
 }
@@ -331,22 +331,7 @@ static int dumper_open(struct dumper *d) {
  * Returns 0 or the kernel's negative errno. */
 static int dumper_run(struct dumper *d, struct nlmsghdr *req, mnl_cb_t cb, void *data) {
         req->nlmsg_seq = ++d->seq;
-        if (mnl_socket_sendto(d->nl, req, req->nlmsg_len) < 0)
-                return -errno;
-        for (size_t i = 0; i < DUMP_READS_MAX; i++) {
-                ssize_t n = mnl_socket_recvfrom(d->nl, d->buf, DUMP_BUF);
-                int k;
-
-                if (n < 0)
-                        return -errno;
-                errno = 0;
-                k = mnl_cb_run(d->buf, (size_t) n, d->seq, d->portid, cb, data);
-                if (k == MNL_CB_STOP)
-                        return 0;
-                if (k < 0)
-                        return errno ? -errno : -EIO;
-        }
-        return -E2BIG;
+        return pst_nl_run(d->nl, req, d->buf, DUMP_BUF, DUMP_READS_MAX, cb, data);
 }
 
 static struct nlmsghdr *request(char *buf, uint16_t type, uint16_t flags, uint16_t table_attr, const char *table) {
