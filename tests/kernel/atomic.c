@@ -29,17 +29,11 @@ int main(int argc, char **argv) {
         uint32_t file;
         int r;
 
-        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
-                printf("skipped: needs root and network namespaces\n");
-                return 77;
-        }
+        check_private_netns();
         if (!root || !catalog)
                 return 1;
         pst_diag_init(&d);
-        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, pst_source_flags_from_env(), &d) < 0 || pst_nft_open(&nft) < 0) {
-                printf("skipped: no catalog or no nf_tables\n");
-                return 77;
-        }
+        check_catalog_and_nft(catalog, &cat, &nft, &d);
 
         good = compile_example(cat, root, "004-dialup-mail-server.conf", NULL);
         r = pst_nft_apply(nft, good, &(struct pst_apply_opts) {}, &d);

@@ -5,12 +5,15 @@
  * ok/FAIL lines, compiling a seed example as the CLI does, and listing
  * our table. */
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "pipeline.h"
 #include "compile.h"
 #include "policy.h"
+#include "nft.h"
 #include "show.h"
 
 static int failed;
@@ -23,6 +26,24 @@ static int failed;
                 } else                                     \
                         printf("ok: %s\n", #cond);         \
         } while (0)
+
+/* A network namespace of this process's own, or exit 77 (not root, no namespaces). */
+static inline void check_private_netns(void) {
+        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
+                printf("skipped: needs root and network namespaces\n");
+                exit(77);
+        }
+}
+
+/* The catalog and an nf_tables socket, or exit 77 (none there). */
+static inline void check_catalog_and_nft(const char *catalog, struct pst_catalog **cat, struct pst_nft **nft,
+                                         struct pst_diag *d) {
+        if (pst_catalog_new(cat) < 0 || pst_catalog_load(*cat, catalog, pst_source_flags_from_env(), d) < 0 ||
+            pst_nft_open(nft) < 0) {
+                printf("skipped: no catalog or no nf_tables\n");
+                exit(77);
+        }
+}
 
 /* conf/examples/<example> under root, compiled with ifa; exits on error. */
 static inline struct pst_ruleset *compile_example(const struct pst_catalog *cat, const char *root,

@@ -154,15 +154,13 @@ int main(void) {
         struct pst_diag d;
         int r;
 
-        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
-                printf("skipped: needs root and network namespaces\n");
-                return 77;
-        }
+        check_private_netns();
         if (!root || !catalog)
                 return 1;
         pst_diag_init(&d);
-        if (pst_catalog_new(&cat) < 0 || pst_catalog_load(cat, catalog, pst_source_flags_from_env(), &d) < 0 ||
-            pst_nft_open(&nft) < 0 || !(w = watch_open())) {
+        check_catalog_and_nft(catalog, &cat, &nft, &d);
+        w = watch_open();
+        if (!w) {
                 printf("skipped: no catalog or no nf_tables\n");
                 return 77;
         }

@@ -97,10 +97,7 @@ int main(int argc, char **argv) {
         struct pst_rule r;
         int k;
 
-        if (geteuid() != 0 || unshare(CLONE_NEWNET) < 0) {
-                printf("skipped: needs root and network namespaces\n");
-                return 77;
-        }
+        check_private_netns();
         if (pst_iptc_available() < 0) {
                 printf("skipped: no legacy iptables in this kernel\n");
                 return 77;
