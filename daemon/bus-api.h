@@ -30,6 +30,7 @@
 #define POSTERN_BUS_METHOD_REAPPLY "Reapply" /* (s ifname) */
 #define POSTERN_BUS_METHOD_APPLY "Apply"     /* (s path, u confirm_seconds, s ssh_connection, b force) -> (t generation) */
 #define POSTERN_BUS_METHOD_CONFIRM "Confirm" /* () */
+#define POSTERN_CONFIRM_MAX_SEC (24u * 3600u) /* Apply()'s confirm_seconds at most */
 /* () -> (s path, u generation): the running ruleset written to path (snapshot.h), and the
  * kernel's ruleset generation after posternd's last commit; Busy when it cannot vouch for it */
 #define POSTERN_BUS_METHOD_SAVE_RUNNING "SaveRunning"

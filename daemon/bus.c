@@ -108,6 +108,9 @@ static int method_apply(sd_bus_message *msg, void *userdata, sd_bus_error *error
                 return r;
         if (*path && path[0] != '/')
                 return bus_error(error, MANAGER_ERR_NONE, -EINVAL, "'%s' is not an absolute path", path);
+        if (confirm > POSTERN_CONFIRM_MAX_SEC)
+                return bus_error(error, MANAGER_ERR_NONE, -EINVAL, "confirm_seconds %" PRIu32 ": at most %u", confirm,
+                                 POSTERN_CONFIRM_MAX_SEC);
         log_msg(LOG_INFO, "apply of %s requested over D-Bus by %s (confirm %" PRIu32 " s%s)", *path ? path : m->policy_path,
                 strna(sd_bus_message_get_sender(msg)), confirm, force ? ", forced" : "");
         r = manager_apply(m, path, confirm, ssh, force, &kind, &text);

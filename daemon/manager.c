@@ -794,7 +794,6 @@ uint64_t manager_resyncs(struct manager *m) {
  * later restart, or any reboot, comes up with previous.snap: the last
  * ruleset nobody needed to confirm.
  */
-#define CONFIRM_MAX_SEC (24u * 3600u)
 
 static char *state_file(const struct manager *m, const char *name) {
         char *p = NULL;
@@ -980,19 +979,18 @@ int manager_apply(struct manager *m, const char *path, uint32_t confirm_sec, con
         struct pst_compiled *old = NULL;
         int r;
 
-        if (confirm_sec == 0)
+        if (confirm_sec == 0) {
                 r = refuse_while_pending(m, ret_err, ret_msg);
-        else if (!m->running) {
-                r = -EBUSY;
+                if (r < 0)
+                        return r;
+        } else if (!m->running) {
                 if (ret_err)
                         *ret_err = MANAGER_ERR_BUSY;
                 if (ret_msg)
                         *ret_msg = strdup("no ruleset posternd knows is running (state degraded): nothing to roll "
                                           "back to; apply without --confirm");
-        } else
-                r = confirm_sec > CONFIRM_MAX_SEC ? -EINVAL : 0;
-        if (r < 0)
-                return r;
+                return -EBUSY;
+        }
         r = load_compile_apply(m, p, apply_check, &a, ret_err, ret_msg, &old);
         if (r < 0) {
                 if (was_pending) /* the files must describe what runs: the earlier pending apply */

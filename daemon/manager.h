@@ -120,7 +120,8 @@ int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_ms
 
 /*
  * Apply(): load, compile and apply path (NULL or "": the daemon's policy).
- * confirm_sec > 0: unless manager_confirm() comes within that many seconds,
+ * confirm_sec > 0 (bounded by the caller, bus.c: POSTERN_CONFIRM_MAX_SEC):
+ * unless manager_confirm() comes within that many seconds,
  * the ruleset that ran before goes back (the timer and both rulesets are
  * kept in state_dir, so a restart or reboot in between rolls back too).
  * ssh_connection (SSH_CONNECTION of the caller, may be NULL): refused when

@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "backend.h"
+#include "bus-api.h"
 #include "ctl-bus.h"
 #include "ctl-diff.h"
 #include "ifaddr.h"
@@ -32,7 +33,6 @@ enum {
         EXIT_USAGE = 4,
 };
 
-#define CONFIRM_MAX_SEC (24u * 3600u) /* posternd's limit too */
 
 struct ctl {
         bool json;
@@ -562,16 +562,16 @@ static int dispatch_verb(struct ctl *c, int argc, char **argv) {
         return usage_error(c, "posternctl: unknown verb '%s'. Try 'posternctl --help'.", name);
 }
 
-/* --confirm=SECONDS: 1..CONFIRM_MAX_SEC */
+/* --confirm=SECONDS: 1..POSTERN_CONFIRM_MAX_SEC */
 static int parse_confirm(struct ctl *c, const char *arg) {
         char *end;
         unsigned long v;
 
         errno = 0;
         v = strtoul(arg, &end, 10);
-        if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > CONFIRM_MAX_SEC) {
+        if (errno || end == arg || *end || arg[0] == '-' || v == 0 || v > POSTERN_CONFIRM_MAX_SEC) {
                 return -usage_error(c, "posternctl: --confirm=%s: expected a number of seconds, 1 to %u", arg,
-                                    CONFIRM_MAX_SEC);
+                                    POSTERN_CONFIRM_MAX_SEC);
         }
         c->confirm_sec = (uint32_t) v;
         return 0;

@@ -45,6 +45,9 @@ t_wait_ready 1
 t_wait_name org.postern1 || die "org.postern1 not on the bus"
 TA=$(t_table_s "$NS")
 ctl compile "$B" >/dev/null || die "B does not compile"
+out=$(bus call org.postern1 /org/postern1 org.postern1.Manager Apply susb "" 86401 "" false 2>&1) &&
+        die "Apply() with confirm_seconds 86401 was accepted"
+[[ $out == *"confirm_seconds 86401: at most 86400"* ]] || die "Apply() with confirm_seconds 86401: $out"
 printf 'input = ( { allow = ["ssh"] } \n' >"$T_TMP/broken.conf"
 out=$(ctl --json apply "$T_TMP/broken.conf"); rc=$?
 [ "$rc" = 1 ] && [[ $out == '{"ok":false,"error":"org.postern1.Error.InvalidPolicy","errors":[{"severity":"error","file":"'"$T_TMP/broken.conf"'","line":2,"message":"'* ]] ||
