@@ -830,15 +830,19 @@ static void pending_forget(struct manager *m) {
         m->confirm_deadline = 0;
 }
 
+/* c, with the backend kind that installs it, to path (snapshot.h: 0600, atomic) */
+static int save_compiled(const char *path, const struct pst_compiled *c, enum pst_backend_kind kind) {
+        struct pst_snapshot_meta meta = { .backend = kind };
+
+        snprintf(meta.digest, sizeof(meta.digest), "%s", c->digest);
+        return pst_snapshot_save(path, c->ruleset, &meta);
+}
+
 static int save_snapshot(const struct manager *m, const char *name, const struct pst_compiled *c,
                          enum pst_backend_kind kind) {
         _cleanup_free_ char *p = state_file(m, name);
-        struct pst_snapshot_meta meta = { .backend = kind };
 
-        if (!p)
-                return -ENOMEM;
-        snprintf(meta.digest, sizeof(meta.digest), "%s", c->digest);
-        return pst_snapshot_save(p, c->ruleset, &meta);
+        return p ? save_compiled(p, c, kind) : -ENOMEM;
 }
 
 static int load_snapshot(const struct manager *m, const char *name, struct pst_compiled **ret,
@@ -1182,7 +1186,6 @@ static const char *why_not_running(const struct manager *m) {
 
 int manager_save_running(struct manager *m, char **ret_path, uint32_t *ret_gen, char **ret_msg) {
         _cleanup_free_ char *path = NULL;
-        struct pst_snapshot_meta meta = { .backend = PST_BACKEND_NFTABLES };
         const char *why = why_not_running(m);
         uint32_t gen;
         int r;
@@ -1198,8 +1201,7 @@ int manager_save_running(struct manager *m, char **ret_path, uint32_t *ret_gen, 
                 return -ENOMEM;
         if (mkdir(m->runtime_dir, 0755) < 0 && errno != EEXIST)
                 return -errno;
-        snprintf(meta.digest, sizeof(meta.digest), "%s", m->running->digest);
-        r = pst_snapshot_save(path, m->running->ruleset, &meta); /* 0600: list entries and all */
+        r = save_compiled(path, m->running, PST_BACKEND_NFTABLES); /* 0600: list entries and all */
         if (r < 0)
                 return r;
         *ret_path = TAKE_PTR(path);
