@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "compile.h"
+#include "dcerpc.h"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -831,6 +832,64 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         return e;
 }
 
+/* ---- endpoint-mapper pinholes (rpc.h) ---- */
+
+static void rpc_comment(const struct pst_rpc *rpc, char ret[PST_COMMENT_MAX]) {
+        size_t n = (size_t) snprintf(ret, PST_COMMENT_MAX, "rpc pinholes:%s", rpc->nifs ? "" : " any interface");
+
+        for (size_t i = 0; i < rpc->nifs && n < PST_COMMENT_MAX; i++) {
+                char u[PST_DCERPC_UUID_STRLEN];
+
+                n += (size_t) snprintf(ret + n, PST_COMMENT_MAX - n, " %s",
+                                       rpc->if_names[i] ? rpc->if_names[i] : pst_dcerpc_uuid_format(rpc->ifs[i], u));
+        }
+}
+
+/*
+ * A set per family of client . server . port with the rule's timeout and
+ * bound, filled at runtime from the endpoint mapper's replies (only with the
+ * address the reply came from as the server), and the rule accepting what it
+ * holds.  The set's origin is the rpc setting.
+ */
+static int rpc_pinholes(struct compiler *c, const struct pst_prule *pr, size_t index) {
+        unsigned from = 0, to = 0, mask;
+        int r = 0;
+
+        for (size_t i = 0; i < pr->nfrom; i++)
+                from |= ep_families(&pr->from[i]);
+        for (size_t i = 0; i < pr->nto; i++)
+                to |= ep_families(&pr->to[i]);
+        mask = from & to & (c->p->options.ipv6 ? 3u : 1u);
+        for (int fam = FAM_4; r >= 0 && fam <= FAM_6; fam += FAM_6 - FAM_4) {
+                enum pst_field fields[3] = { fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR,
+                                             fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR, PST_F_TCP_DPORT };
+                struct pst_rule rule = accept_rule(c, pr);
+                char name[PST_NAME_MAX];
+                struct pst_set *s;
+                uint32_t idx;
+
+                if (!(mask & (fam == FAM_4 ? 1u : 2u)))
+                        continue;
+                snprintf(name, sizeof(name), "rpc_%zu_v%d", index + 1, fam);
+                r = pst_set_add(c->rs, name, PST_SET_TIMEOUT, fields, 3, &idx);
+                if (r < 0)
+                        break;
+                s = &c->rs->sets[idx];
+                s->timeout = pr->rpc->timeout;
+                s->size = pr->rpc->max;
+                s->origin = origin_of(c, &pr->rpc->loc);
+                rpc_comment(pr->rpc, s->comment);
+                rule.nmatch = 1;
+                rule.match[0] = (struct pst_match) { .op = PST_M_SET, .nfields = 3, .set = idx };
+                memcpy(rule.match[0].fields, fields, sizeof(fields));
+                r = emit(c, pr->chain, c->base[pr->chain], &rule);
+        }
+        if (r < 0)
+                return pst_error(c->diag, r, pr->loc.file, pr->loc.line, "cannot compile rpc pinholes: %s",
+                                 strerror(-r));
+        return 0;
+}
+
 int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struct pst_diag *diag,
                 struct pst_ruleset **ret) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
@@ -872,6 +931,8 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                 for (size_t a = 0; k >= 0 && a < pr->nfrom; a++)
                         for (size_t b = 0; k >= 0 && b < pr->nto; b++)
                                 k = compile_pair(&c, pr, &pr->from[a], &pr->to[b], &generated);
+                if (k >= 0 && pr->rpc)
+                        k = rpc_pinholes(&c, pr, i);
                 if (k >= 0 && generated == 0)
                         k = pst_error(diag, -EINVAL, pr->loc.file, pr->loc.line,
                                       "this rule can never match: none of its services applies to the address "

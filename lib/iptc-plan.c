@@ -259,6 +259,10 @@ static int choose_ipset(struct builder *b, uint32_t si, int *ret) {
                 *ret = p->ipset_of[si];
                 return 0;
         }
+        if (s->flags & PST_SET_TIMEOUT)
+                return pst_error(b->diag, -EOPNOTSUPP, pst_origin_file(b->rs, s->origin), s->origin.line,
+                                 "iptables backend: rpc pinholes need the nftables backend (a set whose elements "
+                                 "the endpoint mapper's replies add and that expire)");
         if (!ipset_type(p, s, &x)) {
                 r = check_inline_set(b, s);
                 if (r < 0)

@@ -95,6 +95,7 @@ enum {
         PST_SET_DYNAMIC = 1 << 2,  /* interface-address set: elements change at runtime */
         PST_SET_ANON = 1 << 3,     /* anonymous, rendered inline, bound to one rule */
         PST_SET_LINKLOCAL = 1 << 4, /* DYNAMIC, "(IFNAME, link)": also the link-local addresses */
+        PST_SET_TIMEOUT = 1 << 5,   /* endpoint-mapper pinholes (rpc.h): filled at runtime, elements expire */
 };
 
 struct pst_set {
@@ -109,6 +110,8 @@ struct pst_set {
         struct pst_verdict *data;  /* maps only: n verdicts */
 
         char ifname[IFNAMSIZ];     /* DYNAMIC: the interface whose addresses these are */
+        uint32_t timeout;          /* TIMEOUT: seconds an element lives */
+        uint32_t size;             /* TIMEOUT: the most elements the kernel holds at a time */
         char comment[PST_COMMENT_MAX];
         struct pst_origin origin;
 };

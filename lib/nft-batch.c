@@ -467,6 +467,8 @@ static int put_set(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32
                 flags |= NFT_SET_INTERVAL;
         if (s->flags & PST_SET_MAP)
                 flags |= NFT_SET_MAP;
+        if (s->flags & PST_SET_TIMEOUT)
+                flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
         /* nft flags a concatenation only when it has ranges (pipapo). */
         if ((s->flags & PST_SET_INTERVAL) && s->nfields > 1)
                 flags |= NFT_SET_CONCAT;
@@ -488,6 +490,11 @@ static int put_set(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32
         }
         if (s->flags & PST_SET_ANON)
                 nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, (uint32_t) set_kernel_nelems(s));
+        if (s->flags & PST_SET_TIMEOUT) {
+                /* the kernel refuses elements beyond size (ENFILE): the bound on pinholes */
+                nftnl_set_set_u32(ns, NFTNL_SET_DESC_SIZE, s->size);
+                nftnl_set_set_u64(ns, NFTNL_SET_TIMEOUT, (uint64_t) s->timeout * 1000);
+        }
         if (flags & NFT_SET_CONCAT) {
                 uint8_t field_len[NFT_REG32_COUNT] = {};
 

@@ -70,6 +70,7 @@ static void prule_clear(struct pst_prule *ru) {
         free(ru->svc);
         free(ru->from);
         free(ru->to);
+        free(ru->rpc);
         *ru = (struct pst_prule) {};
 }
 
@@ -894,7 +895,7 @@ static size_t rule_items(const config_setting_t *s) {
 }
 
 static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain_kind chain) {
-        static const char *const keys[] = { "allow", "from", "to", "comment", NULL };
+        static const char *const keys[] = { "allow", "from", "to", "comment", "rpc", NULL };
         _cleanup_(prule_clear) struct pst_prule ru = { .chain = chain, .loc = pst_cfg_loc(&l->c, g) };
         const config_setting_t *s;
         int r = 0;
@@ -931,6 +932,10 @@ static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain
                 else
                         strcpy(ru.comment, v);
         }
+        if ((s = config_setting_get_member(g, "rpc")) && r >= 0 &&
+            (pst_rpc_parse(&l->c, s, &ru.rpc) < 0 ||
+             (ru.rpc && pst_rpc_check_rule(&l->c, s, ru.svc, ru.nsvc) < 0)))
+                r = -EINVAL;
         if (r < 0)
                 return r;
         if (ru.nfrom == 0)

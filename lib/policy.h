@@ -10,6 +10,7 @@
 #include "backend.h"
 #include "cfg.h"
 #include "emergency.h"
+#include "rpc.h"
 #include "service.h"
 
 #define PST_NAME_LEN 48          /* zone, host, list names */
@@ -106,6 +107,7 @@ struct pst_prule {
         size_t nfrom, nto;
         struct pst_endpoint *from, *to;
         char comment[128];
+        struct pst_rpc *rpc; /* endpoint-mapper pinholes (rpc.h), NULL = none */
 };
 
 struct pst_policy {

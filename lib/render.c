@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <inttypes.h>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 
@@ -155,6 +156,23 @@ static void render_fields(FILE *f, const enum pst_field *fields, unsigned n) {
                 fprintf(f, "%s%s", i ? " . " : "", pst_field_info(fields[i])->nft);
 }
 
+/* As nft lists it: size, flags, the timeout in d/h/m/s, the comment. */
+static void render_timeout_set(FILE *f, const struct pst_set *s) {
+        static const struct { uint32_t sec; char unit; } units[] = { { 86400, 'd' }, { 3600, 'h' }, { 60, 'm' },
+                                                                    { 1, 's' } };
+        uint32_t t = s->timeout;
+
+        fprintf(f, "\t\tsize %" PRIu32 "\n\t\tflags dynamic,timeout\n\t\ttimeout ", s->size);
+        for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                if (t >= units[i].sec) {
+                        fprintf(f, "%" PRIu32 "%c", t / units[i].sec, units[i].unit);
+                        t %= units[i].sec;
+                }
+        fputs("\n", f);
+        if (s->comment[0])
+                fprintf(f, "\t\tcomment \"%s\"\n", s->comment);
+}
+
 static void render_set(FILE *f, const struct pst_ruleset *rs, const struct pst_set *s) {
         fprintf(f, "\tset %s {\n\t\ttype ", s->name);
         for (unsigned i = 0; i < s->nfields; i++)
@@ -162,6 +180,8 @@ static void render_set(FILE *f, const struct pst_ruleset *rs, const struct pst_s
         fputs("\n", f);
         if (s->flags & PST_SET_INTERVAL)
                 fputs("\t\tflags interval\n", f);
+        if (s->flags & PST_SET_TIMEOUT)
+                render_timeout_set(f, s);
         if (s->n) {
                 fputs("\t\telements = ", f);
                 render_elements(f, rs, s, "\n\t\t\t     ");

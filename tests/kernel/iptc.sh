@@ -61,6 +61,15 @@ COMMIT'
 
 for policy in "$ROOT"/conf/examples/*.conf; do
         name=$(basename "$policy" .conf)
+        case $name in *-pinholes)
+                # rpc pinholes need nftables: refused, with the line of the rpc option
+                # shellcheck disable=SC2086
+                if "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" \
+                        >/dev/null 2>"$tmp/err" || ! grep -q ':[0-9]*: iptables backend: rpc pinholes need the nftables backend' "$tmp/err"; then
+                        fail "$name: the iptables backend did not refuse rpc pinholes"; cat "$tmp/err"
+                fi
+                continue ;;
+        esac
         # shellcheck disable=SC2086
         "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.rules" \
                 2>"$tmp/err" || { fail "$name: compile --backend iptables"; cat "$tmp/err"; continue; }

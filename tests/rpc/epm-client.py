@@ -10,6 +10,8 @@
       connects to HOST:PORT and binds to NAME; prints "bound" or the error.
   epm-client.py mapbind HOST NAME [--timeout S]
       both, on two connections, as Outlook and AD clients do.
+  --from ADDR binds every connection to the source address ADDR (a client
+  address of the traffic topology).
 """
 import argparse
 import socket
@@ -32,6 +34,16 @@ IFACES = {
 }
 NDR20 = ("8a885d04-1ceb-11c9-9fe8-08002b104860", "2.0")
 NDR64 = ("71710533-BEBA-4937-8319-B5DBEF9CCC36", "1.0")
+
+
+class BoundSocket(socket.socket):
+    """impacket opens its own sockets: bind them to --from before connecting."""
+    source = None
+
+    def connect(self, address):
+        if BoundSocket.source:
+            self.bind((BoundSocket.source, 0))
+        return super().connect(address)
 
 
 def dce_to(host, port, timeout):
@@ -126,7 +138,11 @@ def main():
     ap.add_argument("--towers", type=int, default=1)
     ap.add_argument("--dump")
     ap.add_argument("--timeout", type=float, default=5)
+    ap.add_argument("--from", dest="source")
     a = ap.parse_args()
+    if a.source:
+        BoundSocket.source = a.source
+        socket.socket = BoundSocket
     try:
         if a.cmd == "bind":
             bind(a.args[0], int(a.args[1]), a.args[2], a.timeout)
