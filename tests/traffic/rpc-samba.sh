@@ -1,0 +1,108 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Endpoint-mapper pinholes with the real things: Samba's samba-dcerpcd
+# (endpoint mapper on 135, RPC services on dynamic ports from 49152) on
+# Exchange's address in the srv namespace, impacket's ept_map and bind from
+# the CAG in the out namespace, through the host under test with a pinhole
+# policy (timeout 4 s, at most 16 pinholes).
+#
+#   - the endpoint mapper answers the CAG through the firewall;
+#   - its handed-out port is closed until a pinhole exists (the reply reader
+#     that fills the set is not in this branch: POSTERN_RPC_READER=1 expects
+#     the port open right after the reply instead, once it is);
+#   - with the pinhole client . server . port in the set (added here by
+#     `nft add element` where the reader would add it), that port is
+#     reachable from the CAG, not from another client, and no other high
+#     port is; after the timeout it is closed again;
+#   - the set never holds more than its bound (a flood of 24 additions).
+. "$(dirname "$0")/topo.sh"
+
+topo_require
+command -v /usr/libexec/samba/samba-dcerpcd >/dev/null || skip "samba (samba-dcerpcd) not installed"
+/usr/bin/python3 -c 'import impacket' 2>/dev/null || skip "python3-impacket not installed"
+RPC=$POSTERN_SOURCE_ROOT/tests/rpc
+topo_build
+
+fam 4
+cat > "$TOPO_TMP/pinholes.conf" <<CONF
+hosts = { exchange = "$SRV10"; cag = "$CAG"; };
+forward = (
+  { allow = "msrpc-epmap"; from = "cag"; to = "exchange";
+    rpc = { interfaces = ["srvsvc", "lsarpc", "samr", "winreg"]; timeout = 4; max = 16; };
+    comment = "RPC from the CAG"; }
+);
+CONF
+
+ip netns exec "$NS_SRV" "$RPC/samba-epmap" "$TOPO_TMP/samba" "$SRV10" > "$TOPO_TMP/samba.log" 2>&1 &
+TOPO_PIDS+=($!)
+for _ in $(seq 1 100); do
+        [ "$(nsx srv ss -Hltn 'sport = :135' | wc -l)" -gt 0 ] && break
+        sleep 0.1
+done
+nsx srv ss -Hltn 'sport = :135' | grep -q . || { cat "$TOPO_TMP/samba.log"; die "samba-dcerpcd did not listen on 135"; }
+
+N_OK=0 N_FAIL=0
+check() { # check WHAT WANT GOT
+        if [ "$2" = "$3" ]; then echo "ok   $1"; N_OK=$((N_OK + 1)); else
+                echo "FAIL $1 (want: $2, got: $3)"; N_FAIL=$((N_FAIL + 1)); fi
+}
+client() { # client SOURCE ARGS...: the first word of epm-client.py's answer
+        local src=$1
+        shift
+        nsx out /usr/bin/python3 "$RPC/epm-client.py" "$@" --from "$src" --timeout 1.5 2>&1 | head -1 | cut -d' ' -f1
+}
+
+# baseline: without a firewall the other client gets through (so its "error" below is the firewall's)
+check "without a firewall: ept_map and bind from another client" bound \
+        "$(nsx out /usr/bin/python3 "$RPC/epm-client.py" mapbind "$SRV10" srvsvc --from "$RND" --timeout 3 2>&1 |
+                tail -1 | cut -d' ' -f1)"
+apply_policy "$TOPO_TMP/pinholes.conf"
+
+out=$(nsx out /usr/bin/python3 "$RPC/epm-client.py" map "$SRV10" srvsvc --from "$CAG" --timeout 3 2>&1)
+check "ept_map srvsvc from the CAG through the firewall" port "${out%% *}"
+port=${out#port }
+case $port in *[!0-9]*|'') die "no port from the endpoint mapper: $out" ;; esac
+# another port samba-dcerpcd listens on
+other=$(nsx srv ss -Hltn | awk '{print $4}' | sed -n 's/^0\.0\.0\.0:\(49[0-9]*\)$/\1/p' | grep -vx "$port" | head -1)
+
+if [ "${POSTERN_RPC_READER:-0}" = 1 ]; then
+        check "bind to $port from the CAG right after the reply" bound "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
+else
+        check "bind to $port from the CAG: no pinhole without the reply reader" error \
+                "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
+        x nsx hut nft add element inet postern rpc_1_v4 "{ $CAG . $SRV10 . $port }"
+fi
+check "bind to $port from the CAG with its pinhole" bound "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
+check "bind to $port from another client" error "$(client "$RND" bind "$SRV10" "$port" srvsvc)"
+[ -n "$other" ] && check "bind to Samba's other port $other from the CAG" error \
+        "$(client "$CAG" bind "$SRV10" "$other" lsarpc)"
+sleep 5
+check "bind to $port from the CAG after the 4 s timeout" error "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
+
+added=0
+for i in $(seq 1 24); do
+        nsx hut nft add element inet postern rpc_1_v4 "{ 198.18.3.$((100 + i)) . $SRV10 . 50000 }" 2>/dev/null &&
+                added=$((added + 1))
+done
+check "24 additions to a set of size 16: additions accepted" 16 "$added"
+held=$(nsx hut nft list set inet postern rpc_1_v4 | grep -o '198\.18\.3\.1[0-9][0-9]' | wc -l)
+check "24 additions to a set of size 16: elements held" 16 "$held"
+
+# Stop Samba and wait for its workers (its children, this test's own), which
+# follow their parent within seconds.
+samba_stop() {
+        local main=${TOPO_PIDS[0]} workers _
+        workers=$(pgrep -P "$main")
+        kill "$main" 2>/dev/null
+        wait "$main" 2>/dev/null
+        for _ in $(seq 1 100); do
+                # shellcheck disable=SC2086
+                kill -0 $workers 2>/dev/null || return 0
+                sleep 0.1
+        done
+        # shellcheck disable=SC2086
+        kill $workers 2>/dev/null
+}
+samba_stop
+echo "== $N_OK ok, $N_FAIL failed, $((SECONDS - T_START)) s"
+[ "$N_FAIL" = 0 ]
