@@ -15,8 +15,7 @@
 #include <assert.h>
 
 #include "dcerpc.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz-replay.h"
 
 static void check_reply(const struct pst_dcerpc_ept_map *m, void *userdata) {
         size_t *towers = userdata;
@@ -49,6 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
 #ifndef POSTERN_LIBFUZZER
 /* splitmix64: deterministic, the same mutations in every run */
+static uint64_t state = 42;
 static uint64_t next(uint64_t *x) {
         uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
 
@@ -60,7 +60,7 @@ static uint64_t next(uint64_t *x) {
 static const uint32_t boundaries[] = { 0, 1, 2, 4, 16, 24, 75, 0x7f, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff,
                                        0xffffffff };
 
-static size_t mutate(uint8_t *m, size_t size, size_t cap, uint64_t *x) {
+static size_t mutate_one(uint8_t *m, size_t size, size_t cap, uint64_t *x) {
         size_t at = size ? next(x) % size : 0;
         uint32_t v = boundaries[next(x) % ELEMENTSOF(boundaries)];
         size_t width = next(x) & 1 ? 2 : 4;
@@ -88,43 +88,13 @@ static size_t mutate(uint8_t *m, size_t size, size_t cap, uint64_t *x) {
         }
 }
 
+static size_t mutate(uint8_t *m, size_t size, size_t cap) {
+        for (int e = 0; e < 1 + (int) (next(&state) % 4); e++)
+                size = mutate_one(m, size, cap, &state);
+        return size;
+}
+
 int main(int argc, char **argv) {
-        int iterations = argc > 1 && !strncmp(argv[1], "--iterations=", 13) ? atoi(argv[1] + 13) : 500;
-        uint64_t x = 42;
-        size_t runs = 0;
-
-        for (int i = 1; i < argc; i++) {
-                _cleanup_free_ char *buf = NULL;
-                size_t size;
-
-                if (!strncmp(argv[i], "--", 2))
-                        continue;
-                if (read_full_file(argv[i], 1 << 16, &buf, &size) < 0) {
-                        fprintf(stderr, "cannot read %s\n", argv[i]);
-                        return 1;
-                }
-                LLVMFuzzerTestOneInput((const uint8_t *) buf, size);
-                runs++;
-                for (int k = 0; k < iterations; k++) {
-                        size_t cap = 2 * size + 64, msize = size;
-                        _cleanup_free_ uint8_t *m = malloc(cap);
-
-                        if (!m)
-                                return 1;
-                        memcpy(m, buf, size);
-                        for (int e = 0; e < 1 + (int) (next(&x) % 4); e++)
-                                msize = mutate(m, msize, cap, &x);
-                        /* an exact-size copy, so that ASan sees any read past the end */
-                        _cleanup_free_ uint8_t *exact = malloc(msize ? msize : 1);
-
-                        if (!exact)
-                                return 1;
-                        memcpy(exact, m, msize);
-                        LLVMFuzzerTestOneInput(exact, msize);
-                        runs++;
-                }
-        }
-        printf("%zu inputs, no crash\n", runs);
-        return 0;
+        return fuzz_replay(argc, argv, fuzz_iterations(argc, argv, 500), 1 << 16, mutate);
 }
 #endif

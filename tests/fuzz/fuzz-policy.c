@@ -15,11 +15,10 @@
 #include "compile.h"
 #include "policy.h"
 #include "render.h"
+#include "fuzz-replay.h"
 
 static struct pst_catalog catalog;
 static bool catalog_loaded;
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char path[] = "/tmp/postern-fuzz-XXXXXX";
@@ -79,58 +78,38 @@ static const char *const tokens[] = { "{", "}", "(", ")", "[", "]", ";", ",", "=
                                       "any", "(ppp0)", "0", "65536", "::", "@include \"x\"", "allow", "from",
                                       "to", "zones", "input", "forward", "tcp/", "\n" };
 
-int main(int argc, char **argv) {
-        int iterations = argc > 1 && !strncmp(argv[1], "--iterations=", 13) ? atoi(argv[1] + 13) : 200;
-        size_t runs = 0;
+/* 1-4 edits: flip a byte, cut, insert a token */
+static size_t mutate(uint8_t *m, size_t msize, size_t cap) {
+        for (int e = 0; e < 1 + (int) (rnd() % 4); e++) {
+                size_t at = msize ? rnd() % msize : 0;
 
-        for (int i = 1; i < argc; i++) {
-                _cleanup_free_ char *buf = NULL;
-                size_t size;
+                switch (rnd() % 3) {
+                case 0:
+                        if (msize)
+                                m[at] = (uint8_t) rnd();
+                        break;
+                case 1:
+                        msize = at;
+                        break;
+                default: {
+                        const char *t = tokens[rnd() % ELEMENTSOF(tokens)];
+                        size_t tl = strlen(t);
 
-                if (!strncmp(argv[i], "--", 2))
-                        continue;
-                if (read_full_file(argv[i], 1 << 20, &buf, &size) < 0) {
-                        fprintf(stderr, "cannot read %s\n", argv[i]);
-                        return 1;
+                        if (msize + tl > cap)
+                                break;
+                        memmove(m + at + tl, m + at, msize - at);
+                        memcpy(m + at, t, tl);
+                        msize += tl;
                 }
-                LLVMFuzzerTestOneInput((const uint8_t *) buf, size);
-                runs++;
-                for (int k = 0; k < iterations; k++) {
-                        _cleanup_free_ char *m = malloc(size + 64);
-                        size_t msize = size;
-
-                        if (!m)
-                                return 1;
-                        memcpy(m, buf, size);
-                        for (int e = 0; e < 1 + (int) (rnd() % 4); e++) {
-                                size_t at = msize ? rnd() % msize : 0;
-
-                                switch (rnd() % 3) {
-                                case 0: /* flip a byte */
-                                        if (msize)
-                                                m[at] = (char) rnd();
-                                        break;
-                                case 1: /* cut */
-                                        msize = at;
-                                        break;
-                                default: { /* insert a token */
-                                        const char *t = tokens[rnd() % ELEMENTSOF(tokens)];
-                                        size_t tl = strlen(t);
-
-                                        if (msize + tl > size + 64)
-                                                break;
-                                        memmove(m + at + tl, m + at, msize - at);
-                                        memcpy(m + at, t, tl);
-                                        msize += tl;
-                                }
-                                }
-                        }
-                        LLVMFuzzerTestOneInput((const uint8_t *) m, msize);
-                        runs++;
                 }
         }
-        printf("%zu inputs, no crash\n", runs);
+        return msize;
+}
+
+int main(int argc, char **argv) {
+        int r = fuzz_replay(argc, argv, fuzz_iterations(argc, argv, 200), 1 << 20, mutate);
+
         pst_catalog_clear(&catalog);
-        return 0;
+        return r;
 }
 #endif
