@@ -14,7 +14,8 @@
 #     `nft add element` where the reader would add it), that port is
 #     reachable from the CAG, not from another client, and no other high
 #     port is; after the timeout it is closed again;
-#   - the set never holds more than its bound (a flood of 24 additions).
+#   - the set never holds more than its bound (a flood of 24 additions);
+#   - posternctl diff does not count pinholes as drift.
 . "$(dirname "$0")/topo.sh"
 
 topo_require
@@ -73,6 +74,8 @@ else
         x nsx hut nft add element inet postern rpc_1_v4 "{ $CAG . $SRV10 . $port }"
 fi
 check "bind to $port from the CAG with its pinhole" bound "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
+nsx hut "$POSTERNCTL" diff --catalog "$POSTERN_CATALOG" "$TOPO_TMP/pinholes.conf" > "$TOPO_TMP/diff" 2>&1
+check "posternctl diff: a pinhole is not drift" "0 " "$? $(grep -v '^conntrack:' "$TOPO_TMP/diff")"
 check "bind to $port from another client" error "$(client "$RND" bind "$SRV10" "$port" srvsvc)"
 [ -n "$other" ] && check "bind to Samba's other port $other from the CAG" error \
         "$(client "$CAG" bind "$SRV10" "$other" lsarpc)"
