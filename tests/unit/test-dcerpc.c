@@ -6,7 +6,10 @@
  * wire).  Samba refuses NDR64 and answers small maps in one fragment and one
  * tower, so the NDR64, fragmented, multi-tower and big-endian cases are built
  * here from the real tower with a small NDR writer, which first has to
- * reproduce Samba's own NDR20 stub byte for byte.
+ * reproduce Samba's own NDR20 stub byte for byte, and whose NDR64 stub must
+ * parse like impacket 0.10's NDR64 encoding of the same reply
+ * (impacket010-samr-ndr64.stub: ept_mapResponse(isNDR64=True) around Samba's
+ * tower, its padding byte 0xbf included).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,15 +26,21 @@ struct capture {
         size_t bind_ack_len; /* the response PDU follows */
 };
 
-static void load(const char *name, struct capture *ret) {
+static void load_file(const char *file, char **buf, size_t *size) {
         const char *root = getenv("POSTERN_SOURCE_ROOT");
         char path[4096];
-        char *buf;
-        size_t size;
 
         assert_non_null(root);
-        snprintf(path, sizeof(path), "%s/tests/unit/data/dcerpc/samba417-%s.bin", root, name);
-        assert_int_equal(read_full_file(path, 1 << 16, &buf, &size), 0);
+        snprintf(path, sizeof(path), "%s/tests/unit/data/dcerpc/%s", root, file);
+        assert_int_equal(read_full_file(path, 1 << 16, buf, size), 0);
+}
+
+static void load(const char *name, struct capture *ret) {
+        char file[256], *buf;
+        size_t size;
+
+        snprintf(file, sizeof(file), "samba417-%s.bin", name);
+        load_file(file, &buf, &size);
         ret->data = (uint8_t *) buf;
         ret->len = size;
         assert_true(size > 10);
@@ -321,6 +330,41 @@ static void test_fragments_and_ndr64(void **state) {
         free(c.data);
 }
 
+static void test_impacket_ndr64(void **state) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        struct pst_dcerpc_ept_map m;
+        char u[PST_DCERPC_UUID_STRLEN];
+
+        load_file("impacket010-samr-ndr64.stub", &buf, &size);
+        assert_int_equal(size, 148);
+        for (int syn = PST_DCERPC_SYNTAX_UNKNOWN; syn <= PST_DCERPC_SYNTAX_NDR64; syn += 2) {
+                assert_int_equal(pst_dcerpc_parse_ept_map((uint8_t *) buf, size, true, syn, &m), 0);
+                assert_int_equal(m.syntax, PST_DCERPC_SYNTAX_NDR64);
+                assert_int_equal(m.n_towers, 1);
+                assert_int_equal(m.towers[0].port, 49153);
+                assert_string_equal(pst_dcerpc_uuid_format(m.towers[0].if_uuid, u),
+                                    "12345778-1234-abcd-ef00-0123456789ac");
+        }
+        assert_int_equal(pst_dcerpc_parse_ept_map((uint8_t *) buf, size, true, PST_DCERPC_SYNTAX_NDR20, &m),
+                         -EBADMSG);
+
+        /* our writer's NDR64 is impacket's, but for the referent id (48-55) and the padding byte (143) */
+        struct capture c;
+        struct wb w = { .le = true };
+        size_t tl;
+        const uint8_t *t;
+
+        load("samr", &c);
+        t = real_tower(&c, &tl);
+        ept_map_stub(&w, true, &t, &tl, 1, 0);
+        assert_int_equal(w.len, size);
+        assert_memory_equal(w.b, buf, 48);
+        assert_memory_equal(w.b + 56, buf + 56, 143 - 56);
+        assert_memory_equal(w.b + 144, buf + 144, 4);
+        free(c.data);
+}
+
 static void test_big_endian(void **state) {
         struct capture c;
         size_t tl;
@@ -416,6 +460,7 @@ int main(void) {
                 cmocka_unit_test(test_writer_is_samba),   cmocka_unit_test(test_multi_tower),
                 cmocka_unit_test(test_tower_bound),       cmocka_unit_test(test_fragments_and_ndr64),
                 cmocka_unit_test(test_big_endian),        cmocka_unit_test(test_refused),
+                cmocka_unit_test(test_impacket_ndr64),
                 cmocka_unit_test(test_truncated_and_flipped), cmocka_unit_test(test_uuid),
         };
 
