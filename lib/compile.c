@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "compile.h"
 #include "dcerpc.h"
+#include "rpc-reader.h"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -846,6 +847,44 @@ static void rpc_comment(const struct pst_rpc *rpc, char ret[PST_COMMENT_MAX]) {
 }
 
 /*
+ * Copies of the endpoint mapper's replies (tcp sport 135 from a `to`
+ * address to a `from` client) to the reply reader (rpc-reader.h), prefix =
+ * the set they fill.  First in the forward chain: replies are established
+ * and the ct state vmap would accept them before any later rule.  The
+ * host's own endpoint mapper (rules in input) replies on the output hook,
+ * which postern does not hook yet: no copies, the set stays empty.
+ */
+static int rpc_reply_logs(struct compiler *c, const struct pst_prule *pr, int fam, const char *set, size_t *at) {
+        uint8_t port[4];
+
+        if (pr->chain != PST_FORWARD)
+                return 0;
+        key_port(PST_DCERPC_EPMAP_PORT, port);
+        for (size_t i = 0; i < pr->nfrom; i++)
+                for (size_t j = 0; j < pr->nto; j++) {
+                        struct pst_rule r = { .nflog = true, .log_group = PST_RPC_NFLOG_GROUP,
+                                              .origin = origin_of(c, &pr->rpc->loc) };
+                        int k;
+
+                        if (!(ep_families(&pr->from[i]) & ep_families(&pr->to[j]) & (fam == FAM_4 ? 1u : 2u)))
+                                continue;
+                        snprintf(r.log_prefix, sizeof(r.log_prefix), "%s", set);
+                        k = match_endpoint(c, &r, &pr->to[j], false, fam);
+                        if (k >= 0)
+                                k = match_endpoint(c, &r, &pr->from[i], true, fam);
+                        if (k >= 0)
+                                k = rule_push(&r, &(struct pst_match) {});
+                        if (k < 0)
+                                return k;
+                        pst_match_eq(&r.match[r.nmatch - 1], PST_F_TCP_SPORT, port, false);
+                        k = pst_rule_insert(c->rs, c->base[PST_FORWARD], (*at)++, &r);
+                        if (k < 0)
+                                return k;
+                }
+        return 0;
+}
+
+/*
  * A set per family of client . server . port with the rule's timeout and
  * bound, filled at runtime from the endpoint mapper's replies (only with the
  * address the reply came from as the server), and the rule accepting what it
@@ -887,6 +926,28 @@ static int rpc_pinholes(struct compiler *c, const struct pst_prule *pr, size_t i
         if (r < 0)
                 return pst_error(c->diag, r, pr->loc.file, pr->loc.line, "cannot compile rpc pinholes: %s",
                                  strerror(-r));
+        return 0;
+}
+
+/* After the base chains are built: the reply copies go first. */
+static int rpc_logs(struct compiler *c) {
+        size_t at = 0;
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < c->p->nrules; i++) {
+                const struct pst_prule *pr = &c->p->rules[i];
+
+                for (int fam = FAM_4; pr->rpc && r >= 0 && fam <= FAM_6; fam += FAM_6 - FAM_4) {
+                        char name[PST_NAME_MAX];
+
+                        snprintf(name, sizeof(name), "rpc_%zu_v%d", i + 1, fam);
+                        if (pst_set_find(c->rs, name) >= 0)
+                                r = rpc_reply_logs(c, pr, fam, name, &at);
+                }
+                if (r < 0)
+                        return pst_error(c->diag, r, pr->loc.file, pr->loc.line,
+                                         "cannot compile rpc pinholes: %s", strerror(-r));
+        }
         return 0;
 }
 
@@ -952,6 +1013,8 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
         r = base_chain(&c, PST_INPUT);
         if (r >= 0)
                 r = base_chain(&c, PST_FORWARD);
+        if (r >= 0)
+                r = rpc_logs(&c);
         if (r >= 0 && pst_diag_has_errors(diag))
                 r = -EINVAL;
         if (r >= 0)

@@ -58,6 +58,10 @@ static bool load(const struct pst_packet *pkt, enum pst_hook hook, enum pst_fiel
                 v[0] = (uint8_t) (pkt->dport >> 8);
                 v[1] = (uint8_t) pkt->dport;
                 return true;
+        case PST_F_TCP_SPORT:
+                v[0] = (uint8_t) (pkt->sport >> 8);
+                v[1] = (uint8_t) pkt->sport;
+                return true;
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
                 v[0] = pkt->icmp_type;

@@ -245,6 +245,10 @@ static int check_inline_set(struct builder *b, const struct pst_set *s) {
                          PST_IPTC_NOIPSET_MAX);
 }
 
+#define NO_PINHOLES                                                                                  \
+        "iptables backend: rpc pinholes need the nftables backend (a set whose elements the endpoint " \
+        "mapper's replies add and that expire)"
+
 /*
  * The ipset for IR set si, created on first use; -1 (in *ret) when the set
  * is written as rules instead.  An error when it can be neither.
@@ -261,8 +265,7 @@ static int choose_ipset(struct builder *b, uint32_t si, int *ret) {
         }
         if (s->flags & PST_SET_TIMEOUT)
                 return pst_error(b->diag, -EOPNOTSUPP, pst_origin_file(b->rs, s->origin), s->origin.line,
-                                 "iptables backend: rpc pinholes need the nftables backend (a set whose elements "
-                                 "the endpoint mapper's replies add and that expire)");
+                                 NO_PINHOLES);
         if (!ipset_type(p, s, &x)) {
                 r = check_inline_set(b, s);
                 if (r < 0)
@@ -465,6 +468,9 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                 return apply_icmp(b, x, f, first, last, neg);
         case PST_F_CT_STATE:
                 return apply_ctstate(b, x, first, neg);
+        case PST_F_TCP_SPORT: /* only the rpc pinholes' reply copies */
+                return pst_error(b->diag, -EOPNOTSUPP, pst_origin_file(b->rs, b->r->origin), b->r->origin.line,
+                                 NO_PINHOLES);
         case _PST_F_MAX:
                 break;
         }

@@ -27,6 +27,7 @@ static const struct pst_field_info field_info[_PST_F_MAX] = {
         [PST_F_IP6_SADDR] = { "ip6 saddr", "ipv6_addr", NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 0 },
         [PST_F_IP6_DADDR] = { "ip6 daddr", "ipv6_addr", NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 0 },
         [PST_F_TCP_DPORT] = { "tcp dport", "inet_service", NFT_TYPE_INET_SERVICE, 2, 0, IPPROTO_TCP },
+        [PST_F_TCP_SPORT] = { "tcp sport", "inet_service", NFT_TYPE_INET_SERVICE, 2, 0, IPPROTO_TCP },
         [PST_F_UDP_DPORT] = { "udp dport", "inet_service", NFT_TYPE_INET_SERVICE, 2, 0, IPPROTO_UDP },
         [PST_F_ICMP_TYPE] = { "icmp type", "icmp_type", NFT_TYPE_ICMP_TYPE, 1, NFPROTO_IPV4, IPPROTO_ICMP },
         [PST_F_ICMP6_TYPE] = { "icmpv6 type", "icmpv6_type", NFT_TYPE_ICMP6_TYPE, 1, NFPROTO_IPV6,
@@ -147,6 +148,21 @@ int pst_rule_add(struct pst_ruleset *rs, uint32_t chain, const struct pst_rule *
         if (r < 0)
                 return r;
         c->rules[c->n++] = *rule;
+        return 0;
+}
+
+int pst_rule_insert(struct pst_ruleset *rs, uint32_t chain, size_t at, const struct pst_rule *rule) {
+        struct pst_chain *c;
+        int r;
+
+        if (chain >= rs->nchains || at > rs->chains[chain].n)
+                return -EINVAL;
+        r = pst_rule_add(rs, chain, rule);
+        if (r < 0)
+                return r;
+        c = &rs->chains[chain];
+        memmove(c->rules + at + 1, c->rules + at, (c->n - 1 - at) * sizeof(*c->rules));
+        c->rules[at] = *rule;
         return 0;
 }
 

@@ -52,6 +52,7 @@ enum pst_field {
         PST_F_ICMP_TYPE,  /* icmp type, 1 byte; implies meta l4proto icmp (and nfproto ipv4) */
         PST_F_ICMP6_TYPE, /* icmpv6 type; implies meta l4proto ipv6-icmp (and nfproto ipv6) */
         PST_F_CT_STATE,   /* ct state, 4 bytes host byte order bitmask */
+        PST_F_TCP_SPORT,  /* tcp sport, 2 bytes; implies meta l4proto tcp (the endpoint mapper's replies) */
         _PST_F_MAX,
 };
 
@@ -142,6 +143,8 @@ struct pst_rule {
         bool counter;
         uint32_t limit_per_minute;         /* 0 = no limit statement */
         char log_prefix[PST_LOG_PREFIX_MAX]; /* "" = no log statement */
+        bool nflog;                        /* the log statement copies to NFLOG group log_group */
+        uint16_t log_group;
         struct pst_verdict verdict;
         char comment[PST_COMMENT_MAX];
         struct pst_origin origin;
@@ -185,6 +188,8 @@ int pst_chain_add(struct pst_ruleset *rs, const char *name, enum pst_hook hook,
 int pst_chain_find(const struct pst_ruleset *rs, const char *name);
 /* Append a rule (copied).  Returns 0 or -E2BIG. */
 int pst_rule_add(struct pst_ruleset *rs, uint32_t chain, const struct pst_rule *r);
+/* Insert a rule (copied) before rule `at` of the chain (at <= its length). */
+int pst_rule_insert(struct pst_ruleset *rs, uint32_t chain, size_t at, const struct pst_rule *r);
 
 int pst_set_add(struct pst_ruleset *rs, const char *name, uint32_t flags, const enum pst_field *fields,
                 unsigned nfields, uint32_t *ret_index);

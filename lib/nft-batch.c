@@ -52,7 +52,7 @@ static const uint8_t field_byteorder[_PST_F_MAX] = {
         [PST_F_IP6_SADDR] = NFT_BYTEORDER_BIG,    [PST_F_IP6_DADDR] = NFT_BYTEORDER_BIG,
         [PST_F_TCP_DPORT] = NFT_BYTEORDER_BIG,    [PST_F_UDP_DPORT] = NFT_BYTEORDER_BIG,
         [PST_F_ICMP_TYPE] = NFT_BYTEORDER_BIG,    [PST_F_ICMP6_TYPE] = NFT_BYTEORDER_BIG,
-        [PST_F_CT_STATE] = NFT_BYTEORDER_HOST,
+        [PST_F_CT_STATE] = NFT_BYTEORDER_HOST,    [PST_F_TCP_SPORT] = NFT_BYTEORDER_BIG,
 };
 
 /* libnftnl's NFTNL_UDATA_SET_ELEM_FLAGS value for an interval that runs to
@@ -736,6 +736,7 @@ static int put_load_len(struct nftnl_rule *r, enum pst_field f, uint32_t dreg, u
         case PST_F_NFPROTO:
         case PST_F_L4PROTO:
         case PST_F_TCP_DPORT:
+        case PST_F_TCP_SPORT:
         case PST_F_UDP_DPORT:
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
@@ -767,6 +768,8 @@ static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
         case PST_F_TCP_DPORT:
         case PST_F_UDP_DPORT:
                 return add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, dreg));
+        case PST_F_TCP_SPORT:
+                return add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 2, dreg));
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
                 return add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, dreg));
@@ -979,6 +982,8 @@ static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, co
                         nftnl_expr_free(e);
                         e = NULL;
                 }
+                if (e && rule->nflog)
+                        nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rule->log_group);
                 ret = add_expr(r, e);
                 if (ret < 0)
                         return ret;

@@ -72,6 +72,7 @@ void pst_render_key(FILE *f, enum pst_field field, const uint8_t *first, const u
                 render_addr(f, AF_INET6, first, last);
                 break;
         case PST_F_TCP_DPORT:
+        case PST_F_TCP_SPORT:
         case PST_F_UDP_DPORT: {
                 unsigned a = (unsigned) first[0] << 8 | first[1], b = (unsigned) last[0] << 8 | last[1];
 
@@ -234,6 +235,8 @@ static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_
         }
         if (r->log_prefix[0]) {
                 fprintf(f, "%slog prefix \"%s\"", sp ? " " : "", r->log_prefix);
+                if (r->nflog)
+                        fprintf(f, " group %u", r->log_group);
                 sp = true;
         }
         if (r->verdict.kind != PST_V_NONE) {

@@ -17,6 +17,7 @@ import argparse
 import socket
 import struct
 import sys
+import time
 
 from impacket.dcerpc.v5 import epm, transport
 from impacket.dcerpc.v5.rpcrt import DCERPCException
@@ -124,10 +125,14 @@ def port_of(tower):
 
 
 def bind(host, port, name, timeout):
+    """Returns how long the TCP connect took, in ms (a retransmitted SYN costs about 1 s)."""
     t, dce = dce_to(host, port, timeout)
+    t0 = time.monotonic()
     dce.connect()
+    ms = (time.monotonic() - t0) * 1000
     dce.bind(uuidtup_to_bin(IFACES[name]))
     dce.disconnect()
+    return ms
 
 
 def main():
@@ -145,8 +150,8 @@ def main():
         socket.socket = BoundSocket
     try:
         if a.cmd == "bind":
-            bind(a.args[0], int(a.args[1]), a.args[2], a.timeout)
-            print("bound")
+            ms = bind(a.args[0], int(a.args[1]), a.args[2], a.timeout)
+            print("bound connect_ms=%.1f" % ms)
             return 0
         port = ept_map(a.args[0], a.args[1], a.ndr64, a.towers, a.dump, a.timeout)
         if port is None:
@@ -157,8 +162,8 @@ def main():
             return 2
         print("port %d" % port)
         if a.cmd == "mapbind":
-            bind(a.args[0], port, a.args[1], a.timeout)
-            print("bound")
+            ms = bind(a.args[0], port, a.args[1], a.timeout)
+            print("bound connect_ms=%.1f" % ms)
         return 0
     except (OSError, DCERPCException) as e:
         print("error %s" % e)

@@ -7,9 +7,9 @@
 # policy (timeout 4 s, at most 16 pinholes).
 #
 #   - the endpoint mapper answers the CAG through the firewall;
-#   - its handed-out port is closed until a pinhole exists (the reply reader
-#     that fills the set is not in this branch: POSTERN_RPC_READER=1 expects
-#     the port open right after the reply instead, once it is);
+#   - its handed-out port is closed until a pinhole exists (no reply reader
+#     runs in this part: POSTERN_RPC_READER=1 expects the port open right
+#     after the reply instead, once posternd runs the reader);
 #   - with the pinhole client . server . port in the set (added here by
 #     `nft add element` where the reader would add it), that port is
 #     reachable from the CAG, not from another client, and no other high
@@ -90,6 +90,41 @@ done
 check "24 additions to a set of size 16: additions accepted" 16 "$added"
 held=$(nsx hut nft list set inet postern rpc_1_v4 | grep -o '198\.18\.3\.1[0-9][0-9]' | wc -l)
 check "24 additions to a set of size 16: elements held" 16 "$held"
+
+# The NFLOG mechanism: lib/rpc-reader.c (tests/rpc/rpc-reader.c runs it as
+# posternd will) fills the set from the copies of the replies that the
+# compiled ruleset sends to NFLOG group 18.  A fresh set, then 20
+# ept_map + bind rounds from the CAG: every bind gets through (the SYN is
+# retransmitted when it beats the element); the share of first SYNs that
+# made it and the reader's latencies are printed.
+READER=${POSTERN_BUILD_ROOT:-$POSTERN_SOURCE_ROOT/build}/tests/traffic/rpc-reader
+apply_policy "$TOPO_TMP/pinholes.conf"
+nsx hut nft list chain inet postern forward | grep -q 'tcp sport 135 log prefix "rpc_1_v4" group 18' ||
+        die "no reply copies to NFLOG group 18 in the forward chain"
+ip netns exec "$NS_HUT" "$READER" --set rpc_1_v4 --seconds 90 \
+        --if 4b324fc8-1670-01d3-1278-5a47bf6ee188 --if 12345778-1234-abcd-ef00-0123456789ab \
+        > "$TOPO_TMP/reader.out" 2>&1 &
+READER_PID=$!
+TOPO_PIDS+=($READER_PID)
+for _ in $(seq 1 50); do grep -q '^ready' "$TOPO_TMP/reader.out" && break; sleep 0.1; done
+grep -q '^ready' "$TOPO_TMP/reader.out" || { cat "$TOPO_TMP/reader.out"; die "rpc-reader did not start"; }
+bound=0 first=0
+for i in $(seq 1 20); do
+        ans=$(nsx out /usr/bin/python3 "$RPC/epm-client.py" mapbind "$SRV10" srvsvc --from "$CAG" --timeout 5 2>&1 |
+                tail -1)
+        case $ans in "bound connect_ms="*)
+                bound=$((bound + 1))
+                ms=${ans#bound connect_ms=}
+                [ "${ms%.*}" -lt 500 ] && first=$((first + 1)) ;;
+        esac
+done
+check "NFLOG reader: 20 ept_map + bind rounds from the CAG, all bound" 20 "$bound"
+check "NFLOG reader: the other client still has no pinhole" error "$(client "$RND" bind "$SRV10" "$port" srvsvc)"
+kill "$READER_PID"
+wait "$READER_PID" 2>/dev/null
+lat=$(sed -n 's/^added .* latency_us=//p' "$TOPO_TMP/reader.out" | sort -n | tr '\n' ' ')
+echo "figures: NFLOG: first SYN through without retransmission: $first of $bound; reply → element (us): $lat"
+echo "figures: NFLOG: $(tail -1 "$TOPO_TMP/reader.out")"
 
 # Stop Samba and wait for its workers (its children, this test's own), which
 # follow their parent within seconds.

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/* The NFLOG reply reader for endpoint-mapper pinholes (see rpc-reader.h). */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <libnftnl/set.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_log.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <endian.h>
+#include <time.h>
+
+#include "ir.h"
+#include "rpc-reader.h"
+
+struct conn {
+        bool used;
+        int family;
+        uint8_t client[16], server[16];
+        uint16_t cport;
+        bool started; /* next_seq is known */
+        uint32_t next_seq;
+        uint64_t last_used;
+        const struct pst_rpc_target *t;
+        struct pst_dcerpc_stream *s;
+};
+
+struct pst_rpc_reader {
+        struct mnl_socket *log, *nft;
+        uint16_t group;
+        uint32_t seq;
+        uint64_t tick;
+        uint64_t t_packet_us; /* when the reply being read passed the firewall */
+        struct conn *cur;     /* the connection whose reply is being parsed */
+        size_t ntargets;
+        struct pst_rpc_target targets[PST_RPC_READER_TARGETS];
+        struct conn conns[PST_RPC_READER_CONNS];
+        struct pst_rpc_reader_counters c;
+        uint8_t buf[65536 + 4096];
+};
+
+struct pkt {
+        int family;
+        const uint8_t *src, *dst;
+        uint16_t sport, dport;
+        uint32_t seq;
+        uint8_t flags;
+        const uint8_t *data;
+        size_t len;
+};
+
+static uint64_t realtime_us(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* ---- NFLOG configuration ---- */
+
+static int log_config(struct pst_rpc_reader *r, uint8_t cmd) {
+        uint8_t buf[256];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nfgenmsg *g;
+        int k;
+
+        nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
+        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+        nlh->nlmsg_seq = ++r->seq;
+        g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        *g = (struct nfgenmsg) { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0, .res_id = htons(r->group) };
+        if (cmd)
+                mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(struct nfulnl_msg_config_cmd),
+                             &(struct nfulnl_msg_config_cmd) { .command = cmd });
+        else {
+                mnl_attr_put(nlh, NFULA_CFG_MODE, sizeof(struct nfulnl_msg_config_mode),
+                             &(struct nfulnl_msg_config_mode) { .copy_range = htonl(0xffff),
+                                                                 .copy_mode = NFULNL_COPY_PACKET });
+                /* one copy per message: the kernel otherwise batches them for up to 1 s */
+                mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
+        }
+        if (mnl_socket_sendto(r->log, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        k = (int) mnl_socket_recvfrom(r->log, r->buf, sizeof(r->buf));
+        if (k < 0)
+                return -errno;
+        return mnl_cb_run(r->buf, (size_t) k, r->seq, mnl_socket_get_portid(r->log), NULL, NULL) < 0 ? -errno : 0;
+}
+
+static int open_socket(struct mnl_socket **ret) {
+        struct mnl_socket *nl = mnl_socket_open(NETLINK_NETFILTER);
+
+        if (!nl)
+                return -errno;
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                int k = -errno;
+
+                mnl_socket_close(nl);
+                return k;
+        }
+        *ret = nl;
+        return 0;
+}
+
+int pst_rpc_reader_new(uint16_t group, const struct pst_rpc_target *targets, size_t n, struct pst_rpc_reader **ret) {
+        _cleanup_(pst_rpc_reader_freep) struct pst_rpc_reader *r = NULL;
+        int k;
+
+        if (n > PST_RPC_READER_TARGETS)
+                return -E2BIG;
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->group = group;
+        r->ntargets = n;
+        memcpy(r->targets, targets, n * sizeof(*targets));
+        k = open_socket(&r->log);
+        if (k >= 0)
+                k = open_socket(&r->nft);
+        if (k >= 0)
+                k = log_config(r, NFULNL_CFG_CMD_BIND);
+        if (k >= 0)
+                k = log_config(r, 0);
+        if (k < 0)
+                return k;
+        if (fcntl(mnl_socket_get_fd(r->log), F_SETFL, O_NONBLOCK) < 0)
+                return -errno;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+struct pst_rpc_reader *pst_rpc_reader_free(struct pst_rpc_reader *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < PST_RPC_READER_CONNS; i++)
+                pst_dcerpc_stream_free(r->conns[i].s);
+        if (r->log)
+                mnl_socket_close(r->log);
+        if (r->nft)
+                mnl_socket_close(r->nft);
+        free(r);
+        return NULL;
+}
+
+int pst_rpc_reader_fd(const struct pst_rpc_reader *r) {
+        return mnl_socket_get_fd(r->log);
+}
+
+const struct pst_rpc_reader_counters *pst_rpc_reader_counters(const struct pst_rpc_reader *r) {
+        return &r->c;
+}
+
+/* ---- adding an element ---- */
+
+/* One batch: NEWSETELEM client . server . port into table inet postern's set. */
+static int add_element(struct pst_rpc_reader *r, const struct conn *cn, uint16_t port) {
+        size_t alen = cn->family == AF_INET ? 4 : 16;
+        uint8_t key[40] = {}, buf[4096];
+        struct mnl_nlmsg_batch *b = mnl_nlmsg_batch_start(buf, sizeof(buf));
+        struct nftnl_set *s = nftnl_set_alloc();
+        struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+        uint32_t elem_seq;
+        struct nlmsghdr *nlh;
+        int k;
+
+        if (!b || !s || !e) {
+                if (b)
+                        mnl_nlmsg_batch_stop(b);
+                nftnl_set_free(s);
+                nftnl_set_elem_free(e);
+                return -ENOMEM;
+        }
+        memcpy(key, cn->client, alen);
+        memcpy(key + alen, cn->server, alen);
+        key[2 * alen] = port >> 8;
+        key[2 * alen + 1] = port & 0xff;
+        nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, 2 * alen + 4);
+        nftnl_set_set_str(s, NFTNL_SET_TABLE, PST_TABLE);
+        nftnl_set_set_str(s, NFTNL_SET_NAME, cn->t->set);
+        nftnl_set_elem_add(s, e);
+
+        nftnl_batch_begin(mnl_nlmsg_batch_current(b), ++r->seq);
+        mnl_nlmsg_batch_next(b);
+        elem_seq = ++r->seq;
+        nlh = nftnl_nlmsg_build_hdr(mnl_nlmsg_batch_current(b), NFT_MSG_NEWSETELEM, NFPROTO_INET,
+                                    NLM_F_CREATE | NLM_F_ACK, elem_seq);
+        nftnl_set_elems_nlmsg_build_payload(nlh, s);
+        nftnl_set_free(s);
+        mnl_nlmsg_batch_next(b);
+        nftnl_batch_end(mnl_nlmsg_batch_current(b), ++r->seq);
+        mnl_nlmsg_batch_next(b);
+        k = (int) mnl_socket_sendto(r->nft, mnl_nlmsg_batch_head(b), mnl_nlmsg_batch_size(b));
+        mnl_nlmsg_batch_stop(b);
+        if (k < 0)
+                return -errno;
+        /* the batch is applied when sendto returns; the ACK says whether the set took it */
+        k = (int) mnl_socket_recvfrom(r->nft, buf, sizeof(buf));
+        if (k < 0)
+                return -errno;
+        return mnl_cb_run(buf, (size_t) k, elem_seq, mnl_socket_get_portid(r->nft), NULL, NULL) < 0 ? -errno : 0;
+}
+
+static bool interface_listed(const struct pst_rpc_target *t, const uint8_t uuid[16]) {
+        if (t->nifs == 0)
+                return true;
+        for (size_t i = 0; i < t->nifs; i++)
+                if (!memcmp(t->ifs[i], uuid, 16))
+                        return true;
+        return false;
+}
+
+static void on_reply(const struct pst_dcerpc_ept_map *m, void *userdata) {
+        struct pst_rpc_reader *r = userdata;
+
+        for (size_t i = 0; i < m->n_towers; i++) {
+                int k;
+
+                if (!interface_listed(r->cur->t, m->towers[i].if_uuid)) {
+                        r->c.skipped++;
+                        continue;
+                }
+                k = add_element(r, r->cur, m->towers[i].port);
+                if (k < 0) {
+                        r->c.refused++;
+                        continue;
+                }
+                r->c.added++;
+                r->c.last_latency_us = realtime_us() - r->t_packet_us;
+        }
+}
+
+/* ---- packets ---- */
+
+static int parse_tcp(const uint8_t *p, size_t n, struct pkt *k) {
+        size_t doff;
+
+        if (n < 20)
+                return -EBADMSG;
+        doff = (size_t) (p[12] >> 4) * 4;
+        if (doff < 20 || doff > n)
+                return -EBADMSG;
+        k->sport = (uint16_t) (p[0] << 8 | p[1]);
+        k->dport = (uint16_t) (p[2] << 8 | p[3]);
+        k->seq = (uint32_t) p[4] << 24 | (uint32_t) p[5] << 16 | (uint32_t) p[6] << 8 | p[7];
+        k->flags = p[13];
+        k->data = p + doff;
+        k->len = n - doff;
+        return 0;
+}
+
+/* An IPv4 or IPv6 TCP packet as NFLOG copies it (from the network header). */
+static int parse_packet(const uint8_t *p, size_t n, struct pkt *ret) {
+        size_t hl, tot;
+
+        if (n >= 20 && p[0] >> 4 == 4) {
+                hl = (size_t) (p[0] & 0x0f) * 4;
+                tot = (size_t) (p[2] << 8 | p[3]);
+                /* fragments carry no complete segment: not followed */
+                if (hl < 20 || tot < hl || tot > n || p[9] != IPPROTO_TCP || ((p[6] & 0x3f) | p[7]))
+                        return -EBADMSG;
+                *ret = (struct pkt) { .family = AF_INET, .src = p + 12, .dst = p + 16 };
+                return parse_tcp(p + hl, tot - hl, ret);
+        }
+        if (n >= 40 && p[0] >> 4 == 6) {
+                tot = 40 + (size_t) (p[4] << 8 | p[5]);
+                /* extension headers: not followed (the endpoint mapper's replies have none) */
+                if (tot > n || p[6] != IPPROTO_TCP)
+                        return -EBADMSG;
+                *ret = (struct pkt) { .family = AF_INET6, .src = p + 8, .dst = p + 24 };
+                return parse_tcp(p + 40, tot - 40, ret);
+        }
+        return -EBADMSG;
+}
+
+static const struct pst_rpc_target *find_target(const struct pst_rpc_reader *r, const char *prefix, int family) {
+        for (size_t i = 0; i < r->ntargets; i++)
+                if (streq(r->targets[i].set, prefix) && r->targets[i].family == family)
+                        return &r->targets[i];
+        return NULL;
+}
+
+/* The connection of a reply (server = its source), a fresh one, or the least recently used one reused. */
+static struct conn *find_conn(struct pst_rpc_reader *r, const struct pkt *k, bool create) {
+        size_t alen = k->family == AF_INET ? 4 : 16;
+        struct conn *lru = &r->conns[0];
+
+        for (size_t i = 0; i < PST_RPC_READER_CONNS; i++) {
+                struct conn *c = &r->conns[i];
+
+                if (c->used && c->family == k->family && c->cport == k->dport && !memcmp(c->server, k->src, alen) &&
+                    !memcmp(c->client, k->dst, alen))
+                        return c;
+                if (!c->used || (lru->used && c->last_used < lru->last_used))
+                        lru = c;
+        }
+        if (!create)
+                return NULL;
+        pst_dcerpc_stream_free(lru->s);
+        *lru = (struct conn) { .used = true, .family = k->family, .cport = k->dport };
+        memcpy(lru->server, k->src, alen);
+        memcpy(lru->client, k->dst, alen);
+        if (pst_dcerpc_stream_new(&lru->s) < 0) {
+                lru->used = false;
+                return NULL;
+        }
+        return lru;
+}
+
+static void forget(struct conn *c) {
+        c->s = pst_dcerpc_stream_free(c->s);
+        c->used = false;
+}
+
+/* Feed the segment's new bytes in sequence order; a gap means a lost copy: stop following. */
+static void follow(struct pst_rpc_reader *r, struct conn *c, const struct pkt *k) {
+        int32_t ahead = (int32_t) (k->seq - c->next_seq);
+        size_t skip = ahead < 0 ? (size_t) -ahead : 0;
+        uint64_t before = pst_dcerpc_stream_counters(c->s)->unparsed;
+
+        if (ahead > 0) {
+                r->c.lost++;
+                forget(c);
+                return;
+        }
+        if (skip < k->len) {
+                r->cur = c;
+                (void) pst_dcerpc_stream_feed(c->s, k->data + skip, k->len - skip, on_reply, r);
+                c->next_seq = k->seq + (uint32_t) k->len;
+        }
+        r->c.unparsed += pst_dcerpc_stream_counters(c->s)->unparsed - before;
+}
+
+static void handle_packet(struct pst_rpc_reader *r, const char *prefix, const uint8_t *p, size_t n) {
+        const struct pst_rpc_target *t;
+        struct pkt k;
+        struct conn *c;
+        bool syn;
+
+        r->c.packets++;
+        if (parse_packet(p, n, &k) < 0 || !(t = find_target(r, prefix, k.family))) {
+                r->c.lost++;
+                return;
+        }
+        syn = k.flags & 0x02;
+        c = find_conn(r, &k, syn || k.len > 0);
+        if (!c)
+                return;
+        c->t = t;
+        c->last_used = ++r->tick;
+        if (syn) /* SYN-ACK: the server's stream starts after it */
+                c->next_seq = k.seq + 1;
+        else if (!c->started) /* followed from the middle: from here */
+                c->next_seq = k.seq;
+        c->started = true;
+        follow(r, c, &k);
+        if (k.flags & 0x05) /* FIN or RST */
+                forget(c);
+}
+
+/* ---- NFLOG messages ---- */
+
+static int attr_cb(const struct nlattr *a, void *data) {
+        const struct nlattr **tb = data;
+        uint16_t type = mnl_attr_get_type(a);
+
+        if (type <= NFULA_MAX)
+                tb[type] = a;
+        return MNL_CB_OK;
+}
+
+static int packet_cb(const struct nlmsghdr *nlh, void *data) {
+        struct pst_rpc_reader *r = data;
+        const struct nlattr *tb[NFULA_MAX + 1] = {};
+        char prefix[64] = "";
+
+        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET ||
+            mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFULA_PAYLOAD])
+                return MNL_CB_OK;
+        if (tb[NFULA_PREFIX])
+                snprintf(prefix, sizeof(prefix), "%.*s", (int) mnl_attr_get_payload_len(tb[NFULA_PREFIX]),
+                         (const char *) mnl_attr_get_payload(tb[NFULA_PREFIX]));
+        r->t_packet_us = realtime_us();
+        if (tb[NFULA_TIMESTAMP] && mnl_attr_get_payload_len(tb[NFULA_TIMESTAMP]) >= 16) {
+                const struct nfulnl_msg_packet_timestamp *ts = mnl_attr_get_payload(tb[NFULA_TIMESTAMP]);
+                uint64_t t = be64toh(ts->sec) * 1000000 + be64toh(ts->usec);
+
+                if (t && t <= r->t_packet_us)
+                        r->t_packet_us = t;
+        }
+        handle_packet(r, prefix, mnl_attr_get_payload(tb[NFULA_PAYLOAD]), mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]));
+        return MNL_CB_OK;
+}
+
+int pst_rpc_reader_process(struct pst_rpc_reader *r) {
+        for (int i = 0; i < 1024; i++) {
+                ssize_t n = mnl_socket_recvfrom(r->log, r->buf, sizeof(r->buf));
+
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return 0;
+                        if (errno == ENOBUFS) { /* copies dropped: the connections' streams have gaps */
+                                r->c.lost++;
+                                continue;
+                        }
+                        return -errno;
+                }
+                (void) mnl_cb_run(r->buf, (size_t) n, 0, 0, packet_cb, r);
+        }
+        return 0;
+}
