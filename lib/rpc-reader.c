@@ -385,8 +385,11 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data) {
                          (const char *) mnl_attr_get_payload(tb[NFULA_PREFIX]));
         r->t_packet_us = realtime_us();
         if (tb[NFULA_TIMESTAMP] && mnl_attr_get_payload_len(tb[NFULA_TIMESTAMP]) >= 16) {
-                const struct nfulnl_msg_packet_timestamp *ts = mnl_attr_get_payload(tb[NFULA_TIMESTAMP]);
-                uint64_t t = be64toh(ts->sec) * 1000000 + be64toh(ts->usec);
+                struct nfulnl_msg_packet_timestamp ts; /* netlink attributes are 4-aligned: copy, not cast */
+                uint64_t t;
+
+                memcpy(&ts, mnl_attr_get_payload(tb[NFULA_TIMESTAMP]), sizeof(ts));
+                t = be64toh(ts.sec) * 1000000 + be64toh(ts.usec);
 
                 if (t && t <= r->t_packet_us)
                         r->t_packet_us = t;
