@@ -4,7 +4,7 @@
 # (endpoint mapper on 135, RPC services on dynamic ports from 49152) on
 # Exchange's address in the srv namespace, impacket's ept_map and bind from
 # the CAG in the out namespace, through the host under test with a pinhole
-# policy (timeout 4 s, at most 16 pinholes).
+# policy (timeout 4 s or, on a slow machine, longer; at most 16 pinholes).
 #
 #   - the endpoint mapper answers the CAG through the firewall;
 #   - its handed-out port is closed until a pinhole exists (no reply reader
@@ -27,11 +27,16 @@ RPC=$POSTERN_SOURCE_ROOT/tests/rpc
 topo_build
 
 fam 4
+# the pinhole timeout: 4 s, or longer where one impacket run takes more
+# (under TCG in the VM suite python alone takes seconds to start)
+t0=$(date +%s%N)
+/usr/bin/python3 "$RPC/epm-client.py" --help >/dev/null 2>&1
+T=$(( ($(date +%s%N) - t0) / 1000000000 * 3 + 4 ))
 cat > "$TOPO_TMP/pinholes.conf" <<CONF
 hosts = { exchange = "$SRV10"; cag = "$CAG"; };
 forward = (
   { allow = "msrpc-epmap"; from = "cag"; to = "exchange";
-    rpc = { interfaces = ["srvsvc", "lsarpc", "samr", "winreg"]; timeout = 4; max = 16; };
+    rpc = { interfaces = ["srvsvc", "lsarpc", "samr", "winreg"]; timeout = $T; max = 16; };
     comment = "RPC from the CAG"; }
 );
 CONF
@@ -81,8 +86,8 @@ check "posternctl diff: a pinhole is not drift" "0 " "$? $(grep -v '^conntrack:'
 check "bind to $port from another client" error "$(client "$RND" bind "$SRV10" "$port" srvsvc)"
 [ -n "$other" ] && check "bind to Samba's other port $other from the CAG" error \
         "$(client "$CAG" bind "$SRV10" "$other" lsarpc)"
-sleep 5
-check "bind to $port from the CAG after the 4 s timeout" error "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
+sleep $((T + 1))
+check "bind to $port from the CAG after the $T s timeout" error "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
 
 
 # The NFLOG mechanism: lib/rpc-reader.c (tests/rpc/rpc-reader.c runs it as
@@ -126,7 +131,7 @@ echo "figures: NFLOG: $(tail -1 "$TOPO_TMP/reader.out")"
 
 # The bound, with a timeout long enough that nothing expires during the
 # flood (under TCG one nft process takes about half a second).
-sed 's/timeout = 4;/timeout = 600;/' "$TOPO_TMP/pinholes.conf" > "$TOPO_TMP/flood.conf"
+sed "s/timeout = $T;/timeout = 600;/" "$TOPO_TMP/pinholes.conf" > "$TOPO_TMP/flood.conf"
 apply_policy "$TOPO_TMP/flood.conf"
 added=0
 for i in $(seq 1 24); do
