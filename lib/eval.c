@@ -383,7 +383,8 @@ static bool hosts_cover(const struct pst_prule *pr, const struct pst_packet *pkt
 }
 
 int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, const struct pst_eval_result *res,
-                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service) {
+                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service,
+                     const char **ret_group) {
         const struct pst_rule *r;
         enum pst_chain_kind kind;
         const char *file;
@@ -403,12 +404,15 @@ int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, c
 
                 if (merged && (pr->chain != kind || !hosts_cover(pr, pkt)))
                         continue;
-                if (!merged && (pr->loc.line != res->origin.line || !streq(pr->loc.file, file)))
+                /* a rule of rules = (...) is one policy rule per chain, at one line */
+                if (!merged && (pr->chain != kind || pr->loc.line != res->origin.line || !streq(pr->loc.file, file)))
                         continue;
                 for (size_t j = 0; j < pr->nsvc; j++)
                         if (service_covers(pr->svc[j], pkt)) {
                                 *ret_loc = pr->loc;
                                 *ret_service = pr->svc[j]->name;
+                                if (ret_group)
+                                        *ret_group = pr->via && pr->via[j] ? pr->via[j]->name : NULL;
                                 return 0;
                         }
         }

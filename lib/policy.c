@@ -891,7 +891,7 @@ static int group_member_group(struct loader *l, const config_setting_t *e, struc
                 return -EINVAL; /* reported where it is */
         if (sub->state == 0 || depth + sub->levels > PST_GROUP_DEPTH_MAX)
                 return pst_cfg_error(&l->c, e, "groups nest too deep (%s%s); at most %d levels", path,
-                                     sub->state == 0 || sub->levels > 1 ? " → ..." : "", PST_GROUP_DEPTH_MAX);
+                                     sub->state == 2 && sub->levels > 1 ? " → ..." : "", PST_GROUP_DEPTH_MAX);
         g->levels = MAX(g->levels, sub->levels + 1);
         for (size_t i = 0; r >= 0 && i < sub->nsvc; i++)
                 r = group_append(l, e, g, sub->svc[i]);

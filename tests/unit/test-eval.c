@@ -447,7 +447,7 @@ static void expect_explained(const struct pst_compiled *c, enum pst_hook hook, c
         struct pst_loc loc;
 
         assert_int_equal(r.verdict, PST_V_ACCEPT);
-        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, p, &loc, &svc), 0);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, p, &loc, &svc, NULL), 0);
         assert_int_equal(loc.line, line);
         assert_string_equal(svc, service);
 }
@@ -484,7 +484,7 @@ static void test_explain(void **state) {
         p.dport = 443;
         r = run(c->ruleset, PST_HOOK_FORWARD, &p);
         assert_true(r.by_policy);
-        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc), -ENOENT);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, NULL), -ENOENT);
 
         /* the lockout message names the line and service that accept the connection today */
         assert_int_equal(pst_ruleset_new(&none), 0);
@@ -508,6 +508,44 @@ static void test_explain(void **state) {
         unlink(path);
 }
 
+/* a rule naming a group, for both chains: explain names the service and the group */
+static void test_explain_group(void **state) {
+        static const char text[] =
+                "groups = { mail = [\"smtp\", \"imaps\"]; office = [\"mail\", \"ldap/tcp\"]; };\n"
+                "rules = (\n"
+                "  { allow = [\"ssh\", \"office\"]; chains = [\"input\", \"forward\"]; }\n"
+                ");\n";
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
+        struct pst_packet p = tcp4("198.18.9.7", "198.18.0.1", 25, "eth0");
+        const char *svc = NULL, *group = NULL;
+        struct pst_eval_result r;
+        struct pst_loc loc;
+        char path[64];
+
+        c = compile_text(text, path);
+        for (int hook = 0; hook < 2; hook++) {
+                p.dport = 25;
+                snprintf(p.oifname, sizeof(p.oifname), "%s", hook ? "eth2" : "");
+                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
+                assert_int_equal(r.verdict, PST_V_ACCEPT);
+                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
+                assert_int_equal(loc.line, 3);
+                assert_string_equal(svc, "smtp");
+                assert_string_equal(group, "office");
+                p.dport = 22;
+                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
+                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
+                assert_string_equal(svc, "ssh");
+                assert_null(group);
+                p.dport = 389;
+                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
+                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
+                assert_string_equal(svc, "ldap/tcp");
+                assert_string_equal(group, "office");
+        }
+        unlink(path);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_chains),
@@ -520,6 +558,7 @@ int main(void) {
                 cmocka_unit_test(test_ssh_connection_parse),
                 cmocka_unit_test(test_lockout_check),
                 cmocka_unit_test(test_explain),
+                cmocka_unit_test(test_explain_group),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
