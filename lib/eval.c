@@ -398,7 +398,9 @@ int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, c
                 return -ENOENT;
         /* the only three-field concatenation the compiler makes is the host-to-host set */
         merged = r->nmatch == 1 && r->match[0].op == PST_M_SET && r->match[0].nfields == 3;
-        kind = rs->chains[res->chain].hook == PST_HOOK_INPUT ? PST_INPUT : PST_FORWARD;
+        /* a zone's chain (input_lan) has no hook: its name says which base chain jumps to it */
+        kind = rs->chains[res->chain].hook == PST_HOOK_INPUT ||
+               strncmp(rs->chains[res->chain].name, "input_", 6) == 0 ? PST_INPUT : PST_FORWARD;
         for (size_t i = 0; i < p->nrules; i++) {
                 const struct pst_prule *pr = &p->rules[i];
 

@@ -513,8 +513,11 @@ static void test_explain_group(void **state) {
         static const char text[] =
                 "groups = { mail = [\"smtp\", \"imaps\"]; office = [\"mail\", \"ldap/tcp\"]; };\n"
                 "rules = (\n"
-                "  { allow = [\"ssh\", \"office\"]; chains = [\"input\", \"forward\"]; }\n"
-                ");\n";
+                "  { allow = [\"ssh\", \"office\"]; chains = [\"input\", \"forward\"]; },\n"
+                "  { allow = \"mail\"; from = \"lan\"; chains = [\"input\", \"forward\"]; }\n"
+                ");\n"
+                "zones = { lan = { interfaces = [\"eth1\"]; }; };\n"
+                "input = ( { allow = \"http\"; from = \"lan\"; } );\n";
         _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
         struct pst_packet p = tcp4("198.18.9.7", "198.18.0.1", 25, "eth0");
         const char *svc = NULL, *group = NULL;
@@ -542,7 +545,26 @@ static void test_explain_group(void **state) {
                 assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
                 assert_string_equal(svc, "ldap/tcp");
                 assert_string_equal(group, "office");
+                /* from the zone: the rule of the zone's chain, input_lan or forward_lan */
+                snprintf(p.iifname, sizeof(p.iifname), "eth1");
+                p.dport = 993;
+                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
+                assert_int_equal(r.verdict, PST_V_ACCEPT);
+                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
+                assert_int_equal(loc.line, 4);
+                assert_string_equal(svc, "imaps");
+                assert_string_equal(group, "mail");
+                snprintf(p.iifname, sizeof(p.iifname), "eth0");
         }
+        /* a rule of input only, in input_lan */
+        snprintf(p.iifname, sizeof(p.iifname), "eth1");
+        p.oifname[0] = 0;
+        p.dport = 80;
+        r = run(c->ruleset, PST_HOOK_INPUT, &p);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
+        assert_int_equal(loc.line, 7);
+        assert_string_equal(svc, "http");
+        assert_null(group);
         unlink(path);
 }
 
