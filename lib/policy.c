@@ -108,11 +108,10 @@ void pst_policy_free(struct pst_policy *p) {
         for (size_t i = 0; i < p->nrules; i++)
                 prule_clear(&p->rules[i]);
         free(p->rules);
-        for (size_t i = 0; i < p->ngroups; i++)
-                if (p->groups[i])
-                        free(p->groups[i]->svc);
-        for (size_t i = 0; i < p->ngroups; i++)
+        for (size_t i = 0; i < p->ngroups; i++) {
+                free(p->groups[i]->svc); /* the services belong to the policy and the catalog */
                 free(p->groups[i]);
+        }
         free(p->groups);
         pst_strpool_clear(&p->files);
         free(p->path);
