@@ -508,6 +508,23 @@ static void test_explain(void **state) {
         unlink(path);
 }
 
+/* explain() of what p meets in hook: the rule's line, the service and the group it came through (or none) */
+static void expect_via(const struct pst_compiled *c, enum pst_hook hook, const struct pst_packet *p, unsigned line,
+                       const char *service, const char *group) {
+        struct pst_eval_result r = run(c->ruleset, hook, p);
+        const char *svc = NULL, *via = NULL;
+        struct pst_loc loc;
+
+        assert_int_equal(r.verdict, PST_V_ACCEPT);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, p, &loc, &svc, &via), 0);
+        assert_int_equal(loc.line, line);
+        assert_string_equal(svc, service);
+        if (group)
+                assert_string_equal(via, group);
+        else
+                assert_null(via);
+}
+
 /* a rule naming a group, for both chains: explain names the service and the group */
 static void test_explain_group(void **state) {
         static const char text[] =
@@ -520,51 +537,29 @@ static void test_explain_group(void **state) {
                 "input = ( { allow = \"http\"; from = \"lan\"; } );\n";
         _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
         struct pst_packet p = tcp4("198.18.9.7", "198.18.0.1", 25, "eth0");
-        const char *svc = NULL, *group = NULL;
-        struct pst_eval_result r;
-        struct pst_loc loc;
         char path[64];
 
         c = compile_text(text, path);
-        for (int hook = 0; hook < 2; hook++) {
+        for (int k = 0; k < 2; k++) {
+                enum pst_hook hook = k ? PST_HOOK_FORWARD : PST_HOOK_INPUT;
+
+                snprintf(p.iifname, sizeof(p.iifname), "eth0");
+                snprintf(p.oifname, sizeof(p.oifname), "%s", k ? "eth2" : "");
                 p.dport = 25;
-                snprintf(p.oifname, sizeof(p.oifname), "%s", hook ? "eth2" : "");
-                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
-                assert_int_equal(r.verdict, PST_V_ACCEPT);
-                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
-                assert_int_equal(loc.line, 3);
-                assert_string_equal(svc, "smtp");
-                assert_string_equal(group, "office");
+                expect_via(c, hook, &p, 3, "smtp", "office");
                 p.dport = 22;
-                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
-                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
-                assert_string_equal(svc, "ssh");
-                assert_null(group);
+                expect_via(c, hook, &p, 3, "ssh", NULL);
                 p.dport = 389;
-                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
-                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
-                assert_string_equal(svc, "ldap/tcp");
-                assert_string_equal(group, "office");
+                expect_via(c, hook, &p, 3, "ldap/tcp", "office");
                 /* from the zone: the rule of the zone's chain, input_lan or forward_lan */
                 snprintf(p.iifname, sizeof(p.iifname), "eth1");
                 p.dport = 993;
-                r = run(c->ruleset, hook ? PST_HOOK_FORWARD : PST_HOOK_INPUT, &p);
-                assert_int_equal(r.verdict, PST_V_ACCEPT);
-                assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
-                assert_int_equal(loc.line, 4);
-                assert_string_equal(svc, "imaps");
-                assert_string_equal(group, "mail");
-                snprintf(p.iifname, sizeof(p.iifname), "eth0");
+                expect_via(c, hook, &p, 4, "imaps", "mail");
         }
         /* a rule of input only, in input_lan */
-        snprintf(p.iifname, sizeof(p.iifname), "eth1");
         p.oifname[0] = 0;
         p.dport = 80;
-        r = run(c->ruleset, PST_HOOK_INPUT, &p);
-        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, &group), 0);
-        assert_int_equal(loc.line, 7);
-        assert_string_equal(svc, "http");
-        assert_null(group);
+        expect_via(c, PST_HOOK_INPUT, &p, 7, "http", NULL);
         unlink(path);
 }
 
