@@ -338,6 +338,8 @@ static bool u8_cover(const uint8_t *v, size_t n, uint8_t x) {
 }
 
 static bool service_covers(const struct pst_service *s, const struct pst_packet *pkt) {
+        if (s->all)
+                return true;
         switch (pkt->l4proto) {
         case IPPROTO_TCP:
                 return ports_cover(s->tcp, s->ntcp, pkt->dport);

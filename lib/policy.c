@@ -368,9 +368,40 @@ static int parse_icmp_level(struct loader *l, const config_setting_t *s, const c
         return pst_cfg_error(&l->c, s, "%s '%s' is not valid; expected none, essential, ping or all", what, v);
 }
 
+/*
+ * options.forward: "managed" (the default) or "unmanaged", for a host where
+ * Docker, libvirt or another tool owns forwarding.  Unmanaged, postern
+ * installs no forward base chain at all (a chain of ours with policy drop
+ * would drop what the other tool accepts: every base chain on a hook must
+ * accept a packet), so forward_icmp has nothing to act on and is refused
+ * here; forward rules are refused once every file is read
+ * (check_unmanaged_forward).
+ */
+static int load_forward_option(struct loader *l, const config_setting_t *g) {
+        const config_setting_t *s = config_setting_get_member(g, "forward"), *icmp;
+        const char *v;
+
+        if (!s)
+                return 0;
+        if (pst_cfg_string(&l->c, s, "options.forward", 16, &v) < 0)
+                return -EINVAL;
+        if (streq(v, "managed"))
+                l->p->options.forward_unmanaged = false;
+        else if (streq(v, "unmanaged"))
+                l->p->options.forward_unmanaged = true;
+        else
+                return pst_cfg_error(&l->c, s, "options.forward must be \"managed\" or \"unmanaged\", not \"%s\"",
+                                     v);
+        icmp = config_setting_get_member(g, "forward_icmp");
+        if (l->p->options.forward_unmanaged && icmp)
+                return pst_cfg_error(&l->c, icmp, "options.forward_icmp has no effect with options.forward = "
+                                     "\"unmanaged\" (postern installs no forward chain); remove it");
+        return 0;
+}
+
 static int load_options(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "ipv6", "icmp", "forward_icmp", "log_drops", "log_prefix", "log_rate",
-                                            "backend", NULL };
+                                            "backend", "forward", NULL };
         struct pst_options *o = &l->p->options;
         const config_setting_t *s;
         int r = 0;
@@ -421,6 +452,8 @@ static int load_options(struct loader *l, const config_setting_t *g) {
                         r = pst_cfg_error(&l->c, s, "options.backend must be \"auto\", \"nftables\" or "
                                           "\"iptables\", not \"%s\"", v);
         }
+        if (load_forward_option(l, g) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -455,7 +488,7 @@ static int zone_if_item(struct pst_cfg *c, const config_setting_t *item, void *u
 }
 
 static int load_zone(struct loader *l, const config_setting_t *g) {
-        static const char *const keys[] = { "interfaces", "networks", NULL };
+        static const char *const keys[] = { "interfaces", "networks", "trusted", NULL };
         _cleanup_(zone_freep) struct pst_zone *z = NULL;
         const config_setting_t *s;
         int r = 0;
@@ -477,6 +510,8 @@ static int load_zone(struct loader *l, const config_setting_t *g) {
         if ((s = config_setting_get_member(g, "networks")))
                 r |= pst_cfg_foreach_scalar(&l->c, s, "networks", false, addr_item,
                                             &(struct addrs_ctx) { l, &z->nets, PST_HOST_ADDRS_MAX });
+        if ((s = config_setting_get_member(g, "trusted")) && pst_cfg_bool(&l->c, s, "trusted", &z->trusted) < 0)
+                r = -EINVAL;
         if (r < 0)
                 return -EINVAL;
         if (z->nifs == 0 && z->nets.n == 0)
@@ -599,6 +634,8 @@ static int load_service(struct loader *l, const config_setting_t *g) {
         const char *name = config_setting_name(g);
         int r;
 
+        if (streq(name, "all") || streq(name, "any"))
+                return pst_cfg_error(&l->c, g, "'%s' is reserved and cannot name a service", name);
         prev = pst_catalog_find(l->cat, name);
         if (prev)
                 return pst_cfg_error(&l->c, g, "service '%s' is already in the catalog (%s:%u); choose another "
@@ -726,6 +763,42 @@ static int restrict_service(struct loader *l, struct pst_cfg *c, const config_se
         return 0;
 }
 
+/*
+ * allow = "all": every protocol — a rule without any layer-4 match, so GRE,
+ * ESP, AH, SCTP pass as well as TCP, UDP and ICMP.  An inline service like
+ * "tcp/25" (kept out of name lookups), so that it composes with from/to
+ * like any other.  "any" is what from/to say for every address; as a
+ * service it gets a hint instead of the nearest catalog name ("dns").
+ */
+static int all_service(struct pst_cfg *c, const config_setting_t *item, const char *name,
+                       struct pst_service **ret) {
+        struct pst_service *svc;
+
+        if (streq(name, "any"))
+                return pst_cfg_error(c, item, "unknown service 'any'; every protocol is written allow = \"all\" "
+                                     "(\"any\" is for from and to)");
+        svc = calloc(1, sizeof(*svc));
+        if (!svc)
+                return -ENOMEM;
+        strcpy(svc->name, "all");
+        svc->all = true;
+        svc->loc = pst_cfg_loc(c, item);
+        *ret = svc;
+        return 0;
+}
+
+/* "all" with other services in one rule: they add nothing, and a reader
+ * would wonder which one is meant; refused rather than absorbed. */
+static int check_all_alone(struct pst_cfg *c, const config_setting_t *item, const struct pst_prule *ru,
+                           const struct pst_service *svc) {
+        for (size_t i = 0; i < ru->nsvc; i++)
+                if (ru->svc[i]->all || svc->all)
+                        return pst_cfg_error(c, item, "'%s': \"all\" already allows every protocol; write "
+                                             "allow = \"all\" alone, or the services without it",
+                                             svc->name);
+        return 0;
+}
+
 static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
         struct rule_ctx *rc = userdata;
         struct pst_prule *ru = rc->rule;
@@ -738,7 +811,9 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
                 return pst_cfg_error(c, item, "services must be names (strings) such as \"smtp\" or \"tcp/2222\", "
                                      "not %s", pst_cfg_type_name(item));
         name = config_setting_get_string(item);
-        if (strchr(name, '/') && !pst_service_is_inline(name))
+        if (streq(name, "all") || streq(name, "any"))
+                r = all_service(c, item, name, &inl);
+        else if (strchr(name, '/') && !pst_service_is_inline(name))
                 r = restrict_service(rc->l, c, item, name, &inl);
         else
                 r = pst_service_parse_inline(c, item, name, &inl);
@@ -765,6 +840,8 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
         }
         if (ru->nsvc >= PST_RULE_ITEMS_MAX)
                 return pst_cfg_error(c, item, "too many services in one rule (at most %d)", PST_RULE_ITEMS_MAX);
+        if (check_all_alone(c, item, ru, svc) < 0)
+                return -EINVAL;
         ru->svc[ru->nsvc++] = svc;
         return 0;
 }
@@ -1012,6 +1089,24 @@ static int load_rule_sections(struct loader *l, config_t *cfg) {
         return r;
 }
 
+/* options.forward = "unmanaged": a forward rule would have no chain to go in */
+static int check_unmanaged_forward(struct loader *l) {
+        int r = 0;
+
+        if (!l->p->options.forward_unmanaged)
+                return 0;
+        for (size_t i = 0; i < l->p->nrules; i++) {
+                const struct pst_prule *pr = &l->p->rules[i];
+
+                if (pr->chain == PST_FORWARD)
+                        r = pst_error(l->diag, -EINVAL, pr->loc.file, pr->loc.line,
+                                      "a forward rule, but options.forward = \"unmanaged\" (%s): postern "
+                                      "installs no forward chain; remove the rule or manage forwarding",
+                                      l->p->path);
+        }
+        return r;
+}
+
 static int conf_filter(const struct dirent *de) {
         size_t l = strlen(de->d_name);
 
@@ -1135,6 +1230,8 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned so
                 if (load_rule_sections(&l, &cfgs[i]) < 0)
                         r = -EINVAL;
         }
+        if (r == 0 && check_unmanaged_forward(&l) < 0)
+                r = -EINVAL;
         /* A file emptied, or caught half-written, must not become "drop
          * everything" by accident; a policy that means it says so. */
         if (r == 0 && !l.has_rules)
