@@ -115,6 +115,32 @@ for policy in "$ROOT"/conf/examples/*.conf; do
         else fail "$name: other chains changed"; diff -u "$tmp/theirs.before" "$tmp/theirs.after"; fi
 done
 
+# options.forward = "unmanaged": FORWARD (policy and rules, such as
+# Docker's jumps) is another tool's and stays as it was; INPUT is ours.
+docker_fwd='*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A DOCKER-USER -j RETURN
+COMMIT'
+unshare -n bash -c "
+        set -e
+        echo '$docker_fwd' | iptables-legacy-restore
+        iptables-legacy-save -t filter | grep -E '^(:FORWARD|-A FORWARD|-A DOCKER-USER)' | sed 's/ \[.*//' > '$tmp/fwd.before'
+        $APPLY '$ROOT/tests/golden/forward-unmanaged.conf' >/dev/null
+        $APPLY '$ROOT/tests/golden/forward-unmanaged.conf' >/dev/null
+        iptables-legacy-save -t filter > '$tmp/fwd.all'
+        grep -E '^(:FORWARD|-A FORWARD|-A DOCKER-USER)' '$tmp/fwd.all' | sed 's/ \[.*//' > '$tmp/fwd.after'
+        grep -q '^:INPUT DROP' '$tmp/fwd.all'
+        grep -q '^-A INPUT -i docker0 -m comment --comment \"trusted zone docker\" -j ACCEPT' '$tmp/fwd.all'
+" 2>"$tmp/err" || { fail "forward-unmanaged: apply over Docker's FORWARD"; cat "$tmp/err"; }
+if [ -s "$tmp/fwd.before" ] && cmp -s "$tmp/fwd.before" "$tmp/fwd.after"; then
+        ok "forward = unmanaged: FORWARD's policy and Docker's rules untouched, INPUT ours"
+else fail "forward = unmanaged: FORWARD changed"; diff -u "$tmp/fwd.before" "$tmp/fwd.after"; fi
+
 # A policy the backend refuses leaves the rules as they were.
 sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than LOG takes: ";/' \
         "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
