@@ -1230,15 +1230,13 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned so
                 if (load_rule_sections(&l, &cfgs[i]) < 0)
                         r = -EINVAL;
         }
-        if (r == 0 && check_unmanaged_forward(&l) < 0)
-                r = -EINVAL;
         /* A file emptied, or caught half-written, must not become "drop
          * everything" by accident; a policy that means it says so. */
         if (r == 0 && !l.has_rules)
                 r = pst_error(diag, -EINVAL, path, 0,
                               "no input or forward rules: this policy would drop all new connections; write "
                               "input = (); to mean that");
-        if (r == 0 && pst_diag_has_errors(diag))
+        if (r == 0 && (check_unmanaged_forward(&l) < 0 || pst_diag_has_errors(diag)))
                 r = -EINVAL;
         if (r == 0)
                 *ret = TAKE_PTR(p);
