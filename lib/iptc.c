@@ -738,6 +738,13 @@ static int chains_reset(const struct handle *h, const char *const *names, const 
                 if (!ops->delete(have[i], h->h)) {
                         int err = errno;
 
+                        if (h->keep_forward && err == EMLINK)
+                                return pst_error(diag, -err, NULL, 0,
+                                                 "iptables backend: cannot remove the %s chain %s: FORWARD still "
+                                                 "jumps to it, and with forward = \"unmanaged\" FORWARD is not "
+                                                 "postern's to change; flush FORWARD (and set its policy), then "
+                                                 "let the tool that owns forwarding write it again", ops->what,
+                                                 have[i]);
                         return pst_error(diag, -err, NULL, 0,
                                          "iptables backend: cannot remove the %s chain %s: %s (a chain outside "
                                          "postern's still jumps to it?)",

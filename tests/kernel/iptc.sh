@@ -141,6 +141,20 @@ if [ -s "$tmp/fwd.before" ] && cmp -s "$tmp/fwd.before" "$tmp/fwd.after"; then
         ok "forward = unmanaged: FORWARD's policy and Docker's rules untouched, INPUT ours"
 else fail "forward = unmanaged: FORWARD changed"; diff -u "$tmp/fwd.before" "$tmp/fwd.after"; fi
 
+# managed → unmanaged while FORWARD still jumps into postern-forward-*:
+# refused with what to do, nothing changed (FORWARD is not ours to flush)
+unshare -n bash -c "
+        $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null || exit 3
+        '$tmp/dump' '$tmp/sw.before'
+        $APPLY '$ROOT/tests/golden/forward-unmanaged.conf' > '$tmp/sw.out' 2>&1 && exit 4
+        '$tmp/dump' '$tmp/sw.after'
+        exit 0
+" || fail "managed → unmanaged: setup (status $?)"
+if grep -q 'FORWARD still jumps to it, and with forward = "unmanaged"' "$tmp/sw.out" &&
+   cmp -s "$tmp/sw.before.v4" "$tmp/sw.after.v4" && cmp -s "$tmp/sw.before.v6" "$tmp/sw.after.v6"; then
+        ok "managed → unmanaged with postern's jumps in FORWARD: refused, rules unchanged"
+else fail "managed → unmanaged switch"; cat "$tmp/sw.out"; fi
+
 # A policy the backend refuses leaves the rules as they were.
 sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than LOG takes: ";/' \
         "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
