@@ -768,7 +768,8 @@ static int restrict_service(struct loader *l, struct pst_cfg *c, const config_se
  * ESP, AH, SCTP pass as well as TCP, UDP and ICMP.  An inline service like
  * "tcp/25" (kept out of name lookups), so that it composes with from/to
  * like any other.  "any" is what from/to say for every address; as a
- * service it gets a hint instead of the nearest catalog name ("dns").
+ * service it gets a hint instead of the nearest catalog name ("dns"), and
+ * so do "proto/all" and "all/tcp".
  */
 static int all_service(struct pst_cfg *c, const config_setting_t *item, const char *name,
                        struct pst_service **ret) {
@@ -777,6 +778,12 @@ static int all_service(struct pst_cfg *c, const config_setting_t *item, const ch
         if (streq(name, "any"))
                 return pst_cfg_error(c, item, "unknown service 'any'; every protocol is written allow = \"all\" "
                                      "(\"any\" is for from and to)");
+        if (streq(name, "proto/all"))
+                return pst_cfg_error(c, item, "'proto/all' is not an IP protocol; every protocol is written "
+                                     "allow = \"all\"");
+        if (!streq(name, "all"))
+                return pst_cfg_error(c, item, "'%s': \"all\" is every protocol and has no ports to restrict; "
+                                     "every port of one protocol is \"tcp/1-65535\" or \"udp/1-65535\"", name);
         svc = calloc(1, sizeof(*svc));
         if (!svc)
                 return -ENOMEM;
@@ -811,7 +818,7 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
                 return pst_cfg_error(c, item, "services must be names (strings) such as \"smtp\" or \"tcp/2222\", "
                                      "not %s", pst_cfg_type_name(item));
         name = config_setting_get_string(item);
-        if (streq(name, "all") || streq(name, "any"))
+        if (streq(name, "all") || streq(name, "any") || strncmp(name, "all/", 4) == 0 || streq(name, "proto/all"))
                 r = all_service(c, item, name, &inl);
         else if (strchr(name, '/') && !pst_service_is_inline(name))
                 r = restrict_service(rc->l, c, item, name, &inl);
