@@ -549,9 +549,7 @@ static void test_all_trusted_unmanaged(void **state) {
         assert_int_equal(run(c->ruleset, PST_HOOK_FORWARD, &p).verdict, PST_V_DROP);
         /* trusted: everything from the bridges, to the host and onwards; the zone's line */
         p = tcp4("198.18.5.2", "198.18.5.1", 3306, "docker0");
-        r = run(c->ruleset, PST_HOOK_INPUT, &p);
-        assert_int_equal(r.verdict, PST_V_ACCEPT);
-        assert_int_equal(r.origin.line, 5);
+        expect_explained(c, PST_HOOK_INPUT, &p, 5, "trusted zone");
         p = fwd4("198.18.6.2", "198.18.3.5", 50, "br-1a2b3c", "ppp0");
         r = run(c->ruleset, PST_HOOK_FORWARD, &p);
         assert_int_equal(r.verdict, PST_V_ACCEPT);
