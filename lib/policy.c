@@ -510,8 +510,13 @@ static int load_zone(struct loader *l, const config_setting_t *g) {
         if ((s = config_setting_get_member(g, "networks")))
                 r |= pst_cfg_foreach_scalar(&l->c, s, "networks", false, addr_item,
                                             &(struct addrs_ctx) { l, &z->nets, PST_HOST_ADDRS_MAX });
-        if ((s = config_setting_get_member(g, "trusted")) && pst_cfg_bool(&l->c, s, "trusted", &z->trusted) < 0)
-                r = -EINVAL;
+        if ((s = config_setting_get_member(g, "trusted"))) {
+                char what[PST_NAME_LEN + 16];
+
+                snprintf(what, sizeof(what), "zones.%s.trusted", z->name);
+                if (pst_cfg_bool(&l->c, s, what, &z->trusted) < 0)
+                        r = -EINVAL;
+        }
         if (r < 0)
                 return -EINVAL;
         if (z->nifs == 0 && z->nets.n == 0)
