@@ -26,7 +26,8 @@
  */
 
 enum { FAM_ANY = 0, FAM_4 = 4, FAM_6 = 6 };
-enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, _G_MAX };
+/* G_ALL: allow = "all", a rule without a layer-4 match */
+enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, G_ALL, _G_MAX };
 
 #define ZONE_CHAIN_NONE UINT32_MAX
 
@@ -237,6 +238,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                         }
                         break;
                 }
+                case G_ALL:
                 case _G_MAX:
                         break;
                 }
@@ -268,7 +270,7 @@ static bool group_present(const struct pst_prule *pr, enum group g) {
                 const struct pst_service *s = pr->svc[i];
 
                 if ((g == G_TCP && s->ntcp) || (g == G_UDP && s->nudp) || (g == G_PROTO && s->nproto) ||
-                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6))
+                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6) || (g == G_ALL && s->all))
                         return true;
         }
         return false;
@@ -567,7 +569,7 @@ static int compile_pair(struct compiler *c, const struct pst_prule *pr, const st
                                         r = match_endpoint(c, &rule, t, true, fam);
                         } else
                                 r = t->kind == PST_EP_ZONE ? match_endpoint(c, &rule, t, true, FAM_4) : 0;
-                        if (r >= 0)
+                        if (r >= 0 && g != G_ALL)
                                 r = match_group(c, &rule, pr, g);
                         if (r >= 0)
                                 r = emit(c, pr->chain, chain, &rule);
@@ -790,6 +792,38 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         return pst_rule_add(c->rs, c->base[k], &r);
 }
 
+/*
+ * A trusted zone: everything that comes from it is accepted, in input and
+ * in forward, to any destination.  Near the top of the base chain (after
+ * the conntrack verdicts, loopback and the ipv6 = false drop, which is the
+ * whole policy's word), so no rule and no drop further down sees its
+ * packets.  "From" only: traffic to the zone is what the rules say, or a
+ * trusted Docker bridge would be open to the Internet.  A zone with
+ * networks is its interfaces AND its addresses, as everywhere else.
+ */
+static int trusted_zone(struct compiler *c, uint32_t chain, const struct pst_zone *z) {
+        struct pst_rule r = { .counter = true, .verdict = { PST_V_ACCEPT, 0 }, .origin = origin_of(c, &z->loc) };
+        int e = 0;
+
+        snprintf(r.comment, sizeof(r.comment), "trusted zone %s", z->name);
+        if (z->nifs)
+                e = match_ifnames(c, &r, PST_F_IIFNAME, z);
+        if (e < 0)
+                return e;
+        if (!z->nets.n)
+                return pst_rule_add(c->rs, chain, &r);
+        for (int fam = FAM_4; e >= 0 && fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
+                struct pst_rule rf = r;
+
+                if (!(fam == FAM_4 ? z->nets.has4 : z->nets.has6))
+                        continue;
+                e = match_named(c, &rf, fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR, "zone", z->name, fam);
+                if (e >= 0)
+                        e = pst_rule_add(c->rs, chain, &rf);
+        }
+        return e;
+}
+
 static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         const struct pst_options *o = &c->p->options;
         uint32_t ch = c->base[k];
@@ -811,6 +845,9 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
                 pst_match_eq(&r.match[0], PST_F_NFPROTO, &nfproto6, false);
                 e = pst_rule_add(c->rs, ch, &r);
         }
+        for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++)
+                if (c->p->zones[zi]->trusted)
+                        e = trusted_zone(c, ch, c->p->zones[zi]);
         if (e >= 0 && o->ipv6 && k == PST_INPUT) {
                 /* neighbour discovery: without it IPv6 stops working */
                 static const uint8_t nd[] = { 134, 135, 136 };
@@ -851,7 +888,9 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                         c.zone_chain[k][i] = ZONE_CHAIN_NONE;
         }
         r = pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &c.base[PST_INPUT]);
-        if (r >= 0)
+        /* options.forward = "unmanaged": no forward chain (the loader refused forward rules) */
+        c.base[PST_FORWARD] = UINT32_MAX;
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &c.base[PST_FORWARD]);
 
         for (size_t i = 0; r >= 0 && i < p->nzones; i++)
@@ -889,7 +928,7 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
         if (r < 0)
                 goto out;
         r = base_chain(&c, PST_INPUT);
-        if (r >= 0)
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = base_chain(&c, PST_FORWARD);
         if (r >= 0 && pst_diag_has_errors(diag))
                 r = -EINVAL;

@@ -390,9 +390,40 @@ static int parse_icmp_level(struct loader *l, const config_setting_t *s, const c
         return pst_cfg_error(&l->c, s, "%s '%s' is not valid; expected none, essential, ping or all", what, v);
 }
 
+/*
+ * options.forward: "managed" (the default) or "unmanaged", for a host where
+ * Docker, libvirt or another tool owns forwarding.  Unmanaged, postern
+ * installs no forward base chain at all (a chain of ours with policy drop
+ * would drop what the other tool accepts: every base chain on a hook must
+ * accept a packet), so forward_icmp has nothing to act on and is refused
+ * here; forward rules are refused once every file is read
+ * (check_unmanaged_forward).
+ */
+static int load_forward_option(struct loader *l, const config_setting_t *g) {
+        const config_setting_t *s = config_setting_get_member(g, "forward"), *icmp;
+        const char *v;
+
+        if (!s)
+                return 0;
+        if (pst_cfg_string(&l->c, s, "options.forward", 16, &v) < 0)
+                return -EINVAL;
+        if (streq(v, "managed"))
+                l->p->options.forward_unmanaged = false;
+        else if (streq(v, "unmanaged"))
+                l->p->options.forward_unmanaged = true;
+        else
+                return pst_cfg_error(&l->c, s, "options.forward must be \"managed\" or \"unmanaged\", not \"%s\"",
+                                     v);
+        icmp = config_setting_get_member(g, "forward_icmp");
+        if (l->p->options.forward_unmanaged && icmp)
+                return pst_cfg_error(&l->c, icmp, "options.forward_icmp has no effect with options.forward = "
+                                     "\"unmanaged\" (postern installs no forward chain); remove it");
+        return 0;
+}
+
 static int load_options(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "ipv6", "icmp", "forward_icmp", "log_drops", "log_prefix", "log_rate",
-                                            "backend", NULL };
+                                            "backend", "forward", NULL };
         struct pst_options *o = &l->p->options;
         const config_setting_t *s;
         int r = 0;
@@ -443,6 +474,8 @@ static int load_options(struct loader *l, const config_setting_t *g) {
                         r = pst_cfg_error(&l->c, s, "options.backend must be \"auto\", \"nftables\" or "
                                           "\"iptables\", not \"%s\"", v);
         }
+        if (load_forward_option(l, g) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -477,7 +510,7 @@ static int zone_if_item(struct pst_cfg *c, const config_setting_t *item, void *u
 }
 
 static int load_zone(struct loader *l, const config_setting_t *g) {
-        static const char *const keys[] = { "interfaces", "networks", NULL };
+        static const char *const keys[] = { "interfaces", "networks", "trusted", NULL };
         _cleanup_(zone_freep) struct pst_zone *z = NULL;
         const config_setting_t *s;
         int r = 0;
@@ -499,6 +532,13 @@ static int load_zone(struct loader *l, const config_setting_t *g) {
         if ((s = config_setting_get_member(g, "networks")))
                 r |= pst_cfg_foreach_scalar(&l->c, s, "networks", false, addr_item,
                                             &(struct addrs_ctx) { l, &z->nets, PST_HOST_ADDRS_MAX });
+        if ((s = config_setting_get_member(g, "trusted"))) {
+                char what[PST_NAME_LEN + 16];
+
+                snprintf(what, sizeof(what), "zones.%s.trusted", z->name);
+                if (pst_cfg_bool(&l->c, s, what, &z->trusted) < 0)
+                        r = -EINVAL;
+        }
         if (r < 0)
                 return -EINVAL;
         if (z->nifs == 0 && z->nets.n == 0)
@@ -621,6 +661,8 @@ static int load_service(struct loader *l, const config_setting_t *g) {
         const char *name = config_setting_name(g);
         int r;
 
+        if (streq(name, "all") || streq(name, "any"))
+                return pst_cfg_error(&l->c, g, "'%s' is reserved and cannot name a service", name);
         prev = pst_catalog_find(l->cat, name);
         if (prev)
                 return pst_cfg_error(&l->c, g, "service '%s' is already in the catalog (%s:%u); choose another "
@@ -752,6 +794,49 @@ static int restrict_service(struct loader *l, struct pst_cfg *c, const config_se
         return 0;
 }
 
+/*
+ * allow = "all": every protocol — a rule without any layer-4 match, so GRE,
+ * ESP, AH, SCTP pass as well as TCP, UDP and ICMP.  An inline service like
+ * "tcp/25" (kept out of name lookups), so that it composes with from/to
+ * like any other.  "any" is what from/to say for every address; as a
+ * service it gets a hint instead of the nearest catalog name ("dns"), and
+ * so do "proto/all" and "all/tcp".
+ */
+static int all_service(struct pst_cfg *c, const config_setting_t *item, const char *name,
+                       struct pst_service **ret) {
+        struct pst_service *svc;
+
+        if (streq(name, "any"))
+                return pst_cfg_error(c, item, "unknown service 'any'; every protocol is written allow = \"all\" "
+                                     "(\"any\" is for from and to)");
+        if (streq(name, "proto/all"))
+                return pst_cfg_error(c, item, "'proto/all' is not an IP protocol; every protocol is written "
+                                     "allow = \"all\"");
+        if (!streq(name, "all"))
+                return pst_cfg_error(c, item, "'%s': \"all\" is every protocol and has no ports to restrict; "
+                                     "every port of one protocol is \"tcp/1-65535\" or \"udp/1-65535\"", name);
+        svc = calloc(1, sizeof(*svc));
+        if (!svc)
+                return -ENOMEM;
+        strcpy(svc->name, "all");
+        svc->all = true;
+        svc->loc = pst_cfg_loc(c, item);
+        *ret = svc;
+        return 0;
+}
+
+/* "all" with other services in one rule: they add nothing, and a reader
+ * would wonder which one is meant; refused rather than absorbed. */
+static int check_all_alone(struct pst_cfg *c, const config_setting_t *item, const struct pst_prule *ru,
+                           const struct pst_service *svc) {
+        for (size_t i = 0; i < ru->nsvc; i++)
+                if (ru->svc[i]->all || svc->all)
+                        return pst_cfg_error(c, item, "'%s': \"all\" already allows every protocol; write "
+                                             "allow = \"all\" alone, or the services without it",
+                                             svc->name);
+        return 0;
+}
+
 /* One service name of an allow list or a group (not a group's name): an
  * inline service, a restriction, a policy or catalog service. */
 static int resolve_service(struct loader *l, struct pst_cfg *c, const config_setting_t *item,
@@ -764,7 +849,9 @@ static int resolve_service(struct loader *l, struct pst_cfg *c, const config_set
                 return pst_cfg_error(c, item, "services must be names (strings) such as \"smtp\" or \"tcp/2222\", "
                                      "not %s", pst_cfg_type_name(item));
         name = config_setting_get_string(item);
-        if (strchr(name, '/') && !pst_service_is_inline(name))
+        if (streq(name, "all") || streq(name, "any") || strncmp(name, "all/", 4) == 0 || streq(name, "proto/all"))
+                r = all_service(c, item, name, &inl);
+        else if (strchr(name, '/') && !pst_service_is_inline(name))
                 r = restrict_service(l, c, item, name, &inl);
         else
                 r = pst_service_parse_inline(c, item, name, &inl);
@@ -920,6 +1007,9 @@ static int resolve_group(struct loader *l, struct pst_group **stack, unsigned de
                         k = group_member_group(l, e, stack, depth, (struct pst_group *) sub);
                 else {
                         k = resolve_service(l, &l->c, e, &svc);
+                        if (k >= 0 && svc->all)
+                                k = pst_cfg_error(&l->c, e, "group '%s': \"all\" cannot be in a group; it "
+                                                  "stands alone, as allow = \"all\"", g->name);
                         if (k >= 0)
                                 k = group_append(l, e, g, svc);
                 }
@@ -969,6 +1059,10 @@ static int resolve_groups(struct loader *l) {
 /* allow = "outlook": the group's services, each remembering the group */
 static int rule_add_group(struct pst_cfg *c, const config_setting_t *item, struct pst_prule *ru,
                           const struct pst_group *g) {
+        for (size_t i = 0; i < ru->nsvc; i++)
+                if (ru->svc[i]->all)
+                        return pst_cfg_error(c, item, "'%s': \"all\" already allows every protocol; write "
+                                             "allow = \"all\" alone, or the services without it", g->name);
         for (size_t i = 0; i < g->nsvc; i++) {
                 if (ru->nsvc >= PST_RULE_ITEMS_MAX)
                         return pst_cfg_error(c, item, "too many services in one rule (at most %d, the groups' "
@@ -1013,6 +1107,8 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
                 return r;
         if (ru->nsvc >= PST_RULE_ITEMS_MAX)
                 return pst_cfg_error(c, item, "too many services in one rule (at most %d)", PST_RULE_ITEMS_MAX);
+        if (check_all_alone(c, item, ru, svc) < 0)
+                return -EINVAL;
         ru->via[ru->nsvc] = NULL;
         ru->svc[ru->nsvc++] = svc;
         return 0;
@@ -1399,6 +1495,24 @@ static int load_rule_sections(struct loader *l, config_t *cfg) {
         return r;
 }
 
+/* options.forward = "unmanaged": a forward rule would have no chain to go in */
+static int check_unmanaged_forward(struct loader *l) {
+        int r = 0;
+
+        if (!l->p->options.forward_unmanaged)
+                return 0;
+        for (size_t i = 0; i < l->p->nrules; i++) {
+                const struct pst_prule *pr = &l->p->rules[i];
+
+                if (pr->chain == PST_FORWARD)
+                        r = pst_error(l->diag, -EINVAL, pr->loc.file, pr->loc.line,
+                                      "a forward rule, but options.forward = \"unmanaged\" (%s): postern "
+                                      "installs no forward chain; remove the rule or manage forwarding",
+                                      l->p->path);
+        }
+        return r;
+}
+
 static int conf_filter(const struct dirent *de) {
         size_t l = strlen(de->d_name);
 
@@ -1528,7 +1642,7 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned so
                 r = pst_error(diag, -EINVAL, path, 0,
                               "no input or forward rules: this policy would drop all new connections; write "
                               "input = (); to mean that");
-        if (r == 0 && pst_diag_has_errors(diag))
+        if (r == 0 && (check_unmanaged_forward(&l) < 0 || pst_diag_has_errors(diag)))
                 r = -EINVAL;
         if (r == 0)
                 *ret = TAKE_PTR(p);

@@ -45,6 +45,7 @@ struct pst_options {
         char log_prefix[128];
         uint32_t log_rate; /* per minute */
         enum pst_backend_kind backend; /* who installs the ruleset */
+        bool forward_unmanaged; /* options.forward = "unmanaged": no forward base chain at all */
 };
 
 struct pst_addrs {
@@ -65,6 +66,7 @@ struct pst_zone {
         size_t nifs;
         struct pst_ifname ifs[PST_ZONE_IFS_MAX];
         struct pst_addrs nets;
+        bool trusted; /* trusted = true: everything from the zone is accepted (input and forward) */
 };
 
 struct pst_host {

@@ -38,6 +38,7 @@ NS_HUT="postern-hut-$TOPO_ID"
 NS_OUT="postern-out-$TOPO_ID"
 NS_LAN="postern-lan-$TOPO_ID"
 NS_SRV="postern-srv-$TOPO_ID"
+NS_CTR="postern-ctr-$TOPO_ID"   # a container behind a bridge in the hut (docker-host.sh)
 TOPO_TMP=""
 TOPO_PIDS=()
 TOPO_CREATED=()
@@ -56,6 +57,7 @@ ns_of() {
         out) echo "$NS_OUT" ;;
         lan) echo "$NS_LAN" ;;
         srv) echo "$NS_SRV" ;;
+        ctr) echo "$NS_CTR" ;;
         *) die "unknown role $1" ;;
         esac
 }
@@ -299,7 +301,7 @@ probe_line() {
 # (eval.sh replaces it with the ruleset evaluator.)
 run_probes() {
         local dir=$1 i n=${#Q_EXP[@]} role pids=()
-        for role in hut out lan srv; do
+        for role in hut out lan srv ctr; do
                 for ((i = 0; i < n; i++)); do
                         [ "${Q_ROLE[$i]}" = "$role" ] && probe_line $i
                 done > "$dir/in.$role"

@@ -563,6 +563,67 @@ static void test_explain_group(void **state) {
         unlink(path);
 }
 
+/* allow = "all", a trusted zone and forward = "unmanaged", compiled from text */
+static const char all_text[] =
+        "options = { icmp = \"none\"; log_drops = true; };\n"
+        "zones = {\n"
+        "  wan = { interfaces = [\"ppp0\"]; };\n"
+        "  lan = { interfaces = [\"eth1\"]; networks = [\"198.18.1.0/24\"]; };\n"
+        "  docker = { interfaces = [\"docker0\", \"br-+\"]; trusted = true; };\n"
+        "};\n"
+        "forward = ( { allow = \"all\"; from = \"lan\"; to = \"wan\"; } );\n";
+
+static struct pst_packet fwd4(const char *src, const char *dst, uint8_t l4proto, const char *iif, const char *oif) {
+        struct pst_packet p = tcp4(src, dst, 80, iif);
+
+        p.l4proto = l4proto;
+        snprintf(p.oifname, sizeof(p.oifname), "%s", oif);
+        return p;
+}
+
+static void test_all_trusted_unmanaged(void **state) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL, *u = NULL;
+        struct pst_packet p;
+        struct pst_eval_result r;
+        char path[64], upath[64];
+
+        c = compile_text(all_text, path);
+        /* "all": GRE, ESP, SCTP and TCP from the LAN to the Internet, nothing back in */
+        for (unsigned i = 0; i < 4; i++) {
+                static const uint8_t protos[] = { 47, 50, 132, IPPROTO_TCP };
+
+                p = fwd4("198.18.1.10", "198.18.3.5", protos[i], "eth1", "ppp0");
+                expect_explained(c, PST_HOOK_FORWARD, &p, 7, "all");
+                p = fwd4("198.18.3.5", "198.18.1.10", protos[i], "ppp0", "eth1");
+                r = run(c->ruleset, PST_HOOK_FORWARD, &p);
+                assert_int_equal(r.verdict, PST_V_DROP);
+                assert_true(r.by_policy);
+        }
+        /* the zone is its interface and its network: a spoofed source is not the LAN */
+        p = fwd4("198.18.7.7", "198.18.3.5", 47, "eth1", "ppp0");
+        assert_int_equal(run(c->ruleset, PST_HOOK_FORWARD, &p).verdict, PST_V_DROP);
+        /* trusted: everything from the bridges, to the host and onwards; the zone's line */
+        p = tcp4("198.18.5.2", "198.18.5.1", 3306, "docker0");
+        expect_explained(c, PST_HOOK_INPUT, &p, 5, "trusted zone");
+        p = fwd4("198.18.6.2", "198.18.3.5", 50, "br-1a2b3c", "ppp0");
+        r = run(c->ruleset, PST_HOOK_FORWARD, &p);
+        assert_int_equal(r.verdict, PST_V_ACCEPT);
+        assert_int_equal(r.origin.line, 5);
+        /* ... but not to them */
+        p = fwd4("198.18.3.5", "198.18.5.2", IPPROTO_TCP, "ppp0", "docker0");
+        assert_int_equal(run(c->ruleset, PST_HOOK_FORWARD, &p).verdict, PST_V_DROP);
+        unlink(path);
+
+        /* unmanaged: no forward chain, the packet is not ours to judge */
+        u = compile_text("options = { forward = \"unmanaged\"; };\ninput = ();\n", upath);
+        for (size_t i = 0; i < u->ruleset->nchains; i++)
+                assert_int_not_equal(u->ruleset->chains[i].hook, PST_HOOK_FORWARD);
+        r = run(u->ruleset, PST_HOOK_FORWARD, &p);
+        assert_int_equal(r.verdict, PST_V_ACCEPT);
+        assert_true(r.by_policy);
+        unlink(upath);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_chains),
@@ -576,6 +637,7 @@ int main(void) {
                 cmocka_unit_test(test_lockout_check),
                 cmocka_unit_test(test_explain),
                 cmocka_unit_test(test_explain_group),
+                cmocka_unit_test(test_all_trusted_unmanaged),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
