@@ -52,3 +52,6 @@
 #define POSTERN_BUS_PROP_CONFIRM_DEADLINE "ConfirmDeadline" /* t: CLOCK_REALTIME µs, 0 = nothing pending */
 #define POSTERN_BUS_PROP_ROLLBACK_DIGEST "RollbackDigest"   /* s: what goes back without Confirm(), "" */
 #define POSTERN_BUS_PROP_ROLLBACKS "Rollbacks"              /* t */
+/* s: other tables' base chains that can drop what ours accepts, one a line ("" none; drift.c) */
+#define POSTERN_BUS_PROP_FOREIGN_DROPS "ForeignDrops"
+#define POSTERN_BUS_PROP_APPLY_USEC "ApplyUsec" /* t: how long the last full apply took, µs */

@@ -237,6 +237,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_RECHECKS, "t", NULL, FIELD(rechecks), 0),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_SET_UPDATES, "t", NULL, FIELD(set_updates), 0),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_RESYNCS, "t", property_get_resyncs, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_FOREIGN_DROPS, "s", NULL, FIELD(foreign), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLY_USEC, "t", NULL, FIELD(apply_usec), 0),
         /* UNPRIVILEGED: bus_verify_caller() decides, see there */
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RELOAD, SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * posternctl stats / metrics (ctl-stats.h).
+ *
+ * The kernel's rules of our table come in chain order; the n-th rule of
+ * chain C is rs's n-th rule of C when both come from the same ruleset.  A
+ * rule whose comment differs from rs's (the policy was changed since, or
+ * someone else edited the table) is not attributed: rule="?".
+ *
+ * Metrics (one sample per policy rule and chain: a policy rule that became
+ * several kernel rules, IPv4 and IPv6, is summed into one series):
+ *   postern_rule_packets_total{chain,rule,comment}, postern_rule_bytes_total
+ *   postern_rules                     kernel rules in the table
+ *   with posternd: postern_generation, postern_last_apply_timestamp_seconds,
+ *   postern_last_apply_duration_seconds, postern_address_set_updates_total,
+ *   postern_rollbacks_total
+ *   drops by zone and port: metrics_drops() below, the drop log's hook.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl-bus.h"
+#include "ctl-stats.h"
+#include "json.h"
+#include "nft-observe.h"
+#include "snapshot.h"
+#include "util.h"
+
+enum { EXIT_SYSTEM = 2 }; /* posternctl's */
+#define ORIGIN_MAX 512 /* "FILE:LINE" */
+
+int ctl_stats_running(struct pst_ruleset **ret) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_free_ char *path = NULL;
+        struct pst_snapshot_meta meta;
+        uint32_t gen;
+        int r;
+
+        r = ctl_bus_save_running(&path, &gen);
+        if (r < 0)
+                return r;
+        r = pst_snapshot_load(path, &rs, &meta);
+        (void) unlink(path); /* the whole ruleset: not left lying around */
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(rs);
+        return 0;
+}
+
+/* The policy rule behind the kernel's rule, or NULL. */
+static const struct pst_rule *origin_rule(const struct pst_ruleset *rs, const struct pst_rule_counter *k) {
+        int ci = rs ? pst_chain_find(rs, k->chain) : -1;
+        const struct pst_chain *c;
+
+        if (ci < 0)
+                return NULL;
+        c = &rs->chains[ci];
+        if (k->index >= c->n || !streq(c->rules[k->index].comment, k->comment))
+                return NULL;
+        return &c->rules[k->index];
+}
+
+static void format_origin(const struct pst_ruleset *rs, const struct pst_rule *pr, char *buf, size_t size) {
+        const char *file = pr ? pst_origin_file(rs, pr->origin) : NULL;
+
+        if (!pr)
+                snprintf(buf, size, "?");
+        else if (file && *file)
+                snprintf(buf, size, "%s:%" PRIu32, file, pr->origin.line);
+        else
+                snprintf(buf, size, "built-in");
+}
+
+static int dump(struct pst_counters *k) {
+        int r = pst_counters_dump(PST_TABLE, k);
+
+        if (r == -ENOENT)
+                fprintf(stderr, "posternctl: table inet %s does not exist in this network namespace\n", PST_TABLE);
+        else if (r == -EPERM)
+                fprintf(stderr, "posternctl: reading table inet %s needs CAP_NET_ADMIN (run as root)\n", PST_TABLE);
+        else if (r < 0)
+                fprintf(stderr, "posternctl: cannot dump table inet %s: %s\n", PST_TABLE, strerror(-r));
+        return r < 0 ? (r == -ENOENT ? 1 : EXIT_SYSTEM) : 0;
+}
+
+static void stats_json(const struct pst_ruleset *rs, const struct pst_counters *k) {
+        struct pst_json j;
+
+        pst_json_init(&j, stdout);
+        pst_json_begin_object(&j, NULL);
+        pst_json_bool(&j, "ok", true);
+        pst_json_begin_array(&j, "rules");
+        for (size_t i = 0; i < k->n; i++) {
+                const struct pst_rule *pr = origin_rule(rs, &k->v[i]);
+                const char *file = pr ? pst_origin_file(rs, pr->origin) : NULL;
+
+                if (!k->v[i].counter)
+                        continue;
+                pst_json_begin_object(&j, NULL);
+                pst_json_string(&j, "chain", k->v[i].chain);
+                pst_json_int(&j, "index", k->v[i].index);
+                pst_json_int(&j, "handle", (long long) k->v[i].handle);
+                pst_json_string(&j, "file", file && *file ? file : NULL);
+                pst_json_int(&j, "line", pr ? pr->origin.line : 0);
+                pst_json_string(&j, "comment", k->v[i].comment);
+                pst_json_int(&j, "packets", (long long) k->v[i].packets);
+                pst_json_int(&j, "bytes", (long long) k->v[i].bytes);
+                pst_json_end_object(&j);
+        }
+        pst_json_end_array(&j);
+        pst_json_end_object(&j);
+}
+
+int ctl_stats(const struct pst_ruleset *rs, bool json) {
+        _cleanup_(pst_counters_clear) struct pst_counters k = {};
+        int r = dump(&k);
+
+        if (r)
+                return r;
+        if (json) {
+                stats_json(rs, &k);
+                return 0;
+        }
+        printf("%-10s %-5s %12s %14s  %-32s %s\n", "CHAIN", "RULE", "PACKETS", "BYTES", "POLICY", "COMMENT");
+        for (size_t i = 0; i < k.n; i++) {
+                char origin[ORIGIN_MAX];
+
+                if (!k.v[i].counter)
+                        continue;
+                format_origin(rs, origin_rule(rs, &k.v[i]), origin, sizeof(origin));
+                printf("%-10s %-5" PRIu32 " %12" PRIu64 " %14" PRIu64 "  %-32s %s\n", k.v[i].chain, k.v[i].index,
+                       k.v[i].packets, k.v[i].bytes, origin, k.v[i].comment);
+        }
+        return 0;
+}
+
+/* ---- metrics ---- */
+
+/* A label value as the exposition format wants it: \\, \" and \n escaped. */
+static void put_label(FILE *f, const char *name, const char *v, bool last) {
+        fprintf(f, "%s=\"", name);
+        for (; *v; v++) {
+                if (*v == '\\' || *v == '"')
+                        fputc('\\', f);
+                if (*v == '\n')
+                        fputs("\\n", f);
+                else
+                        fputc(*v, f);
+        }
+        fputs(last ? "\"" : "\",", f);
+}
+
+struct series {
+        const char *chain, *comment;
+        char rule[ORIGIN_MAX];
+        uint64_t packets, bytes;
+};
+
+/* One series per (chain, policy rule, comment), in first-seen order. */
+static int group(const struct pst_ruleset *rs, const struct pst_counters *k, struct series **ret, size_t *ret_n) {
+        _cleanup_free_ struct series *v = NULL;
+        size_t n = 0, cap = 0;
+
+        for (size_t i = 0; i < k->n; i++) {
+                struct series s = { .chain = k->v[i].chain, .comment = k->v[i].comment };
+                size_t at = n;
+
+                if (!k->v[i].counter)
+                        continue;
+                format_origin(rs, origin_rule(rs, &k->v[i]), s.rule, sizeof(s.rule));
+                /* the kernel rules of one policy rule are neighbours: look back a little only */
+                for (size_t b = n; b > 0 && n - b < 8; b--)
+                        if (streq(v[b - 1].chain, s.chain) && streq(v[b - 1].rule, s.rule) &&
+                            streq(v[b - 1].comment, s.comment))
+                                at = b - 1;
+                if (at == n) {
+                        if (GROW(v, cap, n + 1, PST_COUNTERS_MAX) < 0)
+                                return -ENOMEM;
+                        v[n++] = s;
+                }
+                v[at].packets += k->v[i].packets;
+                v[at].bytes += k->v[i].bytes;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+static void put_rule_family(FILE *f, const struct series *v, size_t n, bool bytes) {
+        const char *name = bytes ? "postern_rule_bytes_total" : "postern_rule_packets_total";
+
+        fprintf(f, "# HELP %s %s matched by a rule of the postern policy (table inet %s counters).\n", name,
+                bytes ? "Bytes" : "Packets", PST_TABLE);
+        fprintf(f, "# TYPE %s counter\n", name);
+        for (size_t i = 0; i < n; i++) {
+                fprintf(f, "%s{", name);
+                put_label(f, "chain", v[i].chain, false);
+                put_label(f, "rule", v[i].rule, false);
+                put_label(f, "comment", v[i].comment, true);
+                fprintf(f, "} %" PRIu64 "\n", bytes ? v[i].bytes : v[i].packets);
+        }
+}
+
+static void put_gauge(FILE *f, const char *name, const char *type, const char *help, const char *value) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", name, help, name, type, name, value);
+}
+
+/*
+ * The drop log's figures (postern_drops_total{zone,proto,port}) belong
+ * here: the drop-log side adds its families to f when it has them.
+ */
+static void metrics_drops(FILE *f) {
+        (void) f;
+}
+
+static void put_daemon(FILE *f) {
+        struct ctl_figures d;
+        char v[64];
+
+        if (ctl_bus_figures(&d) < 0 || !d.applied)
+                return; /* no posternd (or nothing applied): only what the kernel says */
+        snprintf(v, sizeof(v), "%" PRIu64, d.generation);
+        put_gauge(f, "postern_generation", "gauge", "Full applies of the policy since posternd started.", v);
+        snprintf(v, sizeof(v), "%" PRIu64 ".%06" PRIu64, d.applied_at / 1000000, d.applied_at % 1000000);
+        put_gauge(f, "postern_last_apply_timestamp_seconds", "gauge", "When the running ruleset was applied.", v);
+        snprintf(v, sizeof(v), "%" PRIu64 ".%06" PRIu64, d.apply_usec / 1000000, d.apply_usec % 1000000);
+        put_gauge(f, "postern_last_apply_duration_seconds", "gauge",
+                  "How long the last full apply took (load, compile, commit).", v);
+        snprintf(v, sizeof(v), "%" PRIu64, d.set_updates);
+        put_gauge(f, "postern_address_set_updates_total", "counter",
+                  "Interface-address set updates sent to the kernel.", v);
+        snprintf(v, sizeof(v), "%" PRIu64, d.rollbacks);
+        put_gauge(f, "postern_rollbacks_total", "counter", "Applies rolled back for want of a confirmation.", v);
+}
+
+int ctl_metrics(const struct pst_ruleset *rs, FILE *f) {
+        _cleanup_(pst_counters_clear) struct pst_counters k = {};
+        _cleanup_free_ struct series *v = NULL;
+        size_t n = 0;
+        char nrules[32];
+        int r = dump(&k);
+
+        if (r)
+                return r;
+        if (group(rs, &k, &v, &n) < 0)
+                return EXIT_SYSTEM;
+        put_rule_family(f, v, n, false);
+        put_rule_family(f, v, n, true);
+        snprintf(nrules, sizeof(nrules), "%zu", k.n);
+        put_gauge(f, "postern_rules", "gauge", "Rules in table inet postern.", nrules);
+        put_daemon(f);
+        metrics_drops(f);
+        return fflush(f) == 0 ? 0 : EXIT_SYSTEM;
+}
