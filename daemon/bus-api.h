@@ -34,6 +34,9 @@
 /* () -> (s path, u generation): the running ruleset written to path (snapshot.h), and the
  * kernel's ruleset generation after posternd's last commit; Busy when it cannot vouch for it */
 #define POSTERN_BUS_METHOD_SAVE_RUNNING "SaveRunning"
+/* () -> (a(sut) hits): per rule of table inet postern, in the kernel's order, its chain, its
+ * position in it and when it last matched (CLOCK_REALTIME µs, 0 = not since the apply) */
+#define POSTERN_BUS_METHOD_RULE_HITS "RuleHits"
 #define POSTERN_BUS_SIGNAL_APPLIED "Applied" /* (t generation, s digest) */
 #define POSTERN_BUS_SIGNAL_ROLLED_BACK "RolledBack" /* (t generation, s digest): what is back */
 

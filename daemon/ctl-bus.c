@@ -517,3 +517,40 @@ int ctl_bus_figures(struct ctl_figures *ret) {
         status_clear(&st);
         return r;
 }
+
+int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ struct ctl_hit *v = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        if (libsystemd_open() < 0)
+                return -ENOPKG;
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE,
+                                       POSTERN_BUS_METHOD_RULE_HITS, &e, &reply, "");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(sut)");
+        while (r >= 0) {
+                const char *chain;
+                uint32_t index;
+                uint64_t last;
+
+                r = sd_bus_message_read(reply, "(sut)", &chain, &index, &last);
+                if (r <= 0)
+                        break;
+                if (GROW(v, cap, n + 1, CTL_HITS_MAX) < 0)
+                        return -E2BIG;
+                v[n] = (struct ctl_hit) { .index = index, .last_usec = last };
+                snprintf(v[n].chain, sizeof(v[n].chain), "%s", chain);
+                n++;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}

@@ -51,3 +51,12 @@ struct ctl_figures {
         bool applied; /* State is "applied" */
 };
 int ctl_bus_figures(struct ctl_figures *ret);
+
+/* RuleHits(): when each rule of the table last matched (quiet, as above). */
+struct ctl_hit {
+        char chain[64];
+        uint32_t index;
+        uint64_t last_usec; /* CLOCK_REALTIME; 0: not since the apply */
+};
+#define CTL_HITS_MAX 1000000
+int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n);

@@ -19,6 +19,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl-bus.h"
@@ -73,8 +74,33 @@ static void format_origin(const struct pst_ruleset *rs, const struct pst_rule *p
                 snprintf(buf, size, "built-in");
 }
 
-static int dump(struct pst_counters *k) {
-        int r = pst_counters_dump(PST_TABLE, k);
+/* posternd's last-hit times, when it runs here (quietly none otherwise) */
+struct hits {
+        struct ctl_hit *v;
+        size_t n;
+};
+
+static void hits_clear(struct hits *h) {
+        free(h->v);
+}
+
+/* The last hit of the kernel's i-th rule k (both lists come in the kernel's order), 0: unknown. */
+static uint64_t last_hit(const struct hits *h, size_t i, const struct pst_rule_counter *k) {
+        if (i < h->n && h->v[i].index == k->index && streq(h->v[i].chain, k->chain))
+                return h->v[i].last_usec;
+        for (size_t j = 0; j < h->n; j++)
+                if (h->v[j].index == k->index && streq(h->v[j].chain, k->chain))
+                        return h->v[j].last_usec;
+        return 0;
+}
+
+static int dump(struct pst_counters *k, struct hits *h) {
+        int r;
+
+        /* first: RuleHits() samples the counters, so that ours are not older than its times */
+        if (ctl_bus_rule_hits(&h->v, &h->n) < 0)
+                *h = (struct hits) {};
+        r = pst_counters_dump(PST_TABLE, k);
 
         if (r == -ENOENT)
                 fprintf(stderr, "posternctl: table inet %s does not exist in this network namespace\n", PST_TABLE);
@@ -85,7 +111,7 @@ static int dump(struct pst_counters *k) {
         return r < 0 ? (r == -ENOENT ? 1 : EXIT_SYSTEM) : 0;
 }
 
-static void stats_json(const struct pst_ruleset *rs, const struct pst_counters *k) {
+static void stats_json(const struct pst_ruleset *rs, const struct pst_counters *k, const struct hits *h) {
         struct pst_json j;
 
         pst_json_init(&j, stdout);
@@ -107,31 +133,47 @@ static void stats_json(const struct pst_ruleset *rs, const struct pst_counters *
                 pst_json_string(&j, "comment", k->v[i].comment);
                 pst_json_int(&j, "packets", (long long) k->v[i].packets);
                 pst_json_int(&j, "bytes", (long long) k->v[i].bytes);
+                if (h->v && last_hit(h, i, &k->v[i]))
+                        pst_json_int(&j, "last_hit_usec", (long long) last_hit(h, i, &k->v[i]));
+                else
+                        pst_json_string(&j, "last_hit_usec", NULL); /* null */
                 pst_json_end_object(&j);
         }
         pst_json_end_array(&j);
         pst_json_end_object(&j);
 }
 
+/* "2026-12-02T05:31:07" (local time), "-" when not known or not since the apply */
+static void format_hit(uint64_t usec, char *buf, size_t size) {
+        time_t t = (time_t) (usec / 1000000);
+        struct tm tm;
+
+        if (!usec || !localtime_r(&t, &tm) || !strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm))
+                snprintf(buf, size, "-");
+}
+
 int ctl_stats(const struct pst_ruleset *rs, bool json) {
         _cleanup_(pst_counters_clear) struct pst_counters k = {};
-        int r = dump(&k);
+        _cleanup_(hits_clear) struct hits h = {};
+        int r = dump(&k, &h);
 
         if (r)
                 return r;
         if (json) {
-                stats_json(rs, &k);
+                stats_json(rs, &k, &h);
                 return 0;
         }
-        printf("%-10s %-5s %12s %14s  %-32s %s\n", "CHAIN", "RULE", "PACKETS", "BYTES", "POLICY", "COMMENT");
+        printf("%-10s %-5s %12s %14s  %-19s  %-32s %s\n", "CHAIN", "RULE", "PACKETS", "BYTES", "LAST HIT", "POLICY",
+               "COMMENT");
         for (size_t i = 0; i < k.n; i++) {
-                char origin[ORIGIN_MAX];
+                char origin[ORIGIN_MAX], hit[32];
 
                 if (!k.v[i].counter)
                         continue;
                 format_origin(rs, origin_rule(rs, &k.v[i]), origin, sizeof(origin));
-                printf("%-10s %-5" PRIu32 " %12" PRIu64 " %14" PRIu64 "  %-32s %s\n", k.v[i].chain, k.v[i].index,
-                       k.v[i].packets, k.v[i].bytes, origin, k.v[i].comment);
+                format_hit(last_hit(&h, i, &k.v[i]), hit, sizeof(hit));
+                printf("%-10s %-5" PRIu32 " %12" PRIu64 " %14" PRIu64 "  %-19s  %-32s %s\n", k.v[i].chain,
+                       k.v[i].index, k.v[i].packets, k.v[i].bytes, hit, origin, k.v[i].comment);
         }
         return 0;
 }
@@ -155,11 +197,12 @@ static void put_label(FILE *f, const char *name, const char *v, bool last) {
 struct series {
         const char *chain, *comment;
         char rule[ORIGIN_MAX];
-        uint64_t packets, bytes;
+        uint64_t packets, bytes, last_usec;
 };
 
 /* One series per (chain, policy rule, comment), in first-seen order. */
-static int group(const struct pst_ruleset *rs, const struct pst_counters *k, struct series **ret, size_t *ret_n) {
+static int group(const struct pst_ruleset *rs, const struct pst_counters *k, const struct hits *h, struct series **ret,
+                 size_t *ret_n) {
         _cleanup_free_ struct series *v = NULL;
         size_t n = 0, cap = 0;
 
@@ -182,24 +225,37 @@ static int group(const struct pst_ruleset *rs, const struct pst_counters *k, str
                 }
                 v[at].packets += k->v[i].packets;
                 v[at].bytes += k->v[i].bytes;
+                v[at].last_usec = MAX(v[at].last_usec, last_hit(h, i, &k->v[i]));
         }
         *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
 }
 
-static void put_rule_family(FILE *f, const struct series *v, size_t n, bool bytes) {
-        const char *name = bytes ? "postern_rule_bytes_total" : "postern_rule_packets_total";
+enum family { F_PACKETS, F_BYTES, F_LAST_HIT };
 
-        fprintf(f, "# HELP %s %s matched by a rule of the postern policy (table inet %s counters).\n", name,
-                bytes ? "Bytes" : "Packets", PST_TABLE);
-        fprintf(f, "# TYPE %s counter\n", name);
+static void put_rule_family(FILE *f, const struct series *v, size_t n, enum family fam) {
+        static const char *const names[] = { "postern_rule_packets_total", "postern_rule_bytes_total",
+                                             "postern_rule_last_hit_timestamp_seconds" };
+        static const char *const helps[] = {
+                "Packets matched by a rule of the postern policy (table inet " PST_TABLE " counters).",
+                "Bytes matched by a rule of the postern policy (table inet " PST_TABLE " counters).",
+                "When a rule of the postern policy last matched, as posternd's counter samples saw it.",
+        };
+
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", names[fam], helps[fam], names[fam],
+                fam == F_LAST_HIT ? "gauge" : "counter");
         for (size_t i = 0; i < n; i++) {
-                fprintf(f, "%s{", name);
+                if (fam == F_LAST_HIT && !v[i].last_usec)
+                        continue; /* not since the apply: no sample, rather than 1970 */
+                fprintf(f, "%s{", names[fam]);
                 put_label(f, "chain", v[i].chain, false);
                 put_label(f, "rule", v[i].rule, false);
                 put_label(f, "comment", v[i].comment, true);
-                fprintf(f, "} %" PRIu64 "\n", bytes ? v[i].bytes : v[i].packets);
+                if (fam == F_LAST_HIT)
+                        fprintf(f, "} %" PRIu64 ".%06" PRIu64 "\n", v[i].last_usec / 1000000, v[i].last_usec % 1000000);
+                else
+                        fprintf(f, "} %" PRIu64 "\n", fam == F_BYTES ? v[i].bytes : v[i].packets);
         }
 }
 
@@ -237,17 +293,20 @@ static void put_daemon(FILE *f) {
 
 int ctl_metrics(const struct pst_ruleset *rs, FILE *f) {
         _cleanup_(pst_counters_clear) struct pst_counters k = {};
+        _cleanup_(hits_clear) struct hits h = {};
         _cleanup_free_ struct series *v = NULL;
         size_t n = 0;
         char nrules[32];
-        int r = dump(&k);
+        int r = dump(&k, &h);
 
         if (r)
                 return r;
-        if (group(rs, &k, &v, &n) < 0)
+        if (group(rs, &k, &h, &v, &n) < 0)
                 return EXIT_SYSTEM;
-        put_rule_family(f, v, n, false);
-        put_rule_family(f, v, n, true);
+        put_rule_family(f, v, n, F_PACKETS);
+        put_rule_family(f, v, n, F_BYTES);
+        if (h.v)
+                put_rule_family(f, v, n, F_LAST_HIT);
         snprintf(nrules, sizeof(nrules), "%zu", k.n);
         put_gauge(f, "postern_rules", "gauge", "Rules in table inet postern.", nrules);
         put_daemon(f);

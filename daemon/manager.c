@@ -121,6 +121,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->heal_timer);
         sd_event_source_disable_unref(m->foreign_defer);
         free(m->foreign);
+        manager_hits_free(m);
         sd_event_source_disable_unref(m->confirm_timer);
         sd_event_unref(m->event);
         pst_backend_close(m->backend);
@@ -1136,6 +1137,8 @@ int manager_setup(struct manager *m) {
                 r = sd_event_source_set_enabled(m->heal_timer, SD_EVENT_OFF);
         if (r >= 0)
                 r = manager_foreign_setup(m);
+        if (r >= 0)
+                r = manager_hits_setup(m);
         if (r < 0)
                 return r;
         r = netmon_new(m->event, manager_ifaddrs_changed, m, &m->netmon);

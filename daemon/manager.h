@@ -87,6 +87,10 @@ struct manager {
         /* other tables' base chains that can drop what ours accepts (drift.c) */
         char *foreign;                     /* one a line; NULL: none seen */
         sd_event_source *foreign_defer;
+        /* when each rule last matched (hits.c) */
+        struct manager_hits *hits;
+        sd_event_source *hits_timer;
+        bool hits_failed;
 
         /* a pending apply --confirm: what goes back unless Confirm() comes first */
         struct pst_compiled *previous;          /* NULL: nothing pending */
@@ -154,6 +158,19 @@ bool manager_has_link(struct manager *m, const char *ifname);
 void manager_foreign_check(struct manager *m);
 void manager_foreign_check_soon(struct manager *m);
 int manager_foreign_setup(struct manager *m);
+
+/* The last-hit time of each rule of our table (hits.c), sampled now:
+ * chain, position in it, CLOCK_REALTIME µs (0: not since the apply). */
+struct manager_hit {
+        char chain[64];
+        uint32_t index;
+        uint64_t packets;
+        uint64_t last_usec;
+};
+int manager_hits_setup(struct manager *m);
+void manager_hits_free(struct manager *m);
+int manager_hits_sample(struct manager *m);
+int manager_hits_get(struct manager *m, const struct manager_hit **ret, size_t *ret_n);
 
 /* rules of the running ruleset (0: none of ours) */
 size_t manager_nrules(const struct manager *m);
