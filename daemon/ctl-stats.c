@@ -32,7 +32,7 @@
 enum { EXIT_SYSTEM = 2 }; /* posternctl's */
 #define ORIGIN_MAX 512 /* "FILE:LINE" */
 
-int ctl_stats_running(struct pst_ruleset **ret) {
+int ctl_running_ruleset(struct pst_ruleset **ret, uint32_t *ret_gen, struct pst_snapshot_meta *ret_meta) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
         _cleanup_free_ char *path = NULL;
         struct pst_snapshot_meta meta;
@@ -46,6 +46,10 @@ int ctl_stats_running(struct pst_ruleset **ret) {
         (void) unlink(path); /* the whole ruleset: not left lying around */
         if (r < 0)
                 return r;
+        if (ret_gen)
+                *ret_gen = gen;
+        if (ret_meta)
+                *ret_meta = meta;
         *ret = TAKE_PTR(rs);
         return 0;
 }

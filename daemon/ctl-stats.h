@@ -10,9 +10,11 @@
  */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ir.h"
+#include "snapshot.h"
 
 /* stats: a table (or --json), one line per rule with a counter.  Returns
  * posternctl's exit status. */
@@ -22,6 +24,8 @@ int ctl_stats(const struct pst_ruleset *rs, bool json);
  * node_exporter's textfile collector reads it.  Returns the exit status. */
 int ctl_metrics(const struct pst_ruleset *rs, FILE *f);
 
-/* The daemon's running ruleset (SaveRunning()), or a negative errno when
- * no posternd vouches for one: the caller compiles the policy instead. */
-int ctl_stats_running(struct pst_ruleset **ret);
+/* The daemon's running ruleset (SaveRunning(), the file read and removed),
+ * the kernel's generation after its last commit and the snapshot's meta
+ * (either may be NULL), or a negative errno when no posternd vouches for
+ * one (posternctl diff then reads the kernel, stats compiles the policy). */
+int ctl_running_ruleset(struct pst_ruleset **ret, uint32_t *ret_gen, struct pst_snapshot_meta *ret_meta);

@@ -519,29 +519,29 @@ static int cmd_status(struct ctl *c, char **args) {
 /* What maps the kernel's rules back to policy rules: posternd's running
  * ruleset, else the policy FILE compiled here. */
 static int stats_ruleset(struct ctl *c, const char *path, struct pst_ruleset **ret_run, struct pst_compiled **ret_pc) {
-        if (ctl_stats_running(ret_run) >= 0)
+        if (ctl_running_ruleset(ret_run, NULL, NULL) >= 0)
                 return 0;
         return load_compile(c, path, ret_pc);
 }
 
-static int cmd_stats(struct ctl *c, char **args) {
+static int stats_or_metrics(struct ctl *c, const char *path, bool metrics) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
         _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
-        int r = stats_ruleset(c, args[0], &run, &pc);
+        const struct pst_ruleset *rs;
+        int r = stats_ruleset(c, path, &run, &pc);
 
         if (r)
                 return fail(c, r);
-        return ctl_stats(run ? run : pc->ruleset, c->json);
+        rs = run ? run : pc->ruleset;
+        return metrics ? ctl_metrics(rs, stdout) : ctl_stats(rs, c->json);
+}
+
+static int cmd_stats(struct ctl *c, char **args) {
+        return stats_or_metrics(c, args[0], false);
 }
 
 static int cmd_metrics(struct ctl *c, char **args) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
-        _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
-        int r = stats_ruleset(c, args[0], &run, &pc);
-
-        if (r)
-                return fail(c, r);
-        return ctl_metrics(run ? run : pc->ruleset, stdout);
+        return stats_or_metrics(c, args[0], true);
 }
 
 static int cmd_reload(struct ctl *c, char **args) {

@@ -57,24 +57,23 @@ n=$(grep -c "put generation 1 back" "$DLOG")
 [ "$n" = $((start + 11)) ] || die "$((n - start)) heals logged, expected 11"
 
 
-info "rogue-fw deletes table inet postern → back within 1 s, attributed"
-ip netns exec "$NS" "$T_TMP/rogue-fw" delete table inet postern &
-rpid=$!
-wait "$rpid" || die "rogue-fw delete table failed"
-ms=$(heal_time)
-[ "$ms" -le 1000 ] || die "the deleted table was back after $ms ms (more than 1 s)"
-t_wait_count "$DLOG" "table inet postern was deleted by rogue-fw (pid $rpid): put generation 1 back" 1 5 ||
-        die "no log line naming rogue-fw (pid $rpid)"
-echo "deleted → restored in $ms ms (as measured by polling nft every 10 ms)"
-
-info "rogue-fw inserts a rule → removed within 1 s, attributed"
-ip netns exec "$NS" "$T_TMP/rogue-fw" insert rule inet postern input tcp dport 2525 accept &
-rpid=$!
-wait "$rpid" || die "rogue-fw insert rule failed"
-ms=$(heal_time)
-[ "$ms" -le 1000 ] || die "the foreign rule was still there after $ms ms"
-t_wait_count "$DLOG" "table inet postern was changed by rogue-fw (pid $rpid): put generation 1 back" 1 5 ||
-        die "no log line naming rogue-fw (pid $rpid) for the inserted rule"
+# rogue WHAT VERB ARGS...: rogue-fw runs nft VERB ARGS; the table is back within 1 s and the
+# log says it was WHAT by rogue-fw with rogue-fw's pid
+rogue() {
+        local what=$1 rpid ms
+        shift
+        info "rogue-fw $1 $2 ... → table inet postern back within 1 s, attributed"
+        ip netns exec "$NS" "$T_TMP/rogue-fw" "$@" &
+        rpid=$!
+        wait "$rpid" || die "rogue-fw $* failed"
+        ms=$(heal_time)
+        [ "$ms" -le 1000 ] || die "after rogue-fw $*, the table was back after $ms ms (more than 1 s)"
+        t_wait_count "$DLOG" "table inet postern was $what by rogue-fw (pid $rpid): put generation 1 back" 1 5 ||
+                die "no log line naming rogue-fw (pid $rpid) after rogue-fw $*"
+        echo "$what → restored in $ms ms (as measured by polling nft every 10 ms)"
+}
+rogue deleted delete table inet postern
+rogue changed insert rule inet postern input tcp dport 2525 accept
 [ "$(prop Generation)" = 1 ] || die "a heal changed the Generation"
 
 t0=$(date +%s%6N)
