@@ -2,7 +2,7 @@
 /*
  * Other tables' base chains that can drop what ours accepts (nft-observe.h):
  * looked for after each of our applies and whenever someone else commits to
- * another table, coalesced into one scan per event-loop iteration.  Each
+ * another table: the first at once, then at most one scan per 250 ms.  Each
  * chain is logged once when it appears (a warning naming table and chain)
  * and once when it goes; the current list is the ForeignDrops property,
  * which posternctl status shows.
@@ -15,6 +15,7 @@
 #include "nft-observe.h"
 
 #define FOREIGN_TEXT_MAX (PST_FOREIGN_MAX * 640 + 64)
+#define FOREIGN_SCAN_GAP_USEC (250 * 1000ULL)
 
 static bool has_line(const char *text, const char *line) {
         size_t n = strlen(line);
@@ -84,20 +85,32 @@ void manager_foreign_check(struct manager *m) {
         m->foreign = TAKE_PTR(text);
 }
 
-static int on_foreign_defer(sd_event_source *s, void *userdata) {
-        manager_foreign_check(userdata);
+static int on_foreign_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+
+        m->foreign_scanned = now_usec();
+        manager_foreign_check(m);
         return 0;
 }
 
 int manager_foreign_setup(struct manager *m) {
-        int r = sd_event_add_defer(m->event, &m->foreign_defer, on_foreign_defer, m);
+        int r = sd_event_add_time(m->event, &m->foreign_timer, CLOCK_MONOTONIC, 0, 0, on_foreign_timer, m);
 
         if (r >= 0)
-                r = sd_event_source_set_enabled(m->foreign_defer, SD_EVENT_OFF);
+                r = sd_event_source_set_enabled(m->foreign_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                (void) sd_event_source_set_description(m->foreign_timer, "foreign-chains");
         return r;
 }
 
+/* Soon, but at most once per FOREIGN_SCAN_GAP_USEC: a tool that commits to its own
+ * table all the time costs one scan per gap, not one per commit. */
 void manager_foreign_check_soon(struct manager *m) {
-        if (m->foreign_defer)
-                (void) sd_event_source_set_enabled(m->foreign_defer, SD_EVENT_ONESHOT);
+        int enabled = SD_EVENT_OFF;
+
+        if (!m->foreign_timer || sd_event_source_get_enabled(m->foreign_timer, &enabled) < 0 ||
+            enabled != SD_EVENT_OFF)
+                return;
+        if (sd_event_source_set_time(m->foreign_timer, MAX(now_usec(), m->foreign_scanned + FOREIGN_SCAN_GAP_USEC)) >= 0)
+                (void) sd_event_source_set_enabled(m->foreign_timer, SD_EVENT_ONESHOT);
 }

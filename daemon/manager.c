@@ -119,7 +119,7 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->watch);
         sd_event_source_disable_unref(m->heal_defer);
         sd_event_source_disable_unref(m->heal_timer);
-        sd_event_source_disable_unref(m->foreign_defer);
+        sd_event_source_disable_unref(m->foreign_timer);
         free(m->foreign);
         manager_hits_free(m);
         sd_event_source_disable_unref(m->confirm_timer);

@@ -86,7 +86,8 @@ struct manager {
         int generation_fd;                 /* runtime_dir/generation, rewritten in place (record_generation) */
         /* other tables' base chains that can drop what ours accepts (drift.c) */
         char *foreign;                     /* one a line; NULL: none seen */
-        sd_event_source *foreign_defer;
+        sd_event_source *foreign_timer;
+        uint64_t foreign_scanned;          /* CLOCK_MONOTONIC µs of the last scan */
         /* when each rule last matched (hits.c) */
         struct manager_hits *hits;
         sd_event_source *hits_timer;
@@ -153,8 +154,8 @@ void manager_hint(struct manager *m, const char *why);
 /* Does the kernel (as last read) have a link named ifname? */
 bool manager_has_link(struct manager *m, const char *ifname);
 
-/* Other tables' dropping base chains (drift.c): scan now, or in this
- * event-loop iteration's defer phase; setup from manager_setup(). */
+/* Other tables' dropping base chains (drift.c): scan now, or soon (at
+ * most every 250 ms); setup from manager_setup(). */
 void manager_foreign_check(struct manager *m);
 void manager_foreign_check_soon(struct manager *m);
 int manager_foreign_setup(struct manager *m);
