@@ -268,8 +268,12 @@ static void put_gauge(FILE *f, const char *name, const char *type, const char *h
 }
 
 /*
- * The drop log's figures (postern_drops_total{zone,proto,port}) belong
- * here: the drop-log side adds its families to f when it has them.
+ * The hook for the drop log's figures (issue 16 part 1, posternd's Drops()
+ * method): one family here, after posternd's gauges, e.g.
+ *   # TYPE postern_drops_total counter
+ *   postern_drops_total{zone="wan",protocol="tcp",port="993"} 312
+ * from Drops(0)'s rows (zone, protocol, port, drops), label values through
+ * put_label(), nothing when posternd does not answer.
  */
 static void metrics_drops(FILE *f) {
         (void) f;
