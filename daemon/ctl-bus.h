@@ -43,3 +43,20 @@ int ctl_bus_confirm(bool json);
  * the caller falls back to reading the kernel.
  */
 int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen);
+
+/* posternd's figures for posternctl metrics; quiet: a negative errno when
+ * there is no daemon to ask (or no libsystemd). */
+struct ctl_figures {
+        uint64_t generation, applied_at, apply_usec, set_updates, rollbacks;
+        bool applied; /* State is "applied" */
+};
+int ctl_bus_figures(struct ctl_figures *ret);
+
+/* RuleHits(): when each rule of the table last matched (quiet, as above). */
+struct ctl_hit {
+        char chain[64];
+        uint32_t index;
+        uint64_t last_usec; /* CLOCK_REALTIME; 0: not since the apply */
+};
+#define CTL_HITS_MAX 1000000
+int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n);

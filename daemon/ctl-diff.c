@@ -29,6 +29,7 @@
 #include "ctl-bus.h"
 #include "ctl-diff.h"
 #include "ctl-speak.h"
+#include "ctl-stats.h"
 #include "json.h"
 #include "nft-dump.h"
 #include "nft.h"
@@ -546,17 +547,12 @@ static int live_from_daemon(const char *table, struct pst_live_table **ret, uint
         _cleanup_(pst_live_freep) struct pst_live_table *live = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
         _cleanup_(pst_nft_closep) struct pst_nft *nft = NULL;
-        _cleanup_free_ char *path = NULL;
         struct pst_snapshot_meta meta;
         struct pst_diag d;
         uint32_t gen, g0 = 0, g1 = 0;
         int r;
 
-        r = ctl_bus_save_running(&path, &gen);
-        if (r < 0)
-                return r;
-        r = pst_snapshot_load(path, &run, &meta);
-        (void) unlink(path); /* the whole ruleset: not left lying around */
+        r = ctl_running_ruleset(&run, &gen, &meta);
         if (r < 0)
                 return r;
         if (!streq(run->table, table) || meta.backend != PST_BACKEND_NFTABLES)

@@ -119,6 +119,9 @@ struct manager *manager_free(struct manager *m) {
         sd_event_source_disable_unref(m->watch);
         sd_event_source_disable_unref(m->heal_defer);
         sd_event_source_disable_unref(m->heal_timer);
+        sd_event_source_disable_unref(m->foreign_timer);
+        free(m->foreign);
+        manager_hits_free(m);
         sd_event_source_disable_unref(m->confirm_timer);
         sd_event_unref(m->event);
         pst_backend_close(m->backend);
@@ -259,6 +262,7 @@ static void install(struct manager *m, struct pst_backend *b, struct pst_compile
         m->applied_at = realtime_usec();
         m->state = state;
         record_generation(m);
+        manager_foreign_check_soon(m);
 }
 
 /* diag's errors in the log, LastError, and for a D-Bus reply *ret_msg */
@@ -330,12 +334,13 @@ static int apply_compiled(struct manager *m, const struct pst_compiled *c, enum 
 static void log_applied(struct manager *m, const char *path, uint64_t t0) {
         const struct pst_policy *p = m->running->policy;
 
+        m->apply_usec = now_usec() - t0;
         /* forward = "unmanaged": said once here, so a dropped container is not blamed on postern */
         log_struct(LOG_INFO,
                    "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
                    "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)%s",
-                   m->generation, m->digest, path, now_usec() - t0, path, m->generation, m->digest,
-                   m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0,
+                   m->generation, m->digest, path, m->apply_usec, path, m->generation, m->digest,
+                   m->running->ruleset->nchains, manager_nrules(m), m->apply_usec,
                    p && p->options.forward_unmanaged ? "; forwarding unmanaged (no forward chain)" : "");
 }
 
@@ -640,11 +645,13 @@ static int heal(struct manager *m) {
 
 static int on_watch(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         struct manager *m = userdata;
-        struct pst_drift d;
+        struct pst_drift d = {};
         int r = pst_backend_watch_read(m->backend, &d);
 
         if (r < 0)
                 log_errno(LOG_ERR, r, "reading nf_tables notifications failed: %m");
+        if (d.elsewhere || d.unknown)
+                manager_foreign_check_soon(m);
         if (r > 0) {
                 m->drift = d;
                 /* after whatever else this iteration brings: one heal per burst */
@@ -1132,6 +1139,10 @@ int manager_setup(struct manager *m) {
                 r = sd_event_add_time(m->event, &m->heal_timer, CLOCK_MONOTONIC, 0, 0, on_heal_timer, m);
         if (r >= 0)
                 r = sd_event_source_set_enabled(m->heal_timer, SD_EVENT_OFF);
+        if (r >= 0)
+                r = manager_foreign_setup(m);
+        if (r >= 0)
+                r = manager_hits_setup(m);
         if (r < 0)
                 return r;
         r = netmon_new(m->event, manager_ifaddrs_changed, m, &m->netmon);

@@ -19,6 +19,7 @@
 #include "bus-api.h"
 #include "ctl-bus.h"
 #include "ctl-diff.h"
+#include "ctl-stats.h"
 #include "ifaddr.h"
 #include "json.h"
 #include "lockout.h"
@@ -67,6 +68,8 @@ static void help(void) {
                "  show              print the live table, with counters\n"
                "  services          list the service catalog\n"
                "  status            show the daemon's state, policy digest, generation, last error\n"
+               "  stats [FILE]      per-rule packet and byte counters, mapped to the policy's rules\n"
+               "  metrics [FILE]    the same and posternd's figures, Prometheus text format\n"
                "  reload            ask posternd to reload its policy\n"
                "  reapply IFACE     ask posternd to re-check IFACE's addresses (ppp ip-up hooks)\n"
                "\n"
@@ -516,6 +519,34 @@ static int cmd_status(struct ctl *c, char **args) {
         return ctl_bus_status(c->json, &kf);
 }
 
+/* What maps the kernel's rules back to policy rules: posternd's running
+ * ruleset, else the policy FILE compiled here. */
+static int stats_ruleset(struct ctl *c, const char *path, struct pst_ruleset **ret_run, struct pst_compiled **ret_pc) {
+        if (ctl_running_ruleset(ret_run, NULL, NULL) >= 0)
+                return 0;
+        return load_compile(c, path, ret_pc);
+}
+
+static int stats_or_metrics(struct ctl *c, const char *path, bool metrics) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
+        _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
+        const struct pst_ruleset *rs;
+        int r = stats_ruleset(c, path, &run, &pc);
+
+        if (r)
+                return fail(c, r);
+        rs = run ? run : pc->ruleset;
+        return metrics ? ctl_metrics(rs, stdout) : ctl_stats(rs, c->json);
+}
+
+static int cmd_stats(struct ctl *c, char **args) {
+        return stats_or_metrics(c, args[0], false);
+}
+
+static int cmd_metrics(struct ctl *c, char **args) {
+        return stats_or_metrics(c, args[0], true);
+}
+
 static int cmd_reload(struct ctl *c, char **args) {
         return ctl_bus_reload(c->json);
 }
@@ -540,6 +571,8 @@ static const struct verb {
         { "show", 0, 0, false, "no arguments", cmd_show },
         { "services", 0, 0, false, "no arguments", cmd_services },
         { "status", 0, 0, false, "no arguments", cmd_status },
+        { "stats", 0, 1, true, "at most one policy FILE", cmd_stats },
+        { "metrics", 0, 1, true, "at most one policy FILE", cmd_metrics },
         { "reload", 0, 0, false, "no arguments", cmd_reload },
         { "reapply", 1, 1, false, "one interface name", cmd_reapply },
 };

@@ -19,7 +19,7 @@ NAME, PATH, IFACE = "org.postern1", "/org/postern1", "org.postern1.Manager"
 # Apply("") re-applies the daemon's own policy; Confirm() has nothing to confirm;
 # SaveRunning() writes running.snap into the test's runtime directory)
 ARGS = {"Reload": (), "Apply": ("", dbus.UInt32(0), "", dbus.Boolean(False)), "Confirm": (), "Reapply": ("lo",),
-        "SaveRunning": ()}
+        "SaveRunning": (), "RuleHits": ()}
 
 
 def members(obj, kind):
