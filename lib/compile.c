@@ -49,6 +49,7 @@ struct compiler {
         size_t npending[2], cappending[2];
         struct bucket buckets[2][2][2]; /* chain kind, v4/v6, tcp/udp */
         bool counting;
+        uint32_t rematch; /* options.rematch: the chain "rematch"; its stamp chain follows it */
 };
 
 /* ---- set helpers ---- */
@@ -744,9 +745,11 @@ static int ct_state_vmap(struct compiler *c, uint32_t chain) {
         k = pst_set_add(c->rs, NULL, PST_SET_ANON | PST_SET_MAP, &f, 1, &set);
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(states); i++) {
                 uint32_t key = states[i].bit; /* ct state is host byte order */
+                struct pst_verdict v = { states[i].v, 0 };
 
-                k = pst_set_add_elem(&c->rs->sets[set], (uint8_t *) &key, NULL,
-                                     &(struct pst_verdict) { states[i].v, 0 });
+                if (c->p->options.rematch && key == NF_CT_STATE_BIT(IP_CT_ESTABLISHED))
+                        v = (struct pst_verdict) { PST_V_JUMP, c->rematch };
+                k = pst_set_add_elem(&c->rs->sets[set], (uint8_t *) &key, NULL, &v);
         }
         if (k < 0)
                 return k;
@@ -868,6 +871,123 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         return e;
 }
 
+/* ---- options.rematch ----
+ *
+ *   ct state vmap { invalid : drop, established : jump rematch, related : accept }
+ *   chain rematch                      established packets
+ *     ct direction reply accept          replies: the original direction decides
+ *     ct mark and 0xffff0000 == 0 accept     not stamped: not accepted by these rules
+ *                                             (outgoing, or from before rematch was on)
+ *     ct mark and 0xffff0000 == STAMP accept accepted by this very policy
+ *     (return: an old stamp goes through the rules again, as if new)
+ *   chain rematch_stamp                every accept of the policy jumps here
+ *     ct mark set ct mark and 0x0000ffff or STAMP accept
+ *     accept                             a packet without conntrack (neighbour
+ *                                        discovery, notrack): `ct mark` breaks the
+ *                                        rule above, the accept must still hold
+ *
+ * STAMP is a 16-bit digest of the ruleset (rematch_digest), so the compiler
+ * stays deterministic and a reload that changes nothing keeps every flow's
+ * stamp, and the delta of a changed policy is two rules, not every accept.
+ * A different policy with the same digest (1 in 65535) does not rematch.
+ */
+static int rematch_chains(struct compiler *c) {
+        uint32_t stamp_chain, zero = 0;
+        uint8_t reply = 1; /* IP_CT_DIR_REPLY */
+        struct pst_origin o = origin_of(c, &c->p->options.rematch_loc);
+        struct pst_rule r = { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 }, .origin = o };
+        int e;
+
+        e = pst_chain_add(c->rs, "rematch", PST_HOOK_NONE, PST_V_NONE, &c->rematch);
+        if (e >= 0)
+                e = pst_chain_add(c->rs, "rematch_stamp", PST_HOOK_NONE, PST_V_NONE, &stamp_chain);
+        pst_match_eq(&r.match[0], PST_F_CT_DIRECTION, &reply, false);
+        if (e >= 0)
+                e = pst_rule_add(c->rs, c->rematch, &r);
+        pst_match_eq(&r.match[0], PST_F_CT_STAMP, &zero, false);
+        for (int i = 0; e >= 0 && i < 2; i++) /* the second one gets the stamp */
+                e = pst_rule_add(c->rs, c->rematch, &r);
+        r = (struct pst_rule) { .verdict = { PST_V_ACCEPT, 0 }, .origin = o };
+        for (int i = 0; e >= 0 && i < 2; i++) /* the first one gets the stamp */
+                e = pst_rule_add(c->rs, stamp_chain, &r);
+        return e;
+}
+
+static uint32_t fnv(uint32_t h, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ p[i]) * 16777619u;
+        return h;
+}
+
+static uint32_t rematch_digest_rule(uint32_t h, const struct pst_rule *r) {
+        h = fnv(h, &r->nmatch, 1);
+        for (unsigned i = 0; i < r->nmatch; i++) {
+                const struct pst_match *m = &r->match[i];
+                uint32_t klen = pst_key_len(m->fields, m->nfields);
+                uint32_t w[3] = { m->op, m->nfields, m->set };
+
+                h = fnv(h, w, sizeof(w));
+                for (unsigned j = 0; j < m->nfields; j++)
+                        h = fnv(h, &(uint32_t) { m->fields[j] }, 4);
+                if (m->op != PST_M_SET && m->op != PST_M_VMAP)
+                        h = fnv(fnv(h, m->value, klen), m->op == PST_M_RANGE ? m->last : m->value, klen);
+        }
+        h = fnv(h, (uint32_t[]) { r->counter, r->limit_per_minute, r->verdict.kind, r->verdict.chain }, 16);
+        return fnv(h, r->log_prefix, strnlen(r->log_prefix, sizeof(r->log_prefix)));
+}
+
+/* What the policy accepts: sets (but not the runtime elements of interface-address
+ * sets) and rules, without comments and file:line (moving a line is no change). */
+static uint32_t rematch_digest(const struct pst_ruleset *rs, uint32_t rematch) {
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 0; i < rs->nsets; i++) {
+                const struct pst_set *s = &rs->sets[i];
+
+                h = fnv(fnv(h, s->name, strlen(s->name) + 1), &s->flags, sizeof(s->flags));
+                for (unsigned j = 0; j < s->nfields; j++)
+                        h = fnv(h, &(uint32_t) { s->fields[j] }, 4);
+                if (s->flags & PST_SET_DYNAMIC)
+                        continue;
+                h = fnv(fnv(h, &(uint64_t) { s->n }, 8), s->keys, s->n * 2 * s->klen);
+                for (size_t j = 0; (s->flags & PST_SET_MAP) && j < s->n; j++)
+                        h = fnv(h, (uint32_t[]) { s->data[j].kind, s->data[j].chain }, 8);
+        }
+        for (size_t i = 0; i < rs->nchains; i++) {
+                const struct pst_chain *ch = &rs->chains[i];
+
+                if (i == rematch || i == rematch + 1)
+                        continue;
+                h = fnv(fnv(h, ch->name, strlen(ch->name) + 1), (uint32_t[]) { ch->hook, ch->policy }, 8);
+                for (size_t j = 0; j < ch->n; j++)
+                        h = rematch_digest_rule(h, &ch->rules[j]);
+        }
+        return h;
+}
+
+/* Stamp the two rematch chains and send every accepting rule through the stamp chain. */
+static void rematch_stamp(struct pst_ruleset *rs, uint32_t rematch) {
+        uint32_t h = rematch_digest(rs, rematch);
+        uint32_t stamp = ((h >> 16) ^ (h & 0xffffu)) << PST_REMATCH_SHIFT;
+
+        if (stamp == 0)
+                stamp = 1u << PST_REMATCH_SHIFT; /* 0 is "not stamped" */
+        memcpy(rs->chains[rematch].rules[2].match[0].value, &stamp, 4); /* host byte order */
+        rs->chains[rematch + 1].rules[0].ct_stamp = stamp;
+        for (size_t i = 0; i < rs->nchains; i++) {
+                if (i == rematch || i == rematch + 1)
+                        continue;
+                for (size_t j = 0; j < rs->chains[i].n; j++) {
+                        struct pst_verdict *v = &rs->chains[i].rules[j].verdict;
+
+                        if (v->kind == PST_V_ACCEPT)
+                                *v = (struct pst_verdict) { PST_V_JUMP, rematch + 1 };
+                }
+        }
+}
+
 int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struct pst_diag *diag,
                 struct pst_ruleset **ret) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
@@ -892,6 +1012,8 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
         c.base[PST_FORWARD] = UINT32_MAX;
         if (r >= 0 && !p->options.forward_unmanaged)
                 r = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &c.base[PST_FORWARD]);
+        if (r >= 0 && p->options.rematch)
+                r = rematch_chains(&c);
 
         for (size_t i = 0; r >= 0 && i < p->nzones; i++)
                 r = named_addr_sets(&c, "zone", p->zones[i]->name, &p->zones[i]->nets, &p->zones[i]->loc);
@@ -930,6 +1052,8 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
         r = base_chain(&c, PST_INPUT);
         if (r >= 0 && !p->options.forward_unmanaged)
                 r = base_chain(&c, PST_FORWARD);
+        if (r >= 0 && p->options.rematch)
+                rematch_stamp(rs, c.rematch);
         if (r >= 0 && pst_diag_has_errors(diag))
                 r = -EINVAL;
         if (r >= 0)

@@ -65,6 +65,12 @@ static bool load(const struct pst_packet *pkt, enum pst_hook hook, enum pst_fiel
         case PST_F_CT_STATE:
                 memcpy(v, &ct, 4); /* host byte order, as the ct expression stores it */
                 return true;
+        case PST_F_CT_DIRECTION:
+        case PST_F_CT_STAMP:
+                /* The evaluator's packets carry no ct mark: original direction, no
+                 * stamp (options.rematch treats an unstamped flow as not its own). */
+                memset(v, 0, 4);
+                return true;
         case _PST_F_MAX:
                 break;
         }

@@ -292,6 +292,8 @@ static int emit(struct builder *b, const struct xrule *x) {
                 return 0; /* matches without a statement: nothing to do */
         if (x->verdict.kind != PST_V_NONE && b->r->log_prefix[0])
                 return rule_error(b, -EOPNOTSUPP, "a rule that both logs and has a verdict", NULL);
+        if (b->r->ct_stamp)
+                return rule_error(b, -EOPNOTSUPP, "options.rematch (a ct mark set statement)", NULL);
         r = GROW(fam->rules, fam->cap, fam->n + 1, PST_IPTC_RULES_MAX);
         if (r < 0)
                 return rule_error(b, r, "too many xtables rules (sets written as rules multiply them)", NULL);
@@ -461,6 +463,10 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                 return apply_icmp(b, x, f, first, last, neg);
         case PST_F_CT_STATE:
                 return apply_ctstate(b, x, first, neg);
+        case PST_F_CT_DIRECTION:
+        case PST_F_CT_STAMP:
+                /* options.rematch; the loader refuses it with backend = "iptables" */
+                return rule_error(b, -EOPNOTSUPP, "options.rematch (a ct mark match)", NULL);
         case _PST_F_MAX:
                 break;
         }

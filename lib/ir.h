@@ -52,6 +52,8 @@ enum pst_field {
         PST_F_ICMP_TYPE,  /* icmp type, 1 byte; implies meta l4proto icmp (and nfproto ipv4) */
         PST_F_ICMP6_TYPE, /* icmpv6 type; implies meta l4proto ipv6-icmp (and nfproto ipv6) */
         PST_F_CT_STATE,   /* ct state, 4 bytes host byte order bitmask */
+        PST_F_CT_DIRECTION, /* ct direction, 1 byte: IP_CT_DIR_ORIGINAL (0) or IP_CT_DIR_REPLY (1) */
+        PST_F_CT_STAMP,   /* ct mark and PST_REMATCH_MASK, 4 bytes host byte order (options.rematch) */
         _PST_F_MAX,
 };
 
@@ -133,12 +135,23 @@ struct pst_match {
         uint8_t last[PST_KEY_MAX];  /* RANGE: the inclusive upper end */
 };
 
+/*
+ * options.rematch: the bits of ct mark that carry the policy stamp.  The
+ * other bits belong to other tools (policy routing's connmark save/restore
+ * uses the low ones) and are kept by the `ct mark set` statement.
+ */
+#define PST_REMATCH_MASK 0xffff0000u
+#define PST_REMATCH_SHIFT 16
+
 struct pst_rule {
         uint8_t nmatch;
         struct pst_match match[PST_MATCH_MAX];
         bool counter;
         uint32_t limit_per_minute;         /* 0 = no limit statement */
         char log_prefix[PST_LOG_PREFIX_MAX]; /* "" = no log statement */
+        /* != 0: ct mark set ct mark and ~PST_REMATCH_MASK or ct_stamp (before the verdict);
+         * only bits of PST_REMATCH_MASK */
+        uint32_t ct_stamp;
         struct pst_verdict verdict;
         char comment[PST_COMMENT_MAX];
         struct pst_origin origin;

@@ -53,6 +53,7 @@ static const uint8_t field_byteorder[_PST_F_MAX] = {
         [PST_F_TCP_DPORT] = NFT_BYTEORDER_BIG,    [PST_F_UDP_DPORT] = NFT_BYTEORDER_BIG,
         [PST_F_ICMP_TYPE] = NFT_BYTEORDER_BIG,    [PST_F_ICMP6_TYPE] = NFT_BYTEORDER_BIG,
         [PST_F_CT_STATE] = NFT_BYTEORDER_HOST,
+        [PST_F_CT_DIRECTION] = NFT_BYTEORDER_INVALID, [PST_F_CT_STAMP] = NFT_BYTEORDER_HOST,
 };
 
 /* libnftnl's NFTNL_UDATA_SET_ELEM_FLAGS value for an interval that runs to
@@ -733,10 +734,59 @@ static int put_load_len(struct nftnl_rule *r, enum pst_field f, uint32_t dreg, u
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
         case PST_F_CT_STATE:
+        case PST_F_CT_DIRECTION:
+        case PST_F_CT_STAMP:
         case _PST_F_MAX:
                 break;
         }
         return -EINVAL; /* only addresses are loaded by prefix */
+}
+
+static struct nftnl_expr *expr_ct_load(uint32_t key, uint32_t dreg) {
+        struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+        }
+        return e;
+}
+
+/* reg = (reg & mask) ^ xor on a 32-bit mark in host byte order (as nft writes `ct mark and M`). */
+static struct nftnl_expr *expr_mark_bitwise(uint32_t reg, uint32_t mask, uint32_t xor) {
+        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+        if (!e)
+                return NULL;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+        if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4) < 0 ||
+            nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 4) < 0) {
+                nftnl_expr_free(e);
+                return NULL;
+        }
+        return e;
+}
+
+/* options.rematch: ct mark set ct mark and ~PST_REMATCH_MASK or stamp (ct load; bitwise; ct set). */
+static int put_ct_stamp(struct nftnl_rule *r, uint32_t stamp) {
+        struct nftnl_expr *e;
+        int ret;
+
+        if (stamp & ~PST_REMATCH_MASK)
+                return -EINVAL;
+        ret = add_expr(r, expr_ct_load(NFT_CT_MARK, NFT_REG_1));
+        if (ret >= 0)
+                ret = add_expr(r, expr_mark_bitwise(NFT_REG_1, ~PST_REMATCH_MASK, stamp));
+        if (ret < 0)
+                return ret;
+        e = nftnl_expr_alloc("ct");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+        }
+        return add_expr(r, e);
 }
 
 static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
@@ -763,14 +813,14 @@ static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
                 return add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, dreg));
-        case PST_F_CT_STATE: {
-                struct nftnl_expr *e = nftnl_expr_alloc("ct");
+        case PST_F_CT_STATE:
+                return add_expr(r, expr_ct_load(NFT_CT_STATE, dreg));
+        case PST_F_CT_DIRECTION:
+                return add_expr(r, expr_ct_load(NFT_CT_DIRECTION, dreg));
+        case PST_F_CT_STAMP: {
+                int ret = add_expr(r, expr_ct_load(NFT_CT_MARK, dreg));
 
-                if (e) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
-                }
-                return add_expr(r, e);
+                return ret < 0 ? ret : add_expr(r, expr_mark_bitwise(dreg, PST_REMATCH_MASK, 0));
         }
         case _PST_F_MAX:
                 break;
@@ -973,6 +1023,11 @@ static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, co
                         e = NULL;
                 }
                 ret = add_expr(r, e);
+                if (ret < 0)
+                        return ret;
+        }
+        if (rule->ct_stamp) {
+                ret = put_ct_stamp(r, rule->ct_stamp);
                 if (ret < 0)
                         return ret;
         }

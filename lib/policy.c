@@ -421,9 +421,24 @@ static int load_forward_option(struct loader *l, const config_setting_t *g) {
         return 0;
 }
 
+/* options.rematch needs ct mark, which the iptables backend does not write (CONNMARK would). */
+static int load_rematch_option(struct loader *l, const config_setting_t *g) {
+        const config_setting_t *s = config_setting_get_member(g, "rematch");
+
+        if (!s)
+                return 0;
+        if (pst_cfg_bool(&l->c, s, "options.rematch", &l->p->options.rematch) < 0)
+                return -EINVAL;
+        l->p->options.rematch_loc = pst_cfg_loc(&l->c, s);
+        if (l->p->options.rematch && l->p->options.backend == PST_BACKEND_IPTABLES)
+                return pst_cfg_error(&l->c, s, "options.rematch = true needs the nftables backend; "
+                                     "options.backend is \"iptables\"");
+        return 0;
+}
+
 static int load_options(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "ipv6", "icmp", "forward_icmp", "log_drops", "log_prefix", "log_rate",
-                                            "backend", "forward", NULL };
+                                            "backend", "forward", "rematch", NULL };
         struct pst_options *o = &l->p->options;
         const config_setting_t *s;
         int r = 0;
@@ -475,6 +490,8 @@ static int load_options(struct loader *l, const config_setting_t *g) {
                                           "\"iptables\", not \"%s\"", v);
         }
         if (load_forward_option(l, g) < 0)
+                r = -EINVAL;
+        if (load_rematch_option(l, g) < 0)
                 r = -EINVAL;
         return r;
 }

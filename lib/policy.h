@@ -46,6 +46,8 @@ struct pst_options {
         uint32_t log_rate; /* per minute */
         enum pst_backend_kind backend; /* who installs the ruleset */
         bool forward_unmanaged; /* options.forward = "unmanaged": no forward base chain at all */
+        bool rematch; /* options.rematch: established flows re-checked after a policy change */
+        struct pst_loc rematch_loc; /* its line: the origin of the rules it adds */
 };
 
 struct pst_addrs {

@@ -89,6 +89,16 @@ void pst_render_key(FILE *f, enum pst_field field, const uint8_t *first, const u
         case PST_F_CT_STATE:
                 render_ct_state(f, first);
                 break;
+        case PST_F_CT_DIRECTION:
+                fputs(first[0] == 0 ? "original" : first[0] == 1 ? "reply" : "?", f);
+                break;
+        case PST_F_CT_STAMP: {
+                uint32_t v;
+
+                memcpy(&v, first, 4); /* host byte order */
+                fprintf(f, "0x%08x", v);
+                break;
+        }
         case _PST_F_MAX:
                 fputs("?", f);
                 break;
@@ -214,6 +224,11 @@ static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_
         }
         if (r->log_prefix[0]) {
                 fprintf(f, "%slog prefix \"%s\"", sp ? " " : "", r->log_prefix);
+                sp = true;
+        }
+        if (r->ct_stamp) {
+                fprintf(f, "%sct mark set ct mark and 0x%08x or 0x%08x", sp ? " " : "", ~PST_REMATCH_MASK,
+                        r->ct_stamp);
                 sp = true;
         }
         if (r->verdict.kind != PST_V_NONE) {
