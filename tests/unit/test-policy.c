@@ -427,6 +427,89 @@ static void test_contradiction(void **state) {
         pst_diag_clear(&d);
 }
 
+/* options.rematch: the stamp of a compiled policy, checked for consistency
+ * (the rematch chain tests what the stamp chain writes; every other accept
+ * jumps to the stamp chain). */
+static uint32_t rematch_stamp_of(const char *name, const char *text, const char *ifaddr) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        struct pst_ifaddrs ifa = {};
+        int rm, st;
+        uint32_t stamp, tested;
+
+        write_file(name, text);
+        p = load(name, &d);
+        assert_non_null(p);
+        add_ifaddr(&ifa, "ppp0", ifaddr);
+        assert_int_equal(pst_compile(p, &ifa, &d, &rs), 0);
+        rm = pst_chain_find(rs, "rematch");
+        st = pst_chain_find(rs, "rematch_stamp");
+        assert_true(rm >= 0 && st == rm + 1);
+        assert_int_equal(rs->chains[rm].n, 3);
+        assert_int_equal(rs->chains[st].n, 2);
+        stamp = rs->chains[st].rules[0].ct_stamp;
+        memcpy(&tested, rs->chains[rm].rules[2].match[0].value, 4);
+        assert_int_equal(tested, stamp);
+        assert_true(stamp != 0 && (stamp & ~PST_REMATCH_MASK) == 0);
+        assert_int_equal(rs->chains[st].rules[1].ct_stamp, 0);
+        for (size_t i = 0; i < rs->nchains; i++)
+                for (size_t j = 0; (int) i != rm && (int) i != st && j < rs->chains[i].n; j++)
+                        assert_int_not_equal(rs->chains[i].rules[j].verdict.kind, PST_V_ACCEPT);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_ifaddrs_clear(&ifa);
+        pst_diag_clear(&d);
+        return stamp;
+}
+
+static void test_rematch_stamp(void **state) {
+        static const char *const a = "options = { rematch = true; };\n"
+                                     "lists = { office = { addresses = [\"198.18.7.0/24\"]; }; };\n"
+                                     "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"one\"; },\n"
+                                     "          { allow = \"smtp\"; to = \"(ppp0)\"; } );\n";
+        /* the same rules: other comment, other lines */
+        static const char *const a2 = "options = { rematch = true; };\n\n\n"
+                                      "lists = { office = { addresses = [\"198.18.7.0/24\"]; }; };\n"
+                                      "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"two\"; },\n\n"
+                                      "          { allow = \"smtp\"; to = \"(ppp0)\"; } );\n";
+        /* one more list entry */
+        static const char *const b = "options = { rematch = true; };\n"
+                                     "lists = { office = { addresses = [\"198.18.7.0/24\", \"198.18.9.1\"]; }; };\n"
+                                     "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"one\"; },\n"
+                                     "          { allow = \"smtp\"; to = \"(ppp0)\"; } );\n";
+        /* one port less */
+        static const char *const c = "options = { rematch = true; };\n"
+                                     "lists = { office = { addresses = [\"198.18.7.0/24\"]; }; };\n"
+                                     "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"one\"; } );\n";
+        uint32_t sa = rematch_stamp_of("ra.conf", a, "198.18.0.1");
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+
+        (void) state;
+        assert_int_equal(rematch_stamp_of("ra.conf", a, "198.18.0.1"), sa);
+        /* interface addresses change at runtime: not part of the stamp */
+        assert_int_equal(rematch_stamp_of("ra.conf", a, "198.18.0.77"), sa);
+        assert_int_equal(rematch_stamp_of("ra2.conf", a2, "198.18.0.1"), sa);
+        assert_int_not_equal(rematch_stamp_of("rb.conf", b, "198.18.0.1"), sa);
+        assert_int_not_equal(rematch_stamp_of("rc.conf", c, "198.18.0.1"), sa);
+
+        /* off: no chain, no statement */
+        write_file("r0.conf", "input = ( { allow = \"ssh\"; } );\n");
+        p = load("r0.conf", &d);
+        assert_non_null(p);
+        assert_false(p->options.rematch);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), 0);
+        assert_true(pst_chain_find(rs, "rematch") < 0 && pst_chain_find(rs, "rematch_stamp") < 0);
+        for (size_t i = 0; i < rs->nchains; i++)
+                for (size_t j = 0; j < rs->chains[i].n; j++)
+                        assert_int_equal(rs->chains[i].rules[j].ct_stamp, 0);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_catalog),   cmocka_unit_test(test_model),
@@ -434,7 +517,7 @@ int main(void) {
                 cmocka_unit_test(test_compile),   cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_ifaddr_link),
                 cmocka_unit_test(test_contradiction), cmocka_unit_test(test_restrict),
-                cmocka_unit_test(test_groups_fragments),
+                cmocka_unit_test(test_groups_fragments), cmocka_unit_test(test_rematch_stamp),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
