@@ -250,8 +250,13 @@ int pst_eval(const struct pst_ruleset *rs, enum pst_hook hook, const struct pst_
                         continue;
                 case PST_V_ACCEPT:
                 case PST_V_DROP:
+                        /* options.rematch: the stamp chain's accept is that of the rule that jumped there */
+                        if (depth > 0 && c->rules[0].ct_stamp) {
+                                chain = stack[depth - 1].chain;
+                                rule = stack[depth - 1].rule;
+                        }
                         *ret = (struct pst_eval_result) { .verdict = v.kind, .chain = chain, .rule = rule,
-                                                          .origin = c->rules[rule].origin };
+                                                          .origin = rs->chains[chain].rules[rule].origin };
                         return 0;
                 case PST_V_RETURN:
                         rule = c->n;

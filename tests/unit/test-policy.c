@@ -8,6 +8,7 @@
 
 #include "pipeline.h"
 #include "compile.h"
+#include "eval.h"
 #include "policy.h"
 #include "render.h"
 
@@ -510,6 +511,44 @@ static void test_rematch_stamp(void **state) {
         pst_diag_clear(&d);
 }
 
+/* The evaluator through the rematch chains: a new packet is decided by its
+ * policy rule (not by the stamp chain it jumps to), an established one by
+ * chain rematch (no stamp: not ours, accepted as before). */
+static void test_rematch_eval(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        struct pst_packet pkt = { .l4proto = IPPROTO_TCP, .sport = 40000, .dport = 22, .iifname = "eth1" };
+        struct pst_eval_result res;
+
+        (void) state;
+        write_file("re.conf", "options = { rematch = true; };\n"
+                              "zones = { lan = { interfaces = [\"eth1\"]; }; };\n"
+                              "input = ( { allow = \"ssh\"; from = \"lan\"; } );\n");
+        p = load("re.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), 0);
+        assert_int_equal(pst_packet_set_addrs(&pkt, "198.18.1.10", "198.18.1.1"), 0);
+        assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &pkt, &res), 0);
+        assert_int_equal(res.verdict, PST_V_ACCEPT);
+        assert_false(res.by_policy);
+        assert_int_equal(res.origin.line, 3);
+        assert_string_equal(rs->chains[res.chain].name, "input_lan");
+        pkt.dport = 25;
+        assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &pkt, &res), 0);
+        assert_int_equal(res.verdict, PST_V_DROP);
+        assert_true(res.by_policy);
+        pkt.ct_state = PST_CT_ESTABLISHED;
+        assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &pkt, &res), 0);
+        assert_int_equal(res.verdict, PST_V_ACCEPT);
+        assert_string_equal(rs->chains[res.chain].name, "rematch");
+        assert_int_equal(res.rule, 1);
+        assert_int_equal(res.origin.line, 1);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_catalog),   cmocka_unit_test(test_model),
@@ -518,6 +557,7 @@ int main(void) {
                 cmocka_unit_test(test_ifaddr_link),
                 cmocka_unit_test(test_contradiction), cmocka_unit_test(test_restrict),
                 cmocka_unit_test(test_groups_fragments), cmocka_unit_test(test_rematch_stamp),
+                cmocka_unit_test(test_rematch_eval),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
