@@ -91,6 +91,7 @@ void pst_policy_free(struct pst_policy *p) {
         for (size_t i = 0; i < p->nrules; i++)
                 prule_clear(&p->rules[i]);
         free(p->rules);
+        pst_policy_free_nat(p);
         pst_strpool_clear(&p->files);
         free(p->path);
         free(p);
@@ -968,7 +969,7 @@ static int load_rules(struct loader *l, const config_setting_t *list, enum pst_c
 
 static int load_definitions(struct loader *l, config_t *cfg, bool main_file) {
         static const char *const keys[] = { "options", "emergency", "zones", "hosts", "lists", "services", "input",
-                                            "forward", NULL };
+                                            "forward", "nat", NULL };
         const config_setting_t *root = config_root_setting(cfg), *s;
         int r = 0;
 
@@ -1009,6 +1010,8 @@ static int load_rule_sections(struct loader *l, config_t *cfg) {
         if ((s = config_setting_get_member(root, "forward")) && load_rules(l, s, PST_FORWARD) < 0)
                 r = -EINVAL;
         l->has_rules |= s != NULL;
+        if ((s = config_setting_get_member(root, "nat")) && pst_policy_load_nat(&l->c, l->p, l->cat, s) < 0)
+                r = -EINVAL;
         return r;
 }
 
