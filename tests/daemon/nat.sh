@@ -7,7 +7,10 @@
 # interface-address set only (Generation unchanged), and the time from the
 # new address appearing to the first connection through the port forward on
 # it is measured: connections of 20 ms timeout each, one after the other,
-# until one passes.  Prints "address change → port forward: N ms" per
+# until one passes.  A UDP flow masqueraded before a reconnect, sent again
+# with the same ports after it, must leave with the new address: posternd
+# deletes the NAT entries of a removed address (the kernel's masquerade
+# flush compares a point-to-point address's peer, and misses).  Prints "address change → port forward: N ms" per
 # reconnect (which includes starting one probe in the namespace: the cost
 # of one connection in steady state is printed first) and the daemon's own
 # event→commit figures (tests/bench/RESULTS.md, "NAT").
@@ -27,7 +30,7 @@ zones = {
   servers = { interfaces = ["eth2"]; networks = ["198.18.2.0/24"]; };
 };
 input = ( { allow = ["ssh"]; } );
-forward = ( { allow = ["http"]; from = "servers"; to = "wan"; } );
+forward = ( { allow = ["http", "dns"]; from = "servers"; to = "wan"; } );
 nat = (
   { masquerade = { out = "wan"; from = "servers"; }; },
   { forward = { on = "(ppp0)"; tcp = ["8443:443"]; to = "198.18.2.20"; comment = "webmail"; }; }
@@ -68,6 +71,20 @@ t_wait_set "$HUT" ifaddr_ppp0_v4 198.18.0.1
 [ "$(fwd 198.18.0.1)" = pass ] || die "the port forward on 198.18.0.1 does not work"
 [ "$(masq)" = pass ] || die "the server network is not masqueraded"
 gen=$(prop Generation)
+# a UDP flow from a fixed source port: the same 5-tuple after the reconnect
+# is the stale-conntrack check (does it leave with the old address?)
+udp_flow() {
+        nsx "$SRV" "$PY" -c 'import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("198.18.2.20", 40000))
+s.sendto(b"x", ("198.18.100.7", 53))' || die "cannot send from srv"
+}
+seen() { nsx "$OUT" nft list chain inet seen in | grep -F "ip saddr $1 " | sed -n 's/.*packets \([0-9]*\).*/\1/p'; }
+printf 'table inet seen {\n chain in {\n  type filter hook input priority 0;\n' >"$T_TMP/seen.nft"
+for a in 198.18.0.1 198.18.0.5 198.18.2.20; do echo "  ip saddr $a udp dport 53 counter" >>"$T_TMP/seen.nft"; done
+printf ' }\n}\n' >>"$T_TMP/seen.nft"
+nsx "$OUT" nft -f "$T_TMP/seen.nft" || die "cannot set up counters in out"
+udp_flow
+[ "$(seen 198.18.0.1)" = 1 ] || die "the UDP flow did not leave masqueraded to 198.18.0.1"
 t0=$(date +%s%N)
 for i in 1 2 3 4 5; do [ "$(fwd 198.18.0.1 20)" = pass ] || die "the port forward failed in steady state"; done
 t1=$(date +%s%N)
@@ -92,6 +109,14 @@ for new in 198.18.0.5 198.18.0.9 198.18.0.13 198.18.0.17 198.18.0.21; do
         [ "$(fwd "$old")" = timeout ] || die "the port forward still works on the old address $old"
         ip -n "$HUT" addr del "$old/32" dev lo
         [ "$(masq)" = pass ] || die "no masquerade after the reconnect to $new"
+        if [ "$new" = 198.18.0.5 ]; then
+                # the entry masqueraded to the old address went with it (posternd's flush)
+                udp_flow
+                [ "$(seen 198.18.0.5)" = 1 ] && [ "$(seen 198.18.0.1)" = 1 ] && [ "$(seen 198.18.2.20)" = 0 ] ||
+                        die "the UDP flow after the reconnect: $(seen 198.18.0.1) from the old address, $(seen 198.18.0.5) from the new, $(seen 198.18.2.20) untranslated"
+                echo "the masqueraded flow's conntrack entry went with the old address: the same flow leaves with the new one"
+                grep -q "forgot [0-9]* NAT connection(s) of removed addresses" "$DLOG" || die "posternd did not say it forgot the flow"
+        fi
         old=$new
 done
 [ "$(prop Generation)" = "$gen" ] || die "a reconnect rebuilt the table (generation $gen → $(prop Generation))"
