@@ -739,10 +739,10 @@ static int update_ifaddr_sets(struct manager *m, const struct pst_ifaddrs *ifa, 
         return r;
 }
 
-/* Issue 17: the NAT entries of addresses that went away are stale (the
- * kernel's own masquerade flush misses the local address of a
- * point-to-point link).  After the set commit, so the new address is served
- * first; nothing to do without nat chains. */
+/* Issue 17: the NAT entries of addresses that went away are stale, and the
+ * kernel's own masquerade flush cannot be relied on (tests/daemon/nat.sh:
+ * with it alone the flow kept the old address).  After the set commit, so
+ * the new address is served first; nothing to do without nat chains. */
 static void flush_stale_nat(struct manager *m, const struct pst_ifaddrs *old, const struct pst_ifaddrs *now) {
         struct pst_ifaddrs gone = {};
         bool nat = false;

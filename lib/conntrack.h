@@ -38,9 +38,9 @@ int pst_conntrack_count_cut(const struct pst_ruleset *rs, const struct pst_ifadd
 /*
  * Addresses went away (a PPP reconnect): delete the entries translated to
  * one of them — SNAT or masquerade whose reply goes to it, DNAT of
- * connections made to it.  The kernel does this for masquerade only when it
- * matches the removed address, which on a point-to-point link it does not
- * (it compares the peer's, ifa_address, not the local one).  At most 65,536
+ * connections made to it.  The kernel's masquerade notifier is meant to do
+ * the first, but after a ppp0 address change under posternd it left the
+ * entry in place (tests/daemon/nat.sh fails without this).  At most 65,536
  * entries per call (the rest time out).  *ret_deleted counts the deleted
  * ones, also on failure; 0 or a negative errno.
  */
