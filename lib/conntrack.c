@@ -209,18 +209,23 @@ static int ct_cb(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
-static int dump_family(struct count_ctx *c, uint8_t family) {
-        char buf[256];
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+static void ct_header(struct nlmsghdr *nlh, uint16_t msg, uint16_t flags, uint8_t family) {
         struct nfgenmsg *nfg;
-        int r;
 
-        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
         nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
         nfg->nfgen_family = family;
         nfg->version = NFNETLINK_V0;
         nfg->res_id = 0;
+}
+
+static int dump_family(struct count_ctx *c, uint8_t family) {
+        char buf[256];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        int r;
+
+        ct_header(nlh, IPCTNL_MSG_CT_GET, NLM_F_DUMP, family);
         c->family = family;
         c->err = 0;
         r = pst_nl_request(NETLINK_NETFILTER, nlh, ct_cb, c);
@@ -327,17 +332,6 @@ static int stale_cb(const struct nlmsghdr *nlh, void *data) {
         s->len = ne.orig->nla_len;
         memcpy(s->attr, ne.orig, s->len);
         return MNL_CB_OK;
-}
-
-static void ct_header(struct nlmsghdr *nlh, uint16_t msg, uint16_t flags, uint8_t family) {
-        struct nfgenmsg *nfg;
-
-        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
-        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
-        nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
-        nfg->nfgen_family = family;
-        nfg->version = NFNETLINK_V0;
-        nfg->res_id = 0;
 }
 
 static int flush_family(struct flush_ctx *c, uint8_t family, uint64_t *deleted) {

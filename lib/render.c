@@ -37,31 +37,30 @@ static void render_u8_named(FILE *f, const char *name, uint8_t v) {
                 fprintf(f, "%u", v);
 }
 
-static void render_ct_state(FILE *f, const uint8_t *k) {
-        static const char *const names[] = { "invalid", "established", "related", "new", "untracked" };
+/* A host-byte-order bitmask as nft spells it: "established,related" */
+static void render_bits(FILE *f, const uint8_t *k, const char *const *names, unsigned n) {
         uint32_t v;
         bool first = true;
 
         memcpy(&v, k, 4); /* host byte order */
-        for (unsigned i = 0; i < ELEMENTSOF(names); i++)
+        for (unsigned i = 0; i < n; i++)
                 if (v & (1u << i)) {
                         fprintf(f, "%s%s", first ? "" : ",", names[i]);
                         first = false;
                 }
 }
 
+static void render_ct_state(FILE *f, const uint8_t *k) {
+        static const char *const names[] = { "invalid", "established", "related", "new", "untracked" };
+
+        render_bits(f, k, names, ELEMENTSOF(names));
+}
+
 static void render_ct_status(FILE *f, const uint8_t *k) {
         static const char *const names[] = { "expected", "seen-reply", "assured", "confirmed", "snat", "dnat",
                                              "dying" };
-        uint32_t v;
-        bool first = true;
 
-        memcpy(&v, k, 4); /* host byte order */
-        for (unsigned i = 0; i < ELEMENTSOF(names); i++)
-                if (v & (1u << i)) {
-                        fprintf(f, "%s%s", first ? "" : ",", names[i]);
-                        first = false;
-                }
+        render_bits(f, k, names, ELEMENTSOF(names));
 }
 
 void pst_render_key(FILE *f, enum pst_field field, const uint8_t *first, const uint8_t *last) {
