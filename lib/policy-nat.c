@@ -7,7 +7,7 @@
  * nat = (
  *   { masquerade = { out = "wan"; from = "lan"; }; },
  *   { snat = { out = "wan"; from = "lan"; to = "198.18.0.1"; }; },
- *   { forward = { on = "(ppp0)"; tcp = [25, "8443:443"]; to = "exchange"; }; }
+ *   { forward = { on = "(ppp0)"; tcp = (25, "8443:443"); to = "exchange"; }; }
  * );
  *
  * Decisions (README, "NAT"):
