@@ -45,27 +45,6 @@ void pst_policy_free_nat(struct pst_policy *p) {
         p->nnat = p->capnat = 0;
 }
 
-static const struct pst_zone *nat_zone(const struct pst_policy *p, const char *n) {
-        for (size_t i = 0; i < p->nzones; i++)
-                if (streq(p->zones[i]->name, n))
-                        return p->zones[i];
-        return NULL;
-}
-
-static const struct pst_host *nat_host(const struct pst_policy *p, const char *n) {
-        for (size_t i = 0; i < p->nhosts; i++)
-                if (streq(p->hosts[i]->name, n))
-                        return p->hosts[i];
-        return NULL;
-}
-
-static const struct pst_list *nat_list(const struct pst_policy *p, const char *n) {
-        for (size_t i = 0; i < p->nlists; i++)
-                if (streq(p->lists[i]->name, n))
-                        return p->lists[i];
-        return NULL;
-}
-
 /* An address as NAT needs it: one address, no network. */
 static int nat_addr(struct nat_ctx *x, const config_setting_t *s, const char *v, struct pst_addr *ret) {
         bool hostbits = false;
@@ -89,13 +68,13 @@ static int nat_from(struct nat_ctx *x, const config_setting_t *s) {
         *e = (struct pst_endpoint) { .kind = PST_EP_ANY, .loc = pst_cfg_loc(x->c, s) };
         if (streq(v, "any"))
                 return 0;
-        if ((e->zone = nat_zone(x->p, v))) {
+        if ((e->zone = pst_policy_zone(x->p, v))) {
                 if (e->zone->nifs == 0 && e->zone->nets.n == 0)
                         return pst_cfg_error(x->c, s, "zone '%s' has neither interfaces nor networks", v);
                 e->kind = PST_EP_ZONE;
-        } else if ((e->host = nat_host(x->p, v)))
+        } else if ((e->host = pst_policy_host(x->p, v)))
                 e->kind = PST_EP_ADDRS;
-        else if ((e->list = nat_list(x->p, v)))
+        else if ((e->list = pst_policy_list(x->p, v)))
                 e->kind = PST_EP_LIST;
         else if (pst_addr_parse(v, &e->lit, &hostbits) == 0)
                 e->kind = PST_EP_ADDRS;
@@ -110,7 +89,7 @@ static int nat_out(struct nat_ctx *x, const config_setting_t *s) {
 
         if (pst_cfg_string(x->c, s, "out", 64, &v) < 0)
                 return -EINVAL;
-        x->n->out = nat_zone(x->p, v);
+        x->n->out = pst_policy_zone(x->p, v);
         if (!x->n->out)
                 return pst_cfg_error(x->c, s, "'out' must name a zone with interfaces, and '%s' is no zone", v);
         if (x->n->out->nifs == 0)
@@ -224,7 +203,7 @@ static int nat_fwd_to(struct nat_ctx *x, const config_setting_t *s) {
         if (pst_cfg_string(x->c, s, "to", 64, &v) < 0)
                 return -EINVAL;
         n->to = (struct pst_endpoint) { .kind = PST_EP_ADDRS, .loc = pst_cfg_loc(x->c, s) };
-        h = nat_host(x->p, v);
+        h = pst_policy_host(x->p, v);
         if (!h) {
                 if (!strchr(v, ':') && !strchr("0123456789", v[0]))
                         return pst_cfg_error(x->c, s, "unknown host '%s' in 'to'; a forward goes to a host or "

@@ -791,6 +791,19 @@ static const struct pst_list *find_list(const struct pst_policy *p, const char *
         return NULL;
 }
 
+/* For the other parts of the loader (policy-nat.c) */
+const struct pst_zone *pst_policy_zone(const struct pst_policy *p, const char *name) {
+        return find_zone(p, name);
+}
+
+const struct pst_host *pst_policy_host(const struct pst_policy *p, const char *name) {
+        return find_host(p, name);
+}
+
+const struct pst_list *pst_policy_list(const struct pst_policy *p, const char *name) {
+        return find_list(p, name);
+}
+
 /* "(IFNAME)" or "(IFNAME, link)": one string, so the libconfig grammar
  * needs nothing new; blanks around the comma are allowed. */
 static int parse_ifaddr_ep(struct pst_cfg *c, const config_setting_t *item, const char *s,

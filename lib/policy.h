@@ -164,9 +164,13 @@ struct pst_policy {
 
 void pst_policy_free(struct pst_policy *p);
 
-/* policy-nat.c: the nat = ( ... ) list of one file, appended to p->nat
+/* Definitions by name (NULL: none).
+ * policy-nat.c: the nat = ( ... ) list of one file, appended to p->nat
  * (service names of a forward's allow resolved against p's and cat);
  * pst_policy_free_nat releases them.  Errors through c. */
+const struct pst_zone *pst_policy_zone(const struct pst_policy *p, const char *name);
+const struct pst_host *pst_policy_host(const struct pst_policy *p, const char *name);
+const struct pst_list *pst_policy_list(const struct pst_policy *p, const char *name);
 int pst_policy_load_nat(struct pst_cfg *c, struct pst_policy *p, const struct pst_catalog *cat,
                         const config_setting_t *list);
 void pst_policy_free_nat(struct pst_policy *p);
