@@ -1139,19 +1139,47 @@ static int nat_forward_accept(struct compiler *c, const struct pst_nat_rule *n, 
         return 0;
 }
 
+/* An input rule to "(IFNAME)" on a port a forward on IFNAME translates
+ * never sees it: prerouting sent the packets elsewhere.  Said, not refused. */
+static void nat_shadowed_input(struct compiler *c, const struct pst_nat_rule *n) {
+        for (size_t i = 0; i < c->p->nrules; i++) {
+                const struct pst_prule *pr = &c->p->rules[i];
+                bool to_on = false;
+
+                for (size_t j = 0; pr->chain == PST_INPUT && j < pr->nto; j++)
+                        to_on |= pr->to[j].kind == PST_EP_IFADDR && streq(pr->to[j].ifname, n->on);
+                for (size_t s = 0; to_on && s < pr->nsvc; s++)
+                        for (size_t pi = 0; pi < n->nports; pi++) {
+                                const struct pst_nat_port *pt = &n->ports[pi];
+                                bool tcp = pt->proto == IPPROTO_TCP;
+                                const struct pst_portrange *v = tcp ? pr->svc[s]->tcp : pr->svc[s]->udp;
+                                unsigned nv = tcp ? pr->svc[s]->ntcp : pr->svc[s]->nudp;
+
+                                for (unsigned q = 0; q < nv; q++)
+                                        if (v[q].first <= pt->last && pt->first <= v[q].last) {
+                                                pst_warning(c->diag, pr->loc.file, pr->loc.line,
+                                                            "%s port %u to (%s) is forwarded by the nat rule at "
+                                                            "%s:%u; this rule never sees it",
+                                                            tcp ? "tcp" : "udp", MAX(v[q].first, pt->first), n->on,
+                                                            n->loc.file, n->loc.line);
+                                                return;
+                                        }
+                        }
+        }
+}
+
 static int compile_nat(struct compiler *c) {
         int k = 0;
 
         for (size_t i = 0; k >= 0 && i < c->p->nnat; i++) {
                 const struct pst_nat_rule *n = &c->p->nat[i];
+                size_t before = pst_ruleset_nrules(c->rs) + c->npending[PST_FORWARD];
                 uint32_t chain;
 
                 k = nat_chain(c, n->kind == PST_PNAT_FORWARD ? PST_HOOK_PREROUTING : PST_HOOK_POSTROUTING, &chain);
-                if (k < 0 || n->kind != PST_PNAT_FORWARD) {
-                        k = k < 0 ? k : nat_source(c, n, chain);
-                        continue;
-                }
-                for (int fam = FAM_4; k >= 0 && fam <= FAM_6; fam += 2) {
+                if (k >= 0 && n->kind != PST_PNAT_FORWARD)
+                        k = nat_source(c, n, chain);
+                for (int fam = FAM_4; k >= 0 && n->kind == PST_PNAT_FORWARD && fam <= FAM_6; fam += 2) {
                         const struct pst_addr *to = fam == FAM_4 ? &n->to_addr : &n->to_addr6;
 
                         if (!to->family || (fam == FAM_6 && !n->ipv6) ||
@@ -1161,6 +1189,12 @@ static int compile_nat(struct compiler *c) {
                         if (k >= 0)
                                 k = nat_forward_accept(c, n, to, fam);
                 }
+                if (k >= 0)
+                        nat_shadowed_input(c, n);
+                if (k >= 0 && pst_ruleset_nrules(c->rs) + c->npending[PST_FORWARD] == before)
+                        k = pst_error(c->diag, -EINVAL, n->loc.file, n->loc.line,
+                                      "this nat rule can never match: its 'from' has no address of the family it "
+                                      "translates (IPv4 unless ipv6 = true)");
         }
         return k;
 }

@@ -452,6 +452,28 @@ static void test_nat(void **state) {
         pst_diag_clear(&d);
 }
 
+/* an input rule on a port a forward takes away: a warning at the input rule's line */
+static void test_nat_shadow(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+
+        write_file("s.conf", "hosts = { mail = [\"198.18.2.10\"]; };\n"
+                             "input = ( { allow = [\"https\", \"smtp\"]; to = \"(ppp0)\"; } );\n"
+                             "nat = ( { forward = { on = \"(ppp0)\"; tcp = [25]; to = \"mail\"; }; } );\n");
+        p = load("s.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), 0);
+        assert_int_equal(d.n_errors, 0);
+        assert_int_equal(d.n, 1);
+        assert_int_equal(d.items[0].severity, PST_WARNING);
+        assert_int_equal(d.items[0].line, 2);
+        assert_non_null(strstr(d.items[0].msg, "tcp port 25 to (ppp0) is forwarded by the nat rule at "));
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_catalog),   cmocka_unit_test(test_model),
@@ -459,7 +481,7 @@ int main(void) {
                 cmocka_unit_test(test_compile),   cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_ifaddr_link),
                 cmocka_unit_test(test_contradiction), cmocka_unit_test(test_restrict),
-                cmocka_unit_test(test_nat),
+                cmocka_unit_test(test_nat),       cmocka_unit_test(test_nat_shadow),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
