@@ -711,10 +711,10 @@ static int add_u8_set_rule(struct compiler *c, uint32_t chain, enum pst_field f,
 }
 
 static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level level) {
-        static const uint8_t ess4[] = { 3, 11, 12 }, ping4[] = { 3, 8, 11, 12 };
-        static const uint8_t ess6[] = { 1, 2, 3, 4 }, ping6[] = { 1, 2, 3, 4, 128 };
         static const uint8_t all[] = { IPPROTO_ICMP, IPPROTO_ICMPV6 };
         bool v6 = c->p->options.ipv6;
+        const uint8_t *t;
+        size_t n;
         int r;
 
         switch (level) {
@@ -723,14 +723,14 @@ static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level le
         case PST_ICMP_ALL:
                 return add_u8_set_rule(c, chain, PST_F_L4PROTO, all, v6 ? 2 : 1);
         case PST_ICMP_ESSENTIAL:
-        case PST_ICMP_PING: {
-                bool ping = level == PST_ICMP_PING;
-
-                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, ping ? ping4 : ess4, ping ? 4 : 3);
-                if (r >= 0 && v6)
-                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, ping ? ping6 : ess6, ping ? 5 : 4);
+        case PST_ICMP_PING:
+                t = pst_icmp_level_types(level, false, &n);
+                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, t, n);
+                if (r >= 0 && v6) {
+                        t = pst_icmp_level_types(level, true, &n);
+                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, t, n);
+                }
                 return r;
-        }
         }
         return -EINVAL;
 }

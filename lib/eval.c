@@ -384,7 +384,8 @@ static bool hosts_cover(const struct pst_prule *pr, const struct pst_packet *pkt
 }
 
 int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, const struct pst_eval_result *res,
-                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service) {
+                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service,
+                     const char **ret_group) {
         const struct pst_rule *r;
         enum pst_chain_kind kind;
         const char *file;
@@ -398,18 +399,23 @@ int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, c
                 return -ENOENT;
         /* the only three-field concatenation the compiler makes is the host-to-host set */
         merged = r->nmatch == 1 && r->match[0].op == PST_M_SET && r->match[0].nfields == 3;
-        kind = rs->chains[res->chain].hook == PST_HOOK_INPUT ? PST_INPUT : PST_FORWARD;
+        /* a zone's chain (input_lan) has no hook: its name says which base chain jumps to it */
+        kind = rs->chains[res->chain].hook == PST_HOOK_INPUT ||
+               strncmp(rs->chains[res->chain].name, "input_", 6) == 0 ? PST_INPUT : PST_FORWARD;
         for (size_t i = 0; i < p->nrules; i++) {
                 const struct pst_prule *pr = &p->rules[i];
 
                 if (merged && (pr->chain != kind || !hosts_cover(pr, pkt)))
                         continue;
-                if (!merged && (pr->loc.line != res->origin.line || !streq(pr->loc.file, file)))
+                /* a rule of rules = (...) is one policy rule per chain, at one line */
+                if (!merged && (pr->chain != kind || pr->loc.line != res->origin.line || !streq(pr->loc.file, file)))
                         continue;
                 for (size_t j = 0; j < pr->nsvc; j++)
                         if (service_covers(pr->svc[j], pkt)) {
                                 *ret_loc = pr->loc;
                                 *ret_service = pr->svc[j]->name;
+                                if (ret_group)
+                                        *ret_group = pr->via && pr->via[j] ? pr->via[j]->name : NULL;
                                 return 0;
                         }
         }

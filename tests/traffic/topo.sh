@@ -242,6 +242,7 @@ listen() {
 # expect pass|drop ROLE DST tcp|udp PORT [SRC]
 # expect pass|drop ROLE DST icmp - [SRC]        (echo request)
 # expect pass|drop ROLE DST proto N [SRC]       (raw IP protocol N, e.g. 50 = ESP)
+# expect refused ROLE DST udp PORT [SRC]        (no listener: the ICMP error came back)
 #
 # Probes are queued and run in parallel by `run_table TITLE`.  "pass" means
 # a TCP handshake completed or a reply came back (so replies of an
@@ -329,6 +330,7 @@ run_table() {
                 local got what verdict want=pass
                 got=${got_of[$i]:-}
                 [ "${Q_EXP[$i]}" = drop ] && want=timeout
+                [ "${Q_EXP[$i]}" = refused ] && want=refused
                 case "${Q_PROTO[$i]}" in
                 icmp) what="icmp/echo" ;;
                 proto) what="proto/${Q_PORT[$i]}" ;;
@@ -360,7 +362,7 @@ run_table() {
 baseline() {
         local saved_exp=("${Q_EXP[@]}") i
         for i in "${!Q_EXP[@]}"; do
-                Q_EXP[$i]=pass
+                [ "${Q_EXP[$i]}" = refused ] || Q_EXP[$i]=pass
         done
         fw_present && die "baseline with a firewall in place"
         run_keep "$1"
