@@ -65,6 +65,7 @@ static bool load(const struct pst_packet *pkt, enum pst_hook hook, enum pst_fiel
         case PST_F_CT_STATE:
                 memcpy(v, &ct, 4); /* host byte order, as the ct expression stores it */
                 return true;
+        case PST_F_CT_STATUS: /* the packets we evaluate were not translated: `ct status dnat` is false */
         case _PST_F_MAX:
                 break;
         }

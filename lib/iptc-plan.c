@@ -461,6 +461,7 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                 return apply_icmp(b, x, f, first, last, neg);
         case PST_F_CT_STATE:
                 return apply_ctstate(b, x, first, neg);
+        case PST_F_CT_STATUS:
         case _PST_F_MAX:
                 break;
         }
@@ -666,12 +667,35 @@ void iptc_plan_free(struct iptc_plan *p) {
         free(p);
 }
 
+/* NAT is not written through the iptables nat table (yet): one error per
+ * NAT statement, at its policy line, before anything is planned. */
+static int refuse_nat(const struct pst_ruleset *rs, struct pst_diag *diag) {
+        static const char *const what[] = { [PST_NAT_MASQ] = "masquerade", [PST_NAT_SNAT] = "snat",
+                                            [PST_NAT_DNAT] = "a port forward (dnat)" };
+        int r = 0;
+
+        for (size_t c = 0; c < rs->nchains; c++)
+                for (size_t i = 0; pst_hook_is_nat(rs->chains[c].hook) && i < rs->chains[c].n; i++) {
+                        const struct pst_rule *ir = &rs->chains[c].rules[i];
+
+                        if (ir->nat.kind == PST_NAT_NONE || ir->nat.kind > PST_NAT_DNAT)
+                                continue;
+                        r = pst_error(diag, -EOPNOTSUPP, pst_origin_file(rs, ir->origin), ir->origin.line,
+                                      "iptables backend: %s is not supported (it writes no nat table); use "
+                                      "options.backend = \"nftables\"", what[ir->nat.kind]);
+                }
+        return r;
+}
+
 int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *why_no_ipset, struct pst_diag *diag,
                     struct iptc_plan **ret) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r;
 
+        r = refuse_nat(rs, diag);
+        if (r < 0)
+                return r;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;

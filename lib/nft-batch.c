@@ -225,14 +225,20 @@ static int put_chain(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint
                 return -ENOMEM;
         nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
         if (ch->hook != PST_HOOK_NONE) {
-                if (ch->hook != PST_HOOK_INPUT && ch->hook != PST_HOOK_FORWARD)
+                static const uint32_t hooknum[] = {
+                        [PST_HOOK_INPUT] = NF_INET_LOCAL_IN,
+                        [PST_HOOK_FORWARD] = NF_INET_FORWARD,
+                        [PST_HOOK_PREROUTING] = NF_INET_PRE_ROUTING,
+                        [PST_HOOK_POSTROUTING] = NF_INET_POST_ROUTING,
+                };
+
+                if ((unsigned) ch->hook >= ELEMENTSOF(hooknum))
                         return -EINVAL;
                 if (ch->policy != PST_V_ACCEPT && ch->policy != PST_V_DROP)
                         return -EINVAL;
-                if (nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter") < 0)
+                if (nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, pst_hook_is_nat(ch->hook) ? "nat" : "filter") < 0)
                         return -ENOMEM;
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM,
-                                    ch->hook == PST_HOOK_INPUT ? NF_INET_LOCAL_IN : NF_INET_FORWARD);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hooknum[ch->hook]);
                 nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, ch->priority);
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, ch->policy == PST_V_ACCEPT ? NF_ACCEPT : NF_DROP);
         }
@@ -689,6 +695,22 @@ static struct nftnl_expr *expr_payload(uint32_t base, uint32_t offset, uint32_t 
         return e;
 }
 
+static struct nftnl_expr *expr_bitwise(uint32_t reg, const void *mask, const void *xor, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+                if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len) < 0 ||
+                    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len) < 0) {
+                        nftnl_expr_free(e);
+                        return NULL;
+                }
+        }
+        return e;
+}
+
 static struct nftnl_expr *expr_cmp(uint32_t op, uint32_t sreg, const void *data, uint32_t len) {
         struct nftnl_expr *e = nftnl_expr_alloc("cmp");
 
@@ -733,6 +755,7 @@ static int put_load_len(struct nftnl_rule *r, enum pst_field f, uint32_t dreg, u
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
         case PST_F_CT_STATE:
+        case PST_F_CT_STATUS:
         case _PST_F_MAX:
                 break;
         }
@@ -763,11 +786,12 @@ static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
                 return add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, dreg));
-        case PST_F_CT_STATE: {
+        case PST_F_CT_STATE:
+        case PST_F_CT_STATUS: {
                 struct nftnl_expr *e = nftnl_expr_alloc("ct");
 
                 if (e) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, f == PST_F_CT_STATE ? NFT_CT_STATE : NFT_CT_STATUS);
                         nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
                 }
                 return add_expr(r, e);
@@ -835,21 +859,10 @@ static int put_range(struct nftnl_rule *r, const struct pst_match *m) {
                 return ret;
         if (plen >= 0) {
                 uint8_t mask[16] = {}, zero[16] = {};
-                struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 
                 for (int b = 0; b < plen; b++)
                         mask[b / 8] |= (uint8_t) (0x80u >> (b % 8));
-                if (e) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, fi->len);
-                        if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, fi->len) < 0 ||
-                            nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, fi->len) < 0) {
-                                nftnl_expr_free(e);
-                                e = NULL;
-                        }
-                }
-                ret = add_expr(r, e);
+                ret = add_expr(r, expr_bitwise(NFT_REG_1, mask, zero, fi->len));
                 if (ret < 0)
                         return ret;
                 return add_expr(r, expr_cmp(NFT_CMP_EQ, NFT_REG_1, m->value, fi->len));
@@ -858,6 +871,33 @@ static int put_range(struct nftnl_rule *r, const struct pst_match *m) {
         if (ret < 0)
                 return ret;
         return add_expr(r, expr_cmp(NFT_CMP_LTE, NFT_REG_1, m->last, fi->len));
+}
+
+/* EQ / NEQ of one field, loaded into reg 1 */
+static int put_cmp(struct nftnl_rule *r, const struct pst_match *m, struct rule_ctx *ctx) {
+        const struct pst_field_info *fi = pst_field_info(m->fields[0]);
+        int ret;
+
+        if (m->nfields != 1)
+                return -EINVAL;
+        if (m->fields[0] == PST_F_CT_STATUS) {
+                /* `ct status dnat`: ct load status; bitwise & value ^ 0; cmp neq 0 */
+                static const uint8_t zero[4];
+
+                if (m->op != PST_M_EQ)
+                        return -EINVAL;
+                ret = add_expr(r, expr_bitwise(NFT_REG_1, m->value, zero, 4));
+                return ret < 0 ? ret : add_expr(r, expr_cmp(NFT_CMP_NEQ, NFT_REG_1, zero, 4));
+        }
+        ret = add_expr(r, expr_cmp(m->op == PST_M_EQ ? NFT_CMP_EQ : NFT_CMP_NEQ, NFT_REG_1, m->value, fi->len));
+        if (ret < 0)
+                return ret;
+        /* An explicit protocol match is a dependency for what follows. */
+        if (m->op == PST_M_EQ && m->fields[0] == PST_F_NFPROTO)
+                ctx->nfproto = m->value[0];
+        if (m->op == PST_M_EQ && m->fields[0] == PST_F_L4PROTO)
+                ctx->l4proto = m->value[0];
+        return 0;
 }
 
 static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_match *m,
@@ -890,22 +930,8 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
 
         switch (m->op) {
         case PST_M_EQ:
-        case PST_M_NEQ: {
-                const struct pst_field_info *fi = pst_field_info(m->fields[0]);
-
-                if (m->nfields != 1)
-                        return -EINVAL;
-                ret = add_expr(r, expr_cmp(m->op == PST_M_EQ ? NFT_CMP_EQ : NFT_CMP_NEQ, NFT_REG_1, m->value,
-                                           fi->len));
-                if (ret < 0)
-                        return ret;
-                /* An explicit protocol match is a dependency for what follows. */
-                if (m->op == PST_M_EQ && m->fields[0] == PST_F_NFPROTO)
-                        ctx->nfproto = m->value[0];
-                if (m->op == PST_M_EQ && m->fields[0] == PST_F_L4PROTO)
-                        ctx->l4proto = m->value[0];
-                return 0;
-        }
+        case PST_M_NEQ:
+                return put_cmp(r, m, ctx);
         case PST_M_SET:
         case PST_M_VMAP: {
                 const struct pst_set *s;
@@ -941,6 +967,47 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
         return -EINVAL;
 }
 
+static struct nftnl_expr *expr_imm_data(uint32_t dreg, const void *data, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+                if (nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len) < 0) {
+                        nftnl_expr_free(e);
+                        return NULL;
+                }
+        }
+        return e;
+}
+
+/* What nft 1.0.6 writes for `masquerade` and `dnat ip to ADDR:PORT`: masq;
+ * or immediate reg 1 ADDR; [immediate reg 2 PORT;] nat dnat ip addr_min reg 1
+ * [proto_min reg 2] (the kernel sets the MAP_IPS / PROTO_SPECIFIED flags). */
+static int put_nat(struct nftnl_rule *r, const struct pst_nat *n) {
+        struct nftnl_expr *e;
+        uint16_t port = htons(n->port);
+        int ret;
+
+        if (n->kind == PST_NAT_MASQ)
+                return add_expr(r, nftnl_expr_alloc("masq"));
+        if ((n->kind != PST_NAT_SNAT && n->kind != PST_NAT_DNAT) || (n->family != AF_INET && n->family != AF_INET6))
+                return -EINVAL;
+        ret = add_expr(r, expr_imm_data(NFT_REG_1, n->addr, n->family == AF_INET ? 4 : 16));
+        if (ret >= 0 && n->port)
+                ret = add_expr(r, expr_imm_data(NFT_REG_2, &port, 2));
+        if (ret < 0)
+                return ret;
+        e = nftnl_expr_alloc("nat");
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, n->kind == PST_NAT_SNAT ? NFT_NAT_SNAT : NFT_NAT_DNAT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, n->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+        if (n->port)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+        return add_expr(r, e);
+}
+
 static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule) {
         struct nftnl_expr *e;
         int ret;
@@ -973,6 +1040,13 @@ static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, co
                         e = NULL;
                 }
                 ret = add_expr(r, e);
+                if (ret < 0)
+                        return ret;
+        }
+        if (rule->nat.kind != PST_NAT_NONE) {
+                if (rule->verdict.kind != PST_V_NONE)
+                        return -EINVAL;
+                ret = put_nat(r, &rule->nat);
                 if (ret < 0)
                         return ret;
         }

@@ -61,6 +61,8 @@ COMMIT'
 
 for policy in "$ROOT"/conf/examples/*.conf; do
         name=$(basename "$policy" .conf)
+        # NAT examples: this backend refuses them (tests/golden/examples-iptc/NAME.err, traffic nat-*-iptables)
+        [ -e "$ROOT/tests/golden/examples-iptc/$name.err" ] && continue
         # shellcheck disable=SC2086
         "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.rules" \
                 2>"$tmp/err" || { fail "$name: compile --backend iptables"; cat "$tmp/err"; continue; }
