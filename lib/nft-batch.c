@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "nft-internal.h"
+#include "nflog.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free);
@@ -964,13 +965,17 @@ static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, co
                 if (ret < 0)
                         return ret;
         }
-        if (rule->log_prefix[0]) {
+        if (pst_rule_logs(rule)) {
                 if (!memchr(rule->log_prefix, 0, sizeof(rule->log_prefix)))
                         return -EINVAL;
                 e = nftnl_expr_alloc("log");
                 if (e && nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, rule->log_prefix) < 0) {
                         nftnl_expr_free(e);
                         e = NULL;
+                }
+                if (e && rule->log_nflog) {
+                        nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rule->log_group);
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, PST_NFLOG_SNAPLEN);
                 }
                 ret = add_expr(r, e);
                 if (ret < 0)

@@ -116,7 +116,7 @@ for policy in "$ROOT"/conf/examples/*.conf; do
 done
 
 # A policy the backend refuses leaves the rules as they were.
-sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than LOG takes: ";/' \
+sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than NFLOG takes, which is sixty-three bytes long: ";/' \
         "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
 unshare -n bash -c "
         $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null || exit 3
@@ -125,7 +125,7 @@ unshare -n bash -c "
         '$tmp/dump' '$tmp/after'
         exit 0
 " || fail "refused policy: setup (status $?)"
-if grep -q "LOG target takes at most 29" "$tmp/out" && cmp -s "$tmp/before.v4" "$tmp/after.v4" &&
+if grep -q "NFLOG target takes at most 63" "$tmp/out" && cmp -s "$tmp/before.v4" "$tmp/after.v4" &&
    cmp -s "$tmp/before.v6" "$tmp/after.v6" && cmp -s "$tmp/before.ipset" "$tmp/after.ipset"; then
         ok "a policy the iptables backend refuses leaves the rules unchanged"
 else fail "refused policy changed the rules"; cat "$tmp/out"; fi
