@@ -34,6 +34,10 @@
 /* () -> (s path, u generation): the running ruleset written to path (snapshot.h), and the
  * kernel's ruleset generation after posternd's last commit; Busy when it cannot vouch for it */
 #define POSTERN_BUS_METHOD_SAVE_RUNNING "SaveRunning"
+/* (t since_usec) -> (a(syqttttus) rows, t total, t evicted, t lost): the drop log (drops.h), rows of
+ * (zone, protocol, port, drops, sources, first, last seen (CLOCK_REALTIME µs), prefixes, top prefix)
+ * last seen at or after since_usec */
+#define POSTERN_BUS_METHOD_DROPS "Drops"
 #define POSTERN_BUS_SIGNAL_APPLIED "Applied" /* (t generation, s digest) */
 #define POSTERN_BUS_SIGNAL_ROLLED_BACK "RolledBack" /* (t generation, s digest): what is back */
 

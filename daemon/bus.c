@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "bus.h"
+#include "drops.h"
 
 #define BUS_RETRY_USEC (10 * 1000000ULL) /* reconnect after the bus went away */
 
@@ -176,6 +177,14 @@ static int method_save_running(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(msg, "su", path, gen);
 }
 
+/* posternctl drops: what the default-drop policy dropped (drops.h) */
+static int method_drops(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        int r = bus_verify_caller(msg, error);
+
+        return r < 0 ? r : drops_bus_method(msg, m->drops, error);
+}
+
 /* ---- properties ---- */
 
 /*
@@ -250,6 +259,9 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_SAVE_RUNNING, SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("s", path, "u", generation), method_save_running,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_DROPS, SD_BUS_ARGS("t", since_usec),
+                                SD_BUS_RESULT("a(syqttttus)", rows, "t", total, "t", evicted, "t", lost),
+                                method_drops, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_APPLIED, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_ROLLED_BACK, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_VTABLE_END,

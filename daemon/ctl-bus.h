@@ -15,6 +15,7 @@
 #include "diag.h"
 #include <stdint.h>
 
+#include "dropstats.h"
 #include "kernel-features.h"
 
 #define CTL_EXIT_NO_DAEMON 3
@@ -43,3 +44,12 @@ int ctl_bus_confirm(bool json);
  * the caller falls back to reading the kernel.
  */
 int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen);
+
+/* Drops(since_usec): posternd's drop log into *ret (rows appended); posternctl's exit status,
+ * the failure reported */
+struct ctl_drops {
+        struct pst_drop_row *v;
+        size_t n, cap;
+        uint64_t total, evicted, lost;
+};
+int ctl_bus_drops(uint64_t since_usec, bool json, struct ctl_drops *ret);

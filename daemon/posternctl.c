@@ -19,6 +19,8 @@
 #include "bus-api.h"
 #include "ctl-bus.h"
 #include "ctl-diff.h"
+#include "ctl-drops.h"
+#include "dropreport.h"
 #include "ifaddr.h"
 #include "json.h"
 #include "lockout.h"
@@ -48,6 +50,7 @@ struct ctl {
         bool force;                 /* apply --force: even if it cuts the caller's SSH connection */
         bool version;               /* --version: shown once every option is read (--json may follow) */
         bool nft;                   /* diff --nft */
+        uint64_t since_usec;        /* drops --since DURATION; 0: all */
 };
 
 static void help(void) {
@@ -69,6 +72,8 @@ static void help(void) {
                "  status            show the daemon's state, policy digest, generation, last error\n"
                "  reload            ask posternd to reload its policy\n"
                "  reapply IFACE     ask posternd to re-check IFACE's addresses (ppp ip-up hooks)\n"
+               "  drops             what the default policy dropped (options.log_drops), with what\n"
+               "                    listens on those ports and the rule that would allow it\n"
                "\n"
                "Options:\n"
                "  --catalog FILE    service catalog (default: %s,\n"
@@ -81,6 +86,7 @@ static void help(void) {
                "                    confirm' comes within SECONDS (needs posternd; at most 86400)\n"
                "  --force           apply: even if the new ruleset would not accept the SSH\n"
                "                    connection posternctl runs in ($SSH_CONNECTION)\n"
+               "  --since DURATION  drops: only those last seen within DURATION (90s, 15m, 2h, 7d)\n"
                "  --nft             diff: a unified diff of the nft listings and +/- set elements\n"
                "                    instead of the policy's words\n"
                "  --json            machine-readable output\n"
@@ -91,7 +97,7 @@ static void help(void) {
                "\n"
                "Exit status: 0 success, 1 policy refused (invalid, or it would cut your SSH\n"
                "connection; diff: differences), 2 system or kernel error, 3 posternd is not running\n"
-               "(status, reload, reapply, confirm), 4 usage error.\n",
+               "(status, reload, reapply, confirm, drops), 4 usage error.\n",
                POSTERN_CATALOG, POSTERN_POLICY);
 }
 
@@ -521,6 +527,14 @@ static int cmd_reapply(struct ctl *c, char **args) {
         return ctl_bus_reapply(args[0], c->json);
 }
 
+static int cmd_drops(struct ctl *c, char **args) {
+        bool cat = pst_catalog_load_default(&c->cat, c->catalog, pst_source_flags_from_env(), &c->diag) >= 0;
+
+        if (!cat) /* the report goes on without service names */
+                pst_diag_print(&c->diag, stderr);
+        return ctl_drops(c->json, c->since_usec, cat ? &c->cat : NULL);
+}
+
 /* The verbs, as systemd's dispatch_verb() keeps them: one table. */
 static const struct verb {
         const char *name;
@@ -539,6 +553,7 @@ static const struct verb {
         { "status", 0, 0, false, "no arguments", cmd_status },
         { "reload", 0, 0, false, "no arguments", cmd_reload },
         { "reapply", 1, 1, false, "one interface name", cmd_reapply },
+        { "drops", 0, 0, false, "no arguments", cmd_drops },
 };
 
 static int dispatch_verb(struct ctl *c, int argc, char **argv) {
@@ -616,7 +631,7 @@ static int show_version(struct ctl *c) {
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
         enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_CONFIRM, OPT_FORCE,
-               OPT_NFT };
+               OPT_NFT, OPT_SINCE };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
@@ -626,6 +641,7 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                 { "confirm", required_argument, NULL, OPT_CONFIRM },
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "nft", no_argument, NULL, OPT_NFT },
+                { "since", required_argument, NULL, OPT_SINCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -663,6 +679,11 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                                                     "auto", optarg);
                         }
                         c->have_backend = true;
+                        break;
+                case OPT_SINCE:
+                        if (pst_duration_parse(optarg, &c->since_usec) < 0 || c->since_usec == 0)
+                                return -usage_error(c, "posternctl: --since '%s': expected a duration such as "
+                                                    "90s, 15m, 2h or 7d (at most a year)", optarg);
                         break;
                 case OPT_CONFIRM:
                         if (parse_confirm(c, optarg) < 0)
