@@ -592,6 +592,14 @@ static int parse_confirm(struct ctl *c, const char *arg) {
         return 0;
 }
 
+/* drops --since DURATION */
+static int parse_since(struct ctl *c, const char *arg) {
+        if (pst_duration_parse(arg, &c->since_usec) < 0 || c->since_usec == 0)
+                return -usage_error(c, "posternctl: --since '%s': expected a duration such as 90s, 15m, 2h or 7d "
+                                    "(at most a year)", arg);
+        return 0;
+}
+
 /* --version [--json]: version, backends built, and the kernel probed
  * (kernel-features.h; README "Supported kernels"). */
 static int show_version(struct ctl *c) {
@@ -681,9 +689,8 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                         c->have_backend = true;
                         break;
                 case OPT_SINCE:
-                        if (pst_duration_parse(optarg, &c->since_usec) < 0 || c->since_usec == 0)
-                                return -usage_error(c, "posternctl: --since '%s': expected a duration such as "
-                                                    "90s, 15m, 2h or 7d (at most a year)", optarg);
+                        if (parse_since(c, optarg) < 0)
+                                return -EXIT_USAGE;
                         break;
                 case OPT_CONFIRM:
                         if (parse_confirm(c, optarg) < 0)

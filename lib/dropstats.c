@@ -86,16 +86,19 @@ static void unlink_entry(struct pst_drops *d, uint32_t i) {
                 *p = d->v[i].next;
 }
 
-/* the fewest drops, then the oldest: see dropstats.h */
-static uint32_t victim(const struct pst_drops *d) {
-        uint32_t best = 0;
+/* the fewest drops, then the oldest, of PST_DROPS_EVICT_SAMPLE entries from
+ * a cursor that goes round: see dropstats.h */
+static uint32_t victim(struct pst_drops *d) {
+        uint32_t best = d->cursor % d->cap;
 
-        for (uint32_t i = 1; i < d->cap; i++) {
+        for (uint32_t k = 0; k < MIN(PST_DROPS_EVICT_SAMPLE, d->cap); k++) {
+                uint32_t i = (d->cursor + k) % d->cap;
                 const struct pst_drop_entry *e = &d->v[i], *b = &d->v[best];
 
                 if (e->count < b->count || (e->count == b->count && e->last_usec < b->last_usec))
                         best = i;
         }
+        d->cursor = (d->cursor + PST_DROPS_EVICT_SAMPLE) % d->cap;
         return best;
 }
 

@@ -10,9 +10,12 @@
  *
  * Memory is fixed when the table is made (PST_DROPS_ENTRIES_MAX entries at
  * most, about 130 bytes each).  When it is full, a new key evicts the entry
- * with the fewest drops, of those the one last seen longest ago: a flood of
- * distinct sources (one drop each) keeps replacing its own entries and
- * leaves the entries that matter — many drops to one port — in place.
+ * with the fewest drops, of those the one last seen longest ago, among
+ * PST_DROPS_EVICT_SAMPLE entries taken in turn (a cursor goes round the
+ * table), so that an eviction costs the same whatever the table's size: a
+ * flood of distinct sources (one drop each) keeps replacing its own entries
+ * and leaves the entries that matter — many drops to one port — in place;
+ * such an entry goes only when all the entries sampled have as many drops.
  * Evicted drops are counted (pst_drops.evicted), so a report can say how
  * much it does not show.  Times are whatever the caller passes (µs).
  */
@@ -28,6 +31,7 @@
 #define PST_DROPS_ENTRIES_MAX 65536
 #define PST_DROPS_ZONE_MAX 48 /* PST_NAME_LEN */
 #define PST_DROPS_SKETCH_BITS 256
+#define PST_DROPS_EVICT_SAMPLE 64
 
 struct pst_drop_key {
         char zone[PST_DROPS_ZONE_MAX]; /* "" = no zone */
@@ -51,6 +55,7 @@ struct pst_drops {
         uint32_t *buckets;
         struct pst_drop_entry *v;
         uint64_t seed;      /* of the hash: chosen by the caller */
+        uint32_t cursor;    /* where the next eviction looks */
         uint64_t evicted;   /* drops whose entries were evicted */
         uint64_t total;     /* drops seen */
 };
