@@ -30,10 +30,10 @@ input = ( { allow = "ssh"; from = "wan"; } );
 CONF
 
 # a listener on 993 in the server namespace, one that only the policy keeps out
-nsx "$NS" "$PY" -c '
+ip netns exec "$NS" "$PY" -c '
 import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", 993)); s.listen(); time.sleep(120)' &
+s.bind(("0.0.0.0", 993)); s.listen(); time.sleep(80)' &
 T_PIDS+=($!)
 POSTERN_DROPS_ENTRIES=64 t_daemon "$NS" --policy "$P"
 t_wait_ready 1
@@ -60,6 +60,8 @@ TXT
 got() { nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" drops "$@" | sed -E 's/last [0-9]+ s ago/last N s ago/'; }
 for i in $(seq 1 50); do [ "$(got)" = "$(want)" ] && break; sleep 0.1; done
 diff -u <(want) <(got) || die "posternctl drops output"
+nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" drops >/dev/null 2>"$T_TMP/err" || die "drops: exit $?: $(cat "$T_TMP/err")"
+[ -s "$T_TMP/err" ] && die "drops: stderr: $(cat "$T_TMP/err")"
 info "--json: the same, exactly"
 nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" drops --json >"$T_TMP/drops.json" || die "drops --json"
 "$PY" - "$T_TMP/drops.json" <<'PYEOF' || { cat "$T_TMP/drops.json"; die "drops --json content"; }
@@ -114,4 +116,5 @@ PYEOF
 nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" drops | tail -1 | grep -q "more drops are not shown: the table was full" || die "text: no eviction note"
 t_alive
 t_stop
+[ "$DRC" = 0 ] || die "posternd exited with $DRC"
 echo "PASS"
