@@ -11,13 +11,6 @@
 #include "json.h"
 #include "sockdiag.h"
 
-static uint64_t wall_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static bool has_ports(const struct pst_drop_row *r) {
         return r->l4proto == IPPROTO_TCP || r->l4proto == IPPROTO_UDP;
 }

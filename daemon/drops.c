@@ -6,11 +6,13 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include <linux/netfilter.h>
+
 #include "bus-api.h"
+#include "dropreport.h"
 #include "drops.h"
 #include "log.h"
 #include "nflog.h"
-#include "service.h"
 
 struct drops {
         struct pst_nflog *nl;
@@ -23,13 +25,6 @@ struct drops {
         unsigned journal_lines;
         uint64_t journal_suppressed;
 };
-
-static uint64_t wall_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static bool running_logs(const struct pst_compiled *c) {
         const struct pst_ruleset *rs = c ? c->ruleset : NULL;
@@ -81,18 +76,8 @@ static const char *zone_of(const struct drops *d, const struct pst_nflog_pkt *pk
         return "";
 }
 
-static const char *proto_name(uint8_t proto, char buf[8]) {
-        const char *n = proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : pst_proto_name(proto);
-
-        if (n)
-                return n;
-        snprintf(buf, 8, "%u", proto);
-        return buf;
-}
-
 static void journal(struct drops *d, const char *zone, const struct pst_nflog_pkt *pkt, uint64_t now) {
-        char src[PST_ADDR_STRLEN], pb[8];
-        const char *proto = proto_name(pkt->l4proto, pb);
+        char src[PST_ADDR_STRLEN], what[32];
 
         if (now / 60000000ULL != d->journal_minute) {
                 if (d->journal_suppressed)
@@ -110,10 +95,11 @@ static void journal(struct drops *d, const char *zone, const struct pst_nflog_pk
         }
         d->journal_lines++;
         pst_addr_format(&pkt->saddr, src);
-        log_struct(LOG_INFO, "POSTERN_EVENT=drop\nZONE=%s\nPROTOCOL=%s\nDPORT=%u\nSRC=%s\nHOOK=%s\n"
-                   "MESSAGE=dropped %s/%u from %s%s%s",
-                   zone, proto, pkt->dport, src, pkt->hook == 2 ? "forward" : "input", proto, pkt->dport, src,
-                   zone[0] ? " in zone " : "", zone);
+        pst_drop_what(pkt->l4proto, pkt->dport, what, sizeof(what));
+        log_struct(LOG_INFO, "POSTERN_EVENT=drop\nZONE=%s\nPROTOCOL=%u\nDPORT=%u\nSRC=%s\nHOOK=%s\n"
+                   "MESSAGE=dropped %s from %s%s%s",
+                   zone, pkt->l4proto, pkt->dport, src, pkt->hook == NF_INET_FORWARD ? "forward" : "input", what,
+                   src, zone[0] ? " in zone " : "", zone);
 }
 
 void drops_feed(struct drops *d, const struct pst_nflog_pkt *pkt, uint64_t now) {

@@ -59,7 +59,8 @@ others='*filter
 -A postern-input-old -m set --match-set postern-list_old_v4-00000000 src -j ACCEPT
 COMMIT'
 
-for policy in "$ROOT"/conf/examples/*.conf; do
+# and log_drops: NFLOG targets and the per-zone log chains
+for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf"; do
         name=$(basename "$policy" .conf)
         # shellcheck disable=SC2086
         "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.rules" \
