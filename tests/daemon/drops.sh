@@ -7,21 +7,38 @@
 # sock_diag, named from /proc) and the rule to add.  Then a flood of distinct
 # IPv6 sources against a table of 64 entries: the table stays at 64, the
 # entry with many drops survives, and the report says what it left out.
+# Last, posternd --backend iptables in a new pair of namespaces: -j NFLOG
+# feeds the same report.
 . "$(dirname "$0")/lib.sh"
 t_require
-NS=$(t_netns drops)
-NC=$(t_netns dropsc)
+# pair NAME: server NS and client NC joined by wan0 / cli0
+pair() {
+        NS=$(t_netns "$1")
+        NC=$(t_netns "$1"c)
+        ip link add wan0 netns "$NS" type veth peer name cli0 netns "$NC" || die "veth"
+        nsx "$NS" ip addr add 198.18.0.1/24 dev wan0
+        nsx "$NC" ip addr add 198.18.0.2/24 dev cli0
+        nsx "$NS" ip addr add 2001:db8:16::1/64 dev wan0 nodad
+        nsx "$NC" ip addr add 2001:db8:16::2/64 dev cli0 nodad
+        nsx "$NS" ip link set wan0 up
+        nsx "$NC" ip link set cli0 up
+        nsx "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.wan0.rp_filter=0
+        nsx "$NC" ip -6 route add 2001:db8::/32 dev cli0
+}
+# probe PORT N: N SYNs from the client, one per connect: it gives up after
+# 0.2 s, before the first retransmission (1 s)
+probe() {
+        nsx "$NC" "$PY" -c '
+import socket, sys
+for i in range(int(sys.argv[2])):
+    s = socket.socket(); s.settimeout(0.2)
+    try: s.connect(("198.18.0.1", int(sys.argv[1])))
+    except OSError: pass
+    s.close()' "$1" "$2" || die "probe $1"
+}
+pair drops
 t_bus_start
 t_notify_start
-ip link add wan0 netns "$NS" type veth peer name cli0 netns "$NC" || die "veth"
-nsx "$NS" ip addr add 198.18.0.1/24 dev wan0
-nsx "$NC" ip addr add 198.18.0.2/24 dev cli0
-nsx "$NS" ip addr add 2001:db8:16::1/64 dev wan0 nodad
-nsx "$NC" ip addr add 2001:db8:16::2/64 dev cli0 nodad
-nsx "$NS" ip link set wan0 up
-nsx "$NC" ip link set cli0 up
-nsx "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.wan0.rp_filter=0
-nsx "$NC" ip -6 route add 2001:db8::/32 dev cli0
 P=$T_TMP/postern.conf
 cat >"$P" <<'CONF'
 options = { ipv6 = true; log_drops = true; log_rate = 10000; };
@@ -41,16 +58,8 @@ t_wait_name org.postern1 || die "no bus name"
 t_wait_count "$DLOG" "reading dropped packets from NFLOG group" 1 5 || die "posternd does not read the group"
 
 info "probes: 12 SYNs to tcp/993, 3 to tcp/23, from 198.18.0.2 through wan0"
-# one SYN per connect: it gives up after 0.2 s, before the first retransmission (1 s)
-nsx "$NC" "$PY" - <<'PYEOF' || die "probe"
-import socket
-for port, n in ((993, 12), (23, 3)):
-    for i in range(n):
-        s = socket.socket(); s.settimeout(0.2)
-        try: s.connect(("198.18.0.1", port))
-        except OSError: pass
-        s.close()
-PYEOF
+probe 993 12
+probe 23 3
 want() { # the text, seconds normalised
         cat <<'TXT'
 tcp/993 (imaps): 12 drops from zone wan, 1 source, last N s ago — python3 listens on *:993 — add: { allow = "imaps"; from = "wan"; }
@@ -117,4 +126,23 @@ nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" drops | tail -1 | grep -q "more dro
 t_alive
 t_stop
 [ "$DRC" = 0 ] || die "posternd exited with $DRC"
+
+if command -v iptables-legacy-save >/dev/null && "$POSTERND" --backend iptables --help >/dev/null 2>&1; then
+        info "--backend iptables: -j NFLOG, the same report"
+        pair dropsi
+        ready=$(grep -c "READY=1" "$NLOG")
+        t_daemon "$NS" --policy "$P" --backend iptables
+        t_wait_ready $((ready + 1))
+        t_wait_count "$DLOG" "reading dropped packets from NFLOG group" 2 5 || die "iptables: the group is not read"
+        nsx "$NS" iptables-legacy-save -t filter | grep -q -- '-A postern-log-wan .*-j NFLOG --nflog-prefix "postern drop: wan" --nflog-group 5016 --nflog-size 128' ||
+                die "iptables: no NFLOG rule in postern-log-wan"
+        probe 993 4
+        w='tcp/993 (imaps): 4 drops from zone wan, 1 source, last N s ago — nothing listens on it'
+        for i in $(seq 1 50); do [ "$(got)" = "$w" ] && break; sleep 0.1; done
+        [ "$(got)" = "$w" ] || die "iptables: drops: $(got)"
+        t_stop
+        [ "$DRC" = 0 ] || die "posternd (iptables) exited with $DRC"
+else
+        info "(no iptables-legacy or no iptables backend: that part skipped)"
+fi
 echo "PASS"
