@@ -13,8 +13,9 @@
  * When it is full, a new key evicts the entry with the fewest drops, of
  * those the one last seen longest ago, among PST_DROPS_EVICT_SAMPLE entries
  * taken in turn (a cursor goes round the table), so that an eviction costs
- * the same whatever the table's size: a flood of distinct sources (one drop each) keeps replacing its own entries
- * and leaves the entries that matter — many drops to one port — in place;
+ * the same whatever the table's size: a flood of distinct sources (one drop
+ * each) keeps replacing its own entries and leaves the entries that matter —
+ * many drops to one port — in place;
  * such an entry goes only when all the entries sampled have as many drops.
  * Evicted drops are counted (pst_drops.evicted), so a report can say how
  * much it does not show.  Times are whatever the caller passes (µs).
