@@ -129,16 +129,28 @@ static const char *service_of(const struct speak_names *names, bool udp, unsigne
         return NULL;
 }
 
-/* "tcp" + "993" → "tcp/993 (imaps)" */
+/* The first group of the policy that holds the service named svc: where an administrator edits it */
+static const char *group_of(const struct speak_names *names, const char *svc) {
+        for (size_t i = 0; names->policy && i < names->policy->ngroups; i++)
+                for (size_t j = 0; j < names->policy->groups[i]->nsvc; j++)
+                        if (streq(names->policy->groups[i]->svc[j]->name, svc))
+                                return names->policy->groups[i]->name;
+        return NULL;
+}
+
+/* "tcp" + "993" → "tcp/993 (imaps)", "tcp/993 (imaps, group outlook)" */
 static void port_item(const struct speak_names *names, const char *proto, const char *port, char *buf,
                       size_t size) {
         unsigned a = 0, b = 0;
-        const char *svc = NULL;
+        const char *svc = NULL, *group;
         int k = sscanf(port, "%u-%u", &a, &b);
 
         if (k >= 1 && (streq(proto, "tcp") || streq(proto, "udp")))
                 svc = service_of(names, streq(proto, "udp"), a, k == 2 ? b : a);
-        if (svc)
+        group = svc ? group_of(names, svc) : NULL;
+        if (svc && group)
+                snprintf(buf, size, "%s/%s (%s, group %s)", proto, port, svc, group);
+        else if (svc)
                 snprintf(buf, size, "%s/%s (%s)", proto, port, svc);
         else
                 snprintf(buf, size, "%s/%s", proto, port);

@@ -331,11 +331,15 @@ static int apply_compiled(struct manager *m, const struct pst_compiled *c, enum 
 }
 
 static void log_applied(struct manager *m, const char *path, uint64_t t0) {
+        const struct pst_policy *p = m->running->policy;
+
+        /* forward = "unmanaged": said once here, so a dropped container is not blamed on postern */
         log_struct(LOG_INFO,
                    "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
-                   "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)",
+                   "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)%s",
                    m->generation, m->digest, path, now_usec() - t0, path, m->generation, m->digest,
-                   m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0);
+                   m->running->ruleset->nchains, manager_nrules(m), now_usec() - t0,
+                   p && p->options.forward_unmanaged ? "; forwarding unmanaged (no forward chain)" : "");
 }
 
 /*

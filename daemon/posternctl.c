@@ -193,6 +193,7 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_comp
                 pst_json_int(&j, "rules", (long long) pst_ruleset_nrules(rs));
                 pst_json_int(&j, "sets", (long long) named);
                 pst_json_int(&j, "elements", (long long) count_elements(rs));
+                pst_json_string(&j, "forward", pc->policy->options.forward_unmanaged ? "unmanaged" : "managed");
                 if (usec)
                         pst_json_int(&j, "usec", (long long) usec);
                 pst_json_begin_array(&j, "warnings");
@@ -208,6 +209,8 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_comp
                count_elements(rs));
         if (usec)
                 printf(", %.3f ms", (double) usec / 1000.0);
+        if (pc->policy->options.forward_unmanaged)
+                printf("; forwarding unmanaged (no forward chain)");
         printf("\n");
 }
 

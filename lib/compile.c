@@ -29,7 +29,8 @@
  */
 
 enum { FAM_ANY = 0, FAM_4 = 4, FAM_6 = 6 };
-enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, _G_MAX };
+/* G_ALL: allow = "all", a rule without a layer-4 match */
+enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, G_ALL, _G_MAX };
 
 #define ZONE_CHAIN_NONE UINT32_MAX
 
@@ -241,6 +242,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                         }
                         break;
                 }
+                case G_ALL:
                 case _G_MAX:
                         break;
                 }
@@ -272,7 +274,7 @@ static bool group_present(const struct pst_prule *pr, enum group g) {
                 const struct pst_service *s = pr->svc[i];
 
                 if ((g == G_TCP && s->ntcp) || (g == G_UDP && s->nudp) || (g == G_PROTO && s->nproto) ||
-                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6))
+                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6) || (g == G_ALL && s->all))
                         return true;
         }
         return false;
@@ -571,7 +573,7 @@ static int compile_pair(struct compiler *c, const struct pst_prule *pr, const st
                                         r = match_endpoint(c, &rule, t, true, fam);
                         } else
                                 r = t->kind == PST_EP_ZONE ? match_endpoint(c, &rule, t, true, FAM_4) : 0;
-                        if (r >= 0)
+                        if (r >= 0 && g != G_ALL)
                                 r = match_group(c, &rule, pr, g);
                         if (r >= 0)
                                 r = emit(c, pr->chain, chain, &rule);
@@ -705,10 +707,10 @@ static int add_u8_set_rule(struct compiler *c, uint32_t chain, enum pst_field f,
 }
 
 static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level level) {
-        static const uint8_t ess4[] = { 3, 11, 12 }, ping4[] = { 3, 8, 11, 12 };
-        static const uint8_t ess6[] = { 1, 2, 3, 4 }, ping6[] = { 1, 2, 3, 4, 128 };
         static const uint8_t all[] = { IPPROTO_ICMP, IPPROTO_ICMPV6 };
         bool v6 = c->p->options.ipv6;
+        const uint8_t *t;
+        size_t n;
         int r;
 
         switch (level) {
@@ -717,14 +719,14 @@ static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level le
         case PST_ICMP_ALL:
                 return add_u8_set_rule(c, chain, PST_F_L4PROTO, all, v6 ? 2 : 1);
         case PST_ICMP_ESSENTIAL:
-        case PST_ICMP_PING: {
-                bool ping = level == PST_ICMP_PING;
-
-                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, ping ? ping4 : ess4, ping ? 4 : 3);
-                if (r >= 0 && v6)
-                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, ping ? ping6 : ess6, ping ? 5 : 4);
+        case PST_ICMP_PING:
+                t = pst_icmp_level_types(level, false, &n);
+                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, t, n);
+                if (r >= 0 && v6) {
+                        t = pst_icmp_level_types(level, true, &n);
+                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, t, n);
+                }
                 return r;
-        }
         }
         return -EINVAL;
 }
@@ -830,7 +832,7 @@ static int log_drops(struct compiler *c, enum pst_chain_kind k) {
                         char name[PST_NAME_MAX];
 
                         c->log_chain[zi] = ZONE_CHAIN_NONE;
-                        if (z->nifs == 0)
+                        if (z->nifs == 0 || z->trusted) /* a trusted zone's packets never get here */
                                 continue;
                         if (plen + strlen(z->name) >= PST_LOG_PREFIX_MAX)
                                 return pst_error(c->diag, -E2BIG, z->loc.file, z->loc.line,
@@ -847,6 +849,38 @@ static int log_drops(struct compiler *c, enum pst_chain_kind k) {
                 e = iifname_vmap(c, c->base[k], c->log_chain, PST_V_GOTO);
         if (e >= 0)
                 e = log_rule(c, c->base[k], "");
+        return e;
+}
+
+/*
+ * A trusted zone: everything that comes from it is accepted, in input and
+ * in forward, to any destination.  Near the top of the base chain (after
+ * the conntrack verdicts, loopback and the ipv6 = false drop, which is the
+ * whole policy's word), so no rule and no drop further down sees its
+ * packets.  "From" only: traffic to the zone is what the rules say, or a
+ * trusted Docker bridge would be open to the Internet.  A zone with
+ * networks is its interfaces AND its addresses, as everywhere else.
+ */
+static int trusted_zone(struct compiler *c, uint32_t chain, const struct pst_zone *z) {
+        struct pst_rule r = { .counter = true, .verdict = { PST_V_ACCEPT, 0 }, .origin = origin_of(c, &z->loc) };
+        int e = 0;
+
+        snprintf(r.comment, sizeof(r.comment), "trusted zone %s", z->name);
+        if (z->nifs)
+                e = match_ifnames(c, &r, PST_F_IIFNAME, z);
+        if (e < 0)
+                return e;
+        if (!z->nets.n)
+                return pst_rule_add(c->rs, chain, &r);
+        for (int fam = FAM_4; e >= 0 && fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
+                struct pst_rule rf = r;
+
+                if (!(fam == FAM_4 ? z->nets.has4 : z->nets.has6))
+                        continue;
+                e = match_named(c, &rf, fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR, "zone", z->name, fam);
+                if (e >= 0)
+                        e = pst_rule_add(c->rs, chain, &rf);
+        }
         return e;
 }
 
@@ -871,6 +905,9 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
                 pst_match_eq(&r.match[0], PST_F_NFPROTO, &nfproto6, false);
                 e = pst_rule_add(c->rs, ch, &r);
         }
+        for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++)
+                if (c->p->zones[zi]->trusted)
+                        e = trusted_zone(c, ch, c->p->zones[zi]);
         if (e >= 0 && o->ipv6 && k == PST_INPUT) {
                 /* neighbour discovery: without it IPv6 stops working */
                 static const uint8_t nd[] = { 134, 135, 136 };
@@ -908,7 +945,9 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                         c.zone_chain[k][i] = ZONE_CHAIN_NONE;
         }
         r = pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &c.base[PST_INPUT]);
-        if (r >= 0)
+        /* options.forward = "unmanaged": no forward chain (the loader refused forward rules) */
+        c.base[PST_FORWARD] = UINT32_MAX;
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &c.base[PST_FORWARD]);
 
         for (size_t i = 0; r >= 0 && i < p->nzones; i++)
@@ -946,7 +985,7 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
         if (r < 0)
                 goto out;
         r = base_chain(&c, PST_INPUT);
-        if (r >= 0)
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = base_chain(&c, PST_FORWARD);
         if (r >= 0 && pst_diag_has_errors(diag))
                 r = -EINVAL;

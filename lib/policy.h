@@ -23,6 +23,8 @@
 #define PST_RULE_ITEMS_MAX 256   /* services / sources / destinations per rule */
 #define PST_FRAGMENTS_MAX 256
 #define PST_POLICY_SERVICES_MAX 4096
+#define PST_GROUPS_MAX 1024
+#define PST_GROUP_DEPTH_MAX 8    /* a group in a group in a group ... */
 
 enum pst_icmp_level {
         PST_ICMP_NONE,
@@ -32,6 +34,9 @@ enum pst_icmp_level {
 };
 
 const char *pst_icmp_level_name(enum pst_icmp_level l);
+/* The ICMP (v6: ICMPv6) types a level accepts from everywhere; ALL and NONE: none listed
+ * (ALL accepts the whole protocol). */
+const uint8_t *pst_icmp_level_types(enum pst_icmp_level l, bool v6, size_t *ret_n);
 
 struct pst_options {
         bool ipv6;
@@ -40,6 +45,7 @@ struct pst_options {
         char log_prefix[128];
         uint32_t log_rate; /* per minute */
         enum pst_backend_kind backend; /* who installs the ruleset */
+        bool forward_unmanaged; /* options.forward = "unmanaged": no forward base chain at all */
 };
 
 struct pst_addrs {
@@ -60,6 +66,7 @@ struct pst_zone {
         size_t nifs;
         struct pst_ifname ifs[PST_ZONE_IFS_MAX];
         struct pst_addrs nets;
+        bool trusted; /* trusted = true: everything from the zone is accepted (input and forward) */
 };
 
 struct pst_host {
@@ -98,11 +105,28 @@ enum pst_chain_kind {
         PST_FORWARD,
 };
 
+/*
+ * groups = { outlook = ["smtp", "imaps", "ldap/tcp"]; }: a name for a list
+ * of services, usable wherever a service name is (allow lists, other
+ * groups).  svc is the flattened list, each service once, at most
+ * PST_RULE_ITEMS_MAX of them.
+ */
+struct pst_group {
+        char name[PST_NAME_LEN];
+        struct pst_loc loc;
+        size_t nsvc, capsvc;
+        const struct pst_service **svc;
+        const config_setting_t *members; /* while loading: its list */
+        int state;           /* while loading: 0 unresolved, 1 resolving, 2 done, -1 broken */
+        unsigned levels;     /* 1, or 1 + the deepest group in it */
+};
+
 struct pst_prule {
         enum pst_chain_kind chain;
         struct pst_loc loc;
         size_t nsvc;
         const struct pst_service **svc;
+        const struct pst_group **via;   /* per service: the group that brought it, or NULL */
         size_t nfrom, nto;
         struct pst_endpoint *from, *to;
         char comment[128];
@@ -123,6 +147,8 @@ struct pst_policy {
         struct pst_list **lists;
         size_t nservices, capservices;
         struct pst_service **services; /* the policy's own and inline ones */
+        size_t ngroups, capgroups;
+        struct pst_group **groups;
         size_t nrules, caprules;
         struct pst_prule *rules;
 

@@ -142,18 +142,18 @@ check rule 1 <<'EOT'
  		iifname "lo" accept
  		icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
  		meta l4proto { icmp, ipv6-icmp } accept
--		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, to the proxy host"
-+		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, to the proxy host"
- 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid, to the proxy host"
+-		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
++		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
+ 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid"
  	}
  
 @@ -13,7 +13,7 @@
  		type filter hook forward priority filter; policy drop;
  		ct state vmap { invalid : drop, established : accept, related : accept }
  		meta l4proto { icmp, ipv6-icmp } accept
--		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, through the proxy host"
-+		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, through the proxy host"
- 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid, through the proxy host"
+-		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
++		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
+ 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid"
  	}
  }
 EOT

@@ -50,7 +50,7 @@ static void test_format(void **state) {
 }
 
 struct seen {
-        char v[8][64];
+        char v[8][128];
         size_t n;
 };
 
@@ -165,7 +165,10 @@ static void test_speak(void **state) {
                 struct pst_host cag = { .name = "cag", .addrs = { .n = 1, .v = &a[0] } },
                                 exchange = { .name = "exchange", .addrs = { .n = 1, .v = &a[1] } };
                 struct pst_host *hosts[] = { &cag, &exchange };
-                struct pst_policy pol = { .nhosts = 2, .hosts = hosts };
+                const struct pst_service *rpc[] = { &msrpc };
+                struct pst_group exch = { .name = "exchange-rpc", .nsvc = 1, .svc = rpc };
+                struct pst_group *groups[] = { &exch };
+                struct pst_policy pol = { .nhosts = 2, .hosts = hosts, .ngroups = 1, .groups = groups };
                 const struct speak_names named = { .policy = &pol, .catalog = &cat };
 
                 assert_int_equal(pst_addr_parse("198.18.3.5", &a[0], NULL), 0);
@@ -174,7 +177,8 @@ static void test_speak(void **state) {
                 assert_int_equal(speak_element(&t, &named, "forward_hosts_v4_tcp", "198.18.3.5 . 198.18.2.10 . 135",
                                                line_cb, &s), 0);
                 assert_int_equal(s.n, 1);
-                assert_string_equal(s.v[0], "forward tcp/135 (msrpc-epmap) from cag to exchange");
+                /* and a group holding the service names it: where the port came from */
+                assert_string_equal(s.v[0], "forward tcp/135 (msrpc-epmap, group exchange-rpc) from cag to exchange");
         }
         speak_table_clear(&t);
 }

@@ -188,6 +188,56 @@ static void test_fragments(void **state) {
         assert_int_equal(system(sub), 0);
 }
 
+/* Groups across files: defined in a fragment, nesting one of the main file,
+ * used in another fragment; errors name the fragment's line; a rule of
+ * rules = (...) is one policy rule per chain with the same location. */
+static void test_groups_fragments(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        char sub[256];
+
+        snprintf(sub, sizeof(sub), "%s/postern.d", dir);
+        mkdir(sub, 0755);
+        write_file("g.conf", "groups = { mail = [\"smtp\", \"imaps\"]; };\n"
+                             "services = { backup = { tcp = [9102]; }; };\n");
+        write_file("postern.d/10-groups.conf", "groups = {\n  office = [\"mail\", \"backup\", \"smtp\"];\n};\n");
+        write_file("postern.d/20-rules.conf", "rules = (\n  { allow = \"office\"; chains = [\"forward\", \"input\"]; }\n);\n");
+        p = load("g.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(d.n, 0);
+        assert_int_equal(p->ngroups, 2);
+        assert_int_equal(p->groups[1]->nsvc, 3); /* smtp once */
+        assert_int_equal(p->nrules, 2);
+        assert_int_equal(p->rules[0].chain, PST_INPUT);
+        assert_int_equal(p->rules[1].chain, PST_FORWARD);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(p->rules[i].nsvc, 3);
+                assert_int_equal(p->rules[i].loc.line, 2);
+                assert_non_null(strstr(p->rules[i].loc.file, "20-rules.conf"));
+                assert_string_equal(p->rules[i].svc[2]->name, "backup");
+                assert_string_equal(p->rules[i].via[2]->name, "office");
+                assert_ptr_not_equal(p->rules[i].svc, p->rules[1 - i].svc); /* each its own arrays */
+        }
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+
+        /* a bad member, in the fragment, at its line; a group named like a service of another file */
+        write_file("postern.d/10-groups.conf", "groups = {\n  office = [\"mail\",\n    \"backups\"];\n"
+                                               "  backup = [\"ssh\"];\n};\n");
+        assert_null(load("g.conf", &d));
+        assert_int_equal(d.n_errors, 2);
+        assert_non_null(strstr(d.items[0].file, "10-groups.conf"));
+        assert_int_equal(d.items[0].line, 4);
+        assert_non_null(strstr(d.items[0].msg, "name of the service 'backup' defined at"));
+        assert_non_null(strstr(d.items[0].msg, "g.conf:2"));
+        assert_non_null(strstr(d.items[1].file, "10-groups.conf"));
+        assert_int_equal(d.items[1].line, 3);
+        assert_non_null(strstr(d.items[1].msg, "unknown service 'backups' (did you mean 'backup'?)"));
+        pst_diag_clear(&d);
+        snprintf(sub, sizeof(sub), "rm -rf %s/postern.d", dir);
+        assert_int_equal(system(sub), 0);
+}
+
 static const struct pst_rule *find_rule(const struct pst_ruleset *rs, const char *chain, size_t i) {
         int c = pst_chain_find(rs, chain);
 
@@ -384,6 +434,7 @@ int main(void) {
                 cmocka_unit_test(test_compile),   cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_ifaddr_link),
                 cmocka_unit_test(test_contradiction), cmocka_unit_test(test_restrict),
+                cmocka_unit_test(test_groups_fragments),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);
