@@ -9,6 +9,7 @@
 #include "conntrack.h"
 #include "lockout.h"
 #include "log.h"
+#include "drops.h"
 #include "manager.h"
 #include "netmon.h"
 #include "presence.h"
@@ -113,6 +114,7 @@ struct manager *manager_free(struct manager *m) {
         if (!m)
                 return NULL;
         netmon_free(m->netmon);
+        drops_free(m->drops);
         pst_ifaddrs_clear(&m->ifaddrs);
         sd_event_source_disable_unref(m->sigterm);
         sd_event_source_disable_unref(m->sigint);
@@ -264,6 +266,7 @@ static void install(struct manager *m, struct pst_backend *b, struct pst_compile
         m->state = state;
         record_generation(m);
         manager_foreign_check_soon(m);
+        (void) drops_sync(&m->drops, m->event, m->running); /* logged there; drops are not worth failing for */
 }
 
 /* diag's errors in the log, LastError, and for a D-Bus reply *ret_msg */

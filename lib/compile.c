@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "compile.h"
+#include "nflog.h"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -16,8 +17,10 @@
  *     icmp / icmpv6 per options.icmp
  *     iifname vmap { "eth1" : jump input_lan, "ppp*" : jump input_wan }
  *     rules whose source is not a zone with interfaces
- *     [limit rate N/minute log prefix "..."]        options.log_drops
+ *     [iifname vmap { "eth1" : goto log_lan, ... }  options.log_drops, per zone
+ *      limit rate N/minute log prefix "..." group G snaplen S]
  *   chain input_<zone>: rules from that zone
+ *   [chain log_<zone>: limit rate N/minute log prefix "...<zone>" group G snaplen S]
  *
  * Every accept rule is one IR rule per (source, destination, family,
  * protocol group) with its ports in one set.  Host-to-host rules merge into a
@@ -44,6 +47,7 @@ struct compiler {
         struct pst_diag *diag;
         uint32_t base[2];
         uint32_t *zone_chain[2]; /* per zone: chain index or ZONE_CHAIN_NONE */
+        uint32_t *log_chain;     /* options.log_drops: per zone, its "log_<zone>" chain */
         /* base-chain rules, appended after the prelude and the zone dispatch */
         struct pst_rule *pending[2];
         size_t npending[2], cappending[2];
@@ -764,7 +768,8 @@ static int ct_state_vmap(struct compiler *c, uint32_t chain) {
         return pst_rule_add(c->rs, chain, &r);
 }
 
-static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
+/* iifname vmap { <zone's interfaces> : <kind> <zchain[zone]> } for the zones that have a chain */
+static int iifname_vmap(struct compiler *c, uint32_t ch, const uint32_t *zchain, enum pst_verdict_kind kind) {
         struct pst_rule r = { .nmatch = 1 };
         enum pst_field f = PST_F_IIFNAME;
         bool any = false, wild = false;
@@ -772,7 +777,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         int e;
 
         for (size_t zi = 0; zi < c->p->nzones; zi++)
-                if (c->zone_chain[k][zi] != ZONE_CHAIN_NONE) {
+                if (zchain[zi] != ZONE_CHAIN_NONE) {
                         any = true;
                         for (size_t i = 0; i < c->p->zones[zi]->nifs; i++)
                                 wild |= c->p->zones[zi]->ifs[i].wildcard;
@@ -783,7 +788,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++) {
                 const struct pst_zone *z = c->p->zones[zi];
 
-                if (c->zone_chain[k][zi] == ZONE_CHAIN_NONE)
+                if (zchain[zi] == ZONE_CHAIN_NONE)
                         continue;
                 for (size_t i = 0; e >= 0 && i < z->nifs; i++) {
                         uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
@@ -791,7 +796,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
                         key_ifname(z->ifs[i].name, false, first);
                         key_ifname(z->ifs[i].name, true, last);
                         e = pst_set_add_elem(&c->rs->sets[set], first, last,
-                                             &(struct pst_verdict) { PST_V_JUMP, c->zone_chain[k][zi] });
+                                             &(struct pst_verdict) { kind, zchain[zi] });
                 }
         }
         if (e >= 0)
@@ -799,7 +804,62 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         if (e < 0)
                 return e;
         r.match[0] = (struct pst_match) { .op = PST_M_VMAP, .nfields = 1, .fields = { f }, .set = set };
-        return pst_rule_add(c->rs, c->base[k], &r);
+        return pst_rule_add(c->rs, ch, &r);
+}
+
+static int log_rule(struct compiler *c, uint32_t ch, const char *zone) {
+        const struct pst_options *o = &c->p->options;
+        struct pst_rule r = { .limit_per_minute = o->log_rate, .log_nflog = true,
+                              .log_group = PST_NFLOG_GROUP_DROPS };
+
+        snprintf(r.log_prefix, sizeof(r.log_prefix), "%s%s", o->log_prefix, zone);
+        return pst_rule_add(c->rs, ch, &r);
+}
+
+/*
+ * options.log_drops: what reaches the end of a base chain is logged to NFLOG
+ * group PST_NFLOG_GROUP_DROPS, rate-limited per source zone.  Each zone with
+ * interfaces gets one chain "log_<zone>" (shared by input and forward: the
+ * limit is the zone's, the packet's hook tells which chain dropped it) with
+ * one limited log rule and the prefix log_prefix + zone name; the base chain
+ * goes to it, so its end is the base chain's policy drop.  Everything else
+ * (zones of addresses only, no zone) meets the base chain's own limited log
+ * rule, prefix log_prefix.  A limit per zone chain, not a meter per source
+ * address: the token buckets are fixed in number, so a flood of spoofed
+ * sources cannot make the kernel allocate, and one noisy zone cannot starve
+ * another zone's log.
+ */
+static int log_drops(struct compiler *c, enum pst_chain_kind k) {
+        size_t plen = strlen(c->p->options.log_prefix);
+        int e = 0;
+
+        if (!c->log_chain) {
+                c->log_chain = malloc(MAX(c->p->nzones, 1) * sizeof(uint32_t));
+                if (!c->log_chain)
+                        return -ENOMEM;
+                for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++) {
+                        const struct pst_zone *z = c->p->zones[zi];
+                        char name[PST_NAME_MAX];
+
+                        c->log_chain[zi] = ZONE_CHAIN_NONE;
+                        if (z->nifs == 0 || z->trusted) /* a trusted zone's packets never get here */
+                                continue;
+                        if (plen + strlen(z->name) >= PST_LOG_PREFIX_MAX)
+                                return pst_error(c->diag, -E2BIG, z->loc.file, z->loc.line,
+                                                 "options.log_prefix and the zone name '%s' make a log prefix of "
+                                                 "%zu bytes; at most %d fit",
+                                                 z->name, plen + strlen(z->name), PST_LOG_PREFIX_MAX - 1);
+                        snprintf(name, sizeof(name), "log_%s", z->name);
+                        e = pst_chain_add(c->rs, name, PST_HOOK_NONE, PST_V_NONE, &c->log_chain[zi]);
+                        if (e >= 0)
+                                e = log_rule(c, c->log_chain[zi], z->name);
+                }
+        }
+        if (e >= 0)
+                e = iifname_vmap(c, c->base[k], c->log_chain, PST_V_GOTO);
+        if (e >= 0)
+                e = log_rule(c, c->base[k], "");
+        return e;
 }
 
 /*
@@ -867,14 +927,11 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         if (e >= 0)
                 e = icmp_rules(c, ch, k == PST_INPUT ? o->icmp : o->forward_icmp);
         if (e >= 0)
-                e = zone_dispatch(c, k);
+                e = iifname_vmap(c, ch, c->zone_chain[k], PST_V_JUMP);
         for (size_t i = 0; e >= 0 && i < c->npending[k]; i++)
                 e = pst_rule_add(c->rs, ch, &c->pending[k][i]);
-        if (e >= 0 && o->log_drops) {
-                r = (struct pst_rule) { .limit_per_minute = o->log_rate };
-                snprintf(r.log_prefix, sizeof(r.log_prefix), "%s", o->log_prefix);
-                e = pst_rule_add(c->rs, ch, &r);
-        }
+        if (e >= 0 && o->log_drops)
+                e = log_drops(c, k);
         return e;
 }
 
@@ -951,6 +1008,7 @@ out:
                 free(c.zone_chain[k]);
                 free(c.pending[k]);
         }
+        free(c.log_chain);
         if (r < 0 && !pst_diag_has_errors(diag))
                 pst_error(diag, r, p->path, 0, "cannot compile: %s", strerror(-r));
         return r < 0 ? r : 0;

@@ -23,7 +23,8 @@
 #include "addr.h"
 #include "iptc-internal.h"
 
-#define LOG_PREFIX_MAX 29 /* struct xt_log_info: char prefix[30] */
+#define LOG_PREFIX_MAX 29   /* struct xt_log_info: char prefix[30] */
+#define NFLOG_PREFIX_MAX 63 /* struct xt_nflog_info: char prefix[64] */
 
 uint32_t iptc_hash(const void *data, size_t len, uint32_t h) {
         const uint8_t *p = data;
@@ -288,9 +289,9 @@ static int emit(struct builder *b, const struct xrule *x) {
         struct xfamily *fam = &b->p->fam[b->xf];
         int r;
 
-        if (x->verdict.kind == PST_V_NONE && !b->r->log_prefix[0])
+        if (x->verdict.kind == PST_V_NONE && !pst_rule_logs(b->r))
                 return 0; /* matches without a statement: nothing to do */
-        if (x->verdict.kind != PST_V_NONE && b->r->log_prefix[0])
+        if (x->verdict.kind != PST_V_NONE && pst_rule_logs(b->r))
                 return rule_error(b, -EOPNOTSUPP, "a rule that both logs and has a verdict", NULL);
         r = GROW(fam->rules, fam->cap, fam->n + 1, PST_IPTC_RULES_MAX);
         if (r < 0)
@@ -728,12 +729,15 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *wh
                                 struct xrule x = { .chain = (uint32_t) c, .ir = ir, .proto = -1, .icmp_type = -1,
                                                    .verdict = ir->verdict };
 
-                                if (strlen(ir->log_prefix) > LOG_PREFIX_MAX)
+                                int max = ir->log_nflog ? NFLOG_PREFIX_MAX : LOG_PREFIX_MAX;
+
+                                if (strlen(ir->log_prefix) > (size_t) max)
                                         return pst_error(diag, -E2BIG, pst_origin_file(rs, ir->origin),
                                                          ir->origin.line,
                                                          "iptables backend: log prefix \"%s\" is %zu bytes; the "
-                                                         "LOG target takes at most %d",
-                                                         ir->log_prefix, strlen(ir->log_prefix), LOG_PREFIX_MAX);
+                                                         "%s target takes at most %d",
+                                                         ir->log_prefix, strlen(ir->log_prefix),
+                                                         ir->log_nflog ? "NFLOG" : "LOG", max);
                                 b.r = ir;
                                 b.chain = (uint32_t) c;
                                 r = expand(&b, 0, &x);

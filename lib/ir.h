@@ -161,11 +161,19 @@ struct pst_rule {
         bool counter;
         uint32_t limit_per_minute;         /* 0 = no limit statement */
         char log_prefix[PST_LOG_PREFIX_MAX]; /* "" = no log statement */
+        bool log_nflog;                    /* log to NFLOG group log_group (snaplen PST_NFLOG_SNAPLEN),
+                                            * not to the kernel log */
+        uint16_t log_group;
         struct pst_verdict verdict;
         struct pst_nat nat; /* nat chains only */
         char comment[PST_COMMENT_MAX];
         struct pst_origin origin;
 };
+
+/* The rule has a log statement. */
+static inline bool pst_rule_logs(const struct pst_rule *r) {
+        return r->log_prefix[0] || r->log_nflog;
+}
 
 enum pst_hook {
         PST_HOOK_NONE, /* regular chain */

@@ -23,6 +23,7 @@
 
 #include "addr.h"
 #include "nft-internal.h"
+#include "nflog.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_table *, nftnl_table_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct nftnl_chain *, nftnl_chain_free);
@@ -1008,83 +1009,87 @@ static int put_nat(struct nftnl_rule *r, const struct pst_nat *n) {
         return add_expr(r, e);
 }
 
-static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule) {
+/* limit rate N/minute (nft's default burst for packet limits) */
+static int put_limit(struct nftnl_rule *r, uint32_t per_minute) {
+        struct nftnl_expr *e = nftnl_expr_alloc("limit");
+
+        if (e) {
+                nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, per_minute);
+                nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 60);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 5);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+        }
+        return add_expr(r, e);
+}
+
+/* log prefix "..." [group N snaplen S] */
+static int put_log(struct nftnl_rule *r, const struct pst_rule *rule) {
         struct nftnl_expr *e;
-        int ret;
 
-        if (rule->counter) {
-                ret = add_expr(r, nftnl_expr_alloc("counter"));
-                if (ret < 0)
-                        return ret;
+        if (!memchr(rule->log_prefix, 0, sizeof(rule->log_prefix)))
+                return -EINVAL;
+        e = nftnl_expr_alloc("log");
+        if (e && nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, rule->log_prefix) < 0) {
+                nftnl_expr_free(e);
+                e = NULL;
         }
-        if (rule->limit_per_minute > 0) {
-                e = nftnl_expr_alloc("limit");
-                if (e) {
-                        nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rule->limit_per_minute);
-                        nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 60);
-                        /* nft's default burst for packet limits */
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 5);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
-                }
-                ret = add_expr(r, e);
-                if (ret < 0)
-                        return ret;
+        if (e && rule->log_nflog) {
+                nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rule->log_group);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, PST_NFLOG_SNAPLEN);
         }
-        if (rule->log_prefix[0]) {
-                if (!memchr(rule->log_prefix, 0, sizeof(rule->log_prefix)))
-                        return -EINVAL;
-                e = nftnl_expr_alloc("log");
-                if (e && nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, rule->log_prefix) < 0) {
+        return add_expr(r, e);
+}
+
+static int put_verdict(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_verdict *v) {
+        struct nftnl_expr *e;
+
+        if (v->kind > PST_V_RETURN)
+                return -EINVAL;
+        e = nftnl_expr_alloc("immediate");
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict_code(v->kind));
+        if (v->kind == PST_V_JUMP || v->kind == PST_V_GOTO) {
+                if (v->chain >= rs->nchains || nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, rs->chains[v->chain].name) < 0) {
                         nftnl_expr_free(e);
-                        e = NULL;
+                        return v->chain >= rs->nchains ? -EINVAL : -ENOMEM;
                 }
-                ret = add_expr(r, e);
-                if (ret < 0)
-                        return ret;
         }
-        if (rule->nat.kind != PST_NAT_NONE) {
-                if (rule->verdict.kind != PST_V_NONE)
-                        return -EINVAL;
-                ret = put_nat(r, &rule->nat);
-                if (ret < 0)
-                        return ret;
-        }
-        if (rule->verdict.kind != PST_V_NONE) {
-                const struct pst_verdict *v = &rule->verdict;
+        return add_expr(r, e);
+}
 
-                if (v->kind > PST_V_RETURN)
-                        return -EINVAL;
-                e = nftnl_expr_alloc("immediate");
-                if (!e)
-                        return -ENOMEM;
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict_code(v->kind));
-                if (v->kind == PST_V_JUMP || v->kind == PST_V_GOTO) {
-                        if (v->chain >= rs->nchains ||
-                            nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, rs->chains[v->chain].name) < 0) {
-                                nftnl_expr_free(e);
-                                return v->chain >= rs->nchains ? -EINVAL : -ENOMEM;
-                        }
-                }
-                ret = add_expr(r, e);
-                if (ret < 0)
-                        return ret;
-        }
-        if (rule->comment[0]) {
-                _cleanup_(udata_buf_freep) struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+static int put_comment(struct nftnl_rule *r, const char *comment) {
+        _cleanup_(udata_buf_freep) struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
 
-                if (!ud)
-                        return -ENOMEM;
-                if (!memchr(rule->comment, 0, sizeof(rule->comment)))
-                        return -EINVAL;
-                if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, rule->comment))
-                        return -ENOBUFS;
-                if (nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud)) <
-                    0)
-                        return -ENOMEM;
-        }
+        if (!ud)
+                return -ENOMEM;
+        if (!memchr(comment, 0, PST_COMMENT_MAX))
+                return -EINVAL;
+        if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment))
+                return -ENOBUFS;
+        if (nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud)) < 0)
+                return -ENOMEM;
         return 0;
+}
+
+static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule) {
+        int ret = 0;
+
+        if (rule->counter)
+                ret = add_expr(r, nftnl_expr_alloc("counter"));
+        if (ret >= 0 && rule->limit_per_minute > 0)
+                ret = put_limit(r, rule->limit_per_minute);
+        if (ret >= 0 && pst_rule_logs(rule))
+                ret = put_log(r, rule);
+        if (ret >= 0 && rule->nat.kind != PST_NAT_NONE)
+                ret = rule->verdict.kind != PST_V_NONE ? -EINVAL : put_nat(r, &rule->nat);
+        if (ret >= 0 && rule->verdict.kind != PST_V_NONE)
+                ret = put_verdict(r, rs, &rule->verdict);
+        if (ret >= 0 && rule->comment[0])
+                ret = put_comment(r, rule->comment);
+        return ret;
 }
 
 static int put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 
+#include "nflog.h"
 #include "render.h"
 #include "service.h"
 
@@ -245,8 +246,10 @@ static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_
                 fprintf(f, "%slimit rate %u/minute", sp ? " " : "", r->limit_per_minute);
                 sp = true;
         }
-        if (r->log_prefix[0]) {
+        if (pst_rule_logs(r)) {
                 fprintf(f, "%slog prefix \"%s\"", sp ? " " : "", r->log_prefix);
+                if (r->log_nflog) /* nft's order: prefix, group, snaplen */
+                        fprintf(f, " group %u snaplen %u", r->log_group, PST_NFLOG_SNAPLEN);
                 sp = true;
         }
         if (r->verdict.kind != PST_V_NONE) {

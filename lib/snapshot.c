@@ -131,6 +131,8 @@ static bool rule_ok(struct pst_rule *rule, const struct pst_ruleset *rs) {
 
         memcpy(&counter, &rule->counter, 1); /* a bool that is neither 0 nor 1 must not be read as one */
         rule->counter = counter != 0;
+        memcpy(&counter, &rule->log_nflog, 1);
+        rule->log_nflog = counter != 0;
         if (rule->nmatch > PST_MATCH_MAX || !verdict_ok(&rule->verdict, rs->nchains) || rule->origin.file >= rs->nfiles)
                 return false;
         if (rule->nat.kind > PST_NAT_DNAT || (rule->nat.kind > PST_NAT_MASQ && rule->nat.family != AF_INET &&
