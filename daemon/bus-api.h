@@ -37,6 +37,11 @@
 /* () -> (a(sut) hits): per rule of table inet postern, in the kernel's order, its chain, its
  * position in it and when it last matched (CLOCK_REALTIME µs, 0 = not since the apply) */
 #define POSTERN_BUS_METHOD_RULE_HITS "RuleHits"
+
+/* (t since_usec) -> (a(syqttttus) rows, t total, t evicted, t lost): the drop log (drops.h), rows of
+ * (zone, protocol, port, drops, sources, first, last seen (CLOCK_REALTIME µs), prefixes, top prefix)
+ * last seen at or after since_usec */
+#define POSTERN_BUS_METHOD_DROPS "Drops"
 #define POSTERN_BUS_SIGNAL_APPLIED "Applied" /* (t generation, s digest) */
 #define POSTERN_BUS_SIGNAL_ROLLED_BACK "RolledBack" /* (t generation, s digest): what is back */
 

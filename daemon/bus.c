@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "bus.h"
+#include "drops.h"
 
 #define BUS_RETRY_USEC (10 * 1000000ULL) /* reconnect after the bus went away */
 
@@ -199,6 +200,14 @@ static int method_rule_hits(sd_bus_message *msg, void *userdata, sd_bus_error *e
         return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
 }
 
+/* posternctl drops: what the default-drop policy dropped (drops.h) */
+static int method_drops(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        int r = bus_verify_caller(msg, error);
+
+        return r < 0 ? r : drops_bus_method(msg, m->drops, error);
+}
+
 /* ---- properties ---- */
 
 /*
@@ -277,6 +286,9 @@ static const sd_bus_vtable manager_vtable[] = {
                                 SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RULE_HITS, SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("a(sut)", hits), method_rule_hits, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_DROPS, SD_BUS_ARGS("t", since_usec),
+                                SD_BUS_RESULT("a(syqttttus)", rows, "t", total, "t", evicted, "t", lost),
+                                method_drops, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_APPLIED, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_ROLLED_BACK, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_VTABLE_END,

@@ -554,3 +554,61 @@ int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n) {
         *ret_n = n;
         return 0;
 }
+
+/* Drops(t since_usec): the rows as posternd aggregated them (drops.h) */
+static int read_drop_rows(sd_bus_message *reply, struct ctl_drops *d) {
+        int r = sd_bus_message_enter_container(reply, 'a', "(syqttttus)");
+
+        while (r > 0) {
+                struct pst_drop_row row = {};
+                const char *zone, *top;
+
+                r = sd_bus_message_read(reply, "(syqttttus)", &zone, &row.l4proto, &row.dport, &row.count,
+                                        &row.sources, &row.first_usec, &row.last_usec, &row.nprefixes, &top);
+                if (r <= 0)
+                        break;
+                snprintf(row.zone, sizeof(row.zone), "%s", zone);
+                if (pst_addr_parse(top, &row.top, NULL) < 0)
+                        row.top = (struct pst_addr) {};
+                if (GROW(d->v, d->cap, d->n + 1, PST_DROPS_ENTRIES_MAX) < 0)
+                        return -ENOMEM;
+                d->v[d->n++] = row;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "ttt", &d->total, &d->evicted, &d->lost);
+        return r;
+}
+
+static int call_drops(sd_bus *bus, uint64_t since_usec, sd_bus_error *e, struct ctl_drops *ret) {
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_METHOD_DROPS,
+                               e, &reply, "t", since_usec);
+        return r < 0 ? r : read_drop_rows(reply, ret);
+}
+
+int ctl_bus_drops(uint64_t since_usec, bool json, struct ctl_drops *ret) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = connect_bus(&bus, "drops", json);
+        if (r)
+                return r;
+        r = call_drops(bus, since_usec, &e, ret);
+        return r < 0 ? call_failed("drops", &e, r, json) : 0;
+}
+
+int ctl_bus_drops_quiet(struct ctl_drops *ret) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (libsystemd_open() < 0)
+                return -ENOPKG;
+        r = sd_bus_open_system(&bus);
+        return r < 0 ? r : call_drops(bus, 0, &e, ret);
+}

@@ -11,10 +11,12 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "diag.h"
 #include <stdint.h>
 
+#include "dropstats.h"
 #include "kernel-features.h"
 
 #define CTL_EXIT_NO_DAEMON 3
@@ -60,3 +62,18 @@ struct ctl_hit {
 };
 #define CTL_HITS_MAX 1000000
 int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n);
+
+/* Drops(since_usec): posternd's drop log into *ret (rows appended); posternctl's exit status,
+ * the failure reported */
+struct ctl_drops {
+        struct pst_drop_row *v;
+        size_t n, cap;
+        uint64_t total, evicted, lost;
+};
+static inline void ctl_drops_clear(struct ctl_drops *d) {
+        free(d->v);
+        *d = (struct ctl_drops) {};
+}
+int ctl_bus_drops(uint64_t since_usec, bool json, struct ctl_drops *ret);
+/* The same, all rows, for posternctl metrics: a negative errno (nothing said) when posternd does not answer. */
+int ctl_bus_drops_quiet(struct ctl_drops *ret);

@@ -14,7 +14,7 @@
  *   with posternd: postern_generation, postern_last_apply_timestamp_seconds,
  *   postern_last_apply_duration_seconds, postern_address_set_updates_total,
  *   postern_rollbacks_total
- *   drops by zone and port: metrics_drops() below, the drop log's hook.
+ *   with posternd and options.log_drops: postern_drops_total by zone, protocol, port
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -26,6 +26,7 @@
 #include "ctl-stats.h"
 #include "json.h"
 #include "nft-observe.h"
+#include "service.h"
 #include "snapshot.h"
 #include "util.h"
 
@@ -268,15 +269,35 @@ static void put_gauge(FILE *f, const char *name, const char *type, const char *h
 }
 
 /*
- * The hook for the drop log's figures (issue 16 part 1, posternd's Drops()
- * method): one family here, after posternd's gauges, e.g.
- *   # TYPE postern_drops_total counter
+ * The drop log's figures (posternd's Drops(), issue 16 part 1), after
+ * posternd's gauges:
  *   postern_drops_total{zone="wan",protocol="tcp",port="993"} 312
- * from Drops(0)'s rows (zone, protocol, port, drops), label values through
- * put_label(), nothing when posternd does not answer.
+ * counting what the kernel's per-zone limit let through to the log (see
+ * README "posternctl drops"); port 0 for protocols without ports; nothing
+ * when posternd does not answer or has logged no drop.
  */
 static void metrics_drops(FILE *f) {
-        (void) f;
+        _cleanup_(ctl_drops_clear) struct ctl_drops d = {};
+        char proto[16], port[8];
+
+        if (ctl_bus_drops_quiet(&d) < 0 || d.n == 0)
+                return;
+        fputs("# HELP postern_drops_total Dropped packets posternd read from the drop log, by source zone, "
+              "protocol and destination port.\n# TYPE postern_drops_total counter\n", f);
+        for (size_t i = 0; i < d.n; i++) {
+                const char *name = pst_proto_name(d.v[i].l4proto);
+
+                if (name)
+                        snprintf(proto, sizeof(proto), "%s", name);
+                else
+                        snprintf(proto, sizeof(proto), "%u", d.v[i].l4proto);
+                snprintf(port, sizeof(port), "%u", d.v[i].dport);
+                fputs("postern_drops_total{", f);
+                put_label(f, "zone", d.v[i].zone, false);
+                put_label(f, "protocol", proto, false);
+                put_label(f, "port", port, true);
+                fprintf(f, "} %" PRIu64 "\n", d.v[i].count);
+        }
 }
 
 static void put_daemon(FILE *f) {

@@ -21,6 +21,7 @@
 #include "pipeline.h"
 
 struct netmon;
+struct drops;
 
 enum manager_state {
         MANAGER_STARTING,
@@ -99,6 +100,8 @@ struct manager {
         uint64_t confirm_deadline;              /* CLOCK_REALTIME µs; 0: nothing pending */
         sd_event_source *confirm_timer;
         uint64_t rollbacks;
+
+        struct drops *drops; /* drops.h: NULL until a ruleset logs drops */
 
         const struct manager_observer *observer;
         void *observer_userdata;

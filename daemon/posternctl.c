@@ -20,6 +20,8 @@
 #include "ctl-bus.h"
 #include "ctl-diff.h"
 #include "ctl-stats.h"
+#include "ctl-drops.h"
+#include "dropreport.h"
 #include "ifaddr.h"
 #include "json.h"
 #include "lockout.h"
@@ -49,6 +51,7 @@ struct ctl {
         bool force;                 /* apply --force: even if it cuts the caller's SSH connection */
         bool version;               /* --version: shown once every option is read (--json may follow) */
         bool nft;                   /* diff --nft */
+        uint64_t since_usec;        /* drops --since DURATION; 0: all */
 };
 
 static void help(void) {
@@ -72,6 +75,8 @@ static void help(void) {
                "  metrics [FILE]    the same and posternd's figures, Prometheus text format\n"
                "  reload            ask posternd to reload its policy\n"
                "  reapply IFACE     ask posternd to re-check IFACE's addresses (ppp ip-up hooks)\n"
+               "  drops             what the default policy dropped (options.log_drops), with what\n"
+               "                    listens on those ports and the rule that would allow it\n"
                "\n"
                "Options:\n"
                "  --catalog FILE    service catalog (default: %s,\n"
@@ -84,6 +89,7 @@ static void help(void) {
                "                    confirm' comes within SECONDS (needs posternd; at most 86400)\n"
                "  --force           apply: even if the new ruleset would not accept the SSH\n"
                "                    connection posternctl runs in ($SSH_CONNECTION)\n"
+               "  --since DURATION  drops: only those last seen within DURATION (90s, 15m, 2h, 7d)\n"
                "  --nft             diff: a unified diff of the nft listings and +/- set elements\n"
                "                    instead of the policy's words\n"
                "  --json            machine-readable output\n"
@@ -94,7 +100,7 @@ static void help(void) {
                "\n"
                "Exit status: 0 success, 1 policy refused (invalid, or it would cut your SSH\n"
                "connection; diff: differences), 2 system or kernel error, 3 posternd is not running\n"
-               "(status, reload, reapply, confirm), 4 usage error.\n",
+               "(status, reload, reapply, confirm, drops), 4 usage error.\n",
                POSTERN_CATALOG, POSTERN_POLICY);
 }
 
@@ -555,6 +561,14 @@ static int cmd_reapply(struct ctl *c, char **args) {
         return ctl_bus_reapply(args[0], c->json);
 }
 
+static int cmd_drops(struct ctl *c, char **args) {
+        bool cat = pst_catalog_load_default(&c->cat, c->catalog, pst_source_flags_from_env(), &c->diag) >= 0;
+
+        if (!cat) /* the report goes on without service names */
+                pst_diag_print(&c->diag, stderr);
+        return ctl_drops(c->json, c->since_usec, cat ? &c->cat : NULL);
+}
+
 /* The verbs, as systemd's dispatch_verb() keeps them: one table. */
 static const struct verb {
         const char *name;
@@ -575,6 +589,7 @@ static const struct verb {
         { "metrics", 0, 1, true, "at most one policy FILE", cmd_metrics },
         { "reload", 0, 0, false, "no arguments", cmd_reload },
         { "reapply", 1, 1, false, "one interface name", cmd_reapply },
+        { "drops", 0, 0, false, "no arguments", cmd_drops },
 };
 
 static int dispatch_verb(struct ctl *c, int argc, char **argv) {
@@ -610,6 +625,14 @@ static int parse_confirm(struct ctl *c, const char *arg) {
                                     POSTERN_CONFIRM_MAX_SEC);
         }
         c->confirm_sec = (uint32_t) v;
+        return 0;
+}
+
+/* drops --since DURATION */
+static int parse_since(struct ctl *c, const char *arg) {
+        if (pst_duration_parse(arg, &c->since_usec) < 0 || c->since_usec == 0)
+                return -usage_error(c, "posternctl: --since '%s': expected a duration such as 90s, 15m, 2h or 7d "
+                                    "(at most a year)", arg);
         return 0;
 }
 
@@ -652,7 +675,7 @@ static int show_version(struct ctl *c) {
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
         enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_CONFIRM, OPT_FORCE,
-               OPT_NFT };
+               OPT_NFT, OPT_SINCE };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
@@ -662,6 +685,7 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                 { "confirm", required_argument, NULL, OPT_CONFIRM },
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "nft", no_argument, NULL, OPT_NFT },
+                { "since", required_argument, NULL, OPT_SINCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -699,6 +723,10 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                                                     "auto", optarg);
                         }
                         c->have_backend = true;
+                        break;
+                case OPT_SINCE:
+                        if (parse_since(c, optarg) < 0)
+                                return -EXIT_USAGE;
                         break;
                 case OPT_CONFIRM:
                         if (parse_confirm(c, optarg) < 0)

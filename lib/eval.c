@@ -71,6 +71,7 @@ static bool load(const struct pst_packet *pkt, enum pst_hook hook, enum pst_fiel
                  * stamp (options.rematch treats an unstamped flow as not its own). */
                 memset(v, 0, 4);
                 return true;
+        case PST_F_CT_STATUS: /* the packets we evaluate were not translated: `ct status dnat` is false */
         case _PST_F_MAX:
                 break;
         }

@@ -15,6 +15,7 @@ enum {
         NFT_TYPE_MARK = 19,
         NFT_TYPE_CT_STATE = 26,
         NFT_TYPE_CT_DIR = 27,
+        NFT_TYPE_CT_STATUS = 28, /* after CT_DIR (27) */
         NFT_TYPE_ICMP6_TYPE = 29,
         NFT_TYPE_IFNAME = 41,
 };
@@ -36,6 +37,7 @@ static const struct pst_field_info field_info[_PST_F_MAX] = {
         [PST_F_CT_STATE] = { "ct state", "ct_state", NFT_TYPE_CT_STATE, 4, 0, 0 },
         [PST_F_CT_DIRECTION] = { "ct direction", "ct_dir", NFT_TYPE_CT_DIR, 1, 0, 0 },
         [PST_F_CT_STAMP] = { "ct mark and 0xffff0000 ==", "mark", NFT_TYPE_MARK, 4, 0, 0 },
+        [PST_F_CT_STATUS] = { "ct status", "ct_status", NFT_TYPE_CT_STATUS, 4, 0, 0 },
 };
 
 const struct pst_field_info *pst_field_info(enum pst_field f) {

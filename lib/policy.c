@@ -113,6 +113,7 @@ void pst_policy_free(struct pst_policy *p) {
                 free(p->groups[i]);
         }
         free(p->groups);
+        pst_policy_free_nat(p);
         pst_strpool_clear(&p->files);
         free(p->path);
         free(p);
@@ -1152,6 +1153,19 @@ static const struct pst_list *find_list(const struct pst_policy *p, const char *
         return NULL;
 }
 
+/* For the other parts of the loader (policy-nat.c) */
+const struct pst_zone *pst_policy_zone(const struct pst_policy *p, const char *name) {
+        return find_zone(p, name);
+}
+
+const struct pst_host *pst_policy_host(const struct pst_policy *p, const char *name) {
+        return find_host(p, name);
+}
+
+const struct pst_list *pst_policy_list(const struct pst_policy *p, const char *name) {
+        return find_list(p, name);
+}
+
 /* "(IFNAME)" or "(IFNAME, link)": one string, so the libconfig grammar
  * needs nothing new; blanks around the comma are allowed. */
 static int parse_ifaddr_ep(struct pst_cfg *c, const config_setting_t *item, const char *s,
@@ -1462,7 +1476,7 @@ static int load_rules(struct loader *l, const config_setting_t *list, unsigned c
 
 static int load_definitions(struct loader *l, config_t *cfg, bool main_file) {
         static const char *const keys[] = { "options", "emergency", "zones", "hosts", "lists", "services", "groups",
-                                            "input", "forward", "rules", NULL };
+                                            "input", "forward", "rules", "nat", NULL };
         const config_setting_t *root = config_root_setting(cfg), *s;
         int r = 0;
 
@@ -1509,6 +1523,8 @@ static int load_rule_sections(struct loader *l, config_t *cfg) {
         if ((s = config_setting_get_member(root, "rules")) && load_rules(l, s, 0) < 0)
                 r = -EINVAL;
         l->has_rules |= s != NULL;
+        if ((s = config_setting_get_member(root, "nat")) && pst_policy_load_nat(&l->c, l->p, l->cat, s) < 0)
+                r = -EINVAL;
         return r;
 }
 

@@ -134,6 +134,37 @@ struct pst_prule {
         char comment[128];
 };
 
+/* nat = ( { masquerade = {...}; }, { snat = {...}; }, { forward = {...}; } ): lib/policy-nat.c */
+#define PST_NAT_RULES_MAX 4096
+#define PST_NAT_PORTS_MAX 256 /* ports of one forward */
+
+enum pst_pnat_kind {
+        PST_PNAT_MASQ,
+        PST_PNAT_SNAT,
+        PST_PNAT_FORWARD,
+};
+
+struct pst_nat_port {
+        uint8_t proto;       /* IPPROTO_TCP / IPPROTO_UDP */
+        uint16_t first, last; /* the ports the packets arrive on */
+        uint16_t to;          /* "EXT:INT": the internal port, 0 = the same */
+};
+
+struct pst_nat_rule {
+        enum pst_pnat_kind kind;
+        struct pst_loc loc;
+        const struct pst_zone *out;  /* MASQ, SNAT: the zone whose interfaces the packets leave by */
+        struct pst_endpoint from;    /* who is translated (ANY by default) */
+        struct pst_addr to_addr;     /* SNAT: the source address; FORWARD: the internal address (v4) */
+        struct pst_addr to_addr6;    /* FORWARD: the internal IPv6 address, family 0 = none */
+        struct pst_endpoint to;      /* FORWARD: the host or address, as written */
+        char on[16];                 /* FORWARD: "(ppp0)": the interface whose addresses are forwarded */
+        bool ipv6;                   /* MASQ, FORWARD: IPv6 too (never by default) */
+        size_t nports;
+        struct pst_nat_port *ports;
+        char comment[128];
+};
+
 struct pst_policy {
         char *path;
         struct pst_options options;
@@ -153,11 +184,24 @@ struct pst_policy {
         struct pst_group **groups;
         size_t nrules, caprules;
         struct pst_prule *rules;
+        size_t nnat, capnat;
+        struct pst_nat_rule *nat;
 
         uint64_t digest; /* FNV-1a 64 over every file read, in order: identifies what is loaded */
 };
 
 void pst_policy_free(struct pst_policy *p);
+
+/* Definitions by name (NULL: none).
+ * policy-nat.c: the nat = ( ... ) list of one file, appended to p->nat
+ * (service names of a forward's allow resolved against p's and cat);
+ * pst_policy_free_nat releases them.  Errors through c. */
+const struct pst_zone *pst_policy_zone(const struct pst_policy *p, const char *name);
+const struct pst_host *pst_policy_host(const struct pst_policy *p, const char *name);
+const struct pst_list *pst_policy_list(const struct pst_policy *p, const char *name);
+int pst_policy_load_nat(struct pst_cfg *c, struct pst_policy *p, const struct pst_catalog *cat,
+                        const config_setting_t *list);
+void pst_policy_free_nat(struct pst_policy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_policy *, pst_policy_free);
 
 /*

@@ -45,13 +45,21 @@ heal_time() {
 
 info "a fight: 11 deletions in a row → 10 heals, held off, healed when the 10 s window ends"
 start=$(grep -c "put generation 1 back" "$DLOG")
+t0=$(date +%s%3N)
 for i in $(seq 1 11); do
         nsx "$NS" nft delete table inet postern 2>/dev/null
         t_wait_table "$NS" "$before" 2 || break
 done
 t_wait_count "$DLOG" "keeps being changed by someone else (10 times in 10 s): holding off" 1 5 ||
         die "no hold-off after 10 heals"
-[ -z "$(t_table_s "$NS")" ] || die "the table was put back while held off"
+# the window opened at the first heal, after t0: while it is surely still open
+# (8 s of its 10), the table stays deleted; on a machine so loaded that the 11
+# deletions took longer, only the heal count below is checked
+if [ $(($(date +%s%3N) - t0)) -lt 8000 ]; then
+        [ -z "$(t_table_s "$NS")" ] || die "the table was put back while held off"
+else
+        echo "note: the deletions took $(($(date +%s%3N) - t0)) ms; the window may have ended, its hold-off not sampled"
+fi
 t_wait_table "$NS" "$before" 15 || die "the table was not put back when the window ended"
 n=$(grep -c "put generation 1 back" "$DLOG")
 [ "$n" = $((start + 11)) ] || die "$((n - start)) heals logged, expected 11"

@@ -59,8 +59,11 @@ others='*filter
 -A postern-input-old -m set --match-set postern-list_old_v4-00000000 src -j ACCEPT
 COMMIT'
 
-for policy in "$ROOT"/conf/examples/*.conf; do
+# and log_drops: NFLOG targets and the per-zone log chains
+for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf"; do
         name=$(basename "$policy" .conf)
+        # NAT examples: this backend refuses them (tests/golden/examples-iptc/NAME.err, traffic nat-*-iptables)
+        [ -e "$ROOT/tests/golden/examples-iptc/$name.err" ] && continue
         # shellcheck disable=SC2086
         "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.rules" \
                 2>"$tmp/err" || { fail "$name: compile --backend iptables"; cat "$tmp/err"; continue; }
@@ -163,9 +166,9 @@ refused_unchanged "managed → unmanaged with postern's jumps in FORWARD" \
         "$ROOT/tests/golden/forward-unmanaged.conf" 'FORWARD still jumps to it, and with forward = "unmanaged"'
 
 # A policy the backend refuses leaves the rules as they were.
-sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than LOG takes: ";/' \
+sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than NFLOG takes, which is sixty-three bytes long: ";/' \
         "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
-refused_unchanged "a policy the iptables backend refuses (LOG prefix)" "$tmp/longprefix.conf" \
-        "LOG target takes at most 29"
+refused_unchanged "a policy the iptables backend refuses (NFLOG prefix)" "$tmp/longprefix.conf" \
+        "NFLOG target takes at most 63"
 
 exit $failed
