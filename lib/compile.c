@@ -947,10 +947,11 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
  *
  *   ct state vmap { invalid : drop, established : jump rematch, related : accept }
  *   chain rematch                      established packets
+ *     ct mark and 0xffff0000 == STAMP accept accepted by this very policy (first:
+ *                                        the common case, either direction)
  *     ct direction reply accept          replies: the original direction decides
  *     ct mark and 0xffff0000 == 0 accept     not stamped: not accepted by these rules
  *                                             (outgoing, or from before rematch was on)
- *     ct mark and 0xffff0000 == STAMP accept accepted by this very policy
  *     (return: an old stamp goes through the rules again, as if new)
  *   chain rematch_stamp                every accept of the policy jumps here
  *     ct mark set ct mark and 0x0000ffff or STAMP accept
@@ -973,11 +974,14 @@ static int rematch_chains(struct compiler *c) {
         e = pst_chain_add(c->rs, "rematch", PST_HOOK_NONE, PST_V_NONE, &c->rematch);
         if (e >= 0)
                 e = pst_chain_add(c->rs, "rematch_stamp", PST_HOOK_NONE, PST_V_NONE, &stamp_chain);
+        pst_match_eq(&r.match[0], PST_F_CT_STAMP, &zero, false);
+        if (e >= 0)
+                e = pst_rule_add(c->rs, c->rematch, &r); /* gets the stamp */
         pst_match_eq(&r.match[0], PST_F_CT_DIRECTION, &reply, false);
         if (e >= 0)
                 e = pst_rule_add(c->rs, c->rematch, &r);
         pst_match_eq(&r.match[0], PST_F_CT_STAMP, &zero, false);
-        for (int i = 0; e >= 0 && i < 2; i++) /* the second one gets the stamp */
+        if (e >= 0)
                 e = pst_rule_add(c->rs, c->rematch, &r);
         r = (struct pst_rule) { .verdict = { PST_V_ACCEPT, 0 }, .origin = o };
         for (int i = 0; e >= 0 && i < 2; i++) /* the first one gets the stamp */
@@ -1046,7 +1050,7 @@ static void rematch_stamp(struct pst_ruleset *rs, uint32_t rematch) {
 
         if (stamp == 0)
                 stamp = 1u << PST_REMATCH_SHIFT; /* 0 is "not stamped" */
-        memcpy(rs->chains[rematch].rules[2].match[0].value, &stamp, 4); /* host byte order */
+        memcpy(rs->chains[rematch].rules[0].match[0].value, &stamp, 4); /* host byte order */
         rs->chains[rematch + 1].rules[0].ct_stamp = stamp;
         for (size_t i = 0; i < rs->nchains; i++) {
                 if (i == rematch || i == rematch + 1)

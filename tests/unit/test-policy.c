@@ -547,7 +547,7 @@ static uint32_t rematch_stamp_of(const char *name, const char *text, const char 
         assert_int_equal(rs->chains[rm].n, 3);
         assert_int_equal(rs->chains[st].n, 2);
         stamp = rs->chains[st].rules[0].ct_stamp;
-        memcpy(&tested, rs->chains[rm].rules[2].match[0].value, 4);
+        memcpy(&tested, rs->chains[rm].rules[0].match[0].value, 4);
         assert_int_equal(tested, stamp);
         assert_true(stamp != 0 && (stamp & ~PST_REMATCH_MASK) == 0);
         assert_int_equal(rs->chains[st].rules[1].ct_stamp, 0);
@@ -639,7 +639,7 @@ static void test_rematch_eval(void **state) {
         assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &pkt, &res), 0);
         assert_int_equal(res.verdict, PST_V_ACCEPT);
         assert_string_equal(rs->chains[res.chain].name, "rematch");
-        assert_int_equal(res.rule, 1);
+        assert_int_equal(res.rule, 2);
         assert_int_equal(res.origin.line, 1);
         pst_ruleset_free(rs);
         pst_policy_free(p);
