@@ -266,6 +266,10 @@ static size_t parse_clause(struct speak_rule *r, const struct speak_names *names
                         snprintf(r->trusted, sizeof(r->trusted), "%.*s", (int) strcspn(b + 14, "\""), b + 14);
                 return i + 2;
         }
+        if (streq(a, "jump") && streq(b, "rematch_stamp")) { /* options.rematch: an accept that stamps */
+                verdict[0] = 0;
+                return i + 2;
+        }
         if (streq(a, "accept") || streq(a, "drop") || streq(a, "reject") || streq(a, "return")) {
                 snprintf(verdict, SPEAK_TEXT_MAX, "%s", streq(a, "accept") ? "" : a);
                 return i + 1;

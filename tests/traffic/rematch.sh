@@ -217,6 +217,27 @@ run_mode() {
         fi
         reload "$TOPO_TMP/keep.conf"
         step "after the same policy again" pass
+        if [ "$APPLY" = ctl ] && [ "$rematch" = true ]; then
+                # what posternctl diff says of it first: the rules, the two stamp rules, and the
+                # four sessions as the connections the reload cuts (the first mode: no other flows)
+                cat > "$TOPO_TMP/diff-$rematch.expected" <<'EOD'
+- forward tcp/8080 (http-proxy) from zone lan out eth2
+- input tcp/2222 from zone lan
++ rematch ct mark 0x02f40000/16
+- rematch ct mark 0x4bb10000/16
++ rematch_stamp ct mark set ct mark & 0x02f4ffff | 0x02f40000
+- rematch_stamp ct mark set ct mark & 0x4bb1ffff | 0x4bb10000
+conntrack: 4 of 4 tracked connections would not be let in as new
+posternctl diff exit 1
+EOD
+                nsx hut "$POSTERNCTL" diff --catalog "$POSTERN_CATALOG" "$TOPO_TMP/remove.conf" > "$TOPO_TMP/diff.out"
+                echo "posternctl diff exit $?" >> "$TOPO_TMP/diff.out"
+                if diff -u "$TOPO_TMP/diff-$rematch.expected" "$TOPO_TMP/diff.out"; then
+                        echo "ok    posternctl diff remove.conf"; N_OK=$((N_OK + 1))
+                else
+                        echo "FAIL  posternctl diff remove.conf:"; cat "$TOPO_TMP/diff.out"; N_FAIL=$((N_FAIL + 1))
+                fi
+        fi
         reload "$TOPO_TMP/remove.conf"
         step "after a reload that removes the rules" "$removed"
         sessions_close
