@@ -83,6 +83,8 @@ struct pst_iptc_opts {
          * the kernel had refused the table (the rollback path runs).
          */
         int (*before_v6_commit)(void *userdata);
+        /* Tests only: likewise before the commit of table nat of family 4 or 6. */
+        int (*before_nat_commit)(void *userdata, int family);
         void *userdata;
 };
 
