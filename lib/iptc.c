@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The iptables backend, kernel side: a plan (iptc-plan.c) → ipsets +
- * table filter of IPv4 and IPv6 through libiptc.  See iptc.h for what we
- * own and how the two commits are ordered.
+ * tables filter (and nat, with NAT) of IPv4 and IPv6 through libiptc.  See
+ * iptc.h for what we own and how the commits are ordered.
  *
- *   apply:  plan → take both handles (snapshots) → save our IPv4 chains →
- *           create and fill the new ipsets → rebuild our chains in both
- *           handles → commit IPv4 → commit IPv6 → destroy the ipsets only
- *           the old rules used.
- *           IPv6 refused: put the saved IPv4 chains back (a fresh handle:
- *           the kernel refuses a replace from a handle whose entry count is
+ *   apply:  plan → take the handles (snapshots: filter of both families,
+ *           nat where needed) → save our chains of each → create and fill
+ *           the new ipsets → rebuild our chains in every handle → commit
+ *           filter IPv4, filter IPv6, nat IPv4, nat IPv6 → destroy the
+ *           ipsets only the old rules used.
+ *           A later table refused: put the saved chains of the tables
+ *           committed before it back, the last first (a fresh handle: the
+ *           kernel refuses a replace from a handle whose entry count is
  *           stale, EAGAIN) and commit again; destroy the ipsets we created.
  */
 #include <net/if.h> /* before any <linux/if.h> */
