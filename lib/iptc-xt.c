@@ -538,23 +538,18 @@ static bool nat_is(const struct xt_ctx *c, int xf, enum pst_nat_kind kind) {
         return c->xf == xf && c->x->ir->nat.kind == kind;
 }
 
-static unsigned masq4_present(const struct xt_ctx *c) {
-        return nat_is(c, XF_4, PST_NAT_MASQ);
-}
-static unsigned masq6_present(const struct xt_ctx *c) {
-        return nat_is(c, XF_6, PST_NAT_MASQ);
-}
-static unsigned snat4_present(const struct xt_ctx *c) {
-        return nat_is(c, XF_4, PST_NAT_SNAT);
-}
-static unsigned snat6_present(const struct xt_ctx *c) {
-        return nat_is(c, XF_6, PST_NAT_SNAT);
-}
-static unsigned dnat4_present(const struct xt_ctx *c) {
-        return nat_is(c, XF_4, PST_NAT_DNAT);
-}
-static unsigned dnat6_present(const struct xt_ctx *c) {
-        return nat_is(c, XF_6, PST_NAT_DNAT);
+/* one present() per target row: the row's family and kind */
+#define NAT_PRESENT(fn, xf, kind)                         \
+        static unsigned fn(const struct xt_ctx *c) {      \
+                return nat_is(c, xf, kind);               \
+        }
+NAT_PRESENT(masq4_present, XF_4, PST_NAT_MASQ)
+NAT_PRESENT(masq6_present, XF_6, PST_NAT_MASQ)
+NAT_PRESENT(snat4_present, XF_4, PST_NAT_SNAT)
+NAT_PRESENT(snat6_present, XF_6, PST_NAT_SNAT)
+
+static unsigned dnat_present(const struct xt_ctx *c) {
+        return c->x->ir->nat.kind == PST_NAT_DNAT;
 }
 
 static void masq_text(const struct xt_ctx *c, FILE *f) {
@@ -594,7 +589,7 @@ static void nat4_entry(const struct xt_ctx *c, void *data) {
 }
 
 /* nf_nat_range, or nf_nat_range2 (the same first fields) */
-static void nat6_entry(const struct xt_ctx *c, void *data) {
+static void nat_range_entry(const struct xt_ctx *c, void *data) {
         struct nf_nat_range *r = data;
         const struct pst_nat *n = &c->x->ir->nat;
         unsigned len = iptc_addr_len(c->xf);
@@ -682,12 +677,11 @@ static const struct xt_part xt_parts[] = {
         { XT_TARGET, "NFLOG", 0, sizeof(struct xt_nflog_info), nflog_present, nflog_text, nflog_entry },
         { XT_TARGET, "MASQUERADE", 0, sizeof(struct nf_nat_ipv4_multi_range_compat), masq4_present, masq_text,
           nat4_entry },
-        { XT_TARGET, "MASQUERADE", 0, sizeof(struct nf_nat_range), masq6_present, masq_text, nat6_entry },
+        { XT_TARGET, "MASQUERADE", 0, sizeof(struct nf_nat_range), masq6_present, masq_text, nat_range_entry },
         { XT_TARGET, "SNAT", 0, sizeof(struct nf_nat_ipv4_multi_range_compat), snat4_present, nat_to_text,
           nat4_entry },
-        { XT_TARGET, "SNAT", 1, sizeof(struct nf_nat_range), snat6_present, nat_to_text, nat6_entry },
-        { XT_TARGET, "DNAT", 2, sizeof(struct nf_nat_range2), dnat4_present, nat_to_text, nat6_entry },
-        { XT_TARGET, "DNAT", 2, sizeof(struct nf_nat_range2), dnat6_present, nat_to_text, nat6_entry },
+        { XT_TARGET, "SNAT", 1, sizeof(struct nf_nat_range), snat6_present, nat_to_text, nat_range_entry },
+        { XT_TARGET, "DNAT", 2, sizeof(struct nf_nat_range2), dnat_present, nat_to_text, nat_range_entry },
         /* the verdict: an int libiptc fills in from the name */
         { XT_TARGET, NULL, 0, sizeof(int), verdict_present, verdict_text, NULL },
 };
