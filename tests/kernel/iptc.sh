@@ -63,8 +63,9 @@ others='*filter
 -A postern-input-old -m set --match-set postern-list_old_v4-00000000 src -j ACCEPT
 COMMIT'
 
-# and log_drops: NFLOG targets and the per-zone log chains
-for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf"; do
+# and log_drops: NFLOG targets and the per-zone log chains; nat-ipv6:
+# ip6tables nat (MASQUERADE, SNAT, DNAT to [ADDR]:PORT)
+for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf" "$ROOT/tests/golden/nat-ipv6.conf"; do
         name=$(basename "$policy" .conf)
         # shellcheck disable=SC2086
         "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.rules" \
