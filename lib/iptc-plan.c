@@ -289,8 +289,10 @@ static int emit(struct builder *b, const struct xrule *x) {
         struct xfamily *fam = &b->p->fam[b->xf];
         int r;
 
-        if (x->verdict.kind == PST_V_NONE && !pst_rule_logs(b->r))
+        if (x->verdict.kind == PST_V_NONE && !pst_rule_logs(b->r) && b->r->nat.kind == PST_NAT_NONE)
                 return 0; /* matches without a statement: nothing to do */
+        if (b->r->nat.kind != PST_NAT_NONE && (x->verdict.kind != PST_V_NONE || pst_rule_logs(b->r)))
+                return rule_error(b, -EOPNOTSUPP, "a NAT rule that also logs or has a verdict", NULL);
         if (x->verdict.kind != PST_V_NONE && pst_rule_logs(b->r))
                 return rule_error(b, -EOPNOTSUPP, "a rule that both logs and has a verdict", NULL);
         if (b->r->ct_stamp)
@@ -299,6 +301,8 @@ static int emit(struct builder *b, const struct xrule *x) {
         if (r < 0)
                 return rule_error(b, r, "too many xtables rules (sets written as rules multiply them)", NULL);
         fam->rules[fam->n++] = *x;
+        if (pst_hook_is_nat(b->rs->chains[x->chain].hook))
+                b->p->has_nat[b->xf] = true;
         return 0;
 }
 
@@ -434,6 +438,21 @@ static int apply_ctstate(struct builder *b, struct xrule *x, const uint8_t *valu
         return 1;
 }
 
+/* ct status dnat (the port forwards' implied forward accept) is
+ * --ctstate DNAT: xt_conntrack tests IPS_DST_NAT for it, as nft's ct status */
+static int apply_ctstatus(struct builder *b, struct xrule *x, const uint8_t *value, bool neg) {
+        uint32_t v;
+
+        memcpy(&v, value, 4);
+        if (v != IPS_DST_NAT || neg)
+                return rule_error(b, -EOPNOTSUPP, "a ct status match other than dnat", NULL);
+        /* xt_conntrack ORs the bits of one --ctstate: DNAT with a state would widen it */
+        if (x->ctstate)
+                return rule_error(b, -EOPNOTSUPP, "ct status dnat together with a ct state match", NULL);
+        x->ctstate |= XT_CONNTRACK_STATE_DNAT;
+        return 1;
+}
+
 /*
  * Constrain x by "field in [first, last]" (negated: not in).  Returns 1,
  * 0 when the alternative cannot match in this family, or a negative errno.
@@ -469,6 +488,7 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                 /* options.rematch; the loader refuses it with backend = "iptables" */
                 return rule_error(b, -EOPNOTSUPP, "options.rematch (a ct mark match)", NULL);
         case PST_F_CT_STATUS:
+                return apply_ctstatus(b, x, first, neg);
         case _PST_F_MAX:
                 break;
         }
@@ -674,24 +694,24 @@ void iptc_plan_free(struct iptc_plan *p) {
         free(p);
 }
 
-/* NAT is not written through the iptables nat table (yet): one error per
- * NAT statement, at its policy line, before anything is planned. */
-static int refuse_nat(const struct pst_ruleset *rs, struct pst_diag *diag) {
-        static const char *const what[] = { [PST_NAT_MASQ] = "masquerade", [PST_NAT_SNAT] = "snat",
-                                            [PST_NAT_DNAT] = "a port forward (dnat)" };
-        int r = 0;
-
+/*
+ * The nat chains go to table nat, every other chain to table filter: a nat
+ * rule may not jump (no nat chain but the two base chains exists, and a
+ * jump across tables does not), and a NAT statement stands only in them.
+ */
+static int check_nat(const struct pst_ruleset *rs, struct pst_diag *diag) {
         for (size_t c = 0; c < rs->nchains; c++)
-                for (size_t i = 0; pst_hook_is_nat(rs->chains[c].hook) && i < rs->chains[c].n; i++) {
+                for (size_t i = 0; i < rs->chains[c].n; i++) {
                         const struct pst_rule *ir = &rs->chains[c].rules[i];
+                        bool nat = pst_hook_is_nat(rs->chains[c].hook);
 
-                        if (ir->nat.kind == PST_NAT_NONE || ir->nat.kind > PST_NAT_DNAT)
-                                continue;
-                        r = pst_error(diag, -EOPNOTSUPP, pst_origin_file(rs, ir->origin), ir->origin.line,
-                                      "iptables backend: %s is not supported (it writes no nat table); use "
-                                      "options.backend = \"nftables\"", what[ir->nat.kind]);
+                        if (nat ? ir->verdict.kind == PST_V_JUMP || ir->verdict.kind == PST_V_GOTO
+                                : ir->nat.kind != PST_NAT_NONE)
+                                return pst_error(diag, -EOPNOTSUPP, pst_origin_file(rs, ir->origin),
+                                                 ir->origin.line, "iptables backend: %s",
+                                                 nat ? "a jump from a nat chain" : "NAT outside a nat chain");
                 }
-        return r;
+        return 0;
 }
 
 int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *why_no_ipset, struct pst_diag *diag,
@@ -700,7 +720,7 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *wh
         struct builder b = { .rs = rs, .diag = diag };
         int r;
 
-        r = refuse_nat(rs, diag);
+        r = check_nat(rs, diag);
         if (r < 0)
                 return r;
         p = calloc(1, sizeof(*p));

@@ -14,8 +14,33 @@
 # reconnect (which includes starting one probe in the namespace: the cost
 # of one connection in steady state is printed first) and the daemon's own
 # event→commit figures (tests/bench/RESULTS.md, "NAT").
+# With NAT_BACKEND=iptables (nat-iptables.sh) the same through posternd
+# --backend iptables: the interface-address set is an ipset, refilled by
+# one `ipset swap` under the DNAT rule.
 . "$(dirname "$0")/lib.sh"
 t_require
+backend=()
+if [ "${NAT_BACKEND:-}" = iptables ]; then
+        command -v ipset >/dev/null || skip "no ipset"
+        "$POSTERND" --backend iptables --help >/dev/null 2>&1 || skip "posternd built without the iptables backend"
+        backend=(--backend iptables)
+fi
+# ifaddr_ppp0_v4's elements: the nft set, or the ipset behind it
+ifaddr_set() {
+        if [ -n "${backend[*]}" ]; then
+                nsx "$HUT" ipset list postern-ifaddr_ppp0_v4 2>/dev/null | sed -n '/^Members:/,$p' | tail -n +2 | tr -d '\n'
+        else
+                t_set "$HUT" ifaddr_ppp0_v4
+        fi
+}
+wait_ifaddr() { # wait_ifaddr WANT: until ifaddr_ppp0_v4 holds WANT ("" = empty), 5 s
+        local i
+        for i in $(seq 1 500); do
+                [ "$(ifaddr_set)" = "$1" ] && return 0
+                sleep 0.01
+        done
+        die "set ifaddr_ppp0_v4 is '$(ifaddr_set)', expected '$1'"
+}
 PROBE=$T_BUILD/tests/traffic/probe
 [ -x "$PROBE" ] || skip "tests/traffic/probe not built"
 HUT=$(t_netns hut)
@@ -64,10 +89,15 @@ ppp_addr() { # ppp_addr OLD NEW: pppd's reconnect, in place
 info "start with ppp0 at 198.18.0.1"
 ppp_addr "" 198.18.0.1
 ip -n "$HUT" route add default via 198.18.0.2 dev ppp0
-t_daemon "$HUT" --policy "$P"
+t_daemon "$HUT" --policy "$P" "${backend[@]}"
 t_wait_ready 1
 t_wait_name org.postern1 || die "no bus name"
-t_wait_set "$HUT" ifaddr_ppp0_v4 198.18.0.1
+wait_ifaddr 198.18.0.1
+if [ -n "${backend[*]}" ]; then # the rules really are in table nat, and nft has none
+        nsx "$HUT" iptables-legacy-save -t nat | grep -q -- "-m set --match-set postern-ifaddr_ppp0_v4 dst .* -j DNAT --to-destination 198.18.2.20:443" ||
+                die "no DNAT on the ifaddr ipset in table nat"
+        ! nsx "$HUT" nft list table inet postern >/dev/null 2>&1 || die "an nft table with --backend iptables"
+fi
 [ "$(fwd 198.18.0.1)" = pass ] || die "the port forward on 198.18.0.1 does not work"
 [ "$(masq)" = pass ] || die "the server network is not masqueraded"
 gen=$(prop Generation)
@@ -94,7 +124,7 @@ old=198.18.0.1
 for new in 198.18.0.5 198.18.0.9 198.18.0.13 198.18.0.17 198.18.0.21; do
         info "reconnect: $old → $new"
         ip -n "$HUT" addr del "$old" peer 198.18.0.2/32 dev ppp0
-        t_wait_set "$HUT" ifaddr_ppp0_v4 ""
+        wait_ifaddr ""
         t0=$(date +%s%N)
         ip -n "$HUT" addr add "$new" peer 198.18.0.2/32 dev ppp0
         ip -n "$HUT" route replace default via 198.18.0.2 dev ppp0

@@ -21,7 +21,7 @@ trap 'rm -f "$out" "$err"' EXIT
 "$ctl" compile --backend iptables --offline --catalog "$catalog" --ifaddr eth0=198.18.0.1 \
         --ifaddr eth0=2001:db8::1 --ifaddr ppp0=198.18.0.1 --ifaddr ppp0=2001:db8::1 "${ifaddrs[@]}" "$case" >"$out" 2>"$err"
 rc=$?
-# NAME.err instead of NAME.rules: what the backend cannot write (NAT), refused
+# NAME.err instead of NAME.rules: what the backend cannot write, refused
 # with exactly this text and exit status 2, and nothing on stdout
 if [ -e "${expected%.rules}.err" ]; then
         if [ "${POSTERN_GOLDEN_UPDATE:-}" = 1 ]; then cp "$err" "${expected%.rules}.err"; exit 0; fi

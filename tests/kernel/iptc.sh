@@ -33,12 +33,16 @@ trap 'rm -rf "$tmp"' EXIT
 expected_dir=$ROOT/tests/kernel/expected-iptc
 APPLY="'$CTL' apply --backend iptables --offline --catalog '$CATALOG' $IFADDRS"
 
-# What we compare: the filter tables without counters and comments, and
-# the ipsets without their random initval.
+# What we compare: the filter tables without counters and comments (and
+# the nat tables where the kernel has them: a policy without NAT must not
+# create one), and the ipsets without their random initval.
 cat > "$tmp/dump" <<'DUMP'
 #!/bin/sh
-iptables-legacy-save -t filter | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/' > "$1.v4"
-ip6tables-legacy-save -t filter | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/' > "$1.v6"
+save() { # SAVE NAMES: table filter, and nat if it exists
+        { "$1" -t filter; ! grep -qx nat "$2" || "$1" -t nat; } | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/'
+}
+save iptables-legacy-save /proc/net/ip_tables_names > "$1.v4"
+save ip6tables-legacy-save /proc/net/ip6_tables_names > "$1.v6"
 ipset save | sed 's/ initval 0x[0-9a-f]*//' | sort > "$1.ipset"
 DUMP
 chmod +x "$tmp/dump"
@@ -59,11 +63,10 @@ others='*filter
 -A postern-input-old -m set --match-set postern-list_old_v4-00000000 src -j ACCEPT
 COMMIT'
 
-# and log_drops: NFLOG targets and the per-zone log chains
-for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf"; do
+# and log_drops: NFLOG targets and the per-zone log chains; nat-ipv6:
+# ip6tables nat (MASQUERADE, SNAT, DNAT to [ADDR]:PORT)
+for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf" "$ROOT/tests/golden/nat-ipv6.conf"; do
         name=$(basename "$policy" .conf)
-        # NAT examples: this backend refuses them (tests/golden/examples-iptc/NAME.err, traffic nat-*-iptables)
-        [ -e "$ROOT/tests/golden/examples-iptc/$name.err" ] && continue
         # shellcheck disable=SC2086
         "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.rules" \
                 2>"$tmp/err" || { fail "$name: compile --backend iptables"; cat "$tmp/err"; continue; }
@@ -143,6 +146,43 @@ unshare -n bash -c "
 if [ -s "$tmp/fwd.before" ] && cmp -s "$tmp/fwd.before" "$tmp/fwd.after"; then
         ok "forward = unmanaged: FORWARD's policy and Docker's rules untouched, INPUT ours"
 else fail "forward = unmanaged: FORWARD changed"; diff -u "$tmp/fwd.before" "$tmp/fwd.after"; fi
+
+# NAT and Docker's nat table: Docker's chains and rules in PREROUTING /
+# POSTROUTING stay, our jumps go first; a policy without NAT afterwards
+# removes our nat chains and jumps, and leaves Docker's as they were.
+docker_nat='*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+COMMIT'
+unshare -n bash -c "
+        set -e
+        echo '$docker_nat' | iptables-legacy-restore
+        iptables-legacy-save -t nat | grep -E '^(:DOCKER|-A)' > '$tmp/dnat.before'
+        $APPLY '$ROOT/conf/examples/004-dialup-masquerade.conf' >/dev/null
+        $APPLY '$ROOT/conf/examples/004-dialup-masquerade.conf' >/dev/null
+        iptables-legacy-save -t nat | grep -E '^-A (PREROUTING|POSTROUTING)' > '$tmp/dnat.hooks'
+        $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null
+        iptables-legacy-save -t nat | grep -E '^(:DOCKER|-A)' > '$tmp/dnat.after'
+        ! iptables-legacy-save -t nat | grep -q postern-
+" 2>"$tmp/err" || { fail "nat over Docker's nat table"; cat "$tmp/err"; }
+printf '%s\n' '-A PREROUTING -j postern-prerouting' '-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER' \
+        '-A POSTROUTING -j postern-postrouting' '-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE' \
+        > "$tmp/dnat.want"
+if diff -u "$tmp/dnat.want" "$tmp/dnat.hooks"; then ok "nat: one jump each, first, before Docker's rules"
+else fail "nat: PREROUTING / POSTROUTING not as expected"; fi
+if [ -s "$tmp/dnat.before" ] && cmp -s "$tmp/dnat.before" "$tmp/dnat.after"; then
+        ok "nat: Docker's nat chains and rules untouched, ours removed with the NAT policy"
+else fail "nat: Docker's nat rules changed"; diff -u "$tmp/dnat.before" "$tmp/dnat.after"; fi
+# a policy without NAT does not create a nat table
+unshare -n bash -c "$APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null &&
+        ! grep -qx nat /proc/net/ip_tables_names && ! grep -qx nat /proc/net/ip6_tables_names" &&
+        ok "nat: no nat table created for a policy without NAT" || fail "nat: a nat table appeared without NAT"
 
 # refused_unchanged WHAT POLICY MESSAGE: over seed 004's rules, POLICY is
 # refused with MESSAGE and the rules and sets stay byte-identical

@@ -12,7 +12,6 @@
 . "$(dirname "$0")/nat-lib.sh"
 
 CONF=$(example 003-exchange-static-nat.conf)
-[ "${POSTERN_BACKEND:-}" = iptables ] && . "$(dirname "$0")/nat-iptables.sh"
 
 topo_require
 command -v nft >/dev/null || skip "nft not found (the counters in srv)"

@@ -14,7 +14,6 @@
 . "$(dirname "$0")/nat-lib.sh"
 
 CONF=$(example 004-dialup-masquerade.conf)
-[ "${POSTERN_BACKEND:-}" = iptables ] && . "$(dirname "$0")/nat-iptables.sh"
 
 topo_require
 command -v nft >/dev/null || skip "nft not found (the counters at either end)"
