@@ -70,6 +70,15 @@ static int handles_new(const struct pst_ruleset *rs, struct pst_nft_handles **re
         return 0;
 }
 
+int pst_nft_handles_fake(const struct pst_ruleset *rs, uint64_t first, struct pst_nft_handles **ret) {
+        int r = handles_new(rs, ret);
+
+        for (size_t c = 0; r >= 0 && c < rs->nchains; c++)
+                for (size_t i = 0; i < rs->chains[c].n; i++)
+                        (*ret)->chains[c].h[i] = first++;
+        return r;
+}
+
 /* ---- reading handles back ---- */
 
 struct handle_dump {
@@ -662,6 +671,18 @@ int pst_nft_apply_delta(struct pst_nft *nft, const struct pst_ruleset *old, cons
         pst_nft_handles_free(*h);
         *h = r >= 0 ? TAKE_PTR(nh) : NULL;
         return r;
+}
+
+int pst_nft_delta_count(const struct pst_ruleset *old, const struct pst_ruleset *new, struct pst_delta_stats *st,
+                        struct pst_diag *diag) {
+        _cleanup_(pst_nft_handles_freep) struct pst_nft_handles *h = NULL, *nh = NULL;
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        int r;
+
+        r = handles_new(old, &h); /* all 0: the batch is only counted */
+        if (r < 0)
+                return r;
+        return pst_nft_delta_build(old, new, h, 0, &b, &nh, st, diag);
 }
 
 void pst_delta_stats_format(const struct pst_delta_stats *st, char *buf, size_t size) {

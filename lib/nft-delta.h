@@ -54,6 +54,9 @@ struct pst_nft_handles;
 int pst_nft_handles_read(const struct pst_ruleset *rs, struct pst_nft_handles **ret);
 void pst_nft_handles_free(struct pst_nft_handles *h);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_nft_handles *, pst_nft_handles_free);
+/* Handles first, first + 1, ... for rs's rules in chain order, as a kernel
+ * that numbered nothing else would give them (tests). */
+int pst_nft_handles_fake(const struct pst_ruleset *rs, uint64_t first, struct pst_nft_handles **ret);
 /* Handle of rule ri of chain ci (tests). */
 uint64_t pst_nft_handle(const struct pst_nft_handles *h, size_t ci, size_t ri);
 
@@ -79,6 +82,11 @@ int pst_nft_handles_complete(const struct pst_ruleset *rs, struct pst_nft_handle
  */
 int pst_nft_apply_delta(struct pst_nft *nft, const struct pst_ruleset *old, const struct pst_ruleset *new,
                         uint32_t genid, struct pst_nft_handles **h, struct pst_delta_stats *st,
+                        struct pst_diag *diag);
+
+/* What pst_nft_delta_build() would put in a batch from old to new, without
+ * the kernel (posternctl diff against posternd's running ruleset). */
+int pst_nft_delta_count(const struct pst_ruleset *old, const struct pst_ruleset *new, struct pst_delta_stats *st,
                         struct pst_diag *diag);
 
 /* "3 rules added, 2 removed, 1 element added, 0 removed" and so on. */

@@ -6,7 +6,7 @@
 # no refill); one rule more → 1 rule added; after someone else's nft insert
 # (healed by a whole replace) the next reload is a delta again; every time
 # the table lists (nft -s) as posternctl apply of the same policy in a fresh
-# namespace does.
+# namespace does; posternctl diff says on stderr what a reload would send.
 . "$(dirname "$0")/lib.sh"
 t_require
 NS=$(t_netns delta)
@@ -45,8 +45,17 @@ kill -HUP "$DPID"
 t_wait_ready 2
 t_wait_count "$DLOG" "applied $P: generation 2, .*no change, nothing sent" 1 5 || die "no 'nothing sent' log line"
 
-info "SIGHUP with one list entry more → 1 element added, ppp0's address kept"
+info "posternctl diff says what a reload would send"
+nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" diff "$P" >/dev/null 2>"$T_TMP/diff.err" ||
+        die "posternctl diff of the running policy: a difference"
+grep -qx "posternctl diff: a reload through posternd would send: no change, nothing sent" "$T_TMP/diff.err" ||
+        die "posternctl diff, same policy: $(cat "$T_TMP/diff.err")"
 write_policy '"198.18.9.0/28", "198.18.20.0/24"' ''
+nsx "$NS" "$POSTERNCTL" --catalog "$CATALOG" diff "$P" >/dev/null 2>"$T_TMP/diff.err"
+grep -q "^posternctl diff: a reload through posternd would send: delta: 0 rules added, 0 removed; 1 elements added, 0 removed;" "$T_TMP/diff.err" ||
+        die "posternctl diff, one entry more: $(cat "$T_TMP/diff.err")"
+
+info "SIGHUP with one list entry more → 1 element added, ppp0's address kept"
 kill -HUP "$DPID"
 t_wait_ready 3
 t_wait_count "$DLOG" "generation 3, .*delta: 0 rules added, 0 removed; 1 elements added, 0 removed" 1 5 ||
