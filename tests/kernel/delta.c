@@ -66,10 +66,44 @@ static int block_cmp(const void *a, const void *b) {
 }
 
 /*
+ * An "elements = { a, b, ... }" list (line, and the lines strtok_r has
+ * still, up to the closing brace) as one line, its elements sorted: a
+ * concatenated set (pipapo) lists its elements in the order they were
+ * added, and a delta adds them after those that stay.
+ */
+static char *elements_sorted(char *line, char **save) {
+        char *all = NULL, *elems[8192], *p, *tok, *sv = NULL, *out = NULL;
+        size_t len = 0, n = 0, olen = 0;
+        FILE *f = open_memstream(&all, &len), *o;
+
+        fputs(line, f);
+        while (!strchr(line, '}') && (line = strtok_r(NULL, "\n", save)))
+                fprintf(f, "%s", line);
+        fclose(f);
+        p = strstr(all, "{ ") + 2;
+        *strrchr(p, '}') = 0;
+        for (tok = strtok_r(p, ",", &sv); tok && n < ELEMENTSOF(elems); tok = strtok_r(NULL, ",", &sv)) {
+                tok += strspn(tok, " \t");
+                while (*tok && strchr(" \t", tok[strlen(tok) - 1]))
+                        tok[strlen(tok) - 1] = 0;
+                elems[n++] = tok;
+        }
+        qsort(elems, n, sizeof(char *), block_cmp);
+        o = open_memstream(&out, &olen);
+        fprintf(o, "%.*s{", (int) (strstr(all, "{ ") - all), all);
+        for (size_t i = 0; i < n; i++)
+                fprintf(o, "%s %s", i ? "," : "", elems[i]);
+        fputs(" }", o);
+        fclose(o);
+        free(all);
+        return out;
+}
+
+/*
  * The listing with its sets and chains in name order, without blank lines: the kernel lists
  * objects in the order they were created, and a delta creates a new set or
  * chain after those that stay (where a full replace creates it in IR
- * order).  Rules within a chain and elements within a set keep their order.
+ * order).  Rules within a chain keep their order; elements are sorted.
  */
 static char *canonical(char *text) {
         char *blocks[4096], *save = NULL, *out = NULL, *cur = NULL, *line;
@@ -77,6 +111,12 @@ static char *canonical(char *text) {
         FILE *f = open_memstream(&out, &outlen), *b = NULL;
 
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                if (strstr(line, "elements = { ")) {
+                        line = elements_sorted(line, &save);
+                        fprintf(b ? b : f, "%s\n", line);
+                        free(line);
+                        continue;
+                }
                 if (line[strspn(line, " \t")] == 0)
                         continue; /* blank lines separate blocks: the blocks say that */
                 if (streq(line, "}"))
