@@ -7,8 +7,8 @@
  *   new chains, new named sets with their elements,
  *   elements removed from kept sets, then elements added to them,
  *   rules removed (of kept chains and of chains that go),
- *   rules added (kept chains: before the first kept rule after them; new
- *   chains: appended), each with its anonymous sets,
+ *   rules added (kept chains: before the next rule that stays; new chains:
+ *   appended), each with its anonymous sets,
  *   chains that go, named sets that go,
  *   END.
  */
@@ -256,6 +256,11 @@ static bool rule_eq(const struct pst_ruleset *ra, const struct pst_rule *a, cons
 
 /* ---- the delta ---- */
 
+struct chain_plan {
+        int32_t *from_old; /* per new rule: the old rule it is, -1: it comes */
+        bool *kept;        /* per old rule */
+};
+
 /* Named sets of a ruleset sorted by name, for matching the two sides. */
 struct named {
         const char *name;
@@ -279,9 +284,15 @@ struct delta {
         struct pst_nft_batch *b;
         struct pst_delta_stats *st;
         struct pst_diag *diag;
+        struct chain_plan *plans; /* per new chain */
 };
 
+static void plan_free(struct chain_plan *p);
+
 static void delta_done(struct delta *d) {
+        for (size_t i = 0; d->plans && i < d->new->nchains; i++)
+                plan_free(&d->plans[i]);
+        free(d->plans);
         free(d->chain_old);
         free(d->chain_new);
         free(d->set_old);
@@ -404,31 +415,66 @@ static bool has_zero_end(const struct pst_set *s) {
                memcmp(pst_set_first(s, 0), zero, pst_field_info(s->fields[0])->len) != 0;
 }
 
-/* Walk both element lists (sorted: compile normalizes them); gone[] gets
- * old's indices of elements new lacks, come[] new's of those old lacks.
- * Even unsorted lists come out right (an element then leaves and comes
- * again), only less small. */
+static int range_cmp(const void *x, const void *y, void *data) {
+        const struct pst_set *s = data;
+
+        return memcmp(pst_set_first(s, *(const size_t *) x), pst_set_first(s, *(const size_t *) y),
+                      2 * (size_t) s->klen);
+}
+
+/* s's element indices in (first, last) order: the IR sorts by first only,
+ * and concatenations may share a first key (or hold one element twice). */
+static size_t *range_order(const struct pst_set *s) {
+        size_t *o = calloc(s->n + 1, sizeof(size_t));
+        bool sorted = true;
+
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < s->n; i++) {
+                o[i] = i;
+                if (i > 0 && memcmp(pst_set_first(s, i - 1), pst_set_first(s, i), 2 * (size_t) s->klen) >= 0)
+                        sorted = false;
+        }
+        if (!sorted)
+                qsort_r(o, s->n, sizeof(size_t), range_cmp, (void *) s);
+        return o;
+}
+
+/* Walk both element lists in (first, last) order; gone[] gets old's
+ * indices of elements new lacks, come[] new's of those old lacks. */
 static int elems_diff(struct delta *d, const struct pst_set *a, const struct pst_set *b, size_t **gone,
                       size_t *ngone, size_t **come, size_t *ncome) {
+        _cleanup_free_ size_t *oa = range_order(a), *ob = range_order(b);
         size_t i = 0, j = 0;
 
         *gone = calloc(a->n + 1, sizeof(size_t));
         *come = calloc(b->n + 1, sizeof(size_t));
-        if (!*gone || !*come)
+        if (!*gone || !*come || !oa || !ob)
                 return -ENOMEM;
         *ngone = *ncome = 0;
         while (i < a->n || j < b->n) {
-                int c = i == a->n ? 1 : j == b->n ? -1 :
-                        memcmp(pst_set_first(a, i), pst_set_first(b, j), 2 * (size_t) a->klen);
+                int c;
 
-                if (c == 0 && !elem_eq(d->old, a, i, d->new, b, j))
+                /* a concatenation may hold an element twice (the compiler only sorts them): the
+                 * kernel holds it once, and it must not go while the other copy stays */
+                if (i > 0 && i < a->n && range_cmp(&oa[i - 1], &oa[i], (void *) a) == 0) {
+                        i++;
+                        continue;
+                }
+                if (j > 0 && j < b->n && range_cmp(&ob[j - 1], &ob[j], (void *) b) == 0) {
+                        j++;
+                        continue;
+                }
+                c = i == a->n ? 1 : j == b->n ? -1 :
+                        memcmp(pst_set_first(a, oa[i]), pst_set_first(b, ob[j]), 2 * (size_t) a->klen);
+                if (c == 0 && !elem_eq(d->old, a, oa[i], d->new, b, ob[j]))
                         c = -1; /* same key, another verdict: leaves, then comes */
                 if (c == 0) {
                         i++, j++;
                 } else if (c < 0) {
-                        (*gone)[(*ngone)++] = i++;
+                        (*gone)[(*ngone)++] = oa[i++];
                 } else
-                        (*come)[(*ncome)++] = j++;
+                        (*come)[(*ncome)++] = ob[j++];
         }
         return 0;
 }
@@ -463,22 +509,125 @@ static int set_elems_delta(struct delta *d, uint32_t genid, uint32_t si_new, uin
         return r;
 }
 
-/* Rules of a chain both have: the common head and tail stay, the middle of
- * old goes, the middle of new is inserted before the first rule of the tail
- * (appended when the tail is empty). */
-struct chain_plan {
-        size_t head, tail_old, tail_new; /* old[head, tail_old) goes, new[head, tail_new) comes */
+/*
+ * Which rules of a chain both have stay: per new rule, the old rule it is
+ * (-1: it comes).  The common head and tail, then between them the longest
+ * common subsequence (Myers' O((N+M)·D) greedy walk, D edits at most
+ * PLAN_D_MAX; more and the whole middle is replaced: correct, only fewer
+ * counters kept).
+ */
+#define PLAN_D_MAX 128
+
+static void plan_free(struct chain_plan *p) {
+        free(p->from_old);
+        free(p->kept);
+}
+
+struct walk {
+        const struct delta *d;
+        const struct pst_rule *a, *b; /* the middles */
+        int32_t n, m;
+        int32_t *v;  /* (PLAN_D_MAX + 1) rows of 2·PLAN_D_MAX + 1: furthest x per diagonal after d edits */
+        uint8_t *how; /* the same shape: how that x was reached */
 };
 
-static struct chain_plan plan_chain(const struct delta *d, const struct pst_chain *a, const struct pst_chain *b) {
-        size_t head = 0, tail = 0;
+enum { HOW_NONE, HOW_START, HOW_DOWN, HOW_RIGHT }; /* NONE: off the grid, not reached */
 
+#define AT(w, dd, k) ((size_t) (dd) * (2 * PLAN_D_MAX + 1) + (size_t) ((k) + PLAN_D_MAX))
+
+/* Forward pass, every point kept inside the n × m grid: the number of
+ * edits, or -1 when more than PLAN_D_MAX. */
+static int walk_forward(struct walk *w) {
+        for (int dd = 0; dd <= PLAN_D_MAX; dd++)
+                for (int k = -dd; k <= dd; k += 2) {
+                        int32_t down = -1, right = -1, x;
+                        uint8_t how;
+
+                        if (dd == 0)
+                                down = 0;
+                        else {
+                                if (k + 1 <= dd - 1 && w->how[AT(w, dd - 1, k + 1)] != HOW_NONE &&
+                                    w->v[AT(w, dd - 1, k + 1)] - k <= w->m)
+                                        down = w->v[AT(w, dd - 1, k + 1)];
+                                if (k - 1 >= -(dd - 1) && w->how[AT(w, dd - 1, k - 1)] != HOW_NONE &&
+                                    w->v[AT(w, dd - 1, k - 1)] + 1 <= w->n)
+                                        right = w->v[AT(w, dd - 1, k - 1)] + 1;
+                        }
+                        if (down < 0 && right < 0)
+                                continue; /* how stays HOW_NONE (calloc) */
+                        how = dd == 0 ? HOW_START : down >= right ? HOW_DOWN : HOW_RIGHT;
+                        x = MAX(down, right);
+                        while (x < w->n && x - k < w->m && rule_eq(w->d->old, &w->a[x], w->d->new, &w->b[x - k]))
+                                x++;
+                        w->v[AT(w, dd, k)] = x;
+                        w->how[AT(w, dd, k)] = how;
+                        if (x == w->n && x - k == w->m)
+                                return dd;
+                }
+        return -1;
+}
+
+/* Backward from (n, m): the diagonal runs are the kept rules (offsets in the middles). */
+static void walk_back(const struct walk *w, int dd, int32_t *from_old, bool *kept) {
+        int32_t x = w->n, y = w->m;
+
+        for (; dd >= 0; dd--) {
+                int k = x - y;
+                uint8_t how = w->how[AT(w, dd, k)];
+                int pk = how == HOW_DOWN ? k + 1 : k - 1;
+                int32_t sx = how == HOW_START ? 0 : how == HOW_DOWN ? w->v[AT(w, dd - 1, pk)]
+                                                                    : w->v[AT(w, dd - 1, pk)] + 1;
+
+                for (; x > sx; x--, y--) { /* the run that follows the move */
+                        from_old[y - 1] = x - 1;
+                        kept[x - 1] = true;
+                }
+                if (how == HOW_START)
+                        return;
+                x = w->v[AT(w, dd - 1, pk)];
+                y = x - pk;
+        }
+}
+
+static int plan_chain(const struct delta *d, const struct pst_chain *a, const struct pst_chain *b,
+                      struct chain_plan *p) {
+        size_t head = 0, tail = 0;
+        struct walk w = { .d = d };
+        int dd;
+
+        p->from_old = calloc(b->n + 1, sizeof(int32_t));
+        p->kept = calloc(a->n + 1, sizeof(bool));
+        if (!p->from_old || !p->kept)
+                return -ENOMEM;
+        for (size_t j = 0; j < b->n; j++)
+                p->from_old[j] = -1;
         while (head < a->n && head < b->n && rule_eq(d->old, &a->rules[head], d->new, &b->rules[head]))
                 head++;
         while (tail < a->n - head && tail < b->n - head &&
                rule_eq(d->old, &a->rules[a->n - 1 - tail], d->new, &b->rules[b->n - 1 - tail]))
                 tail++;
-        return (struct chain_plan) { head, a->n - tail, b->n - tail };
+        for (size_t i = 0; i < head; i++)
+                p->from_old[i] = (int32_t) i, p->kept[i] = true;
+        for (size_t i = 0; i < tail; i++) {
+                p->from_old[b->n - 1 - i] = (int32_t) (a->n - 1 - i);
+                p->kept[a->n - 1 - i] = true;
+        }
+        w.a = a->rules + head, w.b = b->rules + head;
+        w.n = (int32_t) (a->n - head - tail), w.m = (int32_t) (b->n - head - tail);
+        if (w.n == 0 || w.m == 0)
+                return 0;
+        w.v = calloc((size_t) (PLAN_D_MAX + 1) * (2 * PLAN_D_MAX + 1), sizeof(int32_t));
+        w.how = calloc((size_t) (PLAN_D_MAX + 1) * (2 * PLAN_D_MAX + 1), 1);
+        dd = w.v && w.how ? walk_forward(&w) : -1;
+        if (dd >= 0) {
+                walk_back(&w, dd, p->from_old + head, p->kept + head);
+                for (size_t j = head; j < b->n - tail; j++)
+                        if (p->from_old[j] >= 0)
+                                p->from_old[j] += (int32_t) head;
+        }
+        free(w.v);
+        free(w.how);
+        return 0;
 }
 
 static int del_rule(struct delta *d, uint32_t genid, size_t co, size_t ri) {
@@ -499,33 +648,42 @@ static int add_rule(struct delta *d, uint32_t genid, size_t cn, size_t ri, uint6
         return pst_nft_put_rule(d->b, d->new, (uint32_t) cn, (uint32_t) ri, before, d->diag);
 }
 
-/* Rule deletions of every old chain (pass 0), then additions (pass 1);
- * new's handles where they are known already. */
+/* New rules of chain cn, each before the next rule that stays (appended
+ * when none does); new's handles of the rules that stay. */
+static int chain_adds(struct delta *d, uint32_t genid, size_t cn, const struct chain_plan *p) {
+        const struct pst_chain *b = &d->new->chains[cn];
+        const struct chain_handles *oh = d->chain_old[cn] >= 0 ? &d->h->chains[d->chain_old[cn]] : NULL;
+        _cleanup_free_ uint64_t *before = calloc(b->n + 1, sizeof(uint64_t));
+        uint64_t next = 0;
+        int r = 0;
+
+        if (!before)
+                return -ENOMEM;
+        for (size_t j = b->n; j-- > 0;) { /* from the end: the next kept rule's handle */
+                if (oh && p->from_old[j] >= 0) {
+                        next = oh->h[p->from_old[j]];
+                        d->nh->chains[cn].h[j] = next;
+                } else
+                        before[j] = next;
+        }
+        for (size_t j = 0; r >= 0 && j < b->n; j++)
+                if (!oh || p->from_old[j] < 0)
+                        r = add_rule(d, genid, cn, j, before[j]);
+        return r;
+}
+
+/* Rule deletions of every old chain (pass 0), then additions (pass 1). */
 static int rules_delta(struct delta *d, uint32_t genid, int pass) {
         for (size_t cn = 0; cn < d->new->nchains; cn++) {
-                const struct pst_chain *b = &d->new->chains[cn];
                 int32_t co = d->chain_old[cn];
-                struct chain_plan p = { 0, 0, 0 };
-                uint64_t before = 0;
+                const struct chain_plan *p = &d->plans[cn];
                 int r = 0;
 
-                if (co >= 0)
-                        p = plan_chain(d, &d->old->chains[co], b);
-                else
-                        p.tail_new = b->n;
-                if (pass == 1 && co >= 0) {
-                        const struct chain_handles *oh = &d->h->chains[co];
-
-                        for (size_t i = 0; i < p.head; i++)
-                                d->nh->chains[cn].h[i] = oh->h[i];
-                        for (size_t i = p.tail_new; i < b->n; i++)
-                                d->nh->chains[cn].h[i] = oh->h[p.tail_old + (i - p.tail_new)];
-                        before = p.tail_old < oh->n ? oh->h[p.tail_old] : 0;
-                }
-                for (size_t i = p.head; pass == 0 && co >= 0 && r >= 0 && i < p.tail_old; i++)
-                        r = del_rule(d, genid, (size_t) co, i);
-                for (size_t i = p.head; pass == 1 && r >= 0 && i < p.tail_new; i++)
-                        r = add_rule(d, genid, cn, i, before);
+                for (size_t i = 0; pass == 0 && co >= 0 && r >= 0 && i < d->old->chains[co].n; i++)
+                        if (!p->kept[i])
+                                r = del_rule(d, genid, (size_t) co, i);
+                if (pass == 1)
+                        r = chain_adds(d, genid, cn, p);
                 if (r < 0)
                         return r;
         }
@@ -535,6 +693,21 @@ static int rules_delta(struct delta *d, uint32_t genid, int pass) {
         for (size_t co = 0; co < d->old->nchains; co++)
                 for (size_t i = 0; d->chain_new[co] < 0 && i < d->old->chains[co].n; i++) {
                         int r = del_rule(d, genid, co, i);
+
+                        if (r < 0)
+                                return r;
+                }
+        return 0;
+}
+
+/* Which rules stay, per chain both have (new chains: none). */
+static int plan_chains(struct delta *d) {
+        d->plans = calloc(d->new->nchains + 1, sizeof(struct chain_plan));
+        if (!d->plans)
+                return -ENOMEM;
+        for (size_t cn = 0; cn < d->new->nchains; cn++)
+                if (d->chain_old[cn] >= 0) {
+                        int r = plan_chain(d, &d->old->chains[d->chain_old[cn]], &d->new->chains[cn], &d->plans[cn]);
 
                         if (r < 0)
                                 return r;
@@ -609,7 +782,9 @@ static bool handles_fit(const struct pst_nft_handles *h, const struct pst_rulese
 static int delta_steps(struct delta *d, uint32_t genid) {
         int r;
 
-        r = objects_added(d, genid);
+        r = plan_chains(d);
+        if (r >= 0)
+                r = objects_added(d, genid);
         for (size_t i = 0; r >= 0 && i < d->new->nsets; i++)
                 if (d->set_old[i] >= 0)
                         r = set_elems_delta(d, genid, (uint32_t) i, (uint32_t) d->set_old[i]);

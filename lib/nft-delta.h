@@ -10,9 +10,11 @@
  *                   together, the way nft deletes one: the kernel's interval
  *                   tree refuses a lone end or start that would cut a kept
  *                   range)
- *   chains          matched by name; rules diffed per chain (common head
- *                   and tail kept, the middle deleted by handle and inserted
- *                   before the first kept rule after it, NFTA_RULE_POSITION)
+ *   chains          matched by name; rules diffed per chain (the longest
+ *                   common subsequence stays — common head and tail, then
+ *                   Myers' walk over the middle, up to 128 edits; the rest
+ *                   is deleted by handle and inserted before the next rule
+ *                   that stays, NFTA_RULE_POSITION)
  *   anonymous sets  belong to their rule: a rule whose set changed is
  *                   replaced
  *

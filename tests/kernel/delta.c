@@ -10,9 +10,10 @@
  *   2. the differential test: POSTERN_DELTA_SEQS (default 1000) random
  *      policies (zones, hosts, lists of overlapping and adjacent v4 and v6
  *      entries, entries at 0.0.0.0 and at the end of the address space,
- *      input and forward rules), each applied whole and then edited three
- *      times (a port, a host address, a list entry, a rule, a zone, a
- *      rule's source), every edit applied as a delta; the table must then
+ *      input and forward rules), each applied whole and then changed three
+ *      times by one to three edits (a port, a host address, a list entry, a
+ *      rule, a zone, a rule's source), every change applied as a delta;
+ *      the table must then
  *      list exactly as a full replace of the last policy does (stateless).
  * Exit 0 ok, 1 failure, 77 skipped (not root / no nf_tables / no veth).
  */
@@ -526,14 +527,17 @@ struct totals {
         size_t rules_added, rules_removed, elems_added, elems_removed;
 };
 
-/* Edit m until it compiles and differs (at most 20 tries): the new ruleset, or NULL. */
+/* One to three edits of m, until it compiles (at most 20 tries): the new ruleset, or NULL. */
 static struct pst_ruleset *edited(struct model *m, struct totals *t) {
+        unsigned n = 1 + (unsigned) rand() % 3;
+
         for (unsigned k = 0; k < 20; k++) {
                 struct model e = *m;
                 _cleanup_free_ char *text = NULL;
                 struct pst_ruleset *rs;
 
-                rnd_edit(&e);
+                for (unsigned i = 0; i < n; i++)
+                        rnd_edit(&e);
                 text = model_text(&e);
                 rs = compile_text(text, false);
                 if (rs) {
@@ -572,6 +576,13 @@ static void one_sequence(struct pst_nft *nft, unsigned seq, struct totals *t) {
                 if (!next)
                         continue;
                 r = delta(nft, cur, next, &h, &st);
+                if (getenv("POSTERN_DELTA_DEBUG") && (unsigned) atoi(getenv("POSTERN_DELTA_DEBUG")) == seq) {
+                        _cleanup_free_ char *text = model_text(&m), *l = list_stateless();
+                        char what[256];
+
+                        pst_delta_stats_format(&st, what, sizeof(what));
+                        printf("debug: edit %u: r=%d %s\n%s\n%s\n", e, r, what, text, l);
+                }
                 if (r == -EOPNOTSUPP) {
                         t->fallbacks++;
                         r = full(nft, next, &h);

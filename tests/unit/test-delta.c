@@ -85,6 +85,18 @@ static void test_counts(void **state) {
                     st.rules_removed == 0);
         count(a, c, &st, 0); /* port 25 → 80: one rule replaced, the others keep their place */
         assert_true(st.rules_added == 1 && st.rules_removed == 1 && st.elems_added == 0);
+        {
+                /* two rules far apart change: the ones between them stay (longest common subsequence) */
+                static const uint16_t p4[] = { 22, 25, 443, 993, 995 }, q4[] = { 23, 25, 443, 993, 996 };
+                struct pst_ruleset *x = make(PST_V_DROP, base_ranges, 2, p4, 5);
+                struct pst_ruleset *y = make(PST_V_DROP, base_ranges, 2, q4, 5);
+
+                count(x, y, &st, 0);
+                assert_true(st.rules_added == 2 && st.rules_removed == 2);
+                count(y, x, &st, 0);
+                assert_true(st.rules_added == 2 && st.rules_removed == 2);
+                pst_ruleset_free(x), pst_ruleset_free(y);
+        }
         /* the entry between the two ranges merges them into one: both go, the merged one comes */
         count(a, m, &st, 0);
         assert_true(st.elems_added == 1 && st.elems_removed == 2);
