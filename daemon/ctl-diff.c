@@ -29,6 +29,7 @@
 #include "ctl-bus.h"
 #include "ctl-diff.h"
 #include "ctl-speak.h"
+#include "ctl-stats.h"
 #include "json.h"
 #include "nft-delta.h"
 #include "nft-dump.h"
@@ -334,6 +335,7 @@ static void print_json(bool same, const char *live, const char *want, const char
 struct said {
         char sign;
         char *text, *chain, *what, *where, *verdict, *element;
+        char *trusted_zone; /* NULL unless a trusted zone's rule */
 };
 
 /* What becomes allowed (+) and blocked (-), in the order it is printed. */
@@ -350,6 +352,7 @@ static void said_clear(struct said *x) {
         free(x->where);
         free(x->verdict);
         free(x->element);
+        free(x->trusted_zone);
 }
 
 static void speech_clear(struct speech *sp) {
@@ -367,8 +370,10 @@ static int say(struct speech *sp, char sign, const struct speak_line *l) {
         x = &sp->v[sp->n++];
         *x = (struct said) { .sign = sign, .text = strdup(l->text), .chain = strdup(l->chain),
                              .what = strdup(l->what), .where = strdup(l->where), .verdict = strdup(l->verdict),
-                             .element = l->element ? strdup(l->element) : NULL };
-        if (!x->text || !x->chain || !x->what || !x->where || !x->verdict || (l->element && !x->element))
+                             .element = l->element ? strdup(l->element) : NULL,
+                             .trusted_zone = l->trusted_zone ? strdup(l->trusted_zone) : NULL };
+        if (!x->text || !x->chain || !x->what || !x->where || !x->verdict || (l->element && !x->element) ||
+            (l->trusted_zone && !x->trusted_zone))
                 return -ENOMEM;
         return 0;
 }
@@ -447,6 +452,7 @@ static void json_said(struct pst_json *j, const struct speech *sp, char sign, co
                 pst_json_string(j, "where", x->where);
                 pst_json_string(j, "verdict", x->verdict[0] ? x->verdict : "accept");
                 pst_json_string(j, "element", x->element);
+                pst_json_string(j, "trusted_zone", x->trusted_zone);
                 pst_json_end_object(j);
         }
         pst_json_end_array(j);
@@ -548,17 +554,12 @@ static int live_from_daemon(const char *table, struct pst_live_table **ret, uint
         _cleanup_(pst_live_freep) struct pst_live_table *live = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
         _cleanup_(pst_nft_closep) struct pst_nft *nft = NULL;
-        _cleanup_free_ char *path = NULL;
         struct pst_snapshot_meta meta;
         struct pst_diag d;
         uint32_t gen, g0 = 0, g1 = 0;
         int r;
 
-        r = ctl_bus_save_running(&path, &gen);
-        if (r < 0)
-                return r;
-        r = pst_snapshot_load(path, &run, &meta);
-        (void) unlink(path); /* the whole ruleset: not left lying around */
+        r = ctl_running_ruleset(&run, &gen, &meta);
         if (r < 0)
                 return r;
         if (!streq(run->table, table) || meta.backend != PST_BACKEND_NFTABLES)

@@ -103,6 +103,7 @@ int pst_backend_generation(struct pst_backend *b, uint32_t *ret);
 struct pst_drift {
         bool unknown;    /* notifications were lost and the kernel moved on: perhaps */
         bool deleted;    /* the whole table went (nft flush ruleset, nft delete table) */
+        bool elsewhere;  /* someone changed other tables' tables, chains or rules (whether or not 1 is returned) */
         uint32_t portid; /* the committing netlink socket */
         uint32_t pid;    /* and its process, as the kernel names them (0, "": not known) */
         char comm[32];

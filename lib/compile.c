@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "compile.h"
+#include "nflog.h"
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -16,8 +17,10 @@
  *     icmp / icmpv6 per options.icmp
  *     iifname vmap { "eth1" : jump input_lan, "ppp*" : jump input_wan }
  *     rules whose source is not a zone with interfaces
- *     [limit rate N/minute log prefix "..."]        options.log_drops
+ *     [iifname vmap { "eth1" : goto log_lan, ... }  options.log_drops, per zone
+ *      limit rate N/minute log prefix "..." group G snaplen S]
  *   chain input_<zone>: rules from that zone
+ *   [chain log_<zone>: limit rate N/minute log prefix "...<zone>" group G snaplen S]
  *
  * Every accept rule is one IR rule per (source, destination, family,
  * protocol group) with its ports in one set.  Host-to-host rules merge into a
@@ -26,7 +29,8 @@
  */
 
 enum { FAM_ANY = 0, FAM_4 = 4, FAM_6 = 6 };
-enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, _G_MAX };
+/* G_ALL: allow = "all", a rule without a layer-4 match */
+enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, G_ALL, _G_MAX };
 
 #define ZONE_CHAIN_NONE UINT32_MAX
 
@@ -43,6 +47,7 @@ struct compiler {
         struct pst_diag *diag;
         uint32_t base[2];
         uint32_t *zone_chain[2]; /* per zone: chain index or ZONE_CHAIN_NONE */
+        uint32_t *log_chain;     /* options.log_drops: per zone, its "log_<zone>" chain */
         /* base-chain rules, appended after the prelude and the zone dispatch */
         struct pst_rule *pending[2];
         size_t npending[2], cappending[2];
@@ -237,6 +242,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                         }
                         break;
                 }
+                case G_ALL:
                 case _G_MAX:
                         break;
                 }
@@ -268,7 +274,7 @@ static bool group_present(const struct pst_prule *pr, enum group g) {
                 const struct pst_service *s = pr->svc[i];
 
                 if ((g == G_TCP && s->ntcp) || (g == G_UDP && s->nudp) || (g == G_PROTO && s->nproto) ||
-                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6))
+                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6) || (g == G_ALL && s->all))
                         return true;
         }
         return false;
@@ -567,7 +573,7 @@ static int compile_pair(struct compiler *c, const struct pst_prule *pr, const st
                                         r = match_endpoint(c, &rule, t, true, fam);
                         } else
                                 r = t->kind == PST_EP_ZONE ? match_endpoint(c, &rule, t, true, FAM_4) : 0;
-                        if (r >= 0)
+                        if (r >= 0 && g != G_ALL)
                                 r = match_group(c, &rule, pr, g);
                         if (r >= 0)
                                 r = emit(c, pr->chain, chain, &rule);
@@ -649,32 +655,42 @@ static bool ifaddr_set_exists(struct compiler *c, const struct pst_endpoint *e) 
         return pst_set_find(c->rs, name) >= 0;
 }
 
+/* The interface-address sets of one "(IFNAME)", unless they exist. */
+static int ifaddr_set_add(struct compiler *c, const struct pst_endpoint *e) {
+        if (ifaddr_set_exists(c, e))
+                return 0;
+        for (int fam = FAM_4; fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
+                enum pst_field f = fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR;
+                char name[PST_NAME_MAX];
+                uint32_t idx;
+                int r;
+
+                set_name(ifaddr_kind(e), e->ifname, fam, name);
+                r = pst_set_add(c->rs, name, PST_SET_DYNAMIC | (e->link ? PST_SET_LINKLOCAL : 0), &f, 1, &idx);
+                if (r < 0)
+                        return r;
+                strcpy(c->rs->sets[idx].ifname, e->ifname);
+                c->rs->sets[idx].origin = origin_of(c, &e->loc);
+        }
+        return 0;
+}
+
+static int nat_ifaddr_sets(struct compiler *c);
+static int compile_nat(struct compiler *c);
+
 static int ifaddr_sets(struct compiler *c) {
-        for (size_t i = 0; i < c->p->nrules; i++) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < c->p->nrules; i++) {
                 const struct pst_prule *pr = &c->p->rules[i];
 
-                for (size_t j = 0; j < pr->nto; j++) {
-                        const struct pst_endpoint *e = &pr->to[j];
-
-                        if (e->kind != PST_EP_IFADDR || ifaddr_set_exists(c, e))
-                                continue;
-                        for (int fam = FAM_4; fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
-                                enum pst_field f = fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR;
-                                char name[PST_NAME_MAX];
-                                uint32_t idx;
-                                int r;
-
-                                set_name(ifaddr_kind(e), e->ifname, fam, name);
-                                r = pst_set_add(c->rs, name,
-                                                PST_SET_DYNAMIC | (e->link ? PST_SET_LINKLOCAL : 0), &f, 1, &idx);
-                                if (r < 0)
-                                        return r;
-                                strcpy(c->rs->sets[idx].ifname, e->ifname);
-                                c->rs->sets[idx].origin = origin_of(c, &e->loc);
-                        }
-                }
+                for (size_t j = 0; r >= 0 && j < pr->nto; j++)
+                        if (pr->to[j].kind == PST_EP_IFADDR)
+                                r = ifaddr_set_add(c, &pr->to[j]);
         }
-        return pst_ruleset_update_ifaddrs(c->rs, c->ifa, 0, NULL);
+        if (r >= 0)
+                r = nat_ifaddr_sets(c);
+        return r < 0 ? r : pst_ruleset_update_ifaddrs(c->rs, c->ifa, 0, NULL);
 }
 
 /* ---- base chains ---- */
@@ -701,10 +717,10 @@ static int add_u8_set_rule(struct compiler *c, uint32_t chain, enum pst_field f,
 }
 
 static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level level) {
-        static const uint8_t ess4[] = { 3, 11, 12 }, ping4[] = { 3, 8, 11, 12 };
-        static const uint8_t ess6[] = { 1, 2, 3, 4 }, ping6[] = { 1, 2, 3, 4, 128 };
         static const uint8_t all[] = { IPPROTO_ICMP, IPPROTO_ICMPV6 };
         bool v6 = c->p->options.ipv6;
+        const uint8_t *t;
+        size_t n;
         int r;
 
         switch (level) {
@@ -713,14 +729,14 @@ static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level le
         case PST_ICMP_ALL:
                 return add_u8_set_rule(c, chain, PST_F_L4PROTO, all, v6 ? 2 : 1);
         case PST_ICMP_ESSENTIAL:
-        case PST_ICMP_PING: {
-                bool ping = level == PST_ICMP_PING;
-
-                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, ping ? ping4 : ess4, ping ? 4 : 3);
-                if (r >= 0 && v6)
-                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, ping ? ping6 : ess6, ping ? 5 : 4);
+        case PST_ICMP_PING:
+                t = pst_icmp_level_types(level, false, &n);
+                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, t, n);
+                if (r >= 0 && v6) {
+                        t = pst_icmp_level_types(level, true, &n);
+                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, t, n);
+                }
                 return r;
-        }
         }
         return -EINVAL;
 }
@@ -752,7 +768,8 @@ static int ct_state_vmap(struct compiler *c, uint32_t chain) {
         return pst_rule_add(c->rs, chain, &r);
 }
 
-static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
+/* iifname vmap { <zone's interfaces> : <kind> <zchain[zone]> } for the zones that have a chain */
+static int iifname_vmap(struct compiler *c, uint32_t ch, const uint32_t *zchain, enum pst_verdict_kind kind) {
         struct pst_rule r = { .nmatch = 1 };
         enum pst_field f = PST_F_IIFNAME;
         bool any = false, wild = false;
@@ -760,7 +777,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         int e;
 
         for (size_t zi = 0; zi < c->p->nzones; zi++)
-                if (c->zone_chain[k][zi] != ZONE_CHAIN_NONE) {
+                if (zchain[zi] != ZONE_CHAIN_NONE) {
                         any = true;
                         for (size_t i = 0; i < c->p->zones[zi]->nifs; i++)
                                 wild |= c->p->zones[zi]->ifs[i].wildcard;
@@ -771,7 +788,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++) {
                 const struct pst_zone *z = c->p->zones[zi];
 
-                if (c->zone_chain[k][zi] == ZONE_CHAIN_NONE)
+                if (zchain[zi] == ZONE_CHAIN_NONE)
                         continue;
                 for (size_t i = 0; e >= 0 && i < z->nifs; i++) {
                         uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
@@ -779,7 +796,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
                         key_ifname(z->ifs[i].name, false, first);
                         key_ifname(z->ifs[i].name, true, last);
                         e = pst_set_add_elem(&c->rs->sets[set], first, last,
-                                             &(struct pst_verdict) { PST_V_JUMP, c->zone_chain[k][zi] });
+                                             &(struct pst_verdict) { kind, zchain[zi] });
                 }
         }
         if (e >= 0)
@@ -787,7 +804,94 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         if (e < 0)
                 return e;
         r.match[0] = (struct pst_match) { .op = PST_M_VMAP, .nfields = 1, .fields = { f }, .set = set };
-        return pst_rule_add(c->rs, c->base[k], &r);
+        return pst_rule_add(c->rs, ch, &r);
+}
+
+static int log_rule(struct compiler *c, uint32_t ch, const char *zone) {
+        const struct pst_options *o = &c->p->options;
+        struct pst_rule r = { .limit_per_minute = o->log_rate, .log_nflog = true,
+                              .log_group = PST_NFLOG_GROUP_DROPS };
+
+        snprintf(r.log_prefix, sizeof(r.log_prefix), "%s%s", o->log_prefix, zone);
+        return pst_rule_add(c->rs, ch, &r);
+}
+
+/*
+ * options.log_drops: what reaches the end of a base chain is logged to NFLOG
+ * group PST_NFLOG_GROUP_DROPS, rate-limited per source zone.  Each zone with
+ * interfaces gets one chain "log_<zone>" (shared by input and forward: the
+ * limit is the zone's, the packet's hook tells which chain dropped it) with
+ * one limited log rule and the prefix log_prefix + zone name; the base chain
+ * goes to it, so its end is the base chain's policy drop.  Everything else
+ * (zones of addresses only, no zone) meets the base chain's own limited log
+ * rule, prefix log_prefix.  A limit per zone chain, not a meter per source
+ * address: the token buckets are fixed in number, so a flood of spoofed
+ * sources cannot make the kernel allocate, and one noisy zone cannot starve
+ * another zone's log.
+ */
+static int log_drops(struct compiler *c, enum pst_chain_kind k) {
+        size_t plen = strlen(c->p->options.log_prefix);
+        int e = 0;
+
+        if (!c->log_chain) {
+                c->log_chain = malloc(MAX(c->p->nzones, 1) * sizeof(uint32_t));
+                if (!c->log_chain)
+                        return -ENOMEM;
+                for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++) {
+                        const struct pst_zone *z = c->p->zones[zi];
+                        char name[PST_NAME_MAX];
+
+                        c->log_chain[zi] = ZONE_CHAIN_NONE;
+                        if (z->nifs == 0 || z->trusted) /* a trusted zone's packets never get here */
+                                continue;
+                        if (plen + strlen(z->name) >= PST_LOG_PREFIX_MAX)
+                                return pst_error(c->diag, -E2BIG, z->loc.file, z->loc.line,
+                                                 "options.log_prefix and the zone name '%s' make a log prefix of "
+                                                 "%zu bytes; at most %d fit",
+                                                 z->name, plen + strlen(z->name), PST_LOG_PREFIX_MAX - 1);
+                        snprintf(name, sizeof(name), "log_%s", z->name);
+                        e = pst_chain_add(c->rs, name, PST_HOOK_NONE, PST_V_NONE, &c->log_chain[zi]);
+                        if (e >= 0)
+                                e = log_rule(c, c->log_chain[zi], z->name);
+                }
+        }
+        if (e >= 0)
+                e = iifname_vmap(c, c->base[k], c->log_chain, PST_V_GOTO);
+        if (e >= 0)
+                e = log_rule(c, c->base[k], "");
+        return e;
+}
+
+/*
+ * A trusted zone: everything that comes from it is accepted, in input and
+ * in forward, to any destination.  Near the top of the base chain (after
+ * the conntrack verdicts, loopback and the ipv6 = false drop, which is the
+ * whole policy's word), so no rule and no drop further down sees its
+ * packets.  "From" only: traffic to the zone is what the rules say, or a
+ * trusted Docker bridge would be open to the Internet.  A zone with
+ * networks is its interfaces AND its addresses, as everywhere else.
+ */
+static int trusted_zone(struct compiler *c, uint32_t chain, const struct pst_zone *z) {
+        struct pst_rule r = { .counter = true, .verdict = { PST_V_ACCEPT, 0 }, .origin = origin_of(c, &z->loc) };
+        int e = 0;
+
+        snprintf(r.comment, sizeof(r.comment), "trusted zone %s", z->name);
+        if (z->nifs)
+                e = match_ifnames(c, &r, PST_F_IIFNAME, z);
+        if (e < 0)
+                return e;
+        if (!z->nets.n)
+                return pst_rule_add(c->rs, chain, &r);
+        for (int fam = FAM_4; e >= 0 && fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
+                struct pst_rule rf = r;
+
+                if (!(fam == FAM_4 ? z->nets.has4 : z->nets.has6))
+                        continue;
+                e = match_named(c, &rf, fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR, "zone", z->name, fam);
+                if (e >= 0)
+                        e = pst_rule_add(c->rs, chain, &rf);
+        }
+        return e;
 }
 
 static int base_chain(struct compiler *c, enum pst_chain_kind k) {
@@ -811,6 +915,9 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
                 pst_match_eq(&r.match[0], PST_F_NFPROTO, &nfproto6, false);
                 e = pst_rule_add(c->rs, ch, &r);
         }
+        for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++)
+                if (c->p->zones[zi]->trusted)
+                        e = trusted_zone(c, ch, c->p->zones[zi]);
         if (e >= 0 && o->ipv6 && k == PST_INPUT) {
                 /* neighbour discovery: without it IPv6 stops working */
                 static const uint8_t nd[] = { 134, 135, 136 };
@@ -820,14 +927,11 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         if (e >= 0)
                 e = icmp_rules(c, ch, k == PST_INPUT ? o->icmp : o->forward_icmp);
         if (e >= 0)
-                e = zone_dispatch(c, k);
+                e = iifname_vmap(c, ch, c->zone_chain[k], PST_V_JUMP);
         for (size_t i = 0; e >= 0 && i < c->npending[k]; i++)
                 e = pst_rule_add(c->rs, ch, &c->pending[k][i]);
-        if (e >= 0 && o->log_drops) {
-                r = (struct pst_rule) { .limit_per_minute = o->log_rate };
-                snprintf(r.log_prefix, sizeof(r.log_prefix), "%s", o->log_prefix);
-                e = pst_rule_add(c->rs, ch, &r);
-        }
+        if (e >= 0 && o->log_drops)
+                e = log_drops(c, k);
         return e;
 }
 
@@ -851,7 +955,9 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                         c.zone_chain[k][i] = ZONE_CHAIN_NONE;
         }
         r = pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &c.base[PST_INPUT]);
-        if (r >= 0)
+        /* options.forward = "unmanaged": no forward chain (the loader refused forward rules) */
+        c.base[PST_FORWARD] = UINT32_MAX;
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &c.base[PST_FORWARD]);
 
         for (size_t i = 0; r >= 0 && i < p->nzones; i++)
@@ -886,10 +992,12 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                         if (b[i].emitted)
                                 r = pst_set_sort(&rs->sets[b[i].set], NULL);
         }
+        if (r >= 0)
+                r = compile_nat(&c);
         if (r < 0)
                 goto out;
         r = base_chain(&c, PST_INPUT);
-        if (r >= 0)
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = base_chain(&c, PST_FORWARD);
         if (r >= 0 && pst_diag_has_errors(diag))
                 r = -EINVAL;
@@ -900,9 +1008,292 @@ out:
                 free(c.zone_chain[k]);
                 free(c.pending[k]);
         }
+        free(c.log_chain);
         if (r < 0 && !pst_diag_has_errors(diag))
                 pst_error(diag, r, p->path, 0, "cannot compile: %s", strerror(-r));
         return r < 0 ? r : 0;
+}
+
+/* ---- NAT: policy nat = ( ... ) (lib/policy-nat.c) ----
+ *
+ *   chain prerouting (type nat, priority dstnat)
+ *     meta nfproto ipv4 iifname "ppp0" ip daddr @ifaddr_ppp0_v4 tcp dport { 25, 443 } dnat ip to 198.18.2.10
+ *     ... tcp dport 8443 dnat ip to 198.18.2.10:443                 remapped ports: one rule each
+ *   chain postrouting (type nat, priority srcnat)
+ *     meta nfproto ipv4 oifname "ppp0" ip saddr @zone_lan_v4 masquerade
+ *   chain forward: the port forward's implied accept, after the zone dispatch
+ *     ct status dnat ip daddr 198.18.2.10 tcp dport { 25, 443 } accept
+ * The public address is the interface-address set, so a reconnect with a
+ * new address rewrites that set only.
+ */
+
+static int nat_ifaddr_sets(struct compiler *c) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < c->p->nnat; i++) {
+                const struct pst_nat_rule *n = &c->p->nat[i];
+                struct pst_endpoint e = { .kind = PST_EP_IFADDR, .loc = n->loc };
+
+                if (n->kind != PST_PNAT_FORWARD)
+                        continue;
+                strcpy(e.ifname, n->on);
+                r = ifaddr_set_add(c, &e);
+        }
+        return r;
+}
+
+static int nat_chain(struct compiler *c, enum pst_hook hook, uint32_t *ret) {
+        const char *name = hook == PST_HOOK_PREROUTING ? "prerouting" : "postrouting";
+        int k = pst_chain_find(c->rs, name);
+
+        if (k >= 0) {
+                *ret = (uint32_t) k;
+                return 0;
+        }
+        k = pst_chain_add(c->rs, name, hook, PST_V_ACCEPT, ret);
+        if (k >= 0)
+                c->rs->chains[*ret].priority = hook == PST_HOOK_PREROUTING ? PST_PRIO_DSTNAT : PST_PRIO_SRCNAT;
+        return k;
+}
+
+/* A NAT or implied-accept rule: the comment, the origin. */
+static struct pst_rule nat_rule(struct compiler *c, const struct pst_nat_rule *n) {
+        struct pst_rule r = { .counter = true, .origin = origin_of(c, &n->loc) };
+
+        snprintf(r.comment, sizeof(r.comment), "%s", n->comment);
+        return r;
+}
+
+/* A rule whose matches imply no family gets `meta nfproto` first (nft
+ * lists it only then: an address match implies it). */
+static int nat_family(struct pst_rule *r, int fam) {
+        uint8_t nfproto = fam == FAM_4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+
+        for (unsigned i = 0; i < r->nmatch; i++)
+                if (pst_field_info(r->match[i].fields[0])->nfproto)
+                        return 0;
+        if (r->nmatch >= PST_MATCH_MAX)
+                return -E2BIG;
+        memmove(&r->match[1], &r->match[0], r->nmatch * sizeof(r->match[0]));
+        r->nmatch++;
+        pst_match_eq(&r->match[0], PST_F_NFPROTO, &nfproto, false);
+        return 0;
+}
+
+/* Who is translated: a source zone's interfaces and networks, or addresses. */
+static int nat_match_from(struct compiler *c, struct pst_rule *r, const struct pst_endpoint *e, int fam) {
+        int k = 0;
+
+        if (e->kind == PST_EP_ZONE && e->zone->nifs)
+                k = match_ifnames(c, r, PST_F_IIFNAME, e->zone);
+        return k < 0 ? k : match_endpoint(c, r, e, false, fam);
+}
+
+static int nat_source(struct compiler *c, const struct pst_nat_rule *n, uint32_t chain) {
+        for (int fam = FAM_4; fam <= FAM_6; fam += 2) {
+                bool want = n->kind == PST_PNAT_SNAT ? (n->to_addr.family == AF_INET) == (fam == FAM_4)
+                                                     : fam == FAM_4 || n->ipv6;
+                struct pst_rule r;
+                int k;
+
+                if (!want || !(ep_families(&n->from) & (fam == FAM_4 ? 1u : 2u)))
+                        continue;
+                r = nat_rule(c, n);
+                k = match_ifnames(c, &r, PST_F_OIFNAME, n->out);
+                if (k >= 0)
+                        k = nat_match_from(c, &r, &n->from, fam);
+                if (k >= 0)
+                        k = nat_family(&r, fam);
+                if (k < 0)
+                        return k;
+                r.nat = (struct pst_nat) { .kind = n->kind == PST_PNAT_MASQ ? PST_NAT_MASQ : PST_NAT_SNAT,
+                                           .family = n->to_addr.family };
+                memcpy(r.nat.addr, n->to_addr.a, 16);
+                k = pst_rule_add(c->rs, chain, &r);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* The ports of proto in a set or a single match: the outside ones not
+ * remapped (inside = false), or every inside one (inside = true). */
+static int nat_match_ports(struct compiler *c, struct pst_rule *r, const struct pst_nat_rule *n, uint8_t proto,
+                           bool inside) {
+        enum pst_field f = proto == IPPROTO_TCP ? PST_F_TCP_DPORT : PST_F_UDP_DPORT;
+        struct pst_match m;
+        uint32_t set;
+        int k;
+
+        k = new_anon_set(c, f, true, &set);
+        for (size_t i = 0; k >= 0 && i < n->nports; i++) {
+                const struct pst_nat_port *pt = &n->ports[i];
+                uint8_t first[4], last[4];
+
+                if (pt->proto != proto || (pt->to && !inside))
+                        continue;
+                key_port(pt->to ? pt->to : pt->first, first);
+                key_port(pt->to ? pt->to : pt->last, last);
+                k = pst_set_add_elem(&c->rs->sets[set], first, last, NULL);
+        }
+        if (k >= 0)
+                k = pst_set_normalize(&c->rs->sets[set]);
+        if (k < 0)
+                return k;
+        if (c->rs->sets[set].n == 0) {
+                pst_set_drop_last(c->rs);
+                return 0; /* nothing of this protocol */
+        }
+        if (c->rs->sets[set].n == 1) {
+                struct pst_set *s = &c->rs->sets[set];
+
+                pst_match_range(&m, f, pst_set_first(s, 0), pst_set_last(s, 0));
+                pst_set_drop_last(c->rs);
+        } else
+                pst_match_set(&m, f, set);
+        return rule_push(r, &m) < 0 ? -E2BIG : 1;
+}
+
+/* iifname ON ip daddr @ifaddr_ON_vF [from]: the head of every dnat rule */
+static int nat_dnat_head(struct compiler *c, struct pst_rule *r, const struct pst_nat_rule *n, int fam) {
+        uint8_t ifkey[IFNAMSIZ];
+        struct pst_match m;
+        int k;
+
+        *r = nat_rule(c, n);
+        key_ifname(n->on, false, ifkey);
+        pst_match_eq(&m, PST_F_IIFNAME, ifkey, false);
+        k = rule_push(r, &m);
+        if (k >= 0)
+                k = match_named(c, r, fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR, "ifaddr", n->on, fam);
+        return k < 0 ? k : nat_match_from(c, r, &n->from, fam);
+}
+
+static int nat_dnat(struct compiler *c, const struct pst_nat_rule *n, const struct pst_addr *to, int fam,
+                    uint32_t chain) {
+        static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+        struct pst_rule r;
+        int k;
+
+        for (size_t p = 0; p < ELEMENTSOF(protos); p++) {
+                k = nat_dnat_head(c, &r, n, fam);
+                if (k >= 0)
+                        k = nat_match_ports(c, &r, n, protos[p], false);
+                if (k < 0)
+                        return k;
+                r.nat = (struct pst_nat) { .kind = PST_NAT_DNAT, .family = to->family };
+                memcpy(r.nat.addr, to->a, 16);
+                if (k > 0 && (k = pst_rule_add(c->rs, chain, &r)) < 0)
+                        return k;
+                for (size_t i = 0; i < n->nports; i++) {
+                        const struct pst_nat_port *pt = &n->ports[i];
+                        enum pst_field f = pt->proto == IPPROTO_TCP ? PST_F_TCP_DPORT : PST_F_UDP_DPORT;
+                        uint8_t key[4];
+                        struct pst_match m;
+
+                        if (pt->proto != protos[p] || !pt->to)
+                                continue;
+                        k = nat_dnat_head(c, &r, n, fam);
+                        key_port(pt->first, key);
+                        pst_match_eq(&m, f, key, false);
+                        if (k >= 0)
+                                k = rule_push(&r, &m);
+                        r.nat = (struct pst_nat) { .kind = PST_NAT_DNAT, .family = to->family, .port = pt->to };
+                        memcpy(r.nat.addr, to->a, 16);
+                        if (k >= 0)
+                                k = pst_rule_add(c->rs, chain, &r);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
+/* The implied forward accept: what was translated, to the inside address and ports. */
+static int nat_forward_accept(struct compiler *c, const struct pst_nat_rule *n, const struct pst_addr *to, int fam) {
+        static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+        uint32_t dnat = IPS_DST_NAT; /* host byte order, as ct status is loaded */
+
+        for (size_t p = 0; p < ELEMENTSOF(protos); p++) {
+                struct pst_rule r = nat_rule(c, n);
+                struct pst_match m;
+                int k;
+
+                r.verdict = (struct pst_verdict) { PST_V_ACCEPT, 0 };
+                pst_match_eq(&m, PST_F_CT_STATUS, &dnat, false);
+                k = rule_push(&r, &m);
+                if (k >= 0)
+                        k = match_addrs(c, &r, true, fam, to, 1);
+                if (k >= 0)
+                        k = nat_match_from(c, &r, &n->from, fam);
+                if (k >= 0)
+                        k = nat_match_ports(c, &r, n, protos[p], true);
+                if (k > 0)
+                        k = emit(c, PST_FORWARD, c->base[PST_FORWARD], &r);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* An input rule to "(IFNAME)" on a port a forward on IFNAME translates
+ * never sees it: prerouting sent the packets elsewhere.  Said, not refused. */
+static void nat_shadowed_input(struct compiler *c, const struct pst_nat_rule *n) {
+        for (size_t i = 0; i < c->p->nrules; i++) {
+                const struct pst_prule *pr = &c->p->rules[i];
+                bool to_on = false;
+
+                for (size_t j = 0; pr->chain == PST_INPUT && j < pr->nto; j++)
+                        to_on |= pr->to[j].kind == PST_EP_IFADDR && streq(pr->to[j].ifname, n->on);
+                for (size_t s = 0; to_on && s < pr->nsvc; s++)
+                        for (size_t pi = 0; pi < n->nports; pi++) {
+                                const struct pst_nat_port *pt = &n->ports[pi];
+                                bool tcp = pt->proto == IPPROTO_TCP;
+                                const struct pst_portrange *v = tcp ? pr->svc[s]->tcp : pr->svc[s]->udp;
+                                unsigned nv = tcp ? pr->svc[s]->ntcp : pr->svc[s]->nudp;
+
+                                for (unsigned q = 0; q < nv; q++)
+                                        if (v[q].first <= pt->last && pt->first <= v[q].last) {
+                                                pst_warning(c->diag, pr->loc.file, pr->loc.line,
+                                                            "%s port %u to (%s) is forwarded by the nat rule at "
+                                                            "%s:%u; this rule never sees it",
+                                                            tcp ? "tcp" : "udp", MAX(v[q].first, pt->first), n->on,
+                                                            n->loc.file, n->loc.line);
+                                                return;
+                                        }
+                        }
+        }
+}
+
+static int compile_nat(struct compiler *c) {
+        int k = 0;
+
+        for (size_t i = 0; k >= 0 && i < c->p->nnat; i++) {
+                const struct pst_nat_rule *n = &c->p->nat[i];
+                size_t before = pst_ruleset_nrules(c->rs) + c->npending[PST_FORWARD];
+                uint32_t chain;
+
+                k = nat_chain(c, n->kind == PST_PNAT_FORWARD ? PST_HOOK_PREROUTING : PST_HOOK_POSTROUTING, &chain);
+                if (k >= 0 && n->kind != PST_PNAT_FORWARD)
+                        k = nat_source(c, n, chain);
+                for (int fam = FAM_4; k >= 0 && n->kind == PST_PNAT_FORWARD && fam <= FAM_6; fam += 2) {
+                        const struct pst_addr *to = fam == FAM_4 ? &n->to_addr : &n->to_addr6;
+
+                        if (!to->family || (fam == FAM_6 && !n->ipv6) ||
+                            !(ep_families(&n->from) & (fam == FAM_4 ? 1u : 2u)))
+                                continue;
+                        k = nat_dnat(c, n, to, fam, chain);
+                        if (k >= 0)
+                                k = nat_forward_accept(c, n, to, fam);
+                }
+                if (k >= 0)
+                        nat_shadowed_input(c, n);
+                if (k >= 0 && pst_ruleset_nrules(c->rs) + c->npending[PST_FORWARD] == before)
+                        k = pst_error(c->diag, -EINVAL, n->loc.file, n->loc.line,
+                                      "this nat rule can never match: its 'from' has no address of the family it "
+                                      "translates (IPv4 unless ipv6 = true)");
+        }
+        return k;
 }
 
 /* ---- interface addresses ---- */

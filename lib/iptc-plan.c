@@ -23,7 +23,8 @@
 #include "addr.h"
 #include "iptc-internal.h"
 
-#define LOG_PREFIX_MAX 29 /* struct xt_log_info: char prefix[30] */
+#define LOG_PREFIX_MAX 29   /* struct xt_log_info: char prefix[30] */
+#define NFLOG_PREFIX_MAX 63 /* struct xt_nflog_info: char prefix[64] */
 
 uint32_t iptc_hash(const void *data, size_t len, uint32_t h) {
         const uint8_t *p = data;
@@ -288,9 +289,9 @@ static int emit(struct builder *b, const struct xrule *x) {
         struct xfamily *fam = &b->p->fam[b->xf];
         int r;
 
-        if (x->verdict.kind == PST_V_NONE && !b->r->log_prefix[0])
+        if (x->verdict.kind == PST_V_NONE && !pst_rule_logs(b->r))
                 return 0; /* matches without a statement: nothing to do */
-        if (x->verdict.kind != PST_V_NONE && b->r->log_prefix[0])
+        if (x->verdict.kind != PST_V_NONE && pst_rule_logs(b->r))
                 return rule_error(b, -EOPNOTSUPP, "a rule that both logs and has a verdict", NULL);
         r = GROW(fam->rules, fam->cap, fam->n + 1, PST_IPTC_RULES_MAX);
         if (r < 0)
@@ -461,6 +462,7 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                 return apply_icmp(b, x, f, first, last, neg);
         case PST_F_CT_STATE:
                 return apply_ctstate(b, x, first, neg);
+        case PST_F_CT_STATUS:
         case _PST_F_MAX:
                 break;
         }
@@ -666,12 +668,35 @@ void iptc_plan_free(struct iptc_plan *p) {
         free(p);
 }
 
+/* NAT is not written through the iptables nat table (yet): one error per
+ * NAT statement, at its policy line, before anything is planned. */
+static int refuse_nat(const struct pst_ruleset *rs, struct pst_diag *diag) {
+        static const char *const what[] = { [PST_NAT_MASQ] = "masquerade", [PST_NAT_SNAT] = "snat",
+                                            [PST_NAT_DNAT] = "a port forward (dnat)" };
+        int r = 0;
+
+        for (size_t c = 0; c < rs->nchains; c++)
+                for (size_t i = 0; pst_hook_is_nat(rs->chains[c].hook) && i < rs->chains[c].n; i++) {
+                        const struct pst_rule *ir = &rs->chains[c].rules[i];
+
+                        if (ir->nat.kind == PST_NAT_NONE || ir->nat.kind > PST_NAT_DNAT)
+                                continue;
+                        r = pst_error(diag, -EOPNOTSUPP, pst_origin_file(rs, ir->origin), ir->origin.line,
+                                      "iptables backend: %s is not supported (it writes no nat table); use "
+                                      "options.backend = \"nftables\"", what[ir->nat.kind]);
+                }
+        return r;
+}
+
 int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *why_no_ipset, struct pst_diag *diag,
                     struct iptc_plan **ret) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r;
 
+        r = refuse_nat(rs, diag);
+        if (r < 0)
+                return r;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
@@ -704,12 +729,15 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *wh
                                 struct xrule x = { .chain = (uint32_t) c, .ir = ir, .proto = -1, .icmp_type = -1,
                                                    .verdict = ir->verdict };
 
-                                if (strlen(ir->log_prefix) > LOG_PREFIX_MAX)
+                                int max = ir->log_nflog ? NFLOG_PREFIX_MAX : LOG_PREFIX_MAX;
+
+                                if (strlen(ir->log_prefix) > (size_t) max)
                                         return pst_error(diag, -E2BIG, pst_origin_file(rs, ir->origin),
                                                          ir->origin.line,
                                                          "iptables backend: log prefix \"%s\" is %zu bytes; the "
-                                                         "LOG target takes at most %d",
-                                                         ir->log_prefix, strlen(ir->log_prefix), LOG_PREFIX_MAX);
+                                                         "%s target takes at most %d",
+                                                         ir->log_prefix, strlen(ir->log_prefix),
+                                                         ir->log_nflog ? "NFLOG" : "LOG", max);
                                 b.r = ir;
                                 b.chain = (uint32_t) c;
                                 r = expand(&b, 0, &x);

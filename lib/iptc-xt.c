@@ -26,6 +26,7 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/xt_LOG.h>
+#include <linux/netfilter/xt_NFLOG.h>
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_iprange.h>
@@ -38,6 +39,7 @@
 #include <linux/netfilter_ipv6/ip6t_ipv6header.h>
 
 #include "iptc-internal.h"
+#include "nflog.h"
 
 #define LOG_LEVEL_DEFAULT 4 /* warning: nft's log default, and LOG's */
 #define LIMIT_BURST 5       /* nft's default burst, and xt_limit's */
@@ -481,7 +483,7 @@ static void comment_entry(const struct xt_ctx *c, void *data) {
 /* ---- LOG: a rule that logs has no verdict (the planner makes sure) ---- */
 
 static unsigned log_present(const struct xt_ctx *c) {
-        return c->x->ir->log_prefix[0] != 0;
+        return c->x->ir->log_prefix[0] != 0 && !c->x->ir->log_nflog;
 }
 
 static void log_text(const struct xt_ctx *c, FILE *f) {
@@ -497,10 +499,37 @@ static void log_entry(const struct xt_ctx *c, void *data) {
         memcpy(li->prefix, prefix, MIN(strlen(prefix), sizeof(li->prefix) - 1));
 }
 
+/* ---- NFLOG: options.log_drops (libxt_NFLOG's order: prefix, group, size) ---- */
+
+static unsigned nflog_present(const struct xt_ctx *c) {
+        return c->x->ir->log_nflog;
+}
+
+static void nflog_text(const struct xt_ctx *c, FILE *f) {
+        if (c->x->ir->log_prefix[0]) {
+                fputs(" --nflog-prefix", f);
+                save_string(f, c->x->ir->log_prefix);
+        }
+        if (c->x->ir->log_group)
+                fprintf(f, " --nflog-group %u", c->x->ir->log_group);
+        fprintf(f, " --nflog-size %u", PST_NFLOG_SNAPLEN);
+}
+
+static void nflog_entry(const struct xt_ctx *c, void *data) {
+        struct xt_nflog_info *ni = data;
+        const char *prefix = c->x->ir->log_prefix;
+
+        ni->len = PST_NFLOG_SNAPLEN;
+        ni->group = c->x->ir->log_group;
+        ni->threshold = XT_NFLOG_DEFAULT_THRESHOLD;
+        ni->flags = XT_NFLOG_F_COPY_LEN;
+        memcpy(ni->prefix, prefix, MIN(strlen(prefix), sizeof(ni->prefix) - 1));
+}
+
 /* ---- the standard target: ACCEPT, DROP, RETURN, or a chain to jump or go to ---- */
 
 static unsigned verdict_present(const struct xt_ctx *c) {
-        return !log_present(c);
+        return !log_present(c) && !nflog_present(c);
 }
 
 /* What the target is called; libiptc turns the name into the verdict or
@@ -566,6 +595,7 @@ static const struct xt_part xt_parts[] = {
         { XT_MATCH, "limit", 0, sizeof(struct xt_rateinfo), limit_present, limit_text, limit_entry },
         { XT_MATCH, "comment", 0, sizeof(struct xt_comment_info), comment_present, comment_text, comment_entry },
         { XT_TARGET, "LOG", 0, sizeof(struct xt_log_info), log_present, log_text, log_entry },
+        { XT_TARGET, "NFLOG", 0, sizeof(struct xt_nflog_info), nflog_present, nflog_text, nflog_entry },
         /* the verdict: an int libiptc fills in from the name */
         { XT_TARGET, NULL, 0, sizeof(int), verdict_present, verdict_text, NULL },
 };

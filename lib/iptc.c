@@ -234,7 +234,21 @@ struct handle {
         int xf;
         struct xtc_handle *h;
         struct kmods *km; /* for a re-open */
+        bool keep_forward; /* options.forward = "unmanaged": FORWARD is another tool's */
 };
+
+/* Ours in this handle: INPUT, postern-*, and FORWARD unless it is kept. */
+static bool handle_chain_ours(const struct handle *h, const char *name) {
+        return iptc_chain_ours(name) && !(h->keep_forward && streq(name, "FORWARD"));
+}
+
+/* A ruleset without a forward base chain leaves FORWARD, policy and rules, alone. */
+static bool rs_keeps_forward(const struct pst_ruleset *rs) {
+        for (size_t i = 0; i < rs->nchains; i++)
+                if (rs->chains[i].hook == PST_HOOK_FORWARD)
+                        return false;
+        return true;
+}
 
 static void handle_done(struct handle *h) {
         if (h->h)
@@ -286,6 +300,7 @@ struct saved_chain {
 
 struct saved {
         int xf;
+        bool keep_forward; /* the handle's: FORWARD is not in the snapshot */
         size_t n, cap;
         struct saved_chain *v;
 };
@@ -303,10 +318,11 @@ static int saved_take(struct saved *s, const struct handle *h) {
 
         saved_clear(s);
         s->xf = h->xf;
+        s->keep_forward = h->keep_forward;
         for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
                 struct saved_chain *sc;
 
-                if (!iptc_chain_ours(c))
+                if (!handle_chain_ours(h, c))
                         continue;
                 r = GROW(s->v, s->cap, s->n + 1, PST_CHAINS_MAX + 2);
                 if (r < 0)
@@ -652,7 +668,7 @@ static int collect_set_refs(int fd, const struct handle *h, char (**names)[IPSET
         if (fd < 0)
                 return 0;
         for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
-                if (!iptc_chain_ours(c))
+                if (!handle_chain_ours(h, c))
                         continue;
                 for (const void *e = ops->first_rule(c, h->h); e; e = ops->next_rule(e, h->h)) {
                         const uint8_t *b = e;
@@ -702,7 +718,7 @@ static int chains_reset(const struct handle *h, const char *const *names, const 
         int r;
 
         for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
-                if (!iptc_chain_ours(c))
+                if (!handle_chain_ours(h, c))
                         continue;
                 r = GROW(have, cap, nhave + 1, PST_CHAINS_MAX + 64);
                 if (r < 0)
@@ -722,6 +738,13 @@ static int chains_reset(const struct handle *h, const char *const *names, const 
                 if (!ops->delete(have[i], h->h)) {
                         int err = errno;
 
+                        if (h->keep_forward && err == EMLINK)
+                                return pst_error(diag, -err, NULL, 0,
+                                                 "iptables backend: cannot remove the %s chain %s: FORWARD still "
+                                                 "jumps to it, and with forward = \"unmanaged\" FORWARD is not "
+                                                 "postern's to change; flush FORWARD (and set its policy), then "
+                                                 "let the tool that owns forwarding write it again", ops->what,
+                                                 have[i]);
                         return pst_error(diag, -err, NULL, 0,
                                          "iptables backend: cannot remove the %s chain %s: %s (a chain outside "
                                          "postern's still jumps to it?)",
@@ -825,7 +848,7 @@ static int restore_saved(const struct saved *s, struct kmods *km, struct pst_dia
         int r = -EAGAIN;
 
         for (int t = 0; t < COMMIT_TRIES && r == -EAGAIN; t++) {
-                _cleanup_(handle_done) struct handle h = {};
+                _cleanup_(handle_done) struct handle h = { .keep_forward = s->keep_forward };
 
                 r = handle_open(&h, s->xf, km, diag);
                 if (r >= 0)
@@ -906,7 +929,9 @@ static void sets_drop_unused(struct setjob *j, char (*oldrefs)[IPSET_MAXNAMELEN]
 /* The transaction as one story, in the order iptc.h promises. */
 static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct setjob *j, struct pst_diag *diag,
                       bool *ret_retry) {
-        _cleanup_(handles_done) struct handle h[2] = { { .xf = XF_4 }, { .xf = XF_6 } };
+        bool keep = rs_keeps_forward(p->rs);
+        _cleanup_(handles_done) struct handle h[2] = { { .xf = XF_4, .keep_forward = keep },
+                                                       { .xf = XF_6, .keep_forward = keep } };
         _cleanup_(saved_clear) struct saved saved4 = {};
         _cleanup_free_ char(*oldrefs)[IPSET_MAXNAMELEN] = NULL;
         size_t noldrefs = 0, capold = 0;

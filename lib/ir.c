@@ -13,6 +13,7 @@ enum {
         NFT_TYPE_INET_SERVICE = 13,
         NFT_TYPE_ICMP_TYPE = 14,
         NFT_TYPE_CT_STATE = 26,
+        NFT_TYPE_CT_STATUS = 28, /* after CT_DIR (27) */
         NFT_TYPE_ICMP6_TYPE = 29,
         NFT_TYPE_IFNAME = 41,
 };
@@ -32,6 +33,7 @@ static const struct pst_field_info field_info[_PST_F_MAX] = {
         [PST_F_ICMP6_TYPE] = { "icmpv6 type", "icmpv6_type", NFT_TYPE_ICMP6_TYPE, 1, NFPROTO_IPV6,
                                IPPROTO_ICMPV6 },
         [PST_F_CT_STATE] = { "ct state", "ct_state", NFT_TYPE_CT_STATE, 4, 0, 0 },
+        [PST_F_CT_STATUS] = { "ct status", "ct_status", NFT_TYPE_CT_STATUS, 4, 0, 0 },
 };
 
 const struct pst_field_info *pst_field_info(enum pst_field f) {

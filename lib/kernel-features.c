@@ -760,7 +760,7 @@ static void needed_by_rule(struct pst_feature_use u[], const struct pst_ruleset 
                 use(u, PST_FEAT_COUNTER, rs, r->origin, what);
         if (r->limit_per_minute)
                 use(u, PST_FEAT_LIMIT, rs, r->origin, what);
-        if (r->log_prefix[0])
+        if (pst_rule_logs(r))
                 use(u, PST_FEAT_LOG, rs, r->origin, what);
 }
 

@@ -535,8 +535,8 @@ static void rule_ports(const char *chain, uint8_t proto, const uint32_t *ports, 
 }
 
 static void build(void) {
-        static const char in_c[] = "Outlook through SafeSquid, to the proxy host";
-        static const char fw_c[] = "Outlook through SafeSquid, through the proxy host";
+        static const char in_c[] = "Outlook through SafeSquid";
+        static const char fw_c[] = "Outlook through SafeSquid";
         static const char p3_c[] = "P3: the dial-up address";
         struct setdef list_d = { "list_allowlist_v4", next_set_id++, NFT_SET_INTERVAL, TYPE_IPADDR, 4, 0, BO_BIG, 0, {} };
         struct setdef if4 = { "ifaddr_ppp0_v4", next_set_id++, 0, TYPE_IPADDR, 4, 0, BO_BIG, 0, {} };

@@ -137,20 +137,20 @@ def postern_policy(seed_conf, large, list_file="allowlist.txt"):
     """seed 000 (conf/examples/000-safesquid-outlook.conf) + the (ppp0) rule [+ P2's forward rules]."""
     with open(seed_conf) as f:
         s = f.read()
-    marker = 'comment = "Outlook through SafeSquid, to the proxy host"; }'
+    # seed 000 is one rule of rules = (...) for both chains; the extra rules follow it there, each with
+    # its chain, so that every chain's rules come in the order floor.c builds them
+    marker = 'comment = "Outlook through SafeSquid"; }'
     assert marker in s, "conf/examples/000-safesquid-outlook.conf changed: update tests/bench/workloads.py"
-    s = s.replace(marker, marker + ',\n  { allow = "tcp/%d"; from = "ppp"; to = "(ppp0)"; comment = "P3: the dial-up address"; }'
-                  % P3_PORT, 1)
+    extra = ['  { allow = "tcp/%d"; from = "ppp"; to = "(ppp0)"; chains = ["input"]; comment = "P3: the dial-up address"; }'
+             % P3_PORT]
     s += '\nzones = { ppp = { interfaces = ["ppp0"]; }; };\n'
     if large:
-        fmarker = 'comment = "Outlook through SafeSquid, through the proxy host"; }'
-        assert fmarker in s
-        extra = ['  { allow = ["tcp/%d", "udp/%d"]; from = "allowlist"; comment = "P2 allow-list"; }'
-                 % (LIST_SERVICE_TCP, LIST_SERVICE_UDP)]
+        extra.append('  { allow = ["tcp/%d", "udp/%d"]; from = "allowlist"; chains = ["forward"]; comment = "P2 allow-list"; }'
+                     % (LIST_SERVICE_TCP, LIST_SERVICE_UDP))
         for src, dst, port in services():
-            extra.append('  { allow = "tcp/%d"; from = "%s"; to = "%s"; }' % (port, src, dst))
-        s = s.replace(fmarker, fmarker + ",\n" + ",\n".join(extra), 1)
+            extra.append('  { allow = "tcp/%d"; from = "%s"; to = "%s"; chains = ["forward"]; }' % (port, src, dst))
         s += 'lists = { allowlist = { file = "%s"; }; };\n' % list_file
+    s = s.replace(marker, marker + ",\n" + ",\n".join(extra), 1)
     return s
 
 

@@ -59,8 +59,11 @@ others='*filter
 -A postern-input-old -m set --match-set postern-list_old_v4-00000000 src -j ACCEPT
 COMMIT'
 
-for policy in "$ROOT"/conf/examples/*.conf; do
+# and log_drops: NFLOG targets and the per-zone log chains
+for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf"; do
         name=$(basename "$policy" .conf)
+        # NAT examples: this backend refuses them (tests/golden/examples-iptc/NAME.err, traffic nat-*-iptables)
+        [ -e "$ROOT/tests/golden/examples-iptc/$name.err" ] && continue
         # shellcheck disable=SC2086
         "$CTL" compile --backend iptables --offline --catalog "$CATALOG" $IFADDRS "$policy" >"$tmp/$name.rules" \
                 2>"$tmp/err" || { fail "$name: compile --backend iptables"; cat "$tmp/err"; continue; }
@@ -115,19 +118,57 @@ for policy in "$ROOT"/conf/examples/*.conf; do
         else fail "$name: other chains changed"; diff -u "$tmp/theirs.before" "$tmp/theirs.after"; fi
 done
 
-# A policy the backend refuses leaves the rules as they were.
-sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than LOG takes: ";/' \
-        "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
+# options.forward = "unmanaged": FORWARD (policy and rules, such as
+# Docker's jumps) is another tool's and stays as it was; INPUT is ours.
+docker_fwd='*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A DOCKER-USER -j RETURN
+COMMIT'
 unshare -n bash -c "
-        $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null || exit 3
-        '$tmp/dump' '$tmp/before'
-        $APPLY '$tmp/longprefix.conf' > '$tmp/out' 2>&1 && exit 4
-        '$tmp/dump' '$tmp/after'
-        exit 0
-" || fail "refused policy: setup (status $?)"
-if grep -q "LOG target takes at most 29" "$tmp/out" && cmp -s "$tmp/before.v4" "$tmp/after.v4" &&
-   cmp -s "$tmp/before.v6" "$tmp/after.v6" && cmp -s "$tmp/before.ipset" "$tmp/after.ipset"; then
-        ok "a policy the iptables backend refuses leaves the rules unchanged"
-else fail "refused policy changed the rules"; cat "$tmp/out"; fi
+        set -e
+        echo '$docker_fwd' | iptables-legacy-restore
+        iptables-legacy-save -t filter | grep -E '^(:FORWARD|-A FORWARD|-A DOCKER-USER)' | sed 's/ \[.*//' > '$tmp/fwd.before'
+        $APPLY '$ROOT/tests/golden/forward-unmanaged.conf' >/dev/null
+        $APPLY '$ROOT/tests/golden/forward-unmanaged.conf' >/dev/null
+        iptables-legacy-save -t filter > '$tmp/fwd.all'
+        grep -E '^(:FORWARD|-A FORWARD|-A DOCKER-USER)' '$tmp/fwd.all' | sed 's/ \[.*//' > '$tmp/fwd.after'
+        grep -q '^:INPUT DROP' '$tmp/fwd.all'
+        grep -q '^-A INPUT -i docker0 -m comment --comment \"trusted zone docker\" -j ACCEPT' '$tmp/fwd.all'
+" 2>"$tmp/err" || { fail "forward-unmanaged: apply over Docker's FORWARD"; cat "$tmp/err"; }
+if [ -s "$tmp/fwd.before" ] && cmp -s "$tmp/fwd.before" "$tmp/fwd.after"; then
+        ok "forward = unmanaged: FORWARD's policy and Docker's rules untouched, INPUT ours"
+else fail "forward = unmanaged: FORWARD changed"; diff -u "$tmp/fwd.before" "$tmp/fwd.after"; fi
+
+# refused_unchanged WHAT POLICY MESSAGE: over seed 004's rules, POLICY is
+# refused with MESSAGE and the rules and sets stay byte-identical
+refused_unchanged() {
+        local what=$1 policy=$2 msg=$3 s same=1
+        unshare -n bash -c "
+                $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null || exit 3
+                '$tmp/dump' '$tmp/before'
+                $APPLY '$policy' > '$tmp/out' 2>&1 && exit 4
+                '$tmp/dump' '$tmp/after'
+                exit 0
+        " || { fail "$what: setup (status $?)"; return; }
+        for s in v4 v6 ipset; do cmp -s "$tmp/before.$s" "$tmp/after.$s" || same=0; done
+        if grep -qF "$msg" "$tmp/out" && [ $same = 1 ]; then ok "$what: refused, rules unchanged"
+        else fail "$what: not refused as expected, or the rules changed"; cat "$tmp/out"; fi
+}
+
+# managed → unmanaged while FORWARD still jumps into postern-forward-*:
+# refused with what to do (FORWARD is not ours to flush)
+refused_unchanged "managed → unmanaged with postern's jumps in FORWARD" \
+        "$ROOT/tests/golden/forward-unmanaged.conf" 'FORWARD still jumps to it, and with forward = "unmanaged"'
+
+# A policy the backend refuses leaves the rules as they were.
+sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than NFLOG takes, which is sixty-three bytes long: ";/' \
+        "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
+refused_unchanged "a policy the iptables backend refuses (NFLOG prefix)" "$tmp/longprefix.conf" \
+        "NFLOG target takes at most 63"
 
 exit $failed
