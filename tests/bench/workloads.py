@@ -270,8 +270,8 @@ def generate(outdir, seed_conf):
     with open(files["p2"]["postern"]) as f:
         p2 = f.read()
     marker = 'comment = "P3: the dial-up address"; }'
-    _w(files["p2"]["rule"], p2.replace(marker, marker + ',\n  { allow = "tcp/%d"; from = "ppp"; comment = "reload: '
-                                       'one rule more"; }' % RELOAD_PORT, 1))
+    _w(files["p2"]["rule"], p2.replace(marker, marker + ',\n  { allow = "tcp/%d"; from = "ppp"; chains = ["input"]; '
+                                       'comment = "reload: one rule more"; }' % RELOAD_PORT, 1))
     files["p2"]["nft_entry"] = os.path.join(outdir, "p2-entry-element.nft")
     _w(files["p2"]["nft_entry"], "add element inet fw allowlist { %s }\n" % RELOAD_ENTRY)
     # P3: the same P2 nft file with ppp0's other address (a full reload)
