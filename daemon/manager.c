@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
@@ -316,16 +317,22 @@ static int load_compile(struct manager *m, const char *path, struct pst_diag *di
 }
 
 /* c through the backend kind asks for (AUTO: the policy's); on success
- * *ret is the backend to install() with, on failure nothing changed. */
+ * *ret is the backend to install() with, on failure nothing changed.
+ * With st, what runs is known and the backend stays: only what changed
+ * (pst_backend_reload), and *st says what that was. */
 static int apply_compiled(struct manager *m, const struct pst_compiled *c, enum pst_backend_kind kind,
-                          struct pst_diag *diag, struct pst_backend **ret) {
+                          struct pst_diag *diag, struct pst_backend **ret, struct pst_delta_stats *st) {
         struct pst_backend *b = NULL;
         int r;
 
         if (kind == PST_BACKEND_AUTO)
                 kind = wanted_backend(m, c->policy);
         r = backend_for(m, kind, diag, &b);
-        if (r >= 0)
+        if (r >= 0 && st)
+                r = pst_backend_reload(b, b == m->backend && m->running && !m->running_unsure ? m->running->ruleset
+                                                                                              : NULL,
+                                       c->ruleset, st, diag);
+        else if (r >= 0)
                 r = pst_backend_apply(b, c->ruleset, diag);
         if (r < 0) {
                 backend_unused(m, b);
@@ -335,16 +342,24 @@ static int apply_compiled(struct manager *m, const struct pst_compiled *c, enum 
         return 0;
 }
 
-static void log_applied(struct manager *m, const char *path, uint64_t t0) {
+/* t1: when the compiled policy went to the backend */
+static void log_applied(struct manager *m, const char *path, uint64_t t0, uint64_t t1,
+                        const struct pst_delta_stats *st) {
         const struct pst_policy *p = m->running->policy;
+        uint64_t t2 = now_usec();
+        char what[256];
 
-        m->apply_usec = now_usec() - t0;
+        m->apply_usec = t2 - t0;
+        pst_delta_stats_format(st, what, sizeof(what));
         /* forward = "unmanaged": said once here, so a dropped container is not blamed on postern */
         log_struct(LOG_INFO,
                    "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
-                   "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules (%" PRIu64 " us)%s",
-                   m->generation, m->digest, path, m->apply_usec, path, m->generation, m->digest,
-                   m->running->ruleset->nchains, manager_nrules(m), m->apply_usec,
+                   "\nRULES_ADDED=%zu\nRULES_REMOVED=%zu\nELEMENTS_ADDED=%zu\nELEMENTS_REMOVED=%zu"
+                   "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules; %s "
+                   "(compile %" PRIu64 " us, kernel %" PRIu64 " us) (%" PRIu64 " us)%s",
+                   m->generation, m->digest, path, m->apply_usec, st->rules_added, st->rules_removed,
+                   st->elems_added, st->elems_removed, path, m->generation, m->digest,
+                   m->running->ruleset->nchains, manager_nrules(m), what, t1 - t0, t2 - t1, m->apply_usec,
                    p && p->options.forward_unmanaged ? "; forwarding unmanaged (no forward chain)" : "");
 }
 
@@ -361,8 +376,9 @@ static int load_compile_apply(struct manager *m, const char *path,
                               struct pst_compiled **ret_old) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
         struct pst_backend *b = NULL;
+        struct pst_delta_stats st = { .full = true };
         struct pst_diag diag;
-        uint64_t t0 = now_usec();
+        uint64_t t0 = now_usec(), t1 = t0;
         enum manager_error kind = MANAGER_ERR_POLICY;
         int r;
 
@@ -375,7 +391,8 @@ static int load_compile_apply(struct manager *m, const char *path,
         }
         if (r >= 0) {
                 kind = MANAGER_ERR_KERNEL;
-                r = apply_compiled(m, c, PST_BACKEND_AUTO, &diag, &b);
+                t1 = now_usec();
+                r = apply_compiled(m, c, PST_BACKEND_AUTO, &diag, &b, &st);
         }
         if (r < 0) {
                 report_failure(m, &diag, r, ret_msg);
@@ -390,9 +407,17 @@ static int load_compile_apply(struct manager *m, const char *path,
         *ret_old = TAKE_PTR(m->running);
         install(m, b, TAKE_PTR(c), MANAGER_APPLIED);
         set_last_error(m, NULL);
-        log_applied(m, path, t0);
+        log_applied(m, path, t0, t1, &st);
         notify_applied(m);
         return 0;
+}
+
+/* What ran before a reload, freed, and the memory the reload's compile and
+ * the two rulesets took back to the kernel: glibc keeps freed heap, and a
+ * 100,000-entry policy parses into megabytes (issue 15: RSS with P2). */
+static void release_old(struct pst_compiled *old) {
+        pst_compiled_free(old);
+        (void) malloc_trim(0);
 }
 
 static void log_reload_failed(struct manager *m, const char *path) {
@@ -434,7 +459,7 @@ int manager_reload(struct manager *m, enum manager_error *ret_err, char **ret_ms
                 return r;
         sd_notifyf(false, "RELOADING=1\nSTATUS=reloading %s\nMONOTONIC_USEC=%" PRIu64, m->policy_path, now_usec());
         r = load_compile_apply(m, m->policy_path, NULL, NULL, ret_err, ret_msg, &old);
-        pst_compiled_free(old);
+        release_old(old);
         if (r < 0)
                 log_reload_failed(m, m->policy_path);
         notify_status(m, "READY=1\n");
@@ -962,7 +987,7 @@ static int rollback(struct manager *m, const char *why) {
 
         pending_forget(m);
         pst_diag_init(&diag);
-        r = apply_compiled(m, prev, kind, &diag, &b);
+        r = apply_compiled(m, prev, kind, &diag, &b, NULL);
         if (r < 0) {
                 log_diag(&diag, LOG_ALERT);
                 pst_diag_clear(&diag);
@@ -1053,7 +1078,7 @@ int manager_apply(struct manager *m, const char *path, uint32_t confirm_sec, con
                 return r;
         }
         if (confirm_sec == 0) {
-                pst_compiled_free(old);
+                release_old(old);
                 return 0;
         }
         if (was_pending)
@@ -1111,7 +1136,7 @@ static int resume_pending(struct manager *m) {
             load_snapshot(m, "pending.snap", &next, &next_kind) < 0)
                 return rollback(m, "the apply was not confirmed before posternd stopped") >= 0;
         pst_diag_init(&diag);
-        r = apply_compiled(m, next, next_kind, &diag, &b);
+        r = apply_compiled(m, next, next_kind, &diag, &b, NULL);
         pst_diag_clear(&diag);
         if (r < 0)
                 return rollback(m, "the pending ruleset cannot be put back") >= 0;

@@ -26,6 +26,7 @@
 
 #include "diag.h"
 #include "ir.h"
+#include "nft-delta.h" /* struct pst_delta_stats */
 
 enum pst_backend_kind {
         PST_BACKEND_AUTO, /* nf_tables when the kernel has it, else iptables */
@@ -65,6 +66,16 @@ bool pst_backend_matches(const struct pst_backend *b, enum pst_backend_kind want
 /* Atomically replace our whole ruleset with rs.  On error nothing changed and
  * diag says what the kernel refused, mapped to the policy line. */
 int pst_backend_apply(struct pst_backend *b, const struct pst_ruleset *rs, struct pst_diag *diag);
+
+/*
+ * rs replaces old, the ruleset b committed last: nf_tables sends only what
+ * changed (nft-delta.h: kept rules keep their counters, kept elements stay,
+ * no change sends nothing) when it can, else — and the iptables backend
+ * always — the whole ruleset as pst_backend_apply().  *st says which and
+ * what the delta held.  old may be NULL (not known: the whole ruleset).
+ */
+int pst_backend_reload(struct pst_backend *b, const struct pst_ruleset *old, const struct pst_ruleset *rs,
+                       struct pst_delta_stats *st, struct pst_diag *diag);
 
 /* Refill the interface-address set rs->sets[set] (after
  * pst_ruleset_update_ifaddrs); the rest of the ruleset is not touched. */

@@ -1144,8 +1144,9 @@ static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, co
         return ret;
 }
 
-static int put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
-                    struct pst_diag *diag) {
+/* before: 0 appends, else the handle of the rule to insert before (NFTA_RULE_POSITION) */
+static int put_rule_at(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
+                       uint64_t before, struct pst_diag *diag) {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = NULL;
         const struct pst_chain *ch = &rs->chains[ci];
         const struct pst_rule *rule = &ch->rules[ri];
@@ -1183,10 +1184,17 @@ static int put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint3
         ret = msg_start(b, &buf, &seq);
         if (ret < 0)
                 return ret;
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
-                                    seq);
+        if (before)
+                nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, before);
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET,
+                                    NLM_F_CREATE | (before ? 0 : NLM_F_APPEND) | NLM_F_ACK, seq);
         nftnl_rule_nlmsg_build_payload(nlh, r);
         return msg_end(b, nlh, PST_NFT_OBJ_RULE, ci, ri);
+}
+
+static int put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
+                    struct pst_diag *diag) {
+        return put_rule_at(b, rs, ci, ri, 0, diag);
 }
 
 /* ---- whole batches ---- */
@@ -1349,4 +1357,154 @@ int pst_nft_elem_origin(const struct pst_set *s, uint32_t k, size_t *ret_ir, boo
                         return 0;
                 }
         return -ENOENT;
+}
+
+/* ---- emitters for a delta (nft-delta.c) ---- */
+
+int pst_nft_batch_open(const struct pst_ruleset *rs, uint32_t genid, struct pst_nft_batch **ret) {
+        return batch_new(rs, &(struct pst_apply_opts) { .guard_genid = true, .genid = genid }, 0, ret);
+}
+
+int pst_nft_batch_close(struct pst_nft_batch *b) {
+        return batch_finish(b);
+}
+
+int pst_nft_check_ruleset(const struct pst_ruleset *rs, struct pst_diag *diag) {
+        int r = check_names(rs, diag);
+
+        for (size_t i = 0; r >= 0 && i < rs->nsets; i++)
+                r = set_check(rs, &rs->sets[i], (uint32_t) i, diag);
+        return r;
+}
+
+int pst_nft_put_chain(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci) {
+        return put_chain(b, rs, ci);
+}
+
+int pst_nft_put_set(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t si) {
+        int r = put_set(b, rs, si);
+
+        return r < 0 ? r : put_elems(b, rs, si, true);
+}
+
+int pst_nft_put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
+                     uint64_t before, struct pst_diag *diag) {
+        const struct pst_rule *rule = &rs->chains[ci].rules[ri];
+        int r;
+
+        for (unsigned m = 0; m < rule->nmatch && m < PST_MATCH_MAX; m++) {
+                uint32_t si = rule->match[m].set;
+
+                if ((rule->match[m].op != PST_M_SET && rule->match[m].op != PST_M_VMAP) || si >= rs->nsets ||
+                    !(rs->sets[si].flags & PST_SET_ANON))
+                        continue;
+                r = put_set(b, rs, si);
+                if (r >= 0)
+                        r = put_elems(b, rs, si, true);
+                if (r < 0)
+                        return r;
+        }
+        return put_rule_at(b, rs, ci, ri, before, diag);
+}
+
+int pst_nft_put_delete(struct pst_nft_batch *b, uint16_t type, const char *name, uint64_t handle) {
+        struct nlmsghdr *nlh;
+        uint32_t seq;
+        char *buf;
+        int r;
+
+        r = msg_start(b, &buf, &seq);
+        if (r < 0)
+                return r;
+        nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, seq);
+        switch (type) {
+        case NFT_MSG_DELRULE:
+                mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, b->rs->table);
+                mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, name);
+                mnl_attr_put_u64(nlh, NFTA_RULE_HANDLE, htobe64(handle));
+                break;
+        case NFT_MSG_DELSET:
+                mnl_attr_put_strz(nlh, NFTA_SET_TABLE, b->rs->table);
+                mnl_attr_put_strz(nlh, NFTA_SET_NAME, name);
+                break;
+        case NFT_MSG_DELCHAIN:
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, b->rs->table);
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, name);
+                break;
+        default:
+                return -EINVAL;
+        }
+        return msg_end(b, nlh, PST_NFT_OBJ_DEL, type, 0);
+}
+
+/* The kernel elements of IR element i of a named set: 1 or 2 (an interval's
+ * end, unless it runs to the end of the key space).  Deletions carry keys
+ * and flags only: that is what the kernel looks elements up by. */
+static unsigned range_kelems(const struct pst_set *s, size_t i, bool del, struct kelem ke[2]) {
+        uint32_t klen = set_klen(s);
+
+        ke[0] = (struct kelem) { .key = pst_set_first(s, i), .ir = i };
+        if (!del && (s->flags & PST_SET_MAP))
+                ke[0].verdict = &s->data[i];
+        if ((s->flags & PST_SET_INTERVAL) && s->nfields > 1)
+                ke[0].key_end = pst_set_last(s, i);
+        if (!set_interval1(s))
+                return 1;
+        if (key_all(pst_set_last(s, i), klen, 0xff)) {
+                ke[0].open = !del;
+                return 1;
+        }
+        ke[1] = (struct kelem) { .flags = NFT_SET_ELEM_INTERVAL_END, .ir = i };
+        key_inc(ke[1].buf, pst_set_last(s, i), klen);
+        ke[1].key = ke[1].buf;
+        return 2;
+}
+
+int pst_nft_put_elem_ranges(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t si, uint16_t type,
+                            const size_t *idx, size_t n, bool zero_end) {
+        const struct pst_set *s = &rs->sets[si];
+        bool del = type == NFT_MSG_DELSETELEM;
+        uint32_t klen = set_klen(s);
+        struct kelem ke[2];
+        size_t i = 0;
+        unsigned nk = 0, k = 0;
+        int r;
+
+        if (zero_end) {
+                ke[0] = (struct kelem) { .flags = NFT_SET_ELEM_INTERVAL_END };
+                ke[0].key = ke[0].buf;
+                nk = 1;
+        }
+        while (k < nk || i < n) {
+                struct nlmsghdr *nlh;
+                struct nlattr *list;
+                uint32_t seq;
+                char *buf;
+
+                r = msg_start(b, &buf, &seq);
+                if (r < 0)
+                        return r;
+                nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, (del ? 0 : NLM_F_CREATE) | NLM_F_ACK, seq);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, rs->table);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
+                list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+                for (;;) {
+                        if (k == nk) {
+                                if (i == n)
+                                        break;
+                                nk = range_kelems(s, idx[i++], del, ke);
+                                k = 0;
+                        }
+                        if (nlh->nlmsg_len + elem_size(&ke[k], klen, rs) > PST_NFT_ELEM_MSG_MAX)
+                                break;
+                        /* ke[1].key points into ke[1].buf: put_elem reads it in place */
+                        put_elem(nlh, &ke[k], klen, rs);
+                        k++;
+                }
+                mnl_attr_nest_end(nlh, list);
+                r = msg_end(b, nlh, PST_NFT_OBJ_DELTA_ELEMS, si, type);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
