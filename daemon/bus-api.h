@@ -34,6 +34,14 @@
 /* () -> (s path, u generation): the running ruleset written to path (snapshot.h), and the
  * kernel's ruleset generation after posternd's last commit; Busy when it cannot vouch for it */
 #define POSTERN_BUS_METHOD_SAVE_RUNNING "SaveRunning"
+/* () -> (a(sut) hits): per rule of table inet postern, in the kernel's order, its chain, its
+ * position in it and when it last matched (CLOCK_REALTIME µs, 0 = not since the apply) */
+#define POSTERN_BUS_METHOD_RULE_HITS "RuleHits"
+
+/* (t since_usec) -> (a(syqttttus) rows, t total, t evicted, t lost): the drop log (drops.h), rows of
+ * (zone, protocol, port, drops, sources, first, last seen (CLOCK_REALTIME µs), prefixes, top prefix)
+ * last seen at or after since_usec */
+#define POSTERN_BUS_METHOD_DROPS "Drops"
 #define POSTERN_BUS_SIGNAL_APPLIED "Applied" /* (t generation, s digest) */
 #define POSTERN_BUS_SIGNAL_ROLLED_BACK "RolledBack" /* (t generation, s digest): what is back */
 
@@ -52,3 +60,6 @@
 #define POSTERN_BUS_PROP_CONFIRM_DEADLINE "ConfirmDeadline" /* t: CLOCK_REALTIME µs, 0 = nothing pending */
 #define POSTERN_BUS_PROP_ROLLBACK_DIGEST "RollbackDigest"   /* s: what goes back without Confirm(), "" */
 #define POSTERN_BUS_PROP_ROLLBACKS "Rollbacks"              /* t */
+/* s: other tables' base chains that can drop what ours accepts, one a line ("" none; drift.c) */
+#define POSTERN_BUS_PROP_FOREIGN_DROPS "ForeignDrops"
+#define POSTERN_BUS_PROP_APPLY_USEC "ApplyUsec" /* t: how long the last full apply took, µs */

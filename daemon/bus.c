@@ -8,6 +8,7 @@
 
 #include "addr.h"
 #include "bus.h"
+#include "drops.h"
 
 #define BUS_RETRY_USEC (10 * 1000000ULL) /* reconnect after the bus went away */
 
@@ -176,6 +177,37 @@ static int method_save_running(sd_bus_message *msg, void *userdata, sd_bus_error
         return sd_bus_reply_method_return(msg, "su", path, gen);
 }
 
+/* RuleHits() -> a(sut): chain, position, last hit (hits.c) */
+static int method_rule_hits(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        const struct manager_hit *v;
+        size_t n;
+        int r;
+
+        r = bus_verify_caller(msg, error);
+        if (r < 0)
+                return r;
+        r = manager_hits_get(userdata, &v, &n);
+        if (r < 0)
+                return bus_error(error, MANAGER_ERR_KERNEL, r, "cannot read the rules' counters: %s", strerror(-r));
+        r = sd_bus_message_new_method_return(msg, &reply);
+        if (r >= 0)
+                r = sd_bus_message_open_container(reply, 'a', "(sut)");
+        for (size_t i = 0; r >= 0 && i < n; i++)
+                r = sd_bus_message_append(reply, "(sut)", v[i].chain, v[i].index, v[i].last_usec);
+        if (r >= 0)
+                r = sd_bus_message_close_container(reply);
+        return r < 0 ? r : sd_bus_send(NULL, reply, NULL);
+}
+
+/* posternctl drops: what the default-drop policy dropped (drops.h) */
+static int method_drops(sd_bus_message *msg, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        int r = bus_verify_caller(msg, error);
+
+        return r < 0 ? r : drops_bus_method(msg, m->drops, error);
+}
+
 /* ---- properties ---- */
 
 /*
@@ -237,6 +269,8 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_RECHECKS, "t", NULL, FIELD(rechecks), 0),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_SET_UPDATES, "t", NULL, FIELD(set_updates), 0),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_RESYNCS, "t", property_get_resyncs, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_FOREIGN_DROPS, "s", NULL, FIELD(foreign), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLY_USEC, "t", NULL, FIELD(apply_usec), 0),
         /* UNPRIVILEGED: bus_verify_caller() decides, see there */
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RELOAD, SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
@@ -250,6 +284,11 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_SAVE_RUNNING, SD_BUS_NO_ARGS,
                                 SD_BUS_RESULT("s", path, "u", generation), method_save_running,
                                 SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RULE_HITS, SD_BUS_NO_ARGS,
+                                SD_BUS_RESULT("a(sut)", hits), method_rule_hits, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_DROPS, SD_BUS_ARGS("t", since_usec),
+                                SD_BUS_RESULT("a(syqttttus)", rows, "t", total, "t", evicted, "t", lost),
+                                method_drops, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_APPLIED, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_SIGNAL_WITH_ARGS(POSTERN_BUS_SIGNAL_ROLLED_BACK, SD_BUS_ARGS("t", generation, "s", digest), 0),
         SD_BUS_VTABLE_END,

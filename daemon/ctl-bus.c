@@ -288,8 +288,9 @@ int ctl_bus_apply(const char *path, uint32_t confirm_sec, const char *ssh_connec
 }
 
 struct status {
-        char *state, *policy, *digest, *last_error, *last_event, *rollback_digest;
+        char *state, *policy, *digest, *last_error, *last_event, *rollback_digest, *foreign_drops;
         uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs, confirm_deadline, rollbacks;
+        uint64_t apply_usec;
 };
 
 static void status_clear(struct status *s) {
@@ -299,6 +300,7 @@ static void status_clear(struct status *s) {
         free(s->last_error);
         free(s->last_event);
         free(s->rollback_digest);
+        free(s->foreign_drops);
 }
 
 static int read_props(sd_bus_message *reply, struct status *st) {
@@ -312,6 +314,7 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 { POSTERN_BUS_PROP_LAST_ERROR, offsetof(struct status, last_error) },
                 { POSTERN_BUS_PROP_LAST_EVENT, offsetof(struct status, last_event) },
                 { POSTERN_BUS_PROP_ROLLBACK_DIGEST, offsetof(struct status, rollback_digest) },
+                { POSTERN_BUS_PROP_FOREIGN_DROPS, offsetof(struct status, foreign_drops) },
         }, u64s[] = {
                 { POSTERN_BUS_PROP_GENERATION, offsetof(struct status, generation) },
                 { POSTERN_BUS_PROP_APPLIED_AT, offsetof(struct status, applied_at) },
@@ -321,6 +324,7 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 { POSTERN_BUS_PROP_RESYNCS, offsetof(struct status, resyncs) },
                 { POSTERN_BUS_PROP_CONFIRM_DEADLINE, offsetof(struct status, confirm_deadline) },
                 { POSTERN_BUS_PROP_ROLLBACKS, offsetof(struct status, rollbacks) },
+                { POSTERN_BUS_PROP_APPLY_USEC, offsetof(struct status, apply_usec) },
         };
         int r;
 
@@ -398,6 +402,30 @@ static void print_pending(const struct status *st) {
                (long long) (st->confirm_deadline / 1000000) - (long long) now.tv_sec);
 }
 
+/* "foreign_drops": one string per chain (drift.c), [] when none */
+static void print_foreign_json(struct pst_json *j, const char *text) {
+        pst_json_begin_array(j, "foreign_drops");
+        for (const char *p = text; p && *p;) {
+                const char *nl = strchrnul(p, '\n');
+                _cleanup_free_ char *line = strndup(p, (size_t) (nl - p));
+
+                if (line)
+                        pst_json_string(j, NULL, line);
+                p = *nl ? nl + 1 : nl;
+        }
+        pst_json_end_array(j);
+}
+
+/* Each line a warning: another table's base chain can drop what ours accepts. */
+static void print_foreign(const char *text) {
+        for (const char *p = text; p && *p;) {
+                const char *nl = strchrnul(p, '\n');
+
+                printf("     Warning: %.*s — can drop what postern accepts\n", (int) (nl - p), p);
+                p = *nl ? nl + 1 : nl;
+        }
+}
+
 static void print_status_json(const struct status *st, const struct pst_features *kf) {
         struct pst_json j;
 
@@ -418,6 +446,7 @@ static void print_status_json(const struct status *st, const struct pst_features
         pst_json_int(&j, "set_updates", (long long) st->set_updates);
         pst_json_int(&j, "resyncs", (long long) st->resyncs);
         pst_json_int(&j, "rollbacks", (long long) st->rollbacks);
+        print_foreign_json(&j, st->foreign_drops);
         if (kf)
                 pst_features_json(kf, &j, "kernel");
         pst_json_end_object(&j);
@@ -457,9 +486,129 @@ int ctl_bus_status(bool json, const struct pst_features *kf) {
                 printf("  Last event: %s\n", empty_dash(st.last_event));
                 printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads, "
                        "%" PRIu64 " rollbacks\n", st.rechecks, st.set_updates, st.resyncs, st.rollbacks);
+                print_foreign(st.foreign_drops);
                 if (kf)
                         pst_features_print(kf, stdout);
         }
         status_clear(&st);
         return 0;
+}
+
+int ctl_bus_figures(struct ctl_figures *ret) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        struct status st = {};
+        int r;
+
+        if (libsystemd_open() < 0)
+                return -ENOPKG;
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, "org.freedesktop.DBus.Properties",
+                                       "GetAll", &e, &reply, "s", POSTERN_BUS_INTERFACE);
+        if (r >= 0)
+                r = read_props(reply, &st);
+        if (r >= 0)
+                *ret = (struct ctl_figures) { .generation = st.generation, .applied_at = st.applied_at,
+                                              .apply_usec = st.apply_usec, .set_updates = st.set_updates,
+                                              .rollbacks = st.rollbacks, .applied = streq(st.state ? st.state : "",
+                                                                                            "applied") };
+        status_clear(&st);
+        return r;
+}
+
+int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ struct ctl_hit *v = NULL;
+        size_t n = 0, cap = 0;
+        int r;
+
+        if (libsystemd_open() < 0)
+                return -ENOPKG;
+        r = sd_bus_open_system(&bus);
+        if (r >= 0)
+                r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE,
+                                       POSTERN_BUS_METHOD_RULE_HITS, &e, &reply, "");
+        if (r >= 0)
+                r = sd_bus_message_enter_container(reply, 'a', "(sut)");
+        while (r >= 0) {
+                const char *chain;
+                uint32_t index;
+                uint64_t last;
+
+                r = sd_bus_message_read(reply, "(sut)", &chain, &index, &last);
+                if (r <= 0)
+                        break;
+                if (GROW(v, cap, n + 1, CTL_HITS_MAX) < 0)
+                        return -E2BIG;
+                v[n] = (struct ctl_hit) { .index = index, .last_usec = last };
+                snprintf(v[n].chain, sizeof(v[n].chain), "%s", chain);
+                n++;
+        }
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+/* Drops(t since_usec): the rows as posternd aggregated them (drops.h) */
+static int read_drop_rows(sd_bus_message *reply, struct ctl_drops *d) {
+        int r = sd_bus_message_enter_container(reply, 'a', "(syqttttus)");
+
+        while (r > 0) {
+                struct pst_drop_row row = {};
+                const char *zone, *top;
+
+                r = sd_bus_message_read(reply, "(syqttttus)", &zone, &row.l4proto, &row.dport, &row.count,
+                                        &row.sources, &row.first_usec, &row.last_usec, &row.nprefixes, &top);
+                if (r <= 0)
+                        break;
+                snprintf(row.zone, sizeof(row.zone), "%s", zone);
+                if (pst_addr_parse(top, &row.top, NULL) < 0)
+                        row.top = (struct pst_addr) {};
+                if (GROW(d->v, d->cap, d->n + 1, PST_DROPS_ENTRIES_MAX) < 0)
+                        return -ENOMEM;
+                d->v[d->n++] = row;
+        }
+        if (r >= 0)
+                r = sd_bus_message_exit_container(reply);
+        if (r >= 0)
+                r = sd_bus_message_read(reply, "ttt", &d->total, &d->evicted, &d->lost);
+        return r;
+}
+
+static int call_drops(sd_bus *bus, uint64_t since_usec, sd_bus_error *e, struct ctl_drops *ret) {
+        _cleanup_(bus_message_unrefp) sd_bus_message *reply = NULL;
+        int r;
+
+        r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE, POSTERN_BUS_METHOD_DROPS,
+                               e, &reply, "t", since_usec);
+        return r < 0 ? r : read_drop_rows(reply, ret);
+}
+
+int ctl_bus_drops(uint64_t since_usec, bool json, struct ctl_drops *ret) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        r = connect_bus(&bus, "drops", json);
+        if (r)
+                return r;
+        r = call_drops(bus, since_usec, &e, ret);
+        return r < 0 ? call_failed("drops", &e, r, json) : 0;
+}
+
+int ctl_bus_drops_quiet(struct ctl_drops *ret) {
+        _cleanup_(bus_closep) sd_bus *bus = NULL;
+        _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
+        int r;
+
+        if (libsystemd_open() < 0)
+                return -ENOPKG;
+        r = sd_bus_open_system(&bus);
+        return r < 0 ? r : call_drops(bus, 0, &e, ret);
 }

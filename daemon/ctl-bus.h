@@ -11,10 +11,12 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "diag.h"
 #include <stdint.h>
 
+#include "dropstats.h"
 #include "kernel-features.h"
 
 #define CTL_EXIT_NO_DAEMON 3
@@ -43,3 +45,35 @@ int ctl_bus_confirm(bool json);
  * the caller falls back to reading the kernel.
  */
 int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen);
+
+/* posternd's figures for posternctl metrics; quiet: a negative errno when
+ * there is no daemon to ask (or no libsystemd). */
+struct ctl_figures {
+        uint64_t generation, applied_at, apply_usec, set_updates, rollbacks;
+        bool applied; /* State is "applied" */
+};
+int ctl_bus_figures(struct ctl_figures *ret);
+
+/* RuleHits(): when each rule of the table last matched (quiet, as above). */
+struct ctl_hit {
+        char chain[64];
+        uint32_t index;
+        uint64_t last_usec; /* CLOCK_REALTIME; 0: not since the apply */
+};
+#define CTL_HITS_MAX 1000000
+int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n);
+
+/* Drops(since_usec): posternd's drop log into *ret (rows appended); posternctl's exit status,
+ * the failure reported */
+struct ctl_drops {
+        struct pst_drop_row *v;
+        size_t n, cap;
+        uint64_t total, evicted, lost;
+};
+static inline void ctl_drops_clear(struct ctl_drops *d) {
+        free(d->v);
+        *d = (struct ctl_drops) {};
+}
+int ctl_bus_drops(uint64_t since_usec, bool json, struct ctl_drops *ret);
+/* The same, all rows, for posternctl metrics: a negative errno (nothing said) when posternd does not answer. */
+int ctl_bus_drops_quiet(struct ctl_drops *ret);

@@ -29,7 +29,9 @@
 #include "ctl-bus.h"
 #include "ctl-diff.h"
 #include "ctl-speak.h"
+#include "ctl-stats.h"
 #include "json.h"
+#include "nft-delta.h"
 #include "nft-dump.h"
 #include "nft.h"
 #include "presence.h"
@@ -334,6 +336,7 @@ static void print_json(bool same, const char *live, const char *want, const char
 struct said {
         char sign;
         char *text, *chain, *what, *where, *verdict, *element;
+        char *trusted_zone; /* NULL unless a trusted zone's rule */
 };
 
 /* What becomes allowed (+) and blocked (-), in the order it is printed. */
@@ -350,6 +353,7 @@ static void said_clear(struct said *x) {
         free(x->where);
         free(x->verdict);
         free(x->element);
+        free(x->trusted_zone);
 }
 
 static void speech_clear(struct speech *sp) {
@@ -367,8 +371,10 @@ static int say(struct speech *sp, char sign, const struct speak_line *l) {
         x = &sp->v[sp->n++];
         *x = (struct said) { .sign = sign, .text = strdup(l->text), .chain = strdup(l->chain),
                              .what = strdup(l->what), .where = strdup(l->where), .verdict = strdup(l->verdict),
-                             .element = l->element ? strdup(l->element) : NULL };
-        if (!x->text || !x->chain || !x->what || !x->where || !x->verdict || (l->element && !x->element))
+                             .element = l->element ? strdup(l->element) : NULL,
+                             .trusted_zone = l->trusted_zone ? strdup(l->trusted_zone) : NULL };
+        if (!x->text || !x->chain || !x->what || !x->where || !x->verdict || (l->element && !x->element) ||
+            (l->trusted_zone && !x->trusted_zone))
                 return -ENOMEM;
         return 0;
 }
@@ -447,6 +453,7 @@ static void json_said(struct pst_json *j, const struct speech *sp, char sign, co
                 pst_json_string(j, "where", x->where);
                 pst_json_string(j, "verdict", x->verdict[0] ? x->verdict : "accept");
                 pst_json_string(j, "element", x->element);
+                pst_json_string(j, "trusted_zone", x->trusted_zone);
                 pst_json_end_object(j);
         }
         pst_json_end_array(j);
@@ -543,21 +550,17 @@ static int elems_from_running(struct pst_live_table *live, const struct pst_rule
  * live ones.  -ESTALE: someone else did commit; any other error: the D-Bus
  * path failed.  Either way the caller dumps everything.
  */
-static int live_from_daemon(const char *table, struct pst_live_table **ret, uint32_t *ret_gen) {
+static int live_from_daemon(const char *table, struct pst_live_table **ret, uint32_t *ret_gen,
+                            struct pst_ruleset **ret_run) {
         _cleanup_(pst_live_freep) struct pst_live_table *live = NULL;
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
         _cleanup_(pst_nft_closep) struct pst_nft *nft = NULL;
-        _cleanup_free_ char *path = NULL;
         struct pst_snapshot_meta meta;
         struct pst_diag d;
         uint32_t gen, g0 = 0, g1 = 0;
         int r;
 
-        r = ctl_bus_save_running(&path, &gen);
-        if (r < 0)
-                return r;
-        r = pst_snapshot_load(path, &run, &meta);
-        (void) unlink(path); /* the whole ruleset: not left lying around */
+        r = ctl_running_ruleset(&run, &gen, &meta);
         if (r < 0)
                 return r;
         if (!streq(run->table, table) || meta.backend != PST_BACKEND_NFTABLES)
@@ -580,6 +583,7 @@ static int live_from_daemon(const char *table, struct pst_live_table **ret, uint
                 return r;
         *ret = TAKE_PTR(live);
         *ret_gen = gen;
+        *ret_run = TAKE_PTR(run);
         return 0;
 }
 
@@ -590,10 +594,12 @@ static bool diff_debug(void) {
         return e && streq(e, "1");
 }
 
-/* The live table: from posternd's running ruleset when it can be, else all from the kernel. */
-static int dump_live(const char *table, struct pst_live_table **ret, struct pst_diag *diag) {
+/* The live table: from posternd's running ruleset when it can be (then
+ * *ret_run is that ruleset), else all from the kernel. */
+static int dump_live(const char *table, struct pst_live_table **ret, struct pst_ruleset **ret_run,
+                     struct pst_diag *diag) {
         uint32_t gen = 0;
-        int r = presence_check() > 0 ? live_from_daemon(table, ret, &gen) : -ENOTCONN;
+        int r = presence_check() > 0 ? live_from_daemon(table, ret, &gen, ret_run) : -ENOTCONN;
 
         if (r >= 0) {
                 if (diff_debug())
@@ -616,16 +622,35 @@ static int dump_live(const char *table, struct pst_live_table **ret, struct pst_
         return pst_live_dump(table, 0, ret, diag);
 }
 
+/* On stderr, beside the diff: what a reload through posternd would send
+ * (issue 15), when its running ruleset is what the kernel holds. */
+static void say_delta(const struct pst_ruleset *run, const struct pst_ruleset *rs) {
+        struct pst_delta_stats st;
+        struct pst_diag d;
+        char what[256];
+
+        if (!run)
+                return;
+        pst_diag_init(&d);
+        if (pst_nft_delta_count(run, rs, &st, &d) >= 0 || st.full) {
+                pst_delta_stats_format(&st, what, sizeof(what));
+                fprintf(stderr, "posternctl diff: a reload through posternd would send: %s\n", what);
+        }
+        pst_diag_clear(&d);
+}
+
 int ctl_diff(struct pst_ruleset *rs, const struct ctl_diff_opts *o, struct pst_diag *diag) {
         _cleanup_(pst_live_freep) struct pst_live_table *live = NULL;
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
         _cleanup_free_ char *live_text = NULL, *want_text = NULL, *structure = NULL;
         struct diffs d = {};
         bool same;
         int r;
 
-        r = dump_live(rs->table, &live, diag);
+        r = dump_live(rs->table, &live, &run, diag);
         if (r < 0)
                 return r;
+        say_delta(run, rs);
         r = list_in_private_netns(fill_want, rs, diag, &want_text);
         if (r < 0)
                 return r;

@@ -129,16 +129,28 @@ static const char *service_of(const struct speak_names *names, bool udp, unsigne
         return NULL;
 }
 
-/* "tcp" + "993" → "tcp/993 (imaps)" */
+/* The first group of the policy that holds the service named svc: where an administrator edits it */
+static const char *group_of(const struct speak_names *names, const char *svc) {
+        for (size_t i = 0; names->policy && i < names->policy->ngroups; i++)
+                for (size_t j = 0; j < names->policy->groups[i]->nsvc; j++)
+                        if (streq(names->policy->groups[i]->svc[j]->name, svc))
+                                return names->policy->groups[i]->name;
+        return NULL;
+}
+
+/* "tcp" + "993" → "tcp/993 (imaps)", "tcp/993 (imaps, group outlook)" */
 static void port_item(const struct speak_names *names, const char *proto, const char *port, char *buf,
                       size_t size) {
         unsigned a = 0, b = 0;
-        const char *svc = NULL;
+        const char *svc = NULL, *group;
         int k = sscanf(port, "%u-%u", &a, &b);
 
         if (k >= 1 && (streq(proto, "tcp") || streq(proto, "udp")))
                 svc = service_of(names, streq(proto, "udp"), a, k == 2 ? b : a);
-        if (svc)
+        group = svc ? group_of(names, svc) : NULL;
+        if (svc && group)
+                snprintf(buf, size, "%s/%s (%s, group %s)", proto, port, svc, group);
+        else if (svc)
                 snprintf(buf, size, "%s/%s (%s)", proto, port, svc);
         else
                 snprintf(buf, size, "%s/%s", proto, port);
@@ -249,8 +261,15 @@ static size_t parse_clause(struct speak_rule *r, const struct speak_names *names
 
         if (streq(a, "counter"))
                 return i + 1;
-        if (streq(a, "comment"))
+        if (streq(a, "comment")) {
+                if (*b && strncmp(b, "\"trusted zone ", 14) == 0)
+                        snprintf(r->trusted, sizeof(r->trusted), "%.*s", (int) strcspn(b + 14, "\""), b + 14);
                 return i + 2;
+        }
+        if (streq(a, "jump") && streq(b, "rematch_stamp")) { /* options.rematch: an accept that stamps */
+                verdict[0] = 0;
+                return i + 2;
+        }
         if (streq(a, "accept") || streq(a, "drop") || streq(a, "reject") || streq(a, "return")) {
                 snprintf(verdict, SPEAK_TEXT_MAX, "%s", streq(a, "accept") ? "" : a);
                 return i + 1;
@@ -275,11 +294,36 @@ static size_t parse_clause(struct speak_rule *r, const struct speak_names *names
         return i + 1;
 }
 
+/*
+ * The rule compile.c writes for a trusted zone (comment "trusted zone
+ * NAME", in a base chain, no service, accept, matching the zone's
+ * interfaces and/or its own sets only) is said by the zone, not by its
+ * interfaces: "input trusted zone docker".  Anything else with such a
+ * comment (a policy rule's own comment) is said by its matches as usual.
+ */
+static void trusted_rule(struct speak_rule *r, bool base, char *where, const char *verdict) {
+        char v4[PST_NAME_MAX + 8], v6[PST_NAME_MAX + 8];
+
+        if (!r->trusted[0])
+                return;
+        snprintf(v4, sizeof(v4), "zone_%s_v4", r->trusted);
+        snprintf(v6, sizeof(v6), "zone_%s_v6", r->trusted);
+        for (size_t k = 0; k < r->nsets; k++)
+                if (!streq(r->sets[k], v4) && !streq(r->sets[k], v6))
+                        base = false;
+        if (!base || r->nitems || verdict[0] || r->hosts || strncmp(where, "to ", 3) == 0 || strstr(where, " to ")) {
+                r->trusted[0] = 0;
+                return;
+        }
+        snprintf(where, SPEAK_TEXT_MAX, "trusted zone %s", r->trusted);
+}
+
 /* One rule line of chain `chain` into t. */
 static int parse_rule(struct speak_table *t, const struct speak_names *names, const char *chain, char *line) {
         char where[SPEAK_TEXT_MAX] = "", verdict[SPEAK_TEXT_MAX] = "";
         struct speak_rule *r;
         struct tokens tok;
+        bool base = true;
         int err = 0;
 
         if (GROW(t->v, t->cap, t->n + 1, (size_t) PST_CHAINS_MAX * PST_RULES_MAX) < 0)
@@ -292,11 +336,13 @@ static int parse_rule(struct speak_table *t, const struct speak_names *names, co
 
                 snprintf(r->chain, sizeof(r->chain), "%.*s", (int) k, chain);
                 snprintf(where, sizeof(where), "from zone %s", chain + k + 1);
+                base = false;
         } else
                 snprintf(r->chain, sizeof(r->chain), "%s", chain);
         tokenize(line, &tok);
         for (size_t i = 0; i < tok.n && err >= 0;)
                 i = parse_clause(r, names, &tok, i, where, verdict, &err);
+        trusted_rule(r, base, where, verdict);
         r->where = strdup(where);
         r->verdict = strdup(verdict);
         if (err < 0 || !r->where || !r->verdict)
@@ -369,7 +415,8 @@ void speak_atoms_free(struct speak_atom *v, size_t n) {
 
 void speak_atom_line(const struct speak_atom *a, struct speak_line *ret) {
         *ret = (struct speak_line) { .text = a->text, .chain = a->rule->chain, .what = a->item ?: "",
-                                     .where = a->rule->where, .verdict = a->rule->verdict };
+                                     .where = a->rule->where, .verdict = a->rule->verdict,
+                                     .trusted_zone = a->rule->trusted[0] ? a->rule->trusted : NULL };
 }
 
 int speak_atoms(const struct speak_table *t, struct speak_atom **ret, size_t *ret_n) {
@@ -442,7 +489,8 @@ static int speak_hosts(const struct speak_rule *r, const struct speak_names *nam
 static int speak_rule_element(const struct speak_rule *ru, const char *element, speak_line_cb cb, void *data) {
         char what[SPEAK_TEXT_MAX] = "", line[SPEAK_TEXT_MAX * 4];
         struct speak_line l = { .text = line, .chain = ru->chain, .what = what, .where = ru->where,
-                                .verdict = ru->verdict, .element = element };
+                                .verdict = ru->verdict, .element = element,
+                                .trusted_zone = ru->trusted[0] ? ru->trusted : NULL };
 
         for (size_t k = 0; k < ru->nitems; k++) {
                 size_t n = strlen(what);

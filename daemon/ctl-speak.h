@@ -39,6 +39,7 @@ struct speak_rule {
         char sets[4][PST_NAME_MAX * 4]; /* the named sets it looks up */
         size_t nsets;
         bool hosts; /* matches a host-to-host set: its elements are its meaning */
+        char trusted[PST_NAME_MAX]; /* a trusted zone's rule: the zone ("docker"), else "" */
 };
 
 struct speak_table {
@@ -58,6 +59,7 @@ struct speak_line {
         const char *where;   /* "from list admins", "" */
         const char *verdict; /* "" for accept, else "drop", ... */
         const char *element; /* the set element, or NULL */
+        const char *trusted_zone; /* a trusted zone's rule ("trusted zone docker"): "docker", else NULL */
 };
 
 /* One port, protocol or ICMP type of one rule, as a sentence. */

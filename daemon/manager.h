@@ -21,6 +21,7 @@
 #include "pipeline.h"
 
 struct netmon;
+struct drops;
 
 enum manager_state {
         MANAGER_STARTING,
@@ -64,6 +65,7 @@ struct manager {
         char digest[17];             /* "" when no policy is applied */
         char *last_error;            /* NULL: none */
         uint64_t applied_at;         /* CLOCK_REALTIME µs of the last successful apply */
+        uint64_t apply_usec;         /* how long it took (load, compile, apply), µs */
         bool running_unsure;         /* putting m->running back failed: the kernel may hold something else */
 
         /* event counters (D-Bus properties, for status and tests) */
@@ -83,6 +85,14 @@ struct manager {
         uint64_t heals;
         bool generation_warned;
         int generation_fd;                 /* runtime_dir/generation, rewritten in place (record_generation) */
+        /* other tables' base chains that can drop what ours accepts (drift.c) */
+        char *foreign;                     /* one a line; NULL: none seen */
+        sd_event_source *foreign_timer;
+        uint64_t foreign_scanned;          /* CLOCK_MONOTONIC µs of the last scan */
+        /* when each rule last matched (hits.c) */
+        struct manager_hits *hits;
+        sd_event_source *hits_timer;
+        bool hits_failed;
 
         /* a pending apply --confirm: what goes back unless Confirm() comes first */
         struct pst_compiled *previous;          /* NULL: nothing pending */
@@ -90,6 +100,8 @@ struct manager {
         uint64_t confirm_deadline;              /* CLOCK_REALTIME µs; 0: nothing pending */
         sd_event_source *confirm_timer;
         uint64_t rollbacks;
+
+        struct drops *drops; /* drops.h: NULL until a ruleset logs drops */
 
         const struct manager_observer *observer;
         void *observer_userdata;
@@ -144,6 +156,25 @@ void manager_hint(struct manager *m, const char *why);
 
 /* Does the kernel (as last read) have a link named ifname? */
 bool manager_has_link(struct manager *m, const char *ifname);
+
+/* Other tables' dropping base chains (drift.c): scan now, or soon (at
+ * most every 250 ms); setup from manager_setup(). */
+void manager_foreign_check(struct manager *m);
+void manager_foreign_check_soon(struct manager *m);
+int manager_foreign_setup(struct manager *m);
+
+/* The last-hit time of each rule of our table (hits.c), sampled now:
+ * chain, position in it, CLOCK_REALTIME µs (0: not since the apply). */
+struct manager_hit {
+        char chain[64];
+        uint32_t index;
+        uint64_t packets;
+        uint64_t last_usec;
+};
+int manager_hits_setup(struct manager *m);
+void manager_hits_free(struct manager *m);
+int manager_hits_sample(struct manager *m);
+int manager_hits_get(struct manager *m, const struct manager_hit **ret, size_t *ret_n);
 
 /* rules of the running ruleset (0: none of ours) */
 size_t manager_nrules(const struct manager *m);

@@ -19,6 +19,9 @@
 #include "bus-api.h"
 #include "ctl-bus.h"
 #include "ctl-diff.h"
+#include "ctl-stats.h"
+#include "ctl-drops.h"
+#include "dropreport.h"
 #include "ifaddr.h"
 #include "json.h"
 #include "lockout.h"
@@ -48,6 +51,7 @@ struct ctl {
         bool force;                 /* apply --force: even if it cuts the caller's SSH connection */
         bool version;               /* --version: shown once every option is read (--json may follow) */
         bool nft;                   /* diff --nft */
+        uint64_t since_usec;        /* drops --since DURATION; 0: all */
 };
 
 static void help(void) {
@@ -67,8 +71,12 @@ static void help(void) {
                "  show              print the live table, with counters\n"
                "  services          list the service catalog\n"
                "  status            show the daemon's state, policy digest, generation, last error\n"
+               "  stats [FILE]      per-rule packet and byte counters, mapped to the policy's rules\n"
+               "  metrics [FILE]    the same and posternd's figures, Prometheus text format\n"
                "  reload            ask posternd to reload its policy\n"
                "  reapply IFACE     ask posternd to re-check IFACE's addresses (ppp ip-up hooks)\n"
+               "  drops             what the default policy dropped (options.log_drops), with what\n"
+               "                    listens on those ports and the rule that would allow it\n"
                "\n"
                "Options:\n"
                "  --catalog FILE    service catalog (default: %s,\n"
@@ -81,6 +89,7 @@ static void help(void) {
                "                    confirm' comes within SECONDS (needs posternd; at most 86400)\n"
                "  --force           apply: even if the new ruleset would not accept the SSH\n"
                "                    connection posternctl runs in ($SSH_CONNECTION)\n"
+               "  --since DURATION  drops: only those last seen within DURATION (90s, 15m, 2h, 7d)\n"
                "  --nft             diff: a unified diff of the nft listings and +/- set elements\n"
                "                    instead of the policy's words\n"
                "  --json            machine-readable output\n"
@@ -91,7 +100,7 @@ static void help(void) {
                "\n"
                "Exit status: 0 success, 1 policy refused (invalid, or it would cut your SSH\n"
                "connection; diff: differences), 2 system or kernel error, 3 posternd is not running\n"
-               "(status, reload, reapply, confirm), 4 usage error.\n",
+               "(status, reload, reapply, confirm, drops), 4 usage error.\n",
                POSTERN_CATALOG, POSTERN_POLICY);
 }
 
@@ -187,6 +196,7 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_comp
                 pst_json_int(&j, "rules", (long long) pst_ruleset_nrules(rs));
                 pst_json_int(&j, "sets", (long long) named);
                 pst_json_int(&j, "elements", (long long) count_elements(rs));
+                pst_json_string(&j, "forward", pc->policy->options.forward_unmanaged ? "unmanaged" : "managed");
                 if (usec)
                         pst_json_int(&j, "usec", (long long) usec);
                 pst_json_begin_array(&j, "warnings");
@@ -202,6 +212,8 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_comp
                count_elements(rs));
         if (usec)
                 printf(", %.3f ms", (double) usec / 1000.0);
+        if (pc->policy->options.forward_unmanaged)
+                printf("; forwarding unmanaged (no forward chain)");
         printf("\n");
 }
 
@@ -513,12 +525,48 @@ static int cmd_status(struct ctl *c, char **args) {
         return ctl_bus_status(c->json, &kf);
 }
 
+/* What maps the kernel's rules back to policy rules: posternd's running
+ * ruleset, else the policy FILE compiled here. */
+static int stats_ruleset(struct ctl *c, const char *path, struct pst_ruleset **ret_run, struct pst_compiled **ret_pc) {
+        if (ctl_running_ruleset(ret_run, NULL, NULL) >= 0)
+                return 0;
+        return load_compile(c, path, ret_pc);
+}
+
+static int stats_or_metrics(struct ctl *c, const char *path, bool metrics) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *run = NULL;
+        _cleanup_(pst_compiled_freep) struct pst_compiled *pc = NULL;
+        const struct pst_ruleset *rs;
+        int r = stats_ruleset(c, path, &run, &pc);
+
+        if (r)
+                return fail(c, r);
+        rs = run ? run : pc->ruleset;
+        return metrics ? ctl_metrics(rs, stdout) : ctl_stats(rs, c->json);
+}
+
+static int cmd_stats(struct ctl *c, char **args) {
+        return stats_or_metrics(c, args[0], false);
+}
+
+static int cmd_metrics(struct ctl *c, char **args) {
+        return stats_or_metrics(c, args[0], true);
+}
+
 static int cmd_reload(struct ctl *c, char **args) {
         return ctl_bus_reload(c->json);
 }
 
 static int cmd_reapply(struct ctl *c, char **args) {
         return ctl_bus_reapply(args[0], c->json);
+}
+
+static int cmd_drops(struct ctl *c, char **args) {
+        bool cat = pst_catalog_load_default(&c->cat, c->catalog, pst_source_flags_from_env(), &c->diag) >= 0;
+
+        if (!cat) /* the report goes on without service names */
+                pst_diag_print(&c->diag, stderr);
+        return ctl_drops(c->json, c->since_usec, cat ? &c->cat : NULL);
 }
 
 /* The verbs, as systemd's dispatch_verb() keeps them: one table. */
@@ -537,8 +585,11 @@ static const struct verb {
         { "show", 0, 0, false, "no arguments", cmd_show },
         { "services", 0, 0, false, "no arguments", cmd_services },
         { "status", 0, 0, false, "no arguments", cmd_status },
+        { "stats", 0, 1, true, "at most one policy FILE", cmd_stats },
+        { "metrics", 0, 1, true, "at most one policy FILE", cmd_metrics },
         { "reload", 0, 0, false, "no arguments", cmd_reload },
         { "reapply", 1, 1, false, "one interface name", cmd_reapply },
+        { "drops", 0, 0, false, "no arguments", cmd_drops },
 };
 
 static int dispatch_verb(struct ctl *c, int argc, char **argv) {
@@ -574,6 +625,14 @@ static int parse_confirm(struct ctl *c, const char *arg) {
                                     POSTERN_CONFIRM_MAX_SEC);
         }
         c->confirm_sec = (uint32_t) v;
+        return 0;
+}
+
+/* drops --since DURATION */
+static int parse_since(struct ctl *c, const char *arg) {
+        if (pst_duration_parse(arg, &c->since_usec) < 0 || c->since_usec == 0)
+                return -usage_error(c, "posternctl: --since '%s': expected a duration such as 90s, 15m, 2h or 7d "
+                                    "(at most a year)", arg);
         return 0;
 }
 
@@ -616,7 +675,7 @@ static int show_version(struct ctl *c) {
  * exit code > 0 as a negative number. */
 static int parse_argv(struct ctl *c, int argc, char **argv) {
         enum { OPT_CATALOG = 0x100, OPT_IFADDR, OPT_OFFLINE, OPT_JSON, OPT_VERSION, OPT_BACKEND, OPT_CONFIRM, OPT_FORCE,
-               OPT_NFT };
+               OPT_NFT, OPT_SINCE };
         static const struct option opts[] = {
                 { "catalog", required_argument, NULL, OPT_CATALOG },
                 { "ifaddr", required_argument, NULL, OPT_IFADDR },
@@ -626,6 +685,7 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                 { "confirm", required_argument, NULL, OPT_CONFIRM },
                 { "force", no_argument, NULL, OPT_FORCE },
                 { "nft", no_argument, NULL, OPT_NFT },
+                { "since", required_argument, NULL, OPT_SINCE },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, OPT_VERSION },
                 {},
@@ -663,6 +723,10 @@ static int parse_argv(struct ctl *c, int argc, char **argv) {
                                                     "auto", optarg);
                         }
                         c->have_backend = true;
+                        break;
+                case OPT_SINCE:
+                        if (parse_since(c, optarg) < 0)
+                                return -EXIT_USAGE;
                         break;
                 case OPT_CONFIRM:
                         if (parse_confirm(c, optarg) < 0)

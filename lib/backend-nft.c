@@ -8,6 +8,7 @@
  */
 #include "backend-ops.h"
 #include "kernel-features.h"
+#include "nft-delta.h"
 #include "nft.h"
 #include "render.h"
 
@@ -16,6 +17,10 @@ struct nft_backend {
         struct pst_nft_watch *watch; /* NULL: not watched */
         bool committed;
         uint32_t own_genid;          /* the kernel's generation after our last commit */
+        /* when watched: the handles of the rules of handles_rs, the ruleset
+         * we committed last (NULL: not known, the next reload is whole) */
+        struct pst_nft_handles *handles;
+        const struct pst_ruleset *handles_rs;
 };
 
 static void nft_close(void *state) {
@@ -24,6 +29,7 @@ static void nft_close(void *state) {
         if (!s)
                 return;
         pst_nft_watch_close(s->watch);
+        pst_nft_handles_free(s->handles);
         pst_nft_close(s->nft);
         free(s);
 }
@@ -77,6 +83,17 @@ static void explain_refusal(const struct pst_ruleset *rs, int r, struct pst_diag
         (void) pst_features_explain(&f, rs, diag);
 }
 
+/* After a whole apply, when watched (the daemon reloads): the rules'
+ * handles, for the next reload's delta.  One dump of the table's rules;
+ * without them the next reload is whole again. */
+static void remember(struct nft_backend *s, const struct pst_ruleset *rs) {
+        pst_nft_handles_free(s->handles);
+        s->handles = NULL;
+        s->handles_rs = NULL;
+        if (s->watch && pst_nft_handles_read(rs, &s->handles) >= 0)
+                s->handles_rs = rs;
+}
+
 static int nft_apply(void *state, const struct pst_ruleset *rs, struct pst_diag *diag) {
         struct nft_backend *s = state;
         int r;
@@ -84,7 +101,43 @@ static int nft_apply(void *state, const struct pst_ruleset *rs, struct pst_diag 
         r = pst_nft_apply(s->nft, rs, &(struct pst_apply_opts) {}, diag);
         if (r < 0)
                 explain_refusal(rs, r, diag);
-        return committed(s, r);
+        r = committed(s, r);
+        if (r >= 0)
+                remember(s, rs);
+        return r;
+}
+
+/* The delta when the handles describe old and our last commit is the
+ * kernel's last (the batch is guarded by that generation); whatever stops
+ * it — something it cannot express, someone else's commit since, a refusal
+ * — the whole ruleset instead, which says what is wrong if anything is. */
+static int nft_reload(void *state, const struct pst_ruleset *old, const struct pst_ruleset *rs,
+                      struct pst_delta_stats *st, struct pst_diag *diag) {
+        struct nft_backend *s = state;
+        struct pst_diag dd;
+        int r;
+
+        if ((!s->handles || s->handles_rs != old) && s->committed) {
+                /* the first apply came before the watch (nft_watch_open): read them now */
+                pst_nft_handles_free(s->handles);
+                s->handles = NULL;
+                s->handles_rs = pst_nft_handles_read(old, &s->handles) >= 0 ? old : NULL;
+        }
+        if (!s->handles || s->handles_rs != old || !s->committed) {
+                st->why = "the running table's rule handles are not known";
+                return nft_apply(state, rs, diag);
+        }
+        pst_diag_init(&dd);
+        r = pst_nft_apply_delta(s->nft, old, rs, s->own_genid, &s->handles, st, &dd);
+        pst_diag_clear(&dd);
+        s->handles_rs = s->handles ? rs : NULL;
+        if (r >= 0)
+                return st->nothing ? 0 : committed(s, r);
+        *st = (struct pst_delta_stats) { .full = true,
+                                         .why = r == -EOPNOTSUPP ? st->why
+                                                : r == -ERESTART ? "the ruleset changed since our last commit"
+                                                                 : "the kernel refused the delta" };
+        return nft_apply(state, rs, diag);
 }
 
 static int nft_update_set(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag) {
@@ -151,6 +204,7 @@ const struct pst_backend_ops pst_backend_nft_ops = {
         .open = nft_open,
         .close = nft_close,
         .apply = nft_apply,
+        .reload = nft_reload,
         .update_set = nft_update_set,
         .adopt = nft_adopt,
         .render = nft_render,

@@ -16,6 +16,9 @@ struct pst_backend_ops {
         int (*open)(void **ret_state);
         void (*close)(void *state);
         int (*apply)(void *state, const struct pst_ruleset *rs, struct pst_diag *diag);
+        /* NULL: always the whole ruleset (apply) */
+        int (*reload)(void *state, const struct pst_ruleset *old, const struct pst_ruleset *rs,
+                      struct pst_delta_stats *st, struct pst_diag *diag);
         int (*update_set)(void *state, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);
         int (*adopt)(void *state, const char *table, struct pst_diag *diag);
         int (*render)(const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag);

@@ -92,6 +92,16 @@ int pst_backend_apply(struct pst_backend *b, const struct pst_ruleset *rs, struc
         return b->ops->apply(b->state, rs, diag);
 }
 
+int pst_backend_reload(struct pst_backend *b, const struct pst_ruleset *old, const struct pst_ruleset *rs,
+                       struct pst_delta_stats *st, struct pst_diag *diag) {
+        *st = (struct pst_delta_stats) { .full = true, .why = "no running ruleset to compare with" };
+        if (old && b->ops->reload)
+                return b->ops->reload(b->state, old, rs, st, diag);
+        if (old)
+                st->why = "this backend always replaces the whole ruleset";
+        return b->ops->apply(b->state, rs, diag);
+}
+
 int pst_backend_update_set(struct pst_backend *b, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag) {
         return b->ops->update_set(b->state, rs, set, diag);
 }

@@ -26,6 +26,7 @@
 
 #include "diag.h"
 #include "ir.h"
+#include "nft-delta.h" /* struct pst_delta_stats */
 
 enum pst_backend_kind {
         PST_BACKEND_AUTO, /* nf_tables when the kernel has it, else iptables */
@@ -66,6 +67,16 @@ bool pst_backend_matches(const struct pst_backend *b, enum pst_backend_kind want
  * diag says what the kernel refused, mapped to the policy line. */
 int pst_backend_apply(struct pst_backend *b, const struct pst_ruleset *rs, struct pst_diag *diag);
 
+/*
+ * rs replaces old, the ruleset b committed last: nf_tables sends only what
+ * changed (nft-delta.h: kept rules keep their counters, kept elements stay,
+ * no change sends nothing) when it can, else — and the iptables backend
+ * always — the whole ruleset as pst_backend_apply().  *st says which and
+ * what the delta held.  old may be NULL (not known: the whole ruleset).
+ */
+int pst_backend_reload(struct pst_backend *b, const struct pst_ruleset *old, const struct pst_ruleset *rs,
+                       struct pst_delta_stats *st, struct pst_diag *diag);
+
 /* Refill the interface-address set rs->sets[set] (after
  * pst_ruleset_update_ifaddrs); the rest of the ruleset is not touched. */
 int pst_backend_update_set(struct pst_backend *b, const struct pst_ruleset *rs, uint32_t set, struct pst_diag *diag);
@@ -92,6 +103,7 @@ int pst_backend_generation(struct pst_backend *b, uint32_t *ret);
 struct pst_drift {
         bool unknown;    /* notifications were lost and the kernel moved on: perhaps */
         bool deleted;    /* the whole table went (nft flush ruleset, nft delete table) */
+        bool elsewhere;  /* someone changed other tables' tables, chains or rules (whether or not 1 is returned) */
         uint32_t portid; /* the committing netlink socket */
         uint32_t pid;    /* and its process, as the kernel names them (0, "": not known) */
         char comm[32];

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "compile.h"
 #include "dcerpc.h"
+#include "nflog.h"
 #include "rpc-reader.h"
 
 #include <linux/netfilter.h>
@@ -18,8 +19,10 @@
  *     icmp / icmpv6 per options.icmp
  *     iifname vmap { "eth1" : jump input_lan, "ppp*" : jump input_wan }
  *     rules whose source is not a zone with interfaces
- *     [limit rate N/minute log prefix "..."]        options.log_drops
+ *     [iifname vmap { "eth1" : goto log_lan, ... }  options.log_drops, per zone
+ *      limit rate N/minute log prefix "..." group G snaplen S]
  *   chain input_<zone>: rules from that zone
+ *   [chain log_<zone>: limit rate N/minute log prefix "...<zone>" group G snaplen S]
  *
  * Every accept rule is one IR rule per (source, destination, family,
  * protocol group) with its ports in one set.  Host-to-host rules merge into a
@@ -28,7 +31,8 @@
  */
 
 enum { FAM_ANY = 0, FAM_4 = 4, FAM_6 = 6 };
-enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, _G_MAX };
+/* G_ALL: allow = "all", a rule without a layer-4 match */
+enum group { G_TCP, G_UDP, G_PROTO, G_ICMP, G_ICMP6, G_ALL, _G_MAX };
 
 #define ZONE_CHAIN_NONE UINT32_MAX
 
@@ -45,11 +49,13 @@ struct compiler {
         struct pst_diag *diag;
         uint32_t base[2];
         uint32_t *zone_chain[2]; /* per zone: chain index or ZONE_CHAIN_NONE */
+        uint32_t *log_chain;     /* options.log_drops: per zone, its "log_<zone>" chain */
         /* base-chain rules, appended after the prelude and the zone dispatch */
         struct pst_rule *pending[2];
         size_t npending[2], cappending[2];
         struct bucket buckets[2][2][2]; /* chain kind, v4/v6, tcp/udp */
         bool counting;
+        uint32_t rematch; /* options.rematch: the chain "rematch"; its stamp chain follows it */
 };
 
 /* ---- set helpers ---- */
@@ -239,6 +245,7 @@ static int match_group(struct compiler *c, struct pst_rule *r, const struct pst_
                         }
                         break;
                 }
+                case G_ALL:
                 case _G_MAX:
                         break;
                 }
@@ -270,7 +277,7 @@ static bool group_present(const struct pst_prule *pr, enum group g) {
                 const struct pst_service *s = pr->svc[i];
 
                 if ((g == G_TCP && s->ntcp) || (g == G_UDP && s->nudp) || (g == G_PROTO && s->nproto) ||
-                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6))
+                    (g == G_ICMP && s->nicmp) || (g == G_ICMP6 && s->nicmp6) || (g == G_ALL && s->all))
                         return true;
         }
         return false;
@@ -569,7 +576,7 @@ static int compile_pair(struct compiler *c, const struct pst_prule *pr, const st
                                         r = match_endpoint(c, &rule, t, true, fam);
                         } else
                                 r = t->kind == PST_EP_ZONE ? match_endpoint(c, &rule, t, true, FAM_4) : 0;
-                        if (r >= 0)
+                        if (r >= 0 && g != G_ALL)
                                 r = match_group(c, &rule, pr, g);
                         if (r >= 0)
                                 r = emit(c, pr->chain, chain, &rule);
@@ -651,32 +658,42 @@ static bool ifaddr_set_exists(struct compiler *c, const struct pst_endpoint *e) 
         return pst_set_find(c->rs, name) >= 0;
 }
 
+/* The interface-address sets of one "(IFNAME)", unless they exist. */
+static int ifaddr_set_add(struct compiler *c, const struct pst_endpoint *e) {
+        if (ifaddr_set_exists(c, e))
+                return 0;
+        for (int fam = FAM_4; fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
+                enum pst_field f = fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR;
+                char name[PST_NAME_MAX];
+                uint32_t idx;
+                int r;
+
+                set_name(ifaddr_kind(e), e->ifname, fam, name);
+                r = pst_set_add(c->rs, name, PST_SET_DYNAMIC | (e->link ? PST_SET_LINKLOCAL : 0), &f, 1, &idx);
+                if (r < 0)
+                        return r;
+                strcpy(c->rs->sets[idx].ifname, e->ifname);
+                c->rs->sets[idx].origin = origin_of(c, &e->loc);
+        }
+        return 0;
+}
+
+static int nat_ifaddr_sets(struct compiler *c);
+static int compile_nat(struct compiler *c);
+
 static int ifaddr_sets(struct compiler *c) {
-        for (size_t i = 0; i < c->p->nrules; i++) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < c->p->nrules; i++) {
                 const struct pst_prule *pr = &c->p->rules[i];
 
-                for (size_t j = 0; j < pr->nto; j++) {
-                        const struct pst_endpoint *e = &pr->to[j];
-
-                        if (e->kind != PST_EP_IFADDR || ifaddr_set_exists(c, e))
-                                continue;
-                        for (int fam = FAM_4; fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
-                                enum pst_field f = fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR;
-                                char name[PST_NAME_MAX];
-                                uint32_t idx;
-                                int r;
-
-                                set_name(ifaddr_kind(e), e->ifname, fam, name);
-                                r = pst_set_add(c->rs, name,
-                                                PST_SET_DYNAMIC | (e->link ? PST_SET_LINKLOCAL : 0), &f, 1, &idx);
-                                if (r < 0)
-                                        return r;
-                                strcpy(c->rs->sets[idx].ifname, e->ifname);
-                                c->rs->sets[idx].origin = origin_of(c, &e->loc);
-                        }
-                }
+                for (size_t j = 0; r >= 0 && j < pr->nto; j++)
+                        if (pr->to[j].kind == PST_EP_IFADDR)
+                                r = ifaddr_set_add(c, &pr->to[j]);
         }
-        return pst_ruleset_update_ifaddrs(c->rs, c->ifa, 0, NULL);
+        if (r >= 0)
+                r = nat_ifaddr_sets(c);
+        return r < 0 ? r : pst_ruleset_update_ifaddrs(c->rs, c->ifa, 0, NULL);
 }
 
 /* ---- base chains ---- */
@@ -703,10 +720,10 @@ static int add_u8_set_rule(struct compiler *c, uint32_t chain, enum pst_field f,
 }
 
 static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level level) {
-        static const uint8_t ess4[] = { 3, 11, 12 }, ping4[] = { 3, 8, 11, 12 };
-        static const uint8_t ess6[] = { 1, 2, 3, 4 }, ping6[] = { 1, 2, 3, 4, 128 };
         static const uint8_t all[] = { IPPROTO_ICMP, IPPROTO_ICMPV6 };
         bool v6 = c->p->options.ipv6;
+        const uint8_t *t;
+        size_t n;
         int r;
 
         switch (level) {
@@ -715,14 +732,14 @@ static int icmp_rules(struct compiler *c, uint32_t chain, enum pst_icmp_level le
         case PST_ICMP_ALL:
                 return add_u8_set_rule(c, chain, PST_F_L4PROTO, all, v6 ? 2 : 1);
         case PST_ICMP_ESSENTIAL:
-        case PST_ICMP_PING: {
-                bool ping = level == PST_ICMP_PING;
-
-                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, ping ? ping4 : ess4, ping ? 4 : 3);
-                if (r >= 0 && v6)
-                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, ping ? ping6 : ess6, ping ? 5 : 4);
+        case PST_ICMP_PING:
+                t = pst_icmp_level_types(level, false, &n);
+                r = add_u8_set_rule(c, chain, PST_F_ICMP_TYPE, t, n);
+                if (r >= 0 && v6) {
+                        t = pst_icmp_level_types(level, true, &n);
+                        r = add_u8_set_rule(c, chain, PST_F_ICMP6_TYPE, t, n);
+                }
                 return r;
-        }
         }
         return -EINVAL;
 }
@@ -744,9 +761,11 @@ static int ct_state_vmap(struct compiler *c, uint32_t chain) {
         k = pst_set_add(c->rs, NULL, PST_SET_ANON | PST_SET_MAP, &f, 1, &set);
         for (size_t i = 0; k >= 0 && i < ELEMENTSOF(states); i++) {
                 uint32_t key = states[i].bit; /* ct state is host byte order */
+                struct pst_verdict v = { states[i].v, 0 };
 
-                k = pst_set_add_elem(&c->rs->sets[set], (uint8_t *) &key, NULL,
-                                     &(struct pst_verdict) { states[i].v, 0 });
+                if (c->p->options.rematch && key == NF_CT_STATE_BIT(IP_CT_ESTABLISHED))
+                        v = (struct pst_verdict) { PST_V_JUMP, c->rematch };
+                k = pst_set_add_elem(&c->rs->sets[set], (uint8_t *) &key, NULL, &v);
         }
         if (k < 0)
                 return k;
@@ -754,7 +773,8 @@ static int ct_state_vmap(struct compiler *c, uint32_t chain) {
         return pst_rule_add(c->rs, chain, &r);
 }
 
-static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
+/* iifname vmap { <zone's interfaces> : <kind> <zchain[zone]> } for the zones that have a chain */
+static int iifname_vmap(struct compiler *c, uint32_t ch, const uint32_t *zchain, enum pst_verdict_kind kind) {
         struct pst_rule r = { .nmatch = 1 };
         enum pst_field f = PST_F_IIFNAME;
         bool any = false, wild = false;
@@ -762,7 +782,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         int e;
 
         for (size_t zi = 0; zi < c->p->nzones; zi++)
-                if (c->zone_chain[k][zi] != ZONE_CHAIN_NONE) {
+                if (zchain[zi] != ZONE_CHAIN_NONE) {
                         any = true;
                         for (size_t i = 0; i < c->p->zones[zi]->nifs; i++)
                                 wild |= c->p->zones[zi]->ifs[i].wildcard;
@@ -773,7 +793,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++) {
                 const struct pst_zone *z = c->p->zones[zi];
 
-                if (c->zone_chain[k][zi] == ZONE_CHAIN_NONE)
+                if (zchain[zi] == ZONE_CHAIN_NONE)
                         continue;
                 for (size_t i = 0; e >= 0 && i < z->nifs; i++) {
                         uint8_t first[IFNAMSIZ], last[IFNAMSIZ];
@@ -781,7 +801,7 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
                         key_ifname(z->ifs[i].name, false, first);
                         key_ifname(z->ifs[i].name, true, last);
                         e = pst_set_add_elem(&c->rs->sets[set], first, last,
-                                             &(struct pst_verdict) { PST_V_JUMP, c->zone_chain[k][zi] });
+                                             &(struct pst_verdict) { kind, zchain[zi] });
                 }
         }
         if (e >= 0)
@@ -789,8 +809,97 @@ static int zone_dispatch(struct compiler *c, enum pst_chain_kind k) {
         if (e < 0)
                 return e;
         r.match[0] = (struct pst_match) { .op = PST_M_VMAP, .nfields = 1, .fields = { f }, .set = set };
-        return pst_rule_add(c->rs, c->base[k], &r);
+        return pst_rule_add(c->rs, ch, &r);
 }
+
+static int log_rule(struct compiler *c, uint32_t ch, const char *zone) {
+        const struct pst_options *o = &c->p->options;
+        struct pst_rule r = { .limit_per_minute = o->log_rate, .log_nflog = true,
+                              .log_group = PST_NFLOG_GROUP_DROPS, .log_snaplen = PST_NFLOG_SNAPLEN };
+
+        snprintf(r.log_prefix, sizeof(r.log_prefix), "%s%s", o->log_prefix, zone);
+        return pst_rule_add(c->rs, ch, &r);
+}
+
+/*
+ * options.log_drops: what reaches the end of a base chain is logged to NFLOG
+ * group PST_NFLOG_GROUP_DROPS, rate-limited per source zone.  Each zone with
+ * interfaces gets one chain "log_<zone>" (shared by input and forward: the
+ * limit is the zone's, the packet's hook tells which chain dropped it) with
+ * one limited log rule and the prefix log_prefix + zone name; the base chain
+ * goes to it, so its end is the base chain's policy drop.  Everything else
+ * (zones of addresses only, no zone) meets the base chain's own limited log
+ * rule, prefix log_prefix.  A limit per zone chain, not a meter per source
+ * address: the token buckets are fixed in number, so a flood of spoofed
+ * sources cannot make the kernel allocate, and one noisy zone cannot starve
+ * another zone's log.
+ */
+static int log_drops(struct compiler *c, enum pst_chain_kind k) {
+        size_t plen = strlen(c->p->options.log_prefix);
+        int e = 0;
+
+        if (!c->log_chain) {
+                c->log_chain = malloc(MAX(c->p->nzones, 1) * sizeof(uint32_t));
+                if (!c->log_chain)
+                        return -ENOMEM;
+                for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++) {
+                        const struct pst_zone *z = c->p->zones[zi];
+                        char name[PST_NAME_MAX];
+
+                        c->log_chain[zi] = ZONE_CHAIN_NONE;
+                        if (z->nifs == 0 || z->trusted) /* a trusted zone's packets never get here */
+                                continue;
+                        if (plen + strlen(z->name) >= PST_LOG_PREFIX_MAX)
+                                return pst_error(c->diag, -E2BIG, z->loc.file, z->loc.line,
+                                                 "options.log_prefix and the zone name '%s' make a log prefix of "
+                                                 "%zu bytes; at most %d fit",
+                                                 z->name, plen + strlen(z->name), PST_LOG_PREFIX_MAX - 1);
+                        snprintf(name, sizeof(name), "log_%s", z->name);
+                        e = pst_chain_add(c->rs, name, PST_HOOK_NONE, PST_V_NONE, &c->log_chain[zi]);
+                        if (e >= 0)
+                                e = log_rule(c, c->log_chain[zi], z->name);
+                }
+        }
+        if (e >= 0)
+                e = iifname_vmap(c, c->base[k], c->log_chain, PST_V_GOTO);
+        if (e >= 0)
+                e = log_rule(c, c->base[k], "");
+        return e;
+}
+
+/*
+ * A trusted zone: everything that comes from it is accepted, in input and
+ * in forward, to any destination.  Near the top of the base chain (after
+ * the conntrack verdicts, loopback and the ipv6 = false drop, which is the
+ * whole policy's word), so no rule and no drop further down sees its
+ * packets.  "From" only: traffic to the zone is what the rules say, or a
+ * trusted Docker bridge would be open to the Internet.  A zone with
+ * networks is its interfaces AND its addresses, as everywhere else.
+ */
+static int trusted_zone(struct compiler *c, uint32_t chain, const struct pst_zone *z) {
+        struct pst_rule r = { .counter = true, .verdict = { PST_V_ACCEPT, 0 }, .origin = origin_of(c, &z->loc) };
+        int e = 0;
+
+        snprintf(r.comment, sizeof(r.comment), "trusted zone %s", z->name);
+        if (z->nifs)
+                e = match_ifnames(c, &r, PST_F_IIFNAME, z);
+        if (e < 0)
+                return e;
+        if (!z->nets.n)
+                return pst_rule_add(c->rs, chain, &r);
+        for (int fam = FAM_4; e >= 0 && fam <= (c->p->options.ipv6 ? FAM_6 : FAM_4); fam += 2) {
+                struct pst_rule rf = r;
+
+                if (!(fam == FAM_4 ? z->nets.has4 : z->nets.has6))
+                        continue;
+                e = match_named(c, &rf, fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR, "zone", z->name, fam);
+                if (e >= 0)
+                        e = pst_rule_add(c->rs, chain, &rf);
+        }
+        return e;
+}
+
+static int rematch_chains(struct compiler *c);
 
 static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         const struct pst_options *o = &c->p->options;
@@ -799,7 +908,10 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         struct pst_rule r;
         int e;
 
-        e = ct_state_vmap(c, ch);
+        /* options.rematch: its chains exist before the vmap that jumps to one (input comes first) */
+        e = k == PST_INPUT && o->rematch ? rematch_chains(c) : 0;
+        if (e >= 0)
+                e = ct_state_vmap(c, ch);
         if (e >= 0 && k == PST_INPUT) {
                 uint8_t lo[IFNAMSIZ];
 
@@ -813,6 +925,9 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
                 pst_match_eq(&r.match[0], PST_F_NFPROTO, &nfproto6, false);
                 e = pst_rule_add(c->rs, ch, &r);
         }
+        for (size_t zi = 0; e >= 0 && zi < c->p->nzones; zi++)
+                if (c->p->zones[zi]->trusted)
+                        e = trusted_zone(c, ch, c->p->zones[zi]);
         if (e >= 0 && o->ipv6 && k == PST_INPUT) {
                 /* neighbour discovery: without it IPv6 stops working */
                 static const uint8_t nd[] = { 134, 135, 136 };
@@ -822,14 +937,11 @@ static int base_chain(struct compiler *c, enum pst_chain_kind k) {
         if (e >= 0)
                 e = icmp_rules(c, ch, k == PST_INPUT ? o->icmp : o->forward_icmp);
         if (e >= 0)
-                e = zone_dispatch(c, k);
+                e = iifname_vmap(c, ch, c->zone_chain[k], PST_V_JUMP);
         for (size_t i = 0; e >= 0 && i < c->npending[k]; i++)
                 e = pst_rule_add(c->rs, ch, &c->pending[k][i]);
-        if (e >= 0 && o->log_drops) {
-                r = (struct pst_rule) { .limit_per_minute = o->log_rate };
-                snprintf(r.log_prefix, sizeof(r.log_prefix), "%s", o->log_prefix);
-                e = pst_rule_add(c->rs, ch, &r);
-        }
+        if (e >= 0 && o->log_drops)
+                e = log_drops(c, k);
         return e;
 }
 
@@ -862,7 +974,7 @@ static int rpc_reply_logs(struct compiler *c, const struct pst_prule *pr, int fa
         key_port(PST_DCERPC_EPMAP_PORT, port);
         for (size_t i = 0; i < pr->nfrom; i++)
                 for (size_t j = 0; j < pr->nto; j++) {
-                        struct pst_rule r = { .nflog = true, .log_group = PST_RPC_NFLOG_GROUP,
+                        struct pst_rule r = { .log_nflog = true, .log_group = PST_RPC_NFLOG_GROUP, /* the whole PDU */
                                               .origin = origin_of(c, &pr->rpc->loc) };
                         int k;
 
@@ -951,6 +1063,151 @@ static int rpc_logs(struct compiler *c) {
         return 0;
 }
 
+/* ---- options.rematch ----
+ *
+ *   ct state vmap { invalid : drop, established : jump rematch, related : accept }
+ *   chain rematch                      established packets
+ *     ct mark and 0xffff0000 == STAMP accept accepted by this very policy (first:
+ *                                        the common case, either direction)
+ *     ct direction reply accept          replies: the original direction decides
+ *     ct mark and 0xffff0000 == 0 accept     not stamped: not accepted by these rules
+ *                                             (outgoing, or from before rematch was on)
+ *     (return: an old stamp goes through the rules again, as if new)
+ *   chain rematch_stamp                every accept of the policy jumps here
+ *     ct mark set ct mark and 0x0000ffff or STAMP accept
+ *     accept                             a packet without conntrack (neighbour
+ *                                        discovery, notrack): `ct mark` breaks the
+ *                                        rule above, the accept must still hold
+ *
+ * STAMP is a 16-bit digest of the ruleset (rematch_digest), so the compiler
+ * stays deterministic and a reload that changes nothing keeps every flow's
+ * stamp, and the delta of a changed policy is two rules, not every accept.
+ * A different policy with the same digest (1 in 65535) does not rematch.
+ */
+static int rematch_chains(struct compiler *c) {
+        uint32_t stamp_chain, zero = 0;
+        uint8_t reply = 1; /* IP_CT_DIR_REPLY */
+        struct pst_origin o = origin_of(c, &c->p->options.rematch_loc);
+        struct pst_rule r = { .nmatch = 1, .verdict = { PST_V_ACCEPT, 0 }, .origin = o };
+        int e;
+
+        e = pst_chain_add(c->rs, "rematch", PST_HOOK_NONE, PST_V_NONE, &c->rematch);
+        if (e >= 0)
+                e = pst_chain_add(c->rs, "rematch_stamp", PST_HOOK_NONE, PST_V_NONE, &stamp_chain);
+        pst_match_eq(&r.match[0], PST_F_CT_STAMP, &zero, false);
+        if (e >= 0)
+                e = pst_rule_add(c->rs, c->rematch, &r); /* gets the stamp */
+        pst_match_eq(&r.match[0], PST_F_CT_DIRECTION, &reply, false);
+        if (e >= 0)
+                e = pst_rule_add(c->rs, c->rematch, &r);
+        pst_match_eq(&r.match[0], PST_F_CT_STAMP, &zero, false);
+        if (e >= 0)
+                e = pst_rule_add(c->rs, c->rematch, &r);
+        r = (struct pst_rule) { .verdict = { PST_V_ACCEPT, 0 }, .origin = o };
+        for (int i = 0; e >= 0 && i < 2; i++) /* the first one gets the stamp */
+                e = pst_rule_add(c->rs, stamp_chain, &r);
+        return e;
+}
+
+static uint32_t fnv(uint32_t h, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        for (size_t i = 0; i < len; i++)
+                h = (h ^ p[i]) * 16777619u;
+        return h;
+}
+
+static uint32_t rematch_digest_rule(uint32_t h, const struct pst_rule *r) {
+        h = fnv(h, &r->nmatch, 1);
+        for (unsigned i = 0; i < r->nmatch; i++) {
+                const struct pst_match *m = &r->match[i];
+                uint32_t klen = pst_key_len(m->fields, m->nfields);
+                uint32_t w[3] = { m->op, m->nfields, m->set };
+
+                h = fnv(h, w, sizeof(w));
+                for (unsigned j = 0; j < m->nfields; j++)
+                        h = fnv(h, &(uint32_t) { m->fields[j] }, 4);
+                if (m->op != PST_M_SET && m->op != PST_M_VMAP)
+                        h = fnv(fnv(h, m->value, klen), m->op == PST_M_RANGE ? m->last : m->value, klen);
+        }
+        h = fnv(h, (uint32_t[]) { r->counter, r->limit_per_minute, r->verdict.kind, r->verdict.chain }, 16);
+        return fnv(h, r->log_prefix, strnlen(r->log_prefix, sizeof(r->log_prefix)));
+}
+
+/* What the policy accepts: sets (but not the runtime elements of interface-address
+ * sets) and rules, without comments and file:line (moving a line is no change). */
+static uint32_t rematch_digest(const struct pst_ruleset *rs, uint32_t rematch) {
+        uint32_t h = 2166136261u;
+
+        for (size_t i = 0; i < rs->nsets; i++) {
+                const struct pst_set *s = &rs->sets[i];
+
+                h = fnv(fnv(h, s->name, strlen(s->name) + 1), &s->flags, sizeof(s->flags));
+                for (unsigned j = 0; j < s->nfields; j++)
+                        h = fnv(h, &(uint32_t) { s->fields[j] }, 4);
+                if (s->flags & PST_SET_DYNAMIC)
+                        continue;
+                h = fnv(fnv(h, &(uint64_t) { s->n }, 8), s->keys, s->n * 2 * s->klen);
+                for (size_t j = 0; (s->flags & PST_SET_MAP) && j < s->n; j++)
+                        h = fnv(h, (uint32_t[]) { s->data[j].kind, s->data[j].chain }, 8);
+        }
+        for (size_t i = 0; i < rs->nchains; i++) {
+                const struct pst_chain *ch = &rs->chains[i];
+
+                if (i == rematch || i == rematch + 1)
+                        continue;
+                h = fnv(fnv(h, ch->name, strlen(ch->name) + 1), (uint32_t[]) { ch->hook, ch->policy }, 8);
+                for (size_t j = 0; j < ch->n; j++)
+                        h = rematch_digest_rule(h, &ch->rules[j]);
+        }
+        return h;
+}
+
+/* Stamp the two rematch chains and send every accepting rule through the stamp chain. */
+static void rematch_stamp(struct pst_ruleset *rs, uint32_t rematch) {
+        uint32_t h = rematch_digest(rs, rematch);
+        uint32_t stamp = ((h >> 16) ^ (h & 0xffffu)) << PST_REMATCH_SHIFT;
+
+        if (stamp == 0)
+                stamp = 1u << PST_REMATCH_SHIFT; /* 0 is "not stamped" */
+        memcpy(rs->chains[rematch].rules[0].match[0].value, &stamp, 4); /* host byte order */
+        rs->chains[rematch + 1].rules[0].ct_stamp = stamp;
+        for (size_t i = 0; i < rs->nchains; i++) {
+                if (i == rematch || i == rematch + 1)
+                        continue;
+                for (size_t j = 0; j < rs->chains[i].n; j++) {
+                        struct pst_verdict *v = &rs->chains[i].rules[j].verdict;
+
+                        if (v->kind == PST_V_ACCEPT)
+                                *v = (struct pst_verdict) { PST_V_JUMP, rematch + 1 };
+                }
+        }
+}
+
+/* Every policy rule, each error reported (the first one returned). */
+static int compile_rules(struct compiler *c) {
+        int r = 0;
+
+        for (size_t i = 0; i < c->p->nrules; i++) {
+                const struct pst_prule *pr = &c->p->rules[i];
+                size_t generated = 0;
+                int k = 0;
+
+                for (size_t a = 0; k >= 0 && a < pr->nfrom; a++)
+                        for (size_t b = 0; k >= 0 && b < pr->nto; b++)
+                                k = compile_pair(c, pr, &pr->from[a], &pr->to[b], &generated);
+                if (k >= 0 && pr->rpc)
+                        k = rpc_pinholes(c, pr, i);
+                if (k >= 0 && generated == 0)
+                        k = pst_error(c->diag, -EINVAL, pr->loc.file, pr->loc.line,
+                                      "this rule can never match: none of its services applies to the address "
+                                      "families of its 'from' and 'to'");
+                if (k < 0 && r >= 0)
+                        r = k;
+        }
+        return r;
+}
+
 int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struct pst_diag *diag,
                 struct pst_ruleset **ret) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
@@ -971,7 +1228,9 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                         c.zone_chain[k][i] = ZONE_CHAIN_NONE;
         }
         r = pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &c.base[PST_INPUT]);
-        if (r >= 0)
+        /* options.forward = "unmanaged": no forward chain (the loader refused forward rules) */
+        c.base[PST_FORWARD] = UINT32_MAX;
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &c.base[PST_FORWARD]);
 
         for (size_t i = 0; r >= 0 && i < p->nzones; i++)
@@ -984,23 +1243,7 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                 goto out;
 
         count_mergeable(&c);
-        for (size_t i = 0; i < p->nrules; i++) {
-                const struct pst_prule *pr = &p->rules[i];
-                size_t generated = 0;
-                int k = 0;
-
-                for (size_t a = 0; k >= 0 && a < pr->nfrom; a++)
-                        for (size_t b = 0; k >= 0 && b < pr->nto; b++)
-                                k = compile_pair(&c, pr, &pr->from[a], &pr->to[b], &generated);
-                if (k >= 0 && pr->rpc)
-                        k = rpc_pinholes(&c, pr, i);
-                if (k >= 0 && generated == 0)
-                        k = pst_error(diag, -EINVAL, pr->loc.file, pr->loc.line,
-                                      "this rule can never match: none of its services applies to the address "
-                                      "families of its 'from' and 'to'");
-                if (k < 0)
-                        r = k;
-        }
+        r = compile_rules(&c);
         for (int k = 0; k < 2; k++) {
                 struct bucket *b = c.buckets[k][0];
 
@@ -1008,13 +1251,18 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                         if (b[i].emitted)
                                 r = pst_set_sort(&rs->sets[b[i].set], NULL);
         }
+        if (r >= 0)
+                r = compile_nat(&c);
         if (r < 0)
                 goto out;
         r = base_chain(&c, PST_INPUT);
-        if (r >= 0)
+        if (r >= 0 && !p->options.forward_unmanaged)
                 r = base_chain(&c, PST_FORWARD);
         if (r >= 0)
                 r = rpc_logs(&c);
+        /* after the reply copies, which have no verdict to stamp */
+        if (r >= 0 && p->options.rematch)
+                rematch_stamp(rs, c.rematch);
         if (r >= 0 && pst_diag_has_errors(diag))
                 r = -EINVAL;
         if (r >= 0)
@@ -1024,9 +1272,292 @@ out:
                 free(c.zone_chain[k]);
                 free(c.pending[k]);
         }
+        free(c.log_chain);
         if (r < 0 && !pst_diag_has_errors(diag))
                 pst_error(diag, r, p->path, 0, "cannot compile: %s", strerror(-r));
         return r < 0 ? r : 0;
+}
+
+/* ---- NAT: policy nat = ( ... ) (lib/policy-nat.c) ----
+ *
+ *   chain prerouting (type nat, priority dstnat)
+ *     meta nfproto ipv4 iifname "ppp0" ip daddr @ifaddr_ppp0_v4 tcp dport { 25, 443 } dnat ip to 198.18.2.10
+ *     ... tcp dport 8443 dnat ip to 198.18.2.10:443                 remapped ports: one rule each
+ *   chain postrouting (type nat, priority srcnat)
+ *     meta nfproto ipv4 oifname "ppp0" ip saddr @zone_lan_v4 masquerade
+ *   chain forward: the port forward's implied accept, after the zone dispatch
+ *     ct status dnat ip daddr 198.18.2.10 tcp dport { 25, 443 } accept
+ * The public address is the interface-address set, so a reconnect with a
+ * new address rewrites that set only.
+ */
+
+static int nat_ifaddr_sets(struct compiler *c) {
+        int r = 0;
+
+        for (size_t i = 0; r >= 0 && i < c->p->nnat; i++) {
+                const struct pst_nat_rule *n = &c->p->nat[i];
+                struct pst_endpoint e = { .kind = PST_EP_IFADDR, .loc = n->loc };
+
+                if (n->kind != PST_PNAT_FORWARD)
+                        continue;
+                strcpy(e.ifname, n->on);
+                r = ifaddr_set_add(c, &e);
+        }
+        return r;
+}
+
+static int nat_chain(struct compiler *c, enum pst_hook hook, uint32_t *ret) {
+        const char *name = hook == PST_HOOK_PREROUTING ? "prerouting" : "postrouting";
+        int k = pst_chain_find(c->rs, name);
+
+        if (k >= 0) {
+                *ret = (uint32_t) k;
+                return 0;
+        }
+        k = pst_chain_add(c->rs, name, hook, PST_V_ACCEPT, ret);
+        if (k >= 0)
+                c->rs->chains[*ret].priority = hook == PST_HOOK_PREROUTING ? PST_PRIO_DSTNAT : PST_PRIO_SRCNAT;
+        return k;
+}
+
+/* A NAT or implied-accept rule: the comment, the origin. */
+static struct pst_rule nat_rule(struct compiler *c, const struct pst_nat_rule *n) {
+        struct pst_rule r = { .counter = true, .origin = origin_of(c, &n->loc) };
+
+        snprintf(r.comment, sizeof(r.comment), "%s", n->comment);
+        return r;
+}
+
+/* A rule whose matches imply no family gets `meta nfproto` first (nft
+ * lists it only then: an address match implies it). */
+static int nat_family(struct pst_rule *r, int fam) {
+        uint8_t nfproto = fam == FAM_4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+
+        for (unsigned i = 0; i < r->nmatch; i++)
+                if (pst_field_info(r->match[i].fields[0])->nfproto)
+                        return 0;
+        if (r->nmatch >= PST_MATCH_MAX)
+                return -E2BIG;
+        memmove(&r->match[1], &r->match[0], r->nmatch * sizeof(r->match[0]));
+        r->nmatch++;
+        pst_match_eq(&r->match[0], PST_F_NFPROTO, &nfproto, false);
+        return 0;
+}
+
+/* Who is translated: a source zone's interfaces and networks, or addresses. */
+static int nat_match_from(struct compiler *c, struct pst_rule *r, const struct pst_endpoint *e, int fam) {
+        int k = 0;
+
+        if (e->kind == PST_EP_ZONE && e->zone->nifs)
+                k = match_ifnames(c, r, PST_F_IIFNAME, e->zone);
+        return k < 0 ? k : match_endpoint(c, r, e, false, fam);
+}
+
+static int nat_source(struct compiler *c, const struct pst_nat_rule *n, uint32_t chain) {
+        for (int fam = FAM_4; fam <= FAM_6; fam += 2) {
+                bool want = n->kind == PST_PNAT_SNAT ? (n->to_addr.family == AF_INET) == (fam == FAM_4)
+                                                     : fam == FAM_4 || n->ipv6;
+                struct pst_rule r;
+                int k;
+
+                if (!want || !(ep_families(&n->from) & (fam == FAM_4 ? 1u : 2u)))
+                        continue;
+                r = nat_rule(c, n);
+                k = match_ifnames(c, &r, PST_F_OIFNAME, n->out);
+                if (k >= 0)
+                        k = nat_match_from(c, &r, &n->from, fam);
+                if (k >= 0)
+                        k = nat_family(&r, fam);
+                if (k < 0)
+                        return k;
+                r.nat = (struct pst_nat) { .kind = n->kind == PST_PNAT_MASQ ? PST_NAT_MASQ : PST_NAT_SNAT,
+                                           .family = n->to_addr.family };
+                memcpy(r.nat.addr, n->to_addr.a, 16);
+                k = pst_rule_add(c->rs, chain, &r);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* The ports of proto in a set or a single match: the outside ones not
+ * remapped (inside = false), or every inside one (inside = true). */
+static int nat_match_ports(struct compiler *c, struct pst_rule *r, const struct pst_nat_rule *n, uint8_t proto,
+                           bool inside) {
+        enum pst_field f = proto == IPPROTO_TCP ? PST_F_TCP_DPORT : PST_F_UDP_DPORT;
+        struct pst_match m;
+        uint32_t set;
+        int k;
+
+        k = new_anon_set(c, f, true, &set);
+        for (size_t i = 0; k >= 0 && i < n->nports; i++) {
+                const struct pst_nat_port *pt = &n->ports[i];
+                uint8_t first[4], last[4];
+
+                if (pt->proto != proto || (pt->to && !inside))
+                        continue;
+                key_port(pt->to ? pt->to : pt->first, first);
+                key_port(pt->to ? pt->to : pt->last, last);
+                k = pst_set_add_elem(&c->rs->sets[set], first, last, NULL);
+        }
+        if (k >= 0)
+                k = pst_set_normalize(&c->rs->sets[set]);
+        if (k < 0)
+                return k;
+        if (c->rs->sets[set].n == 0) {
+                pst_set_drop_last(c->rs);
+                return 0; /* nothing of this protocol */
+        }
+        if (c->rs->sets[set].n == 1) {
+                struct pst_set *s = &c->rs->sets[set];
+
+                pst_match_range(&m, f, pst_set_first(s, 0), pst_set_last(s, 0));
+                pst_set_drop_last(c->rs);
+        } else
+                pst_match_set(&m, f, set);
+        return rule_push(r, &m) < 0 ? -E2BIG : 1;
+}
+
+/* iifname ON ip daddr @ifaddr_ON_vF [from]: the head of every dnat rule */
+static int nat_dnat_head(struct compiler *c, struct pst_rule *r, const struct pst_nat_rule *n, int fam) {
+        uint8_t ifkey[IFNAMSIZ];
+        struct pst_match m;
+        int k;
+
+        *r = nat_rule(c, n);
+        key_ifname(n->on, false, ifkey);
+        pst_match_eq(&m, PST_F_IIFNAME, ifkey, false);
+        k = rule_push(r, &m);
+        if (k >= 0)
+                k = match_named(c, r, fam == FAM_4 ? PST_F_IP_DADDR : PST_F_IP6_DADDR, "ifaddr", n->on, fam);
+        return k < 0 ? k : nat_match_from(c, r, &n->from, fam);
+}
+
+static int nat_dnat(struct compiler *c, const struct pst_nat_rule *n, const struct pst_addr *to, int fam,
+                    uint32_t chain) {
+        static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+        struct pst_rule r;
+        int k;
+
+        for (size_t p = 0; p < ELEMENTSOF(protos); p++) {
+                k = nat_dnat_head(c, &r, n, fam);
+                if (k >= 0)
+                        k = nat_match_ports(c, &r, n, protos[p], false);
+                if (k < 0)
+                        return k;
+                r.nat = (struct pst_nat) { .kind = PST_NAT_DNAT, .family = to->family };
+                memcpy(r.nat.addr, to->a, 16);
+                if (k > 0 && (k = pst_rule_add(c->rs, chain, &r)) < 0)
+                        return k;
+                for (size_t i = 0; i < n->nports; i++) {
+                        const struct pst_nat_port *pt = &n->ports[i];
+                        enum pst_field f = pt->proto == IPPROTO_TCP ? PST_F_TCP_DPORT : PST_F_UDP_DPORT;
+                        uint8_t key[4];
+                        struct pst_match m;
+
+                        if (pt->proto != protos[p] || !pt->to)
+                                continue;
+                        k = nat_dnat_head(c, &r, n, fam);
+                        key_port(pt->first, key);
+                        pst_match_eq(&m, f, key, false);
+                        if (k >= 0)
+                                k = rule_push(&r, &m);
+                        r.nat = (struct pst_nat) { .kind = PST_NAT_DNAT, .family = to->family, .port = pt->to };
+                        memcpy(r.nat.addr, to->a, 16);
+                        if (k >= 0)
+                                k = pst_rule_add(c->rs, chain, &r);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
+/* The implied forward accept: what was translated, to the inside address and ports. */
+static int nat_forward_accept(struct compiler *c, const struct pst_nat_rule *n, const struct pst_addr *to, int fam) {
+        static const uint8_t protos[] = { IPPROTO_TCP, IPPROTO_UDP };
+        uint32_t dnat = IPS_DST_NAT; /* host byte order, as ct status is loaded */
+
+        for (size_t p = 0; p < ELEMENTSOF(protos); p++) {
+                struct pst_rule r = nat_rule(c, n);
+                struct pst_match m;
+                int k;
+
+                r.verdict = (struct pst_verdict) { PST_V_ACCEPT, 0 };
+                pst_match_eq(&m, PST_F_CT_STATUS, &dnat, false);
+                k = rule_push(&r, &m);
+                if (k >= 0)
+                        k = match_addrs(c, &r, true, fam, to, 1);
+                if (k >= 0)
+                        k = nat_match_from(c, &r, &n->from, fam);
+                if (k >= 0)
+                        k = nat_match_ports(c, &r, n, protos[p], true);
+                if (k > 0)
+                        k = emit(c, PST_FORWARD, c->base[PST_FORWARD], &r);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
+/* An input rule to "(IFNAME)" on a port a forward on IFNAME translates
+ * never sees it: prerouting sent the packets elsewhere.  Said, not refused. */
+static void nat_shadowed_input(struct compiler *c, const struct pst_nat_rule *n) {
+        for (size_t i = 0; i < c->p->nrules; i++) {
+                const struct pst_prule *pr = &c->p->rules[i];
+                bool to_on = false;
+
+                for (size_t j = 0; pr->chain == PST_INPUT && j < pr->nto; j++)
+                        to_on |= pr->to[j].kind == PST_EP_IFADDR && streq(pr->to[j].ifname, n->on);
+                for (size_t s = 0; to_on && s < pr->nsvc; s++)
+                        for (size_t pi = 0; pi < n->nports; pi++) {
+                                const struct pst_nat_port *pt = &n->ports[pi];
+                                bool tcp = pt->proto == IPPROTO_TCP;
+                                const struct pst_portrange *v = tcp ? pr->svc[s]->tcp : pr->svc[s]->udp;
+                                unsigned nv = tcp ? pr->svc[s]->ntcp : pr->svc[s]->nudp;
+
+                                for (unsigned q = 0; q < nv; q++)
+                                        if (v[q].first <= pt->last && pt->first <= v[q].last) {
+                                                pst_warning(c->diag, pr->loc.file, pr->loc.line,
+                                                            "%s port %u to (%s) is forwarded by the nat rule at "
+                                                            "%s:%u; this rule never sees it",
+                                                            tcp ? "tcp" : "udp", MAX(v[q].first, pt->first), n->on,
+                                                            n->loc.file, n->loc.line);
+                                                return;
+                                        }
+                        }
+        }
+}
+
+static int compile_nat(struct compiler *c) {
+        int k = 0;
+
+        for (size_t i = 0; k >= 0 && i < c->p->nnat; i++) {
+                const struct pst_nat_rule *n = &c->p->nat[i];
+                size_t before = pst_ruleset_nrules(c->rs) + c->npending[PST_FORWARD];
+                uint32_t chain;
+
+                k = nat_chain(c, n->kind == PST_PNAT_FORWARD ? PST_HOOK_PREROUTING : PST_HOOK_POSTROUTING, &chain);
+                if (k >= 0 && n->kind != PST_PNAT_FORWARD)
+                        k = nat_source(c, n, chain);
+                for (int fam = FAM_4; k >= 0 && n->kind == PST_PNAT_FORWARD && fam <= FAM_6; fam += 2) {
+                        const struct pst_addr *to = fam == FAM_4 ? &n->to_addr : &n->to_addr6;
+
+                        if (!to->family || (fam == FAM_6 && !n->ipv6) ||
+                            !(ep_families(&n->from) & (fam == FAM_4 ? 1u : 2u)))
+                                continue;
+                        k = nat_dnat(c, n, to, fam, chain);
+                        if (k >= 0)
+                                k = nat_forward_accept(c, n, to, fam);
+                }
+                if (k >= 0)
+                        nat_shadowed_input(c, n);
+                if (k >= 0 && pst_ruleset_nrules(c->rs) + c->npending[PST_FORWARD] == before)
+                        k = pst_error(c->diag, -EINVAL, n->loc.file, n->loc.line,
+                                      "this nat rule can never match: its 'from' has no address of the family it "
+                                      "translates (IPv4 unless ipv6 = true)");
+        }
+        return k;
 }
 
 /* ---- interface addresses ---- */

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
@@ -208,18 +209,23 @@ static int ct_cb(const struct nlmsghdr *nlh, void *data) {
         return MNL_CB_OK;
 }
 
-static int dump_family(struct count_ctx *c, uint8_t family) {
-        char buf[256];
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+static void ct_header(struct nlmsghdr *nlh, uint16_t msg, uint16_t flags, uint8_t family) {
         struct nfgenmsg *nfg;
-        int r;
 
-        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
         nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
         nfg->nfgen_family = family;
         nfg->version = NFNETLINK_V0;
         nfg->res_id = 0;
+}
+
+static int dump_family(struct count_ctx *c, uint8_t family) {
+        char buf[256];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        int r;
+
+        ct_header(nlh, IPCTNL_MSG_CT_GET, NLM_F_DUMP, family);
         c->family = family;
         c->err = 0;
         r = pst_nl_request(NETLINK_NETFILTER, nlh, ct_cb, c);
@@ -257,4 +263,116 @@ out:
         pst_ifaddrs_clear(&own);
         free(c);
         return r;
+}
+
+/* ---- NAT entries of addresses that went away ---- */
+
+#define FLUSH_MAX 65536 /* entries deleted per call; the rest time out */
+#define TUPLE_ATTR_MAX 256
+
+struct stale {
+        uint16_t len;
+        uint8_t attr[TUPLE_ATTR_MAX]; /* CTA_TUPLE_ORIG as the kernel sent it */
+};
+
+struct flush_ctx {
+        const struct pst_ifaddrs *gone;
+        uint8_t family;
+        size_t n, cap;
+        struct stale *v;
+        int err;
+};
+
+static bool is_gone(const struct flush_ctx *c, const uint8_t *a) {
+        for (size_t i = 0; i < c->gone->n; i++)
+                if (c->gone->v[i].addr.family == c->family &&
+                    memcmp(c->gone->v[i].addr.a, a, pst_addr_len(c->family)) == 0)
+                        return true;
+        return false;
+}
+
+struct nat_entry {
+        struct entry e;
+        uint32_t status;
+        const struct nlattr *orig;
+};
+
+static int nat_entry_cb(const struct nlattr *a, void *data) {
+        struct nat_entry *ne = data;
+
+        if (mnl_attr_get_type(a) == CTA_STATUS && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+                ne->status = ntohl(mnl_attr_get_u32(a));
+        if (mnl_attr_get_type(a) == CTA_TUPLE_ORIG)
+                ne->orig = a;
+        return entry_cb(a, &ne->e);
+}
+
+/* SNAT/masquerade to a gone address (the reply goes to it), or DNAT of
+ * connections made to one: no packet of theirs can come again. */
+static int stale_cb(const struct nlmsghdr *nlh, void *data) {
+        struct flush_ctx *c = data;
+        struct nat_entry ne = {};
+        struct stale *s;
+
+        if (nlh->nlmsg_type != ((NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW))
+                return MNL_CB_OK;
+        mnl_attr_parse(nlh, sizeof(struct nfgenmsg), nat_entry_cb, &ne);
+        if (!ne.orig || ne.e.orig.family != c->family || !ne.e.orig.have_dst || !ne.e.reply.have_dst)
+                return MNL_CB_OK;
+        if (!((ne.status & IPS_SRC_NAT) && is_gone(c, ne.e.reply.dst)) &&
+            !((ne.status & IPS_DST_NAT) && is_gone(c, ne.e.orig.dst)))
+                return MNL_CB_OK;
+        if (c->n >= FLUSH_MAX || ne.orig->nla_len > TUPLE_ATTR_MAX)
+                return MNL_CB_OK;
+        if (GROW(c->v, c->cap, c->n + 1, FLUSH_MAX) < 0) {
+                c->err = -ENOMEM;
+                return MNL_CB_ERROR;
+        }
+        s = &c->v[c->n++];
+        s->len = ne.orig->nla_len;
+        memcpy(s->attr, ne.orig, s->len);
+        return MNL_CB_OK;
+}
+
+static int flush_family(struct flush_ctx *c, uint8_t family, uint64_t *deleted) {
+        char buf[512];
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        int r;
+
+        ct_header(nlh, IPCTNL_MSG_CT_GET, NLM_F_DUMP, family);
+        c->family = family;
+        c->n = 0;
+        c->err = 0;
+        r = pst_nl_request(NETLINK_NETFILTER, nlh, stale_cb, c);
+        if (c->err < 0 || r < 0)
+                return c->err < 0 ? c->err : r;
+        /* after the dump, not during it: deleting entries under a dump skips others */
+        for (size_t i = 0; i < c->n; i++) {
+                nlh = mnl_nlmsg_put_header(buf);
+                ct_header(nlh, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, family);
+                memcpy(mnl_nlmsg_get_payload_tail(nlh), c->v[i].attr, c->v[i].len);
+                nlh->nlmsg_len += MNL_ALIGN(c->v[i].len);
+                r = pst_nl_request(NETLINK_NETFILTER, nlh, NULL, NULL);
+                if (r == -ENOENT)
+                        continue; /* gone meanwhile */
+                if (r < 0)
+                        return r;
+                (*deleted)++;
+        }
+        return 0;
+}
+
+int pst_conntrack_flush_nat(const struct pst_ifaddrs *gone, uint64_t *ret_deleted) {
+        struct flush_ctx c = { .gone = gone };
+        uint64_t deleted = 0;
+        int r;
+
+        if (!gone || !ret_deleted)
+                return -EINVAL;
+        r = flush_family(&c, AF_INET, &deleted);
+        if (r >= 0)
+                r = flush_family(&c, AF_INET6, &deleted);
+        free(c.v);
+        *ret_deleted = deleted;
+        return r < 0 ? r : 0;
 }

@@ -34,3 +34,14 @@
  */
 int pst_conntrack_count_cut(const struct pst_ruleset *rs, const struct pst_ifaddrs *ifa, uint64_t *cut,
                             uint64_t *total);
+
+/*
+ * Addresses went away (a PPP reconnect): delete the entries translated to
+ * one of them — SNAT or masquerade whose reply goes to it, DNAT of
+ * connections made to it.  The kernel's masquerade notifier is meant to do
+ * the first, but after a ppp0 address change under posternd it left the
+ * entry in place (tests/daemon/nat.sh fails without this).  At most 65,536
+ * entries per call (the rest time out).  *ret_deleted counts the deleted
+ * ones, also on failure; 0 or a negative errno.
+ */
+int pst_conntrack_flush_nat(const struct pst_ifaddrs *gone, uint64_t *ret_deleted);

@@ -69,6 +69,13 @@ static bool load(const struct pst_packet *pkt, enum pst_hook hook, enum pst_fiel
         case PST_F_CT_STATE:
                 memcpy(v, &ct, 4); /* host byte order, as the ct expression stores it */
                 return true;
+        case PST_F_CT_DIRECTION:
+        case PST_F_CT_STAMP:
+                /* The evaluator's packets carry no ct mark: original direction, no
+                 * stamp (options.rematch treats an unstamped flow as not its own). */
+                memset(v, 0, 4);
+                return true;
+        case PST_F_CT_STATUS: /* the packets we evaluate were not translated: `ct status dnat` is false */
         case _PST_F_MAX:
                 break;
         }
@@ -248,8 +255,13 @@ int pst_eval(const struct pst_ruleset *rs, enum pst_hook hook, const struct pst_
                         continue;
                 case PST_V_ACCEPT:
                 case PST_V_DROP:
+                        /* options.rematch: the stamp chain's accept is that of the rule that jumped there */
+                        if (depth > 0 && c->rules[0].ct_stamp) {
+                                chain = stack[depth - 1].chain;
+                                rule = stack[depth - 1].rule;
+                        }
                         *ret = (struct pst_eval_result) { .verdict = v.kind, .chain = chain, .rule = rule,
-                                                          .origin = c->rules[rule].origin };
+                                                          .origin = rs->chains[chain].rules[rule].origin };
                         return 0;
                 case PST_V_RETURN:
                         rule = c->n;
@@ -342,6 +354,8 @@ static bool u8_cover(const uint8_t *v, size_t n, uint8_t x) {
 }
 
 static bool service_covers(const struct pst_service *s, const struct pst_packet *pkt) {
+        if (s->all)
+                return true;
         switch (pkt->l4proto) {
         case IPPROTO_TCP:
                 return ports_cover(s->tcp, s->ntcp, pkt->dport);
@@ -386,8 +400,19 @@ static bool hosts_cover(const struct pst_prule *pr, const struct pst_packet *pkt
         return from && to;
 }
 
+/* The rule of a trusted zone has the zone's definition as its origin */
+static bool trusted_zone_at(const struct pst_policy *p, const char *file, uint32_t line, struct pst_loc *ret_loc) {
+        for (size_t i = 0; i < p->nzones; i++)
+                if (p->zones[i]->trusted && p->zones[i]->loc.line == line && streq(p->zones[i]->loc.file, file)) {
+                        *ret_loc = p->zones[i]->loc;
+                        return true;
+                }
+        return false;
+}
+
 int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, const struct pst_eval_result *res,
-                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service) {
+                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service,
+                     const char **ret_group) {
         const struct pst_rule *r;
         enum pst_chain_kind kind;
         const char *file;
@@ -399,20 +424,29 @@ int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, c
         file = pst_origin_file(rs, res->origin);
         if (!file || res->origin.line == 0)
                 return -ENOENT;
+        if (trusted_zone_at(p, file, res->origin.line, ret_loc)) {
+                *ret_service = "trusted zone";
+                return 0;
+        }
         /* the only three-field concatenation the compiler makes is the host-to-host set */
         merged = r->nmatch == 1 && r->match[0].op == PST_M_SET && r->match[0].nfields == 3;
-        kind = rs->chains[res->chain].hook == PST_HOOK_INPUT ? PST_INPUT : PST_FORWARD;
+        /* a zone's chain (input_lan) has no hook: its name says which base chain jumps to it */
+        kind = rs->chains[res->chain].hook == PST_HOOK_INPUT ||
+               strncmp(rs->chains[res->chain].name, "input_", 6) == 0 ? PST_INPUT : PST_FORWARD;
         for (size_t i = 0; i < p->nrules; i++) {
                 const struct pst_prule *pr = &p->rules[i];
 
                 if (merged && (pr->chain != kind || !hosts_cover(pr, pkt)))
                         continue;
-                if (!merged && (pr->loc.line != res->origin.line || !streq(pr->loc.file, file)))
+                /* a rule of rules = (...) is one policy rule per chain, at one line */
+                if (!merged && (pr->chain != kind || pr->loc.line != res->origin.line || !streq(pr->loc.file, file)))
                         continue;
                 for (size_t j = 0; j < pr->nsvc; j++)
                         if (service_covers(pr->svc[j], pkt)) {
                                 *ret_loc = pr->loc;
                                 *ret_service = pr->svc[j]->name;
+                                if (ret_group)
+                                        *ret_group = pr->via && pr->via[j] ? pr->via[j]->name : NULL;
                                 return 0;
                         }
         }

@@ -88,6 +88,9 @@ void pst_eval_describe(const struct pst_ruleset *rs, const struct pst_eval_resul
  * policy rule merged into it; for it, the host-to-host rule of that chain
  * whose addresses and services cover pkt is found instead.  -ENOENT when
  * res was decided by a built-in rule or a chain policy, or p is NULL.
+ * ret_group (may be NULL) is the service group the rule names the service
+ * through ("outlook"), or NULL when the rule names the service itself.
  */
 int pst_eval_explain(const struct pst_policy *p, const struct pst_ruleset *rs, const struct pst_eval_result *res,
-                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service);
+                     const struct pst_packet *pkt, struct pst_loc *ret_loc, const char **ret_service,
+                     const char **ret_group);

@@ -109,7 +109,13 @@ struct iptc_plan {
         int *ipset_of;               /* per IR set: index in sets, -1 written as rules (-2 while undecided) */
         char (*chains)[XCHAIN_LEN];  /* per IR chain: its xtables name */
         struct xfamily fam[2];
+        bool has_nat[2];             /* per family: rules in the nat chains (table nat is written) */
 };
+
+/* Does IR chain c live in table nat (else filter)? */
+static inline bool iptc_chain_nat(const struct iptc_plan *p, uint32_t c) {
+        return pst_hook_is_nat(p->rs->chains[c].hook);
+}
 
 /* iptc-plan.c: the plan. */
 /* The plan of rs, with ipsets when use_ipset (else every set as rules;
@@ -145,6 +151,15 @@ void iptc_set_text(const struct iptc_plan *p, const struct xset *s, const char *
 void iptc_set_create_args(const struct xset *s, FILE *f);
 
 /* Does this xtables chain name belong to us? */
+static inline bool iptc_chain_prefixed(const char *name) {
+        return strncmp(name, PST_IPTC_PREFIX, sizeof(PST_IPTC_PREFIX) - 1) == 0;
+}
+
+/* The builtin chain of table nat that jumps to nat chain c (PREROUTING / POSTROUTING). */
+static inline const char *iptc_nat_builtin(const struct pst_ruleset *rs, uint32_t c) {
+        return rs->chains[c].hook == PST_HOOK_PREROUTING ? "PREROUTING" : "POSTROUTING";
+}
+
 static inline bool iptc_chain_ours(const char *name) {
         return streq(name, "INPUT") || streq(name, "FORWARD") ||
                strncmp(name, PST_IPTC_PREFIX, sizeof(PST_IPTC_PREFIX) - 1) == 0;

@@ -23,7 +23,8 @@
 #include "addr.h"
 #include "iptc-internal.h"
 
-#define LOG_PREFIX_MAX 29 /* struct xt_log_info: char prefix[30] */
+#define LOG_PREFIX_MAX 29   /* struct xt_log_info: char prefix[30] */
+#define NFLOG_PREFIX_MAX 63 /* struct xt_nflog_info: char prefix[64] */
 
 uint32_t iptc_hash(const void *data, size_t len, uint32_t h) {
         const uint8_t *p = data;
@@ -295,14 +296,20 @@ static int emit(struct builder *b, const struct xrule *x) {
         struct xfamily *fam = &b->p->fam[b->xf];
         int r;
 
-        if (x->verdict.kind == PST_V_NONE && !b->r->log_prefix[0])
+        if (x->verdict.kind == PST_V_NONE && !pst_rule_logs(b->r) && b->r->nat.kind == PST_NAT_NONE)
                 return 0; /* matches without a statement: nothing to do */
-        if (x->verdict.kind != PST_V_NONE && b->r->log_prefix[0])
+        if (b->r->nat.kind != PST_NAT_NONE && (x->verdict.kind != PST_V_NONE || pst_rule_logs(b->r)))
+                return rule_error(b, -EOPNOTSUPP, "a NAT rule that also logs or has a verdict", NULL);
+        if (x->verdict.kind != PST_V_NONE && pst_rule_logs(b->r))
                 return rule_error(b, -EOPNOTSUPP, "a rule that both logs and has a verdict", NULL);
+        if (b->r->ct_stamp)
+                return rule_error(b, -EOPNOTSUPP, "options.rematch (a ct mark set statement)", NULL);
         r = GROW(fam->rules, fam->cap, fam->n + 1, PST_IPTC_RULES_MAX);
         if (r < 0)
                 return rule_error(b, r, "too many xtables rules (sets written as rules multiply them)", NULL);
         fam->rules[fam->n++] = *x;
+        if (pst_hook_is_nat(b->rs->chains[x->chain].hook))
+                b->p->has_nat[b->xf] = true;
         return 0;
 }
 
@@ -438,6 +445,21 @@ static int apply_ctstate(struct builder *b, struct xrule *x, const uint8_t *valu
         return 1;
 }
 
+/* ct status dnat (the port forwards' implied forward accept) is
+ * --ctstate DNAT: xt_conntrack tests IPS_DST_NAT for it, as nft's ct status */
+static int apply_ctstatus(struct builder *b, struct xrule *x, const uint8_t *value, bool neg) {
+        uint32_t v;
+
+        memcpy(&v, value, 4);
+        if (v != IPS_DST_NAT || neg)
+                return rule_error(b, -EOPNOTSUPP, "a ct status match other than dnat", NULL);
+        /* xt_conntrack ORs the bits of one --ctstate: DNAT with a state would widen it */
+        if (x->ctstate)
+                return rule_error(b, -EOPNOTSUPP, "ct status dnat together with a ct state match", NULL);
+        x->ctstate |= XT_CONNTRACK_STATE_DNAT;
+        return 1;
+}
+
 /*
  * Constrain x by "field in [first, last]" (negated: not in).  Returns 1,
  * 0 when the alternative cannot match in this family, or a negative errno.
@@ -468,6 +490,12 @@ static int apply_field(struct builder *b, struct xrule *x, enum pst_field f, con
                 return apply_icmp(b, x, f, first, last, neg);
         case PST_F_CT_STATE:
                 return apply_ctstate(b, x, first, neg);
+        case PST_F_CT_DIRECTION:
+        case PST_F_CT_STAMP:
+                /* options.rematch; the loader refuses it with backend = "iptables" */
+                return rule_error(b, -EOPNOTSUPP, "options.rematch (a ct mark match)", NULL);
+        case PST_F_CT_STATUS:
+                return apply_ctstatus(b, x, first, neg);
         case PST_F_TCP_SPORT: /* only the rpc pinholes' reply copies */
                 return pst_error(b->diag, -EOPNOTSUPP, pst_origin_file(b->rs, b->r->origin), b->r->origin.line,
                                  NO_PINHOLES);
@@ -676,12 +704,35 @@ void iptc_plan_free(struct iptc_plan *p) {
         free(p);
 }
 
+/*
+ * The nat chains go to table nat, every other chain to table filter: a nat
+ * rule may not jump (no nat chain but the two base chains exists, and a
+ * jump across tables does not), and a NAT statement stands only in them.
+ */
+static int check_nat(const struct pst_ruleset *rs, struct pst_diag *diag) {
+        for (size_t c = 0; c < rs->nchains; c++)
+                for (size_t i = 0; i < rs->chains[c].n; i++) {
+                        const struct pst_rule *ir = &rs->chains[c].rules[i];
+                        bool nat = pst_hook_is_nat(rs->chains[c].hook);
+
+                        if (nat ? ir->verdict.kind == PST_V_JUMP || ir->verdict.kind == PST_V_GOTO
+                                : ir->nat.kind != PST_NAT_NONE)
+                                return pst_error(diag, -EOPNOTSUPP, pst_origin_file(rs, ir->origin),
+                                                 ir->origin.line, "iptables backend: %s",
+                                                 nat ? "a jump from a nat chain" : "NAT outside a nat chain");
+                }
+        return 0;
+}
+
 int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *why_no_ipset, struct pst_diag *diag,
                     struct iptc_plan **ret) {
         _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
         struct builder b = { .rs = rs, .diag = diag };
         int r;
 
+        r = check_nat(rs, diag);
+        if (r < 0)
+                return r;
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;
@@ -714,12 +765,15 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *wh
                                 struct xrule x = { .chain = (uint32_t) c, .ir = ir, .proto = -1, .icmp_type = -1,
                                                    .verdict = ir->verdict };
 
-                                if (strlen(ir->log_prefix) > LOG_PREFIX_MAX)
+                                int max = ir->log_nflog ? NFLOG_PREFIX_MAX : LOG_PREFIX_MAX;
+
+                                if (strlen(ir->log_prefix) > (size_t) max)
                                         return pst_error(diag, -E2BIG, pst_origin_file(rs, ir->origin),
                                                          ir->origin.line,
                                                          "iptables backend: log prefix \"%s\" is %zu bytes; the "
-                                                         "LOG target takes at most %d",
-                                                         ir->log_prefix, strlen(ir->log_prefix), LOG_PREFIX_MAX);
+                                                         "%s target takes at most %d",
+                                                         ir->log_prefix, strlen(ir->log_prefix),
+                                                         ir->log_nflog ? "NFLOG" : "LOG", max);
                                 b.r = ir;
                                 b.chain = (uint32_t) c;
                                 r = expand(&b, 0, &x);

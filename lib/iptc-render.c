@@ -20,50 +20,82 @@ static int chain_cmp(const void *a, const void *b, void *userdata) {
         return strcmp(sort_plan->chains[x], sort_plan->chains[y]);
 }
 
-/* In the order iptables-save lists the kernel's table: builtin chains, then
- * user chains by name (libiptc keeps them sorted). */
-static int render_family(const struct iptc_plan *p, int xf, FILE *f) {
-        const struct pst_ruleset *rs = p->rs;
-        const struct xfamily *fam = &p->fam[xf];
-        _cleanup_free_ uint32_t *order = NULL;
-        _cleanup_free_ size_t *start = NULL;
+/* Where each chain's rules start in fam->rules (grouped by chain, in chain order). */
+static size_t *rule_starts(const struct pst_ruleset *rs, const struct xfamily *fam) {
+        size_t *start = calloc(rs->nchains + 1, sizeof(*start));
 
-        order = malloc(MAX(rs->nchains, 1) * sizeof(*order));
-        start = calloc(rs->nchains + 1, sizeof(*start));
-        if (!order || !start)
-                return -ENOMEM;
-        for (size_t i = 0; i < rs->nchains; i++)
-                order[i] = (uint32_t) i;
-        qsort_r(order, rs->nchains, sizeof(*order), chain_cmp, (void *) p);
-        /* rules are grouped by chain, in chain order */
+        if (!start)
+                return NULL;
         for (size_t i = 0; i < fam->n; i++)
                 start[fam->rules[i].chain + 1] = i + 1;
         for (size_t c = 1; c <= rs->nchains; c++)
                 start[c] = MAX(start[c], start[c - 1]);
+        return start;
+}
 
-        fprintf(f, "# postern: %s\n*filter\n", xf == XF_4 ? "iptables" : "ip6tables");
+/* One table (filter, or nat) of one family, in the order iptables-save
+ * lists the kernel's table: builtin chains, then user chains by name
+ * (libiptc keeps them sorted). */
+static void render_table(const struct iptc_plan *p, int xf, bool nat, const uint32_t *order, const size_t *start,
+                         FILE *f) {
+        const struct pst_ruleset *rs = p->rs;
+        const struct xfamily *fam = &p->fam[xf];
+
+        fprintf(f, "*%s\n", nat ? "nat" : "filter");
         for (size_t i = 0; i < rs->nchains; i++) {
                 uint32_t c = order[i];
 
-                if (rs->chains[c].hook != PST_HOOK_NONE)
+                if (iptc_chain_nat(p, c) != nat)
+                        continue;
+                if (rs->chains[c].hook != PST_HOOK_NONE && !nat)
                         fprintf(f, ":%s %s [0:0]\n", p->chains[c],
                                 rs->chains[c].policy == PST_V_ACCEPT ? "ACCEPT" : "DROP");
                 else
                         fprintf(f, ":%s - [0:0]\n", p->chains[c]);
         }
-        /* --noflush keeps the rules of builtin chains: ours go explicitly */
-        for (size_t i = 0; i < rs->nchains; i++)
-                if (rs->chains[i].hook != PST_HOOK_NONE)
-                        fprintf(f, "-F %s\n", p->chains[i]);
+        /* --noflush keeps the rules of builtin chains: ours go explicitly;
+         * in nat the builtin chains are everyone's, ours is one jump each
+         * (PREROUTING's before POSTROUTING's, the kernel's order) */
+        for (int hook = PST_HOOK_INPUT; hook <= PST_HOOK_POSTROUTING; hook++)
+                for (size_t i = 0; i < rs->nchains; i++) {
+                        if ((int) rs->chains[i].hook != hook || iptc_chain_nat(p, (uint32_t) i) != nat)
+                                continue;
+                        if (nat)
+                                fprintf(f, "-A %s -j %s\n", iptc_nat_builtin(rs, (uint32_t) i), p->chains[i]);
+                        else
+                                fprintf(f, "-F %s\n", p->chains[i]);
+                }
         for (size_t i = 0; i < rs->nchains; i++) {
                 uint32_t c = order[i];
 
-                for (size_t k = c ? start[c] : 0; k < start[c + 1]; k++) {
+                if (iptc_chain_nat(p, c) != nat)
+                        continue;
+                for (size_t k = start[c]; k < start[c + 1]; k++) {
                         iptc_rule_text(p, xf, &fam->rules[k], f);
                         fputs("\n", f);
                 }
         }
         fputs("COMMIT\n", f);
+}
+
+static int render_family(const struct iptc_plan *p, int xf, FILE *f) {
+        const struct pst_ruleset *rs = p->rs;
+        _cleanup_free_ uint32_t *order = NULL;
+        _cleanup_free_ size_t *start = NULL;
+
+        order = malloc(MAX(rs->nchains, 1) * sizeof(*order));
+        start = rule_starts(rs, &p->fam[xf]);
+        if (!order || !start)
+                return -ENOMEM;
+        for (size_t i = 0; i < rs->nchains; i++)
+                order[i] = (uint32_t) i;
+        qsort_r(order, rs->nchains, sizeof(*order), chain_cmp, (void *) p);
+        fprintf(f, "# postern: %s\n", xf == XF_4 ? "iptables" : "ip6tables");
+        render_table(p, xf, false, order, start, f);
+        /* table nat only where this family has NAT rules (an IPv4-only
+         * forward writes no ip6tables nat table) */
+        if (p->has_nat[xf])
+                render_table(p, xf, true, order, start, f);
         return 0;
 }
 

@@ -24,8 +24,10 @@
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/x_tables.h>
 #include <linux/netfilter/xt_LOG.h>
+#include <linux/netfilter/xt_NFLOG.h>
 #include <linux/netfilter/xt_comment.h>
 #include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_iprange.h>
@@ -38,6 +40,7 @@
 #include <linux/netfilter_ipv6/ip6t_ipv6header.h>
 
 #include "iptc-internal.h"
+#include "nflog.h"
 
 #define LOG_LEVEL_DEFAULT 4 /* warning: nft's log default, and LOG's */
 #define LIMIT_BURST 5       /* nft's default burst, and xt_limit's */
@@ -409,6 +412,7 @@ static void conntrack_text(const struct xt_ctx *c, FILE *f) {
                 { XT_CONNTRACK_STATE_BIT(IP_CT_RELATED), "RELATED" },
                 { XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED), "ESTABLISHED" },
                 { XT_CONNTRACK_STATE_UNTRACKED, "UNTRACKED" },
+                { XT_CONNTRACK_STATE_DNAT, "DNAT" },
         };
         const char *sep = " ";
 
@@ -481,7 +485,7 @@ static void comment_entry(const struct xt_ctx *c, void *data) {
 /* ---- LOG: a rule that logs has no verdict (the planner makes sure) ---- */
 
 static unsigned log_present(const struct xt_ctx *c) {
-        return c->x->ir->log_prefix[0] != 0;
+        return c->x->ir->log_prefix[0] != 0 && !c->x->ir->log_nflog;
 }
 
 static void log_text(const struct xt_ctx *c, FILE *f) {
@@ -497,10 +501,114 @@ static void log_entry(const struct xt_ctx *c, void *data) {
         memcpy(li->prefix, prefix, MIN(strlen(prefix), sizeof(li->prefix) - 1));
 }
 
+/* ---- NFLOG: options.log_drops (libxt_NFLOG's order: prefix, group, size) ---- */
+
+static unsigned nflog_present(const struct xt_ctx *c) {
+        return c->x->ir->log_nflog;
+}
+
+static void nflog_text(const struct xt_ctx *c, FILE *f) {
+        if (c->x->ir->log_prefix[0]) {
+                fputs(" --nflog-prefix", f);
+                save_string(f, c->x->ir->log_prefix);
+        }
+        if (c->x->ir->log_group)
+                fprintf(f, " --nflog-group %u", c->x->ir->log_group);
+        fprintf(f, " --nflog-size %u", PST_NFLOG_SNAPLEN);
+}
+
+static void nflog_entry(const struct xt_ctx *c, void *data) {
+        struct xt_nflog_info *ni = data;
+        const char *prefix = c->x->ir->log_prefix;
+
+        ni->len = PST_NFLOG_SNAPLEN;
+        ni->group = c->x->ir->log_group;
+        ni->threshold = XT_NFLOG_DEFAULT_THRESHOLD;
+        ni->flags = XT_NFLOG_F_COPY_LEN;
+        memcpy(ni->prefix, prefix, MIN(strlen(prefix), sizeof(ni->prefix) - 1));
+}
+
+/* ---- MASQUERADE, SNAT, DNAT: the NAT statement of a rule in a nat chain ----
+ * The revisions iptables(8) 1.8 itself writes, so iptables-save prints ours
+ * alike: MASQUERADE 0 and SNAT 0 for IPv4 (nf_nat_ipv4_multi_range_compat,
+ * one range), MASQUERADE 0 and SNAT 1 for IPv6 (nf_nat_range), DNAT 2 for
+ * both (nf_nat_range2; iptables-save 1.8.9 prints no IPv4 DNAT 0). */
+
+static bool nat_is(const struct xt_ctx *c, int xf, enum pst_nat_kind kind) {
+        return c->xf == xf && c->x->ir->nat.kind == kind;
+}
+
+/* one present() per target row: the row's family and kind */
+#define NAT_PRESENT(fn, xf, kind)                         \
+        static unsigned fn(const struct xt_ctx *c) {      \
+                return nat_is(c, xf, kind);               \
+        }
+NAT_PRESENT(masq4_present, XF_4, PST_NAT_MASQ)
+NAT_PRESENT(masq6_present, XF_6, PST_NAT_MASQ)
+NAT_PRESENT(snat4_present, XF_4, PST_NAT_SNAT)
+NAT_PRESENT(snat6_present, XF_6, PST_NAT_SNAT)
+
+static unsigned dnat_present(const struct xt_ctx *c) {
+        return c->x->ir->nat.kind == PST_NAT_DNAT;
+}
+
+static void masq_text(const struct xt_ctx *c, FILE *f) {
+        (void) c;
+        (void) f;
+}
+
+/* " --to-source 198.18.0.9", " --to-destination [2001:db8::10]:443" */
+static void nat_to_text(const struct xt_ctx *c, FILE *f) {
+        const struct pst_nat *n = &c->x->ir->nat;
+        char buf[INET6_ADDRSTRLEN];
+
+        inet_ntop(c->xf == XF_4 ? AF_INET : AF_INET6, n->addr, buf, sizeof(buf));
+        fprintf(f, " --to-%s ", n->kind == PST_NAT_SNAT ? "source" : "destination");
+        if (n->port && c->xf == XF_6)
+                fprintf(f, "[%s]:%u", buf, n->port);
+        else if (n->port)
+                fprintf(f, "%s:%u", buf, n->port);
+        else
+                fputs(buf, f);
+}
+
+static void nat4_entry(const struct xt_ctx *c, void *data) {
+        struct nf_nat_ipv4_multi_range_compat *mr = data;
+        const struct pst_nat *n = &c->x->ir->nat;
+
+        mr->rangesize = 1;
+        if (n->kind == PST_NAT_MASQ)
+                return;
+        mr->range[0].flags = NF_NAT_RANGE_MAP_IPS;
+        memcpy(&mr->range[0].min_ip, n->addr, 4);
+        memcpy(&mr->range[0].max_ip, n->addr, 4);
+        if (n->port) {
+                mr->range[0].flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
+                mr->range[0].min.all = mr->range[0].max.all = htons(n->port);
+        }
+}
+
+/* nf_nat_range, or nf_nat_range2 (the same first fields) */
+static void nat_range_entry(const struct xt_ctx *c, void *data) {
+        struct nf_nat_range *r = data;
+        const struct pst_nat *n = &c->x->ir->nat;
+        unsigned len = iptc_addr_len(c->xf);
+
+        if (n->kind == PST_NAT_MASQ)
+                return;
+        r->flags = NF_NAT_RANGE_MAP_IPS;
+        memcpy(&r->min_addr, n->addr, len);
+        memcpy(&r->max_addr, n->addr, len);
+        if (n->port) {
+                r->flags |= NF_NAT_RANGE_PROTO_SPECIFIED;
+                r->min_proto.all = r->max_proto.all = htons(n->port);
+        }
+}
+
 /* ---- the standard target: ACCEPT, DROP, RETURN, or a chain to jump or go to ---- */
 
 static unsigned verdict_present(const struct xt_ctx *c) {
-        return !log_present(c);
+        return !log_present(c) && !nflog_present(c) && c->x->ir->nat.kind == PST_NAT_NONE;
 }
 
 /* What the target is called; libiptc turns the name into the verdict or
@@ -566,6 +674,14 @@ static const struct xt_part xt_parts[] = {
         { XT_MATCH, "limit", 0, sizeof(struct xt_rateinfo), limit_present, limit_text, limit_entry },
         { XT_MATCH, "comment", 0, sizeof(struct xt_comment_info), comment_present, comment_text, comment_entry },
         { XT_TARGET, "LOG", 0, sizeof(struct xt_log_info), log_present, log_text, log_entry },
+        { XT_TARGET, "NFLOG", 0, sizeof(struct xt_nflog_info), nflog_present, nflog_text, nflog_entry },
+        { XT_TARGET, "MASQUERADE", 0, sizeof(struct nf_nat_ipv4_multi_range_compat), masq4_present, masq_text,
+          nat4_entry },
+        { XT_TARGET, "MASQUERADE", 0, sizeof(struct nf_nat_range), masq6_present, masq_text, nat_range_entry },
+        { XT_TARGET, "SNAT", 0, sizeof(struct nf_nat_ipv4_multi_range_compat), snat4_present, nat_to_text,
+          nat4_entry },
+        { XT_TARGET, "SNAT", 1, sizeof(struct nf_nat_range), snat6_present, nat_to_text, nat_range_entry },
+        { XT_TARGET, "DNAT", 2, sizeof(struct nf_nat_range2), dnat_present, nat_to_text, nat_range_entry },
         /* the verdict: an int libiptc fills in from the name */
         { XT_TARGET, NULL, 0, sizeof(int), verdict_present, verdict_text, NULL },
 };

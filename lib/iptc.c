@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The iptables backend, kernel side: a plan (iptc-plan.c) → ipsets +
- * table filter of IPv4 and IPv6 through libiptc.  See iptc.h for what we
- * own and how the two commits are ordered.
+ * tables filter (and nat, with NAT) of IPv4 and IPv6 through libiptc.  See
+ * iptc.h for what we own and how the commits are ordered.
  *
- *   apply:  plan → take both handles (snapshots) → save our IPv4 chains →
- *           create and fill the new ipsets → rebuild our chains in both
- *           handles → commit IPv4 → commit IPv6 → destroy the ipsets only
- *           the old rules used.
- *           IPv6 refused: put the saved IPv4 chains back (a fresh handle:
- *           the kernel refuses a replace from a handle whose entry count is
+ *   apply:  plan → take the handles (snapshots: filter of both families,
+ *           nat where needed) → save our chains of each → create and fill
+ *           the new ipsets → rebuild our chains in every handle → commit
+ *           filter IPv4, filter IPv6, nat IPv4, nat IPv6 → destroy the
+ *           ipsets only the old rules used.
+ *           A later table refused: put the saved chains of the tables
+ *           committed before it back, the last first (a fresh handle: the
+ *           kernel refuses a replace from a handle whose entry count is
  *           stale, EAGAIN) and commit again; destroy the ipsets we created.
  */
 #include <net/if.h> /* before any <linux/if.h> */
@@ -51,6 +53,8 @@ struct fam_ops {
         int (*create)(const char *, struct xtc_handle *);
         int (*delete)(const char *, struct xtc_handle *);
         int (*append)(const char *, const void *, struct xtc_handle *);
+        int (*insert)(const char *, const void *, unsigned, struct xtc_handle *);
+        int (*delete_num)(const char *, unsigned, struct xtc_handle *);
         const char *(*strerror)(int);
 };
 
@@ -79,6 +83,12 @@ static int v4_delete(const char *c, struct xtc_handle *h) {
 static int v4_append(const char *c, const void *e, struct xtc_handle *h) {
         return iptc_append_entry(c, e, h);
 }
+static int v4_insert(const char *c, const void *e, unsigned n, struct xtc_handle *h) {
+        return iptc_insert_entry(c, e, n, h);
+}
+static int v4_delete_num(const char *c, unsigned n, struct xtc_handle *h) {
+        return iptc_delete_num_entry(c, n, h);
+}
 static const void *v6_first_rule(const char *c, struct xtc_handle *h) {
         return ip6tc_first_rule(c, h);
 }
@@ -104,13 +114,21 @@ static int v6_append(const char *c, const void *e, struct xtc_handle *h) {
         return ip6tc_append_entry(c, e, h);
 }
 
+static int v6_insert(const char *c, const void *e, unsigned n, struct xtc_handle *h) {
+        return ip6tc_insert_entry(c, e, n, h);
+}
+static int v6_delete_num(const char *c, unsigned n, struct xtc_handle *h) {
+        return ip6tc_delete_num_entry(c, n, h);
+}
+
 static const struct fam_ops fam_ops[2] = {
         [XF_4] = { "IPv4", sizeof(struct ipt_entry), iptc_init, iptc_free, iptc_commit, iptc_first_chain,
                    iptc_next_chain, v4_first_rule, v4_next_rule, v4_get_target, iptc_builtin, iptc_get_policy,
-                   v4_set_policy, v4_flush, v4_create, v4_delete, v4_append, iptc_strerror },
+                   v4_set_policy, v4_flush, v4_create, v4_delete, v4_append, v4_insert, v4_delete_num, iptc_strerror },
         [XF_6] = { "IPv6", sizeof(struct ip6t_entry), ip6tc_init, ip6tc_free, ip6tc_commit, ip6tc_first_chain,
                    ip6tc_next_chain, v6_first_rule, v6_next_rule, v6_get_target, ip6tc_builtin,
-                   ip6tc_get_policy, v6_set_policy, v6_flush, v6_create, v6_delete, v6_append, ip6tc_strerror },
+                   ip6tc_get_policy, v6_set_policy, v6_flush, v6_create, v6_delete, v6_append, v6_insert,
+                   v6_delete_num, ip6tc_strerror },
 };
 
 static uint16_t entry_target_offset(int xf, const void *e) {
@@ -232,9 +250,37 @@ static int kmod_load(struct kmods *k, int m) {
 
 struct handle {
         int xf;
+        bool nat;          /* table nat, else filter */
+        bool nat_builtins; /* nat, putting a snapshot back: PREROUTING and POSTROUTING whole */
         struct xtc_handle *h;
         struct kmods *km; /* for a re-open */
+        bool keep_forward; /* options.forward = "unmanaged": FORWARD is another tool's */
 };
+
+static bool is_nat_builtin(const char *name) {
+        return streq(name, "PREROUTING") || streq(name, "POSTROUTING");
+}
+
+/* Ours in this handle: filter: INPUT, postern-*, and FORWARD unless it is
+ * kept; nat: postern-* only (PREROUTING and POSTROUTING are everyone's,
+ * Docker's DNAT and MASQUERADE live there: ours is one jump in each). */
+static bool handle_chain_ours(const struct handle *h, const char *name) {
+        if (h->nat)
+                return iptc_chain_prefixed(name) || (h->nat_builtins && is_nat_builtin(name));
+        return iptc_chain_ours(name) && !(h->keep_forward && streq(name, "FORWARD"));
+}
+
+static const char *handle_table(const struct handle *h) {
+        return h->nat ? "nat" : "filter";
+}
+
+/* A ruleset without a forward base chain leaves FORWARD, policy and rules, alone. */
+static bool rs_keeps_forward(const struct pst_ruleset *rs) {
+        for (size_t i = 0; i < rs->nchains; i++)
+                if (rs->chains[i].hook == PST_HOOK_FORWARD)
+                        return false;
+        return true;
+}
 
 static void handle_done(struct handle *h) {
         if (h->h)
@@ -248,6 +294,14 @@ static void handles_done(struct handle (*h)[2]) {
         handle_done(&(*h)[XF_6]);
 }
 
+/* filter IPv4, filter IPv6, nat IPv4, nat IPv6: the commit order */
+enum { ST_FILTER4, ST_FILTER6, ST_NAT4, ST_NAT6, _ST_MAX };
+
+static void steps_done(struct handle (*h)[_ST_MAX]) {
+        for (int k = 0; k < _ST_MAX; k++)
+                handle_done(&(*h)[k]);
+}
+
 /* Take a snapshot of one family's filter table; load ip_tables / ip6_tables
  * first if the kernel has not (ENOPROTOOPT: "iptables who?"). */
 static int handle_open(struct handle *h, int xf, struct kmods *km, struct pst_diag *diag) {
@@ -256,10 +310,10 @@ static int handle_open(struct handle *h, int xf, struct kmods *km, struct pst_di
 
         h->xf = xf;
         h->km = km;
-        h->h = ops->init("filter");
+        h->h = ops->init(handle_table(h));
         err = h->h ? 0 : errno ? errno : EIO;
         if (err == ENOPROTOOPT && kmod_load(km, m) == 0) {
-                h->h = ops->init("filter");
+                h->h = ops->init(handle_table(h));
                 err = h->h ? 0 : errno ? errno : EIO;
         }
         if (err == 0)
@@ -270,8 +324,8 @@ static int handle_open(struct handle *h, int xf, struct kmods *km, struct pst_di
                                  "(a kernel without legacy iptables: use the nftables backend)",
                                  kmod_name[m], xf == XF_4 ? "iptables" : "ip6tables", kmod_name[m], km->why[m]);
         return pst_error(diag, -err, NULL, 0,
-                         "iptables backend: cannot read the %s filter table: %s (legacy iptables in this kernel?)",
-                         ops->what, ops->strerror(err));
+                         "iptables backend: cannot read the %s %s table: %s (legacy iptables%s in this kernel?)",
+                         ops->what, handle_table(h), ops->strerror(err), h->nat ? " with iptable_nat / ip6table_nat" : "");
 }
 
 /* ---- what our chains hold: saved before a commit, to put back ---- */
@@ -286,6 +340,9 @@ struct saved_chain {
 
 struct saved {
         int xf;
+        bool nat;          /* table nat: postern-* and PREROUTING / POSTROUTING whole */
+        bool taken;
+        bool keep_forward; /* the handle's: FORWARD is not in the snapshot */
         size_t n, cap;
         struct saved_chain *v;
 };
@@ -303,10 +360,13 @@ static int saved_take(struct saved *s, const struct handle *h) {
 
         saved_clear(s);
         s->xf = h->xf;
+        s->nat = h->nat;
+        s->taken = true;
+        s->keep_forward = h->keep_forward;
         for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
                 struct saved_chain *sc;
 
-                if (!iptc_chain_ours(c))
+                if (!handle_chain_ours(h, c) && !(h->nat && is_nat_builtin(c)))
                         continue;
                 r = GROW(s->v, s->cap, s->n + 1, PST_CHAINS_MAX + 2);
                 if (r < 0)
@@ -652,7 +712,7 @@ static int collect_set_refs(int fd, const struct handle *h, char (**names)[IPSET
         if (fd < 0)
                 return 0;
         for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
-                if (!iptc_chain_ours(c))
+                if (!handle_chain_ours(h, c))
                         continue;
                 for (const void *e = ops->first_rule(c, h->h); e; e = ops->next_rule(e, h->h)) {
                         const uint8_t *b = e;
@@ -702,7 +762,7 @@ static int chains_reset(const struct handle *h, const char *const *names, const 
         int r;
 
         for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h)) {
-                if (!iptc_chain_ours(c))
+                if (!handle_chain_ours(h, c))
                         continue;
                 r = GROW(have, cap, nhave + 1, PST_CHAINS_MAX + 64);
                 if (r < 0)
@@ -722,6 +782,13 @@ static int chains_reset(const struct handle *h, const char *const *names, const 
                 if (!ops->delete(have[i], h->h)) {
                         int err = errno;
 
+                        if (h->keep_forward && err == EMLINK)
+                                return pst_error(diag, -err, NULL, 0,
+                                                 "iptables backend: cannot remove the %s chain %s: FORWARD still "
+                                                 "jumps to it, and with forward = \"unmanaged\" FORWARD is not "
+                                                 "postern's to change; flush FORWARD (and set its policy), then "
+                                                 "let the tool that owns forwarding write it again", ops->what,
+                                                 have[i]);
                         return pst_error(diag, -err, NULL, 0,
                                          "iptables backend: cannot remove the %s chain %s: %s (a chain outside "
                                          "postern's still jumps to it?)",
@@ -747,15 +814,66 @@ static int chains_reset(const struct handle *h, const char *const *names, const 
 
 fail_errno:
         r = errno;
-        return pst_error(diag, -r, NULL, 0, "iptables backend: %s filter table: %s", ops->what, ops->strerror(r));
+        return pst_error(diag, -r, NULL, 0, "iptables backend: %s %s table: %s", ops->what, handle_table(h),
+                         ops->strerror(r));
 }
 
+/* Remove every jump from PREROUTING / POSTROUTING to a postern-* chain:
+ * ours, put back (first) by nat_hook() for the chains still wanted. */
+static int nat_unhook(const struct handle *h, struct pst_diag *diag) {
+        const struct fam_ops *ops = &fam_ops[h->xf];
+        static const char *const builtins[] = { "PREROUTING", "POSTROUTING" };
+
+        for (size_t b = 0; b < ELEMENTSOF(builtins); b++) {
+                unsigned num = 0;
+
+                for (const void *e = ops->first_rule(builtins[b], h->h); e;) {
+                        const char *t = ops->get_target(e, h->h);
+
+                        if (t && iptc_chain_prefixed(t)) {
+                                if (!ops->delete_num(builtins[b], num, h->h))
+                                        return pst_error(diag, -errno, NULL, 0, "iptables backend: %s nat table: "
+                                                         "%s", ops->what, ops->strerror(errno));
+                                /* the rule list changed under the cursor: start again */
+                                e = ops->first_rule(builtins[b], h->h);
+                                num = 0;
+                                continue;
+                        }
+                        e = ops->next_rule(e, h->h);
+                        num++;
+                }
+        }
+        return 0;
+}
+
+/* The jump to nat chain c, first in its builtin chain: our port forwards
+ * and masquerade come before other tools' NAT rules (the first NAT rule a
+ * connection meets decides its mapping). */
+static int nat_hook(const struct iptc_plan *p, const struct handle *h, uint32_t c, struct pst_diag *diag) {
+        static const struct pst_rule none = {};
+        const struct fam_ops *ops = &fam_ops[h->xf];
+        struct xrule x = { .chain = c, .ir = &none, .proto = -1, .icmp_type = -1, .verdict = { PST_V_JUMP, c } };
+        uint8_t buf[IPTC_ENTRY_MAX] __attribute__((aligned(8)));
+
+        iptc_rule_entry(p, h->xf, &x, buf);
+        if (!ops->insert(iptc_nat_builtin(p->rs, c), buf, 0, h->h))
+                return pst_error(diag, -errno, NULL, 0, "iptables backend: %s nat table: cannot jump to %s: %s",
+                                 ops->what, p->chains[c], ops->strerror(errno));
+        return 0;
+}
+
+/*
+ * Our part of h (table filter, or nat) as the plan has it.  nat holds the
+ * nat chains only where this family has NAT rules; elsewhere (a ruleset
+ * without NAT, an IPv4-only port forward's IPv6) it ends without ours.
+ */
 static int build_from_plan(const struct iptc_plan *p, const struct handle *h, struct pst_diag *diag) {
         const struct fam_ops *ops = &fam_ops[h->xf];
         const struct pst_ruleset *rs = p->rs;
         const struct xfamily *fam = &p->fam[h->xf];
         _cleanup_free_ const char **names = NULL, **pols = NULL;
         uint8_t buf[IPTC_ENTRY_MAX] __attribute__((aligned(8)));
+        size_t n = 0;
         int r;
 
         names = calloc(MAX(rs->nchains, 1), sizeof(*names));
@@ -763,16 +881,23 @@ static int build_from_plan(const struct iptc_plan *p, const struct handle *h, st
         if (!names || !pols)
                 return -ENOMEM;
         for (size_t i = 0; i < rs->nchains; i++) {
-                names[i] = p->chains[i];
-                if (rs->chains[i].hook != PST_HOOK_NONE)
-                        pols[i] = rs->chains[i].policy == PST_V_ACCEPT ? "ACCEPT" : "DROP";
+                if (iptc_chain_nat(p, (uint32_t) i) != h->nat || (h->nat && !p->has_nat[h->xf]))
+                        continue;
+                names[n] = p->chains[i];
+                if (rs->chains[i].hook != PST_HOOK_NONE && !h->nat)
+                        pols[n] = rs->chains[i].policy == PST_V_ACCEPT ? "ACCEPT" : "DROP";
+                n++;
         }
-        r = chains_reset(h, names, pols, NULL, rs->nchains, diag);
+        r = h->nat ? nat_unhook(h, diag) : 0;
+        if (r >= 0)
+                r = chains_reset(h, names, pols, NULL, n, diag);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < fam->n; i++) {
                 const struct xrule *x = &fam->rules[i];
 
+                if (iptc_chain_nat(p, x->chain) != h->nat)
+                        continue;
                 iptc_rule_entry(p, h->xf, x, buf);
                 if (!ops->append(p->chains[x->chain], buf, h->h)) {
                         int err = errno;
@@ -782,6 +907,11 @@ static int build_from_plan(const struct iptc_plan *p, const struct handle *h, st
                                          ops->strerror(err));
                 }
         }
+        /* POSTROUTING's jump inserted first, PREROUTING's after: each is first in its chain */
+        for (size_t i = rs->nchains; h->nat && p->has_nat[h->xf] && i-- > 0;)
+                if (rs->chains[i].hook != PST_HOOK_NONE && iptc_chain_nat(p, (uint32_t) i) &&
+                    (r = nat_hook(p, h, (uint32_t) i, diag)) < 0)
+                        return r;
         return 0;
 }
 
@@ -825,7 +955,8 @@ static int restore_saved(const struct saved *s, struct kmods *km, struct pst_dia
         int r = -EAGAIN;
 
         for (int t = 0; t < COMMIT_TRIES && r == -EAGAIN; t++) {
-                _cleanup_(handle_done) struct handle h = {};
+                _cleanup_(handle_done) struct handle h = { .keep_forward = s->keep_forward, .nat = s->nat,
+                                                           .nat_builtins = s->nat };
 
                 r = handle_open(&h, s->xf, km, diag);
                 if (r >= 0)
@@ -854,26 +985,32 @@ int pst_iptc_available(void) {
         return r;
 }
 
-/* Commit IPv6 after IPv4 went in: on EAGAIN (someone changed ip6tables
- * since our snapshot) take a new snapshot and build it again. */
-static int commit_v6(const struct iptc_plan *p, const struct pst_iptc_opts *o, struct handle *h6,
-                     struct pst_diag *diag) {
+/* Commit a table after the first one went in: on EAGAIN (someone changed
+ * it since our snapshot) take a new snapshot and build it again. */
+static int commit_later(const struct iptc_plan *p, struct handle *h, struct pst_diag *diag) {
         int r = 0;
 
-        if (o->before_v6_commit)
-                r = o->before_v6_commit(o->userdata);
         for (int t = 0; r >= 0 && t < COMMIT_TRIES; t++) {
-                r = commit(h6);
+                r = commit(h);
                 if (r != -EAGAIN)
                         break;
-                handle_done(h6);
-                r = handle_open(h6, XF_6, h6->km, diag);
+                handle_done(h);
+                r = handle_open(h, h->xf, h->km, diag);
                 if (r >= 0)
-                        r = build_from_plan(p, h6, diag);
+                        r = build_from_plan(p, h, diag);
                 if (r >= 0)
                         r = -EAGAIN;
         }
         return r;
+}
+
+/* The test hooks: a negative return fails the step as if the kernel had refused it. */
+static int before_commit(const struct pst_iptc_opts *o, int step) {
+        if (step == ST_FILTER6 && o->before_v6_commit)
+                return o->before_v6_commit(o->userdata);
+        if (step >= ST_NAT4 && o->before_nat_commit)
+                return o->before_nat_commit(o->userdata, step == ST_NAT4 ? 4 : 6);
+        return 0;
 }
 
 /* IPv6 was refused (r): put IPv4 back as it was and say what happened. */
@@ -891,6 +1028,29 @@ static int v6_refused(const struct saved *saved4, struct kmods *km, int r, struc
                          ip6tc_strerror(-r));
 }
 
+/* A nat table was refused (r) after the filter tables (and IPv4 nat) went
+ * in: put those back, the last committed first. */
+static int nat_refused(const struct saved *saved, int step, struct kmods *km, int r, struct pst_diag *diag) {
+        const char *what = step == ST_NAT4 ? "IPv4" : "IPv6";
+        int k = 0;
+
+        for (int s = step - 1; s >= ST_FILTER4; s--)
+                if (saved[s].taken) {
+                        int q = restore_saved(&saved[s], km, diag);
+
+                        k = k < 0 ? k : q;
+                }
+        if (k < 0)
+                return pst_error(diag, r, NULL, 0,
+                                 "iptables backend: the kernel refused the %s nat table: %s; AND restoring the "
+                                 "previous rules failed too (%s): the filter tables may have the new rules",
+                                 what, strerror(-r), strerror(-k));
+        return pst_error(diag, r, NULL, 0,
+                         "iptables backend: the kernel refused the %s nat table: %s (does the kernel have "
+                         "iptable_nat / ip6table_nat?); the tables committed before it were restored to their "
+                         "previous rules, nothing was changed", what, strerror(-r));
+}
+
 /* After both commits: destroy the sets only the old rules used. */
 static void sets_drop_unused(struct setjob *j, char (*oldrefs)[IPSET_MAXNAMELEN], size_t noldrefs) {
         for (size_t i = 0; i < noldrefs; i++) {
@@ -903,33 +1063,85 @@ static void sets_drop_unused(struct setjob *j, char (*oldrefs)[IPSET_MAXNAMELEN]
         }
 }
 
+/* Does the kernel have table nat of family xf in this namespace already?
+ * (Listed in /proc/net/ip{,6}_tables_names once created.) */
+static bool nat_table_loaded(int xf) {
+        _cleanup_fclose_ FILE *f = fopen(xf == XF_4 ? "/proc/net/ip_tables_names" : "/proc/net/ip6_tables_names", "re");
+        char line[64];
+        bool found = false;
+
+        while (f && fgets(line, sizeof(line), f))
+                found |= streq(line, "nat\n");
+        return found;
+}
+
+static bool handle_has_ours(const struct handle *h) {
+        const struct fam_ops *ops = &fam_ops[h->xf];
+
+        for (const char *c = ops->first_chain(h->h); c; c = ops->next_chain(h->h))
+                if (handle_chain_ours(h, c))
+                        return true;
+        return false;
+}
+
+/*
+ * Table nat of family xf, when the plan writes it or it holds chains of
+ * ours to remove; else h stays closed (that step is skipped).  A ruleset
+ * without NAT never makes the kernel create the table: that would hook
+ * nat into this namespace's conntrack for nothing.
+ */
+static int nat_open(const struct iptc_plan *p, struct handle *h, struct kmods *km, struct pst_diag *diag) {
+        int r;
+
+        if (!p->has_nat[h->xf] && !nat_table_loaded(h->xf))
+                return 0;
+        r = handle_open(h, h->xf, km, diag);
+        if (r < 0)
+                return r;
+        if (!p->has_nat[h->xf] && !handle_has_ours(h))
+                handle_done(h);
+        return 0;
+}
+
+static void saved_clear_all(struct saved (*s)[_ST_MAX]) {
+        for (int k = 0; k < _ST_MAX; k++)
+                saved_clear(&(*s)[k]);
+}
+
 /* The transaction as one story, in the order iptc.h promises. */
 static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct setjob *j, struct pst_diag *diag,
                       bool *ret_retry) {
-        _cleanup_(handles_done) struct handle h[2] = { { .xf = XF_4 }, { .xf = XF_6 } };
-        _cleanup_(saved_clear) struct saved saved4 = {};
+        bool keep = rs_keeps_forward(p->rs);
+        _cleanup_(steps_done) struct handle h[_ST_MAX] = {
+                [ST_FILTER4] = { .xf = XF_4, .keep_forward = keep }, [ST_FILTER6] = { .xf = XF_6, .keep_forward = keep },
+                [ST_NAT4] = { .xf = XF_4, .nat = true },             [ST_NAT6] = { .xf = XF_6, .nat = true },
+        };
+        _cleanup_(saved_clear_all) struct saved saved[_ST_MAX] = {};
         _cleanup_free_ char(*oldrefs)[IPSET_MAXNAMELEN] = NULL;
         size_t noldrefs = 0, capold = 0;
         int r;
 
         *ret_retry = false;
-        r = handle_open(&h[XF_4], XF_4, &j->km, diag);
+        r = handle_open(&h[ST_FILTER4], XF_4, &j->km, diag);
         if (r >= 0)
-                r = handle_open(&h[XF_6], XF_6, &j->km, diag);
-        if (r >= 0)
-                r = saved_take(&saved4, &h[XF_4]);
-        for (int xf = XF_4; r >= 0 && xf <= XF_6; xf++)
-                r = collect_set_refs(j->fd, &h[xf], &oldrefs, &noldrefs, &capold);
+                r = handle_open(&h[ST_FILTER6], XF_6, &j->km, diag);
+        for (int k = ST_NAT4; r >= 0 && k <= ST_NAT6; k++)
+                r = nat_open(p, &h[k], &j->km, diag);
+        /* every snapshot before anything is built: what a later refusal puts back */
+        for (int k = ST_FILTER4; r >= 0 && k < _ST_MAX; k++)
+                if (h[k].h && (r = saved_take(&saved[k], &h[k])) >= 0)
+                        r = collect_set_refs(j->fd, &h[k], &oldrefs, &noldrefs, &capold);
         if (r >= 0 && !o->check_only)
                 r = sets_create(j);
-        /* both tables built before either is committed: what libiptc
+        /* every table built before any is committed: what libiptc
          * refuses is found while nothing has changed yet */
-        for (int xf = XF_4; r >= 0 && xf <= XF_6; xf++)
-                r = build_from_plan(p, &h[xf], diag);
+        for (int k = ST_FILTER4; r >= 0 && k < _ST_MAX; k++)
+                if (h[k].h)
+                        r = build_from_plan(p, &h[k], diag);
         if (r < 0 || o->check_only)
                 return r;
 
-        r = commit(&h[XF_4]);
+        r = commit(&h[ST_FILTER4]);
         if (r == -EAGAIN) {
                 *ret_retry = true;
                 return r;
@@ -937,9 +1149,16 @@ static int apply_once(struct iptc_plan *p, const struct pst_iptc_opts *o, struct
         if (r < 0)
                 return pst_error(diag, r, NULL, 0, "iptables backend: the kernel refused the IPv4 filter table: %s; "
                                  "nothing was changed", iptc_strerror(-r));
-        r = commit_v6(p, o, &h[XF_6], diag);
-        if (r < 0)
-                return v6_refused(&saved4, &j->km, r, diag);
+        for (int k = ST_FILTER6; k < _ST_MAX; k++) {
+                if (!h[k].h)
+                        continue;
+                r = before_commit(o, k);
+                if (r >= 0)
+                        r = commit_later(p, &h[k], diag);
+                if (r < 0)
+                        return k == ST_FILTER6 ? v6_refused(&saved[ST_FILTER4], &j->km, r, diag)
+                                               : nat_refused(saved, k, &j->km, r, diag);
+        }
         sets_drop_unused(j, oldrefs, noldrefs);
         j->ncreated = 0; /* in use now */
         return 0;

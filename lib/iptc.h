@@ -23,7 +23,10 @@
  * that carries a hash of their contents (postern-zone_lan_v4-1a2b3c4d) and
  * filled before the commits, so a live ruleset never sees a set change under
  * it; sets the old rules used and the new ones do not are destroyed after
- * both commits succeeded.  Interface-address sets keep a fixed name
+ * both commits succeeded.  Table nat (only where a family has NAT rules,
+ * or holds chains of ours to remove) is committed after both filter tables,
+ * IPv4 then IPv6; a refused nat table puts back every table committed
+ * before it.  Interface-address sets keep a fixed name
  * (postern-ifaddr_ppp0_v4) and are refilled by `ipset swap`.
  *
  * Mapping of the IR (the same semantics as the nft backend):
@@ -46,6 +49,12 @@
  *                              side is made of single hosts
  *   limit + log                -m limit --limit N/min -j LOG --log-prefix
  *   comment                    -m comment --comment
+ *   nat chains prerouting /    table nat: postern-prerouting / -postrouting,
+ *   postrouting                one jump each, first in PREROUTING /
+ *                              POSTROUTING (other tools' nat rules stay);
+ *                              -j MASQUERADE, SNAT --to-source, DNAT
+ *                              --to-destination ADDR[:PORT]
+ *   ct status dnat             -m conntrack --ctstate DNAT
  *
  * Without ipset (no tool or no ip_set in the kernel) every set is written
  * as rules, up to PST_IPTC_NOIPSET_MAX elements per set; a larger one is an
@@ -83,6 +92,8 @@ struct pst_iptc_opts {
          * the kernel had refused the table (the rollback path runs).
          */
         int (*before_v6_commit)(void *userdata);
+        /* Tests only: likewise before the commit of table nat of family 4 or 6. */
+        int (*before_nat_commit)(void *userdata, int family);
         void *userdata;
 };
 

@@ -12,7 +12,10 @@ enum {
         NFT_TYPE_INET_PROTOCOL = 12,
         NFT_TYPE_INET_SERVICE = 13,
         NFT_TYPE_ICMP_TYPE = 14,
+        NFT_TYPE_MARK = 19,
         NFT_TYPE_CT_STATE = 26,
+        NFT_TYPE_CT_DIR = 27,
+        NFT_TYPE_CT_STATUS = 28, /* after CT_DIR (27) */
         NFT_TYPE_ICMP6_TYPE = 29,
         NFT_TYPE_IFNAME = 41,
 };
@@ -33,6 +36,9 @@ static const struct pst_field_info field_info[_PST_F_MAX] = {
         [PST_F_ICMP6_TYPE] = { "icmpv6 type", "icmpv6_type", NFT_TYPE_ICMP6_TYPE, 1, NFPROTO_IPV6,
                                IPPROTO_ICMPV6 },
         [PST_F_CT_STATE] = { "ct state", "ct_state", NFT_TYPE_CT_STATE, 4, 0, 0 },
+        [PST_F_CT_DIRECTION] = { "ct direction", "ct_dir", NFT_TYPE_CT_DIR, 1, 0, 0 },
+        [PST_F_CT_STAMP] = { "ct mark and 0xffff0000 ==", "mark", NFT_TYPE_MARK, 4, 0, 0 },
+        [PST_F_CT_STATUS] = { "ct status", "ct_status", NFT_TYPE_CT_STATUS, 4, 0, 0 },
 };
 
 const struct pst_field_info *pst_field_info(enum pst_field f) {

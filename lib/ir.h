@@ -9,8 +9,10 @@
  *   ruleset ── sets[]    named or anonymous; keys are one field or a
  *           │            concatenation; elements are [first, last] ranges in
  *           │            network byte order, each field padded to 4 bytes
- *           └─ chains[]  base chains (input, forward) and regular chains
+ *           └─ chains[]  base chains (input, forward; prerouting and
+ *                │           postrouting of type nat) and regular chains
  *                └─ rules[]  ANDed matches + one verdict (or a verdict map)
+ *                            or, in the nat chains, one NAT statement
  *
  * Every set and rule carries the policy location (file:line) it came from so
  * a kernel error can be mapped back to the line that produced it.
@@ -52,6 +54,11 @@ enum pst_field {
         PST_F_ICMP_TYPE,  /* icmp type, 1 byte; implies meta l4proto icmp (and nfproto ipv4) */
         PST_F_ICMP6_TYPE, /* icmpv6 type; implies meta l4proto ipv6-icmp (and nfproto ipv6) */
         PST_F_CT_STATE,   /* ct state, 4 bytes host byte order bitmask */
+        PST_F_CT_STATUS,  /* ct status, 4 bytes host byte order (IPS_* bits); only with PST_M_EQ,
+                           * which for this field means "one of value's bits is set", the way
+                           * nft reads `ct status dnat` (bitwise & value, cmp neq 0) */
+        PST_F_CT_DIRECTION, /* ct direction, 1 byte: IP_CT_DIR_ORIGINAL (0) or IP_CT_DIR_REPLY (1) */
+        PST_F_CT_STAMP,   /* ct mark and PST_REMATCH_MASK, 4 bytes host byte order (options.rematch) */
         PST_F_TCP_SPORT,  /* tcp sport, 2 bytes; implies meta l4proto tcp (the endpoint mapper's replies) */
         _PST_F_MAX,
 };
@@ -137,24 +144,68 @@ struct pst_match {
         uint8_t last[PST_KEY_MAX];  /* RANGE: the inclusive upper end */
 };
 
+/*
+ * options.rematch: the bits of ct mark that carry the policy stamp.  The
+ * other bits belong to other tools (policy routing's connmark save/restore
+ * uses the low ones) and are kept by the `ct mark set` statement.
+ */
+#define PST_REMATCH_MASK 0xffff0000u
+#define PST_REMATCH_SHIFT 16
+/* The NAT statement of a rule in a nat chain (the rule's verdict is NONE:
+ * the statement is terminal).  family says which address family the
+ * statement's address is of; every NAT rule also matches meta nfproto of it. */
+enum pst_nat_kind {
+        PST_NAT_NONE,
+        PST_NAT_MASQ, /* masquerade: the out interface's primary address, conntrack flushed by the kernel */
+        PST_NAT_SNAT, /* snat to addr[:port] */
+        PST_NAT_DNAT, /* dnat to addr[:port] */
+};
+
+struct pst_nat {
+        uint8_t kind;     /* enum pst_nat_kind */
+        uint8_t family;   /* AF_INET or AF_INET6 */
+        uint16_t port;    /* host byte order; 0 = keep the port */
+        uint8_t addr[16]; /* SNAT / DNAT: network byte order */
+};
+
 struct pst_rule {
         uint8_t nmatch;
         struct pst_match match[PST_MATCH_MAX];
         bool counter;
         uint32_t limit_per_minute;         /* 0 = no limit statement */
         char log_prefix[PST_LOG_PREFIX_MAX]; /* "" = no log statement */
-        bool nflog;                        /* the log statement copies to NFLOG group log_group */
+        /* != 0: ct mark set ct mark and ~PST_REMATCH_MASK or ct_stamp (before the verdict);
+         * only bits of PST_REMATCH_MASK */
+        uint32_t ct_stamp;
+        bool log_nflog;                    /* log to NFLOG group log_group, not to the kernel log */
         uint16_t log_group;
+        uint16_t log_snaplen;              /* NFLOG: bytes copied (the drops: PST_NFLOG_SNAPLEN);
+                                            * 0 = the whole packet (the rpc reply copies) */
         struct pst_verdict verdict;
+        struct pst_nat nat; /* nat chains only */
         char comment[PST_COMMENT_MAX];
         struct pst_origin origin;
 };
+
+/* The rule has a log statement. */
+static inline bool pst_rule_logs(const struct pst_rule *r) {
+        return r->log_prefix[0] || r->log_nflog;
+}
 
 enum pst_hook {
         PST_HOOK_NONE, /* regular chain */
         PST_HOOK_INPUT,
         PST_HOOK_FORWARD,
+        PST_HOOK_PREROUTING,  /* type nat, priority dstnat (-100), policy accept */
+        PST_HOOK_POSTROUTING, /* type nat, priority srcnat (100), policy accept */
 };
+
+#define PST_PRIO_DSTNAT (-100)
+#define PST_PRIO_SRCNAT 100
+
+static inline bool pst_hook_is_nat(enum pst_hook h) {
+        return h == PST_HOOK_PREROUTING || h == PST_HOOK_POSTROUTING;
+}
 
 struct pst_chain {
         char name[PST_NAME_MAX];

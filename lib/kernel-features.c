@@ -734,8 +734,8 @@ static void needed_by_field(struct pst_feature_use u[], const struct pst_ruleset
         if (fi->nfproto || fi->l4proto || fld == PST_F_IIFNAME || fld == PST_F_OIFNAME || fld == PST_F_NFPROTO ||
             fld == PST_F_L4PROTO)
                 use(u, PST_FEAT_META, rs, o, what); /* the field itself, or its implied meta dependency */
-        if (fld == PST_F_CT_STATE)
-                use(u, PST_FEAT_CT_STATE, rs, o, what);
+        if (fld == PST_F_CT_STATE || fld == PST_F_CT_DIRECTION || fld == PST_F_CT_STAMP)
+                use(u, PST_FEAT_CT_STATE, rs, o, what); /* the ct expression */
         else if (fld != PST_F_IIFNAME && fld != PST_F_OIFNAME && fld != PST_F_NFPROTO && fld != PST_F_L4PROTO)
                 use(u, PST_FEAT_PAYLOAD, rs, o, what);
 }
@@ -760,7 +760,7 @@ static void needed_by_rule(struct pst_feature_use u[], const struct pst_ruleset 
                 use(u, PST_FEAT_COUNTER, rs, r->origin, what);
         if (r->limit_per_minute)
                 use(u, PST_FEAT_LIMIT, rs, r->origin, what);
-        if (r->log_prefix[0])
+        if (pst_rule_logs(r))
                 use(u, PST_FEAT_LOG, rs, r->origin, what);
 }
 

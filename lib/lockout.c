@@ -227,7 +227,7 @@ static void why_dropped(const struct pst_ruleset *rs, const struct pst_eval_resu
 /* "; today /etc/postern/postern.conf:12 (ssh) accepts it", or "" when live does not accept pkt */
 static void accepted_today(const struct pst_compiled *live, const struct pst_packet *pkt, char *buf, size_t n) {
         struct pst_eval_result res;
-        const char *svc;
+        const char *svc, *group;
         struct pst_loc loc;
         char rule[256];
 
@@ -235,8 +235,9 @@ static void accepted_today(const struct pst_compiled *live, const struct pst_pac
         if (!live || !live->ruleset || pst_eval(live->ruleset, PST_HOOK_INPUT, pkt, &res) < 0 ||
             res.verdict != PST_V_ACCEPT || res.by_policy)
                 return;
-        if (pst_eval_explain(live->policy, live->ruleset, &res, pkt, &loc, &svc) >= 0) {
-                snprintf(buf, n, "; today %s:%u (%s) accepts it", loc.file, loc.line, svc);
+        if (pst_eval_explain(live->policy, live->ruleset, &res, pkt, &loc, &svc, &group) >= 0) {
+                snprintf(buf, n, "; today %s:%u (%s%s%s) accepts it", loc.file, loc.line, svc,
+                         group ? " in group " : "", group ?: "");
                 return;
         }
         pst_eval_describe(live->ruleset, &res, rule, sizeof(rule));

@@ -52,7 +52,9 @@ static const uint8_t field_byteorder[_PST_F_MAX] = {
         [PST_F_IP6_SADDR] = NFT_BYTEORDER_BIG,    [PST_F_IP6_DADDR] = NFT_BYTEORDER_BIG,
         [PST_F_TCP_DPORT] = NFT_BYTEORDER_BIG,    [PST_F_UDP_DPORT] = NFT_BYTEORDER_BIG,
         [PST_F_ICMP_TYPE] = NFT_BYTEORDER_BIG,    [PST_F_ICMP6_TYPE] = NFT_BYTEORDER_BIG,
-        [PST_F_CT_STATE] = NFT_BYTEORDER_HOST,    [PST_F_TCP_SPORT] = NFT_BYTEORDER_BIG,
+        [PST_F_CT_STATE] = NFT_BYTEORDER_HOST,
+        [PST_F_CT_DIRECTION] = NFT_BYTEORDER_INVALID, [PST_F_CT_STAMP] = NFT_BYTEORDER_HOST,
+        [PST_F_TCP_SPORT] = NFT_BYTEORDER_BIG,
 };
 
 /* libnftnl's NFTNL_UDATA_SET_ELEM_FLAGS value for an interval that runs to
@@ -225,14 +227,20 @@ static int put_chain(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint
                 return -ENOMEM;
         nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
         if (ch->hook != PST_HOOK_NONE) {
-                if (ch->hook != PST_HOOK_INPUT && ch->hook != PST_HOOK_FORWARD)
+                static const uint32_t hooknum[] = {
+                        [PST_HOOK_INPUT] = NF_INET_LOCAL_IN,
+                        [PST_HOOK_FORWARD] = NF_INET_FORWARD,
+                        [PST_HOOK_PREROUTING] = NF_INET_PRE_ROUTING,
+                        [PST_HOOK_POSTROUTING] = NF_INET_POST_ROUTING,
+                };
+
+                if ((unsigned) ch->hook >= ELEMENTSOF(hooknum))
                         return -EINVAL;
                 if (ch->policy != PST_V_ACCEPT && ch->policy != PST_V_DROP)
                         return -EINVAL;
-                if (nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter") < 0)
+                if (nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, pst_hook_is_nat(ch->hook) ? "nat" : "filter") < 0)
                         return -ENOMEM;
-                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM,
-                                    ch->hook == PST_HOOK_INPUT ? NF_INET_LOCAL_IN : NF_INET_FORWARD);
+                nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, hooknum[ch->hook]);
                 nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, ch->priority);
                 nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, ch->policy == PST_V_ACCEPT ? NF_ACCEPT : NF_DROP);
         }
@@ -696,6 +704,22 @@ static struct nftnl_expr *expr_payload(uint32_t base, uint32_t offset, uint32_t 
         return e;
 }
 
+static struct nftnl_expr *expr_bitwise(uint32_t reg, const void *mask, const void *xor, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+                if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len) < 0 ||
+                    nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len) < 0) {
+                        nftnl_expr_free(e);
+                        return NULL;
+                }
+        }
+        return e;
+}
+
 static struct nftnl_expr *expr_cmp(uint32_t op, uint32_t sreg, const void *data, uint32_t len) {
         struct nftnl_expr *e = nftnl_expr_alloc("cmp");
 
@@ -741,10 +765,60 @@ static int put_load_len(struct nftnl_rule *r, enum pst_field f, uint32_t dreg, u
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
         case PST_F_CT_STATE:
+        case PST_F_CT_DIRECTION:
+        case PST_F_CT_STAMP:
+        case PST_F_CT_STATUS:
         case _PST_F_MAX:
                 break;
         }
         return -EINVAL; /* only addresses are loaded by prefix */
+}
+
+static struct nftnl_expr *expr_ct_load(uint32_t key, uint32_t dreg) {
+        struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
+        }
+        return e;
+}
+
+/* reg = (reg & mask) ^ xor on a 32-bit mark in host byte order (as nft writes `ct mark and M`). */
+static struct nftnl_expr *expr_mark_bitwise(uint32_t reg, uint32_t mask, uint32_t xor) {
+        struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+
+        if (!e)
+                return NULL;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, reg);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, 4);
+        if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, &mask, 4) < 0 ||
+            nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, &xor, 4) < 0) {
+                nftnl_expr_free(e);
+                return NULL;
+        }
+        return e;
+}
+
+/* options.rematch: ct mark set ct mark and ~PST_REMATCH_MASK or stamp (ct load; bitwise; ct set). */
+static int put_ct_stamp(struct nftnl_rule *r, uint32_t stamp) {
+        struct nftnl_expr *e;
+        int ret;
+
+        if (stamp & ~PST_REMATCH_MASK)
+                return -EINVAL;
+        ret = add_expr(r, expr_ct_load(NFT_CT_MARK, NFT_REG_1));
+        if (ret >= 0)
+                ret = add_expr(r, expr_mark_bitwise(NFT_REG_1, ~PST_REMATCH_MASK, stamp));
+        if (ret < 0)
+                return ret;
+        e = nftnl_expr_alloc("ct");
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_MARK);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_CT_SREG, NFT_REG_1);
+        }
+        return add_expr(r, e);
 }
 
 static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
@@ -773,14 +847,15 @@ static int put_load(struct nftnl_rule *r, enum pst_field f, uint32_t dreg) {
         case PST_F_ICMP_TYPE:
         case PST_F_ICMP6_TYPE:
                 return add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1, dreg));
-        case PST_F_CT_STATE: {
-                struct nftnl_expr *e = nftnl_expr_alloc("ct");
+        case PST_F_CT_STATE:
+        case PST_F_CT_STATUS:
+                return add_expr(r, expr_ct_load(f == PST_F_CT_STATE ? NFT_CT_STATE : NFT_CT_STATUS, dreg));
+        case PST_F_CT_DIRECTION:
+                return add_expr(r, expr_ct_load(NFT_CT_DIRECTION, dreg));
+        case PST_F_CT_STAMP: {
+                int ret = add_expr(r, expr_ct_load(NFT_CT_MARK, dreg));
 
-                if (e) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, dreg);
-                }
-                return add_expr(r, e);
+                return ret < 0 ? ret : add_expr(r, expr_mark_bitwise(dreg, PST_REMATCH_MASK, 0));
         }
         case _PST_F_MAX:
                 break;
@@ -845,21 +920,10 @@ static int put_range(struct nftnl_rule *r, const struct pst_match *m) {
                 return ret;
         if (plen >= 0) {
                 uint8_t mask[16] = {}, zero[16] = {};
-                struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
 
                 for (int b = 0; b < plen; b++)
                         mask[b / 8] |= (uint8_t) (0x80u >> (b % 8));
-                if (e) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, fi->len);
-                        if (nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, fi->len) < 0 ||
-                            nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, fi->len) < 0) {
-                                nftnl_expr_free(e);
-                                e = NULL;
-                        }
-                }
-                ret = add_expr(r, e);
+                ret = add_expr(r, expr_bitwise(NFT_REG_1, mask, zero, fi->len));
                 if (ret < 0)
                         return ret;
                 return add_expr(r, expr_cmp(NFT_CMP_EQ, NFT_REG_1, m->value, fi->len));
@@ -868,6 +932,33 @@ static int put_range(struct nftnl_rule *r, const struct pst_match *m) {
         if (ret < 0)
                 return ret;
         return add_expr(r, expr_cmp(NFT_CMP_LTE, NFT_REG_1, m->last, fi->len));
+}
+
+/* EQ / NEQ of one field, loaded into reg 1 */
+static int put_cmp(struct nftnl_rule *r, const struct pst_match *m, struct rule_ctx *ctx) {
+        const struct pst_field_info *fi = pst_field_info(m->fields[0]);
+        int ret;
+
+        if (m->nfields != 1)
+                return -EINVAL;
+        if (m->fields[0] == PST_F_CT_STATUS) {
+                /* `ct status dnat`: ct load status; bitwise & value ^ 0; cmp neq 0 */
+                static const uint8_t zero[4];
+
+                if (m->op != PST_M_EQ)
+                        return -EINVAL;
+                ret = add_expr(r, expr_bitwise(NFT_REG_1, m->value, zero, 4));
+                return ret < 0 ? ret : add_expr(r, expr_cmp(NFT_CMP_NEQ, NFT_REG_1, zero, 4));
+        }
+        ret = add_expr(r, expr_cmp(m->op == PST_M_EQ ? NFT_CMP_EQ : NFT_CMP_NEQ, NFT_REG_1, m->value, fi->len));
+        if (ret < 0)
+                return ret;
+        /* An explicit protocol match is a dependency for what follows. */
+        if (m->op == PST_M_EQ && m->fields[0] == PST_F_NFPROTO)
+                ctx->nfproto = m->value[0];
+        if (m->op == PST_M_EQ && m->fields[0] == PST_F_L4PROTO)
+                ctx->l4proto = m->value[0];
+        return 0;
 }
 
 static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_match *m,
@@ -900,22 +991,8 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
 
         switch (m->op) {
         case PST_M_EQ:
-        case PST_M_NEQ: {
-                const struct pst_field_info *fi = pst_field_info(m->fields[0]);
-
-                if (m->nfields != 1)
-                        return -EINVAL;
-                ret = add_expr(r, expr_cmp(m->op == PST_M_EQ ? NFT_CMP_EQ : NFT_CMP_NEQ, NFT_REG_1, m->value,
-                                           fi->len));
-                if (ret < 0)
-                        return ret;
-                /* An explicit protocol match is a dependency for what follows. */
-                if (m->op == PST_M_EQ && m->fields[0] == PST_F_NFPROTO)
-                        ctx->nfproto = m->value[0];
-                if (m->op == PST_M_EQ && m->fields[0] == PST_F_L4PROTO)
-                        ctx->l4proto = m->value[0];
-                return 0;
-        }
+        case PST_M_NEQ:
+                return put_cmp(r, m, ctx);
         case PST_M_SET:
         case PST_M_VMAP: {
                 const struct pst_set *s;
@@ -951,82 +1028,136 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
         return -EINVAL;
 }
 
-static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule) {
+static struct nftnl_expr *expr_imm_data(uint32_t dreg, const void *data, uint32_t len) {
+        struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, dreg);
+                if (nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, data, len) < 0) {
+                        nftnl_expr_free(e);
+                        return NULL;
+                }
+        }
+        return e;
+}
+
+/* What nft 1.0.6 writes for `masquerade` and `dnat ip to ADDR:PORT`: masq;
+ * or immediate reg 1 ADDR; [immediate reg 2 PORT;] nat dnat ip addr_min reg 1
+ * [proto_min reg 2] (the kernel sets the MAP_IPS / PROTO_SPECIFIED flags). */
+static int put_nat(struct nftnl_rule *r, const struct pst_nat *n) {
         struct nftnl_expr *e;
+        uint16_t port = htons(n->port);
         int ret;
 
-        if (rule->counter) {
-                ret = add_expr(r, nftnl_expr_alloc("counter"));
-                if (ret < 0)
-                        return ret;
+        if (n->kind == PST_NAT_MASQ)
+                return add_expr(r, nftnl_expr_alloc("masq"));
+        if ((n->kind != PST_NAT_SNAT && n->kind != PST_NAT_DNAT) || (n->family != AF_INET && n->family != AF_INET6))
+                return -EINVAL;
+        ret = add_expr(r, expr_imm_data(NFT_REG_1, n->addr, n->family == AF_INET ? 4 : 16));
+        if (ret >= 0 && n->port)
+                ret = add_expr(r, expr_imm_data(NFT_REG_2, &port, 2));
+        if (ret < 0)
+                return ret;
+        e = nftnl_expr_alloc("nat");
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, n->kind == PST_NAT_SNAT ? NFT_NAT_SNAT : NFT_NAT_DNAT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, n->family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
+        if (n->port)
+                nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+        return add_expr(r, e);
+}
+
+/* limit rate N/minute (nft's default burst for packet limits) */
+static int put_limit(struct nftnl_rule *r, uint32_t per_minute) {
+        struct nftnl_expr *e = nftnl_expr_alloc("limit");
+
+        if (e) {
+                nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, per_minute);
+                nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 60);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 5);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
         }
-        if (rule->limit_per_minute > 0) {
-                e = nftnl_expr_alloc("limit");
-                if (e) {
-                        nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rule->limit_per_minute);
-                        nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 60);
-                        /* nft's default burst for packet limits */
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, 5);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
-                }
-                ret = add_expr(r, e);
-                if (ret < 0)
-                        return ret;
+        return add_expr(r, e);
+}
+
+/* log prefix "..." [group N snaplen S] */
+static int put_log(struct nftnl_rule *r, const struct pst_rule *rule) {
+        struct nftnl_expr *e;
+
+        if (!memchr(rule->log_prefix, 0, sizeof(rule->log_prefix)))
+                return -EINVAL;
+        e = nftnl_expr_alloc("log");
+        if (e && nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, rule->log_prefix) < 0) {
+                nftnl_expr_free(e);
+                e = NULL;
         }
-        if (rule->log_prefix[0]) {
-                if (!memchr(rule->log_prefix, 0, sizeof(rule->log_prefix)))
-                        return -EINVAL;
-                e = nftnl_expr_alloc("log");
-                if (e && nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, rule->log_prefix) < 0) {
+        if (e && rule->log_nflog) {
+                nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rule->log_group);
+                if (rule->log_snaplen) /* none: the whole packet */
+                        nftnl_expr_set_u32(e, NFTNL_EXPR_LOG_SNAPLEN, rule->log_snaplen);
+        }
+        return add_expr(r, e);
+}
+
+static int put_verdict(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_verdict *v) {
+        struct nftnl_expr *e;
+
+        if (v->kind > PST_V_RETURN)
+                return -EINVAL;
+        e = nftnl_expr_alloc("immediate");
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict_code(v->kind));
+        if (v->kind == PST_V_JUMP || v->kind == PST_V_GOTO) {
+                if (v->chain >= rs->nchains || nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, rs->chains[v->chain].name) < 0) {
                         nftnl_expr_free(e);
-                        e = NULL;
+                        return v->chain >= rs->nchains ? -EINVAL : -ENOMEM;
                 }
-                if (e && rule->nflog)
-                        nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, rule->log_group);
-                ret = add_expr(r, e);
-                if (ret < 0)
-                        return ret;
         }
-        if (rule->verdict.kind != PST_V_NONE) {
-                const struct pst_verdict *v = &rule->verdict;
+        return add_expr(r, e);
+}
 
-                if (v->kind > PST_V_RETURN)
-                        return -EINVAL;
-                e = nftnl_expr_alloc("immediate");
-                if (!e)
-                        return -ENOMEM;
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict_code(v->kind));
-                if (v->kind == PST_V_JUMP || v->kind == PST_V_GOTO) {
-                        if (v->chain >= rs->nchains ||
-                            nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, rs->chains[v->chain].name) < 0) {
-                                nftnl_expr_free(e);
-                                return v->chain >= rs->nchains ? -EINVAL : -ENOMEM;
-                        }
-                }
-                ret = add_expr(r, e);
-                if (ret < 0)
-                        return ret;
-        }
-        if (rule->comment[0]) {
-                _cleanup_(udata_buf_freep) struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+static int put_comment(struct nftnl_rule *r, const char *comment) {
+        _cleanup_(udata_buf_freep) struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
 
-                if (!ud)
-                        return -ENOMEM;
-                if (!memchr(rule->comment, 0, sizeof(rule->comment)))
-                        return -EINVAL;
-                if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, rule->comment))
-                        return -ENOBUFS;
-                if (nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud)) <
-                    0)
-                        return -ENOMEM;
-        }
+        if (!ud)
+                return -ENOMEM;
+        if (!memchr(comment, 0, PST_COMMENT_MAX))
+                return -EINVAL;
+        if (!nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment))
+                return -ENOBUFS;
+        if (nftnl_rule_set_data(r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud), nftnl_udata_buf_len(ud)) < 0)
+                return -ENOMEM;
         return 0;
 }
 
-static int put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
-                    struct pst_diag *diag) {
+static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule) {
+        int ret = 0;
+
+        if (rule->counter)
+                ret = add_expr(r, nftnl_expr_alloc("counter"));
+        if (ret >= 0 && rule->limit_per_minute > 0)
+                ret = put_limit(r, rule->limit_per_minute);
+        if (ret >= 0 && pst_rule_logs(rule))
+                ret = put_log(r, rule);
+        if (ret >= 0 && rule->nat.kind != PST_NAT_NONE)
+                ret = rule->verdict.kind != PST_V_NONE ? -EINVAL : put_nat(r, &rule->nat);
+        if (ret >= 0 && rule->ct_stamp)
+                ret = put_ct_stamp(r, rule->ct_stamp);
+        if (ret >= 0 && rule->verdict.kind != PST_V_NONE)
+                ret = put_verdict(r, rs, &rule->verdict);
+        if (ret >= 0 && rule->comment[0])
+                ret = put_comment(r, rule->comment);
+        return ret;
+}
+
+/* before: 0 appends, else the handle of the rule to insert before (NFTA_RULE_POSITION) */
+static int put_rule_at(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
+                       uint64_t before, struct pst_diag *diag) {
         _cleanup_(nftnl_rule_freep) struct nftnl_rule *r = NULL;
         const struct pst_chain *ch = &rs->chains[ci];
         const struct pst_rule *rule = &ch->rules[ri];
@@ -1064,10 +1195,17 @@ static int put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint3
         ret = msg_start(b, &buf, &seq);
         if (ret < 0)
                 return ret;
-        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET, NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK,
-                                    seq);
+        if (before)
+                nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, before);
+        nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, NFPROTO_INET,
+                                    NLM_F_CREATE | (before ? 0 : NLM_F_APPEND) | NLM_F_ACK, seq);
         nftnl_rule_nlmsg_build_payload(nlh, r);
         return msg_end(b, nlh, PST_NFT_OBJ_RULE, ci, ri);
+}
+
+static int put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
+                    struct pst_diag *diag) {
+        return put_rule_at(b, rs, ci, ri, 0, diag);
 }
 
 /* ---- whole batches ---- */
@@ -1230,4 +1368,154 @@ int pst_nft_elem_origin(const struct pst_set *s, uint32_t k, size_t *ret_ir, boo
                         return 0;
                 }
         return -ENOENT;
+}
+
+/* ---- emitters for a delta (nft-delta.c) ---- */
+
+int pst_nft_batch_open(const struct pst_ruleset *rs, uint32_t genid, struct pst_nft_batch **ret) {
+        return batch_new(rs, &(struct pst_apply_opts) { .guard_genid = true, .genid = genid }, 0, ret);
+}
+
+int pst_nft_batch_close(struct pst_nft_batch *b) {
+        return batch_finish(b);
+}
+
+int pst_nft_check_ruleset(const struct pst_ruleset *rs, struct pst_diag *diag) {
+        int r = check_names(rs, diag);
+
+        for (size_t i = 0; r >= 0 && i < rs->nsets; i++)
+                r = set_check(rs, &rs->sets[i], (uint32_t) i, diag);
+        return r;
+}
+
+int pst_nft_put_chain(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci) {
+        return put_chain(b, rs, ci);
+}
+
+int pst_nft_put_set(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t si) {
+        int r = put_set(b, rs, si);
+
+        return r < 0 ? r : put_elems(b, rs, si, true);
+}
+
+int pst_nft_put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
+                     uint64_t before, struct pst_diag *diag) {
+        const struct pst_rule *rule = &rs->chains[ci].rules[ri];
+        int r;
+
+        for (unsigned m = 0; m < rule->nmatch && m < PST_MATCH_MAX; m++) {
+                uint32_t si = rule->match[m].set;
+
+                if ((rule->match[m].op != PST_M_SET && rule->match[m].op != PST_M_VMAP) || si >= rs->nsets ||
+                    !(rs->sets[si].flags & PST_SET_ANON))
+                        continue;
+                r = put_set(b, rs, si);
+                if (r >= 0)
+                        r = put_elems(b, rs, si, true);
+                if (r < 0)
+                        return r;
+        }
+        return put_rule_at(b, rs, ci, ri, before, diag);
+}
+
+int pst_nft_put_delete(struct pst_nft_batch *b, uint16_t type, const char *name, uint64_t handle) {
+        struct nlmsghdr *nlh;
+        uint32_t seq;
+        char *buf;
+        int r;
+
+        r = msg_start(b, &buf, &seq);
+        if (r < 0)
+                return r;
+        nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, NLM_F_ACK, seq);
+        switch (type) {
+        case NFT_MSG_DELRULE:
+                mnl_attr_put_strz(nlh, NFTA_RULE_TABLE, b->rs->table);
+                mnl_attr_put_strz(nlh, NFTA_RULE_CHAIN, name);
+                mnl_attr_put_u64(nlh, NFTA_RULE_HANDLE, htobe64(handle));
+                break;
+        case NFT_MSG_DELSET:
+                mnl_attr_put_strz(nlh, NFTA_SET_TABLE, b->rs->table);
+                mnl_attr_put_strz(nlh, NFTA_SET_NAME, name);
+                break;
+        case NFT_MSG_DELCHAIN:
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, b->rs->table);
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, name);
+                break;
+        default:
+                return -EINVAL;
+        }
+        return msg_end(b, nlh, PST_NFT_OBJ_DEL, type, 0);
+}
+
+/* The kernel elements of IR element i of a named set: 1 or 2 (an interval's
+ * end, unless it runs to the end of the key space).  Deletions carry keys
+ * and flags only: that is what the kernel looks elements up by. */
+static unsigned range_kelems(const struct pst_set *s, size_t i, bool del, struct kelem ke[2]) {
+        uint32_t klen = set_klen(s);
+
+        ke[0] = (struct kelem) { .key = pst_set_first(s, i), .ir = i };
+        if (!del && (s->flags & PST_SET_MAP))
+                ke[0].verdict = &s->data[i];
+        if ((s->flags & PST_SET_INTERVAL) && s->nfields > 1)
+                ke[0].key_end = pst_set_last(s, i);
+        if (!set_interval1(s))
+                return 1;
+        if (key_all(pst_set_last(s, i), klen, 0xff)) {
+                ke[0].open = !del;
+                return 1;
+        }
+        ke[1] = (struct kelem) { .flags = NFT_SET_ELEM_INTERVAL_END, .ir = i };
+        key_inc(ke[1].buf, pst_set_last(s, i), klen);
+        ke[1].key = ke[1].buf;
+        return 2;
+}
+
+int pst_nft_put_elem_ranges(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t si, uint16_t type,
+                            const size_t *idx, size_t n, bool zero_end) {
+        const struct pst_set *s = &rs->sets[si];
+        bool del = type == NFT_MSG_DELSETELEM;
+        uint32_t klen = set_klen(s);
+        struct kelem ke[2];
+        size_t i = 0;
+        unsigned nk = 0, k = 0;
+        int r;
+
+        if (zero_end) {
+                ke[0] = (struct kelem) { .flags = NFT_SET_ELEM_INTERVAL_END };
+                ke[0].key = ke[0].buf;
+                nk = 1;
+        }
+        while (k < nk || i < n) {
+                struct nlmsghdr *nlh;
+                struct nlattr *list;
+                uint32_t seq;
+                char *buf;
+
+                r = msg_start(b, &buf, &seq);
+                if (r < 0)
+                        return r;
+                nlh = nftnl_nlmsg_build_hdr(buf, type, NFPROTO_INET, (del ? 0 : NLM_F_CREATE) | NLM_F_ACK, seq);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, rs->table);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, s->name);
+                list = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
+                for (;;) {
+                        if (k == nk) {
+                                if (i == n)
+                                        break;
+                                nk = range_kelems(s, idx[i++], del, ke);
+                                k = 0;
+                        }
+                        if (nlh->nlmsg_len + elem_size(&ke[k], klen, rs) > PST_NFT_ELEM_MSG_MAX)
+                                break;
+                        /* ke[1].key points into ke[1].buf: put_elem reads it in place */
+                        put_elem(nlh, &ke[k], klen, rs);
+                        k++;
+                }
+                mnl_attr_nest_end(nlh, list);
+                r = msg_end(b, nlh, PST_NFT_OBJ_DELTA_ELEMS, si, type);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }

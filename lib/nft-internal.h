@@ -25,6 +25,8 @@ enum pst_nft_obj {
         PST_NFT_OBJ_ELEMS,
         PST_NFT_OBJ_FLUSH, /* DELSETELEM without elements */
         PST_NFT_OBJ_RULE,
+        PST_NFT_OBJ_DELTA_ELEMS, /* nft-delta.c: elements added to / removed from set a */
+        PST_NFT_OBJ_DEL,         /* nft-delta.c: DELRULE / DELSET / DELCHAIN of the running table */
 };
 
 /* What message seq0 + i creates: enough to name it in an error. */
@@ -48,6 +50,30 @@ struct pst_nft_batch {
 };
 
 int pst_nft_elem_origin(const struct pst_set *s, uint32_t k, size_t *ret_ir, bool *ret_end);
+
+/*
+ * Emitters for a delta batch (nft-delta.c): each appends messages to b.
+ * pst_nft_batch_open() starts one guarded by genid; pst_nft_check_ruleset()
+ * is the check pst_nft_batch_build() does before it builds anything.
+ */
+int pst_nft_batch_open(const struct pst_ruleset *rs, uint32_t genid, struct pst_nft_batch **ret);
+int pst_nft_batch_close(struct pst_nft_batch *b);
+int pst_nft_check_ruleset(const struct pst_ruleset *rs, struct pst_diag *diag);
+int pst_nft_put_chain(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci);
+/* a named set and all its elements */
+int pst_nft_put_set(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t si);
+/* rule ri of chain ci with its anonymous sets, inserted before the rule
+ * with handle before (0: appended) */
+int pst_nft_put_rule(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t ci, uint32_t ri,
+                     uint64_t before, struct pst_diag *diag);
+/* NFT_MSG_DELRULE (chain, handle), DELSET (name), DELCHAIN (name) */
+int pst_nft_put_delete(struct pst_nft_batch *b, uint16_t type, const char *name, uint64_t handle);
+/* NEWSETELEM / DELSETELEM of the IR elements idx[0..n) of named set si, as
+ * the kernel holds them (an interval: its start and its end element);
+ * zero_end: also the all-zero end element an interval set has when its
+ * first range does not start at zero. */
+int pst_nft_put_elem_ranges(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint32_t si, uint16_t type,
+                            const size_t *idx, size_t n, bool zero_end);
 
 /* pst_nft_batch_build() with the flags of the leading create-if-missing
  * NEWTABLE chosen separately (pst_nft_apply() restates the existing

@@ -23,6 +23,7 @@ struct pst_nft_watch {
         uint8_t *buf;
         /* the commit being read */
         bool touched, deleted;
+        bool others; /* chains or rules of other tables */
         uint32_t portid;
 };
 
@@ -78,14 +79,29 @@ static bool names_table(const struct pst_nft_watch *w, const struct nlmsghdr *nl
         return false;
 }
 
+/* What can add or remove a base chain that drops (nft-observe.h) */
+static bool other_table_object(int type) {
+        switch (type) {
+        case NFT_MSG_NEWTABLE: case NFT_MSG_DELTABLE: case NFT_MSG_NEWCHAIN: case NFT_MSG_DELCHAIN:
+        case NFT_MSG_NEWRULE: case NFT_MSG_DELRULE:
+                return true;
+        default:
+                return false;
+        }
+}
+
 /* A commit's NEWGEN: was it someone else's, on our table?  Then who. */
 static bool end_of_commit(struct pst_nft_watch *w, const struct nlmsghdr *nlh, uint32_t own_portid,
                           struct pst_drift *ret) {
         const struct nlattr *a;
         bool drift = w->touched && w->portid != own_portid;
 
+        /* kept beside a drift or not: the caller zeroes *ret before reading */
+        if (w->others && w->portid != own_portid)
+                ret->elsewhere = true;
+
         if (drift) {
-                *ret = (struct pst_drift) { .portid = w->portid, .deleted = w->deleted };
+                *ret = (struct pst_drift) { .portid = w->portid, .deleted = w->deleted, .elsewhere = ret->elsewhere };
                 mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
                         if (mnl_attr_get_type(a) == NFTA_GEN_PROC_PID && mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
                                 ret->pid = ntohl(mnl_attr_get_u32(a));
@@ -94,7 +110,7 @@ static bool end_of_commit(struct pst_nft_watch *w, const struct nlmsghdr *nlh, u
                                 snprintf(ret->comm, sizeof(ret->comm), "%s", mnl_attr_get_str(a));
                 }
         }
-        w->touched = w->deleted = false;
+        w->touched = w->deleted = w->others = false;
         return drift;
 }
 
@@ -111,8 +127,11 @@ int pst_nft_watch_process(struct pst_nft_watch *w, const void *buf, size_t len, 
                         found |= end_of_commit(w, nlh, own_portid, ret);
                         continue;
                 }
-                if (!names_table(w, nlh))
+                if (!names_table(w, nlh)) {
+                        w->others |= other_table_object(type);
+                        w->portid = nlh->nlmsg_pid;
                         continue;
+                }
                 w->touched = true;
                 w->portid = nlh->nlmsg_pid;
                 w->deleted |= type == NFT_MSG_DELTABLE;
@@ -134,7 +153,7 @@ int pst_nft_watch_read(struct pst_nft_watch *w, uint32_t own_portid, struct pst_
                         continue;
                 if (n < 0 && errno == ENOBUFS) {
                         lost = true; /* the commit being read is cut: forget it */
-                        w->touched = w->deleted = false;
+                        w->touched = w->deleted = w->others = false;
                         continue;
                 }
                 if (n < 0 && errno != EAGAIN)

@@ -132,6 +132,14 @@ static void describe(const struct pst_nft_batch *b, size_t idx, uint32_t bad_att
                 *ret_line = rs->chains[m->a].rules[m->b].origin.line;
                 snprintf(buf, size, "rule %u of chain %s", m->b + 1, rs->chains[m->a].name);
                 return;
+        case PST_NFT_OBJ_DELTA_ELEMS:
+                snprintf(buf, size, "%s elements of set %s", m->b == NFT_MSG_DELSETELEM ? "removing" : "adding",
+                         rs->sets[m->a].name);
+                return;
+        case PST_NFT_OBJ_DEL:
+                snprintf(buf, size, "removing a %s of the running table",
+                         m->a == NFT_MSG_DELRULE ? "rule" : m->a == NFT_MSG_DELSET ? "set" : "chain");
+                return;
         case PST_NFT_OBJ_BATCH:
                 break;
         }

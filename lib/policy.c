@@ -34,6 +34,22 @@ const char *pst_icmp_level_name(enum pst_icmp_level l) {
         return (unsigned) l < ELEMENTSOF(icmp_levels) ? icmp_levels[l] : NULL;
 }
 
+const uint8_t *pst_icmp_level_types(enum pst_icmp_level l, bool v6, size_t *ret_n) {
+        static const uint8_t ess4[] = { 3, 11, 12 }, ping4[] = { 3, 8, 11, 12 };
+        static const uint8_t ess6[] = { 1, 2, 3, 4 }, ping6[] = { 1, 2, 3, 4, 128 };
+
+        if (l != PST_ICMP_ESSENTIAL && l != PST_ICMP_PING) {
+                *ret_n = 0;
+                return NULL;
+        }
+        if (v6) {
+                *ret_n = l == PST_ICMP_PING ? ELEMENTSOF(ping6) : ELEMENTSOF(ess6);
+                return l == PST_ICMP_PING ? ping6 : ess6;
+        }
+        *ret_n = l == PST_ICMP_PING ? ELEMENTSOF(ping4) : ELEMENTSOF(ess4);
+        return l == PST_ICMP_PING ? ping4 : ess4;
+}
+
 static void addrs_clear(struct pst_addrs *a) {
         free(a->v);
         *a = (struct pst_addrs) {};
@@ -68,6 +84,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_list *, list_free);
  * points to belong to the policy and the catalog). */
 static void prule_clear(struct pst_prule *ru) {
         free(ru->svc);
+        free(ru->via);
         free(ru->from);
         free(ru->to);
         free(ru->rpc);
@@ -92,6 +109,12 @@ void pst_policy_free(struct pst_policy *p) {
         for (size_t i = 0; i < p->nrules; i++)
                 prule_clear(&p->rules[i]);
         free(p->rules);
+        for (size_t i = 0; i < p->ngroups; i++) {
+                free(p->groups[i]->svc); /* the services belong to the policy and the catalog */
+                free(p->groups[i]);
+        }
+        free(p->groups);
+        pst_policy_free_nat(p);
         pst_strpool_clear(&p->files);
         free(p->path);
         free(p);
@@ -369,9 +392,55 @@ static int parse_icmp_level(struct loader *l, const config_setting_t *s, const c
         return pst_cfg_error(&l->c, s, "%s '%s' is not valid; expected none, essential, ping or all", what, v);
 }
 
+/*
+ * options.forward: "managed" (the default) or "unmanaged", for a host where
+ * Docker, libvirt or another tool owns forwarding.  Unmanaged, postern
+ * installs no forward base chain at all (a chain of ours with policy drop
+ * would drop what the other tool accepts: every base chain on a hook must
+ * accept a packet), so forward_icmp has nothing to act on and is refused
+ * here; forward rules are refused once every file is read
+ * (check_unmanaged_forward).
+ */
+static int load_forward_option(struct loader *l, const config_setting_t *g) {
+        const config_setting_t *s = config_setting_get_member(g, "forward"), *icmp;
+        const char *v;
+
+        if (!s)
+                return 0;
+        if (pst_cfg_string(&l->c, s, "options.forward", 16, &v) < 0)
+                return -EINVAL;
+        if (streq(v, "managed"))
+                l->p->options.forward_unmanaged = false;
+        else if (streq(v, "unmanaged"))
+                l->p->options.forward_unmanaged = true;
+        else
+                return pst_cfg_error(&l->c, s, "options.forward must be \"managed\" or \"unmanaged\", not \"%s\"",
+                                     v);
+        icmp = config_setting_get_member(g, "forward_icmp");
+        if (l->p->options.forward_unmanaged && icmp)
+                return pst_cfg_error(&l->c, icmp, "options.forward_icmp has no effect with options.forward = "
+                                     "\"unmanaged\" (postern installs no forward chain); remove it");
+        return 0;
+}
+
+/* options.rematch needs ct mark, which the iptables backend does not write (CONNMARK would). */
+static int load_rematch_option(struct loader *l, const config_setting_t *g) {
+        const config_setting_t *s = config_setting_get_member(g, "rematch");
+
+        if (!s)
+                return 0;
+        if (pst_cfg_bool(&l->c, s, "options.rematch", &l->p->options.rematch) < 0)
+                return -EINVAL;
+        l->p->options.rematch_loc = pst_cfg_loc(&l->c, s);
+        if (l->p->options.rematch && l->p->options.backend == PST_BACKEND_IPTABLES)
+                return pst_cfg_error(&l->c, s, "options.rematch = true needs the nftables backend; "
+                                     "options.backend is \"iptables\"");
+        return 0;
+}
+
 static int load_options(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "ipv6", "icmp", "forward_icmp", "log_drops", "log_prefix", "log_rate",
-                                            "backend", NULL };
+                                            "backend", "forward", "rematch", NULL };
         struct pst_options *o = &l->p->options;
         const config_setting_t *s;
         int r = 0;
@@ -422,6 +491,10 @@ static int load_options(struct loader *l, const config_setting_t *g) {
                         r = pst_cfg_error(&l->c, s, "options.backend must be \"auto\", \"nftables\" or "
                                           "\"iptables\", not \"%s\"", v);
         }
+        if (load_forward_option(l, g) < 0)
+                r = -EINVAL;
+        if (load_rematch_option(l, g) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -456,7 +529,7 @@ static int zone_if_item(struct pst_cfg *c, const config_setting_t *item, void *u
 }
 
 static int load_zone(struct loader *l, const config_setting_t *g) {
-        static const char *const keys[] = { "interfaces", "networks", NULL };
+        static const char *const keys[] = { "interfaces", "networks", "trusted", NULL };
         _cleanup_(zone_freep) struct pst_zone *z = NULL;
         const config_setting_t *s;
         int r = 0;
@@ -478,6 +551,13 @@ static int load_zone(struct loader *l, const config_setting_t *g) {
         if ((s = config_setting_get_member(g, "networks")))
                 r |= pst_cfg_foreach_scalar(&l->c, s, "networks", false, addr_item,
                                             &(struct addrs_ctx) { l, &z->nets, PST_HOST_ADDRS_MAX });
+        if ((s = config_setting_get_member(g, "trusted"))) {
+                char what[PST_NAME_LEN + 16];
+
+                snprintf(what, sizeof(what), "zones.%s.trusted", z->name);
+                if (pst_cfg_bool(&l->c, s, what, &z->trusted) < 0)
+                        r = -EINVAL;
+        }
         if (r < 0)
                 return -EINVAL;
         if (z->nifs == 0 && z->nets.n == 0)
@@ -600,6 +680,8 @@ static int load_service(struct loader *l, const config_setting_t *g) {
         const char *name = config_setting_name(g);
         int r;
 
+        if (streq(name, "all") || streq(name, "any"))
+                return pst_cfg_error(&l->c, g, "'%s' is reserved and cannot name a service", name);
         prev = pst_catalog_find(l->cat, name);
         if (prev)
                 return pst_cfg_error(&l->c, g, "service '%s' is already in the catalog (%s:%u); choose another "
@@ -641,7 +723,11 @@ struct rule_ctx {
         struct loader *l;
         struct pst_prule *rule;
         bool to;
+        unsigned chains; /* CHAIN_BIT()s of the rule: a rule of rules = (...) may have both */
 };
+
+#define CHAIN_BIT(k) (1u << (k))
+#define CHAINS_BOTH (CHAIN_BIT(PST_INPUT) | CHAIN_BIT(PST_FORWARD))
 
 static const struct pst_service *lookup_service(const struct loader *l, const char *name) {
         const struct pst_service *svc = find_policy_service(l->p, name);
@@ -727,10 +813,53 @@ static int restrict_service(struct loader *l, struct pst_cfg *c, const config_se
         return 0;
 }
 
-static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
-        struct rule_ctx *rc = userdata;
-        struct pst_prule *ru = rc->rule;
-        const struct pst_service *svc;
+/*
+ * allow = "all": every protocol — a rule without any layer-4 match, so GRE,
+ * ESP, AH, SCTP pass as well as TCP, UDP and ICMP.  An inline service like
+ * "tcp/25" (kept out of name lookups), so that it composes with from/to
+ * like any other.  "any" is what from/to say for every address; as a
+ * service it gets a hint instead of the nearest catalog name ("dns"), and
+ * so do "proto/all" and "all/tcp".
+ */
+static int all_service(struct pst_cfg *c, const config_setting_t *item, const char *name,
+                       struct pst_service **ret) {
+        struct pst_service *svc;
+
+        if (streq(name, "any"))
+                return pst_cfg_error(c, item, "unknown service 'any'; every protocol is written allow = \"all\" "
+                                     "(\"any\" is for from and to)");
+        if (streq(name, "proto/all"))
+                return pst_cfg_error(c, item, "'proto/all' is not an IP protocol; every protocol is written "
+                                     "allow = \"all\"");
+        if (!streq(name, "all"))
+                return pst_cfg_error(c, item, "'%s': \"all\" is every protocol and has no ports to restrict; "
+                                     "every port of one protocol is \"tcp/1-65535\" or \"udp/1-65535\"", name);
+        svc = calloc(1, sizeof(*svc));
+        if (!svc)
+                return -ENOMEM;
+        strcpy(svc->name, "all");
+        svc->all = true;
+        svc->loc = pst_cfg_loc(c, item);
+        *ret = svc;
+        return 0;
+}
+
+/* "all" with other services in one rule: they add nothing, and a reader
+ * would wonder which one is meant; refused rather than absorbed. */
+static int check_all_alone(struct pst_cfg *c, const config_setting_t *item, const struct pst_prule *ru,
+                           const struct pst_service *svc) {
+        for (size_t i = 0; i < ru->nsvc; i++)
+                if (ru->svc[i]->all || svc->all)
+                        return pst_cfg_error(c, item, "'%s': \"all\" already allows every protocol; write "
+                                             "allow = \"all\" alone, or the services without it",
+                                             svc->name);
+        return 0;
+}
+
+/* One service name of an allow list or a group (not a group's name): an
+ * inline service, a restriction, a policy or catalog service. */
+static int resolve_service(struct loader *l, struct pst_cfg *c, const config_setting_t *item,
+                           const struct pst_service **ret) {
         _cleanup_(pst_service_freep) struct pst_service *inl = NULL;
         const char *name;
         int r;
@@ -739,33 +868,267 @@ static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userd
                 return pst_cfg_error(c, item, "services must be names (strings) such as \"smtp\" or \"tcp/2222\", "
                                      "not %s", pst_cfg_type_name(item));
         name = config_setting_get_string(item);
-        if (strchr(name, '/') && !pst_service_is_inline(name))
-                r = restrict_service(rc->l, c, item, name, &inl);
+        if (streq(name, "all") || streq(name, "any") || strncmp(name, "all/", 4) == 0 || streq(name, "proto/all"))
+                r = all_service(c, item, name, &inl);
+        else if (strchr(name, '/') && !pst_service_is_inline(name))
+                r = restrict_service(l, c, item, name, &inl);
         else
                 r = pst_service_parse_inline(c, item, name, &inl);
         if (r == -ENOENT) {
-                svc = lookup_service(rc->l, name);
-                if (!svc) {
+                *ret = lookup_service(l, name);
+                if (!*ret) {
                         struct suggest sg = { .want = name, .dist = 99 };
                         char hint[96];
 
-                        suggest_services(&sg, rc->l);
+                        suggest_services(&sg, l);
+                        for (size_t i = 0; i < l->p->ngroups; i++)
+                                suggest_try(&sg, l->p->groups[i]->name);
                         return pst_cfg_error(c, item, "unknown service '%s'%s; expected a catalog name "
-                                             "(posternctl services), a service of this policy, or tcp/PORT, "
-                                             "udp/PORT, proto/NAME, icmp/TYPE", name, suggest_hint(&sg, hint));
+                                             "(posternctl services), a service or group of this policy, or "
+                                             "tcp/PORT, udp/PORT, proto/NAME, icmp/TYPE", name,
+                                             suggest_hint(&sg, hint));
                 }
-        } else if (r < 0)
-                return r;
-        else {
-                /* inline services have no definition line: loc.line = 0 keeps them out of name lookups */
-                inl->loc.line = 0;
-                svc = inl;
-                r = add_policy_service(rc->l, &inl);
-                if (r < 0)
-                        return r;
+                return 0;
         }
+        if (r < 0)
+                return r;
+        /* inline services have no definition line: loc.line = 0 keeps them out of name lookups */
+        inl->loc.line = 0;
+        *ret = inl;
+        return add_policy_service(l, &inl);
+}
+
+/* ---- service groups ---- */
+
+static const struct pst_group *find_group(const struct pst_policy *p, const char *name) {
+        for (size_t i = 0; i < p->ngroups; i++)
+                if (streq(p->groups[i]->name, name))
+                        return p->groups[i];
+        return NULL;
+}
+
+/* Pass 1: the name and the list; the members are resolved once every file's
+ * definitions are known (resolve_groups), since they may name anything. */
+static int load_group(struct loader *l, const config_setting_t *s) {
+        const char *name = config_setting_name(s);
+        const struct pst_service *svc = pst_catalog_find(l->cat, name);
+        const struct pst_group *prev = find_group(l->p, name);
+        int t = config_setting_type(s), r;
+        struct pst_group *g;
+
+        if (strlen(name) >= PST_NAME_LEN)
+                return pst_cfg_error(&l->c, s, "group name '%s' is too long; at most %d bytes", name,
+                                     PST_NAME_LEN - 1);
+        if (streq(name, "any") || streq(name, "all"))
+                return pst_cfg_error(&l->c, s, "'%s' is reserved and cannot name a group", name);
+        if (svc)
+                return pst_cfg_error(&l->c, s, "group '%s' has the name of the catalog service '%s' (%s:%u); "
+                                     "a group name must not be a service name", name, name, svc->loc.file,
+                                     svc->loc.line);
+        if (prev)
+                return pst_cfg_error(&l->c, s, "group '%s' is already defined at %s:%u", name, prev->loc.file,
+                                     prev->loc.line);
+        if (t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+                return pst_cfg_error(&l->c, s, "group '%s' must be a list of service names [\"smtp\", ...], "
+                                     "not %s", name, pst_cfg_type_name(s));
+        if (t != CONFIG_TYPE_STRING && config_setting_length(s) == 0)
+                return pst_cfg_error(&l->c, s, "group '%s' is empty; expected at least one service name", name);
+        g = calloc(1, sizeof(*g));
+        if (!g)
+                return -ENOMEM;
+        strcpy(g->name, name);
+        g->loc = pst_cfg_loc(&l->c, s);
+        g->members = s;
+        r = GROW(l->p->groups, l->p->capgroups, l->p->ngroups + 1, PST_GROUPS_MAX);
+        if (r < 0) {
+                free(g);
+                return r == -E2BIG ? pst_cfg_error(&l->c, s, "too many groups (at most %d)", PST_GROUPS_MAX) : r;
+        }
+        l->p->groups[l->p->ngroups++] = g;
+        return 0;
+}
+
+/* Add svc to g's flattened list unless it is there already. */
+static int group_append(struct loader *l, const config_setting_t *item, struct pst_group *g,
+                        const struct pst_service *svc) {
+        int r;
+
+        for (size_t i = 0; i < g->nsvc; i++)
+                if (g->svc[i] == svc)
+                        return 0;
+        r = GROW(g->svc, g->capsvc, g->nsvc + 1, PST_RULE_ITEMS_MAX);
+        if (r < 0)
+                return r == -E2BIG ? pst_cfg_error(&l->c, item, "group '%s' holds too many services (at most %d, "
+                                                   "groups in it included)", g->name, PST_RULE_ITEMS_MAX) : r;
+        g->svc[g->nsvc++] = svc;
+        return 0;
+}
+
+/* "a → b → a": the groups being expanded, outermost first */
+static void group_path(struct pst_group *const *stack, unsigned depth, const char *last, char buf[256]) {
+        size_t n = 0;
+
+        buf[0] = 0;
+        for (unsigned i = 0; i < depth && n < 256; i++)
+                n += (size_t) snprintf(buf + n, 256 - n, "%s → ", stack[i]->name);
+        if (n < 256)
+                snprintf(buf + n, 256 - n, "%s", last);
+}
+
+static int resolve_group(struct loader *l, struct pst_group **stack, unsigned depth);
+
+/* A member that names a group: that group's services, once it is resolved. */
+static int group_member_group(struct loader *l, const config_setting_t *e, struct pst_group **stack, unsigned depth,
+                              struct pst_group *sub) {
+        struct pst_group *g = stack[depth - 1];
+        char path[256];
+        int r = 0;
+
+        group_path(stack, depth, sub->name, path);
+        if (sub->state == 1)
+                return pst_cfg_error(&l->c, e, "group '%s' includes itself (%s); groups may contain groups, "
+                                     "but not in a cycle", sub->name, path);
+        if (sub->state == 0 && depth < PST_GROUP_DEPTH_MAX) {
+                stack[depth] = sub;
+                r = resolve_group(l, stack, depth + 1);
+        }
+        if (r < 0 || sub->state < 0)
+                return -EINVAL; /* reported where it is */
+        if (sub->state == 0 || depth + sub->levels > PST_GROUP_DEPTH_MAX)
+                return pst_cfg_error(&l->c, e, "groups nest too deep (%s%s); at most %d levels", path,
+                                     sub->state == 2 && sub->levels > 1 ? " → ..." : "", PST_GROUP_DEPTH_MAX);
+        g->levels = MAX(g->levels, sub->levels + 1);
+        for (size_t i = 0; r >= 0 && i < sub->nsvc; i++)
+                r = group_append(l, e, g, sub->svc[i]);
+        return r;
+}
+
+static int resolve_group(struct loader *l, struct pst_group **stack, unsigned depth) {
+        struct pst_group *g = stack[depth - 1];
+        const config_setting_t *m = g->members;
+        const char *saved = l->c.main_file;
+        int n, r = 0;
+
+        g->state = 1;
+        g->levels = 1;
+        l->c.main_file = g->loc.file; /* for settings libconfig knows no file of */
+        n = config_setting_type(m) == CONFIG_TYPE_STRING ? 1 : config_setting_length(m);
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = config_setting_type(m) == CONFIG_TYPE_STRING ?
+                                            m : config_setting_get_elem(m, (unsigned) i);
+                const struct pst_group *sub = NULL;
+                const struct pst_service *svc;
+                int k;
+
+                if (config_setting_type(e) == CONFIG_TYPE_STRING)
+                        sub = find_group(l->p, config_setting_get_string(e));
+                if (sub)
+                        k = group_member_group(l, e, stack, depth, (struct pst_group *) sub);
+                else {
+                        k = resolve_service(l, &l->c, e, &svc);
+                        if (k >= 0 && svc->all)
+                                k = pst_cfg_error(&l->c, e, "group '%s': \"all\" cannot be in a group; it "
+                                                  "stands alone, as allow = \"all\"", g->name);
+                        if (k >= 0)
+                                k = group_append(l, e, g, svc);
+                }
+                if (k == -ENOMEM) {
+                        r = k;
+                        break;
+                }
+                if (k < 0)
+                        r = -EINVAL;
+        }
+        l->c.main_file = saved;
+        g->state = r < 0 ? -1 : 2;
+        return r;
+}
+
+/* Between the passes: every group's services, and no group named like a
+ * service of the policy (whichever came first). */
+static int resolve_groups(struct loader *l) {
+        struct pst_group *stack[PST_GROUP_DEPTH_MAX + 1];
+        int r = 0;
+
+        for (size_t i = 0; i < l->p->ngroups; i++) {
+                struct pst_group *g = l->p->groups[i];
+                const struct pst_service *svc = find_policy_service(l->p, g->name);
+
+                if (svc) {
+                        r = pst_error(l->diag, -EINVAL, g->loc.file, g->loc.line, "group '%s' has the name of the "
+                                      "service '%s' defined at %s:%u; a group name must not be a service name",
+                                      g->name, g->name, svc->loc.file, svc->loc.line);
+                        g->state = -1;
+                }
+        }
+        for (size_t i = 0; i < l->p->ngroups; i++) {
+                int k = 0;
+
+                stack[0] = l->p->groups[i];
+                if (stack[0]->state == 0)
+                        k = resolve_group(l, stack, 1);
+                if (k == -ENOMEM)
+                        return k;
+                if (k < 0)
+                        r = k;
+        }
+        return r;
+}
+
+/* allow = "outlook": the group's services, each remembering the group */
+static int rule_add_group(struct pst_cfg *c, const config_setting_t *item, struct pst_prule *ru,
+                          const struct pst_group *g) {
+        for (size_t i = 0; i < ru->nsvc; i++)
+                if (ru->svc[i]->all)
+                        return pst_cfg_error(c, item, "'%s': \"all\" already allows every protocol; write "
+                                             "allow = \"all\" alone, or the services without it", g->name);
+        for (size_t i = 0; i < g->nsvc; i++) {
+                if (ru->nsvc >= PST_RULE_ITEMS_MAX)
+                        return pst_cfg_error(c, item, "too many services in one rule (at most %d, the groups' "
+                                             "services included)", PST_RULE_ITEMS_MAX);
+                ru->via[ru->nsvc] = g;
+                ru->svc[ru->nsvc++] = g->svc[i];
+        }
+        return 0;
+}
+
+/* Room for the services of an allow list, groups expanded (the item
+ * callbacks refuse more than PST_RULE_ITEMS_MAX). */
+static size_t allow_items(const struct pst_policy *p, const config_setting_t *s) {
+        int t = s ? config_setting_type(s) : CONFIG_TYPE_NONE;
+        int n = t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST ? config_setting_length(s) : 1;
+        size_t total = 0;
+
+        for (int i = 0; s && i < n; i++) {
+                const config_setting_t *e = t == CONFIG_TYPE_ARRAY || t == CONFIG_TYPE_LIST ?
+                                            config_setting_get_elem(s, (unsigned) i) : s;
+                const char *name = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+                const struct pst_group *g = name ? find_group(p, name) : NULL;
+
+                total += g ? g->nsvc : 1;
+        }
+        return MIN(MAX(total, (size_t) 1), (size_t) PST_RULE_ITEMS_MAX);
+}
+
+static int svc_item(struct pst_cfg *c, const config_setting_t *item, void *userdata) {
+        struct rule_ctx *rc = userdata;
+        struct pst_prule *ru = rc->rule;
+        const struct pst_group *grp = NULL;
+        const struct pst_service *svc;
+        int r;
+
+        if (config_setting_type(item) == CONFIG_TYPE_STRING)
+                grp = find_group(rc->l->p, config_setting_get_string(item));
+        if (grp)
+                return rule_add_group(c, item, ru, grp);
+        r = resolve_service(rc->l, c, item, &svc);
+        if (r < 0)
+                return r;
         if (ru->nsvc >= PST_RULE_ITEMS_MAX)
                 return pst_cfg_error(c, item, "too many services in one rule (at most %d)", PST_RULE_ITEMS_MAX);
+        if (check_all_alone(c, item, ru, svc) < 0)
+                return -EINVAL;
+        ru->via[ru->nsvc] = NULL;
         ru->svc[ru->nsvc++] = svc;
         return 0;
 }
@@ -789,6 +1152,19 @@ static const struct pst_list *find_list(const struct pst_policy *p, const char *
                 if (streq(p->lists[i]->name, n))
                         return p->lists[i];
         return NULL;
+}
+
+/* For the other parts of the loader (policy-nat.c) */
+const struct pst_zone *pst_policy_zone(const struct pst_policy *p, const char *name) {
+        return find_zone(p, name);
+}
+
+const struct pst_host *pst_policy_host(const struct pst_policy *p, const char *name) {
+        return find_host(p, name);
+}
+
+const struct pst_list *pst_policy_list(const struct pst_policy *p, const char *name) {
+        return find_list(p, name);
 }
 
 /* "(IFNAME)" or "(IFNAME, link)": one string, so the libconfig grammar
@@ -860,7 +1236,9 @@ static int ep_item(struct pst_cfg *c, const config_setting_t *item, void *userda
         } else if ((ep.zone = find_zone(p, s))) {
                 if (rc->to && ru->chain == PST_INPUT)
                         return pst_cfg_error(c, item, "zone '%s' cannot be a destination in input; expected a "
-                                             "host, network, list or (interface) on this host", s);
+                                             "host, network, list or (interface) on this host%s", s,
+                                             rc->chains == CHAINS_BOTH ? " (this rule is for chains input and "
+                                             "forward: a rule to a zone belongs in forward)" : "");
                 ep.kind = PST_EP_ZONE;
         } else if ((ep.host = find_host(p, s)))
                 ep.kind = PST_EP_ADDRS;
@@ -885,6 +1263,137 @@ static int ep_item(struct pst_cfg *c, const config_setting_t *item, void *userda
         return 0;
 }
 
+/* Only ICMP types, each of which level accepts everywhere */
+static bool icmp_covered(const struct pst_service *svc, enum pst_icmp_level level) {
+        size_t n4, n6;
+        const uint8_t *t4 = pst_icmp_level_types(level, false, &n4), *t6 = pst_icmp_level_types(level, true, &n6);
+
+        if (svc->ntcp || svc->nudp || svc->nproto || (!svc->nicmp && !svc->nicmp6))
+                return false;
+        if (level == PST_ICMP_ALL)
+                return true;
+        for (size_t i = 0; i < svc->nicmp; i++)
+                if (!n4 || !memchr(t4, svc->icmp[i], n4))
+                        return false;
+        for (size_t i = 0; i < svc->nicmp6; i++)
+                if (!n6 || !memchr(t6, svc->icmp6[i], n6))
+                        return false;
+        return true;
+}
+
+/*
+ * chains = ["input", "forward"]: only, and always, on a rule of rules = (...)
+ * (*chains == 0 on entry); a rule of input or forward is in that chain.
+ */
+static int rule_chains(struct loader *l, const config_setting_t *g, unsigned *chains) {
+        const config_setting_t *s = config_setting_get_member(g, "chains");
+        int n, t, r = 0;
+
+        if (*chains && s)
+                return pst_cfg_error(&l->c, s, "'chains' is for a rule of rules = ( ... ); this rule is in %s, "
+                                     "its only chain", *chains == CHAIN_BIT(PST_INPUT) ? "input" : "forward");
+        if (*chains)
+                return 0;
+        if (!s)
+                return pst_cfg_error(&l->c, g, "a rule of rules = ( ... ) needs chains = [\"input\", \"forward\"] "
+                                     "(or one of them)");
+        t = config_setting_type(s);
+        if (t != CONFIG_TYPE_STRING && t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+                return pst_cfg_error(&l->c, s, "chains must be a list of chain names [\"input\", \"forward\"], not %s",
+                                     pst_cfg_type_name(s));
+        n = t == CONFIG_TYPE_STRING ? 1 : config_setting_length(s);
+        if (n == 0)
+                return pst_cfg_error(&l->c, s, "chains is empty; expected \"input\", \"forward\" or both");
+        for (int i = 0; i < n; i++) {
+                const config_setting_t *e = t == CONFIG_TYPE_STRING ? s : config_setting_get_elem(s, (unsigned) i);
+                const char *v = config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+                unsigned bit = !v ? 0 : streq(v, "input") ? CHAIN_BIT(PST_INPUT) :
+                               streq(v, "forward") ? CHAIN_BIT(PST_FORWARD) : 0;
+
+                if (!v)
+                        r = pst_cfg_error(&l->c, e, "chains entries must be strings, not %s", pst_cfg_type_name(e));
+                else if (!bit) {
+                        struct suggest sg = { .want = v, .dist = 99 };
+                        char hint[96];
+
+                        suggest_try(&sg, "input");
+                        suggest_try(&sg, "forward");
+                        r = pst_cfg_error(&l->c, e, "unknown chain '%s'%s; expected \"input\" (to this host) or "
+                                          "\"forward\" (through it)", v, suggest_hint(&sg, hint));
+                } else if (*chains & bit)
+                        r = pst_cfg_error(&l->c, e, "chain '%s' is listed twice", v);
+                *chains |= bit;
+        }
+        return r;
+}
+
+static void *copy_of(const void *v, size_t n) {
+        void *c = malloc(MAX(n, (size_t) 1));
+
+        return c && n ? memcpy(c, v, n) : c;
+}
+
+/* A copy of a rule with arrays of its own, for its next chain. */
+static int prule_dup(const struct pst_prule *ru, enum pst_chain_kind chain, struct pst_prule *ret) {
+        *ret = *ru;
+        ret->chain = chain;
+        ret->svc = copy_of(ru->svc, MAX(ru->nsvc, (size_t) 1) * sizeof(*ru->svc));
+        ret->via = copy_of(ru->via, MAX(ru->nsvc, (size_t) 1) * sizeof(*ru->via));
+        ret->from = copy_of(ru->from, ru->nfrom * sizeof(*ru->from));
+        ret->to = copy_of(ru->to, ru->nto * sizeof(*ru->to));
+        ret->rpc = ru->rpc ? copy_of(ru->rpc, sizeof(*ru->rpc)) : NULL;
+        if (!ret->svc || !ret->via || !ret->from || !ret->to || (ru->rpc && !ret->rpc)) {
+                prule_clear(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* The policy takes the rule, once per chain (input first); *ru is emptied. */
+static int rule_push(struct loader *l, const config_setting_t *g, struct pst_prule *ru, unsigned chains) {
+        size_t n = (size_t) __builtin_popcount(chains);
+        int r = GROW(l->p->rules, l->p->caprules, l->p->nrules + n, PST_PRULES_MAX);
+
+        if (r < 0)
+                return r == -E2BIG ? pst_cfg_error(&l->c, g, "too many rules (at most %d)", PST_PRULES_MAX) : r;
+        if (chains == CHAINS_BOTH) {
+                r = prule_dup(ru, PST_FORWARD, &l->p->rules[l->p->nrules + 1]);
+                if (r < 0)
+                        return r;
+        }
+        l->p->rules[l->p->nrules] = *ru;
+        l->p->nrules += n;
+        *ru = (struct pst_prule) {}; /* the policy owns its arrays now */
+        return 0;
+}
+
+/*
+ * A rule that accepts only ICMP types the chain's global option accepts
+ * already, from everywhere and before any rule (README, "ICMP"), narrows
+ * nothing: say so, since "ping from the LAN" with options.icmp = "ping"
+ * looks like a restriction and is not.
+ */
+static void warn_icmp_redundant(struct loader *l, const struct pst_prule *ru, unsigned chains) {
+        const struct pst_options *o = &l->p->options;
+
+        for (int k = PST_INPUT; k <= PST_FORWARD; k++) {
+                enum pst_icmp_level lv = k == PST_INPUT ? o->icmp : o->forward_icmp;
+                bool covered = ru->nsvc > 0;
+
+                if (!(chains & CHAIN_BIT(k)))
+                        continue;
+                for (size_t i = 0; covered && i < ru->nsvc; i++)
+                        covered = icmp_covered(ru->svc[i], lv);
+                if (covered)
+                        pst_warning(l->diag, ru->loc.file, ru->loc.line, "this rule adds nothing in %s: "
+                                    "options.%s = \"%s\" accepts its ICMP types from everywhere, before any rule; "
+                                    "set options.%s = \"essential\" (or \"none\") to accept them only as rules "
+                                    "say", k == PST_INPUT ? "input" : "forward", k == PST_INPUT ? "icmp" :
+                                    "forward_icmp", pst_icmp_level_name(lv), k == PST_INPUT ? "icmp" :
+                                    "forward_icmp");
+        }
+}
+
 /* Room for the entries of allow/from/to (at least one: the implicit "any");
  * the item callbacks refuse more than PST_RULE_ITEMS_MAX. */
 static size_t rule_items(const config_setting_t *s) {
@@ -894,35 +1403,40 @@ static size_t rule_items(const config_setting_t *s) {
         return (size_t) MIN(MAX(n, 1), PST_RULE_ITEMS_MAX);
 }
 
-static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain_kind chain) {
-        static const char *const keys[] = { "allow", "from", "to", "comment", "rpc", NULL };
-        _cleanup_(prule_clear) struct pst_prule ru = { .chain = chain, .loc = pst_cfg_loc(&l->c, g) };
+static int load_rule(struct loader *l, const config_setting_t *g, unsigned chains) {
+        static const char *const keys[] = { "allow", "from", "to", "comment", "chains", "rpc", NULL };
+        _cleanup_(prule_clear) struct pst_prule ru = { .loc = pst_cfg_loc(&l->c, g) };
         const config_setting_t *s;
         int r = 0;
 
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
                 return pst_cfg_error(&l->c, g, "a rule must be a group { allow = ...; }, not %s",
                                      pst_cfg_type_name(g));
-        if (pst_cfg_check_keys(&l->c, g, "a rule", keys) < 0)
+        if (pst_cfg_check_keys(&l->c, g, "a rule", keys) < 0 || rule_chains(l, g, &chains) < 0)
                 return -EINVAL;
+        ru.chain = chains & CHAIN_BIT(PST_INPUT) ? PST_INPUT : PST_FORWARD;
 
         /* Sized by what the rule names, not PST_RULE_ITEMS_MAX: 2,000 rules
          * with room for 256 endpoints each cost 96 MiB of zeroed memory. */
-        ru.svc = calloc(rule_items(config_setting_get_member(g, "allow")), sizeof(*ru.svc));
+        ru.svc = calloc(allow_items(l->p, config_setting_get_member(g, "allow")), sizeof(*ru.svc));
+        ru.via = calloc(allow_items(l->p, config_setting_get_member(g, "allow")), sizeof(*ru.via));
         ru.from = calloc(rule_items(config_setting_get_member(g, "from")), sizeof(*ru.from));
         ru.to = calloc(rule_items(config_setting_get_member(g, "to")), sizeof(*ru.to));
-        if (!ru.svc || !ru.from || !ru.to)
+        if (!ru.svc || !ru.via || !ru.from || !ru.to)
                 return -ENOMEM;
 
         s = config_setting_get_member(g, "allow");
         if (!s)
                 r = pst_cfg_error(&l->c, g, "rule has no 'allow'; expected allow = \"service\" or a list of services");
         else
-                r |= pst_cfg_foreach_scalar(&l->c, s, "allow", false, svc_item, &(struct rule_ctx) { l, &ru, false });
+                r |= pst_cfg_foreach_scalar(&l->c, s, "allow", false, svc_item,
+                                            &(struct rule_ctx) { l, &ru, false, chains });
         if ((s = config_setting_get_member(g, "from")))
-                r |= pst_cfg_foreach_scalar(&l->c, s, "from", false, ep_item, &(struct rule_ctx) { l, &ru, false });
+                r |= pst_cfg_foreach_scalar(&l->c, s, "from", false, ep_item,
+                                            &(struct rule_ctx) { l, &ru, false, chains });
         if ((s = config_setting_get_member(g, "to")))
-                r |= pst_cfg_foreach_scalar(&l->c, s, "to", false, ep_item, &(struct rule_ctx) { l, &ru, true });
+                r |= pst_cfg_foreach_scalar(&l->c, s, "to", false, ep_item,
+                                            &(struct rule_ctx) { l, &ru, true, chains });
         if ((s = config_setting_get_member(g, "comment"))) {
                 const char *v;
 
@@ -942,16 +1456,11 @@ static int load_rule(struct loader *l, const config_setting_t *g, enum pst_chain
                 ru.from[ru.nfrom++] = (struct pst_endpoint) { .kind = PST_EP_ANY, .loc = ru.loc };
         if (ru.nto == 0)
                 ru.to[ru.nto++] = (struct pst_endpoint) { .kind = PST_EP_ANY, .loc = ru.loc };
-
-        r = GROW(l->p->rules, l->p->caprules, l->p->nrules + 1, PST_PRULES_MAX);
-        if (r < 0)
-                return pst_cfg_error(&l->c, g, "too many rules (at most %d)", PST_PRULES_MAX);
-        l->p->rules[l->p->nrules++] = ru;
-        ru = (struct pst_prule) {}; /* the policy owns its arrays now */
-        return 0;
+        warn_icmp_redundant(l, &ru, chains);
+        return rule_push(l, g, &ru, chains);
 }
 
-static int load_rules(struct loader *l, const config_setting_t *list, enum pst_chain_kind chain) {
+static int load_rules(struct loader *l, const config_setting_t *list, unsigned chains) {
         int t = config_setting_type(list), n, r = 0;
 
         if (t != CONFIG_TYPE_LIST && !(t == CONFIG_TYPE_ARRAY && config_setting_length(list) == 0))
@@ -959,7 +1468,7 @@ static int load_rules(struct loader *l, const config_setting_t *list, enum pst_c
                                      config_setting_name(list), pst_cfg_type_name(list));
         n = config_setting_length(list);
         for (int i = 0; i < n; i++) {
-                int k = load_rule(l, config_setting_get_elem(list, (unsigned) i), chain);
+                int k = load_rule(l, config_setting_get_elem(list, (unsigned) i), chains);
 
                 if (k == -ENOMEM)
                         return k;
@@ -972,8 +1481,8 @@ static int load_rules(struct loader *l, const config_setting_t *list, enum pst_c
 /* ---- files ---- */
 
 static int load_definitions(struct loader *l, config_t *cfg, bool main_file) {
-        static const char *const keys[] = { "options", "emergency", "zones", "hosts", "lists", "services", "input",
-                                            "forward", NULL };
+        static const char *const keys[] = { "options", "emergency", "zones", "hosts", "lists", "services", "groups",
+                                            "input", "forward", "rules", "nat", NULL };
         const config_setting_t *root = config_root_setting(cfg), *s;
         int r = 0;
 
@@ -1001,6 +1510,8 @@ static int load_definitions(struct loader *l, config_t *cfg, bool main_file) {
                 r = -EINVAL;
         if ((s = config_setting_get_member(root, "services")) && load_each(l, s, "services", load_service) < 0)
                 r = -EINVAL;
+        if ((s = config_setting_get_member(root, "groups")) && load_each(l, s, "groups", load_group) < 0)
+                r = -EINVAL;
         return r;
 }
 
@@ -1008,12 +1519,36 @@ static int load_rule_sections(struct loader *l, config_t *cfg) {
         const config_setting_t *root = config_root_setting(cfg), *s;
         int r = 0;
 
-        if ((s = config_setting_get_member(root, "input")) && load_rules(l, s, PST_INPUT) < 0)
+        if ((s = config_setting_get_member(root, "input")) && load_rules(l, s, CHAIN_BIT(PST_INPUT)) < 0)
                 r = -EINVAL;
         l->has_rules |= s != NULL;
-        if ((s = config_setting_get_member(root, "forward")) && load_rules(l, s, PST_FORWARD) < 0)
+        if ((s = config_setting_get_member(root, "forward")) && load_rules(l, s, CHAIN_BIT(PST_FORWARD)) < 0)
                 r = -EINVAL;
         l->has_rules |= s != NULL;
+        /* after the file's input and forward lists: among accept rules, order changes nothing */
+        if ((s = config_setting_get_member(root, "rules")) && load_rules(l, s, 0) < 0)
+                r = -EINVAL;
+        l->has_rules |= s != NULL;
+        if ((s = config_setting_get_member(root, "nat")) && pst_policy_load_nat(&l->c, l->p, l->cat, s) < 0)
+                r = -EINVAL;
+        return r;
+}
+
+/* options.forward = "unmanaged": a forward rule would have no chain to go in */
+static int check_unmanaged_forward(struct loader *l) {
+        int r = 0;
+
+        if (!l->p->options.forward_unmanaged)
+                return 0;
+        for (size_t i = 0; i < l->p->nrules; i++) {
+                const struct pst_prule *pr = &l->p->rules[i];
+
+                if (pr->chain == PST_FORWARD)
+                        r = pst_error(l->diag, -EINVAL, pr->loc.file, pr->loc.line,
+                                      "a forward rule, but options.forward = \"unmanaged\" (%s): postern "
+                                      "installs no forward chain; remove the rule or manage forwarding",
+                                      l->p->path);
+        }
         return r;
 }
 
@@ -1130,7 +1665,7 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned so
                 if (load_definitions(&l, &cfgs[i], i == 0) < 0)
                         r = -EINVAL;
         }
-        if (check_zone_overlaps(&l) < 0)
+        if (check_zone_overlaps(&l) < 0 || (r == 0 && resolve_groups(&l) < 0))
                 r = -EINVAL;
 
         /* pass 2: rules.  Not after broken definitions: every use of a name
@@ -1146,7 +1681,7 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned so
                 r = pst_error(diag, -EINVAL, path, 0,
                               "no input or forward rules: this policy would drop all new connections; write "
                               "input = (); to mean that");
-        if (r == 0 && pst_diag_has_errors(diag))
+        if (r == 0 && (check_unmanaged_forward(&l) < 0 || pst_diag_has_errors(diag)))
                 r = -EINVAL;
         if (r == 0)
                 *ret = TAKE_PTR(p);

@@ -24,6 +24,8 @@
 #define PST_RULE_ITEMS_MAX 256   /* services / sources / destinations per rule */
 #define PST_FRAGMENTS_MAX 256
 #define PST_POLICY_SERVICES_MAX 4096
+#define PST_GROUPS_MAX 1024
+#define PST_GROUP_DEPTH_MAX 8    /* a group in a group in a group ... */
 
 enum pst_icmp_level {
         PST_ICMP_NONE,
@@ -33,6 +35,9 @@ enum pst_icmp_level {
 };
 
 const char *pst_icmp_level_name(enum pst_icmp_level l);
+/* The ICMP (v6: ICMPv6) types a level accepts from everywhere; ALL and NONE: none listed
+ * (ALL accepts the whole protocol). */
+const uint8_t *pst_icmp_level_types(enum pst_icmp_level l, bool v6, size_t *ret_n);
 
 struct pst_options {
         bool ipv6;
@@ -41,6 +46,9 @@ struct pst_options {
         char log_prefix[128];
         uint32_t log_rate; /* per minute */
         enum pst_backend_kind backend; /* who installs the ruleset */
+        bool forward_unmanaged; /* options.forward = "unmanaged": no forward base chain at all */
+        bool rematch; /* options.rematch: established flows re-checked after a policy change */
+        struct pst_loc rematch_loc; /* its line: the origin of the rules it adds */
 };
 
 struct pst_addrs {
@@ -61,6 +69,7 @@ struct pst_zone {
         size_t nifs;
         struct pst_ifname ifs[PST_ZONE_IFS_MAX];
         struct pst_addrs nets;
+        bool trusted; /* trusted = true: everything from the zone is accepted (input and forward) */
 };
 
 struct pst_host {
@@ -99,15 +108,63 @@ enum pst_chain_kind {
         PST_FORWARD,
 };
 
+/*
+ * groups = { outlook = ["smtp", "imaps", "ldap/tcp"]; }: a name for a list
+ * of services, usable wherever a service name is (allow lists, other
+ * groups).  svc is the flattened list, each service once, at most
+ * PST_RULE_ITEMS_MAX of them.
+ */
+struct pst_group {
+        char name[PST_NAME_LEN];
+        struct pst_loc loc;
+        size_t nsvc, capsvc;
+        const struct pst_service **svc;
+        const config_setting_t *members; /* while loading: its list */
+        int state;           /* while loading: 0 unresolved, 1 resolving, 2 done, -1 broken */
+        unsigned levels;     /* 1, or 1 + the deepest group in it */
+};
+
 struct pst_prule {
         enum pst_chain_kind chain;
         struct pst_loc loc;
         size_t nsvc;
         const struct pst_service **svc;
+        const struct pst_group **via;   /* per service: the group that brought it, or NULL */
         size_t nfrom, nto;
         struct pst_endpoint *from, *to;
         char comment[128];
         struct pst_rpc *rpc; /* endpoint-mapper pinholes (rpc.h), NULL = none */
+};
+
+/* nat = ( { masquerade = {...}; }, { snat = {...}; }, { forward = {...}; } ): lib/policy-nat.c */
+#define PST_NAT_RULES_MAX 4096
+#define PST_NAT_PORTS_MAX 256 /* ports of one forward */
+
+enum pst_pnat_kind {
+        PST_PNAT_MASQ,
+        PST_PNAT_SNAT,
+        PST_PNAT_FORWARD,
+};
+
+struct pst_nat_port {
+        uint8_t proto;       /* IPPROTO_TCP / IPPROTO_UDP */
+        uint16_t first, last; /* the ports the packets arrive on */
+        uint16_t to;          /* "EXT:INT": the internal port, 0 = the same */
+};
+
+struct pst_nat_rule {
+        enum pst_pnat_kind kind;
+        struct pst_loc loc;
+        const struct pst_zone *out;  /* MASQ, SNAT: the zone whose interfaces the packets leave by */
+        struct pst_endpoint from;    /* who is translated (ANY by default) */
+        struct pst_addr to_addr;     /* SNAT: the source address; FORWARD: the internal address (v4) */
+        struct pst_addr to_addr6;    /* FORWARD: the internal IPv6 address, family 0 = none */
+        struct pst_endpoint to;      /* FORWARD: the host or address, as written */
+        char on[16];                 /* FORWARD: "(ppp0)": the interface whose addresses are forwarded */
+        bool ipv6;                   /* MASQ, FORWARD: IPv6 too (never by default) */
+        size_t nports;
+        struct pst_nat_port *ports;
+        char comment[128];
 };
 
 struct pst_policy {
@@ -125,13 +182,28 @@ struct pst_policy {
         struct pst_list **lists;
         size_t nservices, capservices;
         struct pst_service **services; /* the policy's own and inline ones */
+        size_t ngroups, capgroups;
+        struct pst_group **groups;
         size_t nrules, caprules;
         struct pst_prule *rules;
+        size_t nnat, capnat;
+        struct pst_nat_rule *nat;
 
         uint64_t digest; /* FNV-1a 64 over every file read, in order: identifies what is loaded */
 };
 
 void pst_policy_free(struct pst_policy *p);
+
+/* Definitions by name (NULL: none).
+ * policy-nat.c: the nat = ( ... ) list of one file, appended to p->nat
+ * (service names of a forward's allow resolved against p's and cat);
+ * pst_policy_free_nat releases them.  Errors through c. */
+const struct pst_zone *pst_policy_zone(const struct pst_policy *p, const char *name);
+const struct pst_host *pst_policy_host(const struct pst_policy *p, const char *name);
+const struct pst_list *pst_policy_list(const struct pst_policy *p, const char *name);
+int pst_policy_load_nat(struct pst_cfg *c, struct pst_policy *p, const struct pst_catalog *cat,
+                        const config_setting_t *list);
+void pst_policy_free_nat(struct pst_policy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_policy *, pst_policy_free);
 
 /*

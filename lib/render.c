@@ -38,17 +38,30 @@ static void render_u8_named(FILE *f, const char *name, uint8_t v) {
                 fprintf(f, "%u", v);
 }
 
-static void render_ct_state(FILE *f, const uint8_t *k) {
-        static const char *const names[] = { "invalid", "established", "related", "new", "untracked" };
+/* A host-byte-order bitmask as nft spells it: "established,related" */
+static void render_bits(FILE *f, const uint8_t *k, const char *const *names, unsigned n) {
         uint32_t v;
         bool first = true;
 
         memcpy(&v, k, 4); /* host byte order */
-        for (unsigned i = 0; i < ELEMENTSOF(names); i++)
+        for (unsigned i = 0; i < n; i++)
                 if (v & (1u << i)) {
                         fprintf(f, "%s%s", first ? "" : ",", names[i]);
                         first = false;
                 }
+}
+
+static void render_ct_state(FILE *f, const uint8_t *k) {
+        static const char *const names[] = { "invalid", "established", "related", "new", "untracked" };
+
+        render_bits(f, k, names, ELEMENTSOF(names));
+}
+
+static void render_ct_status(FILE *f, const uint8_t *k) {
+        static const char *const names[] = { "expected", "seen-reply", "assured", "confirmed", "snat", "dnat",
+                                             "dying" };
+
+        render_bits(f, k, names, ELEMENTSOF(names));
 }
 
 void pst_render_key(FILE *f, enum pst_field field, const uint8_t *first, const uint8_t *last) {
@@ -90,6 +103,19 @@ void pst_render_key(FILE *f, enum pst_field field, const uint8_t *first, const u
                 break;
         case PST_F_CT_STATE:
                 render_ct_state(f, first);
+                break;
+        case PST_F_CT_DIRECTION:
+                fputs(first[0] == 0 ? "original" : first[0] == 1 ? "reply" : "?", f);
+                break;
+        case PST_F_CT_STAMP: {
+                uint32_t v;
+
+                memcpy(&v, first, 4); /* host byte order */
+                fprintf(f, "0x%08x", v);
+                break;
+        }
+        case PST_F_CT_STATUS:
+                render_ct_status(f, first);
                 break;
         case _PST_F_MAX:
                 fputs("?", f);
@@ -191,6 +217,23 @@ static void render_set(FILE *f, const struct pst_ruleset *rs, const struct pst_s
         fputs("\t}\n", f);
 }
 
+/* nft's spelling in an inet table: "dnat ip to 198.18.2.10:25", "dnat ip6 to [2001:db8::1]:25" */
+static void render_nat(FILE *f, const struct pst_nat *n) {
+        char a[INET6_ADDRSTRLEN];
+        bool v6 = n->family == AF_INET6;
+
+        if (n->kind == PST_NAT_MASQ) {
+                fputs("masquerade", f);
+                return;
+        }
+        inet_ntop(n->family, n->addr, a, sizeof(a));
+        fprintf(f, "%s %s to ", n->kind == PST_NAT_SNAT ? "snat" : "dnat", v6 ? "ip6" : "ip");
+        if (n->port)
+                fprintf(f, v6 ? "[%s]:%u" : "%s:%u", a, n->port);
+        else
+                fputs(a, f);
+}
+
 static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_rule *r) {
         bool sp = false;
 
@@ -233,15 +276,25 @@ static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_
                 fprintf(f, "%slimit rate %u/minute", sp ? " " : "", r->limit_per_minute);
                 sp = true;
         }
-        if (r->log_prefix[0]) {
+        if (pst_rule_logs(r)) {
                 fprintf(f, "%slog prefix \"%s\"", sp ? " " : "", r->log_prefix);
-                if (r->nflog)
+                if (r->log_nflog) /* nft's order: prefix, group, snaplen (none: the whole packet) */
                         fprintf(f, " group %u", r->log_group);
+                if (r->log_nflog && r->log_snaplen)
+                        fprintf(f, " snaplen %u", r->log_snaplen);
+                sp = true;
+        }
+        if (r->ct_stamp) {
+                fprintf(f, "%sct mark set ct mark and 0x%08x or 0x%08x", sp ? " " : "", ~PST_REMATCH_MASK,
+                        r->ct_stamp);
                 sp = true;
         }
         if (r->verdict.kind != PST_V_NONE) {
                 fputs(sp ? " " : "", f);
                 render_verdict(f, rs, &r->verdict);
+        } else if (r->nat.kind != PST_NAT_NONE) {
+                fputs(sp ? " " : "", f);
+                render_nat(f, &r->nat);
         }
         if (r->comment[0])
                 fprintf(f, " comment \"%s\"", r->comment);
@@ -262,7 +315,11 @@ int pst_render_nft(const struct pst_ruleset *rs, FILE *f) {
                 if (i)
                         fputs("\n", f);
                 fprintf(f, "\tchain %s {\n", c->name);
-                if (c->hook != PST_HOOK_NONE)
+                if (pst_hook_is_nat(c->hook))
+                        fprintf(f, "\t\ttype nat hook %s priority %s; policy accept;\n",
+                                c->hook == PST_HOOK_PREROUTING ? "prerouting" : "postrouting",
+                                c->hook == PST_HOOK_PREROUTING ? "dstnat" : "srcnat");
+                else if (c->hook != PST_HOOK_NONE)
                         fprintf(f, "\t\ttype filter hook %s priority %s; policy %s;\n",
                                 c->hook == PST_HOOK_INPUT ? "input" : "forward",
                                 c->priority == 0 ? "filter" : "0", c->policy == PST_V_ACCEPT ? "accept" : "drop");

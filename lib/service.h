@@ -21,6 +21,7 @@ struct pst_service {
         char *description;
         char *source;
         uint8_t ntcp, nudp, nproto, nicmp, nicmp6;
+        bool all; /* allow = "all": every protocol, no layer-4 match (the lists are empty) */
         struct pst_portrange tcp[PST_SERVICE_PORTS_MAX];
         struct pst_portrange udp[PST_SERVICE_PORTS_MAX];
         uint8_t proto[PST_SERVICE_PROTOS_MAX];

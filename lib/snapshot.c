@@ -131,7 +131,12 @@ static bool rule_ok(struct pst_rule *rule, const struct pst_ruleset *rs) {
 
         memcpy(&counter, &rule->counter, 1); /* a bool that is neither 0 nor 1 must not be read as one */
         rule->counter = counter != 0;
+        memcpy(&counter, &rule->log_nflog, 1);
+        rule->log_nflog = counter != 0;
         if (rule->nmatch > PST_MATCH_MAX || !verdict_ok(&rule->verdict, rs->nchains) || rule->origin.file >= rs->nfiles)
+                return false;
+        if (rule->nat.kind > PST_NAT_DNAT || (rule->nat.kind > PST_NAT_MASQ && rule->nat.family != AF_INET &&
+                                              rule->nat.family != AF_INET6))
                 return false;
         rule->comment[PST_COMMENT_MAX - 1] = 0;
         rule->log_prefix[PST_LOG_PREFIX_MAX - 1] = 0;
@@ -203,7 +208,7 @@ static int read_chain(FILE *f, struct pst_chain *c, const struct pst_ruleset *rs
         c->rules = NULL;
         c->cap = 0;
         c->name[PST_NAME_MAX - 1] = 0;
-        if (c->n > PST_RULES_MAX || (unsigned) c->hook > PST_HOOK_FORWARD)
+        if (c->n > PST_RULES_MAX || (unsigned) c->hook > PST_HOOK_POSTROUTING)
                 return -EBADMSG;
         if (c->n && !(c->rules = calloc(c->n, sizeof(*c->rules))))
                 return -ENOMEM;

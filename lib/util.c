@@ -40,11 +40,19 @@ int strcpy_bounded(char *dst, size_t size, const char *src) {
         return 0;
 }
 
-uint64_t now_usec(void) {
+static uint64_t clock_usec(clockid_t id) {
         struct timespec ts;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
+        clock_gettime(id, &ts);
         return (uint64_t) ts.tv_sec * 1000000ULL + (uint64_t) ts.tv_nsec / 1000;
+}
+
+uint64_t now_usec(void) {
+        return clock_usec(CLOCK_MONOTONIC);
+}
+
+uint64_t wall_usec(void) {
+        return clock_usec(CLOCK_REALTIME);
 }
 
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size) {

@@ -87,6 +87,8 @@ int strcpy_bounded(char *dst, size_t size, const char *src);
 
 /* Monotonic clock in microseconds. */
 uint64_t now_usec(void);
+/* CLOCK_REALTIME in microseconds since the epoch. */
+uint64_t wall_usec(void);
 
 /* Read a whole file (at most max bytes) into a NUL-terminated buffer. */
 int read_full_file(const char *path, size_t max, char **ret, size_t *ret_size);

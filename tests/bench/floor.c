@@ -487,7 +487,7 @@ static struct setdef anon_set(uint32_t keytype, uint32_t keylen, uint32_t bo, co
 
 static const uint32_t tcp_ports[] = { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222,
                                       5269, 5280, 8080 };
-static const uint32_t udp_ports[] = { 53, 389, 953 };
+static const uint32_t udp_ports[] = { 53, 953 }; /* dns, rndc: seed 000 allows "ldap/tcp", no udp/389 */
 
 static void rule_ct_vmap(const char *chain) {
         struct setdef d = { "__map%d", next_set_id++, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP,
@@ -535,8 +535,8 @@ static void rule_ports(const char *chain, uint8_t proto, const uint32_t *ports, 
 }
 
 static void build(void) {
-        static const char in_c[] = "Outlook through SafeSquid, to the proxy host";
-        static const char fw_c[] = "Outlook through SafeSquid, through the proxy host";
+        static const char in_c[] = "Outlook through SafeSquid";
+        static const char fw_c[] = "Outlook through SafeSquid";
         static const char p3_c[] = "P3: the dial-up address";
         struct setdef list_d = { "list_allowlist_v4", next_set_id++, NFT_SET_INTERVAL, TYPE_IPADDR, 4, 0, BO_BIG, 0, {} };
         struct setdef if4 = { "ifaddr_ppp0_v4", next_set_id++, 0, TYPE_IPADDR, 4, 0, BO_BIG, 0, {} };
@@ -630,14 +630,14 @@ static void build(void) {
                 e_lookup(r, &d, true);
                 rule_put(r, NULL);
         }
-        rule_ports("input", IPPROTO_TCP, tcp_ports, 18, in_c);
-        rule_ports("input", IPPROTO_UDP, udp_ports, 3, in_c);
+        rule_ports("input", IPPROTO_TCP, tcp_ports, sizeof(tcp_ports) / sizeof(tcp_ports[0]), in_c);
+        rule_ports("input", IPPROTO_UDP, udp_ports, sizeof(udp_ports) / sizeof(udp_ports[0]), in_c);
 
         /* chain forward */
         rule_ct_vmap("forward");
         rule_l4_icmp("forward");
-        rule_ports("forward", IPPROTO_TCP, tcp_ports, 18, fw_c);
-        rule_ports("forward", IPPROTO_UDP, udp_ports, 3, fw_c);
+        rule_ports("forward", IPPROTO_TCP, tcp_ports, sizeof(tcp_ports) / sizeof(tcp_ports[0]), fw_c);
+        rule_ports("forward", IPPROTO_UDP, udp_ports, sizeof(udp_ports) / sizeof(udp_ports[0]), fw_c);
         if (nlist)
                 for (uint8_t proto = IPPROTO_TCP; proto; proto = proto == IPPROTO_TCP ? IPPROTO_UDP : 0) {
                         uint16_t port = htons(443);

@@ -43,6 +43,9 @@ ROUTER_S = "198.18.251.1"
 SERVER_ADDR = "198.18.251.2"
 UNLISTED_ADDR = "198.18.252.2"  # a second client address, not in the allow-list
 
+RELOAD_ENTRY = "198.18.100.0/24"  # issue 15: the one entry a reload adds (198.18/15 is never drawn)
+RELOAD_PORT = 4444
+
 N_LIST = 100_000
 N_SERVICES = 2_000
 LIST_SERVICE_TCP = 443          # the allow-list may reach https ...
@@ -134,20 +137,20 @@ def postern_policy(seed_conf, large, list_file="allowlist.txt"):
     """seed 000 (conf/examples/000-safesquid-outlook.conf) + the (ppp0) rule [+ P2's forward rules]."""
     with open(seed_conf) as f:
         s = f.read()
-    marker = 'comment = "Outlook through SafeSquid, to the proxy host"; }'
+    # seed 000 is one rule of rules = (...) for both chains; the extra rules follow it there, each with
+    # its chain, so that every chain's rules come in the order floor.c builds them
+    marker = 'comment = "Outlook through SafeSquid"; }'
     assert marker in s, "conf/examples/000-safesquid-outlook.conf changed: update tests/bench/workloads.py"
-    s = s.replace(marker, marker + ',\n  { allow = "tcp/%d"; from = "ppp"; to = "(ppp0)"; comment = "P3: the dial-up address"; }'
-                  % P3_PORT, 1)
+    extra = ['  { allow = "tcp/%d"; from = "ppp"; to = "(ppp0)"; chains = ["input"]; comment = "P3: the dial-up address"; }'
+             % P3_PORT]
     s += '\nzones = { ppp = { interfaces = ["ppp0"]; }; };\n'
     if large:
-        fmarker = 'comment = "Outlook through SafeSquid, through the proxy host"; }'
-        assert fmarker in s
-        extra = ['  { allow = ["tcp/%d", "udp/%d"]; from = "allowlist"; comment = "P2 allow-list"; }'
-                 % (LIST_SERVICE_TCP, LIST_SERVICE_UDP)]
+        extra.append('  { allow = ["tcp/%d", "udp/%d"]; from = "allowlist"; chains = ["forward"]; comment = "P2 allow-list"; }'
+                     % (LIST_SERVICE_TCP, LIST_SERVICE_UDP))
         for src, dst, port in services():
-            extra.append('  { allow = "tcp/%d"; from = "%s"; to = "%s"; }' % (port, src, dst))
-        s = s.replace(fmarker, fmarker + ",\n" + ",\n".join(extra), 1)
+            extra.append('  { allow = "tcp/%d"; from = "%s"; to = "%s"; chains = ["forward"]; }' % (port, src, dst))
         s += 'lists = { allowlist = { file = "%s"; }; };\n' % list_file
+    s = s.replace(marker, marker + ",\n" + ",\n".join(extra), 1)
     return s
 
 
@@ -257,6 +260,20 @@ def generate(outdir, seed_conf):
             d["ipset"] = os.path.join(outdir, name + ".ipset")
             _w(d["ipset"], ipset_text())
         files[name] = d
+    # Reloads of P2 (issue 15): one allow-list entry more, one rule more
+    with open(os.path.join(outdir, "allowlist.txt")) as f:
+        base = f.read()
+    _w(os.path.join(outdir, "allowlist-entry.txt"), base + RELOAD_ENTRY + "\n")
+    files["p2"]["entry"] = os.path.join(outdir, "p2-entry.conf")
+    _w(files["p2"]["entry"], postern_policy(seed_conf, True, "allowlist-entry.txt"))
+    files["p2"]["rule"] = os.path.join(outdir, "p2-rule.conf")
+    with open(files["p2"]["postern"]) as f:
+        p2 = f.read()
+    marker = 'comment = "P3: the dial-up address"; }'
+    _w(files["p2"]["rule"], p2.replace(marker, marker + ',\n  { allow = "tcp/%d"; from = "ppp"; chains = ["input"]; '
+                                       'comment = "reload: one rule more"; }' % RELOAD_PORT, 1))
+    files["p2"]["nft_entry"] = os.path.join(outdir, "p2-entry-element.nft")
+    _w(files["p2"]["nft_entry"], "add element inet fw allowlist { %s }\n" % RELOAD_ENTRY)
     # P3: the same P2 nft file with ppp0's other address (a full reload)
     files["p2"]["nft_alt"] = os.path.join(outdir, "p2-alt.nft")
     _w(files["p2"]["nft_alt"], nft_text(True, PPP0_ADDR_ALT))

@@ -66,7 +66,9 @@ for who in NOBODY NETADMIN; do
                 "Apply org.postern1.Error.PermissionDenied: only root may call Apply()" \
                 "Confirm org.postern1.Error.PermissionDenied: only root may call Confirm()" \
                 "Reapply org.postern1.Error.PermissionDenied: only root may call Reapply()" \
-                "SaveRunning org.postern1.Error.PermissionDenied: only root may call SaveRunning()")" ] ||
+                "SaveRunning org.postern1.Error.PermissionDenied: only root may call SaveRunning()" \
+                "RuleHits org.postern1.Error.PermissionDenied: only root may call RuleHits()" \
+                "Drops org.postern1.Error.PermissionDenied: only root may call Drops()")" ] ||
                 { cat "$T_TMP/calls"; die "$who's method calls were not refused as they should be"; }
         caller "$who" props >"$T_TMP/$who.props" || die "$who cannot read the properties"
         diff -u "$T_TMP/root.props" "$T_TMP/$who.props" || die "$who reads other values than root"
@@ -89,7 +91,7 @@ for verb in reload "reapply lo"; do
 done
 
 info "root: every method served"
-[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nApply ok\nConfirm org.postern1.Error.Busy\nReapply ok\nSaveRunning ok')" ] ||
+[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nApply ok\nConfirm org.postern1.Error.Busy\nReapply ok\nSaveRunning ok\nRuleHits ok\nDrops ok')" ] ||
         die "root: $(caller ROOT calls)"
 t_wait_prop Generation 3
 t_wait_prop Rechecks 1
@@ -107,7 +109,9 @@ for who in NOBODY NETADMIN; do
         [ "$(calls_as "$who")" = "$(printf '%s\n' "Reload org.freedesktop.DBus.Error.AccessDenied" \
                 "Apply org.freedesktop.DBus.Error.AccessDenied" "Confirm org.freedesktop.DBus.Error.AccessDenied" \
                 "Reapply org.freedesktop.DBus.Error.AccessDenied" \
-                "SaveRunning org.freedesktop.DBus.Error.AccessDenied")" ] ||
+                "SaveRunning org.freedesktop.DBus.Error.AccessDenied" \
+                "RuleHits org.freedesktop.DBus.Error.AccessDenied" \
+                "Drops org.freedesktop.DBus.Error.AccessDenied")" ] ||
                 die "the shipped policy lets $who call: $(caller "$who" calls 2>&1)"
         caller "$who" props | diff -u "$T_TMP/root.props" - || die "the shipped policy hides properties from $who"
 done
@@ -115,7 +119,7 @@ done
 WPID=$!
 T_PIDS+=("$WPID")
 t_wait_count "$T_TMP/watch.txt" "^watching" 1 5 || die "the signal watcher did not start: $(cat "$T_TMP/watch.txt")"
-[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nApply ok\nConfirm org.postern1.Error.Busy\nReapply ok\nSaveRunning ok')" ] ||
+[ "$(calls_as ROOT)" = "$(printf 'Reload ok\nApply ok\nConfirm org.postern1.Error.Busy\nReapply ok\nSaveRunning ok\nRuleHits ok\nDrops ok')" ] ||
         die "root under the shipped policy: $(caller ROOT calls)"
 wait "$WPID" || die "nobody did not receive Applied: $(cat "$T_TMP/watch.txt")"
 grep -qx "2 $digest" "$T_TMP/watch.txt" || die "nobody's Applied signal: $(cat "$T_TMP/watch.txt")"

@@ -17,9 +17,9 @@ import dbus
 NAME, PATH, IFACE = "org.postern1", "/org/postern1", "org.postern1.Manager"
 # arguments to call each method with; harmless ones (lo exists in every netns;
 # Apply("") re-applies the daemon's own policy; Confirm() has nothing to confirm;
-# SaveRunning() writes running.snap into the test's runtime directory)
+# SaveRunning() writes running.snap into the test's runtime directory; Drops() only reads)
 ARGS = {"Reload": (), "Apply": ("", dbus.UInt32(0), "", dbus.Boolean(False)), "Confirm": (), "Reapply": ("lo",),
-        "SaveRunning": ()}
+        "SaveRunning": (), "RuleHits": (), "Drops": (dbus.UInt64(0),)}
 
 
 def members(obj, kind):

@@ -47,6 +47,13 @@ grep -q "postern.conf:1: unknown service 'no-such-service'" "$DLOG" || { cat "$D
 t_alive
 echo "$good" >"$P"
 
+info "SIGHUP with the good policy again → the whole ruleset, and the log says so (issue 15)"
+kill -HUP "$DPID"
+t_wait_ready 3
+t_wait_count "$DLOG" "applied $P: .*full replace (this backend always replaces the whole ruleset)" 1 5 ||
+        { cat "$DLOG"; die "the iptables reload does not say it replaced everything"; }
+[ "$(rules)" = "$before" ] || die "reloading the same policy changed the rules"
+
 info "SIGTERM → exit 0, the rules stay"
 t_stop
 [ "$DRC" = 0 ] || die "exit status $DRC"

@@ -9,7 +9,9 @@
 #   - a rule changed (pop3 dropped from seed 000's two rules): a unified diff of the
 #     nft listings, without any named set's elements,
 #   - no table at all, --json, and a caller without CAP_NET_ADMIN (exit 2),
-#   - a rule whose anonymous set has 5,120 kernel elements: no difference.
+#   - a rule whose anonymous set has 5,120 kernel elements: no difference,
+#   - a zone made trusted: said by the zone ("trusted zone docker"), not by
+#     its interfaces, in the text and in --json (trusted_zone).
 set -u
 . "$(dirname "$0")/lib.sh"
 require_kernel
@@ -40,6 +42,12 @@ allow = ", ".join('"bulk%d"' % k for k in range(40))
 open(sys.argv[1], "w").write("services = {\n%s\n};\ninput = ( { allow = [%s]; } );\n" % ("\n".join(svcs), allow))
 EOP
 
+# a Docker host's bridges, then the same zone trusted
+printf '%s\n' 'zones = {' '  wan = { interfaces = ["ppp0"]; };' '  docker = { interfaces = ["docker0", "br-+"]; };' '};' \
+        'input = ( { allow = "ssh"; from = "wan"; } );' >"$tmp/docker.conf"
+sed -e 's/"br-+"\]; }/"br-+"]; trusted = true; }/' "$tmp/docker.conf" >"$tmp/docker-trusted.conf"
+cmp -s "$tmp/docker.conf" "$tmp/docker-trusted.conf" && { fail "the trusted edit did not apply"; exit 1; }
+
 # run NAME CMD...: stdout+stderr to $tmp/NAME.out, exit status to $tmp/NAME.rc
 cat >"$tmp/run.sh" <<EOS
 cd '$tmp'
@@ -57,6 +65,9 @@ run eperm env POSTERN_UNSAFE_FILES=1 setpriv --reuid=65534 --regid=65534 --clear
         '$CTL' --offline --catalog '$CATALOG' diff lists.conf
 ctl apply anon.conf >/dev/null || exit 9
 run anon ctl diff anon.conf
+ctl apply docker.conf >/dev/null || exit 9
+run trusted ctl diff docker-trusted.conf
+run trusted-json ctl --json diff docker-trusted.conf
 ctl apply seed000.conf >/dev/null || exit 9
 run rule ctl --nft diff seed000-nopop3.conf
 ip link set lo up
@@ -142,21 +153,36 @@ check rule 1 <<'EOT'
  		iifname "lo" accept
  		icmpv6 type { nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert } accept
  		meta l4proto { icmp, ipv6-icmp } accept
--		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, to the proxy host"
-+		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, to the proxy host"
- 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid, to the proxy host"
+-		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
++		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
+ 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid"
  	}
  
 @@ -13,7 +13,7 @@
  		type filter hook forward priority filter; policy drop;
  		ct state vmap { invalid : drop, established : accept, related : accept }
  		meta l4proto { icmp, ipv6-icmp } accept
--		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, through the proxy host"
-+		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid, through the proxy host"
- 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid, through the proxy host"
+-		tcp dport { 22, 25, 53, 110, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
++		tcp dport { 22, 25, 53, 389, 465, 587, 636, 953, 993, 995, 1023, 3268, 3269, 5222, 5269, 5280, 8080 } counter accept comment "Outlook through SafeSquid"
+ 		udp dport { 53, 953 } counter accept comment "Outlook through SafeSquid"
  	}
  }
 EOT
+
+check trusted 1 <<'EOT'
++ forward trusted zone docker
++ input trusted zone docker
+conntrack: 0 of 0 tracked connections would not be let in as new
+EOT
+
+if python3 - "$tmp/trusted-json.out" <<'EOP'
+import json, sys
+d = json.load(open(sys.argv[1]))
+want = [{"text": "%s trusted zone docker" % c, "chain": c, "what": "", "where": "trusted zone docker",
+         "verdict": "accept", "element": None, "trusted_zone": "docker"} for c in ("forward", "input")]
+assert d["allowed"] == want and d["blocked"] == [], d
+EOP
+then ok "trusted-json: trusted_zone names the zone"; else fail "trusted-json: shape"; cat "$tmp/trusted-json.out"; fi
 
 check eperm 2 <<'EOT'
 cannot read table inet postern from the kernel: Operation not permitted
@@ -187,7 +213,8 @@ import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["ok"] is True and d["same"] is False, d
 first = {"text": "input tcp/25 (smtp) from list partners: 198.18.5.0/24", "chain": "input",
-         "what": "tcp/25 (smtp)", "where": "from list partners", "verdict": "accept", "element": "198.18.5.0/24"}
+         "what": "tcp/25 (smtp)", "where": "from list partners", "verdict": "accept", "element": "198.18.5.0/24",
+         "trusted_zone": None}
 assert d["allowed"][0] == first and len(d["allowed"]) == 20, d
 assert [b["text"] for b in d["blocked"]] == ["input tcp/25 (smtp) from list partners: 2001:db8:43::/64"], d
 assert d["more"] == 6 and d["conntrack"] == {"cut": 0, "total": 0}, d

@@ -59,6 +59,29 @@ static char *state(void) {
         return all;
 }
 
+/* state() and the rules and user chains of the nat tables where the kernel
+ * has them (reading one would create it; an apply that created one and was
+ * refused leaves it, empty: iptables cannot remove a table) */
+static char *nat_state(void) {
+        char *f = state(),
+             *n4 = run("! grep -qx nat /proc/net/ip_tables_names || iptables-legacy-save -t nat | grep -E '^(-A|:p)'"),
+             *n6 = run("! grep -qx nat /proc/net/ip6_tables_names || ip6tables-legacy-save -t nat | grep -E '^(-A|:p)'"),
+             *all;
+
+        if (asprintf(&all, "%s----\n%s----\n%s", f, n4, n6) < 0)
+                exit(1);
+        free(f);
+        free(n4);
+        free(n6);
+        return all;
+}
+
+static int nat_fail_family;
+static int fail_nat(void *userdata, int family) {
+        (void) userdata;
+        return family == nat_fail_family ? -EIO : 0;
+}
+
 static int hook_calls;
 static int fail_v6(void *userdata) {
         hook_calls++;
@@ -247,6 +270,44 @@ int main(int argc, char **argv) {
         free(after);
         free(before);
         unlink(FAULT_IPSET);
+
+        /* 8: NAT: a refused nat table, IPv4 or IPv6, puts back every table
+         * committed before it (filter of both families, IPv4 nat) */
+        {
+                struct pst_ruleset *nat = compile_example(cat, root, "004-dialup-masquerade.conf", &ifa),
+                                   *nat6 = compile_example(cat, root, "../../tests/golden/nat-forward-ipv6.conf", &ifa);
+
+                o = (struct pst_iptc_opts) { .before_nat_commit = fail_nat };
+                pst_diag_clear(&d);
+                k = pst_iptc_apply(nat, &o, &d);
+                pst_diag_print(&d, stdout);
+                CHECK(k == 0, "apply of 004-dialup-masquerade: %s", strerror(-k));
+                before = nat_state();
+                CHECK(strstr(before, "-j MASQUERADE") != NULL, "no MASQUERADE in table nat:\n%s", before);
+                for (nat_fail_family = 4; nat_fail_family <= 6; nat_fail_family += 2) {
+                        pst_diag_clear(&d);
+                        k = pst_iptc_apply(nat6, &o, &d);
+                        pst_diag_print(&d, stdout);
+                        CHECK(k == -EIO && diag_has(&d, nat_fail_family == 4 ? "refused the IPv4 nat table"
+                                                                               : "refused the IPv6 nat table") &&
+                                      diag_has(&d, "restored to their previous rules"),
+                              "a refused IPv%d nat table: %d", nat_fail_family, k);
+                        after = nat_state();
+                        CHECK(streq(before, after), "a refused IPv%d nat table changed the tables:\n--- before\n%s\n"
+                              "--- after\n%s", nat_fail_family, before, after);
+                        free(after);
+                }
+                nat_fail_family = 0;
+                pst_diag_clear(&d);
+                k = pst_iptc_apply(nat6, &o, &d);
+                CHECK(k == 0, "apply of nat-forward-ipv6: %s", strerror(-k));
+                after = run("ip6tables-legacy-save -t nat | grep -c 'DNAT --to-destination'");
+                CHECK(streq(after, "3\n"), "IPv6 DNAT rules: %s", after);
+                free(after);
+                free(before);
+                pst_ruleset_free(nat);
+                pst_ruleset_free(nat6);
+        }
 
         pst_ruleset_free(good);
         pst_ruleset_free(bad);

@@ -33,12 +33,16 @@ trap 'rm -rf "$tmp"' EXIT
 expected_dir=$ROOT/tests/kernel/expected-iptc
 APPLY="'$CTL' apply --backend iptables --offline --catalog '$CATALOG' $IFADDRS"
 
-# What we compare: the filter tables without counters and comments, and
-# the ipsets without their random initval.
+# What we compare: the filter tables without counters and comments (and
+# the nat tables where the kernel has them: a policy without NAT must not
+# create one), and the ipsets without their random initval.
 cat > "$tmp/dump" <<'DUMP'
 #!/bin/sh
-iptables-legacy-save -t filter | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/' > "$1.v4"
-ip6tables-legacy-save -t filter | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/' > "$1.v6"
+save() { # SAVE NAMES: table filter, and nat if it exists
+        { "$1" -t filter; ! grep -qx nat "$2" || "$1" -t nat; } | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]$/[0:0]/'
+}
+save iptables-legacy-save /proc/net/ip_tables_names > "$1.v4"
+save ip6tables-legacy-save /proc/net/ip6_tables_names > "$1.v6"
 ipset save | sed 's/ initval 0x[0-9a-f]*//' | sort > "$1.ipset"
 DUMP
 chmod +x "$tmp/dump"
@@ -59,7 +63,9 @@ others='*filter
 -A postern-input-old -m set --match-set postern-list_old_v4-00000000 src -j ACCEPT
 COMMIT'
 
-for policy in "$ROOT"/conf/examples/*.conf; do
+# and log_drops: NFLOG targets and the per-zone log chains; nat-ipv6:
+# ip6tables nat (MASQUERADE, SNAT, DNAT to [ADDR]:PORT)
+for policy in "$ROOT"/conf/examples/*.conf "$ROOT/tests/golden/log-drops.conf" "$ROOT/tests/golden/nat-ipv6.conf"; do
         name=$(basename "$policy" .conf)
         case $name in *-pinholes)
                 # rpc pinholes need nftables: refused, with the line of the rpc option
@@ -124,19 +130,94 @@ for policy in "$ROOT"/conf/examples/*.conf; do
         else fail "$name: other chains changed"; diff -u "$tmp/theirs.before" "$tmp/theirs.after"; fi
 done
 
-# A policy the backend refuses leaves the rules as they were.
-sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than LOG takes: ";/' \
-        "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
+# options.forward = "unmanaged": FORWARD (policy and rules, such as
+# Docker's jumps) is another tool's and stays as it was; INPUT is ours.
+docker_fwd='*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:DOCKER-USER - [0:0]
+-A FORWARD -j DOCKER-USER
+-A FORWARD -o docker0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A FORWARD -i docker0 ! -o docker0 -j ACCEPT
+-A DOCKER-USER -j RETURN
+COMMIT'
 unshare -n bash -c "
-        $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null || exit 3
-        '$tmp/dump' '$tmp/before'
-        $APPLY '$tmp/longprefix.conf' > '$tmp/out' 2>&1 && exit 4
-        '$tmp/dump' '$tmp/after'
-        exit 0
-" || fail "refused policy: setup (status $?)"
-if grep -q "LOG target takes at most 29" "$tmp/out" && cmp -s "$tmp/before.v4" "$tmp/after.v4" &&
-   cmp -s "$tmp/before.v6" "$tmp/after.v6" && cmp -s "$tmp/before.ipset" "$tmp/after.ipset"; then
-        ok "a policy the iptables backend refuses leaves the rules unchanged"
-else fail "refused policy changed the rules"; cat "$tmp/out"; fi
+        set -e
+        echo '$docker_fwd' | iptables-legacy-restore
+        iptables-legacy-save -t filter | grep -E '^(:FORWARD|-A FORWARD|-A DOCKER-USER)' | sed 's/ \[.*//' > '$tmp/fwd.before'
+        $APPLY '$ROOT/tests/golden/forward-unmanaged.conf' >/dev/null
+        $APPLY '$ROOT/tests/golden/forward-unmanaged.conf' >/dev/null
+        iptables-legacy-save -t filter > '$tmp/fwd.all'
+        grep -E '^(:FORWARD|-A FORWARD|-A DOCKER-USER)' '$tmp/fwd.all' | sed 's/ \[.*//' > '$tmp/fwd.after'
+        grep -q '^:INPUT DROP' '$tmp/fwd.all'
+        grep -q '^-A INPUT -i docker0 -m comment --comment \"trusted zone docker\" -j ACCEPT' '$tmp/fwd.all'
+" 2>"$tmp/err" || { fail "forward-unmanaged: apply over Docker's FORWARD"; cat "$tmp/err"; }
+if [ -s "$tmp/fwd.before" ] && cmp -s "$tmp/fwd.before" "$tmp/fwd.after"; then
+        ok "forward = unmanaged: FORWARD's policy and Docker's rules untouched, INPUT ours"
+else fail "forward = unmanaged: FORWARD changed"; diff -u "$tmp/fwd.before" "$tmp/fwd.after"; fi
+
+# NAT and Docker's nat table: Docker's chains and rules in PREROUTING /
+# POSTROUTING stay, our jumps go first; a policy without NAT afterwards
+# removes our nat chains and jumps, and leaves Docker's as they were.
+docker_nat='*nat
+:PREROUTING ACCEPT [0:0]
+:INPUT ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+:POSTROUTING ACCEPT [0:0]
+:DOCKER - [0:0]
+-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A DOCKER -i docker0 -j RETURN
+COMMIT'
+unshare -n bash -c "
+        set -e
+        echo '$docker_nat' | iptables-legacy-restore
+        iptables-legacy-save -t nat | grep -E '^(:DOCKER|-A)' > '$tmp/dnat.before'
+        $APPLY '$ROOT/conf/examples/004-dialup-masquerade.conf' >/dev/null
+        $APPLY '$ROOT/conf/examples/004-dialup-masquerade.conf' >/dev/null
+        iptables-legacy-save -t nat | grep -E '^-A (PREROUTING|POSTROUTING)' > '$tmp/dnat.hooks'
+        $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null
+        iptables-legacy-save -t nat | grep -E '^(:DOCKER|-A)' > '$tmp/dnat.after'
+        ! iptables-legacy-save -t nat | grep -q postern-
+" 2>"$tmp/err" || { fail "nat over Docker's nat table"; cat "$tmp/err"; }
+printf '%s\n' '-A PREROUTING -j postern-prerouting' '-A PREROUTING -m addrtype --dst-type LOCAL -j DOCKER' \
+        '-A POSTROUTING -j postern-postrouting' '-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE' \
+        > "$tmp/dnat.want"
+if diff -u "$tmp/dnat.want" "$tmp/dnat.hooks"; then ok "nat: one jump each, first, before Docker's rules"
+else fail "nat: PREROUTING / POSTROUTING not as expected"; fi
+if [ -s "$tmp/dnat.before" ] && cmp -s "$tmp/dnat.before" "$tmp/dnat.after"; then
+        ok "nat: Docker's nat chains and rules untouched, ours removed with the NAT policy"
+else fail "nat: Docker's nat rules changed"; diff -u "$tmp/dnat.before" "$tmp/dnat.after"; fi
+# a policy without NAT does not create a nat table
+unshare -n bash -c "$APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null &&
+        ! grep -qx nat /proc/net/ip_tables_names && ! grep -qx nat /proc/net/ip6_tables_names" &&
+        ok "nat: no nat table created for a policy without NAT" || fail "nat: a nat table appeared without NAT"
+
+# refused_unchanged WHAT POLICY MESSAGE: over seed 004's rules, POLICY is
+# refused with MESSAGE and the rules and sets stay byte-identical
+refused_unchanged() {
+        local what=$1 policy=$2 msg=$3 s same=1
+        unshare -n bash -c "
+                $APPLY '$ROOT/conf/examples/004-dialup-mail-server.conf' >/dev/null || exit 3
+                '$tmp/dump' '$tmp/before'
+                $APPLY '$policy' > '$tmp/out' 2>&1 && exit 4
+                '$tmp/dump' '$tmp/after'
+                exit 0
+        " || { fail "$what: setup (status $?)"; return; }
+        for s in v4 v6 ipset; do cmp -s "$tmp/before.$s" "$tmp/after.$s" || same=0; done
+        if grep -qF "$msg" "$tmp/out" && [ $same = 1 ]; then ok "$what: refused, rules unchanged"
+        else fail "$what: not refused as expected, or the rules changed"; cat "$tmp/out"; fi
+}
+
+# managed → unmanaged while FORWARD still jumps into postern-forward-*:
+# refused with what to do (FORWARD is not ours to flush)
+refused_unchanged "managed → unmanaged with postern's jumps in FORWARD" \
+        "$ROOT/tests/golden/forward-unmanaged.conf" 'FORWARD still jumps to it, and with forward = "unmanaged"'
+
+# A policy the backend refuses leaves the rules as they were.
+sed 's/^options = {/options = { log_drops = true; log_prefix = "a prefix longer than NFLOG takes, which is sixty-three bytes long: ";/' \
+        "$ROOT/conf/examples/000-safesquid-outlook.conf" > "$tmp/longprefix.conf"
+refused_unchanged "a policy the iptables backend refuses (NFLOG prefix)" "$tmp/longprefix.conf" \
+        "NFLOG target takes at most 63"
 
 exit $failed

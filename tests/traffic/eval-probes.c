@@ -6,7 +6,7 @@
  *   policy PATH                       the policy posternctl apply was given
  *   addr IFNAME LOCAL[/LEN] [PEER/LEN]  the hut's addresses at apply time
  *   now                               what follows is the hut as it is now:
- *   link IFNAME ROLE                  the hut's veth end towards ROLE
+ *   link IFNAME ROLE                  the hut's veth end towards ROLE (or its bridge)
  *   addr ...                          its addresses now (local or not, connected routes)
  *   route PREFIX IFNAME
  *   probe INDEX ROLE DST tcp|udp|icmp|proto PORT|-|N SRC
@@ -40,10 +40,10 @@ struct hut {
         size_t nroutes;
         struct pst_addr local[MAX_ENTRIES];
         size_t nlocal;
-        char link_dev[4][IFNAMSIZ];       /* by role: hut out lan srv */
+        char link_dev[5][IFNAMSIZ];       /* by role: hut out lan srv ctr */
 };
 
-static const char *const roles[] = { "hut", "out", "lan", "srv" };
+static const char *const roles[] = { "hut", "out", "lan", "srv", "ctr" };
 
 static int parse_prefix(const char *s, struct route *ret) {
         char buf[64];

@@ -8,7 +8,9 @@
 # are the seeds' own: the evaluator must agree with the kernel on all of them.
 #
 # State file lines (the hut only; the other namespaces are not modelled):
-#   link IFNAME ROLE          the hut's end of the veth towards ROLE
+#   link IFNAME ROLE          the hut's end of the veth towards ROLE (a veth
+#                             enslaved to a bridge: the bridge, where the
+#                             hut's chains see the packets arrive)
 #   addr IFNAME LOCAL[/LEN] [PEER/LEN]
 #   route PREFIX IFNAME
 
@@ -27,7 +29,7 @@ topo_require() {
 
 role_of_ns() {
         local r
-        for r in hut out lan srv; do
+        for r in hut out lan srv ctr; do
                 [ "$(ns_of $r)" = "$1" ] && { echo $r; return; }
         done
 }
@@ -39,8 +41,13 @@ ip() {
         [ "${1:-}" = -4 ] || [ "${1:-}" = -6 ] && shift
         [ "$ns" = "$NS_HUT" ] || return 0
         case "$1 ${2:-}" in
-        "link add") # link add IF type veth peer name X netns NS
-                echo "link $3 $(role_of_ns "${10}")" >> "$EVAL_STATE" ;;
+        "link add") # link add IF type veth peer name X netns NS (a bridge: no peer)
+                [ -n "${10:-}" ] && echo "link $3 $(role_of_ns "${10}")" >> "$EVAL_STATE" ;;
+        "link set") # link set IF master BRIDGE
+                if [ "${4:-}" = master ]; then
+                        sed "s/^link $3 /link $5 /" "$EVAL_STATE" > "$EVAL_STATE.new"
+                        mv "$EVAL_STATE.new" "$EVAL_STATE"
+                fi ;;
         "addr add")
                 shift 2
                 eval_addr add "$@" ;;

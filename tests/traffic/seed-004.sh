@@ -5,7 +5,8 @@
 # ssh/submission/imaps from the LAN.  Then ppp0 gets a new address (a
 # reconnect) and `posternctl apply` runs again, as the ip-up hook would:
 # the new address serves mail, the old one (still on the host, moved to lo)
-# does not.
+# does not.  The LAN reaches the Internet with every protocol (allow =
+# "all": TCP, UDP, ICMP, GRE and ESP probed); nothing comes in from it.
 . "$(dirname "$0")/topo.sh"
 
 MAIL="25 110 143 465 993 995 80 443"
@@ -14,6 +15,8 @@ topo_require
 topo_build
 listen hut --tcp 22,25,80,110,143,443,465,587,993,995,3306
 listen srv --tcp 25,80
+listen out --tcp 80 --udp 53 --proto 47,50
+listen lan --tcp 80 --proto 47,50
 
 # table_for WAN4 WAN6 OLD4 OLD6: the probes, given ppp0's addresses (and
 # the previous ones, now elsewhere on the host, if any)
@@ -40,9 +43,19 @@ table_for() {
                 expect drop lan $HUT_LAN tcp 25  $LAN     # mail rules are for the wan zone
                 expect drop lan $wan tcp 25 $LAN          # ... even to ppp0's address
                 expect drop lan $HUT_LAN tcp 3306 $LAN
-                # nothing is forwarded
+                # forwarded: the LAN to the Internet, every protocol ...
+                expect pass lan $CAG tcp 80 $LAN
+                expect pass lan $CAG udp 53 $LAN
+                expect pass lan $CAG icmp - $LAN
+                expect pass lan $CAG proto 47 $LAN        # GRE
+                expect pass lan $CAG proto 50 $LAN        # ESP
+                # ... and nothing else: not in from the Internet (another
+                # address pair: a raw protocol's reply would be "established")
+                expect drop out $LAN tcp 80 $RND
+                expect drop out $LAN proto 47 $RND
+                expect drop out $LAN proto 50 $RND
                 expect drop out $SRV10 tcp 25 $RND
-                expect drop lan $SRV10 tcp 80 $LAN
+                expect drop lan $SRV10 tcp 80 $LAN       # the LAN to eth2 is not "wan"
                 expect pass out $wan icmp - $RND
         done
 }

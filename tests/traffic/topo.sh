@@ -38,6 +38,7 @@ NS_HUT="postern-hut-$TOPO_ID"
 NS_OUT="postern-out-$TOPO_ID"
 NS_LAN="postern-lan-$TOPO_ID"
 NS_SRV="postern-srv-$TOPO_ID"
+NS_CTR="postern-ctr-$TOPO_ID"   # a container behind a bridge in the hut (docker-host.sh)
 TOPO_TMP=""
 TOPO_PIDS=()
 TOPO_CREATED=()
@@ -56,6 +57,7 @@ ns_of() {
         out) echo "$NS_OUT" ;;
         lan) echo "$NS_LAN" ;;
         srv) echo "$NS_SRV" ;;
+        ctr) echo "$NS_CTR" ;;
         *) die "unknown role $1" ;;
         esac
 }
@@ -242,6 +244,7 @@ listen() {
 # expect pass|drop ROLE DST tcp|udp PORT [SRC]
 # expect pass|drop ROLE DST icmp - [SRC]        (echo request)
 # expect pass|drop ROLE DST proto N [SRC]       (raw IP protocol N, e.g. 50 = ESP)
+# expect refused ROLE DST udp PORT [SRC]        (no listener: the ICMP error came back)
 #
 # Probes are queued and run in parallel by `run_table TITLE`.  "pass" means
 # a TCP handshake completed or a reply came back (so replies of an
@@ -298,7 +301,7 @@ probe_line() {
 # (eval.sh replaces it with the ruleset evaluator.)
 run_probes() {
         local dir=$1 i n=${#Q_EXP[@]} role pids=()
-        for role in hut out lan srv; do
+        for role in hut out lan srv ctr; do
                 for ((i = 0; i < n; i++)); do
                         [ "${Q_ROLE[$i]}" = "$role" ] && probe_line $i
                 done > "$dir/in.$role"
@@ -329,6 +332,7 @@ run_table() {
                 local got what verdict want=pass
                 got=${got_of[$i]:-}
                 [ "${Q_EXP[$i]}" = drop ] && want=timeout
+                [ "${Q_EXP[$i]}" = refused ] && want=refused
                 case "${Q_PROTO[$i]}" in
                 icmp) what="icmp/echo" ;;
                 proto) what="proto/${Q_PORT[$i]}" ;;
@@ -360,7 +364,7 @@ run_table() {
 baseline() {
         local saved_exp=("${Q_EXP[@]}") i
         for i in "${!Q_EXP[@]}"; do
-                Q_EXP[$i]=pass
+                [ "${Q_EXP[$i]}" = refused ] || Q_EXP[$i]=pass
         done
         fw_present && die "baseline with a firewall in place"
         run_keep "$1"

@@ -50,7 +50,7 @@ static void test_format(void **state) {
 }
 
 struct seen {
-        char v[8][64];
+        char v[8][128];
         size_t n;
 };
 
@@ -165,7 +165,10 @@ static void test_speak(void **state) {
                 struct pst_host cag = { .name = "cag", .addrs = { .n = 1, .v = &a[0] } },
                                 exchange = { .name = "exchange", .addrs = { .n = 1, .v = &a[1] } };
                 struct pst_host *hosts[] = { &cag, &exchange };
-                struct pst_policy pol = { .nhosts = 2, .hosts = hosts };
+                const struct pst_service *rpc[] = { &msrpc };
+                struct pst_group exch = { .name = "exchange-rpc", .nsvc = 1, .svc = rpc };
+                struct pst_group *groups[] = { &exch };
+                struct pst_policy pol = { .nhosts = 2, .hosts = hosts, .ngroups = 1, .groups = groups };
                 const struct speak_names named = { .policy = &pol, .catalog = &cat };
 
                 assert_int_equal(pst_addr_parse("198.18.3.5", &a[0], NULL), 0);
@@ -174,8 +177,61 @@ static void test_speak(void **state) {
                 assert_int_equal(speak_element(&t, &named, "forward_hosts_v4_tcp", "198.18.3.5 . 198.18.2.10 . 135",
                                                line_cb, &s), 0);
                 assert_int_equal(s.n, 1);
-                assert_string_equal(s.v[0], "forward tcp/135 (msrpc-epmap) from cag to exchange");
+                /* and a group holding the service names it: where the port came from */
+                assert_string_equal(s.v[0], "forward tcp/135 (msrpc-epmap, group exchange-rpc) from cag to exchange");
         }
+        speak_table_clear(&t);
+}
+
+/* A trusted zone's rule is said by its zone, not by its interfaces; a
+ * policy rule that only carries such a comment is said by its matches. */
+static const char trusted_listing[] =
+        "table inet postern {\n"
+        "\tchain input {\n"
+        "\t\ttype filter hook input priority filter; policy drop;\n"
+        "\t\tiifname { \"br-*\", \"docker0\" } counter accept comment \"trusted zone docker\"\n"
+        "\t\tiifname \"eth1\" ip saddr @zone_lan_v4 counter accept comment \"trusted zone lan\"\n"
+        "\t\tip saddr @list_admins_v4 counter accept comment \"trusted zone mgmt\"\n"
+        "\t}\n\n"
+        "\tchain input_wan {\n"
+        "\t\tcounter accept comment \"trusted zone wan\"\n"
+        "\t}\n"
+        "}\n";
+
+static void test_speak_trusted(void **state) {
+        static const char *const want[] = {
+                "input from list admins",
+                "input from zone wan",
+                "input trusted zone docker",
+                "input trusted zone lan",
+                "input type filter hook input priority filter; policy drop;",
+        };
+        const struct pst_catalog cat = {};
+        const struct speak_names names = { .catalog = &cat };
+        struct speak_table t;
+        struct speak_atom *atoms;
+        struct speak_line l;
+        struct seen s = {};
+        size_t n;
+
+        assert_int_equal(speak_parse(trusted_listing, &names, &t), 0);
+        assert_int_equal(speak_atoms(&t, &atoms, &n), 0);
+        assert_int_equal(n, ELEMENTSOF(want));
+        for (size_t i = 0; i < n; i++)
+                assert_string_equal(atoms[i].text, want[i]);
+        speak_atom_line(&atoms[2], &l);
+        assert_string_equal(l.where, "trusted zone docker");
+        assert_string_equal(l.what, "");
+        assert_string_equal(l.trusted_zone, "docker");
+        speak_atom_line(&atoms[0], &l);
+        assert_null(l.trusted_zone);
+        speak_atom_line(&atoms[1], &l);
+        assert_null(l.trusted_zone);
+        speak_atoms_free(atoms, n);
+        /* a changed address of the zone: said by the zone too */
+        assert_int_equal(speak_element(&t, &names, "zone_lan_v4", "198.18.1.0/24", line_cb, &s), 0);
+        assert_int_equal(s.n, 1);
+        assert_string_equal(s.v[0], "input trusted zone lan: 198.18.1.0/24");
         speak_table_clear(&t);
 }
 
@@ -184,6 +240,7 @@ int main(void) {
                 cmocka_unit_test(test_format),
                 cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_speak),
+                cmocka_unit_test(test_speak_trusted),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

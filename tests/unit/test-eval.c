@@ -447,7 +447,7 @@ static void expect_explained(const struct pst_compiled *c, enum pst_hook hook, c
         struct pst_loc loc;
 
         assert_int_equal(r.verdict, PST_V_ACCEPT);
-        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, p, &loc, &svc), 0);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, p, &loc, &svc, NULL), 0);
         assert_int_equal(loc.line, line);
         assert_string_equal(svc, service);
 }
@@ -484,7 +484,7 @@ static void test_explain(void **state) {
         p.dport = 443;
         r = run(c->ruleset, PST_HOOK_FORWARD, &p);
         assert_true(r.by_policy);
-        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc), -ENOENT);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, &p, &loc, &svc, NULL), -ENOENT);
 
         /* the lockout message names the line and service that accept the connection today */
         assert_int_equal(pst_ruleset_new(&none), 0);
@@ -508,6 +508,122 @@ static void test_explain(void **state) {
         unlink(path);
 }
 
+/* explain() of what p meets in hook: the rule's line, the service and the group it came through (or none) */
+static void expect_via(const struct pst_compiled *c, enum pst_hook hook, const struct pst_packet *p, unsigned line,
+                       const char *service, const char *group) {
+        struct pst_eval_result r = run(c->ruleset, hook, p);
+        const char *svc = NULL, *via = NULL;
+        struct pst_loc loc;
+
+        assert_int_equal(r.verdict, PST_V_ACCEPT);
+        assert_int_equal(pst_eval_explain(c->policy, c->ruleset, &r, p, &loc, &svc, &via), 0);
+        assert_int_equal(loc.line, line);
+        assert_string_equal(svc, service);
+        if (group)
+                assert_string_equal(via, group);
+        else
+                assert_null(via);
+}
+
+/* a rule naming a group, for both chains: explain names the service and the group */
+static void test_explain_group(void **state) {
+        static const char text[] =
+                "groups = { mail = [\"smtp\", \"imaps\"]; office = [\"mail\", \"ldap/tcp\"]; };\n"
+                "rules = (\n"
+                "  { allow = [\"ssh\", \"office\"]; chains = [\"input\", \"forward\"]; },\n"
+                "  { allow = \"mail\"; from = \"lan\"; chains = [\"input\", \"forward\"]; }\n"
+                ");\n"
+                "zones = { lan = { interfaces = [\"eth1\"]; }; };\n"
+                "input = ( { allow = \"http\"; from = \"lan\"; } );\n";
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
+        struct pst_packet p = tcp4("198.18.9.7", "198.18.0.1", 25, "eth0");
+        char path[64];
+
+        c = compile_text(text, path);
+        for (int k = 0; k < 2; k++) {
+                enum pst_hook hook = k ? PST_HOOK_FORWARD : PST_HOOK_INPUT;
+
+                snprintf(p.iifname, sizeof(p.iifname), "eth0");
+                snprintf(p.oifname, sizeof(p.oifname), "%s", k ? "eth2" : "");
+                p.dport = 25;
+                expect_via(c, hook, &p, 3, "smtp", "office");
+                p.dport = 22;
+                expect_via(c, hook, &p, 3, "ssh", NULL);
+                p.dport = 389;
+                expect_via(c, hook, &p, 3, "ldap/tcp", "office");
+                /* from the zone: the rule of the zone's chain, input_lan or forward_lan */
+                snprintf(p.iifname, sizeof(p.iifname), "eth1");
+                p.dport = 993;
+                expect_via(c, hook, &p, 4, "imaps", "mail");
+        }
+        /* a rule of input only, in input_lan */
+        p.oifname[0] = 0;
+        p.dport = 80;
+        expect_via(c, PST_HOOK_INPUT, &p, 7, "http", NULL);
+        unlink(path);
+}
+
+/* allow = "all", a trusted zone and forward = "unmanaged", compiled from text */
+static const char all_text[] =
+        "options = { icmp = \"none\"; log_drops = true; };\n"
+        "zones = {\n"
+        "  wan = { interfaces = [\"ppp0\"]; };\n"
+        "  lan = { interfaces = [\"eth1\"]; networks = [\"198.18.1.0/24\"]; };\n"
+        "  docker = { interfaces = [\"docker0\", \"br-+\"]; trusted = true; };\n"
+        "};\n"
+        "forward = ( { allow = \"all\"; from = \"lan\"; to = \"wan\"; } );\n";
+
+static struct pst_packet fwd4(const char *src, const char *dst, uint8_t l4proto, const char *iif, const char *oif) {
+        struct pst_packet p = tcp4(src, dst, 80, iif);
+
+        p.l4proto = l4proto;
+        snprintf(p.oifname, sizeof(p.oifname), "%s", oif);
+        return p;
+}
+
+static void test_all_trusted_unmanaged(void **state) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL, *u = NULL;
+        struct pst_packet p;
+        struct pst_eval_result r;
+        char path[64], upath[64];
+
+        c = compile_text(all_text, path);
+        /* "all": GRE, ESP, SCTP and TCP from the LAN to the Internet, nothing back in */
+        for (unsigned i = 0; i < 4; i++) {
+                static const uint8_t protos[] = { 47, 50, 132, IPPROTO_TCP };
+
+                p = fwd4("198.18.1.10", "198.18.3.5", protos[i], "eth1", "ppp0");
+                expect_explained(c, PST_HOOK_FORWARD, &p, 7, "all");
+                p = fwd4("198.18.3.5", "198.18.1.10", protos[i], "ppp0", "eth1");
+                r = run(c->ruleset, PST_HOOK_FORWARD, &p);
+                assert_int_equal(r.verdict, PST_V_DROP);
+                assert_true(r.by_policy);
+        }
+        /* the zone is its interface and its network: a spoofed source is not the LAN */
+        p = fwd4("198.18.7.7", "198.18.3.5", 47, "eth1", "ppp0");
+        assert_int_equal(run(c->ruleset, PST_HOOK_FORWARD, &p).verdict, PST_V_DROP);
+        /* trusted: everything from the bridges, to the host and onwards; the zone's line */
+        p = tcp4("198.18.5.2", "198.18.5.1", 3306, "docker0");
+        expect_explained(c, PST_HOOK_INPUT, &p, 5, "trusted zone");
+        p = fwd4("198.18.6.2", "198.18.3.5", 50, "br-1a2b3c", "ppp0");
+        r = run(c->ruleset, PST_HOOK_FORWARD, &p);
+        assert_int_equal(r.verdict, PST_V_ACCEPT);
+        assert_int_equal(r.origin.line, 5);
+        /* ... but not to them */
+        p = fwd4("198.18.3.5", "198.18.5.2", IPPROTO_TCP, "ppp0", "docker0");
+        assert_int_equal(run(c->ruleset, PST_HOOK_FORWARD, &p).verdict, PST_V_DROP);
+        unlink(path);
+
+        /* unmanaged: no forward chain, the packet is not ours to judge */
+        u = compile_text("options = { forward = \"unmanaged\"; };\ninput = ();\n", upath);
+        for (size_t i = 0; i < u->ruleset->nchains; i++)
+                assert_int_not_equal(u->ruleset->chains[i].hook, PST_HOOK_FORWARD);
+        r = run(u->ruleset, PST_HOOK_FORWARD, &p);
+        assert_int_equal(r.verdict, PST_V_ACCEPT);
+        assert_true(r.by_policy);
+        unlink(upath);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_chains),
@@ -520,6 +636,8 @@ int main(void) {
                 cmocka_unit_test(test_ssh_connection_parse),
                 cmocka_unit_test(test_lockout_check),
                 cmocka_unit_test(test_explain),
+                cmocka_unit_test(test_explain_group),
+                cmocka_unit_test(test_all_trusted_unmanaged),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 
 #include "pipeline.h"
 #include "compile.h"
+#include "eval.h"
 #include "policy.h"
 #include "render.h"
 
@@ -183,6 +184,56 @@ static void test_fragments(void **state) {
         assert_null(load("f.conf", &d));
         assert_int_equal(d.n_errors, 1);
         assert_non_null(strstr(d.items[0].file, "30-options.conf"));
+        pst_diag_clear(&d);
+        snprintf(sub, sizeof(sub), "rm -rf %s/postern.d", dir);
+        assert_int_equal(system(sub), 0);
+}
+
+/* Groups across files: defined in a fragment, nesting one of the main file,
+ * used in another fragment; errors name the fragment's line; a rule of
+ * rules = (...) is one policy rule per chain with the same location. */
+static void test_groups_fragments(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        char sub[256];
+
+        snprintf(sub, sizeof(sub), "%s/postern.d", dir);
+        mkdir(sub, 0755);
+        write_file("g.conf", "groups = { mail = [\"smtp\", \"imaps\"]; };\n"
+                             "services = { backup = { tcp = [9102]; }; };\n");
+        write_file("postern.d/10-groups.conf", "groups = {\n  office = [\"mail\", \"backup\", \"smtp\"];\n};\n");
+        write_file("postern.d/20-rules.conf", "rules = (\n  { allow = \"office\"; chains = [\"forward\", \"input\"]; }\n);\n");
+        p = load("g.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(d.n, 0);
+        assert_int_equal(p->ngroups, 2);
+        assert_int_equal(p->groups[1]->nsvc, 3); /* smtp once */
+        assert_int_equal(p->nrules, 2);
+        assert_int_equal(p->rules[0].chain, PST_INPUT);
+        assert_int_equal(p->rules[1].chain, PST_FORWARD);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(p->rules[i].nsvc, 3);
+                assert_int_equal(p->rules[i].loc.line, 2);
+                assert_non_null(strstr(p->rules[i].loc.file, "20-rules.conf"));
+                assert_string_equal(p->rules[i].svc[2]->name, "backup");
+                assert_string_equal(p->rules[i].via[2]->name, "office");
+                assert_ptr_not_equal(p->rules[i].svc, p->rules[1 - i].svc); /* each its own arrays */
+        }
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+
+        /* a bad member, in the fragment, at its line; a group named like a service of another file */
+        write_file("postern.d/10-groups.conf", "groups = {\n  office = [\"mail\",\n    \"backups\"];\n"
+                                               "  backup = [\"ssh\"];\n};\n");
+        assert_null(load("g.conf", &d));
+        assert_int_equal(d.n_errors, 2);
+        assert_non_null(strstr(d.items[0].file, "10-groups.conf"));
+        assert_int_equal(d.items[0].line, 4);
+        assert_non_null(strstr(d.items[0].msg, "name of the service 'backup' defined at"));
+        assert_non_null(strstr(d.items[0].msg, "g.conf:2"));
+        assert_non_null(strstr(d.items[1].file, "10-groups.conf"));
+        assert_int_equal(d.items[1].line, 3);
+        assert_non_null(strstr(d.items[1].msg, "unknown service 'backups' (did you mean 'backup'?)"));
         pst_diag_clear(&d);
         snprintf(sub, sizeof(sub), "rm -rf %s/postern.d", dir);
         assert_int_equal(system(sub), 0);
@@ -377,6 +428,224 @@ static void test_contradiction(void **state) {
         pst_diag_clear(&d);
 }
 
+/* nat = (...): the model, then the nat chains and their statements (issue 17) */
+static void nat_check_model(const struct pst_policy *p) {
+        const struct pst_nat_rule *f = &p->nat[1];
+
+        assert_int_equal(p->nnat, 2);
+        assert_int_equal(p->nat[0].kind, PST_PNAT_MASQ);
+        assert_string_equal(p->nat[0].out->name, "wan");
+        assert_int_equal(p->nat[0].from.kind, PST_EP_ZONE);
+        assert_int_equal(f->kind, PST_PNAT_FORWARD);
+        assert_string_equal(f->on, "ppp0");
+        assert_true(f->ipv6);
+        assert_int_equal(f->to_addr.family, AF_INET);
+        assert_int_equal(f->to_addr6.family, AF_INET6);
+        assert_int_equal(f->nports, 3);
+        assert_int_equal(f->ports[0].first, 25);
+        assert_int_equal(f->ports[0].to, 0);
+        assert_int_equal(f->ports[1].first, 8443);
+        assert_int_equal(f->ports[1].to, 443);
+        assert_int_equal(f->ports[2].proto, IPPROTO_UDP);
+        assert_int_equal(f->ports[2].last, 1010);
+        assert_int_equal(f->loc.line, 5);
+}
+
+static void test_nat(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        struct pst_ifaddrs ifa = {};
+        const struct pst_rule *r;
+        uint32_t changed[4];
+        int pre, post;
+
+        write_file("n.conf", "zones = { wan = { interfaces = [\"ppp0\"]; }; lan = { interfaces = [\"eth1\"]; }; };\n"
+                             "hosts = { mail = [\"198.18.2.10\", \"2001:db8:2::10\"]; };\n"
+                             "input = ();\nnat = ( { masquerade = { out = \"wan\"; from = \"lan\"; }; },\n"
+                             "  { forward = { on = \"(ppp0)\"; tcp = (25, \"8443:443\"); udp = \"1000-1010\"; to = \"mail\";\n"
+                             "                ipv6 = true; }; } );\n");
+        p = load("n.conf", &d);
+        assert_non_null(p);
+        nat_check_model(p);
+        add_ifaddr(&ifa, "ppp0", "198.18.0.1");
+        assert_int_equal(pst_compile(p, &ifa, &d, &rs), 0);
+        pre = pst_chain_find(rs, "prerouting");
+        post = pst_chain_find(rs, "postrouting");
+        assert_true(pre >= 0 && post >= 0);
+        assert_int_equal(rs->chains[pre].hook, PST_HOOK_PREROUTING);
+        assert_int_equal(rs->chains[pre].priority, PST_PRIO_DSTNAT);
+        assert_int_equal(rs->chains[post].priority, PST_PRIO_SRCNAT);
+        /* masquerade: IPv4 only (no ipv6 = true), meta nfproto first: no address implies it */
+        assert_int_equal(rs->chains[post].n, 1);
+        r = &rs->chains[post].rules[0];
+        assert_int_equal(r->nat.kind, PST_NAT_MASQ);
+        assert_int_equal(r->match[0].fields[0], PST_F_NFPROTO);
+        /* v4: tcp 25, udp 1000-1010, tcp 8443 → :443; v6 the same */
+        assert_int_equal(rs->chains[pre].n, 6);
+        r = &rs->chains[pre].rules[1];
+        assert_int_equal(r->nat.kind, PST_NAT_DNAT);
+        assert_int_equal(r->nat.port, 443);
+        assert_int_equal(r->verdict.kind, PST_V_NONE);
+        assert_string_equal(rs->sets[r->match[1].set].name, "ifaddr_ppp0_v4");
+        assert_int_equal(rs->chains[pre].rules[3].nat.family, AF_INET6);
+        /* the implied forward accepts: ct status dnat first */
+        r = find_rule(rs, "forward", rs->chains[pst_chain_find(rs, "forward")].n - 1);
+        assert_int_equal(r->match[0].fields[0], PST_F_CT_STATUS);
+        assert_int_equal(r->verdict.kind, PST_V_ACCEPT);
+        /* a reconnect: the one set, not the rules */
+        ifa.v[0].addr.a[3] = 5;
+        assert_int_equal(pst_ruleset_update_ifaddrs(rs, &ifa, 4, changed), 1);
+        assert_int_equal(changed[0], (uint32_t) pst_set_find(rs, "ifaddr_ppp0_v4"));
+        pst_ifaddrs_clear(&ifa);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
+/* an input rule on a port a forward takes away: a warning at the input rule's line */
+static void test_nat_shadow(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+
+        write_file("s.conf", "hosts = { mail = [\"198.18.2.10\"]; };\n"
+                             "input = ( { allow = [\"https\", \"smtp\"]; to = \"(ppp0)\"; } );\n"
+                             "nat = ( { forward = { on = \"(ppp0)\"; tcp = [25]; to = \"mail\"; }; } );\n");
+        p = load("s.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), 0);
+        assert_int_equal(d.n_errors, 0);
+        assert_int_equal(d.n, 1);
+        assert_int_equal(d.items[0].severity, PST_WARNING);
+        assert_int_equal(d.items[0].line, 2);
+        assert_non_null(strstr(d.items[0].msg, "tcp port 25 to (ppp0) is forwarded by the nat rule at "));
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
+/* options.rematch: the stamp of a compiled policy, checked for consistency
+ * (the rematch chain tests what the stamp chain writes; every other accept
+ * jumps to the stamp chain). */
+static uint32_t rematch_stamp_of(const char *name, const char *text, const char *ifaddr) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        struct pst_ifaddrs ifa = {};
+        int rm, st;
+        uint32_t stamp, tested;
+
+        write_file(name, text);
+        p = load(name, &d);
+        assert_non_null(p);
+        add_ifaddr(&ifa, "ppp0", ifaddr);
+        assert_int_equal(pst_compile(p, &ifa, &d, &rs), 0);
+        rm = pst_chain_find(rs, "rematch");
+        st = pst_chain_find(rs, "rematch_stamp");
+        assert_true(rm >= 0 && st == rm + 1);
+        assert_int_equal(rs->chains[rm].n, 3);
+        assert_int_equal(rs->chains[st].n, 2);
+        stamp = rs->chains[st].rules[0].ct_stamp;
+        memcpy(&tested, rs->chains[rm].rules[0].match[0].value, 4);
+        assert_int_equal(tested, stamp);
+        assert_true(stamp != 0 && (stamp & ~PST_REMATCH_MASK) == 0);
+        assert_int_equal(rs->chains[st].rules[1].ct_stamp, 0);
+        for (size_t i = 0; i < rs->nchains; i++)
+                for (size_t j = 0; (int) i != rm && (int) i != st && j < rs->chains[i].n; j++)
+                        assert_int_not_equal(rs->chains[i].rules[j].verdict.kind, PST_V_ACCEPT);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_ifaddrs_clear(&ifa);
+        pst_diag_clear(&d);
+        return stamp;
+}
+
+static void test_rematch_stamp(void **state) {
+        static const char *const a = "options = { rematch = true; };\n"
+                                     "lists = { office = { addresses = [\"198.18.7.0/24\"]; }; };\n"
+                                     "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"one\"; },\n"
+                                     "          { allow = \"smtp\"; to = \"(ppp0)\"; } );\n";
+        /* the same rules: other comment, other lines */
+        static const char *const a2 = "options = { rematch = true; };\n\n\n"
+                                      "lists = { office = { addresses = [\"198.18.7.0/24\"]; }; };\n"
+                                      "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"two\"; },\n\n"
+                                      "          { allow = \"smtp\"; to = \"(ppp0)\"; } );\n";
+        /* one more list entry */
+        static const char *const b = "options = { rematch = true; };\n"
+                                     "lists = { office = { addresses = [\"198.18.7.0/24\", \"198.18.9.1\"]; }; };\n"
+                                     "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"one\"; },\n"
+                                     "          { allow = \"smtp\"; to = \"(ppp0)\"; } );\n";
+        /* one port less */
+        static const char *const c = "options = { rematch = true; };\n"
+                                     "lists = { office = { addresses = [\"198.18.7.0/24\"]; }; };\n"
+                                     "input = ( { allow = \"ssh\"; from = \"office\"; comment = \"one\"; } );\n";
+        uint32_t sa = rematch_stamp_of("ra.conf", a, "198.18.0.1");
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+
+        (void) state;
+        assert_int_equal(rematch_stamp_of("ra.conf", a, "198.18.0.1"), sa);
+        /* interface addresses change at runtime: not part of the stamp */
+        assert_int_equal(rematch_stamp_of("ra.conf", a, "198.18.0.77"), sa);
+        assert_int_equal(rematch_stamp_of("ra2.conf", a2, "198.18.0.1"), sa);
+        assert_int_not_equal(rematch_stamp_of("rb.conf", b, "198.18.0.1"), sa);
+        assert_int_not_equal(rematch_stamp_of("rc.conf", c, "198.18.0.1"), sa);
+
+        /* off: no chain, no statement */
+        write_file("r0.conf", "input = ( { allow = \"ssh\"; } );\n");
+        p = load("r0.conf", &d);
+        assert_non_null(p);
+        assert_false(p->options.rematch);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), 0);
+        assert_true(pst_chain_find(rs, "rematch") < 0 && pst_chain_find(rs, "rematch_stamp") < 0);
+        for (size_t i = 0; i < rs->nchains; i++)
+                for (size_t j = 0; j < rs->chains[i].n; j++)
+                        assert_int_equal(rs->chains[i].rules[j].ct_stamp, 0);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
+/* The evaluator through the rematch chains: a new packet is decided by its
+ * policy rule (not by the stamp chain it jumps to), an established one by
+ * chain rematch (no stamp: not ours, accepted as before). */
+static void test_rematch_eval(void **state) {
+        struct pst_diag d;
+        struct pst_policy *p;
+        struct pst_ruleset *rs = NULL;
+        struct pst_packet pkt = { .l4proto = IPPROTO_TCP, .sport = 40000, .dport = 22, .iifname = "eth1" };
+        struct pst_eval_result res;
+
+        (void) state;
+        write_file("re.conf", "options = { rematch = true; };\n"
+                              "zones = { lan = { interfaces = [\"eth1\"]; }; };\n"
+                              "input = ( { allow = \"ssh\"; from = \"lan\"; } );\n");
+        p = load("re.conf", &d);
+        assert_non_null(p);
+        assert_int_equal(pst_compile(p, NULL, &d, &rs), 0);
+        assert_int_equal(pst_packet_set_addrs(&pkt, "198.18.1.10", "198.18.1.1"), 0);
+        assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &pkt, &res), 0);
+        assert_int_equal(res.verdict, PST_V_ACCEPT);
+        assert_false(res.by_policy);
+        assert_int_equal(res.origin.line, 3);
+        assert_string_equal(rs->chains[res.chain].name, "input_lan");
+        pkt.dport = 25;
+        assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &pkt, &res), 0);
+        assert_int_equal(res.verdict, PST_V_DROP);
+        assert_true(res.by_policy);
+        pkt.ct_state = PST_CT_ESTABLISHED;
+        assert_int_equal(pst_eval(rs, PST_HOOK_INPUT, &pkt, &res), 0);
+        assert_int_equal(res.verdict, PST_V_ACCEPT);
+        assert_string_equal(rs->chains[res.chain].name, "rematch");
+        assert_int_equal(res.rule, 2);
+        assert_int_equal(res.origin.line, 1);
+        pst_ruleset_free(rs);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_catalog),   cmocka_unit_test(test_model),
@@ -384,6 +653,9 @@ int main(void) {
                 cmocka_unit_test(test_compile),   cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_ifaddr_link),
                 cmocka_unit_test(test_contradiction), cmocka_unit_test(test_restrict),
+                cmocka_unit_test(test_groups_fragments),
+                cmocka_unit_test(test_nat),       cmocka_unit_test(test_nat_shadow),
+                cmocka_unit_test(test_rematch_stamp), cmocka_unit_test(test_rematch_eval),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -66,6 +66,37 @@ static void test_roundtrip(void **state) {
                 }
 }
 
+/* nat chains and their statements come back as they went (issue 17); a NAT
+ * kind the build does not know is refused */
+static void test_nat(void **state) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL, *back = NULL;
+        _cleanup_free_ char *want = NULL, *got = NULL;
+        struct pst_snapshot_meta meta = { .digest = "0123456789abcdef" };
+        struct pst_rule r = { .counter = true, .nmatch = 1 };
+        uint8_t port[2] = { 0x20, 0xfb }; /* 8443 */
+        uint32_t pre;
+
+        assert_int_equal(pst_ruleset_new(&rs), 0);
+        assert_int_equal(pst_chain_add(rs, "prerouting", PST_HOOK_PREROUTING, PST_V_ACCEPT, &pre), 0);
+        rs->chains[pre].priority = PST_PRIO_DSTNAT;
+        pst_match_eq(&r.match[0], PST_F_TCP_DPORT, port, false);
+        r.nat = (struct pst_nat) { .kind = PST_NAT_DNAT, .family = AF_INET, .port = 443,
+                                   .addr = { 198, 18, 2, 20 } };
+        assert_int_equal(pst_rule_add(rs, pre, &r), 0);
+        want = render(rs);
+        assert_non_null(strstr(want, "tcp dport 8443 counter dnat ip to 198.18.2.20:443"));
+        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
+        assert_int_equal(pst_snapshot_load(path, &back, &meta), 0);
+        got = render(back);
+        assert_string_equal(got, want);
+        pst_ruleset_free(back);
+        back = NULL;
+        rs->chains[pre].rules[0].nat.kind = 9;
+        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
+        assert_int_equal(pst_snapshot_load(path, &back, &meta), -EBADMSG);
+        assert_null(back);
+}
+
 static void test_truncated(void **state) {
         size_t size = save_sample();
         struct pst_ruleset *rs = NULL;
@@ -133,7 +164,7 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_nat),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_damaged),
         };
