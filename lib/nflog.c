@@ -115,7 +115,7 @@ int pst_nflog_parse_ip(const uint8_t *p, size_t len, struct pst_nflog_pkt *pkt) 
         return -EBADMSG;
 }
 
-static int attr_cb(const struct nlattr *a, void *data) {
+int pst_nflog_attr_cb(const struct nlattr *a, void *data) {
         const struct nlattr **tb = data;
         uint16_t type = mnl_attr_get_type(a);
 
@@ -139,7 +139,7 @@ int pst_nflog_parse(const void *msg, size_t len, struct pst_nflog_pkt *ret) {
                 return -EBADMSG;
         nfg = mnl_nlmsg_get_payload(nlh);
         pkt.group = ntohs(nfg->res_id);
-        if (mnl_attr_parse(nlh, sizeof(*nfg), attr_cb, tb) < 0)
+        if (mnl_attr_parse(nlh, sizeof(*nfg), pst_nflog_attr_cb, tb) < 0)
                 return -EBADMSG;
         if (tb[NFULA_PACKET_HDR]) {
                 const struct nfulnl_msg_packet_hdr *h = mnl_attr_get_payload(tb[NFULA_PACKET_HDR]);

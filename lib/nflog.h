@@ -43,6 +43,11 @@ int pst_nflog_parse(const void *nlmsg, size_t len, struct pst_nflog_pkt *ret);
  * saddr, daddr, sport, dport).  -EBADMSG on a truncated or unknown header. */
 int pst_nflog_parse_ip(const uint8_t *p, size_t len, struct pst_nflog_pkt *pkt);
 
+/* mnl_attr_parse() callback: data is a table of NFULA_MAX + 1 attributes
+ * (the reply reader, rpc-reader.c, parses its messages with it too). */
+struct nlattr;
+int pst_nflog_attr_cb(const struct nlattr *a, void *data);
+
 struct pst_nflog;
 typedef void (*pst_nflog_cb)(const struct pst_nflog_pkt *pkt, void *userdata);
 

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "ir.h"
+#include "nflog.h"
 #include "rpc-reader.h"
 
 struct conn {
@@ -363,22 +364,13 @@ static void handle_packet(struct pst_rpc_reader *r, const char *prefix, const ui
 
 /* ---- NFLOG messages ---- */
 
-static int attr_cb(const struct nlattr *a, void *data) {
-        const struct nlattr **tb = data;
-        uint16_t type = mnl_attr_get_type(a);
-
-        if (type <= NFULA_MAX)
-                tb[type] = a;
-        return MNL_CB_OK;
-}
-
 static int packet_cb(const struct nlmsghdr *nlh, void *data) {
         struct pst_rpc_reader *r = data;
         const struct nlattr *tb[NFULA_MAX + 1] = {};
         char prefix[64] = "";
 
         if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFULNL_MSG_PACKET ||
-            mnl_attr_parse(nlh, sizeof(struct nfgenmsg), attr_cb, tb) < 0 || !tb[NFULA_PAYLOAD])
+            mnl_attr_parse(nlh, sizeof(struct nfgenmsg), pst_nflog_attr_cb, tb) < 0 || !tb[NFULA_PAYLOAD])
                 return MNL_CB_OK;
         if (tb[NFULA_PREFIX])
                 snprintf(prefix, sizeof(prefix), "%.*s", (int) mnl_attr_get_payload_len(tb[NFULA_PREFIX]),
