@@ -147,6 +147,12 @@ static int connect_bus(sd_bus **ret, const char *what, bool json) {
         return 0;
 }
 
+/* The system bus for the quiet callers (diff's fast path, metrics, stats):
+ * a negative errno, nothing said, when there is none or no libsystemd. */
+static int open_bus_quiet(sd_bus **ret) {
+        return libsystemd_open() < 0 ? -ENOPKG : sd_bus_open_system(ret);
+}
+
 /* One place that turns a failed call into a message and an exit status. */
 static int call_failed(const char *what, const sd_bus_error *e, int r, bool json) {
         int code = EXIT_SYSTEM;
@@ -233,9 +239,7 @@ int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen) {
         const char *path;
         int r;
 
-        if (libsystemd_open() < 0)
-                return -ENOPKG;
-        r = sd_bus_open_system(&bus);
+        r = open_bus_quiet(&bus);
         if (r < 0)
                 return r;
         r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE,
@@ -501,9 +505,7 @@ int ctl_bus_figures(struct ctl_figures *ret) {
         struct status st = {};
         int r;
 
-        if (libsystemd_open() < 0)
-                return -ENOPKG;
-        r = sd_bus_open_system(&bus);
+        r = open_bus_quiet(&bus);
         if (r >= 0)
                 r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, "org.freedesktop.DBus.Properties",
                                        "GetAll", &e, &reply, "s", POSTERN_BUS_INTERFACE);
@@ -526,9 +528,7 @@ int ctl_bus_rule_hits(struct ctl_hit **ret, size_t *ret_n) {
         size_t n = 0, cap = 0;
         int r;
 
-        if (libsystemd_open() < 0)
-                return -ENOPKG;
-        r = sd_bus_open_system(&bus);
+        r = open_bus_quiet(&bus);
         if (r >= 0)
                 r = sd_bus_call_method(bus, POSTERN_BUS_NAME, POSTERN_BUS_PATH, POSTERN_BUS_INTERFACE,
                                        POSTERN_BUS_METHOD_RULE_HITS, &e, &reply, "");
@@ -607,8 +607,6 @@ int ctl_bus_drops_quiet(struct ctl_drops *ret) {
         _cleanup_(bus_error_freep) sd_bus_error e = SD_BUS_ERROR_NULL;
         int r;
 
-        if (libsystemd_open() < 0)
-                return -ENOPKG;
-        r = sd_bus_open_system(&bus);
+        r = open_bus_quiet(&bus);
         return r < 0 ? r : call_drops(bus, 0, &e, ret);
 }
