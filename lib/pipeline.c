@@ -23,6 +23,8 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
         r = pst_policy_load(o->policy, &c->catalog, o->source_flags, diag, &c->policy);
         if (r < 0)
                 return r;
+        if (c->policy->options.rpc_mech & PST_RPC_MECH_AUTO)
+                c->policy->options.rpc_mech = o->rpc_offer & (PST_RPC_MECH_KERNEL | PST_RPC_MECH_QUEUE);
         r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
         if (r < 0)
                 return r;

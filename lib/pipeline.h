@@ -21,6 +21,8 @@ struct pst_load_opts {
         const char *catalog;               /* NULL: the installed catalog + services.d (service.h) */
         const struct pst_ifaddrs *ifaddrs; /* NULL: no interface addresses known */
         unsigned source_flags;             /* source.h: PST_SOURCE_ANY_OWNER */
+        unsigned rpc_offer;                /* rpc.h PST_RPC_MECH_* the kernel offers: what
+                                            * options.rpc_mechanism = "auto" becomes (0: NFLOG) */
 };
 
 /* The source flags the environment asks for: PST_SOURCE_ANY_OWNER when

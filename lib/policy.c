@@ -438,9 +438,38 @@ static int load_rematch_option(struct loader *l, const config_setting_t *g) {
         return 0;
 }
 
+/* options.rpc_mechanism: who reads the endpoint mapper's replies (rpc.h). */
+static int load_rpc_mechanism_option(struct loader *l, const config_setting_t *g) {
+        static const struct {
+                const char *name;
+                unsigned mech;
+        } names[] = {
+                { "auto", PST_RPC_MECH_AUTO },
+                { "log", 0 },
+                { "queue", PST_RPC_MECH_QUEUE },
+                { "kernel+log", PST_RPC_MECH_KERNEL },
+                { "kernel+queue", PST_RPC_MECH_KERNEL | PST_RPC_MECH_QUEUE },
+        };
+        const config_setting_t *s = config_setting_get_member(g, "rpc_mechanism");
+        const char *v;
+
+        if (!s)
+                return 0;
+        if (pst_cfg_string(&l->c, s, "options.rpc_mechanism", 16, &v) < 0)
+                return -EINVAL;
+        l->p->options.rpc_mech_loc = pst_cfg_loc(&l->c, s);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                if (streq(v, names[i].name)) {
+                        l->p->options.rpc_mech = names[i].mech;
+                        return 0;
+                }
+        return pst_cfg_error(&l->c, s, "options.rpc_mechanism must be \"auto\", \"log\", \"queue\", "
+                             "\"kernel+log\" or \"kernel+queue\", not \"%s\"", v);
+}
+
 static int load_options(struct loader *l, const config_setting_t *g) {
         static const char *const keys[] = { "ipv6", "icmp", "forward_icmp", "log_drops", "log_prefix", "log_rate",
-                                            "backend", "forward", "rematch", NULL };
+                                            "backend", "forward", "rematch", "rpc_mechanism", NULL };
         struct pst_options *o = &l->p->options;
         const config_setting_t *s;
         int r = 0;
@@ -494,6 +523,8 @@ static int load_options(struct loader *l, const config_setting_t *g) {
         if (load_forward_option(l, g) < 0)
                 r = -EINVAL;
         if (load_rematch_option(l, g) < 0)
+                r = -EINVAL;
+        if (load_rpc_mechanism_option(l, g) < 0)
                 r = -EINVAL;
         return r;
 }
@@ -1612,6 +1643,15 @@ static int collect_files(const char *path, struct pst_diag *diag, char ***ret, s
         return 0;
 }
 
+static const struct pst_options options_default = {
+        .ipv6 = true,
+        .icmp = PST_ICMP_PING,
+        .forward_icmp = PST_ICMP_ESSENTIAL,
+        .log_prefix = "postern drop: ",
+        .log_rate = 10,
+        .rpc_mech = PST_RPC_MECH_AUTO,
+};
+
 int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags, struct pst_diag *diag,
                     struct pst_policy **ret) {
         _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
@@ -1627,13 +1667,7 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned so
         p->path = strdup(path);
         if (!p->path)
                 return -ENOMEM;
-        p->options = (struct pst_options) {
-                .ipv6 = true,
-                .icmp = PST_ICMP_PING,
-                .forward_icmp = PST_ICMP_ESSENTIAL,
-                .log_prefix = "postern drop: ",
-                .log_rate = 10,
-        };
+        p->options = options_default;
         p->digest = PST_DIGEST_INIT;
         l.p = p;
         l.c = (struct pst_cfg) { .files = &p->files, .diag = diag, .source_flags = source_flags, .digest = &p->digest };

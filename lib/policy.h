@@ -49,6 +49,8 @@ struct pst_options {
         bool forward_unmanaged; /* options.forward = "unmanaged": no forward base chain at all */
         bool rematch; /* options.rematch: established flows re-checked after a policy change */
         struct pst_loc rematch_loc; /* its line: the origin of the rules it adds */
+        unsigned rpc_mech; /* rpc.h PST_RPC_MECH_*: options.rpc_mechanism (default "auto") */
+        struct pst_loc rpc_mech_loc;
 };
 
 struct pst_addrs {

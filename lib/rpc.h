@@ -25,6 +25,22 @@
 #define PST_RPC_MAX_MAX 65536
 #define PST_RPC_IFS_MAX 32
 
+/*
+ * Who reads the endpoint mapper's replies (options.rpc_mechanism, resolved
+ * into struct pst_options.rpc_mech before compiling).  The bits compose:
+ *   0                      NFLOG copies of every reply (rpc-reader.h)
+ *   PST_RPC_MECH_KERNEL    the kernel itself reads the common reply layout
+ *                          (one tower, NDR20) and updates the set; the
+ *                          other replies go to userspace as below
+ *   PST_RPC_MECH_QUEUE     replies for userspace are held in NFQUEUE until
+ *                          their pinhole exists, instead of copied to NFLOG
+ */
+enum {
+        PST_RPC_MECH_KERNEL = 1u << 0,
+        PST_RPC_MECH_QUEUE = 1u << 1,
+        PST_RPC_MECH_AUTO = 1u << 7, /* options.rpc_mechanism = "auto": the best the kernel offers */
+};
+
 struct pst_rpc_interface {
         const char *name;    /* catalog name: "emsmdb" */
         const char *uuid;    /* "a4f1db00-ca47-1067-b31f-00dd010662da" */
