@@ -208,8 +208,11 @@ static void print_summary(struct ctl *c, const char *verb, const struct pst_comp
         }
         print_warnings(c);
         printf("%s: %s %s (digest %s): %zu chains, %zu rules, %zu sets, %zu elements", pc->policy->path, verb,
-               verb[0] != 'a' ? "ok" : c->applied_iptables ? "the iptables filter tables" : "table inet postern", digest, rs->nchains, pst_ruleset_nrules(rs), named,
-               count_elements(rs));
+               verb[0] != 'a'           ? "ok"
+               : !c->applied_iptables   ? "table inet postern"
+               : pc->policy->nnat       ? "the iptables filter and nat tables"
+                                        : "the iptables filter tables",
+               digest, rs->nchains, pst_ruleset_nrules(rs), named, count_elements(rs));
         if (usec)
                 printf(", %.3f ms", (double) usec / 1000.0);
         if (pc->policy->options.forward_unmanaged)

@@ -48,7 +48,9 @@ def line(*words):
 # Under TCG a connection that passes can take longer than the traffic tests'
 # 1 s probe timeout on a loaded machine (seen: "pass out ... got: timeout"
 # with three qemus on 2 cores); a drop costs the timeout once per phase.
-guest_env = {"PROBE_TIMEOUT_MS": "3000"}
+# kernel/examples applies only the kernel-sensitive golden cases there
+# (tests/kernel/examples.sh says which and why).
+guest_env = {"PROBE_TIMEOUT_MS": "3000", "POSTERN_EXAMPLES": "kernel-sensitive"}
 
 
 def envs(d):
