@@ -20,7 +20,7 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
         r = pst_catalog_load_default(&c->catalog, o->catalog, o->source_flags, diag);
         if (r < 0)
                 return r;
-        r = pst_policy_load(o->policy, &c->catalog, o->source_flags, diag, &c->policy);
+        r = pst_policy_load_cached(o->policy, &c->catalog, o->source_flags, o->list_cache, diag, &c->policy);
         if (r < 0)
                 return r;
         if (c->policy->options.rpc_mech & PST_RPC_MECH_AUTO)

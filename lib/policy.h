@@ -221,5 +221,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_policy *, pst_policy_free);
 int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags, struct pst_diag *diag,
                     struct pst_policy **ret);
 
+/* The same through cache (list-cache.h; NULL: none): a list file parses
+ * only the lines that changed since the cache last read it, to exactly
+ * what parsing it whole gives. */
+struct pst_list_cache;
+int pst_policy_load_cached(const char *path, const struct pst_catalog *cat, unsigned source_flags,
+                           struct pst_list_cache *cache, struct pst_diag *diag, struct pst_policy **ret);
+
 /* The digest as 16 hex digits */
 void pst_policy_digest_hex(const struct pst_policy *p, char out[17]);
