@@ -9,7 +9,9 @@ struct cache_entry {
         size_t size;
         uint64_t digest;
         struct pst_list_lines lines;
-        uint64_t serial; /* the load that last read it */
+        struct pst_list_ranges ranges; /* lines.v as sorted ranges */
+        size_t rcap[2];                /* entries ranges.keys[] has room for */
+        uint64_t serial;               /* the load that last read it */
 };
 
 struct pst_list_cache {
@@ -31,9 +33,26 @@ void pst_list_lines_clear(struct pst_list_lines *l) {
         *l = (struct pst_list_lines) {};
 }
 
+static void ranges_clear(struct cache_entry *e) {
+        for (int k = 0; k < 2; k++) {
+                free(e->ranges.keys[k]);
+                e->ranges.keys[k] = NULL;
+                e->ranges.n[k] = e->rcap[k] = 0;
+        }
+}
+
 static void entry_done(struct cache_entry *e) {
         free(e->buf);
         pst_list_lines_clear(&e->lines);
+        ranges_clear(e);
+}
+
+void pst_list_ranges_free(struct pst_list_ranges *r) {
+        if (!r)
+                return;
+        free(r->keys[0]);
+        free(r->keys[1]);
+        free(r);
 }
 
 void pst_list_cache_free(struct pst_list_cache *c) {
@@ -185,15 +204,144 @@ void pst_list_cache_plan(struct pst_list_cache *c, const char *name, const char 
         }
 }
 
+/* ---- the entries as sorted ranges (policy.h pst_list_ranges) ---- */
+
+static unsigned klen_of(int k) {
+        return k == 0 ? 4 : 16;
+}
+
+/* a's range as the set holds it: first, last (klen bytes each); its family's index */
+static int range_key(const struct pst_addr *a, uint8_t key[32]) {
+        uint8_t first[16], last[16];
+        int k = a->family == AF_INET ? 0 : 1;
+
+        pst_addr_range(a, first, last);
+        memcpy(key, first, klen_of(k));
+        memcpy(key + klen_of(k), last, klen_of(k));
+        return k;
+}
+
+static int cmp8(const void *a, const void *b) {
+        return memcmp(a, b, 8);
+}
+
+static int cmp32(const void *a, const void *b) {
+        return memcmp(a, b, 32);
+}
+
+static int ranges_room(struct cache_entry *e, int k, size_t need) {
+        return grow_array((void **) &e->ranges.keys[k], &e->rcap[k], need, 2 * klen_of(k), PST_LIST_ENTRIES_MAX);
+}
+
+/* All of e's entries, sorted: the first read, or many changes. */
+static int ranges_rebuild(struct cache_entry *e) {
+        int r;
+
+        for (int k = 0; k < 2; k++)
+                e->ranges.n[k] = 0;
+        for (size_t i = 0; i < e->lines.n; i++) {
+                uint8_t key[32];
+                int k = range_key(&e->lines.v[i], key);
+
+                r = ranges_room(e, k, e->ranges.n[k] + 1);
+                if (r < 0)
+                        return r;
+                memcpy(e->ranges.keys[k] + e->ranges.n[k]++ * 2 * klen_of(k), key, 2 * klen_of(k));
+        }
+        for (int k = 0; k < 2; k++)
+                if (e->ranges.n[k] > 1)
+                        qsort(e->ranges.keys[k], e->ranges.n[k], 2 * klen_of(k), k == 0 ? cmp8 : cmp32);
+        return 0;
+}
+
+/* the first index whose pair is >= key */
+static size_t ranges_lower(const struct cache_entry *e, int k, const uint8_t *key) {
+        size_t lo = 0, hi = e->ranges.n[k], esz = 2 * klen_of(k);
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+
+                if (memcmp(e->ranges.keys[k] + mid * esz, key, esz) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
+/* One entry goes (del) or comes.  -ENOENT: it was not there. */
+static int ranges_change(struct cache_entry *e, const struct pst_addr *a, bool del) {
+        uint8_t key[32];
+        int k = range_key(a, key), r;
+        size_t esz = 2 * klen_of(k), i = ranges_lower(e, k, key);
+        uint8_t *at;
+
+        if (del) {
+                if (i >= e->ranges.n[k] || memcmp(e->ranges.keys[k] + i * esz, key, esz) != 0)
+                        return -ENOENT;
+                at = e->ranges.keys[k] + i * esz;
+                memmove(at, at + esz, (e->ranges.n[k] - i - 1) * esz);
+                e->ranges.n[k]--;
+                return 0;
+        }
+        r = ranges_room(e, k, e->ranges.n[k] + 1);
+        if (r < 0)
+                return r;
+        at = e->ranges.keys[k] + i * esz;
+        memmove(at + esz, at, (e->ranges.n[k] - i) * esz);
+        memcpy(at, key, esz);
+        e->ranges.n[k]++;
+        return 0;
+}
+
+/* e's ranges after its lines changed from old (the entries removed are
+ * old[keep_head, old.n - keep_tail)) by mid: each change is a memmove of
+ * the array, so beyond 64 of them everything is sorted again. */
+static int ranges_update(struct cache_entry *e, const struct pst_list_lines *old, const struct pst_list_plan *plan,
+                         const struct pst_list_lines *mid, bool fresh) {
+        size_t gone = old->n - plan->keep_tail - plan->keep_head;
+        int r = 0;
+
+        if (fresh || gone + mid->n > 64)
+                return ranges_rebuild(e);
+        for (size_t i = 0; r >= 0 && i < gone; i++)
+                r = ranges_change(e, &old->v[plan->keep_head + i], true);
+        for (size_t i = 0; r >= 0 && i < mid->n; i++)
+                r = ranges_change(e, &mid->v[i], false);
+        return r == -ENOENT ? ranges_rebuild(e) : r;
+}
+
+static int ranges_copy(const struct cache_entry *e, struct pst_list_ranges **ret) {
+        _cleanup_(pst_list_ranges_freep) struct pst_list_ranges *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return -ENOMEM;
+        for (int k = 0; k < 2; k++) {
+                size_t bytes = e->ranges.n[k] * 2 * klen_of(k);
+
+                r->keys[k] = malloc(MAX(bytes, (size_t) 1));
+                if (!r->keys[k])
+                        return -ENOMEM;
+                if (bytes)
+                        memcpy(r->keys[k], e->ranges.keys[k], bytes);
+                r->n[k] = e->ranges.n[k];
+        }
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
 /* The new lines of e: head kept, mid, tail shifted. */
 static int splice_lines(const struct cache_entry *e, const struct pst_list_plan *plan,
                         const struct pst_list_lines *mid, long dline, long doff, struct pst_list_lines *out) {
         size_t tail0 = e ? e->lines.n - plan->keep_tail : 0, total = plan->keep_head + mid->n + plan->keep_tail;
-        int r;
 
-        r = lines_reserve(out, MAX(total, (size_t) 1), PST_LIST_ENTRIES_MAX);
-        if (r < 0)
-                return r;
+        /* exactly total: what the cache keeps between reloads is resident */
+        out->v = malloc(MAX(total, (size_t) 1) * sizeof(*out->v));
+        out->off = malloc(MAX(total, (size_t) 1) * sizeof(*out->off));
+        out->line = malloc(MAX(total, (size_t) 1) * sizeof(*out->line));
+        if (!out->v || !out->off || !out->line)
+                return -ENOMEM;
+        out->cap = total;
         if (plan->keep_head) {
                 memcpy(out->v, e->lines.v, plan->keep_head * sizeof(*out->v));
                 memcpy(out->off, e->lines.off, plan->keep_head * sizeof(*out->off));
@@ -233,48 +381,72 @@ static int entry_for(struct pst_list_cache *c, const char *name, struct cache_en
         return 0;
 }
 
+static void entry_remove(struct pst_list_cache *c, struct cache_entry *e) {
+        entry_done(e);
+        *e = c->v[--c->n];
+}
+
+/* e (made when new) holds buf and its lines after plan and mid. */
+static int entry_replace(struct pst_list_cache *c, const char *name, const char *buf, size_t size,
+                         const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest) {
+        struct cache_entry *e = find(c, name);
+        _cleanup_(pst_list_lines_clear) struct pst_list_lines out = {}, old = {};
+        _cleanup_free_ char *copy = malloc(size + 1);
+        bool fresh = !e;
+        long dline = 0;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        if (e)
+                dline = (long) count_newlines(buf + plan->start, plan->end - plan->start) -
+                        (long) count_newlines(e->buf + plan->start, plan->old_end - plan->start);
+        r = splice_lines(e, plan, mid, dline, e ? (long) size - (long) e->size : 0, &out);
+        if (r >= 0)
+                r = entry_for(c, name, &e);
+        if (r < 0)
+                return r;
+        memcpy(copy, buf, size);
+        copy[size] = 0;
+        free(e->buf);
+        e->buf = TAKE_PTR(copy);
+        e->size = size;
+        e->digest = digest;
+        old = e->lines;
+        e->lines = out;
+        out = (struct pst_list_lines) {};
+        r = ranges_update(e, &old, plan, mid, fresh);
+        if (r < 0) {
+                entry_remove(c, e); /* nothing half-updated stays */
+                return r;
+        }
+        c->stats.lines_parsed += count_newlines(buf + plan->start, plan->end - plan->start) +
+                                 (plan->end > plan->start && buf[plan->end - 1] != '\n');
+        return 0;
+}
+
 int pst_list_cache_splice(struct pst_list_cache *c, const char *name, const char *buf, size_t size,
                           const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest,
-                          size_t max, struct pst_addr **ret, size_t *ret_n) {
-        struct cache_entry *e = find(c, name);
-        struct pst_list_lines out = {};
-        long dline = 0;
-        char *copy = NULL;
+                          size_t max, struct pst_addr **ret, size_t *ret_n, struct pst_list_ranges **ret_ranges) {
+        struct cache_entry *e;
         int r;
 
         if (plan->keep_head + mid->n + plan->keep_tail > max)
                 return -E2BIG;
         if (!plan->reuse) {
-                if (e)
-                        dline = (long) count_newlines(buf + plan->start, plan->end - plan->start) -
-                                (long) count_newlines(e->buf + plan->start, plan->old_end - plan->start);
-                r = splice_lines(e, plan, mid, dline, e ? (long) size - (long) e->size : 0, &out);
-                copy = r >= 0 ? malloc(size + 1) : NULL;
-                if (r >= 0 && !copy)
-                        r = -ENOMEM;
-                if (r >= 0)
-                        r = entry_for(c, name, &e);
-                if (r < 0) {
-                        free(copy);
-                        pst_list_lines_clear(&out);
+                r = entry_replace(c, name, buf, size, plan, mid, digest);
+                if (r < 0)
                         return r;
-                }
-                memcpy(copy, buf, size);
-                copy[size] = 0;
-                entry_done(e);
-                e->buf = copy;
-                e->size = size;
-                e->digest = digest;
-                e->lines = out;
-                c->stats.lines_parsed += count_newlines(buf + plan->start, plan->end - plan->start) +
-                                         (plan->end > plan->start && buf[plan->end - 1] != '\n');
         }
-        *ret_n = e->lines.n;
+        e = find(c, name);
+        if (!e)
+                return -ENOENT;
         *ret = malloc(MAX(e->lines.n, (size_t) 1) * sizeof(**ret));
         if (!*ret)
                 return -ENOMEM;
         memcpy(*ret, e->lines.v, e->lines.n * sizeof(**ret));
-        return 0;
+        *ret_n = e->lines.n;
+        return ret_ranges ? ranges_copy(e, ret_ranges) : 0;
 }
 
 uint64_t pst_list_digest(const char *buf, size_t size) {

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "policy.h"
 #include "util.h"
 
 struct pst_list_cache;
@@ -33,6 +34,7 @@ struct pst_list_cache;
 int pst_list_cache_new(struct pst_list_cache **ret);
 void pst_list_cache_free(struct pst_list_cache *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_list_cache *, pst_list_cache_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_list_ranges *, pst_list_ranges_free);
 
 /* Statistics of the last load, for logs and tests. */
 struct pst_list_cache_stats {
@@ -72,10 +74,12 @@ void pst_list_cache_plan(struct pst_list_cache *c, const char *name, const char 
 
 /* The lines parsed for plan (offsets relative to the file) go between the
  * kept ones; the cache then holds buf (copied) and the whole result, and
- * *ret gets a copy of the entries in file order.  At most max entries. */
+ * *ret gets a copy of the entries in file order, *ret_ranges (policy.h) a
+ * copy of them as sorted ranges (updated in place for a few changes,
+ * sorted again for many).  At most max entries. */
 int pst_list_cache_splice(struct pst_list_cache *c, const char *name, const char *buf, size_t size,
                           const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest,
-                          size_t max, struct pst_addr **ret, size_t *ret_n);
+                          size_t max, struct pst_addr **ret, size_t *ret_n, struct pst_list_ranges **ret_ranges);
 
 /* The digest of a list file's bytes (fast: 8 bytes a step). */
 uint64_t pst_list_digest(const char *buf, size_t size);

@@ -28,6 +28,11 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
         r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
         if (r < 0)
                 return r;
+        /* the lists' sorted ranges served this compile; the cache keeps its own */
+        for (size_t i = 0; i < c->policy->nlists; i++) {
+                pst_list_ranges_free(c->policy->lists[i]->ranges);
+                c->policy->lists[i]->ranges = NULL;
+        }
         pst_policy_digest_hex(c->policy, c->digest);
         *ret = TAKE_PTR(c);
         return 0;

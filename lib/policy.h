@@ -80,10 +80,22 @@ struct pst_host {
         struct pst_addrs addrs;
 };
 
+/* A list's entries as its interval sets hold them before overlapping and
+ * adjacent ranges merge: per family ([0] IPv4, 4-byte keys; [1] IPv6,
+ * 16-byte keys) first/last pairs in pst_set_sort()'s order, duplicates
+ * kept.  The list cache (list-cache.h) keeps them up to date as entries
+ * come and go, so the compiler does not sort 100,000 ranges again. */
+struct pst_list_ranges {
+        size_t n[2];
+        uint8_t *keys[2];
+};
+void pst_list_ranges_free(struct pst_list_ranges *r);
+
 struct pst_list {
         char name[PST_NAME_LEN];
         struct pst_loc loc;
         struct pst_addrs addrs;
+        struct pst_list_ranges *ranges; /* NULL, or addrs as ranges (from the list cache) */
 };
 
 enum pst_ep_kind {

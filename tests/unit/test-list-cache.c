@@ -11,6 +11,7 @@
 #include <cmocka.h>
 #include <sys/stat.h>
 
+#include "compile.h"
 #include "list-cache.h"
 #include "pipeline.h"
 #include "policy.h"
@@ -145,6 +146,59 @@ static size_t random_edit(uint32_t *s, char *text, size_t len, size_t size) {
         }
 }
 
+static int cmp_pair4(const void *a, const void *b) {
+        return memcmp(a, b, 8);
+}
+
+static int cmp_pair16(const void *a, const void *b) {
+        return memcmp(a, b, 32);
+}
+
+/* r is exactly l's entries as ranges, sorted: the compiler's fast path (it
+ * would sort an unsorted array again, so only this tells). */
+static void assert_ranges(const struct pst_addrs *l, const struct pst_list_ranges *r) {
+        for (int k = 0; k < 2; k++) {
+                unsigned klen = k ? 16 : 4;
+                _cleanup_free_ uint8_t *want = malloc(l->n * 2 * klen + 1);
+                size_t n = 0;
+
+                assert_non_null(want);
+                for (size_t i = 0; i < l->n; i++) {
+                        uint8_t first[16], last[16];
+
+                        if (l->v[i].family != (k ? AF_INET6 : AF_INET))
+                                continue;
+                        pst_addr_range(&l->v[i], first, last);
+                        memcpy(want + n * 2 * klen, first, klen);
+                        memcpy(want + n * 2 * klen + klen, last, klen);
+                        n++;
+                }
+                qsort(want, n, 2 * klen, k ? cmp_pair16 : cmp_pair4);
+                assert_int_equal(r->n[k], n);
+                if (n)
+                        assert_memory_equal(r->keys[k], want, n * 2 * klen);
+        }
+}
+
+/* The two compile to the same named sets (element for element). */
+static void assert_same_sets(const struct pst_policy *a, const struct pst_policy *b) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *x = NULL, *y = NULL;
+        struct pst_diag d;
+
+        pst_diag_init(&d);
+        assert_int_equal(pst_compile(a, NULL, &d, &x), 0);
+        assert_int_equal(pst_compile(b, NULL, &d, &y), 0);
+        pst_diag_clear(&d);
+        assert_int_equal(x->nsets, y->nsets);
+        for (size_t i = 0; i < x->nsets; i++) {
+                assert_string_equal(x->sets[i].name, y->sets[i].name);
+                assert_int_equal(x->sets[i].n, y->sets[i].n);
+                assert_int_equal(x->sets[i].klen, y->sets[i].klen);
+                if (x->sets[i].n)
+                        assert_memory_equal(x->sets[i].keys, y->sets[i].keys, x->sets[i].n * 2 * x->sets[i].klen);
+        }
+}
+
 static void assert_same(const struct pst_policy *a, const struct pst_policy *b) {
         assert_int_equal(a->nlists, b->nlists);
         assert_int_equal(a->digest, b->digest);
@@ -174,8 +228,13 @@ static bool load_both(struct pst_list_cache *c, size_t *failures) {
 
                 assert_string_equal(s1, s2);
                 ++*failures;
-        } else
+        } else {
                 assert_same(fresh, cached);
+                assert_null(fresh->lists[0]->ranges); /* parsed whole: the compiler sorts */
+                assert_non_null(cached->lists[0]->ranges);
+                assert_ranges(&fresh->lists[0]->addrs, cached->lists[0]->ranges);
+                assert_same_sets(fresh, cached);
+        }
         pst_policy_free(fresh);
         pst_policy_free(cached);
         pst_diag_clear(&d1);
