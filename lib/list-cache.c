@@ -294,21 +294,21 @@ static int ranges_change(struct cache_entry *e, const struct pst_addr *a, bool d
         return 0;
 }
 
-/* e's ranges after its lines changed from old (the entries removed are
- * old[keep_head, old.n - keep_tail)) by mid: each change is a memmove of
- * the array, so beyond 64 of them everything is sorted again. */
-static int ranges_update(struct cache_entry *e, const struct pst_list_lines *old, const struct pst_list_plan *plan,
-                         const struct pst_list_lines *mid, bool fresh) {
-        size_t gone = old->n - plan->keep_tail - plan->keep_head;
+/* e's ranges before its lines change by plan and mid (the entries that go
+ * are lines[keep_head, n - keep_tail)): each change is a memmove of the
+ * array.  1: too many (beyond 64) or an entry not found: sort them all
+ * again once the lines have changed. */
+static int ranges_update(struct cache_entry *e, const struct pst_list_plan *plan, const struct pst_list_lines *mid) {
+        size_t gone = e->lines.n - plan->keep_tail - plan->keep_head;
         int r = 0;
 
-        if (fresh || gone + mid->n > 64)
-                return ranges_rebuild(e);
+        if (gone + mid->n > 64)
+                return 1;
         for (size_t i = 0; r >= 0 && i < gone; i++)
-                r = ranges_change(e, &old->v[plan->keep_head + i], true);
+                r = ranges_change(e, &e->lines.v[plan->keep_head + i], true);
         for (size_t i = 0; r >= 0 && i < mid->n; i++)
                 r = ranges_change(e, &mid->v[i], false);
-        return r == -ENOENT ? ranges_rebuild(e) : r;
+        return r == -ENOENT ? 1 : r;
 }
 
 static int ranges_copy(const struct cache_entry *e, struct pst_list_ranges **ret) {
@@ -330,34 +330,43 @@ static int ranges_copy(const struct cache_entry *e, struct pst_list_ranges **ret
         return 0;
 }
 
-/* The new lines of e: head kept, mid, tail shifted. */
-static int splice_lines(const struct cache_entry *e, const struct pst_list_plan *plan,
-                        const struct pst_list_lines *mid, long dline, long doff, struct pst_list_lines *out) {
-        size_t tail0 = e ? e->lines.n - plan->keep_tail : 0, total = plan->keep_head + mid->n + plan->keep_tail;
+static int realloc_exact(void **p, size_t n, size_t size) {
+        void *q = realloc(*p, MAX(n, (size_t) 1) * size);
 
-        /* exactly total: what the cache keeps between reloads is resident */
-        out->v = malloc(MAX(total, (size_t) 1) * sizeof(*out->v));
-        out->off = malloc(MAX(total, (size_t) 1) * sizeof(*out->off));
-        out->line = malloc(MAX(total, (size_t) 1) * sizeof(*out->line));
-        if (!out->v || !out->off || !out->line)
+        if (!q)
                 return -ENOMEM;
-        out->cap = total;
-        if (plan->keep_head) {
-                memcpy(out->v, e->lines.v, plan->keep_head * sizeof(*out->v));
-                memcpy(out->off, e->lines.off, plan->keep_head * sizeof(*out->off));
-                memcpy(out->line, e->lines.line, plan->keep_head * sizeof(*out->line));
+        *p = q;
+        return 0;
+}
+
+/* l becomes: its head kept, mid, its tail shifted by dline lines and doff
+ * bytes — in place (a one-entry change moves the tail, allocates nothing). */
+static int lines_patch(struct pst_list_lines *l, const struct pst_list_plan *plan, const struct pst_list_lines *mid,
+                       long dline, long doff) {
+        size_t total = plan->keep_head + mid->n + plan->keep_tail, tail0 = l->n - plan->keep_tail;
+        size_t to = plan->keep_head + mid->n;
+
+        if (total > l->cap) {
+                /* exactly: what the cache keeps between reloads is resident */
+                if (realloc_exact((void **) &l->v, total, sizeof(*l->v)) < 0 ||
+                    realloc_exact((void **) &l->off, total, sizeof(*l->off)) < 0 ||
+                    realloc_exact((void **) &l->line, total, sizeof(*l->line)) < 0)
+                        return -ENOMEM;
+                l->cap = total;
         }
+        memmove(l->v + to, l->v + tail0, plan->keep_tail * sizeof(*l->v));
+        memmove(l->off + to, l->off + tail0, plan->keep_tail * sizeof(*l->off));
+        memmove(l->line + to, l->line + tail0, plan->keep_tail * sizeof(*l->line));
         if (mid->n) {
-                memcpy(out->v + plan->keep_head, mid->v, mid->n * sizeof(*out->v));
-                memcpy(out->off + plan->keep_head, mid->off, mid->n * sizeof(*out->off));
-                memcpy(out->line + plan->keep_head, mid->line, mid->n * sizeof(*out->line));
+                memcpy(l->v + plan->keep_head, mid->v, mid->n * sizeof(*l->v));
+                memcpy(l->off + plan->keep_head, mid->off, mid->n * sizeof(*l->off));
+                memcpy(l->line + plan->keep_head, mid->line, mid->n * sizeof(*l->line));
         }
-        for (size_t i = 0, o = plan->keep_head + mid->n; i < plan->keep_tail; i++, o++) {
-                out->v[o] = e->lines.v[tail0 + i];
-                out->off[o] = (uint32_t) ((long) e->lines.off[tail0 + i] + doff);
-                out->line[o] = (uint32_t) ((long) e->lines.line[tail0 + i] + dline);
+        for (size_t i = to; i < total && (dline || doff); i++) {
+                l->off[i] = (uint32_t) ((long) l->off[i] + doff);
+                l->line[i] = (uint32_t) ((long) l->line[i] + dline);
         }
-        out->n = total;
+        l->n = total;
         return 0;
 }
 
@@ -387,45 +396,39 @@ static void entry_remove(struct pst_list_cache *c, struct cache_entry *e) {
 }
 
 /* e (made when new) holds buf and its lines after plan and mid. */
-static int entry_replace(struct pst_list_cache *c, const char *name, const char *buf, size_t size,
+static int entry_replace(struct pst_list_cache *c, const char *name, char **pbuf, size_t size,
                          const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest) {
         struct cache_entry *e = find(c, name);
-        _cleanup_(pst_list_lines_clear) struct pst_list_lines out = {}, old = {};
-        _cleanup_free_ char *copy = malloc(size + 1);
-        bool fresh = !e;
-        long dline = 0;
-        int r;
+        const char *buf = *pbuf;
+        long dline = 0, doff = 0;
+        int r = 1;
 
-        if (!copy)
-                return -ENOMEM;
-        if (e)
+        if (e) {
                 dline = (long) count_newlines(buf + plan->start, plan->end - plan->start) -
                         (long) count_newlines(e->buf + plan->start, plan->old_end - plan->start);
-        r = splice_lines(e, plan, mid, dline, e ? (long) size - (long) e->size : 0, &out);
+                doff = (long) size - (long) e->size;
+                r = ranges_update(e, plan, mid);
+        } else if (entry_for(c, name, &e) < 0)
+                return -ENOMEM;
+        e->serial = c->serial;
         if (r >= 0)
-                r = entry_for(c, name, &e);
-        if (r < 0)
-                return r;
-        memcpy(copy, buf, size);
-        copy[size] = 0;
-        free(e->buf);
-        e->buf = TAKE_PTR(copy);
-        e->size = size;
-        e->digest = digest;
-        old = e->lines;
-        e->lines = out;
-        out = (struct pst_list_lines) {};
-        r = ranges_update(e, &old, plan, mid, fresh);
+                r = lines_patch(&e->lines, plan, mid, dline, doff) < 0 ? -ENOMEM : r;
+        if (r > 0)
+                r = ranges_rebuild(e);
         if (r < 0) {
                 entry_remove(c, e); /* nothing half-updated stays */
                 return r;
         }
+        free(e->buf);
+        e->buf = TAKE_PTR(*pbuf); /* the read's buffer itself: 1.6 MB not copied */
+        e->size = size;
+        e->digest = digest;
         c->stats.lines_parsed += count_newlines(buf + plan->start, plan->end - plan->start) +
                                  (plan->end > plan->start && buf[plan->end - 1] != '\n');
         return 0;
 }
 
-int pst_list_cache_splice(struct pst_list_cache *c, const char *name, const char *buf, size_t size,
+int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf, size_t size,
                           const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest,
                           size_t max, struct pst_addr **ret, size_t *ret_n, struct pst_list_ranges **ret_ranges) {
         struct cache_entry *e;

@@ -73,11 +73,13 @@ void pst_list_cache_plan(struct pst_list_cache *c, const char *name, const char 
                          struct pst_list_plan *ret);
 
 /* The lines parsed for plan (offsets relative to the file) go between the
- * kept ones; the cache then holds buf (copied) and the whole result, and
+ * kept ones; the cache then holds *buf (taken: *buf becomes NULL, unless
+ * plan->reuse; NUL-terminated at size, as pst_source_read() leaves it,
+ * and not modified) and the whole result, and
  * *ret gets a copy of the entries in file order, *ret_ranges (policy.h) a
  * copy of them as sorted ranges (updated in place for a few changes,
  * sorted again for many).  At most max entries. */
-int pst_list_cache_splice(struct pst_list_cache *c, const char *name, const char *buf, size_t size,
+int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf, size_t size,
                           const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest,
                           size_t max, struct pst_addr **ret, size_t *ret_n, struct pst_list_ranges **ret_ranges);
 

@@ -333,8 +333,9 @@ static int parse_list_all(struct loader *l, const char *ipath, char *buf, size_t
  * cached read of list `name` are parsed.  1: the list grew beyond its
  * bound in the kept tail; the caller parses it all (for the message that
  * names the entry that overflows). */
-static int parse_list_cached(struct loader *l, struct pst_list *li, const char *ipath, const char *buf, size_t size,
+static int parse_list_cached(struct loader *l, struct pst_list *li, const char *ipath, char **pbuf, size_t size,
                              uint64_t *digest) {
+        const char *buf = *pbuf;
         struct pst_addrs *addrs = &li->addrs;
         _cleanup_(pst_list_lines_clear) struct pst_list_lines mid = {};
         _cleanup_free_ char *text = NULL;
@@ -359,7 +360,7 @@ static int parse_list_cached(struct loader *l, struct pst_list *li, const char *
         }
         if (plan.keep_head + mid.n + plan.keep_tail > PST_LIST_ENTRIES_MAX)
                 return 1;
-        r = pst_list_cache_splice(l->cache, li->name, buf, size, &plan, &mid, *digest, PST_LIST_ENTRIES_MAX,
+        r = pst_list_cache_splice(l->cache, li->name, pbuf, size, &plan, &mid, *digest, PST_LIST_ENTRIES_MAX,
                                   &addrs->v, &addrs->n, &li->ranges);
         if (r < 0)
                 return r;
@@ -389,7 +390,7 @@ static int load_list_file(struct loader *l, const config_setting_t *s, const cha
         ipath = pst_strpool_intern(&l->p->files, path);
         if (!ipath)
                 return -ENOMEM;
-        r = l->cache ? parse_list_cached(l, li, ipath, buf, size, &digest) : 1;
+        r = l->cache ? parse_list_cached(l, li, ipath, &buf, size, &digest) : 1;
         if (r > 0) {
                 digest = pst_list_digest(buf, size);
                 r = parse_list_all(l, ipath, buf, size, &li->addrs);
