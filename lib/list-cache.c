@@ -73,9 +73,11 @@ void pst_list_cache_begin(struct pst_list_cache *c) {
         c->stats = (struct pst_list_cache_stats) {};
 }
 
-void pst_list_cache_end(struct pst_list_cache *c) {
+void pst_list_cache_end(struct pst_list_cache *c, bool loaded) {
         size_t out = 0;
 
+        if (!loaded)
+                return; /* a typo in the main file does not cost the next load its lists */
         for (size_t i = 0; i < c->n; i++) {
                 if (c->v[i].serial != c->serial) {
                         entry_done(&c->v[i]);

@@ -19,7 +19,8 @@
  * a comment, blank), and the cache only ever holds a parse that succeeded.
  *
  * Bounds: at most PST_LISTS_MAX lists, each no larger than a list file may
- * be (source.h, policy.h); lists the last load did not read are dropped.
+ * be (source.h, policy.h); lists the last successful load did not read are
+ * dropped.
  */
 
 #include <stddef.h>
@@ -44,9 +45,11 @@ struct pst_list_cache_stats {
 };
 void pst_list_cache_stats(const struct pst_list_cache *c, struct pst_list_cache_stats *ret);
 
-/* A load begins: lists it does not read are dropped at pst_list_cache_end(). */
+/* A load begins; it ends (loaded: it succeeded), and then the lists it did
+ * not read are dropped (a failed load drops nothing: what it did not reach
+ * is still what the next one will read). */
 void pst_list_cache_begin(struct pst_list_cache *c);
-void pst_list_cache_end(struct pst_list_cache *c);
+void pst_list_cache_end(struct pst_list_cache *c, bool loaded);
 
 /* Parsed lines: entries in file order, each with its line's offset and number. */
 struct pst_list_lines {

@@ -1811,6 +1811,6 @@ int pst_policy_load_cached(const char *path, const struct pst_catalog *cat, unsi
                 pst_list_cache_begin(cache);
         r = policy_load(path, cat, source_flags, cache, diag, ret);
         if (cache)
-                pst_list_cache_end(cache);
+                pst_list_cache_end(cache, r >= 0);
         return r;
 }

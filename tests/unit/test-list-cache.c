@@ -364,6 +364,37 @@ static void test_parses_only_changes(void **state) {
                 assert_non_null(strstr(s, "a.txt:1993:"));
         }
         pst_diag_clear(&d);
+        memcpy(strstr(text, "198.18.7.2/8\n"), "198.18.7.200\n", 13);
+        write_file("a.txt", text, len);
+        assert_int_equal(load(c, &d, &p), 0);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+
+        /* a typo in the main file keeps the cache: the next load parses nothing */
+        write_file("main.conf", "lists = { a = { file = \"a.txt\" }; };\n", 37);
+        assert_true(load(c, &d, &p) < 0);
+        pst_diag_clear(&d);
+        write_main("a.txt");
+        assert_int_equal(load(c, &d, &p), 0);
+        pst_list_cache_stats(c, &st);
+        assert_int_equal(st.reused, 2);
+        assert_int_equal(st.lines_parsed, 0);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+
+        /* a load without list b drops it: b is parsed again when it comes back */
+        write_file("main.conf", "lists = { a = { file = \"a.txt\"; }; };\ninput = ( { allow = \"ssh\"; from = \"a\"; } );\n",
+                   82);
+        assert_int_equal(load(c, &d, &p), 0);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
+        write_main("a.txt");
+        assert_int_equal(load(c, &d, &p), 0);
+        pst_list_cache_stats(c, &st);
+        assert_int_equal(st.reused, 1);
+        assert_int_equal(st.lines_parsed, 1);
+        pst_policy_free(p);
+        pst_diag_clear(&d);
 }
 
 int main(void) {
