@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "conntrack.h"
+#include "list-cache.h"
 #include "lockout.h"
 #include "log.h"
 #include "drops.h"
@@ -101,8 +102,10 @@ static void notify_rolled_back(struct manager *m) {
 int manager_new(struct manager **ret) {
         struct manager *m = calloc(1, sizeof(*m));
 
-        if (!m)
+        if (!m || pst_list_cache_new(&m->list_cache) < 0) {
+                free(m);
                 return -ENOMEM;
+        }
         m->source_flags = pst_source_flags_from_env();
         m->state = MANAGER_STARTING;
         m->presence_fd = -1;
@@ -135,6 +138,7 @@ struct manager *manager_free(struct manager *m) {
                 close(m->generation_fd);
         pst_compiled_free(m->running);
         pst_compiled_free(m->previous);
+        pst_list_cache_free(m->list_cache);
         free(m->policy_path);
         free(m->catalog_path);
         free(m->runtime_dir);
@@ -312,7 +316,8 @@ static void report_failure(struct manager *m, struct pst_diag *diag, int r, char
 /* The pipeline (pipeline.h) on path with the addresses netmon knows. */
 static int load_compile(struct manager *m, const char *path, struct pst_diag *diag, struct pst_compiled **ret) {
         return pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = m->catalog_path,
-                                                          .ifaddrs = &m->ifaddrs, .source_flags = m->source_flags },
+                                                          .ifaddrs = &m->ifaddrs, .source_flags = m->source_flags,
+                                                          .list_cache = m->list_cache },
                                 diag, ret);
 }
 

@@ -47,6 +47,7 @@ struct manager {
         struct pst_backend *backend; /* what installed the running ruleset; kept open */
         sd_event_source *watch;      /* the backend's notifications: others changing our table */
         int presence_fd;             /* presence.h: the name that says a posternd runs here */
+        struct pst_list_cache *list_cache; /* list-cache.h: what list files parsed to, for reloads */
 
         /* configuration */
         char *policy_path;

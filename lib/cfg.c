@@ -77,15 +77,16 @@ int pst_cfg_check_keys(struct pst_cfg *c, const config_setting_t *g, const char 
                 char expected[512] = "";
                 size_t off = 0;
 
-                for (const char *const *a = allowed; *a; a++) {
-                        if (name && streq(name, *a))
-                                ok = true;
+                for (const char *const *a = allowed; *a && !ok; a++)
+                        ok = name && streq(name, *a);
+                if (ok)
+                        continue;
+                /* the list only for the message (snprintf per key of 2,000 rules: 0.5 ms a load) */
+                for (const char *const *a = allowed; *a; a++)
                         off += (size_t) snprintf(expected + off, sizeof(expected) - MIN(off, sizeof(expected)),
                                                  "%s%s", a == allowed ? "" : ", ", *a);
-                }
-                if (!ok)
-                        r = pst_cfg_error(c, e, "unknown key '%s' in %s; expected one of: %s", name ? name : "?",
-                                          what, expected);
+                r = pst_cfg_error(c, e, "unknown key '%s' in %s; expected one of: %s", name ? name : "?", what,
+                                  expected);
         }
         return r;
 }

@@ -613,8 +613,33 @@ static void count_mergeable(struct compiler *c) {
 
 /* ---- named sets ---- */
 
+/* The elements of family's set: from the list cache's sorted ranges when
+ * given (policy.h pst_list_ranges: already in order, so normalizing them
+ * is one merging pass), else from the addresses. */
+static int addr_set_elems(struct pst_set *s, const struct pst_addrs *a, const struct pst_list_ranges *ranges,
+                          uint8_t family) {
+        int k = family == AF_INET ? 0 : 1, r;
+
+        if (ranges && s->klen == (k == 0 ? 4u : 16u))
+                return pst_set_add_pairs(s, ranges->keys[k], ranges->n[k]);
+        r = pst_set_reserve(s, a->n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < a->n; i++) {
+                uint8_t first[16], last[16];
+
+                if (a->v[i].family != family)
+                        continue;
+                pst_addr_range(&a->v[i], first, last);
+                r = pst_set_add_elem(s, first, last, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 static int named_addr_sets(struct compiler *c, const char *kind, const char *name, const struct pst_addrs *a,
-                           const struct pst_loc *loc) {
+                           const struct pst_list_ranges *ranges, const struct pst_loc *loc) {
         for (int fam = FAM_4; fam <= FAM_6; fam += 2) {
                 enum pst_field f = fam == FAM_4 ? PST_F_IP_SADDR : PST_F_IP6_SADDR;
                 uint8_t family = fam == FAM_4 ? AF_INET : AF_INET6;
@@ -631,19 +656,9 @@ static int named_addr_sets(struct compiler *c, const char *kind, const char *nam
                         return r;
                 s = &c->rs->sets[idx];
                 s->origin = origin_of(c, loc);
-                r = pst_set_reserve(s, a->n);
+                r = addr_set_elems(s, a, ranges, family);
                 if (r < 0)
                         return r;
-                for (size_t i = 0; i < a->n; i++) {
-                        uint8_t first[16], last[16];
-
-                        if (a->v[i].family != family)
-                                continue;
-                        pst_addr_range(&a->v[i], first, last);
-                        r = pst_set_add_elem(s, first, last, NULL);
-                        if (r < 0)
-                                return r;
-                }
                 r = pst_set_normalize(s);
                 if (r < 0)
                         return r;
@@ -1234,9 +1249,10 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                 r = pst_chain_add(rs, "forward", PST_HOOK_FORWARD, PST_V_DROP, &c.base[PST_FORWARD]);
 
         for (size_t i = 0; r >= 0 && i < p->nzones; i++)
-                r = named_addr_sets(&c, "zone", p->zones[i]->name, &p->zones[i]->nets, &p->zones[i]->loc);
+                r = named_addr_sets(&c, "zone", p->zones[i]->name, &p->zones[i]->nets, NULL, &p->zones[i]->loc);
         for (size_t i = 0; r >= 0 && i < p->nlists; i++)
-                r = named_addr_sets(&c, "list", p->lists[i]->name, &p->lists[i]->addrs, &p->lists[i]->loc);
+                r = named_addr_sets(&c, "list", p->lists[i]->name, &p->lists[i]->addrs, p->lists[i]->ranges,
+                                    &p->lists[i]->loc);
         if (r >= 0)
                 r = ifaddr_sets(&c);
         if (r < 0)

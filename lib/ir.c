@@ -223,6 +223,23 @@ int pst_set_reserve(struct pst_set *s, size_t n) {
         return GROW(s->data, s->capdata, n, PST_ELEMS_MAX);
 }
 
+int pst_set_add_pairs(struct pst_set *s, const uint8_t *pairs, size_t n) {
+        size_t esz = 2 * (size_t) s->klen;
+        int r;
+
+        if (s->flags & PST_SET_MAP)
+                return -EINVAL;
+        if (n > PST_ELEMS_MAX - s->n)
+                return -E2BIG;
+        r = pst_set_reserve(s, s->n + n);
+        if (r < 0)
+                return r;
+        if (n)
+                memcpy(s->keys + s->n * esz, pairs, n * esz);
+        s->n += n;
+        return 0;
+}
+
 int pst_set_add_elem(struct pst_set *s, const uint8_t *first, const uint8_t *last,
                      const struct pst_verdict *data) {
         int r;

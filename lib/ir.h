@@ -249,6 +249,8 @@ void pst_set_drop_last(struct pst_ruleset *rs);
 int pst_set_find(const struct pst_ruleset *rs, const char *name);
 /* Make room for n elements in all (a list's size is known before its elements are added). */
 int pst_set_reserve(struct pst_set *s, size_t n);
+/* Add n elements given as first/last pairs (2 × klen bytes each); not for maps. */
+int pst_set_add_pairs(struct pst_set *s, const uint8_t *pairs, size_t n);
 /* Add one element [first, last]; last may be NULL for a single value.  Keys are klen bytes. */
 int pst_set_add_elem(struct pst_set *s, const uint8_t *first, const uint8_t *last,
                      const struct pst_verdict *data);

@@ -20,7 +20,7 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
         r = pst_catalog_load_default(&c->catalog, o->catalog, o->source_flags, diag);
         if (r < 0)
                 return r;
-        r = pst_policy_load(o->policy, &c->catalog, o->source_flags, diag, &c->policy);
+        r = pst_policy_load_cached(o->policy, &c->catalog, o->source_flags, o->list_cache, diag, &c->policy);
         if (r < 0)
                 return r;
         if (c->policy->options.rpc_mech & PST_RPC_MECH_AUTO)
@@ -28,6 +28,11 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
         r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
         if (r < 0)
                 return r;
+        /* the lists' sorted ranges served this compile; the cache keeps its own */
+        for (size_t i = 0; i < c->policy->nlists; i++) {
+                pst_list_ranges_free(c->policy->lists[i]->ranges);
+                c->policy->lists[i]->ranges = NULL;
+        }
         pst_policy_digest_hex(c->policy, c->digest);
         *ret = TAKE_PTR(c);
         return 0;

@@ -23,6 +23,8 @@ struct pst_load_opts {
         unsigned source_flags;             /* source.h: PST_SOURCE_ANY_OWNER */
         unsigned rpc_offer;                /* rpc.h PST_RPC_MECH_* the kernel offers: what
                                             * options.rpc_mechanism = "auto" becomes (0: NFLOG) */
+        struct pst_list_cache *list_cache; /* list-cache.h: what the last load's list files parsed to
+                                            * (NULL: parse them whole) */
 };
 
 /* The source flags the environment asks for: PST_SOURCE_ANY_OWNER when

@@ -4,6 +4,7 @@
 #include <libgen.h>
 #include <net/if.h>
 
+#include "list-cache.h"
 #include "policy.h"
 #include "source.h"
 
@@ -20,6 +21,7 @@ struct loader {
         struct pst_policy *p;
         const struct pst_catalog *cat;
         struct pst_diag *diag;
+        struct pst_list_cache *cache; /* NULL: parse every list file whole */
         bool has_rules; /* some file says input = (...) or forward = (...), even empty */
 };
 
@@ -76,6 +78,7 @@ static void list_free(struct pst_list *li) {
         if (!li)
                 return;
         addrs_clear(&li->addrs);
+        pst_list_ranges_free(li->ranges);
         free(li);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_list *, list_free);
@@ -266,45 +269,25 @@ static char *resolve_path(const char *base, const char *path) {
         return ret;
 }
 
-static int load_list_file(struct loader *l, const config_setting_t *s, const char *rel, struct pst_addrs *addrs) {
-        struct pst_loc loc = pst_cfg_loc(&l->c, s);
-        _cleanup_free_ char *path = NULL, *buf = NULL;
-        const char *ipath;
+/* Where parsed list entries go: straight into the list, or (with the
+ * cache) into lines that also record each entry's offset and line. */
+struct list_sink {
+        struct pst_addrs *addrs;
+        struct pst_list_lines *lines;
+        size_t base, max; /* text's offset in the file; entries at most */
+};
+
+/* The lines of text (NUL-terminated, modified), the first one line lineno. */
+static int parse_list_lines(struct loader *l, const char *ipath, char *text, unsigned lineno,
+                            const struct list_sink *k) {
         char *line, *next;
-        unsigned lineno = 0;
-        size_t size;
         int r, errors = 0;
 
-        path = resolve_path(loc.file, rel);
-        if (!path)
-                return -ENOMEM;
-        r = pst_source_read(path, PST_SYNTAX_LIST, l->c.source_flags, &loc, l->diag, &buf, &size, NULL);
-        if (r < 0)
-                return r;
-        ipath = pst_strpool_intern(&l->p->files, path);
-        if (!ipath)
-                return -ENOMEM;
-        l->p->digest = pst_digest_update(l->p->digest, path, strlen(path) + 1);
-        l->p->digest = pst_digest_update(l->p->digest, buf, size);
-
-        /* Room for one entry per line at once: growing by doubling to 100k
-         * entries copies and zeroes the array ~14 times. */
-        {
-                size_t lines = 1;
-
-                for (const char *p = buf; (p = memchr(p, '\n', size - (size_t) (p - buf))); p++)
-                        lines++;
-                r = GROW(addrs->v, addrs->cap, MIN(addrs->n + lines, (size_t) PST_LIST_ENTRIES_MAX),
-                         PST_LIST_ENTRIES_MAX);
-                if (r < 0)
-                        return r;
-        }
-
-        for (line = buf; line && *line; line = next) {
+        for (line = text; line && *line; line = next) {
+                size_t off = k->base + (size_t) (line - text);
                 struct pst_addr a;
                 char *e, *hash;
 
-                lineno++;
                 next = strchr(line, '\n');
                 if (next)
                         *next++ = 0;
@@ -316,19 +299,107 @@ static int load_list_file(struct loader *l, const config_setting_t *s, const cha
                 e = line + strlen(line);
                 while (e > line && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
                         *--e = 0;
-                if (!*line)
-                        continue;
-                if (parse_addr(l, ipath, lineno, line, &a) < 0) {
+                if (*line && parse_addr(l, ipath, lineno, line, &a) < 0) {
                         if (++errors >= 10)
                                 return -EINVAL;
-                        continue;
+                } else if (*line) {
+                        r = k->lines ? pst_list_lines_add(k->lines, &a, off, lineno, k->max)
+                                     : addrs_add(k->addrs, &a, k->max);
+                        if (r < 0)
+                                return pst_error(l->diag, r, ipath, lineno, "too many entries (at most %d per list)",
+                                                 PST_LIST_ENTRIES_MAX);
                 }
-                r = addrs_add(addrs, &a, PST_LIST_ENTRIES_MAX);
-                if (r < 0)
-                        return pst_error(l->diag, r, ipath, lineno, "too many entries (at most %d per list)",
-                                         PST_LIST_ENTRIES_MAX);
+                lineno++;
         }
         return errors ? -EINVAL : 0;
+}
+
+/* The whole file into addrs. */
+static int parse_list_all(struct loader *l, const char *ipath, char *buf, size_t size, struct pst_addrs *addrs) {
+        /* Room for one entry per line at once: growing by doubling to 100k
+         * entries copies and zeroes the array ~14 times. */
+        size_t lines = 1;
+        int r;
+
+        for (const char *p = buf; (p = memchr(p, '\n', size - (size_t) (p - buf))); p++)
+                lines++;
+        r = GROW(addrs->v, addrs->cap, MIN(addrs->n + lines, (size_t) PST_LIST_ENTRIES_MAX), PST_LIST_ENTRIES_MAX);
+        if (r < 0)
+                return r;
+        return parse_list_lines(l, ipath, buf, 1, &(struct list_sink) { .addrs = addrs, .max = PST_LIST_ENTRIES_MAX });
+}
+
+/* Through the cache (list-cache.h): only the lines that changed since the
+ * cached read of list `name` are parsed.  1: the list grew beyond its
+ * bound in the kept tail; the caller parses it all (for the message that
+ * names the entry that overflows). */
+static int parse_list_cached(struct loader *l, struct pst_list *li, const char *ipath, char **pbuf, size_t size,
+                             uint64_t *digest) {
+        const char *buf = *pbuf;
+        struct pst_addrs *addrs = &li->addrs;
+        _cleanup_(pst_list_lines_clear) struct pst_list_lines mid = {};
+        _cleanup_free_ char *text = NULL;
+        struct pst_list_plan plan;
+        int r;
+
+        pst_list_cache_plan(l->cache, li->name, buf, size, &plan);
+        *digest = plan.reuse ? plan.digest : pst_list_digest(buf, size);
+        /* read unchecked: the kept lines passed the check when they were cached */
+        r = pst_source_check_lines(ipath, buf + plan.start, plan.end - plan.start, plan.first_line, l->diag);
+        if (r < 0)
+                return r;
+        if (plan.end > plan.start) {
+                text = strndup(buf + plan.start, plan.end - plan.start);
+                if (!text)
+                        return -ENOMEM;
+                r = parse_list_lines(l, ipath, text, plan.first_line,
+                                     &(struct list_sink) { .lines = &mid, .base = plan.start,
+                                                           .max = PST_LIST_ENTRIES_MAX - plan.keep_head });
+                if (r < 0)
+                        return r;
+        }
+        if (plan.keep_head + mid.n + plan.keep_tail > PST_LIST_ENTRIES_MAX)
+                return 1;
+        r = pst_list_cache_splice(l->cache, li->name, pbuf, size, &plan, &mid, *digest, PST_LIST_ENTRIES_MAX,
+                                  &addrs->v, &addrs->n, &li->ranges);
+        if (r < 0)
+                return r;
+        addrs->cap = MAX(addrs->n, (size_t) 1);
+        for (size_t i = 0; i < addrs->n; i++) {
+                addrs->has4 |= addrs->v[i].family == AF_INET;
+                addrs->has6 |= addrs->v[i].family == AF_INET6;
+        }
+        return 0;
+}
+
+static int load_list_file(struct loader *l, const config_setting_t *s, const char *rel, struct pst_list *li) {
+        struct pst_loc loc = pst_cfg_loc(&l->c, s);
+        _cleanup_free_ char *path = NULL, *buf = NULL;
+        const char *ipath;
+        uint64_t digest = 0;
+        size_t size;
+        int r;
+
+        path = resolve_path(loc.file, rel);
+        if (!path)
+                return -ENOMEM;
+        r = pst_source_read(path, PST_SYNTAX_LIST, l->c.source_flags | (l->cache ? PST_SOURCE_UNCHECKED : 0), &loc,
+                            l->diag, &buf, &size, NULL);
+        if (r < 0)
+                return r;
+        ipath = pst_strpool_intern(&l->p->files, path);
+        if (!ipath)
+                return -ENOMEM;
+        r = l->cache ? parse_list_cached(l, li, ipath, &buf, size, &digest) : 1;
+        if (r > 0) {
+                digest = pst_list_digest(buf, size);
+                r = parse_list_all(l, ipath, buf, size, &li->addrs);
+        }
+        /* the file's path and a digest of its bytes (word-wise: 1.6 MB in
+         * ~0.3 ms, where FNV byte by byte took 2-3 ms) */
+        l->p->digest = pst_digest_update(l->p->digest, path, strlen(path) + 1);
+        l->p->digest = pst_digest_update(l->p->digest, &digest, sizeof(digest));
+        return r;
 }
 
 /* ---- names ---- */
@@ -675,7 +746,7 @@ static int load_list(struct loader *l, const config_setting_t *g) {
 
                 r = pst_cfg_string(&l->c, file, "file", 4096, &path);
                 if (r >= 0)
-                        r = load_list_file(l, file, path, &li->addrs);
+                        r = load_list_file(l, file, path, li);
         } else
                 r = pst_cfg_foreach_scalar(&l->c, addrs, "addresses", false, addr_item,
                                            &(struct addrs_ctx) { l, &li->addrs, PST_LIST_ENTRIES_MAX });
@@ -1652,10 +1723,10 @@ static const struct pst_options options_default = {
         .rpc_mech = PST_RPC_MECH_AUTO,
 };
 
-int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags, struct pst_diag *diag,
-                    struct pst_policy **ret) {
+static int policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags,
+                       struct pst_list_cache *cache, struct pst_diag *diag, struct pst_policy **ret) {
         _cleanup_(pst_policy_freep) struct pst_policy *p = NULL;
-        struct loader l = { .cat = cat, .diag = diag };
+        struct loader l = { .cat = cat, .diag = diag, .cache = cache };
         config_t *cfgs = NULL;
         char **files = NULL;
         size_t nfiles = 0, nread = 0;
@@ -1724,5 +1795,22 @@ out:
                 config_destroy(&cfgs[i]);
         free(cfgs);
         strings_free(files, nfiles);
+        return r;
+}
+
+int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags, struct pst_diag *diag,
+                    struct pst_policy **ret) {
+        return pst_policy_load_cached(path, cat, source_flags, NULL, diag, ret);
+}
+
+int pst_policy_load_cached(const char *path, const struct pst_catalog *cat, unsigned source_flags,
+                           struct pst_list_cache *cache, struct pst_diag *diag, struct pst_policy **ret) {
+        int r;
+
+        if (cache)
+                pst_list_cache_begin(cache);
+        r = policy_load(path, cat, source_flags, cache, diag, ret);
+        if (cache)
+                pst_list_cache_end(cache, r >= 0);
         return r;
 }

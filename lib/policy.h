@@ -80,10 +80,22 @@ struct pst_host {
         struct pst_addrs addrs;
 };
 
+/* A list's entries as its interval sets hold them before overlapping and
+ * adjacent ranges merge: per family ([0] IPv4, 4-byte keys; [1] IPv6,
+ * 16-byte keys) first/last pairs in pst_set_sort()'s order, duplicates
+ * kept.  The list cache (list-cache.h) keeps them up to date as entries
+ * come and go, so the compiler does not sort 100,000 ranges again. */
+struct pst_list_ranges {
+        size_t n[2];
+        uint8_t *keys[2];
+};
+void pst_list_ranges_free(struct pst_list_ranges *r);
+
 struct pst_list {
         char name[PST_NAME_LEN];
         struct pst_loc loc;
         struct pst_addrs addrs;
+        struct pst_list_ranges *ranges; /* NULL, or addrs as ranges (from the list cache) */
 };
 
 enum pst_ep_kind {
@@ -220,6 +232,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_policy *, pst_policy_free);
  */
 int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned source_flags, struct pst_diag *diag,
                     struct pst_policy **ret);
+
+/* The same through cache (list-cache.h; NULL: none): a list file parses
+ * only the lines that changed since the cache last read it, to exactly
+ * what parsing it whole gives. */
+struct pst_list_cache;
+int pst_policy_load_cached(const char *path, const struct pst_catalog *cat, unsigned source_flags,
+                           struct pst_list_cache *cache, struct pst_diag *diag, struct pst_policy **ret);
 
 /* The digest as 16 hex digits */
 void pst_policy_digest_hex(const struct pst_policy *p, char out[17]);

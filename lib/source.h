@@ -38,6 +38,10 @@
 
 enum {
         PST_SOURCE_ANY_OWNER = 1 << 0,
+        /* PST_SYNTAX_LIST only: the content is not checked; the caller runs
+         * pst_source_check_lines() on the lines it has not checked before
+         * (list-cache.h: a list file's lines are independent of each other) */
+        PST_SOURCE_UNCHECKED = 1 << 1,
 };
 
 enum pst_source_syntax {
@@ -54,6 +58,11 @@ enum pst_source_syntax {
  */
 int pst_source_read(const char *path, enum pst_source_syntax syntax, unsigned flags, const struct pst_loc *named_at,
                     struct pst_diag *diag, char **ret_buf, size_t *ret_size, struct stat *ret_st);
+
+/* The content check of pst_source_read() on whole lines of a list file:
+ * buf[0, size), its first line being line first_line of path. */
+int pst_source_check_lines(const char *path, const char *buf, size_t size, unsigned first_line,
+                           struct pst_diag *diag);
 
 /* Is path still the file st describes (device, inode, size, mtime)?  For a
  * file libconfig reads a second time itself (@include). */
