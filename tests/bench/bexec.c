@@ -30,12 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
+#include "bench.h"
 
 static int sh(const char *cmd, char *out, size_t outsize) {
         int pfd[2] = { -1, -1 }, status;

@@ -40,6 +40,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 #define TABLE "postern"
 #define ELEM_MSG_MAX 60000 /* the element list nest has a 16-bit length */
 
@@ -50,13 +52,6 @@ enum { BO_INVALID = 0, BO_HOST = 1, BO_BIG = 2 }; /* nft's key byte order, in se
 static void die(const char *what) {
         fprintf(stderr, "floor: %s: %s\n", what, strerror(errno));
         exit(2);
-}
-
-static uint64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
 /* ---- inputs ---- */

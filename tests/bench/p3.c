@@ -51,16 +51,10 @@
 #include "ifaddr.h"
 #include "nft.h"
 #include "policy.h"
+#include "bench.h"
 
 #define ADDR_A "198.18.0.1"
 #define ADDR_B "198.18.0.2"
-
-static uint64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void die(const char *what, int err) {
         fprintf(stderr, "p3: %s: %s\n", what, strerror(err));
@@ -363,13 +357,6 @@ static long long proc_cpu_ticks(pid_t pid) {
 /* The table is there and ifaddr_ppp0_v4 holds ADDR_A: the daemon applied. */
 static bool table_ready(void) {
         return system("nft list set inet postern ifaddr_ppp0_v4 2>/dev/null | grep -q '" ADDR_A "'") == 0;
-}
-
-static void print_samples(const char *name, const uint64_t *v, size_t n) {
-        printf("\"%s\":[", name);
-        for (size_t i = 0; i < n; i++)
-                printf("%s%llu", i ? "," : "", (unsigned long long) v[i]);
-        printf("]");
 }
 
 int main(int argc, char **argv) {

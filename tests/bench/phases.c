@@ -18,13 +18,7 @@
 #include "compile.h"
 #include "nft.h"
 #include "policy.h"
-
-static uint64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
+#include "bench.h"
 
 int main(int argc, char **argv) {
         static const struct option opts[] = {

@@ -19,13 +19,7 @@
 #include "list-cache.h"
 #include "nft-delta.h"
 #include "pipeline.h"
-
-static uint64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
+#include "bench.h"
 
 struct ctx {
         const char *catalog;

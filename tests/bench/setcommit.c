@@ -26,18 +26,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
+
 #define TABLE "postern_setcommit"
 #define BUFSZ (1u << 20)
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 
 static uint32_t seq = 1, nmsgs;
-
-static uint64_t now_us(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void die(const char *what) {
         fprintf(stderr, "setcommit: %s: %s\n", what, strerror(errno));
@@ -196,13 +191,6 @@ static void fill_one(struct mnl_nlmsg_batch *b, void *u) {
         done(b);
 }
 
-static void print_list(const char *name, const uint64_t *v, int n) {
-        printf(",\"%s\":[", name);
-        for (int i = 0; i < n; i++)
-                printf("%s%llu", i ? "," : "", (unsigned long long) v[i]);
-        printf("]");
-}
-
 int main(int argc, char **argv) {
         struct mnl_socket *nl;
         size_t n, per_set;
@@ -235,8 +223,10 @@ int main(int argc, char **argv) {
                 del[k] = commit(nl, fill_one, &o, 1);
         }
         printf("{\"n\":%zu,\"sets\":%u", n, nsets);
-        print_list("add_us", add, rounds);
-        print_list("del_us", del, rounds);
+        printf(",");
+        print_samples("add_us", add, (size_t) rounds);
+        printf(",");
+        print_samples("del_us", del, (size_t) rounds);
         printf("}\n");
         mnl_socket_close(nl);
         return 0;
