@@ -15,41 +15,7 @@
 #include "list-cache.h"
 #include "pipeline.h"
 #include "policy.h"
-
-static struct pst_catalog cat;
-static char dir[] = "/tmp/postern-unit-XXXXXX";
-
-static int setup(void **state) {
-        struct pst_diag d;
-        const char *path = getenv("POSTERN_CATALOG");
-
-        pst_diag_init(&d);
-        if (!path || pst_catalog_load(&cat, path, pst_source_flags_from_env(), &d) < 0 || !mkdtemp(dir)) {
-                pst_diag_print(&d, stderr);
-                return -1;
-        }
-        pst_diag_clear(&d);
-        return 0;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        pst_catalog_clear(&cat);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        return system(cmd);
-}
-
-static void write_file(const char *name, const char *text, size_t len) {
-        char path[256];
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "w");
-        assert_non_null(f);
-        assert_int_equal(fwrite(text, 1, len, f), len);
-        fclose(f);
-}
+#include "policy-fixture.h"
 
 static int load(struct pst_list_cache *c, struct pst_diag *d, struct pst_policy **ret) {
         char path[256];
@@ -67,7 +33,7 @@ static void write_main(const char *fname) {
                  "lists = { a = { file = \"%s\"; }; b = { file = \"b.txt\"; }; };\n"
                  "input = ( { allow = \"ssh\"; from = \"a\"; }, { allow = \"https\"; from = \"b\"; } );\n",
                  fname);
-        write_file("main.conf", text, strlen(text));
+        write_bytes("main.conf", text, strlen(text));
 }
 
 static uint32_t rnd(uint32_t *s) {
@@ -258,9 +224,9 @@ static void test_random_edits(void **state) {
                 memcpy(a + len, line, (size_t) n);
                 len += (size_t) n;
         }
-        write_file("b.txt", "198.18.200.0/24\n2001:db8:1::/48\n", 32);
+        write_bytes("b.txt", "198.18.200.0/24\n2001:db8:1::/48\n", 32);
         write_main("a.txt");
-        write_file("a.txt", a, len);
+        write_bytes("a.txt", a, len);
         load_both(c, &failures);
         for (int i = 0; i < 1500; i++) {
                 /* mostly one edit (the lines it touched are parsed), now and then a few
@@ -271,7 +237,7 @@ static void test_random_edits(void **state) {
                         renamed = !renamed;
                         write_main(renamed ? "a2.txt" : "a.txt");
                 }
-                write_file(renamed ? "a2.txt" : "a.txt", a, len);
+                write_bytes(renamed ? "a2.txt" : "a.txt", a, len);
                 bool failed = load_both(c, &failures);
                 struct pst_list_cache_stats st;
 
@@ -303,9 +269,9 @@ static void test_parses_only_changes(void **state) {
         assert_int_equal(pst_list_cache_new(&c), 0);
         for (unsigned i = 0; i < 2000; i++)
                 len += (size_t) snprintf(text + len, sizeof(text) - len, "198.18.%u.%u\n", i / 256, i % 256);
-        write_file("b.txt", "198.19.0.0/16\n", 14);
+        write_bytes("b.txt", "198.19.0.0/16\n", 14);
         write_main("a.txt");
-        write_file("a.txt", text, len);
+        write_bytes("a.txt", text, len);
         assert_int_equal(load(c, &d, &p), 0);
         pst_list_cache_stats(c, &st);
         assert_int_equal(st.lists, 2);
@@ -325,7 +291,7 @@ static void test_parses_only_changes(void **state) {
 
         /* one line changed in the middle: that line parsed */
         memcpy(strstr(text, "198.18.3.232\n"), "198.19.3.232\n", 13);
-        write_file("a.txt", text, len);
+        write_bytes("a.txt", text, len);
         assert_int_equal(load(c, &d, &p), 0);
         pst_list_cache_stats(c, &st);
         assert_int_equal(st.reused, 1);
@@ -337,7 +303,7 @@ static void test_parses_only_changes(void **state) {
 
         /* one line appended: that line; two changes far apart: the lines from one to the other */
         len += (size_t) snprintf(text + len, sizeof(text) - len, "2001:db8::/32\n");
-        write_file("a.txt", text, len);
+        write_bytes("a.txt", text, len);
         assert_int_equal(load(c, &d, &p), 0);
         pst_list_cache_stats(c, &st);
         assert_int_equal(st.lines_parsed, 1);
@@ -347,7 +313,7 @@ static void test_parses_only_changes(void **state) {
         pst_diag_clear(&d);
         memcpy(strstr(text, "198.18.0.10\n"), "198.19.0.10\n", 12);
         memcpy(strstr(text, "198.18.0.20\n"), "198.19.0.20\n", 12);
-        write_file("a.txt", text, len);
+        write_bytes("a.txt", text, len);
         assert_int_equal(load(c, &d, &p), 0);
         pst_list_cache_stats(c, &st);
         assert_int_equal(st.lines_parsed, 11);
@@ -356,7 +322,7 @@ static void test_parses_only_changes(void **state) {
 
         /* an error on a line after kept lines names its line */
         memcpy(strstr(text, "198.18.7.200\n"), "198.18.7.2/8\n", 13);
-        write_file("a.txt", text, len);
+        write_bytes("a.txt", text, len);
         assert_true(load(c, &d, &p) < 0);
         {
                 _cleanup_free_ char *s = pst_diag_summary(&d);
@@ -365,13 +331,13 @@ static void test_parses_only_changes(void **state) {
         }
         pst_diag_clear(&d);
         memcpy(strstr(text, "198.18.7.2/8\n"), "198.18.7.200\n", 13);
-        write_file("a.txt", text, len);
+        write_bytes("a.txt", text, len);
         assert_int_equal(load(c, &d, &p), 0);
         pst_policy_free(p);
         pst_diag_clear(&d);
 
         /* a typo in the main file keeps the cache: the next load parses nothing */
-        write_file("main.conf", "lists = { a = { file = \"a.txt\" }; };\n", 37);
+        write_bytes("main.conf", "lists = { a = { file = \"a.txt\" }; };\n", 37);
         assert_true(load(c, &d, &p) < 0);
         pst_diag_clear(&d);
         write_main("a.txt");
@@ -383,7 +349,7 @@ static void test_parses_only_changes(void **state) {
         pst_diag_clear(&d);
 
         /* a load without list b drops it: b is parsed again when it comes back */
-        write_file("main.conf", "lists = { a = { file = \"a.txt\"; }; };\ninput = ( { allow = \"ssh\"; from = \"a\"; } );\n",
+        write_bytes("main.conf", "lists = { a = { file = \"a.txt\"; }; };\ninput = ( { allow = \"ssh\"; from = \"a\"; } );\n",
                    82);
         assert_int_equal(load(c, &d, &p), 0);
         pst_policy_free(p);

@@ -10,42 +10,8 @@
 #include "compile.h"
 #include "eval.h"
 #include "policy.h"
+#include "policy-fixture.h"
 #include "render.h"
-
-static struct pst_catalog cat;
-static char dir[] = "/tmp/postern-unit-XXXXXX";
-
-static int setup(void **state) {
-        struct pst_diag d;
-        const char *path = getenv("POSTERN_CATALOG");
-
-        pst_diag_init(&d);
-        if (!path || pst_catalog_load(&cat, path, pst_source_flags_from_env(), &d) < 0 || !mkdtemp(dir)) {
-                pst_diag_print(&d, stderr);
-                return -1;
-        }
-        pst_diag_clear(&d);
-        return 0;
-}
-
-static int teardown(void **state) {
-        char cmd[128];
-
-        pst_catalog_clear(&cat);
-        snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-        return system(cmd);
-}
-
-static void write_file(const char *name, const char *text) {
-        char path[256];
-        FILE *f;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        f = fopen(path, "w");
-        assert_non_null(f);
-        fputs(text, f);
-        fclose(f);
-}
 
 /* Load <dir>/name; returns the policy or NULL with diag filled. */
 static struct pst_policy *load(const char *name, struct pst_diag *d) {
