@@ -107,7 +107,7 @@ check() {
 }
 
 SESSIONS=(in4 in6 fwd4 fwd6)
-declare -A S_FD S_OUT S_LINES
+declare -A S_FD S_OUT S_LINES S_PID
 
 # session_open NAME DST PORT: a client in the LAN, fed through a FIFO
 session_open() {
@@ -115,6 +115,7 @@ session_open() {
         S_OUT[$name]="$TOPO_TMP/s-$1.out"
         mkfifo "$fifo" || die "mkfifo"
         ip netns exec "$NS_LAN" "$SESSION" client "$2" "$3" --timeout-ms 1500 < "$fifo" > "${S_OUT[$name]}" 2>&1 &
+        S_PID[$name]=$!
         TOPO_PIDS+=($!)
         exec {fd}>"$fifo"
         S_FD[$name]=$fd
@@ -158,6 +159,11 @@ sessions_close() {
                 fd=${S_FD[$s]}
                 exec {fd}>&-
                 rm -f "$TOPO_TMP/s-$s.in"
+        done
+        # the clients reset their connections as they exit: wait for that, so nothing
+        # of these sessions reaches the next mode's rules
+        for s in "${SESSIONS[@]}"; do
+                wait "${S_PID[$s]}" 2>/dev/null
         done
 }
 

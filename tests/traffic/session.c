@@ -9,7 +9,9 @@
  *       connect, print "connected" (or "timeout", "refused", "error (...)" and
  *       exit 1); then for every line read on stdin send one message and print
  *       "pass" when its echo came back within N ms (default 1500), else
- *       "timeout", "reset" or "closed".  Exit at the end of stdin.
+ *       "timeout", "reset" or "closed".  Exit at the end of stdin, closing
+ *       abortively (RST): a message the firewall dropped must not be
+ *       retransmitted, with its FIN, into the next test's counters.
  *
  * The probe (probe.c) opens a connection per check; a session is what a
  * reload must (or must not) cut: its next packet after the reload is the
@@ -241,6 +243,8 @@ static int do_client(int argc, char **argv) {
                 puts(exchange(fd, ++seq, timeout_ms));
                 fflush(stdout);
         }
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ .l_onoff = 1, .l_linger = 0 },
+                   sizeof(struct linger));
         close(fd);
         return 0;
 }
