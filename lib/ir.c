@@ -270,9 +270,16 @@ bool pst_key_inc(uint8_t *k, unsigned n) {
         return true;
 }
 
+/* Elements (first, last) in order of first, then last: memcmp() of the pair */
+static int pair_cmp(const uint8_t *a, const uint8_t *b, uint32_t klen) {
+        int c = pst_key_cmp(a, b, klen);
+
+        return c ? c : pst_key_cmp(a + klen, b + klen, klen);
+}
+
 /* qsort_r context: key length */
 static int elem_cmp(const void *a, const void *b, void *klen) {
-        return memcmp(a, b, *(uint32_t *) klen);
+        return pair_cmp(a, b, *(uint32_t *) klen);
 }
 
 /* qsort_r() (glibc: a merge sort) compares n log n times even when the
@@ -282,7 +289,7 @@ static void sort_elems(struct pst_set *s) {
         size_t esz = 2 * (size_t) s->klen;
 
         for (size_t i = 1; i < s->n; i++)
-                if (memcmp(s->keys + (i - 1) * esz, s->keys + i * esz, esz) > 0) {
+                if (pair_cmp(s->keys + (i - 1) * esz, s->keys + i * esz, s->klen) > 0) {
                         qsort_r(s->keys, s->n, esz, elem_cmp, &s->klen);
                         return;
                 }
@@ -315,7 +322,7 @@ int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
         if (s->nfields != 1)
                 return 0;
         for (size_t i = 1; i < s->n; i++)
-                if (memcmp(pst_set_first(s, i), pst_set_last(s, i - 1), s->klen) <= 0) {
+                if (pst_key_cmp(pst_set_first(s, i), pst_set_last(s, i - 1), s->klen) <= 0) {
                         if (ret_clash)
                                 *ret_clash = i;
                         return -EEXIST;
@@ -343,10 +350,10 @@ int pst_set_normalize(struct pst_set *s) {
                 /* increment over the field's own bytes, not the register padding */
                 memcpy(next, last, s->klen);
                 wrap = pst_key_inc(next, field_info[s->fields[0]].len);
-                if (memcmp(first, last, s->klen) <= 0 ||
-                    ((s->flags & PST_SET_INTERVAL) && !wrap && memcmp(first, next, s->klen) == 0)) {
+                if (pst_key_cmp(first, last, s->klen) <= 0 ||
+                    ((s->flags & PST_SET_INTERVAL) && !wrap && pst_key_cmp(first, next, s->klen) == 0)) {
                         /* overlapping or adjacent: extend */
-                        if (memcmp(pst_set_last(s, i), last, s->klen) > 0)
+                        if (pst_key_cmp(pst_set_last(s, i), last, s->klen) > 0)
                                 memcpy(last, pst_set_last(s, i), s->klen);
                         continue;
                 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -259,6 +260,34 @@ static inline const uint8_t *pst_set_first(const struct pst_set *s, size_t i) {
 }
 static inline const uint8_t *pst_set_last(const struct pst_set *s, size_t i) {
         return s->keys + i * 2 * s->klen + s->klen;
+}
+/* memcmp() of two keys of klen bytes, inline for the address lengths: the
+ * sets of a large allow-list are walked key by key on every reload, and a
+ * call per 4-byte compare was a tenth of a reload's time. */
+static inline int pst_key_cmp(const uint8_t *a, const uint8_t *b, uint32_t klen) {
+        uint64_t x, y;
+        uint32_t u, v;
+
+        switch (klen) {
+        case 4:
+                memcpy(&u, a, 4);
+                memcpy(&v, b, 4);
+                u = __builtin_bswap32(u);
+                v = __builtin_bswap32(v);
+                return (u > v) - (u < v);
+        case 16:
+                memcpy(&x, a, 8);
+                memcpy(&y, b, 8);
+                if (x == y) {
+                        memcpy(&x, a + 8, 8);
+                        memcpy(&y, b + 8, 8);
+                }
+                x = __builtin_bswap64(x);
+                y = __builtin_bswap64(y);
+                return (x > y) - (x < y);
+        default:
+                return memcmp(a, b, klen);
+        }
 }
 /* Sort elements by first key and refuse overlapping ranges (-EEXIST, *ret_clash = index). */
 int pst_set_sort(struct pst_set *s, size_t *ret_clash);

@@ -431,10 +431,10 @@ static int set_check(const struct pst_ruleset *rs, const struct pst_set *s, uint
                 }
                 if (s->nfields > 1)
                         continue; /* the kernel (pipapo) checks concatenated ranges */
-                if (memcmp(first, last, klen) > 0)
+                if (pst_key_cmp(first, last, klen) > 0)
                         return pst_error(diag, -EINVAL, file, s->origin.line,
                                          "set %s: element %zu ends before it starts", s->name, i);
-                if (i > 0 && memcmp(first, pst_set_last(s, i - 1), klen) <= 0)
+                if (i > 0 && pst_key_cmp(first, pst_set_last(s, i - 1), klen) <= 0)
                         return pst_error(diag, -EINVAL, file, s->origin.line,
                                          "set %s: element %zu overlaps the previous one or is out of order "
                                          "(pst_set_sort() first)",
