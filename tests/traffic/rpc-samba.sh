@@ -8,8 +8,9 @@
 #
 #   - the endpoint mapper answers the CAG through the firewall;
 #   - its handed-out port is closed until a pinhole exists (no reply reader
-#     runs in this part: POSTERN_RPC_READER=1 expects the port open right
-#     after the reply instead, once posternd runs the reader);
+#     runs in this part, `posternctl apply` has no daemon: POSTERN_RPC_READER=1
+#     expects the port open right after the reply instead, for a run with a
+#     reader; tests/daemon/rpc.sh is the same with posternd running it);
 #   - with the pinhole client . server . port in the set (added here by
 #     `nft add element` where the reader would add it), that port is
 #     reachable from the CAG, not from another client, and no other high
