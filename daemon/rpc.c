@@ -64,8 +64,12 @@ static void add_counters(struct pst_rpc_reader_counters *to, const struct pst_rp
 }
 
 static void stop(struct rpc *r) {
-        if (r->reader)
+        if (r->reader) {
                 add_counters(&r->past, pst_rpc_reader_counters(r->reader));
+                /* its port is nobody's now: no longer trusted (a later socket may get the number) */
+                if (r->committed)
+                        r->committed(0, r->userdata);
+        }
         r->io = sd_event_source_disable_unref(r->io);
         r->reader = pst_rpc_reader_free(r->reader);
         r->nsets = 0;
@@ -129,6 +133,7 @@ int rpc_sync(struct rpc **rp, sd_event *event, const struct pst_compiled *runnin
 struct rpc *rpc_free(struct rpc *r) {
         if (!r)
                 return NULL;
+        r->committed = NULL; /* posternd is going: nothing to tell */
         stop(r);
         free(r);
         return NULL;

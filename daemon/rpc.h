@@ -21,7 +21,7 @@
 
 struct rpc;
 
-/* the reader committed from netlink port portid */
+/* the reader committed from netlink port portid; 0: the reader is gone */
 typedef void (*rpc_committed_fn)(uint32_t portid, void *userdata);
 
 /* running: the ruleset now running (NULL: none); 0, or a negative errno (logged) */
