@@ -63,3 +63,12 @@
 /* s: other tables' base chains that can drop what ours accepts, one a line ("" none; drift.c) */
 #define POSTERN_BUS_PROP_FOREIGN_DROPS "ForeignDrops"
 #define POSTERN_BUS_PROP_APPLY_USEC "ApplyUsec" /* t: how long the last full apply took, µs */
+/* t each: the endpoint-mapper reply reader (daemon/rpc.h, lib/rpc-reader.h), since posternd started */
+#define POSTERN_BUS_PROP_RPC_SETS "RpcSets"                     /* pinhole sets it fills now */
+#define POSTERN_BUS_PROP_RPC_PACKETS "RpcPackets"               /* reply copies read */
+#define POSTERN_BUS_PROP_RPC_ADDED "RpcPinholesAdded"           /* elements the kernel took */
+#define POSTERN_BUS_PROP_RPC_REFUSED "RpcPinholesRefused"       /* refused: the set was full */
+#define POSTERN_BUS_PROP_RPC_SKIPPED "RpcPinholesSkipped"       /* towers of an interface not listed */
+#define POSTERN_BUS_PROP_RPC_UNPARSED "RpcRepliesUnparsed"      /* replies the parser could not read */
+#define POSTERN_BUS_PROP_RPC_LOST "RpcLost"                     /* copies out of order, lost, unknown */
+#define POSTERN_BUS_PROP_RPC_LATENCY "RpcLastLatencyUsec"       /* reply passed → element added, the last */

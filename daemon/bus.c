@@ -9,6 +9,7 @@
 #include "addr.h"
 #include "bus.h"
 #include "drops.h"
+#include "rpc.h"
 
 #define BUS_RETRY_USEC (10 * 1000000ULL) /* reconnect after the bus went away */
 
@@ -249,6 +250,29 @@ static int property_get_resyncs(sd_bus *bus, const char *path, const char *inter
         return sd_bus_message_append(reply, "t", manager_resyncs(userdata));
 }
 
+/* the rpc reader's counters, by property name */
+static int property_get_rpc(sd_bus *bus, const char *path, const char *interface, const char *property,
+                            sd_bus_message *reply, void *userdata, sd_bus_error *error) {
+        struct manager *m = userdata;
+        struct pst_rpc_reader_counters c;
+        uint64_t sets;
+        const struct {
+                const char *name;
+                const uint64_t *v;
+        } props[] = {
+                { POSTERN_BUS_PROP_RPC_SETS, &sets },       { POSTERN_BUS_PROP_RPC_PACKETS, &c.packets },
+                { POSTERN_BUS_PROP_RPC_ADDED, &c.added },   { POSTERN_BUS_PROP_RPC_REFUSED, &c.refused },
+                { POSTERN_BUS_PROP_RPC_SKIPPED, &c.skipped }, { POSTERN_BUS_PROP_RPC_UNPARSED, &c.unparsed },
+                { POSTERN_BUS_PROP_RPC_LOST, &c.lost },     { POSTERN_BUS_PROP_RPC_LATENCY, &c.last_latency_us },
+        };
+
+        rpc_counters(m->rpc, &c, &sets);
+        for (size_t i = 0; i < ELEMENTSOF(props); i++)
+                if (streq(property, props[i].name))
+                        return sd_bus_message_append(reply, "t", *props[i].v);
+        return -ENOENT;
+}
+
 #define FIELD(member) offsetof(struct manager, member)
 #define EMITS_CHANGE SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 
@@ -271,6 +295,14 @@ static const sd_bus_vtable manager_vtable[] = {
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_RESYNCS, "t", property_get_resyncs, 0, 0),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_FOREIGN_DROPS, "s", NULL, FIELD(foreign), 0),
         SD_BUS_PROPERTY(POSTERN_BUS_PROP_APPLY_USEC, "t", NULL, FIELD(apply_usec), 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_SETS, "t", property_get_rpc, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_PACKETS, "t", property_get_rpc, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_ADDED, "t", property_get_rpc, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_REFUSED, "t", property_get_rpc, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_SKIPPED, "t", property_get_rpc, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_UNPARSED, "t", property_get_rpc, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_LOST, "t", property_get_rpc, 0, 0),
+        SD_BUS_PROPERTY(POSTERN_BUS_PROP_RPC_LATENCY, "t", property_get_rpc, 0, 0),
         /* UNPRIVILEGED: bus_verify_caller() decides, see there */
         SD_BUS_METHOD_WITH_ARGS(POSTERN_BUS_METHOD_RELOAD, SD_BUS_NO_ARGS, SD_BUS_NO_RESULT, method_reload,
                                 SD_BUS_VTABLE_UNPRIVILEGED),

@@ -295,6 +295,7 @@ struct status {
         char *state, *policy, *digest, *last_error, *last_event, *rollback_digest, *foreign_drops;
         uint64_t generation, applied_at, rules, rechecks, set_updates, resyncs, confirm_deadline, rollbacks;
         uint64_t apply_usec;
+        struct ctl_rpc rpc;
 };
 
 static void status_clear(struct status *s) {
@@ -329,6 +330,14 @@ static int read_props(sd_bus_message *reply, struct status *st) {
                 { POSTERN_BUS_PROP_CONFIRM_DEADLINE, offsetof(struct status, confirm_deadline) },
                 { POSTERN_BUS_PROP_ROLLBACKS, offsetof(struct status, rollbacks) },
                 { POSTERN_BUS_PROP_APPLY_USEC, offsetof(struct status, apply_usec) },
+                { POSTERN_BUS_PROP_RPC_SETS, offsetof(struct status, rpc.sets) },
+                { POSTERN_BUS_PROP_RPC_PACKETS, offsetof(struct status, rpc.packets) },
+                { POSTERN_BUS_PROP_RPC_ADDED, offsetof(struct status, rpc.added) },
+                { POSTERN_BUS_PROP_RPC_REFUSED, offsetof(struct status, rpc.refused) },
+                { POSTERN_BUS_PROP_RPC_SKIPPED, offsetof(struct status, rpc.skipped) },
+                { POSTERN_BUS_PROP_RPC_UNPARSED, offsetof(struct status, rpc.unparsed) },
+                { POSTERN_BUS_PROP_RPC_LOST, offsetof(struct status, rpc.lost) },
+                { POSTERN_BUS_PROP_RPC_LATENCY, offsetof(struct status, rpc.last_latency_us) },
         };
         int r;
 
@@ -451,6 +460,16 @@ static void print_status_json(const struct status *st, const struct pst_features
         pst_json_int(&j, "resyncs", (long long) st->resyncs);
         pst_json_int(&j, "rollbacks", (long long) st->rollbacks);
         print_foreign_json(&j, st->foreign_drops);
+        pst_json_begin_object(&j, "rpc");
+        pst_json_int(&j, "sets", (long long) st->rpc.sets);
+        pst_json_int(&j, "packets", (long long) st->rpc.packets);
+        pst_json_int(&j, "added", (long long) st->rpc.added);
+        pst_json_int(&j, "refused", (long long) st->rpc.refused);
+        pst_json_int(&j, "skipped", (long long) st->rpc.skipped);
+        pst_json_int(&j, "unparsed", (long long) st->rpc.unparsed);
+        pst_json_int(&j, "lost", (long long) st->rpc.lost);
+        pst_json_int(&j, "last_latency_usec", (long long) st->rpc.last_latency_us);
+        pst_json_end_object(&j);
         if (kf)
                 pst_features_json(kf, &j, "kernel");
         pst_json_end_object(&j);
@@ -490,6 +509,12 @@ int ctl_bus_status(bool json, const struct pst_features *kf) {
                 printf("  Last event: %s\n", empty_dash(st.last_event));
                 printf("      Events: %" PRIu64 " re-checks, %" PRIu64 " address-set updates, %" PRIu64 " full re-reads, "
                        "%" PRIu64 " rollbacks\n", st.rechecks, st.set_updates, st.resyncs, st.rollbacks);
+                if (st.rpc.sets || st.rpc.packets)
+                        printf("RPC pinholes: %" PRIu64 " sets; %" PRIu64 " replies read, %" PRIu64 " pinholes added, "
+                               "%" PRIu64 " refused (set full), %" PRIu64 " skipped (interface), %" PRIu64
+                               " unreadable, %" PRIu64 " lost; last reply to pinhole %" PRIu64 " us\n",
+                               st.rpc.sets, st.rpc.packets, st.rpc.added, st.rpc.refused, st.rpc.skipped,
+                               st.rpc.unparsed, st.rpc.lost, st.rpc.last_latency_us);
                 print_foreign(st.foreign_drops);
                 if (kf)
                         pst_features_print(kf, stdout);
@@ -514,7 +539,7 @@ int ctl_bus_figures(struct ctl_figures *ret) {
         if (r >= 0)
                 *ret = (struct ctl_figures) { .generation = st.generation, .applied_at = st.applied_at,
                                               .apply_usec = st.apply_usec, .set_updates = st.set_updates,
-                                              .rollbacks = st.rollbacks, .applied = streq(st.state ? st.state : "",
+                                              .rollbacks = st.rollbacks, .rpc = st.rpc, .applied = streq(st.state ? st.state : "",
                                                                                             "applied") };
         status_clear(&st);
         return r;

@@ -48,8 +48,14 @@ int ctl_bus_save_running(char **ret_path, uint32_t *ret_gen);
 
 /* posternd's figures for posternctl metrics; quiet: a negative errno when
  * there is no daemon to ask (or no libsystemd). */
+/* the endpoint-mapper reply reader's counters (bus-api.h POSTERN_BUS_PROP_RPC_*) */
+struct ctl_rpc {
+        uint64_t sets, packets, added, refused, skipped, unparsed, lost, last_latency_us;
+};
+
 struct ctl_figures {
         uint64_t generation, applied_at, apply_usec, set_updates, rollbacks;
+        struct ctl_rpc rpc;
         bool applied; /* State is "applied" */
 };
 int ctl_bus_figures(struct ctl_figures *ret);

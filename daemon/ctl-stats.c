@@ -15,6 +15,7 @@
  *   postern_last_apply_duration_seconds, postern_address_set_updates_total,
  *   postern_rollbacks_total
  *   with posternd and options.log_drops: postern_drops_total by zone, protocol, port
+ *   with posternd and rpc pinholes: postern_rpc_* (the reply reader's counters, put_rpc)
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -300,6 +301,33 @@ static void metrics_drops(FILE *f) {
         }
 }
 
+/* the endpoint-mapper reply reader, once some policy had rpc pinholes */
+static void put_rpc(FILE *f, const struct ctl_rpc *c) {
+        const struct {
+                const char *name, *type, *help;
+                uint64_t v;
+        } m[] = {
+                { "postern_rpc_sets", "gauge", "Pinhole sets the endpoint-mapper reply reader fills.", c->sets },
+                { "postern_rpc_replies_total", "counter", "Endpoint-mapper reply copies read.", c->packets },
+                { "postern_rpc_pinholes_added_total", "counter", "Pinholes the kernel took.", c->added },
+                { "postern_rpc_pinholes_refused_total", "counter", "Pinholes refused: the set was full.", c->refused },
+                { "postern_rpc_pinholes_skipped_total", "counter", "Ports of RPC interfaces not listed.", c->skipped },
+                { "postern_rpc_replies_unparsed_total", "counter", "Replies the parser could not read.", c->unparsed },
+                { "postern_rpc_lost_total", "counter", "Reply copies lost, out of order or of no set.", c->lost },
+        };
+        char v[64];
+
+        if (!c->sets && !c->packets)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(m); i++) {
+                snprintf(v, sizeof(v), "%" PRIu64, m[i].v);
+                put_gauge(f, m[i].name, m[i].type, m[i].help, v);
+        }
+        snprintf(v, sizeof(v), "%" PRIu64 ".%06" PRIu64, c->last_latency_us / 1000000, c->last_latency_us % 1000000);
+        put_gauge(f, "postern_rpc_last_latency_seconds", "gauge",
+                  "From the last endpoint-mapper reply to its pinhole in the kernel.", v);
+}
+
 static void put_daemon(FILE *f) {
         struct ctl_figures d;
         char v[64];
@@ -318,6 +346,7 @@ static void put_daemon(FILE *f) {
                   "Interface-address set updates sent to the kernel.", v);
         snprintf(v, sizeof(v), "%" PRIu64, d.rollbacks);
         put_gauge(f, "postern_rollbacks_total", "counter", "Applies rolled back for want of a confirmation.", v);
+        put_rpc(f, &d.rpc);
 }
 
 int ctl_metrics(const struct pst_ruleset *rs, FILE *f) {

@@ -21,9 +21,7 @@ struct drops {
         const struct pst_compiled *running; /* m->running: drops_sync() is called whenever it changes */
         uint64_t lost;                      /* socket overruns: the kernel dropped log messages */
         /* journal: at most DROPS_JOURNAL_PER_MIN lines a minute, then one line saying how many were not */
-        uint64_t journal_minute;
-        unsigned journal_lines;
-        uint64_t journal_suppressed;
+        struct log_limit journal;
 };
 
 static bool running_logs(const struct pst_compiled *c) {
@@ -78,22 +76,16 @@ static const char *zone_of(const struct drops *d, const struct pst_nflog_pkt *pk
 
 static void journal(struct drops *d, const char *zone, const struct pst_nflog_pkt *pkt, uint64_t now) {
         char src[PST_ADDR_STRLEN], what[32];
+        uint64_t suppressed;
+        bool go = log_limit(&d->journal, DROPS_JOURNAL_PER_MIN, now, &suppressed);
 
-        if (now / 60000000ULL != d->journal_minute) {
-                if (d->journal_suppressed)
-                        log_struct(LOG_INFO, "POSTERN_EVENT=drops-suppressed\nSUPPRESSED=%" PRIu64
-                                   "\nMESSAGE=%" PRIu64 " more dropped packets not logged (at most %d lines a "
-                                   "minute); posternctl drops has them all",
-                                   d->journal_suppressed, d->journal_suppressed, DROPS_JOURNAL_PER_MIN);
-                d->journal_minute = now / 60000000ULL;
-                d->journal_lines = 0;
-                d->journal_suppressed = 0;
-        }
-        if (d->journal_lines >= DROPS_JOURNAL_PER_MIN) {
-                d->journal_suppressed++;
+        if (suppressed)
+                log_struct(LOG_INFO, "POSTERN_EVENT=drops-suppressed\nSUPPRESSED=%" PRIu64
+                           "\nMESSAGE=%" PRIu64 " more dropped packets not logged (at most %d lines a "
+                           "minute); posternctl drops has them all",
+                           suppressed, suppressed, DROPS_JOURNAL_PER_MIN);
+        if (!go)
                 return;
-        }
-        d->journal_lines++;
         pst_addr_format(&pkt->saddr, src);
         pst_drop_what(pkt->l4proto, pkt->dport, what, sizeof(what));
         log_struct(LOG_INFO, "POSTERN_EVENT=drop\nZONE=%s\nPROTOCOL=%u\nDPORT=%u\nSRC=%s\nHOOK=%s\n"

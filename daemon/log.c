@@ -96,3 +96,19 @@ void log_diag(const struct pst_diag *d, int priority) {
         if (d->n_dropped)
                 log_msg(priority, "... and %zu more problems", d->n_dropped);
 }
+
+bool log_limit(struct log_limit *l, unsigned per_minute, uint64_t now_usec, uint64_t *ret_suppressed) {
+        *ret_suppressed = 0;
+        if (now_usec / 60000000ULL != l->minute) {
+                *ret_suppressed = l->suppressed;
+                l->minute = now_usec / 60000000ULL;
+                l->lines = 0;
+                l->suppressed = 0;
+        }
+        if (l->lines >= per_minute) {
+                l->suppressed++;
+                return false;
+        }
+        l->lines++;
+        return true;
+}

@@ -27,3 +27,16 @@ int log_errno(int priority, int err, const char *format, ...) _printf_(3, 4);
 /* Every diagnostic once, with POLICY_FILE/POLICY_LINE fields; errors at
  * priority, warnings at LOG_WARNING. */
 void log_diag(const struct pst_diag *d, int priority);
+
+/*
+ * At most per_minute lines a minute of one kind (the drop log, unparsed rpc
+ * replies): log_limit() says whether this one may go out, and in
+ * *ret_suppressed how many the last minute left out when a new minute starts
+ * (0 otherwise) — for one line saying so.
+ */
+struct log_limit {
+        uint64_t minute;
+        unsigned lines;
+        uint64_t suppressed;
+};
+bool log_limit(struct log_limit *l, unsigned per_minute, uint64_t now_usec, uint64_t *ret_suppressed);

@@ -12,6 +12,7 @@
 #include "lockout.h"
 #include "log.h"
 #include "drops.h"
+#include "rpc.h"
 #include "manager.h"
 #include "netmon.h"
 #include "presence.h"
@@ -119,6 +120,7 @@ struct manager *manager_free(struct manager *m) {
                 return NULL;
         netmon_free(m->netmon);
         drops_free(m->drops);
+        rpc_free(m->rpc);
         pst_ifaddrs_clear(&m->ifaddrs);
         sd_event_source_disable_unref(m->sigterm);
         sd_event_source_disable_unref(m->sigint);
@@ -258,6 +260,17 @@ static bool unchanged_since_last_run(struct manager *m, struct pst_backend *b, c
         return true;
 }
 
+/* The rpc reader added pinholes (its own socket, port portid): not drift,
+ * and the generation we vouch for is the one it left. */
+static void rpc_committed(uint32_t portid, void *userdata) {
+        struct manager *m = userdata;
+
+        if (!m->backend)
+                return;
+        (void) pst_backend_committed_by(m->backend, portid);
+        record_generation(m);
+}
+
 /* c is now running, installed by b; what ran before is freed unless the
  * caller took it (m->running = NULL). */
 static void install(struct manager *m, struct pst_backend *b, struct pst_compiled *c, enum manager_state state) {
@@ -272,6 +285,7 @@ static void install(struct manager *m, struct pst_backend *b, struct pst_compile
         record_generation(m);
         manager_foreign_check_soon(m);
         (void) drops_sync(&m->drops, m->event, m->running); /* logged there; drops are not worth failing for */
+        (void) rpc_sync(&m->rpc, m->event, m->running, rpc_committed, m); /* logged there too */
 }
 
 /* diag's errors in the log, LastError, and for a D-Bus reply *ret_msg */

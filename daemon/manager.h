@@ -22,6 +22,7 @@
 
 struct netmon;
 struct drops;
+struct rpc;
 
 enum manager_state {
         MANAGER_STARTING,
@@ -103,6 +104,7 @@ struct manager {
         uint64_t rollbacks;
 
         struct drops *drops; /* drops.h: NULL until a ruleset logs drops */
+        struct rpc *rpc;     /* rpc.h: NULL until a ruleset has rpc pinholes */
 
         const struct manager_observer *observer;
         void *observer_userdata;

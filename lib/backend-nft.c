@@ -198,6 +198,18 @@ static int nft_watch_read(void *state, struct pst_drift *ret) {
         return 1;
 }
 
+/* A commit of the caller's other socket (the rpc reader) moved the generation:
+ * follow it, as after our own (a foreign commit squeezed in between would be
+ * missed by the guard, as in committed(), but not by the watch: its port is
+ * not trusted). */
+static int nft_committed_by(void *state, uint32_t portid) {
+        struct nft_backend *s = state;
+
+        if (s->watch)
+                pst_nft_watch_trust(s->watch, portid);
+        return committed(s, 0);
+}
+
 const struct pst_backend_ops pst_backend_nft_ops = {
         .kind = PST_BACKEND_NFTABLES,
         .probe = pst_nft_probe,
@@ -211,4 +223,5 @@ const struct pst_backend_ops pst_backend_nft_ops = {
         .generation = nft_generation,
         .watch_open = nft_watch_open,
         .watch_read = nft_watch_read,
+        .committed_by = nft_committed_by,
 };

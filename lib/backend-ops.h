@@ -26,6 +26,7 @@ struct pst_backend_ops {
         /* NULL: cannot be watched */
         int (*watch_open)(void *state, const char *table, int *ret_fd);
         int (*watch_read)(void *state, struct pst_drift *ret);
+        int (*committed_by)(void *state, uint32_t portid); /* NULL: nothing to do */
 };
 
 extern const struct pst_backend_ops pst_backend_nft_ops;

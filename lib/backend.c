@@ -122,6 +122,10 @@ int pst_backend_watch_read(struct pst_backend *b, struct pst_drift *ret) {
         return b->ops->watch_read ? b->ops->watch_read(b->state, ret) : 0;
 }
 
+int pst_backend_committed_by(struct pst_backend *b, uint32_t portid) {
+        return b->ops->committed_by ? b->ops->committed_by(b->state, portid) : 0;
+}
+
 int pst_backend_render(enum pst_backend_kind kind, const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag) {
         const struct pst_backend_ops *ops = backends[kind == PST_BACKEND_AUTO ? PST_BACKEND_NFTABLES : kind];
 

@@ -119,6 +119,16 @@ struct pst_drift {
 int pst_backend_watch_open(struct pst_backend *b, const char *table, int *ret_fd);
 int pst_backend_watch_read(struct pst_backend *b, struct pst_drift *ret);
 
+/*
+ * Another socket of the caller's own (netlink port portid: the daemon's rpc
+ * reader adding pinholes, rpc-reader.h) committed to the table: its commits
+ * are not drift, and the generation the next delta is guarded by (and
+ * pst_backend_generation()) moves with them, so that the next reload still
+ * sends a delta instead of a replace that would empty the pinhole sets.
+ * Call it after each such commit, before the event loop reads the watch.
+ */
+int pst_backend_committed_by(struct pst_backend *b, uint32_t portid);
+
 /* rs as the text the backend's own tools read: nft syntax (NFTABLES, AUTO) or
  * iptables-save text of both families (IPTABLES). */
 int pst_backend_render(enum pst_backend_kind kind, const struct pst_ruleset *rs, FILE *f, struct pst_diag *diag);

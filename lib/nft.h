@@ -97,6 +97,9 @@ int pst_nft_watch_open(const char *table, struct pst_nft_watch **ret);
 void pst_nft_watch_close(struct pst_nft_watch *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_nft_watch *, pst_nft_watch_close);
 int pst_nft_watch_fd(const struct pst_nft_watch *w);
+/* Commits from portid (0: none) are the caller's too: another socket of its
+ * own, the rpc reader's (rpc-reader.h), whose pinholes are state, not drift. */
+void pst_nft_watch_trust(struct pst_nft_watch *w, uint32_t portid);
 
 /* Read what the socket holds (without blocking).  1 and *ret filled when a
  * commit from any port but own_portid touched the table (the last such

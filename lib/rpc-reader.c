@@ -155,6 +155,40 @@ const struct pst_rpc_reader_counters *pst_rpc_reader_counters(const struct pst_r
         return &r->c;
 }
 
+uint32_t pst_rpc_reader_nft_portid(const struct pst_rpc_reader *r) {
+        return mnl_socket_get_portid(r->nft);
+}
+
+static ssize_t target_index(const struct pst_rpc_target *v, size_t n, const char *set, int family) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(v[i].set, set) && v[i].family == family)
+                        return (ssize_t) i;
+        return -1;
+}
+
+int pst_rpc_reader_set_targets(struct pst_rpc_reader *r, const struct pst_rpc_target *targets, size_t n) {
+        int16_t at[PST_RPC_READER_CONNS]; /* each connection's set in targets, -1: gone */
+
+        if (n > PST_RPC_READER_TARGETS)
+                return -E2BIG;
+        for (size_t i = 0; i < PST_RPC_READER_CONNS; i++)
+                at[i] = r->conns[i].used ? (int16_t) target_index(targets, n, r->conns[i].t->set,
+                                                                  r->conns[i].t->family)
+                                         : -1;
+        memmove(r->targets, targets, n * sizeof(*targets));
+        r->ntargets = n;
+        for (size_t i = 0; i < PST_RPC_READER_CONNS; i++) {
+                if (!r->conns[i].used)
+                        continue;
+                if (at[i] < 0) {
+                        r->conns[i].s = pst_dcerpc_stream_free(r->conns[i].s);
+                        r->conns[i].used = false;
+                } else
+                        r->conns[i].t = &r->targets[at[i]];
+        }
+        return 0;
+}
+
 /* ---- adding an element ---- */
 
 /* One batch: NEWSETELEM client . server . port into table inet postern's set. */
@@ -278,10 +312,9 @@ static int parse_packet(const uint8_t *p, size_t n, struct pkt *ret) {
 }
 
 static const struct pst_rpc_target *find_target(const struct pst_rpc_reader *r, const char *prefix, int family) {
-        for (size_t i = 0; i < r->ntargets; i++)
-                if (streq(r->targets[i].set, prefix) && r->targets[i].family == family)
-                        return &r->targets[i];
-        return NULL;
+        ssize_t i = target_index(r->targets, r->ntargets, prefix, family);
+
+        return i < 0 ? NULL : &r->targets[i];
 }
 
 /* The connection of a reply (server = its source), a fresh one, or the least recently used one reused. */

@@ -51,3 +51,11 @@ int pst_rpc_reader_fd(const struct pst_rpc_reader *r);
 /* Read what is queued (non-blocking socket) and act on it; 0 or a negative errno. */
 int pst_rpc_reader_process(struct pst_rpc_reader *r);
 const struct pst_rpc_reader_counters *pst_rpc_reader_counters(const struct pst_rpc_reader *r);
+/*
+ * The sets to fill from now on (a reload): the socket and the followed
+ * connections stay; a connection whose set is no longer among them is
+ * forgotten.  -E2BIG beyond PST_RPC_READER_TARGETS (nothing changed then).
+ */
+int pst_rpc_reader_set_targets(struct pst_rpc_reader *r, const struct pst_rpc_target *targets, size_t n);
+/* The netlink port the elements are committed from: the daemon's own, not drift. */
+uint32_t pst_rpc_reader_nft_portid(const struct pst_rpc_reader *r);

@@ -8,8 +8,9 @@
 #
 #   - the endpoint mapper answers the CAG through the firewall;
 #   - its handed-out port is closed until a pinhole exists (no reply reader
-#     runs in this part: POSTERN_RPC_READER=1 expects the port open right
-#     after the reply instead, once posternd runs the reader);
+#     runs in this part, `posternctl apply` has no daemon: POSTERN_RPC_READER=1
+#     expects the port open right after the reply instead, for a run with a
+#     reader; tests/daemon/rpc.sh is the same with posternd running it);
 #   - with the pinhole client . server . port in the set (added here by
 #     `nft add element` where the reader would add it), that port is
 #     reachable from the CAG, not from another client, and no other high
@@ -19,19 +20,14 @@
 #   - the set never holds more than its bound (a flood of 24 additions);
 #   - posternctl diff does not count pinholes as drift.
 . "$(dirname "$0")/topo.sh"
+. "$(dirname "$0")/../rpc/samba.sh"
 
 topo_require
-command -v /usr/libexec/samba/samba-dcerpcd >/dev/null || skip "samba (samba-dcerpcd) not installed"
-/usr/bin/python3 -c 'import impacket' 2>/dev/null || skip "python3-impacket not installed"
-RPC=$POSTERN_SOURCE_ROOT/tests/rpc
+samba_require
 topo_build
 
 fam 4
-# the pinhole timeout: 4 s, or longer where one impacket run takes more
-# (under TCG in the VM suite python alone takes seconds to start)
-t0=$(date +%s%N)
-/usr/bin/python3 "$RPC/epm-client.py" --help >/dev/null 2>&1
-T=$(( ($(date +%s%N) - t0) / 1000000000 * 3 + 4 ))
+T=$(rpc_timeout)
 cat > "$TOPO_TMP/pinholes.conf" <<CONF
 hosts = { exchange = "$SRV10"; cag = "$CAG"; };
 forward = (
@@ -41,13 +37,8 @@ forward = (
 );
 CONF
 
-ip netns exec "$NS_SRV" "$RPC/samba-epmap" "$TOPO_TMP/samba" "$SRV10" > "$TOPO_TMP/samba.log" 2>&1 &
-TOPO_PIDS+=($!)
-for _ in $(seq 1 100); do
-        [ "$(nsx srv ss -Hltn 'sport = :135' | wc -l)" -gt 0 ] && break
-        sleep 0.1
-done
-nsx srv ss -Hltn 'sport = :135' | grep -q . || { cat "$TOPO_TMP/samba.log"; die "samba-dcerpcd did not listen on 135"; }
+samba_start "$NS_SRV" "$TOPO_TMP/samba" "$SRV10"
+TOPO_PIDS+=("$SAMBA_PID")
 
 N_OK=0 N_FAIL=0
 check() { # check WHAT WANT GOT
@@ -57,21 +48,20 @@ check() { # check WHAT WANT GOT
 client() { # client SOURCE ARGS...: the first word of epm-client.py's answer
         local src=$1
         shift
-        nsx out /usr/bin/python3 "$RPC/epm-client.py" "$@" --from "$src" --timeout 1.5 2>&1 | head -1 | cut -d' ' -f1
+        epm "$NS_OUT" "$@" --from "$src" --timeout 1.5 | head -1 | cut -d' ' -f1
 }
 
 # baseline: without a firewall the other client gets through (so its "error" below is the firewall's)
 check "without a firewall: ept_map and bind from another client" bound \
-        "$(nsx out /usr/bin/python3 "$RPC/epm-client.py" mapbind "$SRV10" srvsvc --from "$RND" --timeout 3 2>&1 |
-                tail -1 | cut -d' ' -f1)"
+        "$(epm "$NS_OUT" mapbind "$SRV10" srvsvc --from "$RND" --timeout 3 | tail -1 | cut -d' ' -f1)"
 apply_policy "$TOPO_TMP/pinholes.conf"
 
-out=$(nsx out /usr/bin/python3 "$RPC/epm-client.py" map "$SRV10" srvsvc --from "$CAG" --timeout 3 2>&1)
+out=$(epm "$NS_OUT" map "$SRV10" srvsvc --from "$CAG" --timeout 3)
 check "ept_map srvsvc from the CAG through the firewall" port "${out%% *}"
 port=${out#port }
 case $port in *[!0-9]*|'') die "no port from the endpoint mapper: $out" ;; esac
 # another port samba-dcerpcd listens on
-other=$(nsx srv ss -Hltn | awk '{print $4}' | sed -n 's/^0\.0\.0\.0:\(49[0-9]*\)$/\1/p' | grep -vx "$port" | head -1)
+other=$(samba_other_port "$NS_SRV" "$port")
 
 if [ "${POSTERN_RPC_READER:-0}" = 1 ]; then
         check "bind to $port from the CAG right after the reply" bound "$(client "$CAG" bind "$SRV10" "$port" srvsvc)"
@@ -110,8 +100,7 @@ grep -q '^ready' "$TOPO_TMP/reader.out" || { cat "$TOPO_TMP/reader.out"; die "rp
 bound=0 first=0 failed=0
 for i in $(seq 1 20); do
         [ $failed -ge 3 ] && break  # the reader is not working: do not wait 20 times
-        ans=$(nsx out /usr/bin/python3 "$RPC/epm-client.py" mapbind "$SRV10" srvsvc --from "$CAG" --timeout 5 2>&1 |
-                tr '\n' ' ')
+        ans=$(epm "$NS_OUT" mapbind "$SRV10" srvsvc --from "$CAG" --timeout 5 | tr '\n' ' ')
         ans=${ans#port * }
         case $ans in "bound connect_ms="*)
                 bound=$((bound + 1))
@@ -142,21 +131,6 @@ check "24 additions to a set of size 16: additions accepted" 16 "$added"
 held=$(nsx hut nft list set inet postern rpc_1_v4 | grep -o '198\.18\.3\.1[0-9][0-9]' | wc -l)
 check "24 additions to a set of size 16: elements held" 16 "$held"
 
-# Stop Samba and wait for its workers (its children, this test's own), which
-# follow their parent within seconds.
-samba_stop() {
-        local main=${TOPO_PIDS[0]} workers _
-        workers=$(pgrep -P "$main")
-        kill "$main" 2>/dev/null
-        wait "$main" 2>/dev/null
-        for _ in $(seq 1 100); do
-                # shellcheck disable=SC2086
-                kill -0 $workers 2>/dev/null || return 0
-                sleep 0.1
-        done
-        # shellcheck disable=SC2086
-        kill $workers 2>/dev/null
-}
 samba_stop
 echo "== $N_OK ok, $N_FAIL failed, $((SECONDS - T_START)) s"
 [ "$N_FAIL" = 0 ]

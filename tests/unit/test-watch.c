@@ -21,6 +21,7 @@
 
 #define OWN 99u
 #define OTHER 1234u
+#define READER 777u
 
 struct msgs {
         uint8_t buf[8192];
@@ -118,10 +119,37 @@ static void test_ours(void **state) {
         assert_false(d.elsewhere);
 }
 
+/* the rpc reader's pinholes: commits of a trusted port (posternd's other socket) are ours */
+static void test_trusted(void **state) {
+        _cleanup_(pst_nft_watch_closep) struct pst_nft_watch *w = watch_or_skip();
+        struct msgs m = {};
+        struct pst_drift d;
+
+        put(&m, NFT_MSG_NEWSETELEM, NFPROTO_INET, READER, "postern");
+        put_gen(&m, 4244, "posternd");
+        assert_int_equal(run(w, &m, OWN, &d), 1); /* not trusted yet: someone else */
+        assert_int_equal(d.portid, READER);
+        pst_nft_watch_trust(w, READER);
+        assert_int_equal(run(w, &m, OWN, &d), 0);
+        /* trusting the reader does not make others ours */
+        m = (struct msgs) {};
+        put(&m, NFT_MSG_NEWSETELEM, NFPROTO_INET, OTHER, "postern");
+        put_gen(&m, 4242, "nft");
+        assert_int_equal(run(w, &m, OWN, &d), 1);
+        assert_int_equal(d.portid, OTHER);
+        /* no reader any more (0): its port is nobody's */
+        pst_nft_watch_trust(w, 0);
+        m = (struct msgs) {};
+        put(&m, NFT_MSG_NEWSETELEM, NFPROTO_INET, READER, "postern");
+        put_gen(&m, 4244, "posternd");
+        assert_int_equal(run(w, &m, OWN, &d), 1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_other_table),
                 cmocka_unit_test(test_ours),
+                cmocka_unit_test(test_trusted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

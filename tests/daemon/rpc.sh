@@ -1,0 +1,176 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
+# Endpoint-mapper pinholes with posternd running the reply reader (issue
+# 18): Samba's samba-dcerpcd on the server behind the host under test,
+# impacket on the client, posternd (private bus) in the host's namespace
+# with a pinhole policy (timeout T s, at most 16).
+#   - right after the ept_map reply, its port is reachable from the client
+#     that asked, not from another client; another high port is not;
+#   - N rounds of ept_map + bind: all bound, first SYNs without
+#     retransmission and reply → element latencies printed as figures;
+#   - the reader's commits are no drift (no heal) and a SIGHUP reload that
+#     keeps the rule is a delta (not a replace: the pinholes stay), after
+#     which the reader still opens ports;
+#   - after the timeout the port is closed again;
+#   - posternctl status, --json and metrics show the counters, which equal
+#     the D-Bus properties.
+. "$(dirname "$0")/lib.sh"
+. "$T_SRC/tests/rpc/samba.sh"
+t_require
+samba_require
+ROUNDS=${POSTERN_RPC_ROUNDS:-20}
+CAG=198.18.3.5 RND=198.18.100.7 SRV=198.18.2.10
+# round i comes from 198.18.3.(10 + i), a client without a pinhole yet: a
+# round does not find the previous one's element still there
+
+# client ── cli0/wan0 ── hut (posternd, forwarding) ── lan0/srv0 ── server
+NC=$(t_netns rpcc)
+NH=$(t_netns rpch)
+NS=$(t_netns rpcs)
+ip link add wan0 netns "$NH" type veth peer name cli0 netns "$NC" || die "veth wan0"
+ip link add lan0 netns "$NH" type veth peer name srv0 netns "$NS" || die "veth lan0"
+for l in "$NH wan0" "$NH lan0" "$NC cli0" "$NS srv0"; do
+        read -r ns dev <<<"$l"
+        ip -n "$ns" link set "$dev" up
+        nsx "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+done
+nsx "$NH" sysctl -qw net.ipv4.ip_forward=1
+ip -n "$NH" addr add 198.18.0.1/24 dev wan0
+ip -n "$NH" addr add 198.18.2.1/24 dev lan0
+ip -n "$NH" route add 198.18.3.0/24 via 198.18.0.2
+ip -n "$NH" route add 198.18.100.0/24 via 198.18.0.2
+ip -n "$NC" addr add 198.18.0.2/24 dev cli0
+ip -n "$NC" addr add "$CAG/32" dev lo
+for i in $(seq 1 $((ROUNDS + 3))); do ip -n "$NC" addr add "198.18.3.$((10 + i))/32" dev lo; done
+ip -n "$NC" addr add "$RND/32" dev lo
+ip -n "$NC" route add default via 198.18.0.1
+ip -n "$NS" addr add "$SRV/24" dev srv0
+ip -n "$NS" route add default via 198.18.2.1
+
+T=$(rpc_timeout)
+P=$T_TMP/postern.conf
+policy() { # policy EXTRA: the pinhole rule first, then EXTRA
+        cat >"$P" <<CONF
+hosts = { exchange = "$SRV"; cag = "198.18.3.0/24"; };
+forward = (
+  { allow = "msrpc-epmap"; from = "cag"; to = "exchange";
+    rpc = { interfaces = ["srvsvc", "lsarpc", "samr", "winreg"]; timeout = $T; max = 64; };
+    comment = "RPC from the CAG"; }$1
+);
+CONF
+}
+policy ""
+
+samba_start "$NS" "$T_TMP/samba" "$SRV"
+T_PIDS+=("$SAMBA_PID")
+trap 'samba_stop; t_cleanup' EXIT
+
+N_FAIL=0
+check() { # check WHAT WANT GOT
+        if [ "$2" = "$3" ]; then echo "ok   $1"; else echo "FAIL $1 (want: $2, got: $3)"; N_FAIL=$((N_FAIL + 1)); fi
+}
+first() { head -1 | cut -d' ' -f1; }
+bindc() { epm "$NC" bind "$SRV" "$2" "${3:-srvsvc}" --from "$1" --timeout 1.5 | first; }
+
+check "without a firewall: ept_map and bind from another client" bound \
+        "$(epm "$NC" mapbind "$SRV" srvsvc --from "$RND" --timeout 3 | tail -1 | cut -d' ' -f1)"
+
+t_bus_start
+t_notify_start
+t_daemon "$NH" --policy "$P"
+t_wait_ready 1
+t_wait_name org.postern1 || die "no bus name"
+t_wait_count "$DLOG" "reading endpoint-mapper replies from NFLOG group 18 for 1 pinhole set" 1 5 ||
+        die "posternd does not read the replies"
+check "RpcSets" 1 "$(prop RpcSets)"
+
+info "ept_map from the CAG, then bind at once: the reader in posternd opened the port"
+out=$(epm "$NC" map "$SRV" srvsvc --from "$CAG" --timeout 3)
+port=${out#port }
+case $port in *[!0-9]*|'') die "no port from the endpoint mapper: $out" ;; esac
+check "bind to $port from the CAG right after the reply" bound "$(bindc "$CAG" "$port")"
+check "the pinhole in rpc_1_v4" "$CAG . $SRV . $port" "$(t_set "$NH" rpc_1_v4 | sed 's/ expires [^,}]*//g')"
+check "bind to $port from another client" error "$(bindc "$RND" "$port")"
+other=$(samba_other_port "$NS" "$port")
+[ -n "$other" ] && check "bind to Samba's other port $other from the CAG" error "$(bindc "$CAG" "$other" lsarpc)"
+
+# rounds FROM TO: ept_map + bind from 198.18.3.(10 + FROM..TO); prints "BOUND FIRST LATENCIES..."
+rounds() {
+        local bound=0 first=0 failed=0 lat="" ans ms i
+        for i in $(seq "$1" "$2"); do
+                [ $failed -ge 3 ] && break # the reader is not working: do not wait N times
+                ans=$(epm "$NC" mapbind "$SRV" srvsvc --from "198.18.3.$((10 + i))" --timeout 5 | tr '\n' ' ')
+                ans=${ans#port * }
+                case $ans in "bound connect_ms="*)
+                        bound=$((bound + 1))
+                        ms=${ans#bound connect_ms=}
+                        [ "${ms%.*}" -lt 500 ] && first=$((first + 1)) # no SYN retransmission (1 s)
+                        lat="$lat $(prop RpcLastLatencyUsec)" ;;
+                *) failed=$((failed + 1)); echo "round $i: $ans" >&2 ;;
+                esac
+        done
+        echo "$bound $first$lat"
+}
+info "$ROUNDS rounds of ept_map + bind from the CAG"
+read -r bound firsts lat <<<"$(rounds 1 "$ROUNDS")"
+check "$ROUNDS rounds: all bound" "$ROUNDS" "$bound"
+echo "figures: posternd: first SYN through without retransmission: $firsts of $bound; reply → element (us): $(tr ' ' '\n' <<<"$lat" | sort -n | tr '\n' ' ')"
+grep -q "was changed by\|was deleted by\|re-applied the whole table" "$DLOG" && die "the reader's pinholes were taken for drift"
+check "no heal after the reader's commits" 0 "$(grep -c 'put generation' "$DLOG")"
+
+info "SIGHUP with one more rule: a delta that keeps the pinhole rule, its set and its elements"
+pinholes() { nsx "$NH" nft list set inet postern rpc_1_v4 | grep -o "198\.18\.3\.[0-9]* \. $SRV \. [0-9]*" | sort -u; }
+before=$(pinholes)
+policy ',
+  { allow = "http"; from = "cag"; to = "exchange"; }'
+kill -HUP "$DPID"
+t_wait_ready 2
+t_wait_count "$DLOG" "delta: 1 rules added, 0 removed" 1 5 || die "the reload was no delta: $(grep 'applied' "$DLOG" | tail -1)"
+check "the reload after the reader's commits: no full replace" 0 "$(grep -c 'generation 2, .*full replace' "$DLOG")"
+# (the oldest may expire meanwhile: the newest, seconds old, must be there, and nothing else come)
+check "the last round's pinhole survived the reload" 1 "$(pinholes | grep -c "^198\.18\.3\.$((10 + ROUNDS)) ")"
+check "no pinhole came with the reload" "" "$(comm -13 <(echo "$before") <(pinholes))"
+added0=$(prop RpcPinholesAdded)
+read -r bound firsts lat2 <<<"$(rounds $((ROUNDS + 1)) $((ROUNDS + 3)))"
+check "after the reload: 3 rounds bound" 3 "$bound"
+check "after the reload: the reader added 3 more" $((added0 + 3)) "$(prop RpcPinholesAdded)"
+
+nsx "$NH" "$POSTERNCTL" diff --catalog "$CATALOG" "$P" >"$T_TMP/diff" 2>&1
+check "posternctl diff with posternd running: pinholes are no drift" "0 posternctl diff: a reload through posternd would send: no change, nothing sent" "$? $(grep -v '^conntrack:' "$T_TMP/diff")"
+
+info "status, --json and metrics show the counters"
+added=$(prop RpcPinholesAdded)
+pk=$(prop RpcPackets)
+nsx "$NH" "$POSTERNCTL" status >"$T_TMP/status" || die "status failed"
+grep -q "^RPC pinholes: 1 sets; $pk replies read, $added pinholes added, 0 refused (set full), [0-9]* skipped (interface), 0 unreadable, [0-9]* lost; last reply to pinhole [0-9]* us$" "$T_TMP/status" ||
+        { cat "$T_TMP/status"; die "status: no RPC pinholes line with $added added"; }
+nsx "$NH" "$POSTERNCTL" status --json >"$T_TMP/status.json" || die "status --json failed"
+check "status --json: rpc" "1 $pk $added 0 0" "$("$PY" -c '
+import json, sys
+r = json.load(open(sys.argv[1]))["rpc"]
+print(r["sets"], r["packets"], r["added"], r["refused"], r["unparsed"])' "$T_TMP/status.json")"
+nsx "$NH" "$POSTERNCTL" metrics >"$T_TMP/metrics" || die "metrics failed"
+"$PY" "$T_HERE/expo-check.py" "$T_TMP/metrics" >"$T_TMP/samples" || die "posternctl metrics: not valid exposition format"
+check "metrics: postern_rpc_pinholes_added_total" "postern_rpc_pinholes_added_total $added" \
+        "$(grep '^postern_rpc_pinholes_added_total' "$T_TMP/samples")"
+check "metrics: postern_rpc_sets" "postern_rpc_sets 1" "$(grep '^postern_rpc_sets' "$T_TMP/samples")"
+
+info "after the $T s timeout the port is closed again"
+sleep $((T + 1))
+check "bind to $port from the CAG after the timeout" error "$(bindc "$CAG" "$port")"
+
+info "SIGHUP without the rpc option: no reader any more, the counters stay"
+sed -i '/rpc = {/d' "$P"
+kill -HUP "$DPID"
+t_wait_ready 3
+t_wait_count "$DLOG" "no rpc pinhole sets any more: no longer reading NFLOG group 18" 1 5 || die "the reader still runs"
+check "RpcSets without the rpc option" 0 "$(prop RpcSets)"
+check "RpcPinholesAdded kept" "$added" "$(prop RpcPinholesAdded)"
+nsx "$NH" nft list ruleset | grep -q 'group 18' && die "reply copies left in the ruleset"
+
+t_alive
+t_stop
+check "posternd exits 0" 0 "$DRC"
+samba_stop
+[ "$N_FAIL" = 0 ] || die "$N_FAIL checks failed"
+echo "PASS"
