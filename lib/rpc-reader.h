@@ -22,6 +22,9 @@
 
 /* Spelled once: the NFLOG group of endpoint-mapper replies (drop logs use their own). */
 #define PST_RPC_NFLOG_GROUP 18
+/* options.rpc_mechanism "queue": the first pinhole set's NFQUEUE, the next
+ * set's is one more (compile.c rpc_logs, pst_set.queue) */
+#define PST_RPC_QUEUE_BASE 18
 #define PST_RPC_READER_CONNS 256
 #define PST_RPC_READER_TARGETS 64
 
