@@ -65,7 +65,7 @@ static uint64_t realtime_us(void) {
 
 /* ---- NFLOG and NFQUEUE configuration ---- */
 
-/* A config (or verdict) message of subsystem SUBSYS for group / queue RES_ID. */
+/* A config (or verdict) message, TYPE = subsystem << 8 | message, for NFLOG group / NFQUEUE RES_ID. */
 static struct nlmsghdr *config_header(struct pst_rpc_reader *r, void *buf, uint16_t type, uint16_t res_id,
                                       uint16_t flags) {
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
