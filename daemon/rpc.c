@@ -40,8 +40,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         int k = pst_rpc_reader_process(r->reader);
 
         if (k < 0)
-                log_errno(LOG_WARNING, k, "reading endpoint-mapper replies (NFLOG group %d) failed: %m, ignoring",
-                          PST_RPC_NFLOG_GROUP);
+                log_errno(LOG_WARNING, k, "reading endpoint-mapper replies failed: %m, ignoring");
         /* a refused batch commits nothing; an accepted one moved the generation */
         if (c->added != before.added && r->committed)
                 r->committed(pst_rpc_reader_nft_portid(r->reader), r->userdata);
@@ -75,21 +74,32 @@ static void stop(struct rpc *r) {
         r->nsets = 0;
 }
 
-static int start(struct rpc *r, sd_event *event, const struct pst_rpc_target *t, size_t n) {
-        int k = pst_rpc_reader_new(PST_RPC_NFLOG_GROUP, t, n, &r->reader);
+/* The packet source the targets of one compile ask for (rpc-targets.h: one mechanism for all). */
+static struct pst_rpc_source source_of(const struct pst_rpc_target *t) {
+        return t[0].queue ? (struct pst_rpc_source) { .kind = PST_RPC_SOURCE_QUEUE }
+                          : (struct pst_rpc_source) { .kind = PST_RPC_SOURCE_NFLOG, .group = PST_RPC_NFLOG_GROUP };
+}
 
+static int start(struct rpc *r, sd_event *event, const struct pst_rpc_target *t, size_t n) {
+        struct pst_rpc_source src = source_of(t);
+        char what[64];
+        int k = pst_rpc_reader_open(&src, t, n, &r->reader);
+
+        if (src.kind == PST_RPC_SOURCE_QUEUE)
+                snprintf(what, sizeof(what), "NFQUEUE %u%s", t[0].queue, n > 1 ? " and on" : "");
+        else
+                snprintf(what, sizeof(what), "NFLOG group %d", PST_RPC_NFLOG_GROUP);
         if (k >= 0)
                 k = sd_event_add_io(event, &r->io, pst_rpc_reader_fd(r->reader), EPOLLIN, on_io, r);
         if (k >= 0)
                 (void) sd_event_source_set_description(r->io, "rpc-reader");
         if (k < 0) {
                 stop(r);
-                return log_errno(LOG_ERR, k, "cannot read endpoint-mapper replies, NFLOG group %d: %m%s; the rpc "
-                                 "pinhole sets stay empty", PST_RPC_NFLOG_GROUP,
-                                 k == -EBUSY ? " (another program reads it)" : "");
+                return log_errno(LOG_ERR, k, "cannot read endpoint-mapper replies, %s: %m%s; the rpc pinhole sets "
+                                 "stay empty", what, k == -EBUSY ? " (another program reads it)" : "");
         }
-        log_struct(LOG_INFO, "NFLOG_GROUP=%d\nMESSAGE=reading endpoint-mapper replies from NFLOG group %d for %zu "
-                   "pinhole set%s", PST_RPC_NFLOG_GROUP, PST_RPC_NFLOG_GROUP, n, n == 1 ? "" : "s");
+        log_struct(LOG_INFO, "MESSAGE=reading endpoint-mapper replies from %s for %zu pinhole set%s", what, n,
+                   n == 1 ? "" : "s");
         return 0;
 }
 
@@ -116,14 +126,15 @@ int rpc_sync(struct rpc **rp, sd_event *event, const struct pst_compiled *runnin
         r->userdata = userdata;
         if (n <= 0) {
                 if (r->reader)
-                        log_msg(LOG_INFO, "no rpc pinhole sets any more: no longer reading NFLOG group %d",
-                                PST_RPC_NFLOG_GROUP);
+                        log_msg(LOG_INFO, "no rpc pinhole sets any more: no longer reading endpoint-mapper replies");
                 stop(r);
                 return n;
         }
         if (r->reader)
                 k = pst_rpc_reader_set_targets(r->reader, t, (size_t) n);
-        else
+        if (k == -EPROTOTYPE) /* options.rpc_mechanism changed between queue and NFLOG */
+                stop(r);
+        if (!r->reader)
                 k = start(r, event, t, (size_t) n);
         if (k >= 0)
                 r->nsets = (size_t) n;

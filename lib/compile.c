@@ -974,28 +974,47 @@ static void rpc_comment(const struct pst_rpc *rpc, char ret[PST_COMMENT_MAX]) {
 }
 
 /*
- * Copies of the endpoint mapper's replies (tcp sport 135 from a `to`
- * address to a `from` client) to the reply reader (rpc-reader.h), prefix =
- * the set they fill.  First in the forward chain: replies are established
- * and the ct state vmap would accept them before any later rule.  The
- * host's own endpoint mapper (rules in input) replies on the output hook,
- * which postern does not hook yet: no copies, the set stays empty.
+ * The endpoint mapper's replies (tcp sport 135 from a `to` address to a
+ * `from` client) to the reply reader (rpc-reader.h).  First in the forward
+ * chain: replies are established and the ct state vmap would accept them
+ * before any later rule.  The host's own endpoint mapper (rules in input)
+ * replies on the output hook, which postern does not hook yet: no copies,
+ * the set stays empty.
+ *
+ * NFLOG (queue 0): a copy, prefix = the set it fills; the reply goes on
+ * through the chain.  NFQUEUE (options.rpc_mechanism "queue"): the reply
+ * itself waits in queue QUEUE, one queue per set (the reader knows the set
+ * by the queue number, as by the prefix), until the reader has added its
+ * pinhole and accepts it; `bypass`: with no reader bound the kernel
+ * accepts it, so the endpoint mapper still answers but its port stays
+ * closed.  An accepted packet leaves the hook, so the rule also asks for
+ * `ct direction reply`: only replies of a connection to tcp/135 that the
+ * rules let through (a confirmed conntrack entry) skip the ct state vmap —
+ * a new connection from port 135 of a `to` host is not queued and meets
+ * the rules as any other.
  */
-static int rpc_reply_logs(struct compiler *c, const struct pst_prule *pr, int fam, const char *set, size_t *at) {
-        uint8_t port[4];
+static int rpc_reply_rule(struct compiler *c, const struct pst_prule *pr, int fam, const char *set, uint16_t queue,
+                          size_t *at) {
+        uint8_t port[4], reply = 1; /* IP_CT_DIR_REPLY */
 
         if (pr->chain != PST_FORWARD)
                 return 0;
         key_port(PST_DCERPC_EPMAP_PORT, port);
         for (size_t i = 0; i < pr->nfrom; i++)
                 for (size_t j = 0; j < pr->nto; j++) {
-                        struct pst_rule r = { .log_nflog = true, .log_group = PST_RPC_NFLOG_GROUP, /* the whole PDU */
-                                              .origin = origin_of(c, &pr->rpc->loc) };
+                        struct pst_rule r = { .origin = origin_of(c, &pr->rpc->loc) };
                         int k;
 
                         if (!(ep_families(&pr->from[i]) & ep_families(&pr->to[j]) & (fam == FAM_4 ? 1u : 2u)))
                                 continue;
-                        snprintf(r.log_prefix, sizeof(r.log_prefix), "%s", set);
+                        if (queue) {
+                                r.verdict = (struct pst_verdict) { PST_V_QUEUE, queue };
+                                pst_match_eq(&r.match[r.nmatch++], PST_F_CT_DIRECTION, &reply, false);
+                        } else {
+                                r.log_nflog = true; /* snaplen 0: the whole PDU */
+                                r.log_group = PST_RPC_NFLOG_GROUP;
+                                snprintf(r.log_prefix, sizeof(r.log_prefix), "%s", set);
+                        }
                         k = match_endpoint(c, &r, &pr->to[j], false, fam);
                         if (k >= 0)
                                 k = match_endpoint(c, &r, &pr->from[i], true, fam);
@@ -1056,9 +1075,17 @@ static int rpc_pinholes(struct compiler *c, const struct pst_prule *pr, size_t i
         return 0;
 }
 
-/* After the base chains are built: the reply copies go first. */
+/*
+ * After the base chains are built: the reply rules go first.  With
+ * NFQUEUE, forward's pinhole sets get queues PST_RPC_QUEUE_BASE,
+ * PST_RPC_QUEUE_BASE + 1 ... in policy order (pst_set.queue says which);
+ * one reader follows at most PST_RPC_READER_TARGETS sets, so a policy
+ * with more is refused at the rule that would need the next queue rather
+ * than leaving its replies to a queue nobody reads.
+ */
 static int rpc_logs(struct compiler *c) {
-        size_t at = 0;
+        bool queue = c->p->options.rpc_mech & PST_RPC_MECH_QUEUE;
+        size_t at = 0, nqueues = 0;
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < c->p->nrules; i++) {
@@ -1066,10 +1093,23 @@ static int rpc_logs(struct compiler *c) {
 
                 for (int fam = FAM_4; pr->rpc && r >= 0 && fam <= FAM_6; fam += FAM_6 - FAM_4) {
                         char name[PST_NAME_MAX];
+                        uint16_t q = 0;
+                        int s;
 
                         snprintf(name, sizeof(name), "rpc_%zu_v%d", i + 1, fam);
-                        if (pst_set_find(c->rs, name) >= 0)
-                                r = rpc_reply_logs(c, pr, fam, name, &at);
+                        s = pst_set_find(c->rs, name);
+                        if (s < 0)
+                                continue;
+                        if (queue && pr->chain == PST_FORWARD) {
+                                if (nqueues == PST_RPC_READER_TARGETS)
+                                        return pst_error(c->diag, -E2BIG, pr->rpc->loc.file, pr->rpc->loc.line,
+                                                         "options.rpc_mechanism \"queue\": at most %d pinhole sets "
+                                                         "in forward (a set per rule with rpc and address family)",
+                                                         PST_RPC_READER_TARGETS);
+                                q = (uint16_t) (PST_RPC_QUEUE_BASE + nqueues++);
+                                c->rs->sets[s].queue = q;
+                        }
+                        r = rpc_reply_rule(c, pr, fam, name, q, &at);
                 }
                 if (r < 0)
                         return pst_error(c->diag, r, pr->loc.file, pr->loc.line,

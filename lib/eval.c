@@ -263,6 +263,12 @@ int pst_eval(const struct pst_ruleset *rs, enum pst_hook hook, const struct pst_
                         *ret = (struct pst_eval_result) { .verdict = v.kind, .chain = chain, .rule = rule,
                                                           .origin = rs->chains[chain].rules[rule].origin };
                         return 0;
+                case PST_V_QUEUE:
+                        /* the reply reader accepts every packet it is handed, and
+                         * without a reader the kernel does (bypass) */
+                        *ret = (struct pst_eval_result) { .verdict = PST_V_ACCEPT, .chain = chain, .rule = rule,
+                                                          .origin = c->rules[rule].origin };
+                        return 0;
                 case PST_V_RETURN:
                         rule = c->n;
                         continue;

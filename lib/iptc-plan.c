@@ -304,6 +304,8 @@ static int emit(struct builder *b, const struct xrule *x) {
                 return rule_error(b, -EOPNOTSUPP, "a rule that both logs and has a verdict", NULL);
         if (b->r->ct_stamp)
                 return rule_error(b, -EOPNOTSUPP, "options.rematch (a ct mark set statement)", NULL);
+        if (x->verdict.kind == PST_V_QUEUE) /* only rpc pinholes queue, and the policy check refuses them first */
+                return rule_error(b, -EOPNOTSUPP, "a queue verdict (NFQUEUE)", NULL);
         r = GROW(fam->rules, fam->cap, fam->n + 1, PST_IPTC_RULES_MAX);
         if (r < 0)
                 return rule_error(b, r, "too many xtables rules (sets written as rules multiply them)", NULL);

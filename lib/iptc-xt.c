@@ -624,6 +624,7 @@ static const char *verdict_name(const struct xt_ctx *c) {
         case PST_V_JUMP:
         case PST_V_GOTO:
                 return c->p->chains[c->x->verdict.chain];
+        case PST_V_QUEUE: /* refused by the plan (iptc-plan.c emit) */
         case PST_V_NONE:
                 return "";
         }

@@ -86,11 +86,16 @@ enum pst_verdict_kind {
         PST_V_JUMP,
         PST_V_GOTO,
         PST_V_RETURN,
+        /* queue num CHAIN bypass: hand the packet to the NFQUEUE whose number
+         * is in .chain; with no reader bound to it the kernel accepts it
+         * (bypass).  Only the endpoint mapper's replies (rpc.h), never a map
+         * element. */
+        PST_V_QUEUE,
 };
 
 struct pst_verdict {
         enum pst_verdict_kind kind;
-        uint32_t chain; /* index in ruleset->chains for JUMP/GOTO */
+        uint32_t chain; /* index in ruleset->chains for JUMP/GOTO; the queue number for QUEUE */
 };
 
 struct pst_origin {
@@ -121,6 +126,7 @@ struct pst_set {
         char ifname[IFNAMSIZ];     /* DYNAMIC: the interface whose addresses these are */
         uint32_t timeout;          /* TIMEOUT: seconds an element lives */
         uint32_t size;             /* TIMEOUT: the most elements the kernel holds at a time */
+        uint16_t queue;            /* TIMEOUT: the NFQUEUE its replies wait in (0: copied to NFLOG) */
         char comment[PST_COMMENT_MAX];
         struct pst_origin origin;
 };

@@ -547,6 +547,7 @@ static uint32_t verdict_code(enum pst_verdict_kind k) {
                 return (uint32_t) NFT_GOTO;
         case PST_V_RETURN:
                 return (uint32_t) NFT_RETURN;
+        case PST_V_QUEUE: /* a queue expression, not an immediate (put_verdict) */
         case PST_V_NONE:
                 break;
         }
@@ -1102,9 +1103,26 @@ static int put_log(struct nftnl_rule *r, const struct pst_rule *rule) {
         return add_expr(r, e);
 }
 
+/* queue num N bypass: what nft makes of it, one queue (total 1), no fanout */
+static int put_queue(struct nftnl_rule *r, uint32_t num) {
+        struct nftnl_expr *e;
+
+        if (num > UINT16_MAX)
+                return -EINVAL;
+        e = nftnl_expr_alloc("queue");
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, (uint16_t) num);
+        nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+        nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
+        return add_expr(r, e);
+}
+
 static int put_verdict(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_verdict *v) {
         struct nftnl_expr *e;
 
+        if (v->kind == PST_V_QUEUE)
+                return put_queue(r, v->chain);
         if (v->kind > PST_V_RETURN)
                 return -EINVAL;
         e = nftnl_expr_alloc("immediate");

@@ -184,6 +184,7 @@ static bool set_decl_eq(const struct pst_set *a, const struct pst_set *b) {
         x.keys = y.keys = NULL;
         x.data = y.data = NULL;
         x.origin = y.origin = (struct pst_origin) {};
+        x.queue = y.queue = 0; /* which NFQUEUE feeds a pinhole set is no property of the kernel's set */
         return memcmp(&x, &y, sizeof(x)) == 0;
 }
 
@@ -191,6 +192,8 @@ static bool verdict_eq(const struct pst_ruleset *ra, const struct pst_verdict *a
                        const struct pst_verdict *b) {
         if (a->kind != b->kind)
                 return false;
+        if (a->kind == PST_V_QUEUE)
+                return a->chain == b->chain;
         if (a->kind != PST_V_JUMP && a->kind != PST_V_GOTO)
                 return true;
         return a->chain < ra->nchains && b->chain < rb->nchains &&

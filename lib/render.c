@@ -154,6 +154,9 @@ static void render_verdict(FILE *f, const struct pst_ruleset *rs, const struct p
         case PST_V_RETURN:
                 fputs("return", f);
                 break;
+        case PST_V_QUEUE: /* nft 1.0's own spelling, as `nft list` prints it */
+                fprintf(f, "queue flags bypass to %u", v->chain);
+                break;
         case PST_V_NONE:
                 break;
         }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
-/* The NFLOG reply reader for endpoint-mapper pinholes (see rpc-reader.h). */
+/* The NFLOG / NFQUEUE reply reader for endpoint-mapper pinholes (see rpc-reader.h). */
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -9,6 +9,7 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
+#include <linux/netfilter/nfnetlink_queue.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <endian.h>
@@ -31,7 +32,8 @@ struct conn {
 };
 
 struct pst_rpc_reader {
-        struct mnl_socket *log, *nft;
+        struct mnl_socket *log, *nft; /* log: the packet source's socket, NFLOG or NFQUEUE */
+        enum pst_rpc_source_kind kind;
         uint16_t group;
         uint32_t seq;
         uint64_t tick;
@@ -61,19 +63,56 @@ static uint64_t realtime_us(void) {
         return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 
-/* ---- NFLOG configuration ---- */
+/* ---- NFLOG and NFQUEUE configuration ---- */
+
+/* A config (or verdict) message, TYPE = subsystem << 8 | message, for NFLOG group / NFQUEUE RES_ID. */
+static struct nlmsghdr *config_header(struct pst_rpc_reader *r, void *buf, uint16_t type, uint16_t res_id,
+                                      uint16_t flags) {
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nfgenmsg *g;
+
+        nlh->nlmsg_type = type;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        nlh->nlmsg_seq = ++r->seq;
+        g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+        *g = (struct nfgenmsg) { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0, .res_id = htons(res_id) };
+        return nlh;
+}
+
+/* Send and read its ACK (the socket still blocks: only the constructor configures). */
+static int config_send(struct pst_rpc_reader *r, const struct nlmsghdr *nlh) {
+        int k;
+
+        if (mnl_socket_sendto(r->log, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        k = (int) mnl_socket_recvfrom(r->log, r->buf, sizeof(r->buf));
+        if (k < 0)
+                return -errno;
+        return mnl_cb_run(r->buf, (size_t) k, nlh->nlmsg_seq, mnl_socket_get_portid(r->log), NULL, NULL) < 0 ? -errno
+                                                                                                          : 0;
+}
+
+/* Bind NFQUEUE QUEUE to our socket: whole packets, bounded, fail-open (rpc-reader.h). */
+static int queue_config(struct pst_rpc_reader *r, uint16_t queue) {
+        uint8_t buf[256];
+        struct nlmsghdr *nlh =
+                config_header(r, buf, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG, queue, NLM_F_ACK);
+
+        mnl_attr_put(nlh, NFQA_CFG_CMD, sizeof(struct nfqnl_msg_config_cmd),
+                     &(struct nfqnl_msg_config_cmd) { .command = NFQNL_CFG_CMD_BIND });
+        mnl_attr_put(nlh, NFQA_CFG_PARAMS, sizeof(struct nfqnl_msg_config_params),
+                     &(struct nfqnl_msg_config_params) { .copy_range = htonl(0xffff),
+                                                         .copy_mode = NFQNL_COPY_PACKET });
+        mnl_attr_put_u32(nlh, NFQA_CFG_QUEUE_MAXLEN, htonl(PST_RPC_READER_QUEUE_MAXLEN));
+        mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
+        mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_FAIL_OPEN));
+        return config_send(r, nlh);
+}
 
 static int log_config(struct pst_rpc_reader *r, uint8_t cmd) {
         uint8_t buf[256];
-        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-        struct nfgenmsg *g;
-        int k;
+        struct nlmsghdr *nlh = config_header(r, buf, (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG, r->group, NLM_F_ACK);
 
-        nlh->nlmsg_type = (NFNL_SUBSYS_ULOG << 8) | NFULNL_MSG_CONFIG;
-        nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-        nlh->nlmsg_seq = ++r->seq;
-        g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-        *g = (struct nfgenmsg) { .nfgen_family = AF_UNSPEC, .version = NFNETLINK_V0, .res_id = htons(r->group) };
         if (cmd)
                 mnl_attr_put(nlh, NFULA_CFG_CMD, sizeof(struct nfulnl_msg_config_cmd),
                              &(struct nfulnl_msg_config_cmd) { .command = cmd });
@@ -84,12 +123,27 @@ static int log_config(struct pst_rpc_reader *r, uint8_t cmd) {
                 /* one copy per message: the kernel otherwise batches them for up to 1 s */
                 mnl_attr_put_u32(nlh, NFULA_CFG_QTHRESH, htonl(1));
         }
-        if (mnl_socket_sendto(r->log, nlh, nlh->nlmsg_len) < 0)
-                return -errno;
-        k = (int) mnl_socket_recvfrom(r->log, r->buf, sizeof(r->buf));
-        if (k < 0)
-                return -errno;
-        return mnl_cb_run(r->buf, (size_t) k, r->seq, mnl_socket_get_portid(r->log), NULL, NULL) < 0 ? -errno : 0;
+        return config_send(r, nlh);
+}
+
+/* The packet source: NFLOG's group, or every target's queue (each once). */
+static int source_config(struct pst_rpc_reader *r) {
+        int k;
+
+        if (r->kind == PST_RPC_SOURCE_NFLOG) {
+                k = log_config(r, NFULNL_CFG_CMD_BIND);
+                return k < 0 ? k : log_config(r, 0);
+        }
+        for (size_t i = 0; i < r->ntargets; i++) {
+                bool bound = false;
+
+                for (size_t j = 0; j < i; j++)
+                        bound = bound || r->targets[j].queue == r->targets[i].queue;
+                k = bound ? 0 : queue_config(r, r->targets[i].queue);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
 }
 
 static int open_socket(struct mnl_socket **ret) {
@@ -107,31 +161,38 @@ static int open_socket(struct mnl_socket **ret) {
         return 0;
 }
 
-int pst_rpc_reader_new(uint16_t group, const struct pst_rpc_target *targets, size_t n, struct pst_rpc_reader **ret) {
+int pst_rpc_reader_open(const struct pst_rpc_source *src, const struct pst_rpc_target *targets, size_t n,
+                        struct pst_rpc_reader **ret) {
         _cleanup_(pst_rpc_reader_freep) struct pst_rpc_reader *r = NULL;
         int k;
 
         if (n > PST_RPC_READER_TARGETS)
                 return -E2BIG;
+        if (src->kind != PST_RPC_SOURCE_NFLOG && src->kind != PST_RPC_SOURCE_QUEUE)
+                return -EINVAL;
         r = calloc(1, sizeof(*r));
         if (!r)
                 return -ENOMEM;
-        r->group = group;
+        r->kind = src->kind;
+        r->group = src->group;
         r->ntargets = n;
         memcpy(r->targets, targets, n * sizeof(*targets));
         k = open_socket(&r->log);
         if (k >= 0)
                 k = open_socket(&r->nft);
         if (k >= 0)
-                k = log_config(r, NFULNL_CFG_CMD_BIND);
-        if (k >= 0)
-                k = log_config(r, 0);
+                k = source_config(r);
         if (k < 0)
                 return k;
         if (fcntl(mnl_socket_get_fd(r->log), F_SETFL, O_NONBLOCK) < 0)
                 return -errno;
         *ret = TAKE_PTR(r);
         return 0;
+}
+
+int pst_rpc_reader_new(uint16_t group, const struct pst_rpc_target *targets, size_t n, struct pst_rpc_reader **ret) {
+        return pst_rpc_reader_open(&(struct pst_rpc_source) { .kind = PST_RPC_SOURCE_NFLOG, .group = group }, targets, n,
+                                   ret);
 }
 
 struct pst_rpc_reader *pst_rpc_reader_free(struct pst_rpc_reader *r) {
@@ -171,6 +232,22 @@ int pst_rpc_reader_set_targets(struct pst_rpc_reader *r, const struct pst_rpc_ta
 
         if (n > PST_RPC_READER_TARGETS)
                 return -E2BIG;
+        /* the packet source stays: the caller opens another reader for another mechanism */
+        for (size_t i = 0; i < n; i++)
+                if ((targets[i].queue != 0) != (r->kind == PST_RPC_SOURCE_QUEUE))
+                        return -EPROTOTYPE;
+        for (size_t i = 0; r->kind == PST_RPC_SOURCE_QUEUE && i < n; i++) {
+                bool bound = false;
+                int k;
+
+                for (size_t j = 0; j < r->ntargets && !bound; j++)
+                        bound = r->targets[j].queue == targets[i].queue;
+                for (size_t j = 0; j < i && !bound; j++)
+                        bound = targets[j].queue == targets[i].queue;
+                k = bound ? 0 : queue_config(r, targets[i].queue);
+                if (k < 0)
+                        return k;
+        }
         for (size_t i = 0; i < PST_RPC_READER_CONNS; i++)
                 at[i] = r->conns[i].used ? (int16_t) target_index(targets, n, r->conns[i].t->set,
                                                                   r->conns[i].t->family)
@@ -311,10 +388,17 @@ static int parse_packet(const uint8_t *p, size_t n, struct pkt *ret) {
         return -EBADMSG;
 }
 
-static const struct pst_rpc_target *find_target(const struct pst_rpc_reader *r, const char *prefix, int family) {
-        ssize_t i = target_index(r->targets, r->ntargets, prefix, family);
+/* The set a reply is for: by its NFLOG prefix, or by the queue it waited in. */
+static const struct pst_rpc_target *find_target(const struct pst_rpc_reader *r, const char *prefix, uint16_t queue,
+                                                int family) {
+        for (size_t i = 0; i < r->ntargets; i++) {
+                const struct pst_rpc_target *t = &r->targets[i];
 
-        return i < 0 ? NULL : &r->targets[i];
+                if (t->family == family &&
+                    (r->kind == PST_RPC_SOURCE_QUEUE ? t->queue == queue : streq(t->set, prefix)))
+                        return t;
+        }
+        return NULL;
 }
 
 /* The connection of a reply (server = its source), a fresh one, or the least recently used one reused. */
@@ -368,14 +452,14 @@ static void follow(struct pst_rpc_reader *r, struct conn *c, const struct pkt *k
         r->c.unparsed += pst_dcerpc_stream_counters(c->s)->unparsed - before;
 }
 
-static void handle_packet(struct pst_rpc_reader *r, const char *prefix, const uint8_t *p, size_t n) {
+static void handle_packet(struct pst_rpc_reader *r, const char *prefix, uint16_t queue, const uint8_t *p, size_t n) {
         const struct pst_rpc_target *t;
         struct pkt k;
         struct conn *c;
         bool syn;
 
         r->c.packets++;
-        if (parse_packet(p, n, &k) < 0 || !(t = find_target(r, prefix, k.family))) {
+        if (parse_packet(p, n, &k) < 0 || !(t = find_target(r, prefix, queue, k.family))) {
                 r->c.lost++;
                 return;
         }
@@ -419,7 +503,68 @@ static int packet_cb(const struct nlmsghdr *nlh, void *data) {
                 if (t && t <= r->t_packet_us)
                         r->t_packet_us = t;
         }
-        handle_packet(r, prefix, mnl_attr_get_payload(tb[NFULA_PAYLOAD]), mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]));
+        handle_packet(r, prefix, 0, mnl_attr_get_payload(tb[NFULA_PAYLOAD]), mnl_attr_get_payload_len(tb[NFULA_PAYLOAD]));
+        return MNL_CB_OK;
+}
+
+/* ---- NFQUEUE messages ---- */
+
+static int queue_attr_cb(const struct nlattr *a, void *data) {
+        const struct nlattr **tb = data;
+        uint16_t type = mnl_attr_get_type(a);
+
+        /* newer kernels' attributes and short ones are skipped, never an error: the
+         * packet id must be found whatever else the message holds */
+        if (mnl_attr_type_valid(a, NFQA_MAX) < 0 ||
+            (type == NFQA_PACKET_HDR && mnl_attr_get_payload_len(a) < sizeof(struct nfqnl_msg_packet_hdr)) ||
+            (type == NFQA_TIMESTAMP && mnl_attr_get_payload_len(a) < sizeof(struct nfqnl_msg_packet_timestamp)))
+                return MNL_CB_OK;
+        tb[type] = a;
+        return MNL_CB_OK;
+}
+
+/* NF_ACCEPT for packet ID of QUEUE (no ACK asked: an error would come back as a message, read and ignored). */
+static int queue_verdict(struct pst_rpc_reader *r, uint16_t queue, uint32_t id_be) {
+        uint8_t buf[128];
+        struct nlmsghdr *nlh = config_header(r, buf, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_VERDICT, queue, 0);
+
+        mnl_attr_put(nlh, NFQA_VERDICT_HDR, sizeof(struct nfqnl_msg_verdict_hdr),
+                     &(struct nfqnl_msg_verdict_hdr) { .verdict = htonl(NF_ACCEPT), .id = id_be });
+        return mnl_socket_sendto(r->log, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
+}
+
+static int queue_packet_cb(const struct nlmsghdr *nlh, void *data) {
+        struct pst_rpc_reader *r = data;
+        const struct nlattr *tb[NFQA_MAX + 1] = {};
+        const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+        struct nfqnl_msg_packet_hdr ph;
+        uint16_t queue;
+
+        if (NFNL_MSG_TYPE(nlh->nlmsg_type) != NFQNL_MSG_PACKET || nlh->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*g) ||
+            mnl_attr_parse(nlh, sizeof(*g), queue_attr_cb, tb) < 0 || !tb[NFQA_PACKET_HDR])
+                return MNL_CB_OK; /* without its id a packet cannot be given back: the queue's owner is gone */
+        queue = ntohs(g->res_id);
+        memcpy(&ph, mnl_attr_get_payload(tb[NFQA_PACKET_HDR]), sizeof(ph)); /* 4-aligned: copy, not cast */
+        r->t_packet_us = realtime_us();
+        if (tb[NFQA_TIMESTAMP]) {
+                struct nfqnl_msg_packet_timestamp ts;
+                uint64_t t;
+
+                memcpy(&ts, mnl_attr_get_payload(tb[NFQA_TIMESTAMP]), sizeof(ts));
+                t = be64toh(ts.sec) * 1000000 + be64toh(ts.usec);
+                if (t && t <= r->t_packet_us)
+                        r->t_packet_us = t;
+        }
+        if (tb[NFQA_PAYLOAD])
+                handle_packet(r, "", queue, mnl_attr_get_payload(tb[NFQA_PAYLOAD]),
+                              mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]));
+        else {
+                r->c.packets++;
+                r->c.lost++;
+        }
+        /* the elements are in (handle_packet waits for each batch's ACK): let the reply go */
+        if (queue_verdict(r, queue, ph.packet_id) >= 0)
+                r->c.verdicts++;
         return MNL_CB_OK;
 }
 
@@ -430,13 +575,15 @@ int pst_rpc_reader_process(struct pst_rpc_reader *r) {
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EWOULDBLOCK)
                                 return 0;
-                        if (errno == ENOBUFS) { /* copies dropped: the connections' streams have gaps */
+                        /* copies dropped (queued replies: let through, fail-open): the streams have gaps */
+                        if (errno == ENOBUFS) {
                                 r->c.lost++;
                                 continue;
                         }
                         return -errno;
                 }
-                (void) mnl_cb_run(r->buf, (size_t) n, 0, 0, packet_cb, r);
+                (void) mnl_cb_run(r->buf, (size_t) n, 0, 0, r->kind == PST_RPC_SOURCE_QUEUE ? queue_packet_cb : packet_cb,
+                                  r);
         }
         return 0;
 }

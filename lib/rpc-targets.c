@@ -21,6 +21,19 @@ static bool listed(const struct pst_rpc_target *v, size_t n, const char *set) {
         return false;
 }
 
+/* The pinhole set whose replies rule r hands to the reader: an NFLOG copy
+ * (prefix = the set's name) or the queue the set waits in; -1 if none. */
+static int fed_set(const struct pst_ruleset *rs, const struct pst_rule *r) {
+        if (r->log_nflog && r->log_group == PST_RPC_NFLOG_GROUP)
+                return pst_set_find(rs, r->log_prefix);
+        if (r->verdict.kind != PST_V_QUEUE)
+                return -1;
+        for (size_t i = 0; i < rs->nsets; i++)
+                if (rs->sets[i].queue == r->verdict.chain)
+                        return (int) i;
+        return -1;
+}
+
 int pst_rpc_targets(const struct pst_compiled *c, struct pst_rpc_target *ret, size_t max) {
         const struct pst_ruleset *rs = c ? c->ruleset : NULL;
         size_t n = 0;
@@ -34,11 +47,9 @@ int pst_rpc_targets(const struct pst_compiled *c, struct pst_rpc_target *ret, si
                         const struct pst_set *s;
                         int si;
 
-                        if (!r->log_nflog || r->log_group != PST_RPC_NFLOG_GROUP || listed(ret, n, r->log_prefix))
-                                continue;
-                        si = pst_set_find(rs, r->log_prefix);
-                        if (si < 0 || !(rs->sets[si].flags & PST_SET_TIMEOUT) ||
-                            !(rpc = rule_rpc(c->policy, r->log_prefix)))
+                        si = fed_set(rs, r);
+                        if (si < 0 || listed(ret, n, rs->sets[si].name) || !(rs->sets[si].flags & PST_SET_TIMEOUT) ||
+                            !(rpc = rule_rpc(c->policy, rs->sets[si].name)))
                                 continue;
                         if (n == max)
                                 return -E2BIG;
@@ -46,6 +57,7 @@ int pst_rpc_targets(const struct pst_compiled *c, struct pst_rpc_target *ret, si
                         ret[n] = (struct pst_rpc_target) {
                                 .family = s->fields[0] == PST_F_IP6_SADDR ? AF_INET6 : AF_INET,
                                 .nifs = rpc->nifs,
+                                .queue = s->queue,
                         };
                         snprintf(ret[n].set, sizeof(ret[n].set), "%s", s->name);
                         memcpy(ret[n].ifs, rpc->ifs, rpc->nifs * sizeof(rpc->ifs[0]));

@@ -3,10 +3,13 @@
 
 /*
  * What the reply reader (rpc-reader.h) fills, as a compiled policy says it:
- * one target per pinhole set that some rule copies endpoint-mapper replies
- * for (log group PST_RPC_NFLOG_GROUP, prefix = the set's name), with the
+ * one target per pinhole set that some rule hands endpoint-mapper replies
+ * to the reader for (an NFLOG copy to PST_RPC_NFLOG_GROUP, prefix = the
+ * set's name, or the reply itself in the set's NFQUEUE), with the
  * interfaces of the policy rule the set belongs to (rpc_N_vF: rule N).  A
- * set no copy feeds (rules in input) is no target: nothing would arrive.
+ * set no such rule feeds (rules in input) is no target: nothing would
+ * arrive.  The targets of one compile share one mechanism: all have a
+ * queue, or none has.
  */
 
 #include "pipeline.h"

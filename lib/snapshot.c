@@ -121,8 +121,10 @@ static bool fields_ok(const enum pst_field *fields, unsigned n) {
 }
 
 static bool verdict_ok(const struct pst_verdict *v, size_t nchains) {
-        if ((unsigned) v->kind > PST_V_RETURN)
+        if ((unsigned) v->kind > PST_V_QUEUE)
                 return false;
+        if (v->kind == PST_V_QUEUE)
+                return v->chain <= UINT16_MAX;
         return (v->kind != PST_V_JUMP && v->kind != PST_V_GOTO) || v->chain < nchains;
 }
 

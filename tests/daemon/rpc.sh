@@ -163,7 +163,7 @@ info "SIGHUP without the rpc option: no reader any more, the counters stay"
 sed -i '/rpc = {/d' "$P"
 kill -HUP "$DPID"
 t_wait_ready 3
-t_wait_count "$DLOG" "no rpc pinhole sets any more: no longer reading NFLOG group 18" 1 5 || die "the reader still runs"
+t_wait_count "$DLOG" "no rpc pinhole sets any more: no longer reading endpoint-mapper replies" 1 5 || die "the reader still runs"
 check "RpcSets without the rpc option" 0 "$(prop RpcSets)"
 check "RpcPinholesAdded kept" "$added" "$(prop RpcPinholesAdded)"
 nsx "$NH" nft list ruleset | grep -q 'group 18' && die "reply copies left in the ruleset"

@@ -64,8 +64,13 @@ fail/*)
         if [ "${POSTERN_GOLDEN_UPDATE:-}" = 1 ]; then cp "$out" "$expected"; exit 0; fi
         if [ $rc -ne 0 ]; then echo "FAIL $case: exit status $rc"; cat "$err"; exit 1; fi
         if ! diff -u "$expected" "$out"; then echo "FAIL $case: compiled ruleset differs"; exit 1; fi
-        # the text must be accepted by nft itself (check mode needs no kernel table)
+        # the text must be accepted by nft itself (check mode needs no kernel table);
+        # "# requires: nft_queue" cases only where the kernel has the queue
+        # expression (6.18 here does not: kernel/examples checks them in the VM suite)
         if command -v nft >/dev/null && [ "$(id -u)" = 0 ]; then
+                if grep -q '^# requires: nft_queue' "$case" && ! ../have-nft-queue.sh; then
+                        echo "ok $case (nft -c skipped: this kernel has no nft_queue)"; exit 0
+                fi
                 if ! unshare -n nft -c -f "$out"; then echo "FAIL $case: nft -c rejects the text"; exit 1; fi
         fi
         ;;

@@ -2,7 +2,9 @@
 /*
  * Runs lib/rpc-reader.c alone (what posternd will run in its event loop), in
  * the namespace it is started in, for the pinhole tests:
- *   rpc-reader --set rpc_1_v4 [--if UUID]... [--seconds N]
+ *   rpc-reader --set rpc_1_v4 [--if UUID]... [--queue Q] [--seconds N]
+ * reads NFLOG group 18, or with --queue the replies held in NFQUEUE Q (the
+ * set's pst_set.queue: 18 for a policy's first forward pinhole set);
  * prints "ready", then one "added ... latency_us=N" line per element and the
  * counters when it ends (SIGTERM or after N seconds, default 60).
  */
@@ -23,6 +25,7 @@ static void on_term(int sig) {
 int main(int argc, char **argv) {
         _cleanup_(pst_rpc_reader_freep) struct pst_rpc_reader *r = NULL;
         struct pst_rpc_target t = { .family = AF_INET };
+        struct pst_rpc_source src = { .kind = PST_RPC_SOURCE_NFLOG, .group = PST_RPC_NFLOG_GROUP };
         const struct pst_rpc_reader_counters *c;
         uint64_t end, added = 0;
         int seconds = 60, k;
@@ -33,7 +36,10 @@ int main(int argc, char **argv) {
                 else if (streq(argv[i], "--if") && t.nifs < PST_RPC_IFS_MAX &&
                          pst_dcerpc_uuid_parse(argv[i + 1], t.ifs[t.nifs]) == 0)
                         t.nifs++;
-                else if (streq(argv[i], "--seconds"))
+                else if (streq(argv[i], "--queue")) {
+                        src.kind = PST_RPC_SOURCE_QUEUE;
+                        t.queue = (uint16_t) atoi(argv[i + 1]);
+                } else if (streq(argv[i], "--seconds"))
                         seconds = atoi(argv[i + 1]);
                 else {
                         fprintf(stderr, "rpc-reader: bad argument %s\n", argv[i]);
@@ -44,7 +50,7 @@ int main(int argc, char **argv) {
                 t.family = AF_INET6;
         signal(SIGTERM, on_term);
         signal(SIGINT, on_term);
-        k = pst_rpc_reader_new(PST_RPC_NFLOG_GROUP, &t, 1, &r);
+        k = pst_rpc_reader_open(&src, &t, 1, &r);
         if (k < 0) {
                 fprintf(stderr, "rpc-reader: %s\n", strerror(-k));
                 return 1;
@@ -65,7 +71,7 @@ int main(int argc, char **argv) {
                 }
         }
         printf("packets=%" PRIu64 " added=%" PRIu64 " refused=%" PRIu64 " skipped=%" PRIu64 " unparsed=%" PRIu64
-               " lost=%" PRIu64 "\n",
-               c->packets, c->added, c->refused, c->skipped, c->unparsed, c->lost);
+               " lost=%" PRIu64 " verdicts=%" PRIu64 "\n",
+               c->packets, c->added, c->refused, c->skipped, c->unparsed, c->lost, c->verdicts);
         return 0;
 }

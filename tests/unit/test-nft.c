@@ -128,6 +128,10 @@ static void expr_str(struct nftnl_expr *e, char *buf, size_t size) {
                          nftnl_expr_get_u32(e, NFTNL_EXPR_LIMIT_FLAGS));
         else if (streq(name, "log"))
                 snprintf(buf, size, "log '%s'", nftnl_expr_get_str(e, NFTNL_EXPR_LOG_PREFIX));
+        else if (streq(name, "queue"))
+                snprintf(buf, size, "queue %u total %u flags %u%s", nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_NUM),
+                         nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_TOTAL), nftnl_expr_get_u16(e, NFTNL_EXPR_QUEUE_FLAGS),
+                         nftnl_expr_is_set(e, NFTNL_EXPR_QUEUE_SREG_QNUM) ? " sreg" : "");
         else
                 snprintf(buf, size, "%s", name);
 }
@@ -580,6 +584,55 @@ static void test_update_set(void **state) {
         pst_diag_clear(&d);
 }
 
+/*
+ * options.rpc_mechanism "queue": an endpoint-mapper reply rule's queue
+ * verdict is a queue expression (number, one queue, bypass; no immediate),
+ * as nft makes of `queue flags bypass to 18`; a queue number beyond 16 bits
+ * and a queue verdict in a map are refused.
+ */
+static void test_queue(void **state) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = sample_full();
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        static const struct rule_expect x = {
+                "forward", NULL,
+                { "ct 1 => 1", "cmp == 1 01", L4P, TCP, "payload 2+0/2 => 1", "cmp == 1 0087",
+                  "queue 18 total 1 flags 1" }
+        };
+        struct pst_rule r = { .nmatch = 2, .verdict = { PST_V_QUEUE, 18 } };
+        struct pst_apply_opts o = {};
+        const struct nlmsghdr *last = NULL;
+        uint8_t reply = 1, port[2] = { 0, 135 };
+        static struct msgs ms;
+        struct pst_diag d;
+
+        pst_match_eq(&r.match[0], PST_F_CT_DIRECTION, &reply, false);
+        pst_match_eq(&r.match[1], PST_F_TCP_SPORT, port, false);
+        assert_int_equal(pst_rule_add(rs, C_FORWARD, &r), 0);
+        b = build(rs, false, 0);
+        collect(b, &ms);
+        for (size_t k = 0; k < ms.n; k++) {
+                struct nftnl_rule *nr;
+
+                if (type_of(ms.m[k]) != NFT_MSG_NEWRULE)
+                        continue;
+                nr = nftnl_rule_alloc();
+                assert_non_null(nr);
+                assert_int_equal(nftnl_rule_nlmsg_parse(ms.m[k], nr), 0);
+                if (streq(nftnl_rule_get_str(nr, NFTNL_RULE_CHAIN), "forward"))
+                        last = ms.m[k]; /* ours is the forward chain's last rule */
+                nftnl_rule_free(nr);
+        }
+        assert_non_null(last);
+        check_rule(last, &x);
+
+        pst_diag_init(&d);
+        pst_nft_batch_free(TAKE_PTR(b));
+        rs->chains[C_FORWARD].rules[rs->chains[C_FORWARD].n - 1].verdict.chain = 65536;
+        assert_int_equal(pst_nft_batch_build(rs, &o, 1, &b, &d), -EINVAL);
+        assert_null(b);
+        pst_diag_clear(&d);
+}
+
 /* 100,000 CIDRs: elements split over many messages and buffers, none lost. */
 static void test_large(void **state) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
@@ -678,6 +731,7 @@ int main(void) {
                 cmocka_unit_test(test_check_only),
                 cmocka_unit_test(test_genid_fresh),
                 cmocka_unit_test(test_update_set),
+                cmocka_unit_test(test_queue),
                 cmocka_unit_test(test_large),
                 cmocka_unit_test(test_errors),
         };
