@@ -22,6 +22,7 @@
 
 #include "kernel-features.h"
 #include "nft.h"
+#include "rpc.h"
 
 static const struct pst_feature_info infos[_PST_FEAT_MAX] = {
         [PST_FEAT_INET_FILTER] = { "inet_filter", "3.14", "inet tables with filter base chains", true },
@@ -42,6 +43,10 @@ static const struct pst_feature_info infos[_PST_FEAT_MAX] = {
         [PST_FEAT_TABLE_OWNER] = { "table_owner", "5.12", "table ownership (NFT_TABLE_F_OWNER)", false },
         [PST_FEAT_TABLE_PERSIST] = { "table_persist", "6.9", "tables that outlive their owner (NFT_TABLE_F_PERSIST)",
                                      false },
+        [PST_FEAT_RPC_KERNEL] = { "rpc_kernel", "4.1",
+                                  "endpoint-mapper replies read in the kernel (a set update keyed by a raw payload "
+                                  "load)",
+                                  false },
 };
 
 const struct pst_feature_info *pst_feature_info(enum pst_feature f) {
@@ -444,6 +449,44 @@ static void probe_timeout(struct probe *p, const char *t) {
         put_set(p, t, s, false);
 }
 
+static struct nftnl_expr *e_dynset_update(const char *set) {
+        struct nftnl_expr *e = nftnl_expr_alloc("dynset");
+
+        if (e && nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set) < 0) {
+                nftnl_expr_free(e);
+                return NULL;
+        }
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, 1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+        }
+        return e;
+}
+
+/* What lib/compile.c emits for options.rpc_mechanism kernel+*: a timeout
+ * set of ipv4_addr . ipv4_addr . inet_service and a rule that checks raw
+ * transport-header bytes (the DCE/RPC header after a 20-byte TCP header)
+ * and updates the set with ip daddr . ip saddr . @th,1248,16. */
+static void probe_rpc_kernel(struct probe *p, const char *t) {
+        static const uint8_t hdr[4] = { 5, 0, 2, 3 };
+        struct nftnl_set *s = new_set(PROBE_SET, NFT_SET_TIMEOUT | NFT_SET_EVAL,
+                                      (TYPE_IPADDR << 12) | (TYPE_IPADDR << 6) | TYPE_INET_SERVICE, 12);
+
+        if (s) {
+                nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 16);
+                nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, 60 * 1000); /* ms */
+        }
+        put_set(p, t, s, false);
+        put_rule(p, t, (struct nftnl_expr *[]) { e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 20, 4, NFT_REG_1),
+                                                 e_cmp(NFT_CMP_EQ, hdr, 4),
+                                                 e_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1),
+                                                 e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_01),
+                                                 e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 156, 2, NFT_REG32_02),
+                                                 e_dynset_update(PROBE_SET) },
+                 6);
+}
+
 static void probe_rules(struct probe *p, const char *t, enum pst_feature f) {
         static const uint8_t v4[4] = { 198, 18, 0, 0 }, mask[4] = { 255, 255, 0, 0 }, zero[16] = {};
         static const uint16_t lo_port = 0x0100, hi_port = 0xffff; /* big endian 1, 65535 */
@@ -530,6 +573,8 @@ static void probe_feature(struct probe *p, enum pst_feature f) {
                 probe_interval(p, t);
         else if (f == PST_FEAT_SET_TIMEOUT)
                 probe_timeout(p, t);
+        else if (f == PST_FEAT_RPC_KERNEL)
+                probe_rpc_kernel(p, t);
         else
                 probe_rules(p, t, f);
 }
@@ -869,4 +914,24 @@ void pst_features_print(const struct pst_features *f, FILE *out) {
         for (unsigned i = 0; i < _PST_LEGACY_MAX; i++)
                 fprintf(out, "%s %s %s", i ? "," : "", pst_legacy_name(i), pst_presence_name(f->legacy[i]));
         fputc('\n', out);
+}
+
+unsigned pst_features_rpc_offer(const struct pst_features *f) {
+        unsigned offer = PST_RPC_MECH_PROBED;
+
+        if (f->probe_error)
+                return 0;
+        if (pst_features_has(f, PST_FEAT_RPC_KERNEL))
+                offer |= PST_RPC_MECH_KERNEL;
+        if (pst_features_has(f, PST_FEAT_QUEUE))
+                offer |= PST_RPC_MECH_QUEUE;
+        return offer;
+}
+
+unsigned pst_rpc_offer_probe(void) {
+        struct pst_features f;
+
+        if (pst_features_probe(&f) < 0)
+                return 0;
+        return pst_features_rpc_offer(&f);
 }
