@@ -19,47 +19,10 @@
 #   - the set never holds more than its bound (a flood of 24 additions);
 #   - posternctl diff does not count pinholes as drift.
 . "$(dirname "$0")/topo.sh"
+. "$(dirname "$0")/rpc-lib.sh"
 
-topo_require
-command -v /usr/libexec/samba/samba-dcerpcd >/dev/null || skip "samba (samba-dcerpcd) not installed"
-/usr/bin/python3 -c 'import impacket' 2>/dev/null || skip "python3-impacket not installed"
-RPC=$POSTERN_SOURCE_ROOT/tests/rpc
-topo_build
-
-fam 4
-# the pinhole timeout: 4 s, or longer where one impacket run takes more
-# (under TCG in the VM suite python alone takes seconds to start)
-t0=$(date +%s%N)
-/usr/bin/python3 "$RPC/epm-client.py" --help >/dev/null 2>&1
-T=$(( ($(date +%s%N) - t0) / 1000000000 * 3 + 4 ))
-cat > "$TOPO_TMP/pinholes.conf" <<CONF
-hosts = { exchange = "$SRV10"; cag = "$CAG"; };
-forward = (
-  { allow = "msrpc-epmap"; from = "cag"; to = "exchange";
-    rpc = { interfaces = ["srvsvc", "lsarpc", "samr", "winreg"]; timeout = $T; max = 16; };
-    comment = "RPC from the CAG"; }
-);
-CONF
-
-ip netns exec "$NS_SRV" "$RPC/samba-epmap" "$TOPO_TMP/samba" "$SRV10" > "$TOPO_TMP/samba.log" 2>&1 &
-TOPO_PIDS+=($!)
-for _ in $(seq 1 100); do
-        [ "$(nsx srv ss -Hltn 'sport = :135' | wc -l)" -gt 0 ] && break
-        sleep 0.1
-done
-nsx srv ss -Hltn 'sport = :135' | grep -q . || { cat "$TOPO_TMP/samba.log"; die "samba-dcerpcd did not listen on 135"; }
-
-N_OK=0 N_FAIL=0
-check() { # check WHAT WANT GOT
-        if [ "$2" = "$3" ]; then echo "ok   $1"; N_OK=$((N_OK + 1)); else
-                echo "FAIL $1 (want: $2, got: $3)"; N_FAIL=$((N_FAIL + 1)); fi
-}
-client() { # client SOURCE ARGS...: the first word of epm-client.py's answer
-        local src=$1
-        shift
-        nsx out /usr/bin/python3 "$RPC/epm-client.py" "$@" --from "$src" --timeout 1.5 2>&1 | head -1 | cut -d' ' -f1
-}
-
+# the NFLOG mechanism by name: "auto" would have the kernel read the replies itself
+rpc_start 'rpc_mechanism = "log";'
 # baseline: without a firewall the other client gets through (so its "error" below is the firewall's)
 check "without a firewall: ept_map and bind from another client" bound \
         "$(nsx out /usr/bin/python3 "$RPC/epm-client.py" mapbind "$SRV10" srvsvc --from "$RND" --timeout 3 2>&1 |
@@ -107,19 +70,8 @@ READER_PID=$!
 TOPO_PIDS+=($READER_PID)
 for _ in $(seq 1 50); do grep -q '^ready' "$TOPO_TMP/reader.out" && break; sleep 0.1; done
 grep -q '^ready' "$TOPO_TMP/reader.out" || { cat "$TOPO_TMP/reader.out"; die "rpc-reader did not start"; }
-bound=0 first=0 failed=0
-for i in $(seq 1 20); do
-        [ $failed -ge 3 ] && break  # the reader is not working: do not wait 20 times
-        ans=$(nsx out /usr/bin/python3 "$RPC/epm-client.py" mapbind "$SRV10" srvsvc --from "$CAG" --timeout 5 2>&1 |
-                tr '\n' ' ')
-        ans=${ans#port * }
-        case $ans in "bound connect_ms="*)
-                bound=$((bound + 1))
-                ms=${ans#bound connect_ms=}
-                [ "${ms%.*}" -lt 500 ] && first=$((first + 1)) ;;
-        *) failed=$((failed + 1)); echo "round $i: $ans" ;;
-        esac
-done
+mapbind_rounds 20
+bound=$BOUND first=$FIRST
 check "NFLOG reader: 20 ept_map + bind rounds from the CAG, all bound" 20 "$bound"
 [ "$bound" = 20 ] || cat "$TOPO_TMP/reader.out"
 check "NFLOG reader: the other client still has no pinhole" error "$(client "$RND" bind "$SRV10" "$port" srvsvc)"
@@ -142,21 +94,6 @@ check "24 additions to a set of size 16: additions accepted" 16 "$added"
 held=$(nsx hut nft list set inet postern rpc_1_v4 | grep -o '198\.18\.3\.1[0-9][0-9]' | wc -l)
 check "24 additions to a set of size 16: elements held" 16 "$held"
 
-# Stop Samba and wait for its workers (its children, this test's own), which
-# follow their parent within seconds.
-samba_stop() {
-        local main=${TOPO_PIDS[0]} workers _
-        workers=$(pgrep -P "$main")
-        kill "$main" 2>/dev/null
-        wait "$main" 2>/dev/null
-        for _ in $(seq 1 100); do
-                # shellcheck disable=SC2086
-                kill -0 $workers 2>/dev/null || return 0
-                sleep 0.1
-        done
-        # shellcheck disable=SC2086
-        kill $workers 2>/dev/null
-}
 samba_stop
 echo "== $N_OK ok, $N_FAIL failed, $((SECONDS - T_START)) s"
 [ "$N_FAIL" = 0 ]
