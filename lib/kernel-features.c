@@ -640,8 +640,9 @@ static int send_probe(struct probe *p, struct pst_features *f) {
         return r;
 }
 
-/* BEGIN, every feature's messages, and no END: the kernel checks and discards. */
-static int probe_nft(struct pst_features *f) {
+/* BEGIN, the messages of each feature in which (bits of enum pst_feature),
+ * and no END: the kernel checks and discards. */
+static int probe_nft(struct pst_features *f, uint32_t which) {
         /* zeroed: libnftnl leaves attribute padding unwritten, and it is sent */
         _cleanup_free_ char *buf = calloc(1, PROBE_BUF);
         struct probe p = { .buf = buf, .seq0 = 1 };
@@ -653,7 +654,8 @@ static int probe_nft(struct pst_features *f) {
         nlh = nftnl_batch_begin(msg_room(&p), p.seq0);
         msg_done(&p, nlh, true);
         for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
-                probe_feature(&p, i);
+                if (which & (UINT32_C(1) << i))
+                        probe_feature(&p, i);
         if (p.overflow)
                 return -ENOBUFS; /* PROBE_BUF / PROBE_MSGS_MAX too small for the probes: a bug */
         r = send_probe(&p, f);
@@ -663,7 +665,7 @@ static int probe_nft(struct pst_features *f) {
                 if (!p.acked[i] && f->error[p.feat[i]] == 0)
                         f->error[p.feat[i]] = -EPROTO; /* no answer at all: not known to work */
         for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
-                if (f->error[i] == 0)
+                if (f->error[i] == 0 && (which & (UINT32_C(1) << i)))
                         f->present |= UINT32_C(1) << i;
         return 0;
 }
@@ -676,7 +678,7 @@ static int probe_nft(struct pst_features *f) {
  * way; no exec, so the capabilities stay).  Fails where unprivileged user
  * namespaces are off; then the EPERM stands.
  */
-static int probe_private(struct pst_features *f) {
+static int probe_private(struct pst_features *f, uint32_t which) {
         struct pst_features c = {};
         int pfd[2], status;
         ssize_t n;
@@ -696,7 +698,7 @@ static int probe_private(struct pst_features *f) {
                 close(pfd[0]);
                 c.nftables = r >= 0;
                 if (r >= 0)
-                        r = probe_nft(&c);
+                        r = probe_nft(&c, which);
                 c.probe_error = r < 0 ? r : 0;
                 _exit(write(pfd[1], &c, sizeof(c)) == (ssize_t) sizeof(c) ? 0 : 1);
         }
@@ -717,7 +719,7 @@ static int probe_private(struct pst_features *f) {
         return 0;
 }
 
-int pst_features_probe(struct pst_features *ret) {
+static int features_probe(struct pst_features *ret, uint32_t which) {
         struct pst_features f = {};
         uint64_t t0 = now_usec();
         struct utsname u;
@@ -730,9 +732,9 @@ int pst_features_probe(struct pst_features *ret) {
         r = pst_nft_probe();
         if (r >= 0) {
                 f.nftables = true;
-                r = probe_nft(&f);
+                r = probe_nft(&f, which);
         }
-        if (r == -EPERM && probe_private(&f) == 0)
+        if (r == -EPERM && probe_private(&f, which) == 0)
                 r = 0;
         if (r < 0) {
                 f.probe_error = r;
@@ -741,6 +743,10 @@ int pst_features_probe(struct pst_features *ret) {
         f.usec = now_usec() - t0;
         *ret = f;
         return 0;
+}
+
+int pst_features_probe(struct pst_features *ret) {
+        return features_probe(ret, (UINT32_C(1) << _PST_FEAT_MAX) - 1);
 }
 
 /* ---- what a ruleset needs ---- */
@@ -931,7 +937,9 @@ unsigned pst_features_rpc_offer(const struct pst_features *f) {
 unsigned pst_rpc_offer_probe(void) {
         struct pst_features f;
 
-        if (pst_features_probe(&f) < 0)
+        /* only the two it needs: before posternd's first apply, and
+         * each a module at most the kernel may load on the way */
+        if (features_probe(&f, (UINT32_C(1) << PST_FEAT_RPC_KERNEL) | (UINT32_C(1) << PST_FEAT_QUEUE)) < 0)
                 return 0;
         return pst_features_rpc_offer(&f);
 }

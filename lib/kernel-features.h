@@ -165,7 +165,8 @@ unsigned pst_features_explain(const struct pst_features *f, const struct pst_rul
  * options.rpc_mechanism is compiled as asked, "auto" is NFLOG).
  */
 unsigned pst_features_rpc_offer(const struct pst_features *f);
-/* pst_features_probe() then the above (0 when the probe fails). */
+/* pst_features_probe() of just those two features, then the above (0 when
+ * the probe fails). */
 unsigned pst_rpc_offer_probe(void);
 
 /* f as --version and status show it: text (for people), and as the JSON
