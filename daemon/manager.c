@@ -13,6 +13,7 @@
 #include "log.h"
 #include "drops.h"
 #include "rpc.h"
+#include "kernel-features.h"
 #include "manager.h"
 #include "netmon.h"
 #include "presence.h"
@@ -329,9 +330,13 @@ static void report_failure(struct manager *m, struct pst_diag *diag, int r, char
 
 /* The pipeline (pipeline.h) on path with the addresses netmon knows. */
 static int load_compile(struct manager *m, const char *path, struct pst_diag *diag, struct pst_compiled **ret) {
+        if (!m->rpc_probed) { /* what options.rpc_mechanism = "auto" becomes: once, the kernel stays */
+                m->rpc_offer = pst_rpc_offer_probe();
+                m->rpc_probed = true;
+        }
         return pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = m->catalog_path,
                                                           .ifaddrs = &m->ifaddrs, .source_flags = m->source_flags,
-                                                          .list_cache = m->list_cache },
+                                                          .list_cache = m->list_cache, .rpc_offer = m->rpc_offer },
                                 diag, ret);
 }
 

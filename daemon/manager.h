@@ -49,6 +49,8 @@ struct manager {
         sd_event_source *watch;      /* the backend's notifications: others changing our table */
         int presence_fd;             /* presence.h: the name that says a posternd runs here */
         struct pst_list_cache *list_cache; /* list-cache.h: what list files parsed to, for reloads */
+        unsigned rpc_offer; /* pst_rpc_offer_probe() at the first compile (0: not yet or not probed) */
+        bool rpc_probed;
 
         /* configuration */
         char *policy_path;

@@ -974,6 +974,92 @@ static void rpc_comment(const struct pst_rpc *rpc, char ret[PST_COMMENT_MAX]) {
 }
 
 /*
+ * The in-kernel reading of an ept_map reply (PST_RPC_MECH_KERNEL): the
+ * common layout, one tower of 5 floors in NDR20, little-endian, one
+ * fragment of 152 bytes, as Samba and Windows send it (offsets from the
+ * first payload byte; README "Endpoint-mapper pinholes"):
+ *   0   05 00 02 03 10 00 00 00 98 00 00 00  v5.0 response, first+last frag,
+ *                                            little-endian, frag_length 152, no auth
+ *   44  num_towers 1, max_count 1, offset 0, actual_count 1
+ *   64  tower length 75 (twice), 5 floors, floor 1: lhs length 19, protocol 0x0d
+ *   77  floor 1's interface UUID (wire order: the first three fields little-endian)
+ *   131 floor 4: 01 00 07 02 00 (TCP, a 2-byte port)
+ *   136 the port, big-endian (what the rule adds)
+ *   138 floor 5: 01 00 09 04 00 (IP)
+ *   148 status 0
+ * A TCP header of 20 bytes (no options: Windows) or 32 (timestamps: Linux)
+ * moves everything: one rule per header length.  Anything else (other
+ * header lengths, several towers, NDR64, fragments, big-endian) fails a
+ * check and falls through to the NFLOG copy after these rules.
+ */
+#define RPC_KERNEL_PORT 136
+static const uint8_t rpc_kernel_doffs[] = { 5, 8 };
+
+static void rpc_raw(struct pst_rule *r, unsigned hlen, uint16_t at, const void *v, uint8_t len) {
+        struct pst_raw *w = &r->raw[r->nraw++];
+
+        w->off = (uint16_t) (hlen + at);
+        w->len = len;
+        memcpy(w->value, v, len);
+}
+
+/* uuid: RFC 4122 order, or NULL (any interface) */
+static void rpc_kernel_rule(struct pst_rule *r, uint8_t doff, const uint8_t *uuid) {
+        static const uint8_t hdr[12] = { 5, 0, 2, 3, 0x10, 0, 0, 0, 152, 0, 0, 0 },
+                             towers[16] = { 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0 },
+                             tower[13] = { 75, 0, 0, 0, 75, 0, 0, 0, 5, 0, 19, 0, 0x0d },
+                             floor4[5] = { 1, 0, 7, 2, 0 }, floor5[5] = { 1, 0, 9, 4, 0 }, status[4] = {};
+        unsigned hlen = doff * 4u;
+        uint8_t le[16];
+
+        r->nraw = 0;
+        r->raw[0] = (struct pst_raw) { .off = 12, .len = 1, .masked = true, .value = { (uint8_t) (doff << 4) },
+                                       .mask = { 0xf0 } };
+        r->nraw = 1;
+        rpc_raw(r, hlen, 0, hdr, sizeof(hdr));
+        rpc_raw(r, hlen, 44, towers, sizeof(towers));
+        rpc_raw(r, hlen, 64, tower, sizeof(tower));
+        if (uuid) {
+                const uint8_t order[16] = { 3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15 };
+
+                for (unsigned i = 0; i < 16; i++)
+                        le[i] = uuid[order[i]];
+                rpc_raw(r, hlen, 77, le, 16);
+        }
+        rpc_raw(r, hlen, 131, floor4, sizeof(floor4));
+        rpc_raw(r, hlen, 138, floor5, sizeof(floor5));
+        rpc_raw(r, hlen, 148, status, sizeof(status));
+        r->update_off = (uint16_t) (hlen + RPC_KERNEL_PORT);
+}
+
+/* Before the copy r of one from/to pair: the kernel's own rules for it,
+ * accepting what they read (a reply is accepted anyway, established). */
+static int rpc_kernel_rules(struct compiler *c, const struct pst_prule *pr, const struct pst_rule *copy,
+                            const char *set, size_t *at) {
+        int si = pst_set_find(c->rs, set);
+        size_t nifs = pr->rpc->nifs ? pr->rpc->nifs : 1;
+
+        if (si < 0)
+                return si;
+        for (size_t d = 0; d < ELEMENTSOF(rpc_kernel_doffs); d++)
+                for (size_t u = 0; u < nifs; u++) {
+                        struct pst_rule r = *copy;
+                        int k;
+
+                        r.log_nflog = false;
+                        r.log_group = 0;
+                        r.log_prefix[0] = 0;
+                        r.update_set = (uint32_t) si + 1;
+                        r.verdict.kind = PST_V_ACCEPT;
+                        rpc_kernel_rule(&r, rpc_kernel_doffs[d], pr->rpc->nifs ? pr->rpc->ifs[u] : NULL);
+                        k = pst_rule_insert(c->rs, c->base[PST_FORWARD], (*at)++, &r);
+                        if (k < 0)
+                                return k;
+                }
+        return 0;
+}
+
+/*
  * The endpoint mapper's replies (tcp sport 135 from a `to` address to a
  * `from` client) to the reply reader (rpc-reader.h).  First in the forward
  * chain: replies are established and the ct state vmap would accept them
@@ -1023,7 +1109,10 @@ static int rpc_reply_rule(struct compiler *c, const struct pst_prule *pr, int fa
                         if (k < 0)
                                 return k;
                         pst_match_eq(&r.match[r.nmatch - 1], PST_F_TCP_SPORT, port, false);
-                        k = pst_rule_insert(c->rs, c->base[PST_FORWARD], (*at)++, &r);
+                        if (c->p->options.rpc_mech & PST_RPC_MECH_KERNEL)
+                                k = rpc_kernel_rules(c, pr, &r, set, at);
+                        if (k >= 0)
+                                k = pst_rule_insert(c->rs, c->base[PST_FORWARD], (*at)++, &r);
                         if (k < 0)
                                 return k;
                 }

@@ -188,6 +188,13 @@ static int rule_eval(const struct pst_ruleset *rs, enum pst_hook hook, const str
 
         if (r->nmatch > PST_MATCH_MAX)
                 return -EINVAL;
+        /* raw payload checks (the endpoint mapper's replies read in the
+         * kernel) look at what a pst_packet does not carry: no match, the
+         * packet goes on to the rules after, as a reply of another shape would */
+        if (r->nraw) {
+                *ret = (struct pst_verdict) { PST_V_NONE, 0 };
+                return 0;
+        }
         for (unsigned i = 0; i < r->nmatch; i++) {
                 int k;
 

@@ -175,9 +175,37 @@ struct pst_nat {
         uint8_t addr[16]; /* SNAT / DNAT: network byte order */
 };
 
+/*
+ * A raw payload check, after the rule's matches: the len bytes at off bytes
+ * from the start of the transport header, masked when mask_len (mask has
+ * len bytes then), equal value.  nft spells it `@th,OFF*8,LEN*8 VALUE`.
+ * Only the in-kernel reading of the endpoint mapper's replies (rpc.h,
+ * PST_RPC_MECH_KERNEL) makes them: they check the PDU's fixed layout.  A
+ * load past the packet's end does not match (the kernel breaks the rule).
+ */
+#define PST_RAW_MAX 8
+#define PST_RAW_LEN_MAX 16
+
+struct pst_raw {
+        uint16_t off;
+        uint8_t len;
+        bool masked;
+        uint8_t value[PST_RAW_LEN_MAX];
+        uint8_t mask[PST_RAW_LEN_MAX];
+};
+
 struct pst_rule {
         uint8_t nmatch;
         struct pst_match match[PST_MATCH_MAX];
+        uint8_t nraw;
+        struct pst_raw raw[PST_RAW_MAX];
+        /* != 0: the set index + 1 of a client . server . port pinhole set
+         * (PST_SET_TIMEOUT) this rule adds to or refreshes, from an endpoint
+         * mapper's reply: update @set { daddr . saddr . @th,update_off*8,16 }
+         * (the reply's destination is the client, its source the server; the
+         * family is the set's).  Before the verdict. */
+        uint32_t update_set;
+        uint16_t update_off;
         bool counter;
         uint32_t limit_per_minute;         /* 0 = no limit statement */
         char log_prefix[PST_LOG_PREFIX_MAX]; /* "" = no log statement */

@@ -22,6 +22,7 @@
 
 #include "kernel-features.h"
 #include "nft.h"
+#include "rpc.h"
 
 static const struct pst_feature_info infos[_PST_FEAT_MAX] = {
         [PST_FEAT_INET_FILTER] = { "inet_filter", "3.14", "inet tables with filter base chains", true },
@@ -42,6 +43,10 @@ static const struct pst_feature_info infos[_PST_FEAT_MAX] = {
         [PST_FEAT_TABLE_OWNER] = { "table_owner", "5.12", "table ownership (NFT_TABLE_F_OWNER)", false },
         [PST_FEAT_TABLE_PERSIST] = { "table_persist", "6.9", "tables that outlive their owner (NFT_TABLE_F_PERSIST)",
                                      false },
+        [PST_FEAT_RPC_KERNEL] = { "rpc_kernel", "4.1",
+                                  "endpoint-mapper replies read in the kernel (a set update keyed by a raw payload "
+                                  "load)",
+                                  false },
 };
 
 const struct pst_feature_info *pst_feature_info(enum pst_feature f) {
@@ -444,6 +449,44 @@ static void probe_timeout(struct probe *p, const char *t) {
         put_set(p, t, s, false);
 }
 
+static struct nftnl_expr *e_dynset_update(const char *set) {
+        struct nftnl_expr *e = nftnl_expr_alloc("dynset");
+
+        if (e && nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set) < 0) {
+                nftnl_expr_free(e);
+                return NULL;
+        }
+        if (e) {
+                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, 1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+        }
+        return e;
+}
+
+/* What lib/compile.c emits for options.rpc_mechanism kernel+*: a timeout
+ * set of ipv4_addr . ipv4_addr . inet_service and a rule that checks raw
+ * transport-header bytes (the DCE/RPC header after a 20-byte TCP header)
+ * and updates the set with ip daddr . ip saddr . @th,1248,16. */
+static void probe_rpc_kernel(struct probe *p, const char *t) {
+        static const uint8_t hdr[4] = { 5, 0, 2, 3 };
+        struct nftnl_set *s = new_set(PROBE_SET, NFT_SET_TIMEOUT | NFT_SET_EVAL,
+                                      (TYPE_IPADDR << 12) | (TYPE_IPADDR << 6) | TYPE_INET_SERVICE, 12);
+
+        if (s) {
+                nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, 16);
+                nftnl_set_set_u64(s, NFTNL_SET_TIMEOUT, 60 * 1000); /* ms */
+        }
+        put_set(p, t, s, false);
+        put_rule(p, t, (struct nftnl_expr *[]) { e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 20, 4, NFT_REG_1),
+                                                 e_cmp(NFT_CMP_EQ, hdr, 4),
+                                                 e_payload(NFT_PAYLOAD_NETWORK_HEADER, 16, 4, NFT_REG_1),
+                                                 e_payload(NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG32_01),
+                                                 e_payload(NFT_PAYLOAD_TRANSPORT_HEADER, 156, 2, NFT_REG32_02),
+                                                 e_dynset_update(PROBE_SET) },
+                 6);
+}
+
 static void probe_rules(struct probe *p, const char *t, enum pst_feature f) {
         static const uint8_t v4[4] = { 198, 18, 0, 0 }, mask[4] = { 255, 255, 0, 0 }, zero[16] = {};
         static const uint16_t lo_port = 0x0100, hi_port = 0xffff; /* big endian 1, 65535 */
@@ -530,6 +573,8 @@ static void probe_feature(struct probe *p, enum pst_feature f) {
                 probe_interval(p, t);
         else if (f == PST_FEAT_SET_TIMEOUT)
                 probe_timeout(p, t);
+        else if (f == PST_FEAT_RPC_KERNEL)
+                probe_rpc_kernel(p, t);
         else
                 probe_rules(p, t, f);
 }
@@ -595,8 +640,9 @@ static int send_probe(struct probe *p, struct pst_features *f) {
         return r;
 }
 
-/* BEGIN, every feature's messages, and no END: the kernel checks and discards. */
-static int probe_nft(struct pst_features *f) {
+/* BEGIN, the messages of each feature in which (bits of enum pst_feature),
+ * and no END: the kernel checks and discards. */
+static int probe_nft(struct pst_features *f, uint32_t which) {
         /* zeroed: libnftnl leaves attribute padding unwritten, and it is sent */
         _cleanup_free_ char *buf = calloc(1, PROBE_BUF);
         struct probe p = { .buf = buf, .seq0 = 1 };
@@ -608,7 +654,8 @@ static int probe_nft(struct pst_features *f) {
         nlh = nftnl_batch_begin(msg_room(&p), p.seq0);
         msg_done(&p, nlh, true);
         for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
-                probe_feature(&p, i);
+                if (which & (UINT32_C(1) << i))
+                        probe_feature(&p, i);
         if (p.overflow)
                 return -ENOBUFS; /* PROBE_BUF / PROBE_MSGS_MAX too small for the probes: a bug */
         r = send_probe(&p, f);
@@ -618,7 +665,7 @@ static int probe_nft(struct pst_features *f) {
                 if (!p.acked[i] && f->error[p.feat[i]] == 0)
                         f->error[p.feat[i]] = -EPROTO; /* no answer at all: not known to work */
         for (unsigned i = 0; i < _PST_FEAT_MAX; i++)
-                if (f->error[i] == 0)
+                if (f->error[i] == 0 && (which & (UINT32_C(1) << i)))
                         f->present |= UINT32_C(1) << i;
         return 0;
 }
@@ -631,7 +678,7 @@ static int probe_nft(struct pst_features *f) {
  * way; no exec, so the capabilities stay).  Fails where unprivileged user
  * namespaces are off; then the EPERM stands.
  */
-static int probe_private(struct pst_features *f) {
+static int probe_private(struct pst_features *f, uint32_t which) {
         struct pst_features c = {};
         int pfd[2], status;
         ssize_t n;
@@ -651,7 +698,7 @@ static int probe_private(struct pst_features *f) {
                 close(pfd[0]);
                 c.nftables = r >= 0;
                 if (r >= 0)
-                        r = probe_nft(&c);
+                        r = probe_nft(&c, which);
                 c.probe_error = r < 0 ? r : 0;
                 _exit(write(pfd[1], &c, sizeof(c)) == (ssize_t) sizeof(c) ? 0 : 1);
         }
@@ -672,7 +719,7 @@ static int probe_private(struct pst_features *f) {
         return 0;
 }
 
-int pst_features_probe(struct pst_features *ret) {
+static int features_probe(struct pst_features *ret, uint32_t which) {
         struct pst_features f = {};
         uint64_t t0 = now_usec();
         struct utsname u;
@@ -685,9 +732,9 @@ int pst_features_probe(struct pst_features *ret) {
         r = pst_nft_probe();
         if (r >= 0) {
                 f.nftables = true;
-                r = probe_nft(&f);
+                r = probe_nft(&f, which);
         }
-        if (r == -EPERM && probe_private(&f) == 0)
+        if (r == -EPERM && probe_private(&f, which) == 0)
                 r = 0;
         if (r < 0) {
                 f.probe_error = r;
@@ -696,6 +743,10 @@ int pst_features_probe(struct pst_features *ret) {
         f.usec = now_usec() - t0;
         *ret = f;
         return 0;
+}
+
+int pst_features_probe(struct pst_features *ret) {
+        return features_probe(ret, (UINT32_C(1) << _PST_FEAT_MAX) - 1);
 }
 
 /* ---- what a ruleset needs ---- */
@@ -869,4 +920,26 @@ void pst_features_print(const struct pst_features *f, FILE *out) {
         for (unsigned i = 0; i < _PST_LEGACY_MAX; i++)
                 fprintf(out, "%s %s %s", i ? "," : "", pst_legacy_name(i), pst_presence_name(f->legacy[i]));
         fputc('\n', out);
+}
+
+unsigned pst_features_rpc_offer(const struct pst_features *f) {
+        unsigned offer = PST_RPC_MECH_PROBED;
+
+        if (f->probe_error)
+                return 0;
+        if (pst_features_has(f, PST_FEAT_RPC_KERNEL))
+                offer |= PST_RPC_MECH_KERNEL;
+        if (pst_features_has(f, PST_FEAT_QUEUE))
+                offer |= PST_RPC_MECH_QUEUE;
+        return offer;
+}
+
+unsigned pst_rpc_offer_probe(void) {
+        struct pst_features f;
+
+        /* only the two it needs: before posternd's first apply, and
+         * each a module at most the kernel may load on the way */
+        if (features_probe(&f, (UINT32_C(1) << PST_FEAT_RPC_KERNEL) | (UINT32_C(1) << PST_FEAT_QUEUE)) < 0)
+                return 0;
+        return pst_features_rpc_offer(&f);
 }

@@ -67,6 +67,10 @@ enum pst_feature {
         PST_FEAT_INNER_PAYLOAD,   /*        5.7   @ih raw payload (NFT_PAYLOAD_INNER_HEADER) */
         PST_FEAT_TABLE_OWNER,     /*        5.12  NFT_TABLE_F_OWNER */
         PST_FEAT_TABLE_PERSIST,   /*        6.9   NFT_TABLE_F_PERSIST */
+        PST_FEAT_RPC_KERNEL,      /*        4.1   the endpoint mapper's replies read in the kernel
+                                   *              (options.rpc_mechanism kernel+*): a dynset update
+                                   *              of a timeout set keyed ip daddr . ip saddr . a raw
+                                   *              transport-header load, from raw payload checks */
         _PST_FEAT_MAX,
 };
 
@@ -152,6 +156,18 @@ void pst_features_needed(const struct pst_ruleset *rs, struct pst_feature_use re
  * have them".  Returns how many (0: nothing missing, or f not probed).
  */
 unsigned pst_features_explain(const struct pst_features *f, const struct pst_ruleset *rs, struct pst_diag *diag);
+
+/*
+ * The endpoint-mapper reply readers this kernel offers (rpc.h
+ * PST_RPC_MECH_*), for pst_load_opts.rpc_offer: PST_RPC_MECH_PROBED, with
+ * KERNEL when PST_FEAT_RPC_KERNEL is there and QUEUE when PST_FEAT_QUEUE
+ * is.  0 when nf_tables could not be probed (nothing known: an explicit
+ * options.rpc_mechanism is compiled as asked, "auto" is NFLOG).
+ */
+unsigned pst_features_rpc_offer(const struct pst_features *f);
+/* pst_features_probe() of just those two features, then the above (0 when
+ * the probe fails). */
+unsigned pst_rpc_offer_probe(void);
 
 /* f as --version and status show it: text (for people), and as the JSON
  * object key (README, "posternctl --version --json"). */

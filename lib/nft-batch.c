@@ -1029,6 +1029,66 @@ static int put_match(struct nftnl_rule *r, const struct pst_ruleset *rs, const s
         return -EINVAL;
 }
 
+/* The raw checks (ir.h pst_raw): payload load from the transport header
+ * [bitwise & mask ^ 0] cmp eq; only after the rule's matches made it TCP. */
+static int put_raws(struct nftnl_rule *r, const struct pst_rule *rule, const struct rule_ctx *ctx) {
+        static const uint8_t zero[PST_RAW_LEN_MAX];
+        int ret = 0;
+
+        if (rule->nraw > PST_RAW_MAX || (rule->nraw && ctx->l4proto != IPPROTO_TCP))
+                return -EINVAL;
+        for (unsigned i = 0; ret >= 0 && i < rule->nraw; i++) {
+                const struct pst_raw *w = &rule->raw[i];
+
+                if (w->len == 0 || w->len > PST_RAW_LEN_MAX)
+                        return -EINVAL;
+                ret = add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, w->off, w->len, NFT_REG_1));
+                if (ret >= 0 && w->masked)
+                        ret = add_expr(r, expr_bitwise(NFT_REG_1, w->mask, zero, w->len));
+                if (ret >= 0)
+                        ret = add_expr(r, expr_cmp(NFT_CMP_EQ, NFT_REG_1, w->value, w->len));
+        }
+        return ret;
+}
+
+/* update @set { daddr . saddr . @th,OFF,16 }: the key in registers from
+ * reg 1 on, each field padded to 4 bytes as in the set's key, then dynset
+ * with the set's own timeout (none given: the kernel uses the set's). */
+static int put_update(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule,
+                      const struct rule_ctx *ctx) {
+        const struct pst_set *s;
+        struct nftnl_expr *e;
+        bool v6;
+        int ret;
+
+        if (rule->update_set > rs->nsets || ctx->l4proto != IPPROTO_TCP)
+                return -EINVAL;
+        s = &rs->sets[rule->update_set - 1];
+        v6 = s->fields[0] == PST_F_IP6_SADDR;
+        if (!(s->flags & PST_SET_TIMEOUT) || s->nfields != 3 || s->fields[2] != PST_F_TCP_DPORT ||
+            (!v6 && s->fields[0] != PST_F_IP_SADDR) || ctx->nfproto != (v6 ? NFPROTO_IPV6 : NFPROTO_IPV4))
+                return -EINVAL;
+        ret = put_load(r, v6 ? PST_F_IP6_DADDR : PST_F_IP_DADDR, NFT_REG_1);
+        if (ret >= 0)
+                ret = put_load(r, v6 ? PST_F_IP6_SADDR : PST_F_IP_SADDR, reg_at_word(v6 ? 4 : 1));
+        if (ret >= 0)
+                ret = add_expr(r, expr_payload(NFT_PAYLOAD_TRANSPORT_HEADER, rule->update_off, 2,
+                                               reg_at_word(v6 ? 8 : 2)));
+        if (ret < 0)
+                return ret;
+        e = nftnl_expr_alloc("dynset");
+        if (!e)
+                return -ENOMEM;
+        nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SET_ID, rule->update_set);
+        if (nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, set_kname(s)) < 0) {
+                nftnl_expr_free(e);
+                return -ENOMEM;
+        }
+        return add_expr(r, e);
+}
+
 static struct nftnl_expr *expr_imm_data(uint32_t dreg, const void *data, uint32_t len) {
         struct nftnl_expr *e = nftnl_expr_alloc("immediate");
 
@@ -1153,10 +1213,13 @@ static int put_comment(struct nftnl_rule *r, const char *comment) {
         return 0;
 }
 
-static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule) {
-        int ret = 0;
+static int put_statements(struct nftnl_rule *r, const struct pst_ruleset *rs, const struct pst_rule *rule,
+                          const struct rule_ctx *ctx) {
+        int ret = put_raws(r, rule, ctx);
 
-        if (rule->counter)
+        if (ret >= 0 && rule->update_set)
+                ret = put_update(r, rs, rule, ctx);
+        if (ret >= 0 && rule->counter)
                 ret = add_expr(r, nftnl_expr_alloc("counter"));
         if (ret >= 0 && rule->limit_per_minute > 0)
                 ret = put_limit(r, rule->limit_per_minute);
@@ -1201,7 +1264,7 @@ static int put_rule_at(struct pst_nft_batch *b, const struct pst_ruleset *rs, ui
                         ret = put_match(r, rs, &rule->match[i], &ctx);
         }
         if (ret >= 0)
-                ret = put_statements(r, rs, rule);
+                ret = put_statements(r, rs, rule, &ctx);
         if (ret == -EINVAL)
                 return pst_error(diag, ret, pst_origin_file(rs, rule->origin), rule->origin.line,
                                  "rule %u in chain %s cannot be expressed in nf_tables "

@@ -262,6 +262,10 @@ static bool rule_eq(const struct pst_ruleset *ra, const struct pst_rule *a, cons
         }
         for (unsigned i = a->nmatch; i < PST_MATCH_MAX; i++)
                 x.match[i] = y.match[i] = (struct pst_match) {};
+        if ((a->update_set != 0) != (b->update_set != 0) ||
+            (a->update_set && !set_ref_eq(ra, a->update_set - 1, rb, b->update_set - 1)))
+                return false;
+        x.update_set = y.update_set = 0;
         x.verdict.chain = y.verdict.chain = 0;
         x.origin = y.origin = (struct pst_origin) {};
         return memcmp(&x, &y, sizeof(x)) == 0;

@@ -11,6 +11,32 @@ void pst_compiled_free(struct pst_compiled *c) {
         free(c);
 }
 
+/*
+ * options.rpc_mechanism against what the kernel offers (rpc_offer).  "auto"
+ * takes the kernel's own reading when there is one, else NFLOG; never the
+ * queue for now: nothing reads it yet.  A mechanism asked for by name that
+ * a probed kernel lacks is an error at the option; without a probe
+ * (--offline, nf_tables not answering) it is compiled as asked.
+ */
+static int rpc_mechanism(struct pst_options *opt, unsigned offer, struct pst_diag *diag) {
+        unsigned want = opt->rpc_mech & (PST_RPC_MECH_KERNEL | PST_RPC_MECH_QUEUE), lack;
+
+        if (opt->rpc_mech & PST_RPC_MECH_AUTO) {
+                opt->rpc_mech = offer & PST_RPC_MECH_KERNEL;
+                return 0;
+        }
+        lack = (offer & PST_RPC_MECH_PROBED) ? want & ~offer : 0;
+        if (!lack)
+                return 0;
+        return pst_error(diag, -EOPNOTSUPP, opt->rpc_mech_loc.file, opt->rpc_mech_loc.line,
+                         "options.rpc_mechanism: this kernel does not offer %s%s%s",
+                         lack & PST_RPC_MECH_KERNEL ? "reading the endpoint mapper's replies itself "
+                                                      "(rpc_kernel: a set update keyed by a raw payload load)"
+                                                    : "",
+                         lack == (PST_RPC_MECH_KERNEL | PST_RPC_MECH_QUEUE) ? " nor " : "",
+                         lack & PST_RPC_MECH_QUEUE ? "the queue expression (nft_queue, CONFIG_NFT_QUEUE)" : "");
+}
+
 int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struct pst_compiled **ret) {
         _cleanup_(pst_compiled_freep) struct pst_compiled *c = calloc(1, sizeof(*c));
         int r;
@@ -23,8 +49,9 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
         r = pst_policy_load_cached(o->policy, &c->catalog, o->source_flags, o->list_cache, diag, &c->policy);
         if (r < 0)
                 return r;
-        if (c->policy->options.rpc_mech & PST_RPC_MECH_AUTO)
-                c->policy->options.rpc_mech = o->rpc_offer & (PST_RPC_MECH_KERNEL | PST_RPC_MECH_QUEUE);
+        r = rpc_mechanism(&c->policy->options, o->rpc_offer, diag);
+        if (r < 0)
+                return r;
         r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
         if (r < 0)
                 return r;

@@ -237,6 +237,51 @@ static void render_nat(FILE *f, const struct pst_nat *n) {
                 fputs(a, f);
 }
 
+/* A raw value as nft lists it: one hex number, no leading zeros. */
+static void render_hex(FILE *f, const uint8_t *b, unsigned n) {
+        unsigned i = 0;
+
+        while (i + 1 < n && b[i] == 0)
+                i++;
+        fprintf(f, "0x%x", b[i]);
+        while (++i < n)
+                fprintf(f, "%02x", b[i]);
+}
+
+/* The raw checks and the pinhole update (ir.h pst_raw, update_set), in
+ * nft's raw payload syntax.  nft 1.0.6 parses the checks but its type
+ * checker refuses the update's key (a raw load next to typed addresses):
+ * this text is for reading, the kernel gets the libnftnl batch. */
+static bool render_raws(FILE *f, const struct pst_ruleset *rs, const struct pst_rule *r, bool sp) {
+        for (unsigned i = 0; i < r->nraw && i < PST_RAW_MAX; i++) {
+                const struct pst_raw *w = &r->raw[i];
+
+                if (w->off == 12 && w->len == 1 && w->masked && w->mask[0] == 0xf0 && !(w->value[0] & 0x0f)) {
+                        /* the TCP header length, which nft lists by name */
+                        fprintf(f, "%stcp doff %u", sp ? " " : "", w->value[0] >> 4);
+                        sp = true;
+                        continue;
+                }
+                fprintf(f, "%s@th,%u,%u ", sp ? " " : "", w->off * 8u, w->len * 8u);
+                if (w->masked) {
+                        fputs("& ", f);
+                        render_hex(f, w->mask, w->len);
+                        fputs(" == ", f);
+                }
+                render_hex(f, w->value, w->len);
+                sp = true;
+        }
+        if (r->update_set && r->update_set <= rs->nsets) {
+                const struct pst_set *s = &rs->sets[r->update_set - 1];
+                const char *ip = s->fields[0] == PST_F_IP6_SADDR ? "ip6" : "ip";
+
+                fprintf(f, "%supdate @%s { %s daddr . %s saddr . @th,%u,16 }", sp ? " " : "", s->name, ip, ip,
+                        r->update_off * 8u);
+                sp = true;
+        }
+        return sp;
+}
+
 static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_rule *r) {
         bool sp = false;
 
@@ -271,6 +316,7 @@ static void render_rule(FILE *f, const struct pst_ruleset *rs, const struct pst_
                 }
                 }
         }
+        sp = render_raws(f, rs, r, sp);
         if (r->counter) {
                 fputs(sp ? " counter" : "counter", f);
                 sp = true;

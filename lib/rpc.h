@@ -38,6 +38,7 @@
 enum {
         PST_RPC_MECH_KERNEL = 1u << 0,
         PST_RPC_MECH_QUEUE = 1u << 1,
+        PST_RPC_MECH_PROBED = 1u << 6, /* in pst_load_opts.rpc_offer: the offer is the kernel's answer */
         PST_RPC_MECH_AUTO = 1u << 7, /* options.rpc_mechanism = "auto": the best the kernel offers */
 };
 

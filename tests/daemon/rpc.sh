@@ -49,8 +49,10 @@ ip -n "$NS" route add default via 198.18.2.1
 
 T=$(rpc_timeout)
 P=$T_TMP/postern.conf
-policy() { # policy EXTRA: the pinhole rule first, then EXTRA
+policy() { # policy EXTRA: the pinhole rule first, then EXTRA; NFLOG by name (the reader's
+        # test: "auto" would have a kernel with rpc_kernel read Samba's replies itself)
         cat >"$P" <<CONF
+options = { rpc_mechanism = "log"; };
 hosts = { exchange = "$SRV"; cag = "198.18.3.0/24"; };
 forward = (
   { allow = "msrpc-epmap"; from = "cag"; to = "exchange";

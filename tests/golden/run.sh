@@ -64,14 +64,18 @@ fail/*)
         if [ "${POSTERN_GOLDEN_UPDATE:-}" = 1 ]; then cp "$out" "$expected"; exit 0; fi
         if [ $rc -ne 0 ]; then echo "FAIL $case: exit status $rc"; cat "$err"; exit 1; fi
         if ! diff -u "$expected" "$out"; then echo "FAIL $case: compiled ruleset differs"; exit 1; fi
-        # the text must be accepted by nft itself (check mode needs no kernel table);
+        # the text must be accepted by nft itself (check mode needs no kernel table),
         # "# requires: nft_queue" cases only where the kernel has the queue
-        # expression (6.18 here does not: kernel/examples checks them in the VM suite)
+        # expression (6.18 here does not: kernel/examples checks them in the VM
+        # suite), and without the pinhole updates of options.rpc_mechanism
+        # kernel+*, whose key (addresses . a raw load) nft 1.0.6's type checker
+        # refuses: the kernel takes them from our batch (tests/kernel/examples.sh)
         if command -v nft >/dev/null && [ "$(id -u)" = 0 ]; then
                 if grep -q '^# requires: nft_queue' "$case" && ! ../have-nft-queue.sh; then
                         echo "ok $case (nft -c skipped: this kernel has no nft_queue)"; exit 0
                 fi
-                if ! unshare -n nft -c -f "$out"; then echo "FAIL $case: nft -c rejects the text"; exit 1; fi
+                grep -v ' update @' "$out" >"$out.conf"
+                if ! unshare -n nft -c -f "$out.conf"; then echo "FAIL $case: nft -c rejects the text"; exit 1; fi
         fi
         ;;
 esac

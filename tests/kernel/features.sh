@@ -86,7 +86,8 @@ rel = tuple(int(x) for x in platform.release().split("-")[0].split(".")[:2])
 since = {"inet_filter": (3, 14), "meta": (3, 14), "payload": (3, 13), "ct_state": (3, 13),
          "verdict_map": (3, 13), "interval_set": (3, 13), "concat": (4, 1), "concat_interval": (5, 6),
          "counter": (3, 13), "limit": (4, 3), "log": (3, 13), "set_timeout": (4, 1), "queue": (3, 14),
-         "inner_payload": (5, 7), "table_owner": (5, 12), "table_persist": (6, 9)}
+         "inner_payload": (5, 7), "table_owner": (5, 12), "table_persist": (6, 9),
+         "rpc_kernel": (4, 1)}
 bad = []
 if sorted(k["features"]) != sorted(since):
     bad.append("feature names %s" % sorted(k["features"]))

@@ -33,8 +33,6 @@
 # with a stand-in: the NFLOG policy (its copies go unread) and an xtables
 # NFQUEUE rule in mangle FORWARD doing what the nft rule would.
 . "$(dirname "$0")/topo.sh"
-. "$(dirname "$0")/../rpc/samba.sh"
-
 MECH=${2:-${POSTERN_RPC_MECH:-log}}
 if [ "$MECH" = queue ] && [ "${POSTERN_RPC_QUEUE_XT:-0}" != 1 ]; then
         "$POSTERN_SOURCE_ROOT/tests/have-nft-queue.sh"
@@ -44,34 +42,10 @@ if [ "$MECH" = queue ] && [ "${POSTERN_RPC_QUEUE_XT:-0}" != 1 ]; then
         *) skip "no nft_queue in this kernel (CONFIG_NFT_QUEUE): the VM suite runs this on 6.1 and 6.12" ;;
         esac
 fi
-topo_require
-samba_require
-topo_build
+. "$(dirname "$0")/rpc-lib.sh"
 
-fam 4
-T=$(rpc_timeout)
-cat > "$TOPO_TMP/pinholes.conf" <<CONF
-hosts = { exchange = "$SRV10"; cag = "$CAG"; };
-forward = (
-  { allow = "msrpc-epmap"; from = "cag"; to = "exchange";
-    rpc = { interfaces = ["srvsvc", "lsarpc", "samr", "winreg"]; timeout = $T; max = 16; };
-    comment = "RPC from the CAG"; }
-);
-CONF
-
-samba_start "$NS_SRV" "$TOPO_TMP/samba" "$SRV10"
-TOPO_PIDS+=("$SAMBA_PID")
-
-N_OK=0 N_FAIL=0
-check() { # check WHAT WANT GOT
-        if [ "$2" = "$3" ]; then echo "ok   $1"; N_OK=$((N_OK + 1)); else
-                echo "FAIL $1 (want: $2, got: $3)"; N_FAIL=$((N_FAIL + 1)); fi
-}
-client() { # client SOURCE ARGS...: the first word of epm-client.py's answer
-        local src=$1
-        shift
-        epm "$NS_OUT" "$@" --from "$src" --timeout 1.5 | head -1 | cut -d' ' -f1
-}
+# the NFLOG mechanism by name: "auto" would have the kernel read the replies itself
+rpc_start 'rpc_mechanism = "log";'
 
 READER=${POSTERN_BUILD_ROOT:-$POSTERN_SOURCE_ROOT/build}/tests/traffic/rpc-reader
 # reader_start ARGS...: rpc-reader in the hut for rpc_1_v4 (srvsvc and lsarpc), until "ready"
@@ -88,24 +62,6 @@ reader_stop() {
         kill "$READER_PID"
         wait "$READER_PID" 2>/dev/null
 }
-# rounds LABEL: 20 ept_map + bind rounds from the CAG (fewer when 3 fail);
-# sets bound and first (connect under 500 ms: no SYN retransmitted)
-rounds() {
-        local i ans ms failed=0
-        bound=0 first=0
-        for i in $(seq 1 20); do
-                [ $failed -ge 3 ] && break  # the reader is not working: do not wait 20 times
-                ans=$(epm "$NS_OUT" mapbind "$SRV10" srvsvc --from "$CAG" \
-                        --timeout 5 | tr '\n' ' ')
-                ans=${ans#port * }
-                case $ans in "bound connect_ms="*)
-                        bound=$((bound + 1))
-                        ms=${ans#bound connect_ms=}
-                        [ "${ms%.*}" -lt 500 ] && first=$((first + 1)) ;;
-                *) failed=$((failed + 1)); echo "$1 round $i: $ans" ;;
-                esac
-        done
-}
 latencies() { sed -n 's/^added .* latency_us=//p' "$TOPO_TMP/reader.out" | sort -n | tr '\n' ' '; }
 
 if [ "$MECH" = queue ]; then
@@ -120,8 +76,7 @@ if [ "$MECH" = queue ]; then
                 x nsx hut iptables-legacy -t mangle -A FORWARD -p tcp -s "$SRV10" -d "$CAG" --sport 135 \
                         -m conntrack --ctdir REPLY -j NFQUEUE --queue-num 18 --queue-bypass
         else
-                sed 's/^hosts = /options = { rpc_mechanism = "queue"; };\nhosts = /' "$TOPO_TMP/pinholes.conf" \
-                        > "$TOPO_TMP/queue.conf"
+                pinholes_conf "$TOPO_TMP/queue.conf" 'rpc_mechanism = "queue";'
                 apply_policy "$TOPO_TMP/queue.conf"
                 nsx hut nft list chain inet postern forward |
                         grep -q "ct direction reply ip saddr $SRV10 ip daddr $CAG tcp sport 135 queue flags bypass to 18" ||
@@ -140,7 +95,8 @@ if [ "$MECH" = queue ]; then
         check "queue: bind to $port with a pinhole added by hand" bound "${out%% *}"
         apply_policy "$TOPO_TMP/$([ "${POSTERN_RPC_QUEUE_XT:-0}" = 1 ] && echo pinholes || echo queue).conf"
         reader_start --queue 18
-        rounds queue
+        mapbind_rounds 20
+        bound=$BOUND first=$FIRST
         check "NFQUEUE reader: 20 ept_map + bind rounds from the CAG, all bound" 20 "$bound"
         check "NFQUEUE reader: every first SYN through (the reply waits for its pinhole)" 20 "$first"
         [ "$bound" = 20 ] && [ "$first" = 20 ] || cat "$TOPO_TMP/reader.out"
@@ -199,7 +155,8 @@ apply_policy "$TOPO_TMP/pinholes.conf"
 nsx hut nft list chain inet postern forward | grep -q 'tcp sport 135 log prefix "rpc_1_v4" group 18' ||
         die "no reply copies to NFLOG group 18 in the forward chain"
 reader_start
-rounds NFLOG
+mapbind_rounds 20
+bound=$BOUND first=$FIRST
 check "NFLOG reader: 20 ept_map + bind rounds from the CAG, all bound" 20 "$bound"
 [ "$bound" = 20 ] || cat "$TOPO_TMP/reader.out"
 check "NFLOG reader: the other client still has no pinhole" error "$(client "$RND" bind "$SRV10" "$port" srvsvc)"

@@ -15,6 +15,7 @@
 
 #include "emergency.h"
 #include "kernel-features.h"
+#include "rpc.h"
 #include "pipeline.h"
 
 /* "5.10" → 5010 */
@@ -201,6 +202,20 @@ static void test_supported(void **state) {
         assert_false(pst_features_has(&f, PST_FEAT_META));
 }
 
+/* What options.rpc_mechanism may use (pipeline.c): the probe's two bits, PROBED, nothing unprobed. */
+static void test_rpc_offer(void **state) {
+        struct pst_features f = fake(all_features());
+
+        (void) state;
+        assert_int_equal(pst_features_rpc_offer(&f), PST_RPC_MECH_PROBED | PST_RPC_MECH_KERNEL | PST_RPC_MECH_QUEUE);
+        f = fake(all_features() & ~BIT(PST_FEAT_QUEUE));
+        assert_int_equal(pst_features_rpc_offer(&f), PST_RPC_MECH_PROBED | PST_RPC_MECH_KERNEL);
+        f = fake(all_features() & ~BIT(PST_FEAT_RPC_KERNEL) & ~BIT(PST_FEAT_QUEUE));
+        assert_int_equal(pst_features_rpc_offer(&f), PST_RPC_MECH_PROBED);
+        f.probe_error = -EPERM;
+        assert_int_equal(pst_features_rpc_offer(&f), 0);
+}
+
 /* The shape README documents for --version --json and status --json. */
 static void test_json(void **state) {
         struct pst_features f = fake(all_features() & ~BIT(PST_FEAT_TABLE_PERSIST) & ~BIT(PST_FEAT_QUEUE));
@@ -224,7 +239,7 @@ static void test_json(void **state) {
                             "\"inet_filter\":true,\"meta\":true,\"payload\":true,\"ct_state\":true,"
                             "\"verdict_map\":true,\"interval_set\":true,\"concat\":true,\"concat_interval\":true,"
                             "\"counter\":true,\"limit\":true,\"log\":true,\"set_timeout\":true,\"queue\":false,"
-                            "\"inner_payload\":true,\"table_owner\":true,\"table_persist\":false},"
+                            "\"inner_payload\":true,\"table_owner\":true,\"table_persist\":false,\"rpc_kernel\":true},"
                             "\"legacy\":{\"ip_tables\":\"present\",\"ip6_tables\":\"loadable\",\"ip_set\":\"absent\"}}\n");
         free(text);
 
@@ -248,6 +263,7 @@ int main(void) {
                 cmocka_unit_test(test_explain),
                 cmocka_unit_test(test_supported),
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_rpc_offer),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
