@@ -13,8 +13,10 @@ void pst_compiled_free(struct pst_compiled *c) {
 
 /*
  * options.rpc_mechanism against what the kernel offers (rpc_offer).  "auto"
- * takes the kernel's own reading when there is one, else NFLOG; never the
- * queue for now: nothing reads it yet.  A mechanism asked for by name that
+ * takes the kernel's own reading when there is one, else NFLOG; never a
+ * queue: with the kernel's reading the common replies open their pinhole
+ * before the client's SYN anyway, and a queue makes every other reply wait
+ * for posternd's reader (README).  A mechanism asked for by name that
  * a probed kernel lacks is an error at the option; without a probe
  * (--offline, nf_tables not answering) it is compiled as asked.
  */
