@@ -18,8 +18,8 @@
 #include "compile.h"
 #include "list-cache.h"
 #include "pipeline.h"
-#include "render.h"
 #include "policy-fixture.h"
+#include "ruleset-assert.h"
 
 #define ROUNDS 600
 #define SLOTS 48 /* entries a list may hold: 198.18.k.0/24 or 2001:db8:k::/48 and wider */
@@ -44,14 +44,11 @@ static void list_write(const struct list *l) {
 
         n += (size_t) snprintf(text + n, sizeof(text) - n, "# list %s\n", l->name);
         for (int k = 0; k < SLOTS; k++) {
-                if (!l->on[k])
-                        continue;
-                if (k < SLOTS / 2)
-                        n += (size_t) snprintf(text + n, sizeof(text) - n, "198.18.%d.0/%d\n",
-                                               k % 4 == 3 ? (k - 1) & ~1 : k, k % 4 == 3 ? 23 : 24);
-                else
-                        n += (size_t) snprintf(text + n, sizeof(text) - n, "2001:db8:%x::/%d\n",
-                                               k % 4 == 3 ? (k - 1) & ~1 : k, k % 4 == 3 ? 47 : 48);
+                bool v4 = k < SLOTS / 2, wide = k % 4 == 3;
+
+                if (l->on[k])
+                        n += (size_t) snprintf(text + n, sizeof(text) - n, v4 ? "198.18.%d.0/%d\n" : "2001:db8:%x::/%d\n",
+                                               wide ? (k - 1) & ~1 : k, (v4 ? 24 : 48) - wide);
         }
         write_bytes(l->name, text, n);
 }
@@ -65,37 +62,26 @@ static unsigned list_fams(const struct list *l) {
         return m;
 }
 
-static void write_main(unsigned gen) {
+/* The configuration files: each names the generation that wrote it, so an
+ * edit changes its bytes and nothing else. */
+static const char *const main_text =
+        "@include \"inc.conf\"\n"
+        "lists = { a = { file = \"a.txt\"; }; b = { file = \"b.txt\"; };\n"
+        "          c = { addresses = [\"198.18.200.0/24\"]; }; };\n"
+        "input = ( { allow = \"ssh\"; from = \"a\"; }, { allow = \"https\"; from = [\"b\", \"c\"]; },\n"
+        "          { allow = \"smtp\"; from = \"a\"; to = \"(ppp0)\"; } );\n";
+static const char *const inc_text = "hosts = { h = \"198.18.201.1\"; };\n";
+static const char *const catalog_text =
+        "services = {\n"
+        "  ssh = { tcp = [22]; description = \"SSH\"; source = \"test\"; };\n"
+        "  https = { tcp = [443]; description = \"HTTPS\"; source = \"test\"; };\n"
+        "  smtp = { tcp = [25]; description = \"SMTP\"; source = \"test\"; };\n};\n";
+
+static void write_generation(const char *name, const char *body, unsigned gen) {
         char text[1024];
 
-        snprintf(text, sizeof(text),
-                 "@include \"inc.conf\"\n"
-                 "# generation %u\n"
-                 "lists = { a = { file = \"a.txt\"; }; b = { file = \"b.txt\"; };\n"
-                 "          c = { addresses = [\"198.18.200.0/24\"]; }; };\n"
-                 "input = ( { allow = \"ssh\"; from = \"a\"; }, { allow = \"https\"; from = [\"b\", \"c\"]; },\n"
-                 "          { allow = \"smtp\"; from = \"a\"; to = \"(ppp0)\"; } );\n",
-                 gen);
-        write_file("main.conf", text);
-}
-
-static void write_inc(unsigned gen) {
-        char text[256];
-
-        snprintf(text, sizeof(text), "hosts = { h%u = \"198.18.201.1\"; };\n", gen);
-        write_file("inc.conf", text);
-}
-
-static void write_catalog(unsigned gen) {
-        char text[512];
-
-        snprintf(text, sizeof(text),
-                 "# generation %u\nservices = {\n"
-                 "  ssh = { tcp = [22]; description = \"SSH\"; source = \"test\"; };\n"
-                 "  https = { tcp = [443]; description = \"HTTPS\"; source = \"test\"; };\n"
-                 "  smtp = { tcp = [25]; description = \"SMTP\"; source = \"test\"; };\n};\n",
-                 gen);
-        write_file("cat.conf", text);
+        snprintf(text, sizeof(text), "# generation %u\n%s", gen, body);
+        write_file(name, text);
 }
 
 /* The fragment comes and goes. */
@@ -110,33 +96,16 @@ static void toggle_fragment(bool *present) {
         *present = !*present;
 }
 
-static char *render(const struct pst_ruleset *rs) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-
-        assert_non_null(f);
-        assert_int_equal(pst_render_nft(rs, f), 0);
-        fclose(f);
-        return buf;
-}
-
 /* The same ruleset: its text, and every set's elements byte for byte. */
 static void assert_same(const struct pst_ruleset *a, const struct pst_ruleset *b) {
-        char *ta = render(a), *tb = render(b);
+        char *ta = render_text(a), *tb = render_text(b);
 
         assert_string_equal(ta, tb);
         free(ta);
         free(tb);
-        assert_int_equal(a->nsets, b->nsets);
-        for (size_t i = 0; i < a->nsets; i++) {
-                assert_string_equal(a->sets[i].name, b->sets[i].name);
-                assert_int_equal(a->sets[i].flags, b->sets[i].flags);
-                assert_int_equal(a->sets[i].n, b->sets[i].n);
-                if (a->sets[i].n)
-                        assert_memory_equal(a->sets[i].keys, b->sets[i].keys, a->sets[i].n * 2 * a->sets[i].klen);
+        assert_same_set_elems(a, b);
+        for (size_t i = 0; i < a->nsets; i++)
                 assert_int_equal(a->sets[i].origin.line, b->sets[i].origin.line);
-        }
 }
 
 static void load(const struct pst_load_opts *o, struct pst_compiled **ret) {
@@ -154,11 +123,11 @@ static bool random_edit(uint32_t *s, struct list *lists, unsigned round, bool *f
         unsigned k = rnd(s) % 100;
 
         if (k < 4)
-                write_main(round);
+                write_generation("main.conf", main_text, round);
         else if (k < 7)
-                write_inc(round);
+                write_generation("inc.conf", inc_text, round);
         else if (k < 9)
-                write_catalog(round);
+                write_generation("cat.conf", catalog_text, round);
         else if (k < 11)
                 toggle_fragment(frag);
         if (k < 11)
@@ -201,9 +170,9 @@ static void lists_only_equals_whole_load(void **state) {
                 list_write(&lists[i]);
                 fams[i] = list_fams(&lists[i]);
         }
-        write_main(0);
-        write_inc(0);
-        write_catalog(0);
+        write_generation("main.conf", main_text, 0);
+        write_generation("inc.conf", inc_text, 0);
+        write_generation("cat.conf", catalog_text, 0);
         assert_int_equal(pst_addr_parse("198.18.203.1", &addr, NULL), 0);
         assert_int_equal(pst_ifaddrs_add(&ifa, "ppp0", &addr), 0);
 
