@@ -336,7 +336,9 @@ static int load_compile(struct manager *m, const char *path, struct pst_diag *di
         }
         return pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = m->catalog_path,
                                                           .ifaddrs = &m->ifaddrs, .source_flags = m->source_flags,
-                                                          .list_cache = m->list_cache, .rpc_offer = m->rpc_offer },
+                                                          .list_cache = m->list_cache, .rpc_offer = m->rpc_offer,
+                                                          /* its interface-address sets: refilled from ifaddrs */
+                                                          .previous = m->running },
                                 diag, ret);
 }
 
@@ -380,10 +382,12 @@ static void log_applied(struct manager *m, const char *path, uint64_t t0, uint64
                    "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
                    "\nRULES_ADDED=%zu\nRULES_REMOVED=%zu\nELEMENTS_ADDED=%zu\nELEMENTS_REMOVED=%zu"
                    "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules; %s "
-                   "(compile %" PRIu64 " us, kernel %" PRIu64 " us) (%" PRIu64 " us)%s",
+                   "(%s %" PRIu64 " us, kernel %" PRIu64 " us) (%" PRIu64 " us)%s",
                    m->generation, m->digest, path, m->apply_usec, st->rules_added, st->rules_removed,
                    st->elems_added, st->elems_removed, path, m->generation, m->digest,
-                   m->running->ruleset->nchains, manager_nrules(m), what, t1 - t0, t2 - t1, m->apply_usec,
+                   m->running->ruleset->nchains, manager_nrules(m), what,
+                   /* pipeline.h: only list files changed, nothing else parsed or compiled */
+                   m->running->lists_only ? "lists only" : "compile", t1 - t0, t2 - t1, m->apply_usec,
                    p && p->options.forward_unmanaged ? "; forwarding unmanaged (no forward chain)" : "");
 }
 

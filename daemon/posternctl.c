@@ -414,7 +414,7 @@ static int cmd_diff(struct ctl *c, char **args) {
         fflush(stdout);
         r = ctl_diff(pc->ruleset,
                      &(struct ctl_diff_opts) { .label = args[0], .json = c->json, .nft = c->nft,
-                                               .policy = pc->policy, .catalog = &pc->catalog },
+                                               .policy = pc->policy, .catalog = pc->catalog },
                      &c->diag);
         if (r < 0)
                 return fail(c, EXIT_SYSTEM);

@@ -179,11 +179,54 @@ static void includes_clear(struct includes *inc) {
         inc->n = 0;
 }
 
-static void digest_file(struct pst_cfg *c, const char *path, const char *buf, size_t size) {
-        if (!c->digest)
+/* (256 fragments + the main file) × (256 includes + the file) + 256 lists, rounded up */
+#define PST_READ_LOG_MAX 70000
+
+void pst_read_log_add(struct pst_read_log *log, int kind, const char *path, const char *buf, size_t size,
+                      size_t list, uint64_t digest) {
+        struct pst_read_entry *e;
+
+        /* one entry per file a load may read: fragments, their includes, lists */
+        if (log->incomplete || GROW(log->v, log->cap, log->n + 1, PST_READ_LOG_MAX) < 0) {
+                log->incomplete = true;
                 return;
-        *c->digest = pst_digest_update(*c->digest, path, strlen(path) + 1);
-        *c->digest = pst_digest_update(*c->digest, buf, size);
+        }
+        e = &log->v[log->n];
+        *e = (struct pst_read_entry) { .kind = kind, .size = size, .list = list, .digest = digest };
+        e->path = strdup(path);
+        e->bytes = buf ? malloc(size + 1) : NULL;
+        if (!e->path || (buf && !e->bytes)) {
+                free(e->path);
+                free(e->bytes);
+                log->incomplete = true;
+                return;
+        }
+        if (buf)
+                memcpy(e->bytes, buf, size);
+        if (buf)
+                e->bytes[size] = 0;
+        log->n++;
+}
+
+uint64_t pst_digest_file(uint64_t d, const char *path, const char *buf, size_t size) {
+        d = pst_digest_update(d, path, strlen(path) + 1);
+        return pst_digest_update(d, buf, size);
+}
+
+void pst_read_log_clear(struct pst_read_log *log) {
+        for (size_t i = 0; i < log->n; i++) {
+                free(log->v[i].path);
+                free(log->v[i].bytes);
+        }
+        free(log->v);
+        *log = (struct pst_read_log) {};
+}
+
+static void digest_file(struct pst_cfg *c, int kind, const char *path, const char *buf, size_t size) {
+        if (c->log)
+                pst_read_log_add(c->log, kind, path, buf, size, 0, 0);
+        if (c->digest)
+                *c->digest = pst_digest_file(*c->digest, path, buf, size);
 }
 
 static int scan_includes(struct pst_cfg *c, const char *file, const char *buf, const char *dir, unsigned depth,
@@ -208,7 +251,7 @@ static int read_include(struct pst_cfg *c, const char *file, unsigned line, cons
         if (r < 0)
                 return r;
         inc->path[inc->n++] = TAKE_PTR(path);
-        digest_file(c, inc->path[inc->n - 1], buf, size);
+        digest_file(c, PST_READ_INCLUDE, inc->path[inc->n - 1], buf, size);
         return scan_includes(c, inc->path[inc->n - 1], buf, dir, depth + 1, inc);
 }
 
@@ -256,7 +299,7 @@ int pst_cfg_read(struct pst_cfg *c, config_t *cfg, const char *path) {
         r = pst_source_read(path, PST_SYNTAX_LIBCONFIG, c->source_flags, NULL, c->diag, &buf, &size, NULL);
         if (r < 0)
                 return r;
-        digest_file(c, path, buf, size);
+        digest_file(c, PST_READ_MAIN, path, buf, size);
         r = scan_includes(c, path, buf, dir, 0, &inc);
         if (r >= 0) {
                 /* @include paths, nested ones too, are relative to this file's directory */

@@ -8,6 +8,7 @@
  */
 
 #include <libconfig.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "diag.h"
@@ -25,12 +26,42 @@ struct pst_loc {
         unsigned line;
 };
 
+/*
+ * What one load read, in order (pipeline.c's list-only reload re-reads the
+ * files and compares, and replays the digest from it): a libconfig file
+ * (a main file, PST_READ_MAIN, or an @include) with its bytes, or a list
+ * file (list: its index in the policy's lists, bytes NULL, digest its
+ * pst_list_digest).  incomplete: an entry could not be recorded (no
+ * memory); the log then proves nothing.  Bounded by what a load may read
+ * (fragments, includes, lists).
+ */
+enum { PST_READ_MAIN, PST_READ_INCLUDE, PST_READ_LIST };
+struct pst_read_entry {
+        int kind;
+        char *path;
+        char *bytes;
+        size_t size;
+        size_t list;
+        uint64_t digest;
+};
+struct pst_read_log {
+        size_t n, cap;
+        struct pst_read_entry *v;
+        bool incomplete;
+};
+void pst_read_log_add(struct pst_read_log *log, int kind, const char *path, const char *buf, size_t size,
+                      size_t list, uint64_t digest);
+void pst_read_log_clear(struct pst_read_log *log);
+/* How a policy's digest folds a libconfig file in: its path and bytes. */
+uint64_t pst_digest_file(uint64_t d, const char *path, const char *buf, size_t size);
+
 struct pst_cfg {
         struct pst_strpool *files;
         struct pst_diag *diag;
         const char *main_file; /* for settings whose source file libconfig does not know */
         unsigned source_flags; /* source.h: PST_SOURCE_ANY_OWNER */
         uint64_t *digest;      /* NULL, or updated with the path and bytes of every file read */
+        struct pst_read_log *log; /* NULL, or every file read is appended */
 };
 
 struct pst_loc pst_cfg_loc(struct pst_cfg *c, const config_setting_t *s);

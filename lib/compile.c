@@ -638,6 +638,14 @@ static int addr_set_elems(struct pst_set *s, const struct pst_addrs *a, const st
         return 0;
 }
 
+/* What a named set of addresses holds: its elements, merged. */
+static int addr_set_fill(struct pst_set *s, const struct pst_addrs *a, const struct pst_list_ranges *ranges,
+                         uint8_t family) {
+        int r = addr_set_elems(s, a, ranges, family);
+
+        return r < 0 ? r : pst_set_normalize(s);
+}
+
 static int named_addr_sets(struct compiler *c, const char *kind, const char *name, const struct pst_addrs *a,
                            const struct pst_list_ranges *ranges, const struct pst_loc *loc) {
         for (int fam = FAM_4; fam <= FAM_6; fam += 2) {
@@ -656,10 +664,30 @@ static int named_addr_sets(struct compiler *c, const char *kind, const char *nam
                         return r;
                 s = &c->rs->sets[idx];
                 s->origin = origin_of(c, loc);
-                r = addr_set_elems(s, a, ranges, family);
+                r = addr_set_fill(s, a, ranges, family);
                 if (r < 0)
                         return r;
-                r = pst_set_normalize(s);
+        }
+        return 0;
+}
+
+int pst_compile_list_sets(struct pst_ruleset *rs, const char *name, const struct pst_addrs *a,
+                          const struct pst_list_ranges *ranges) {
+        for (int fam = FAM_4; fam <= FAM_6; fam += 2) {
+                char setname[PST_NAME_MAX];
+                int idx, r;
+
+                set_name("list", name, fam, setname);
+                idx = pst_set_find(rs, setname);
+                if (!(fam == FAM_4 ? a->has4 : a->has6)) {
+                        if (idx >= 0)
+                                return -ESTALE; /* the family came or went: rules change too */
+                        continue;
+                }
+                if (idx < 0)
+                        return -ESTALE;
+                pst_set_clear(&rs->sets[idx]);
+                r = addr_set_fill(&rs->sets[idx], a, ranges, fam == FAM_4 ? AF_INET : AF_INET6);
                 if (r < 0)
                         return r;
         }

@@ -18,6 +18,15 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
                 struct pst_ruleset **ret);
 
 /*
+ * The list-only reload (pipeline.c): list `name`'s sets in rs (compiled by
+ * pst_compile) get the elements pst_compile gives for a (ranges: the list
+ * cache's, or NULL) — the same code.  -ESTALE: a has4/has6 of a differs
+ * from the sets rs has (then rules change too: compile the whole policy).
+ */
+int pst_compile_list_sets(struct pst_ruleset *rs, const char *name, const struct pst_addrs *a,
+                          const struct pst_list_ranges *ranges);
+
+/*
  * Refill the interface-address sets from ifa.  Returns the number of sets
  * whose elements changed (their indexes in ret_changed, at most max), so a
  * caller updates only those in the kernel; 0 when nothing changed.

@@ -91,6 +91,76 @@ void pst_ruleset_free(struct pst_ruleset *rs) {
         free(rs);
 }
 
+static void *memdup(const void *p, size_t n) {
+        void *q = malloc(n);
+
+        return q ? memcpy(q, p, n) : NULL;
+}
+
+/* A copy owning its own memory: every array copied at its length (caps = lengths). */
+static int set_dup(struct pst_set *d, const struct pst_set *s) {
+        size_t kb = s->n * 2 * (size_t) s->klen;
+
+        *d = *s;
+        d->keys = NULL;
+        d->data = NULL;
+        d->cap = d->capdata = 0;
+        if (kb) {
+                d->keys = memdup(s->keys, kb);
+                if (!d->keys)
+                        return -ENOMEM;
+                d->cap = kb;
+        }
+        if ((s->flags & PST_SET_MAP) && s->n) {
+                d->data = memdup(s->data, s->n * sizeof(*s->data));
+                if (!d->data)
+                        return -ENOMEM;
+                d->capdata = s->n;
+        }
+        return 0;
+}
+
+int pst_ruleset_dup(const struct pst_ruleset *src, struct pst_ruleset **ret) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = calloc(1, sizeof(*rs));
+        int r;
+
+        if (!rs)
+                return -ENOMEM;
+        strcpy(rs->table, src->table);
+        rs->sets = calloc(MAX(src->nsets, (size_t) 1), sizeof(*rs->sets));
+        rs->chains = calloc(MAX(src->nchains, (size_t) 1), sizeof(*rs->chains));
+        rs->files = calloc(MAX(src->nfiles, (size_t) 1), sizeof(*rs->files));
+        if (!rs->sets || !rs->chains || !rs->files)
+                return -ENOMEM;
+        rs->capsets = MAX(src->nsets, (size_t) 1);
+        rs->capchains = MAX(src->nchains, (size_t) 1);
+        rs->capfiles = MAX(src->nfiles, (size_t) 1);
+        for (; rs->nsets < src->nsets; rs->nsets++) {
+                r = set_dup(&rs->sets[rs->nsets], &src->sets[rs->nsets]);
+                if (r < 0) {
+                        rs->nsets++; /* freed with the others */
+                        return r;
+                }
+        }
+        for (; rs->nchains < src->nchains; rs->nchains++) {
+                const struct pst_chain *c = &src->chains[rs->nchains];
+                struct pst_chain *d = &rs->chains[rs->nchains];
+
+                *d = *c;
+                d->rules = c->n ? memdup(c->rules, c->n * sizeof(*c->rules)) : NULL;
+                d->cap = c->n;
+                if (c->n && !d->rules)
+                        return -ENOMEM;
+        }
+        for (; rs->nfiles < src->nfiles; rs->nfiles++) {
+                rs->files[rs->nfiles] = strdup(src->files[rs->nfiles]);
+                if (!rs->files[rs->nfiles])
+                        return -ENOMEM;
+        }
+        *ret = TAKE_PTR(rs);
+        return 0;
+}
+
 int pst_ruleset_file(struct pst_ruleset *rs, const char *file, uint32_t *ret) {
         int r;
 

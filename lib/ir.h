@@ -265,6 +265,8 @@ int pst_ruleset_new(struct pst_ruleset **ret);
 void pst_ruleset_free(struct pst_ruleset *rs);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_ruleset *, pst_ruleset_free);
 
+/* A deep copy of src (pipeline.c's list-only reload changes the copy's list sets). */
+int pst_ruleset_dup(const struct pst_ruleset *src, struct pst_ruleset **ret);
 /* Intern a file name; returns its index (> 0) or a negative errno. */
 int pst_ruleset_file(struct pst_ruleset *rs, const char *file, uint32_t *ret);
 const char *pst_origin_file(const struct pst_ruleset *rs, struct pst_origin o);

@@ -1,13 +1,34 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "pipeline.h"
+#include "list-cache.h"
 #include "source.h"
+
+/* What one load read and made, and the inputs that decided it (pipeline.h). */
+struct pst_loaded {
+        unsigned refs;
+        struct pst_catalog catalog;
+        struct pst_policy *policy;
+        char *policy_path;  /* pst_load_opts.policy */
+        char *catalog_path; /* pst_load_opts.catalog (NULL: the default) */
+        unsigned source_flags, rpc_offer;
+};
+
+static void loaded_unref(struct pst_loaded *l) {
+        if (!l || --l->refs > 0)
+                return;
+        pst_policy_free(l->policy);
+        pst_catalog_clear(&l->catalog);
+        free(l->policy_path);
+        free(l->catalog_path);
+        free(l);
+}
 
 void pst_compiled_free(struct pst_compiled *c) {
         if (!c)
                 return;
         pst_ruleset_free(c->ruleset);
-        pst_policy_free(c->policy);
-        pst_catalog_clear(&c->catalog);
+        free(c->list_digest);
+        loaded_unref(c->loaded);
         free(c);
 }
 
@@ -39,16 +60,45 @@ static int rpc_mechanism(struct pst_options *opt, unsigned offer, struct pst_dia
                          lack & PST_RPC_MECH_QUEUE ? "the queue expression (nft_queue, CONFIG_NFT_QUEUE)" : "");
 }
 
-int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struct pst_compiled **ret) {
-        _cleanup_(pst_compiled_freep) struct pst_compiled *c = calloc(1, sizeof(*c));
-        int r;
+static int compiled_new(struct pst_loaded *l, struct pst_compiled **ret) {
+        struct pst_compiled *c = calloc(1, sizeof(*c));
 
         if (!c)
                 return -ENOMEM;
-        r = pst_catalog_load_default(&c->catalog, o->catalog, o->source_flags, diag);
-        if (r < 0)
-                return r;
-        r = pst_policy_load_cached(o->policy, &c->catalog, o->source_flags, o->list_cache, diag, &c->policy);
+        c->list_digest = calloc(MAX(l->policy->nlists, (size_t) 1), sizeof(uint64_t));
+        if (!c->list_digest) {
+                free(c);
+                return -ENOMEM;
+        }
+        l->refs++;
+        c->loaded = l;
+        c->catalog = &l->catalog;
+        c->policy = l->policy;
+        *ret = c;
+        return 0;
+}
+
+static int load_full(const struct pst_load_opts *o, struct pst_diag *diag, struct pst_compiled **ret) {
+        struct pst_loaded *l = calloc(1, sizeof(*l));
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
+        const struct pst_read_log *log;
+        int r;
+
+        if (!l)
+                return -ENOMEM;
+        l->refs = 1; /* this function's, until c holds it */
+        l->source_flags = o->source_flags;
+        l->rpc_offer = o->rpc_offer;
+        l->policy_path = strdup(o->policy);
+        l->catalog_path = o->catalog ? strdup(o->catalog) : NULL;
+        r = !l->policy_path || (o->catalog && !l->catalog_path) ? -ENOMEM : 0;
+        if (r >= 0)
+                r = pst_catalog_load_default(&l->catalog, o->catalog, o->source_flags, diag);
+        if (r >= 0)
+                r = pst_policy_load_cached(o->policy, &l->catalog, o->source_flags, o->list_cache, diag, &l->policy);
+        if (r >= 0)
+                r = compiled_new(l, &c);
+        loaded_unref(l); /* c holds it now, or nothing does */
         if (r < 0)
                 return r;
         r = rpc_mechanism(&c->policy->options, o->rpc_offer, diag);
@@ -62,9 +112,159 @@ int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struc
                 pst_list_ranges_free(c->policy->lists[i]->ranges);
                 c->policy->lists[i]->ranges = NULL;
         }
+        log = &c->policy->read;
+        for (size_t i = 0; i < log->n; i++)
+                if (log->v[i].kind == PST_READ_LIST && log->v[i].list < c->policy->nlists)
+                        c->list_digest[log->v[i].list] = log->v[i].digest;
         pst_policy_digest_hex(c->policy, c->digest);
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+/* ---- the list-only reload (pipeline.h) ---- */
+
+/* The log's main files are files[], in order. */
+static bool same_main_files(const struct pst_read_log *log, char **files, size_t n) {
+        size_t k = 0;
+
+        for (size_t i = 0; i < log->n; i++)
+                if (log->v[i].kind == PST_READ_MAIN && (k >= n || !streq(log->v[i].path, files[k++])))
+                        return false;
+        return k == n;
+}
+
+static bool same_file_set(const struct pst_loaded *l) {
+        char **files = NULL;
+        struct pst_diag d;
+        size_t n = 0;
+        bool same;
+        int r;
+
+        pst_diag_init(&d);
+        r = pst_policy_files(l->policy_path, &d, &files, &n);
+        pst_diag_clear(&d);
+        if (r < 0)
+                return false;
+        same = same_main_files(&l->policy->read, files, n);
+        pst_policy_files_free(files, n);
+        if (!same || pst_catalog_default_files(l->catalog_path, &files, &n) < 0)
+                return false;
+        same = same_main_files(&l->catalog.read, files, n);
+        pst_policy_files_free(files, n);
+        return same;
+}
+
+/* Every libconfig file of log reads (with the load's checks) to the bytes it had. */
+static bool same_bytes(const struct pst_read_log *log, unsigned source_flags) {
+        for (size_t i = 0; i < log->n; i++) {
+                const struct pst_read_entry *e = &log->v[i];
+                _cleanup_free_ char *buf = NULL;
+                struct pst_diag d;
+                size_t size;
+                int r;
+
+                if (e->kind == PST_READ_LIST)
+                        continue;
+                pst_diag_init(&d);
+                r = pst_source_read(e->path, PST_SYNTAX_LIBCONFIG, source_flags, NULL, &d, &buf, &size, NULL);
+                pst_diag_clear(&d);
+                if (r < 0 || size != e->size || memcmp(buf, e->bytes, size) != 0)
+                        return false;
+        }
+        return true;
+}
+
+/* One list file again: its sets in rs refilled when its bytes changed
+ * since what rs holds (*digest: in, that; out, the file's now).  1: the
+ * list cannot take this path (an error or a warning, a family came or
+ * went); the whole load then says why. */
+static int relist_one(const struct pst_load_opts *o, const struct pst_policy *p, const struct pst_read_entry *e,
+                      struct pst_ruleset *rs, uint64_t *digest) {
+        const struct pst_list *old = p->lists[e->list];
+        struct pst_addrs a = {};
+        struct pst_list_ranges *ranges = NULL;
+        struct pst_diag d;
+        uint64_t now = 0;
+        int r;
+
+        pst_diag_init(&d);
+        r = pst_policy_reread_list(p, e, o->source_flags, o->list_cache, &d, &a, &ranges, &now);
+        if (r >= 0 && (d.n > 0 || a.has4 != old->addrs.has4 || a.has6 != old->addrs.has6))
+                r = 1;
+        if (r == 0 && now != *digest) {
+                r = pst_compile_list_sets(rs, old->name, &a, ranges);
+                if (r == -ESTALE)
+                        r = 1;
+        }
+        pst_diag_clear(&d);
+        free(a.v);
+        pst_list_ranges_free(ranges);
+        *digest = now;
+        return r < 0 ? 1 : r; /* what failed here, the whole load reports */
+}
+
+/* The lists again, in the order the load read them, and the digest that
+ * load would compute now: the same fold (policy.c, cfg.c). */
+static int relist(const struct pst_load_opts *o, const struct pst_compiled *prev, struct pst_compiled *c) {
+        const struct pst_policy *p = prev->policy;
+        uint64_t d = PST_DIGEST_INIT;
+        int r;
+
+        for (size_t i = 0; i < p->read.n; i++) {
+                const struct pst_read_entry *e = &p->read.v[i];
+
+                if (e->kind != PST_READ_LIST) {
+                        d = pst_digest_file(d, e->path, e->bytes, e->size);
+                        continue;
+                }
+                if (e->list >= p->nlists)
+                        return 1;
+                c->list_digest[e->list] = prev->list_digest[e->list];
+                r = relist_one(o, p, e, c->ruleset, &c->list_digest[e->list]);
+                if (r != 0)
+                        return r;
+                d = pst_policy_digest_list(d, e->path, c->list_digest[e->list]);
+        }
+        snprintf(c->digest, sizeof(c->digest), "%016llx", (unsigned long long) d);
+        return 0;
+}
+
+/* 0: *ret is the list-only reload of prev; 1: it does not apply. */
+static int load_lists_only(const struct pst_load_opts *o, const struct pst_compiled *prev,
+                           struct pst_compiled **ret) {
+        struct pst_loaded *l = prev ? prev->loaded : NULL;
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
+        int r;
+
+        if (!l || !l->policy || !prev->ruleset || l->policy->read.incomplete || l->catalog.read.incomplete ||
+            !streq(l->policy_path, o->policy) || !streq_ptr(l->catalog_path, o->catalog) ||
+            l->source_flags != o->source_flags || l->rpc_offer != o->rpc_offer)
+                return 1;
+        if (!same_file_set(l) || !same_bytes(&l->policy->read, o->source_flags) ||
+            !same_bytes(&l->catalog.read, o->source_flags))
+                return 1;
+        if (compiled_new(l, &c) < 0 || pst_ruleset_dup(prev->ruleset, &c->ruleset) < 0)
+                return 1;
+        if (o->list_cache)
+                pst_list_cache_begin(o->list_cache);
+        r = relist(o, prev, c);
+        if (o->list_cache)
+                pst_list_cache_end(o->list_cache, r == 0);
+        /* the running ruleset's interface-address sets follow the interfaces
+         * (daemon/manager.c): what compile puts there, from ifaddrs */
+        if (r == 0 && pst_ruleset_update_ifaddrs(c->ruleset, o->ifaddrs, 0, NULL) < 0)
+                r = 1;
+        if (r != 0)
+                return 1;
+        c->lists_only = true;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int pst_load_compile(const struct pst_load_opts *o, struct pst_diag *diag, struct pst_compiled **ret) {
+        if (o->previous && load_lists_only(o, o->previous, ret) == 0)
+                return 0;
+        return load_full(o, diag, ret);
 }
 
 int pst_compiled_from_ruleset(struct pst_ruleset *rs, struct pst_compiled **ret) {

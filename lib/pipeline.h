@@ -16,6 +16,8 @@
 #include "compile.h"
 #include "policy.h"
 
+struct pst_compiled;
+
 struct pst_load_opts {
         const char *policy;                /* the main policy file */
         const char *catalog;               /* NULL: the installed catalog + services.d (service.h) */
@@ -25,19 +27,51 @@ struct pst_load_opts {
                                             * options.rpc_mechanism = "auto" becomes (0: NFLOG) */
         struct pst_list_cache *list_cache; /* list-cache.h: what the last load's list files parsed to
                                             * (NULL: parse them whole) */
+        const struct pst_compiled *previous; /* NULL, or what runs: the list-only reload (below) may
+                                              * derive the new compiled from it */
 };
 
 /* The source flags the environment asks for: PST_SOURCE_ANY_OWNER when
  * POSTERN_UNSAFE_FILES=1 (test trees owned by someone else). */
 unsigned pst_source_flags_from_env(void);
 
-/* What one policy compiled to.  The rules point into the catalog and the
- * policy, so the three live and die together. */
+/*
+ * What one policy compiled to.  The catalog and the policy (and what the
+ * load read: their read logs, cfg.h) live in a holder, pst_loaded, that
+ * every compiled derived from the same load shares, counted (one thread:
+ * the counter is not atomic); the ruleset is each compiled's own.  Freed
+ * in any order: the last one frees the holder.
+ *
+ * The list-only reload: when pst_load_opts.previous is given and came
+ * from the same policy path, catalog option, source flags and rpc_offer,
+ * the main file and postern.d/ are the same set of files, every libconfig
+ * file that load read (the policy's, its @includes, the catalog's) has
+ * the same bytes, and each list file parses without error (or warning) to
+ * the same has4/has6 as before (which decide which rules exist), then
+ * nothing is parsed or compiled but the list files: the ruleset is a copy
+ * of previous's with the sets list_<name>_v4/_v6 of the lists whose
+ * files changed refilled (compile.h pst_compile_list_sets) and the
+ * interface-address sets refilled from ifaddrs (the compiler's only use of
+ * them).  Else the whole load, as without previous.  Both give the same
+ * ruleset and the same digest (tests/unit/test-lists-only.c).
+ *
+ * What such a compiled holds: policy and catalog are previous's (shared);
+ * policy->lists[i]->addrs are still what the load that parsed the main
+ * files read, not the current entries — the sets in ruleset are; nothing
+ * outside compile reads them (daemon/ does not).  policy->digest is that
+ * load's too; digest here is the current one.
+ */
+struct pst_loaded;
+
 struct pst_compiled {
-        struct pst_catalog catalog;
-        struct pst_policy *policy;   /* NULL for a built-in ruleset (the emergency one) */
+        struct pst_loaded *loaded;         /* NULL for a built-in ruleset */
+        const struct pst_catalog *catalog; /* loaded's; NULL for a built-in ruleset */
+        struct pst_policy *policy;         /* loaded's; NULL for a built-in ruleset (the emergency one) */
         struct pst_ruleset *ruleset;
-        char digest[17];             /* the policy's, as hex; "" without a policy */
+        char digest[17];                   /* the policy's, as hex; "" without a policy */
+        uint64_t *list_digest;             /* per policy->lists[i] read from a file: its pst_list_digest
+                                            * as this ruleset holds it (0: inline addresses) */
+        bool lists_only;                   /* made by the list-only reload */
 };
 
 /* Load catalog and policy, compile.  On error diag holds every problem as

@@ -204,8 +204,10 @@ struct pst_policy {
         struct pst_nat_rule *nat;
 
         uint64_t digest; /* FNV-1a 64 over every file read, in order: identifies what is loaded */
+        struct pst_read_log read; /* cfg.h: every file read, in order (the list-only reload's proof) */
 };
 
+struct pst_list_cache;
 void pst_policy_free(struct pst_policy *p);
 
 /* Definitions by name (NULL: none).
@@ -236,9 +238,24 @@ int pst_policy_load(const char *path, const struct pst_catalog *cat, unsigned so
 /* The same through cache (list-cache.h; NULL: none): a list file parses
  * only the lines that changed since the cache last read it, to exactly
  * what parsing it whole gives. */
-struct pst_list_cache;
 int pst_policy_load_cached(const char *path, const struct pst_catalog *cat, unsigned source_flags,
                            struct pst_list_cache *cache, struct pst_diag *diag, struct pst_policy **ret);
+
+/* The files a load of path reads as main files, in order: path, then
+ * postern.d/ *.conf.  *ret: n strings to free (strings_free). */
+int pst_policy_files(const char *path, struct pst_diag *diag, char ***ret, size_t *ret_n);
+void pst_policy_files_free(char **v, size_t n);
+
+/* How the digest folds a list file in: its path and pst_list_digest. */
+uint64_t pst_policy_digest_list(uint64_t d, const char *path, uint64_t file_digest);
+
+/* Read list file e (a PST_READ_LIST entry of p->read) again, through cache
+ * as a load does (the same checks): *ret gets its entries, *ret_ranges
+ * their sorted ranges (NULL without a cache), *ret_digest the file's
+ * pst_list_digest.  p is not changed. */
+int pst_policy_reread_list(const struct pst_policy *p, const struct pst_read_entry *e, unsigned source_flags,
+                           struct pst_list_cache *cache, struct pst_diag *diag, struct pst_addrs *ret,
+                           struct pst_list_ranges **ret_ranges, uint64_t *ret_digest);
 
 /* The digest as 16 hex digits */
 void pst_policy_digest_hex(const struct pst_policy *p, char out[17]);

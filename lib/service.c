@@ -299,6 +299,7 @@ void pst_catalog_clear(struct pst_catalog *cat) {
                 pst_service_free(cat->v[i]);
         free(cat->v);
         pst_strpool_clear(&cat->files);
+        pst_read_log_clear(&cat->read);
         *cat = (struct pst_catalog) {};
 }
 
@@ -327,7 +328,7 @@ const struct pst_service *pst_catalog_find(const struct pst_catalog *cat, const 
 
 int pst_catalog_load(struct pst_catalog *cat, const char *path, unsigned source_flags, struct pst_diag *diag) {
         static const char *const keys[] = { "services", NULL };
-        struct pst_cfg c = { .files = &cat->files, .diag = diag, .source_flags = source_flags };
+        struct pst_cfg c = { .files = &cat->files, .diag = diag, .source_flags = source_flags, .log = &cat->read };
         config_t cfg;
         config_setting_t *root, *svcs;
         int n, r;
@@ -404,18 +405,55 @@ int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, unsigned sour
         return r;
 }
 
-int pst_catalog_load_default(struct pst_catalog *cat, const char *path, unsigned source_flags,
-                             struct pst_diag *diag) {
+static const char *catalog_main(const char *path) {
         /* $POSTERN_CATALOG replaces the installed catalog: how a build tree runs
          * without installing (meson devenv and the tests set it to conf/services.conf);
          * installed binaries carry no build-tree path */
         const char *env = secure_getenv("POSTERN_CATALOG");
+
+        return path ? path : env && *env ? env : POSTERN_CATALOG;
+}
+
+int pst_catalog_load_default(struct pst_catalog *cat, const char *path, unsigned source_flags,
+                             struct pst_diag *diag) {
         int r;
 
-        if (path)
-                return pst_catalog_load(cat, path, source_flags, diag);
-        r = pst_catalog_load(cat, env && *env ? env : POSTERN_CATALOG, source_flags, diag);
-        if (r < 0)
+        r = pst_catalog_load(cat, catalog_main(path), source_flags, diag);
+        if (r < 0 || path)
                 return r;
         return pst_catalog_load_dir(cat, POSTERN_CATALOG_DIR, source_flags, diag);
+}
+
+int pst_catalog_default_files(const char *path, char ***ret, size_t *ret_n) {
+        struct dirent **list = NULL;
+        char **v;
+        int n = 0;
+
+        if (!path) {
+                n = scandir(POSTERN_CATALOG_DIR, &list, conf_filter, alphasort);
+                if (n < 0 && errno != ENOENT)
+                        return -errno;
+                n = MAX(n, 0);
+        }
+        v = calloc((size_t) n + 1, sizeof(char *));
+        if (v)
+                v[0] = strdup(catalog_main(path));
+        for (int i = 0; i < n; i++) {
+                if (v && asprintf(&v[i + 1], "%s/%s", POSTERN_CATALOG_DIR, list[i]->d_name) < 0)
+                        v[i + 1] = NULL;
+                free(list[i]);
+        }
+        free(list);
+        for (int i = 0; v && i <= n; i++)
+                if (!v[i]) {
+                        for (int j = 0; j <= n; j++)
+                                free(v[j]);
+                        free(v);
+                        v = NULL;
+                }
+        if (!v)
+                return -ENOMEM;
+        *ret = v;
+        *ret_n = (size_t) n + 1;
+        return 0;
 }

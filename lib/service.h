@@ -53,6 +53,7 @@ struct pst_catalog {
         size_t n, cap;
         struct pst_service **v;
         struct pst_strpool files;
+        struct pst_read_log read; /* cfg.h: every file read, in order */
 };
 
 /* An empty catalog; pst_catalog_free accepts NULL and a half-loaded one. */
@@ -65,6 +66,10 @@ void pst_catalog_clear(struct pst_catalog *cat);
 int pst_catalog_load(struct pst_catalog *cat, const char *path, unsigned source_flags, struct pst_diag *diag);
 /* Load every *.conf of dir in lexical order; a missing dir is not an error. */
 int pst_catalog_load_dir(struct pst_catalog *cat, const char *dir, unsigned source_flags, struct pst_diag *diag);
+/* The files pst_catalog_load_default(path) reads as main files, in order
+ * (path NULL: the installed catalog, then services.d).  *ret: n strings,
+ * each and the array to free. */
+int pst_catalog_default_files(const char *path, char ***ret, size_t *ret_n);
 /*
  * The catalog a command uses: path when given (and nothing else); otherwise
  * the installed catalog plus the services.d overrides, or — run from a build

@@ -9,8 +9,10 @@
  *
  *   reload --catalog FILE [--ifaddr IF=ADDR] [--rounds N] FIRST NEXT...
  *
+ * NEXT may be POLICY,LIST=SRC: LIST gets SRC's bytes first (swap_list).
  * Prints one JSON object per reload: {"policy","catalog_us","load_us",
- * "compile_us","kernel_us","lines_parsed","what"}.
+ * "compile_us","kernel_us","lines_parsed","lists_only","what"} (catalog_us
+ * and compile_us 0: load_us is the whole pst_load_compile).
  */
 #include <getopt.h>
 #include <time.h>
@@ -29,47 +31,86 @@ struct ctx {
         struct pst_compiled *running;
 };
 
-/* One load + compile + reload of path; the timings to stdout. */
-static int reload_one(struct ctx *x, const char *path) {
-        struct pst_compiled *c = calloc(1, sizeof(*c));
+/* "POLICY,LIST=SRC": SRC's bytes become LIST's (written aside and renamed
+ * over it, as an editor does) before POLICY loads: a list edited in place,
+ * what the list-only reload (pipeline.h) is for. */
+static int swap_list(char *arg) {
+        char *comma = strchr(arg, ','), *eq, *tmp = NULL;
+        char buf[65536];
+        FILE *in, *out;
+        size_t n;
+        int r = 0;
+
+        if (!comma)
+                return 0;
+        *comma = 0;
+        eq = strchr(comma + 1, '=');
+        if (!eq)
+                return -EINVAL;
+        *eq = 0;
+        if (asprintf(&tmp, "%s.new", comma + 1) < 0)
+                return -ENOMEM;
+        in = fopen(eq + 1, "re");
+        out = fopen(tmp, "we");
+        while (in && out && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+                if (fwrite(buf, 1, n, out) != n)
+                        r = -EIO;
+        if (!in || !out || ferror(in))
+                r = errno ? -errno : -EIO;
+        if (in)
+                fclose(in);
+        if (out && fclose(out) != 0)
+                r = -EIO;
+        if (r >= 0 && rename(tmp, comma + 1) < 0)
+                r = -errno;
+        free(tmp);
+        *comma = ',';
+        *eq = '=';
+        return r;
+}
+
+/* One load + compile + reload of arg (swap_list); the timings to stdout.
+ * load_us is all of pst_load_compile (catalog, policy, compile; or the
+ * list-only reload), as posternd calls it: previous = what runs. */
+static int reload_one(struct ctx *x, char *arg) {
+        _cleanup_(pst_compiled_freep) struct pst_compiled *c = NULL;
         struct pst_delta_stats st = { .full = true };
         struct pst_list_cache_stats ls;
         struct pst_diag diag;
-        uint64_t t[5];
+        _cleanup_free_ char *path = strndup(arg, strcspn(arg, ","));
+        uint64_t t[3];
         char what[256];
         int r;
 
-        if (!c)
+        if (!path)
                 return -ENOMEM;
+        r = swap_list(arg);
+        if (r < 0)
+                return r;
         pst_diag_init(&diag);
         t[0] = now_us();
-        r = pst_catalog_load_default(&c->catalog, x->catalog, pst_source_flags_from_env(), &diag);
+        r = pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = x->catalog, .ifaddrs = &x->ifa,
+                                                       .source_flags = pst_source_flags_from_env(),
+                                                       .list_cache = x->cache, .previous = x->running },
+                             &diag, &c);
         t[1] = now_us();
         if (r >= 0)
-                r = pst_policy_load_cached(path, &c->catalog, pst_source_flags_from_env(), x->cache, &diag,
-                                           &c->policy);
-        t[2] = now_us();
-        if (r >= 0)
-                r = pst_compile(c->policy, &x->ifa, &diag, &c->ruleset);
-        t[3] = now_us();
-        if (r >= 0)
                 r = pst_backend_reload(x->b, x->running ? x->running->ruleset : NULL, c->ruleset, &st, &diag);
-        t[4] = now_us();
+        t[2] = now_us();
         if (r < 0) {
                 pst_diag_print(&diag, stderr);
                 pst_diag_clear(&diag);
-                pst_compiled_free(c);
                 return r;
         }
         pst_diag_clear(&diag);
         pst_list_cache_stats(x->cache, &ls);
         pst_delta_stats_format(&st, what, sizeof(what));
-        printf("{\"policy\":\"%s\",\"catalog_us\":%llu,\"load_us\":%llu,\"compile_us\":%llu,\"kernel_us\":%llu,"
-               "\"lines_parsed\":%zu,\"what\":\"%s\"}\n",
-               path, (unsigned long long) (t[1] - t[0]), (unsigned long long) (t[2] - t[1]),
-               (unsigned long long) (t[3] - t[2]), (unsigned long long) (t[4] - t[3]), ls.lines_parsed, what);
+        printf("{\"policy\":\"%s\",\"catalog_us\":0,\"load_us\":%llu,\"compile_us\":0,\"kernel_us\":%llu,"
+               "\"lines_parsed\":%zu,\"lists_only\":%s,\"what\":\"%s\"}\n",
+               path, (unsigned long long) (t[1] - t[0]), (unsigned long long) (t[2] - t[1]), ls.lines_parsed,
+               c->lists_only ? "true" : "false", what);
         pst_compiled_free(x->running);
-        x->running = c;
+        x->running = TAKE_PTR(c);
         return 0;
 }
 

@@ -264,6 +264,12 @@ def generate(outdir, seed_conf):
     with open(os.path.join(outdir, "allowlist.txt")) as f:
         base = f.read()
     _w(os.path.join(outdir, "allowlist-entry.txt"), base + RELOAD_ENTRY + "\n")
+    # the same edit in place (what an administrator does, and what the
+    # list-only reload is for): allowlist.txt gets these bytes, then those again
+    _w(os.path.join(outdir, "allowlist-base.txt"), base)
+    files["p2"]["list"] = os.path.join(outdir, "allowlist.txt")
+    files["p2"]["list_base"] = os.path.join(outdir, "allowlist-base.txt")
+    files["p2"]["list_entry"] = os.path.join(outdir, "allowlist-entry.txt")
     files["p2"]["entry"] = os.path.join(outdir, "p2-entry.conf")
     _w(files["p2"]["entry"], postern_policy(seed_conf, True, "allowlist-entry.txt"))
     files["p2"]["rule"] = os.path.join(outdir, "p2-rule.conf")

@@ -16,6 +16,7 @@
 #include "pipeline.h"
 #include "policy.h"
 #include "policy-fixture.h"
+#include "ruleset-assert.h"
 
 static int load(struct pst_list_cache *c, struct pst_diag *d, struct pst_policy **ret) {
         char path[256];
@@ -155,14 +156,7 @@ static void assert_same_sets(const struct pst_policy *a, const struct pst_policy
         assert_int_equal(pst_compile(a, NULL, &d, &x), 0);
         assert_int_equal(pst_compile(b, NULL, &d, &y), 0);
         pst_diag_clear(&d);
-        assert_int_equal(x->nsets, y->nsets);
-        for (size_t i = 0; i < x->nsets; i++) {
-                assert_string_equal(x->sets[i].name, y->sets[i].name);
-                assert_int_equal(x->sets[i].n, y->sets[i].n);
-                assert_int_equal(x->sets[i].klen, y->sets[i].klen);
-                if (x->sets[i].n)
-                        assert_memory_equal(x->sets[i].keys, y->sets[i].keys, x->sets[i].n * 2 * x->sets[i].klen);
-        }
+        assert_same_set_elems(x, y);
 }
 
 static void assert_same(const struct pst_policy *a, const struct pst_policy *b) {

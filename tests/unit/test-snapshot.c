@@ -15,22 +15,12 @@
 #include <unistd.h>
 
 #include "render.h"
+#include "ruleset-assert.h"
 #include "snapshot.h"
 #include "../kernel/nft-sample.h"
 
 static char dir[] = "/tmp/postern-test-snapshot-XXXXXX";
 static char path[sizeof(dir) + 16];
-
-static char *render(const struct pst_ruleset *rs) {
-        char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-
-        assert_non_null(f);
-        assert_int_equal(pst_render_nft(rs, f), 0);
-        fclose(f);
-        return text;
-}
 
 static size_t save_sample(void) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = sample_full();
@@ -44,12 +34,12 @@ static size_t save_sample(void) {
 
 static void test_roundtrip(void **state) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = sample_full(), *back = NULL;
-        _cleanup_free_ char *want = render(rs), *got = NULL;
+        _cleanup_free_ char *want = render_text(rs), *got = NULL;
         struct pst_snapshot_meta meta;
 
         save_sample();
         assert_int_equal(pst_snapshot_load(path, &back, &meta), 0);
-        got = render(back);
+        got = render_text(back);
         assert_string_equal(got, want);
         assert_string_equal(meta.digest, "0123456789abcdef");
         assert_int_equal(meta.backend, 1);
@@ -83,11 +73,11 @@ static void test_nat(void **state) {
         r.nat = (struct pst_nat) { .kind = PST_NAT_DNAT, .family = AF_INET, .port = 443,
                                    .addr = { 198, 18, 2, 20 } };
         assert_int_equal(pst_rule_add(rs, pre, &r), 0);
-        want = render(rs);
+        want = render_text(rs);
         assert_non_null(strstr(want, "tcp dport 8443 counter dnat ip to 198.18.2.20:443"));
         assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
         assert_int_equal(pst_snapshot_load(path, &back, &meta), 0);
-        got = render(back);
+        got = render_text(back);
         assert_string_equal(got, want);
         pst_ruleset_free(back);
         back = NULL;
@@ -142,7 +132,7 @@ static void test_damaged(void **state) {
                 save_sample();
                 corrupt_at((long) off, 0xff);
                 if (pst_snapshot_load(path, &rs, &meta) == 0) {
-                        free(render(rs));
+                        free(render_text(rs));
                         pst_ruleset_free(rs);
                 }
                 rs = NULL;
