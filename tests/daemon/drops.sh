@@ -24,6 +24,10 @@ pair() {
         nsx "$NC" ip link set cli0 up
         nsx "$NS" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.wan0.rp_filter=0
         nsx "$NC" ip -6 route add 2001:db8::/32 dev cli0
+        # static neighbours: under load an ARP answer can take longer than a
+        # probe waits, and a SYN still waiting for one goes with its socket
+        nsx "$NC" ip neigh replace 198.18.0.1 lladdr "$(nsx "$NS" cat /sys/class/net/wan0/address)" dev cli0
+        nsx "$NS" ip neigh replace 198.18.0.2 lladdr "$(nsx "$NC" cat /sys/class/net/cli0/address)" dev wan0
 }
 # probe PORT N: N SYNs from the client, one per connect: it gives up after
 # 0.2 s, before the first retransmission (1 s)
