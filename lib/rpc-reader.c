@@ -92,11 +92,15 @@ static int config_send(struct pst_rpc_reader *r, const struct nlmsghdr *nlh) {
                                                                                                           : 0;
 }
 
-/* Bind NFQUEUE QUEUE to our socket: whole packets, bounded, fail-open (rpc-reader.h). */
-static int queue_config(struct pst_rpc_reader *r, uint16_t queue) {
+/* Bind NFQUEUE QUEUE to our socket: whole packets, bounded, fail-open (rpc-reader.h).
+ * ack: wait for the kernel's answer — only while nothing can be queued for
+ * us yet (the constructor); later a queued packet may come before the ACK,
+ * so a reload only sends, and an error comes back as a message the packet
+ * reader reads and ignores. */
+static int queue_config(struct pst_rpc_reader *r, uint16_t queue, bool ack) {
         uint8_t buf[256];
         struct nlmsghdr *nlh =
-                config_header(r, buf, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG, queue, NLM_F_ACK);
+                config_header(r, buf, (NFNL_SUBSYS_QUEUE << 8) | NFQNL_MSG_CONFIG, queue, ack ? NLM_F_ACK : 0);
 
         mnl_attr_put(nlh, NFQA_CFG_CMD, sizeof(struct nfqnl_msg_config_cmd),
                      &(struct nfqnl_msg_config_cmd) { .command = NFQNL_CFG_CMD_BIND });
@@ -106,7 +110,27 @@ static int queue_config(struct pst_rpc_reader *r, uint16_t queue) {
         mnl_attr_put_u32(nlh, NFQA_CFG_QUEUE_MAXLEN, htonl(PST_RPC_READER_QUEUE_MAXLEN));
         mnl_attr_put_u32(nlh, NFQA_CFG_MASK, htonl(NFQA_CFG_F_FAIL_OPEN));
         mnl_attr_put_u32(nlh, NFQA_CFG_FLAGS, htonl(NFQA_CFG_F_FAIL_OPEN));
+        if (!ack)
+                return mnl_socket_sendto(r->log, nlh, nlh->nlmsg_len) < 0 ? -errno : 0;
         return config_send(r, nlh);
+}
+
+/* Bind the queues of t[n] that neither old[nold] nor an earlier t has (each once). */
+static int bind_queues(struct pst_rpc_reader *r, const struct pst_rpc_target *old, size_t nold,
+                       const struct pst_rpc_target *t, size_t n, bool ack) {
+        for (size_t i = 0; i < n; i++) {
+                bool bound = false;
+                int k;
+
+                for (size_t j = 0; j < nold && !bound; j++)
+                        bound = old[j].queue == t[i].queue;
+                for (size_t j = 0; j < i && !bound; j++)
+                        bound = t[j].queue == t[i].queue;
+                k = bound ? 0 : queue_config(r, t[i].queue, ack);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
 }
 
 static int log_config(struct pst_rpc_reader *r, uint8_t cmd) {
@@ -134,16 +158,7 @@ static int source_config(struct pst_rpc_reader *r) {
                 k = log_config(r, NFULNL_CFG_CMD_BIND);
                 return k < 0 ? k : log_config(r, 0);
         }
-        for (size_t i = 0; i < r->ntargets; i++) {
-                bool bound = false;
-
-                for (size_t j = 0; j < i; j++)
-                        bound = bound || r->targets[j].queue == r->targets[i].queue;
-                k = bound ? 0 : queue_config(r, r->targets[i].queue);
-                if (k < 0)
-                        return k;
-        }
-        return 0;
+        return bind_queues(r, NULL, 0, r->targets, r->ntargets, true);
 }
 
 static int open_socket(struct mnl_socket **ret) {
@@ -236,15 +251,9 @@ int pst_rpc_reader_set_targets(struct pst_rpc_reader *r, const struct pst_rpc_ta
         for (size_t i = 0; i < n; i++)
                 if ((targets[i].queue != 0) != (r->kind == PST_RPC_SOURCE_QUEUE))
                         return -EPROTOTYPE;
-        for (size_t i = 0; r->kind == PST_RPC_SOURCE_QUEUE && i < n; i++) {
-                bool bound = false;
-                int k;
+        if (r->kind == PST_RPC_SOURCE_QUEUE) {
+                int k = bind_queues(r, r->targets, r->ntargets, targets, n, false);
 
-                for (size_t j = 0; j < r->ntargets && !bound; j++)
-                        bound = r->targets[j].queue == targets[i].queue;
-                for (size_t j = 0; j < i && !bound; j++)
-                        bound = targets[j].queue == targets[i].queue;
-                k = bound ? 0 : queue_config(r, targets[i].queue);
                 if (k < 0)
                         return k;
         }
