@@ -162,10 +162,11 @@ static int load_compile(struct ctl *c, const char *path, struct pst_compiled **r
                         return EXIT_SYSTEM;
                 }
         }
-        /* what options.rpc_mechanism = "auto" becomes: the kernel's offer (--offline: none, NFLOG) */
+        /* what options.rpc_mechanism = "auto" becomes: the kernel's offer, asked only for a
+         * policy with an rpc rule (--offline: none, NFLOG) */
         r = pst_load_compile(&(struct pst_load_opts) { .policy = path, .catalog = c->catalog, .ifaddrs = &ifa,
                                                        .source_flags = pst_source_flags_from_env(),
-                                                       .rpc_offer = c->offline ? 0 : pst_rpc_offer_probe() },
+                                                       .rpc_probe = !c->offline },
                              &c->diag, ret);
         pst_ifaddrs_clear(&ifa);
         return r < 0 ? EXIT_POLICY : 0;

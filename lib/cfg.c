@@ -208,11 +208,6 @@ void pst_read_log_add(struct pst_read_log *log, int kind, const char *path, cons
         log->n++;
 }
 
-uint64_t pst_digest_file(uint64_t d, const char *path, const char *buf, size_t size) {
-        d = pst_digest_update(d, path, strlen(path) + 1);
-        return pst_digest_update(d, buf, size);
-}
-
 void pst_read_log_clear(struct pst_read_log *log) {
         for (size_t i = 0; i < log->n; i++) {
                 free(log->v[i].path);
@@ -223,10 +218,12 @@ void pst_read_log_clear(struct pst_read_log *log) {
 }
 
 static void digest_file(struct pst_cfg *c, int kind, const char *path, const char *buf, size_t size) {
+        uint64_t digest = pst_digest_bytes(buf, size);
+
         if (c->log)
-                pst_read_log_add(c->log, kind, path, buf, size, 0, 0);
+                pst_read_log_add(c->log, kind, path, buf, size, 0, digest);
         if (c->digest)
-                *c->digest = pst_digest_file(*c->digest, path, buf, size);
+                *c->digest = pst_digest_fold(*c->digest, path, digest);
 }
 
 static int scan_includes(struct pst_cfg *c, const char *file, const char *buf, const char *dir, unsigned depth,

@@ -30,8 +30,8 @@ struct pst_loc {
  * What one load read, in order (pipeline.c's list-only reload re-reads the
  * files and compares, and replays the digest from it): a libconfig file
  * (a main file, PST_READ_MAIN, or an @include) with its bytes, or a list
- * file (list: its index in the policy's lists, bytes NULL, digest its
- * pst_list_digest).  incomplete: an entry could not be recorded (no
+ * file (list: its index in the policy's lists, bytes NULL); digest: the
+ * file's pst_digest_bytes().  incomplete: an entry could not be recorded (no
  * memory); the log then proves nothing.  Bounded by what a load may read
  * (fragments, includes, lists).
  */
@@ -52,8 +52,6 @@ struct pst_read_log {
 void pst_read_log_add(struct pst_read_log *log, int kind, const char *path, const char *buf, size_t size,
                       size_t list, uint64_t digest);
 void pst_read_log_clear(struct pst_read_log *log);
-/* How a policy's digest folds a libconfig file in: its path and bytes. */
-uint64_t pst_digest_file(uint64_t d, const char *path, const char *buf, size_t size);
 
 struct pst_cfg {
         struct pst_strpool *files;

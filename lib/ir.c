@@ -352,17 +352,64 @@ static int elem_cmp(const void *a, const void *b, void *klen) {
         return pair_cmp(a, b, *(uint32_t *) klen);
 }
 
+/* A 4-byte pair (first, last) as one number in pair_cmp()'s order. */
+static inline uint64_t pair4(const uint8_t *p) {
+        uint32_t f, l;
+
+        memcpy(&f, p, 4);
+        memcpy(&l, p + 4, 4);
+        return (uint64_t) __builtin_bswap32(f) << 32 | __builtin_bswap32(l);
+}
+
+/* The first i > 0 whose element sorts before or with element i - 1 (s->n: none);
+ * strict: equal ones count too. */
+static size_t first_unsorted(const struct pst_set *s, bool strict) {
+        size_t esz = 2 * (size_t) s->klen;
+
+        if (s->klen == 4) { /* IPv4 address lists: a compare of two numbers */
+                for (size_t i = 1; i < s->n; i++) {
+                        uint64_t a = pair4(s->keys + (i - 1) * 8), b = pair4(s->keys + i * 8);
+
+                        if (a > b || (strict && a == b))
+                                return i;
+                }
+                return s->n;
+        }
+        for (size_t i = 1; i < s->n; i++) {
+                int c = pair_cmp(s->keys + (i - 1) * esz, s->keys + i * esz, s->klen);
+
+                if (c > 0 || (strict && c == 0))
+                        return i;
+        }
+        return s->n;
+}
+
+bool pst_set_strictly_sorted(const struct pst_set *s) {
+        return first_unsorted(s, true) == s->n;
+}
+
+bool pst_set_disjoint4(const struct pst_set *s) {
+        uint32_t prev = 0;
+
+        if (s->klen != 4 || s->nfields != 1 || field_info[s->fields[0]].len != 4)
+                return false;
+        for (size_t i = 0; i < s->n; i++) {
+                uint64_t p = pair4(s->keys + i * 8);
+                uint32_t f = (uint32_t) (p >> 32), l = (uint32_t) p;
+
+                if (f > l || (i > 0 && f <= prev))
+                        return false;
+                prev = l;
+        }
+        return true;
+}
+
 /* qsort_r() (glibc: a merge sort) compares n log n times even when the
  * input is already in order, as address lists kept by hand or generated
  * usually are: check first, in one pass. */
 static void sort_elems(struct pst_set *s) {
-        size_t esz = 2 * (size_t) s->klen;
-
-        for (size_t i = 1; i < s->n; i++)
-                if (pair_cmp(s->keys + (i - 1) * esz, s->keys + i * esz, s->klen) > 0) {
-                        qsort_r(s->keys, s->n, esz, elem_cmp, &s->klen);
-                        return;
-                }
+        if (first_unsorted(s, false) < s->n)
+                qsort_r(s->keys, s->n, 2 * (size_t) s->klen, elem_cmp, &s->klen);
 }
 
 int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
@@ -400,6 +447,40 @@ int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
         return 0;
 }
 
+/* pst_set_normalize()'s merge of sorted elements for 4-byte fields (IPv4
+ * addresses) in numbers: the one pass over a 100,000-entry list that every
+ * reload of it makes. */
+static void merge4(struct pst_set *s) {
+        bool interval = s->flags & PST_SET_INTERVAL;
+        uint8_t *k = s->keys;
+        size_t out = 0;
+        uint64_t p = pair4(k);
+        uint32_t lo = (uint32_t) (p >> 32), hi = (uint32_t) p;
+
+        for (size_t i = 1; i <= s->n; i++) {
+                uint32_t f = 0, l = 0, be;
+
+                if (i < s->n) {
+                        p = pair4(k + i * 8);
+                        f = (uint32_t) (p >> 32);
+                        l = (uint32_t) p;
+                        /* overlapping or adjacent (an interval set's last + 1, unless it wraps): extend */
+                        if (f <= hi || (interval && hi != UINT32_MAX && f == hi + 1)) {
+                                hi = MAX(hi, l);
+                                continue;
+                        }
+                }
+                be = __builtin_bswap32(lo);
+                memcpy(k + out * 8, &be, 4);
+                be = __builtin_bswap32(hi);
+                memcpy(k + out * 8 + 4, &be, 4);
+                out++;
+                lo = f;
+                hi = l;
+        }
+        s->n = out;
+}
+
 int pst_set_normalize(struct pst_set *s) {
         size_t out = 0;
         int r;
@@ -411,6 +492,10 @@ int pst_set_normalize(struct pst_set *s) {
         if (s->n < 2)
                 return 0;
         sort_elems(s);
+        if (s->klen == 4 && field_info[s->fields[0]].len == 4) {
+                merge4(s);
+                return 0;
+        }
         for (size_t i = 1; i < s->n; i++) {
                 uint8_t *last = s->keys + out * 2 * s->klen + s->klen;
                 const uint8_t *first = pst_set_first(s, i);

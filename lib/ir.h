@@ -333,6 +333,12 @@ int pst_set_sort(struct pst_set *s, size_t *ret_clash);
  * maps refuse overlaps (-EEXIST).  Concatenations are only sorted.
  */
 int pst_set_normalize(struct pst_set *s);
+/* Every element sorts after the one before (pair_cmp's order: first, then last). */
+bool pst_set_strictly_sorted(const struct pst_set *s);
+/* A set of one 4-byte field (IPv4 addresses) whose ranges ascend and do not
+ * touch: what pst_set_normalize() leaves, checked in one fast pass (false:
+ * another key, or not so). */
+bool pst_set_disjoint4(const struct pst_set *s);
 /* Big-endian increment of the first n bytes of a key; true on wrap-around
  * (all ones → zero).  Backends use it for interval ends (last + 1). */
 bool pst_key_inc(uint8_t *key, unsigned n);

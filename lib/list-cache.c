@@ -446,6 +446,8 @@ int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf
         e = find(c, name);
         if (!e)
                 return -ENOENT;
+        if (!ret)
+                return ret_ranges ? ranges_copy(e, ret_ranges) : 0;
         *ret = malloc(MAX(e->lines.n, (size_t) 1) * sizeof(**ret));
         if (!*ret)
                 return -ENOMEM;
@@ -454,20 +456,8 @@ int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf
         return ret_ranges ? ranges_copy(e, ret_ranges) : 0;
 }
 
-uint64_t pst_list_digest(const char *buf, size_t size) {
-        uint64_t h = 0x9e3779b97f4a7c15ULL ^ size;
-        size_t i = 0;
+const struct pst_list_ranges *pst_list_cache_ranges(const struct pst_list_cache *c, const char *name) {
+        const struct cache_entry *e = find((struct pst_list_cache *) c, name);
 
-        for (; i + 8 <= size; i += 8) {
-                uint64_t w;
-
-                memcpy(&w, buf + i, 8);
-                h = (h ^ w) * 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
-        }
-        for (; i < size; i++)
-                h = (h ^ (uint8_t) buf[i]) * 0x100000001b3ULL;
-        h ^= h >> 33;
-        h *= 0xc4ceb9fe1a85ec53ULL;
-        return h ^ (h >> 33);
+        return e ? &e->ranges : NULL;
 }

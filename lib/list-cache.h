@@ -79,12 +79,15 @@ void pst_list_cache_plan(struct pst_list_cache *c, const char *name, const char 
  * kept ones; the cache then holds *buf (taken: *buf becomes NULL, unless
  * plan->reuse; NUL-terminated at size, as pst_source_read() leaves it,
  * and not modified) and the whole result, and
- * *ret gets a copy of the entries in file order, *ret_ranges (policy.h) a
- * copy of them as sorted ranges (updated in place for a few changes,
- * sorted again for many).  At most max entries. */
+ * *ret gets a copy of the entries in file order (ret NULL: none),
+ * *ret_ranges (policy.h) a copy of them as sorted ranges (NULL: none; they
+ * are updated in place for a few changes, sorted again for many).  At
+ * most max entries. */
 int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf, size_t size,
                           const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest,
                           size_t max, struct pst_addr **ret, size_t *ret_n, struct pst_list_ranges **ret_ranges);
 
-/* The digest of a list file's bytes (fast: 8 bytes a step). */
-uint64_t pst_list_digest(const char *buf, size_t size);
+/* The sorted ranges the cache holds for list name (NULL: none): valid
+ * until its next plan or splice. */
+const struct pst_list_ranges *pst_list_cache_ranges(const struct pst_list_cache *c, const char *name);
+

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 #include "pipeline.h"
+#include "kernel-features.h"
 #include "list-cache.h"
 #include "source.h"
 
@@ -60,6 +61,15 @@ static int rpc_mechanism(struct pst_options *opt, unsigned offer, struct pst_dia
                          lack & PST_RPC_MECH_QUEUE ? "the queue expression (nft_queue, CONFIG_NFT_QUEUE)" : "");
 }
 
+static unsigned rpc_offer(const struct pst_load_opts *o, const struct pst_policy *p) {
+        if (!o->rpc_probe)
+                return o->rpc_offer;
+        for (size_t i = 0; i < p->nrules; i++)
+                if (p->rules[i].rpc)
+                        return pst_rpc_offer_probe();
+        return 0;
+}
+
 static int compiled_new(struct pst_loaded *l, struct pst_compiled **ret) {
         struct pst_compiled *c = calloc(1, sizeof(*c));
 
@@ -101,7 +111,7 @@ static int load_full(const struct pst_load_opts *o, struct pst_diag *diag, struc
         loaded_unref(l); /* c holds it now, or nothing does */
         if (r < 0)
                 return r;
-        r = rpc_mechanism(&c->policy->options, o->rpc_offer, diag);
+        r = rpc_mechanism(&c->policy->options, rpc_offer(o, c->policy), diag);
         if (r < 0)
                 return r;
         r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
@@ -154,7 +164,8 @@ static bool same_file_set(const struct pst_loaded *l) {
         return same;
 }
 
-/* Every libconfig file of log reads (with the load's checks) to the bytes it had. */
+/* Every libconfig file of log reads (with the load's checks of owners and
+ * kind; its content passed them when it had these bytes) to the bytes it had. */
 static bool same_bytes(const struct pst_read_log *log, unsigned source_flags) {
         for (size_t i = 0; i < log->n; i++) {
                 const struct pst_read_entry *e = &log->v[i];
@@ -166,7 +177,8 @@ static bool same_bytes(const struct pst_read_log *log, unsigned source_flags) {
                 if (e->kind == PST_READ_LIST)
                         continue;
                 pst_diag_init(&d);
-                r = pst_source_read(e->path, PST_SYNTAX_LIBCONFIG, source_flags, NULL, &d, &buf, &size, NULL);
+                r = pst_source_read(e->path, PST_SYNTAX_LIBCONFIG, source_flags | PST_SOURCE_UNCHECKED, NULL, &d,
+                                    &buf, &size, NULL);
                 pst_diag_clear(&d);
                 if (r < 0 || size != e->size || memcmp(buf, e->bytes, size) != 0)
                         return false;
@@ -182,7 +194,7 @@ static int relist_one(const struct pst_load_opts *o, const struct pst_policy *p,
                       struct pst_ruleset *rs, uint64_t *digest) {
         const struct pst_list *old = p->lists[e->list];
         struct pst_addrs a = {};
-        struct pst_list_ranges *ranges = NULL;
+        const struct pst_list_ranges *ranges = NULL;
         struct pst_diag d;
         uint64_t now = 0;
         int r;
@@ -198,7 +210,6 @@ static int relist_one(const struct pst_load_opts *o, const struct pst_policy *p,
         }
         pst_diag_clear(&d);
         free(a.v);
-        pst_list_ranges_free(ranges);
         *digest = now;
         return r < 0 ? 1 : r; /* what failed here, the whole load reports */
 }
@@ -214,7 +225,7 @@ static int relist(const struct pst_load_opts *o, const struct pst_compiled *prev
                 const struct pst_read_entry *e = &p->read.v[i];
 
                 if (e->kind != PST_READ_LIST) {
-                        d = pst_digest_file(d, e->path, e->bytes, e->size);
+                        d = pst_digest_fold(d, e->path, e->digest);
                         continue;
                 }
                 if (e->list >= p->nlists)
@@ -223,7 +234,7 @@ static int relist(const struct pst_load_opts *o, const struct pst_compiled *prev
                 r = relist_one(o, p, e, c->ruleset, &c->list_digest[e->list]);
                 if (r != 0)
                         return r;
-                d = pst_policy_digest_list(d, e->path, c->list_digest[e->list]);
+                d = pst_digest_fold(d, e->path, c->list_digest[e->list]);
         }
         snprintf(c->digest, sizeof(c->digest), "%016llx", (unsigned long long) d);
         return 0;

@@ -25,6 +25,10 @@ struct pst_load_opts {
         unsigned source_flags;             /* source.h: PST_SOURCE_ANY_OWNER */
         unsigned rpc_offer;                /* rpc.h PST_RPC_MECH_* the kernel offers: what
                                             * options.rpc_mechanism = "auto" becomes (0: NFLOG) */
+        bool rpc_probe;                    /* rpc_offer not known: ask the kernel
+                                            * (pst_rpc_offer_probe) if, and only if, the policy
+                                            * has an rpc rule: a probe costs a netlink round per
+                                            * feature, ~10 ms, far more under emulation */
         struct pst_list_cache *list_cache; /* list-cache.h: what the last load's list files parsed to
                                             * (NULL: parse them whole) */
         const struct pst_compiled *previous; /* NULL, or what runs: the list-only reload (below) may
@@ -69,7 +73,7 @@ struct pst_compiled {
         struct pst_policy *policy;         /* loaded's; NULL for a built-in ruleset (the emergency one) */
         struct pst_ruleset *ruleset;
         char digest[17];                   /* the policy's, as hex; "" without a policy */
-        uint64_t *list_digest;             /* per policy->lists[i] read from a file: its pst_list_digest
+        uint64_t *list_digest;             /* per policy->lists[i] read from a file: its pst_digest_bytes()
                                             * as this ruleset holds it (0: inline addresses) */
         bool lists_only;                   /* made by the list-only reload */
 };

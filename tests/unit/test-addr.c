@@ -2,7 +2,9 @@
 /* Addresses, ports, interface names and IR set normalisation. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <endian.h>
 #include <stddef.h>
+#include <string.h>
 #include <cmocka.h>
 
 #include "addr.h"
@@ -116,6 +118,61 @@ static void test_set_normalize(void **state) {
         pst_ruleset_free(rs);
 }
 
+/* IPv4 lists take merge4()'s path: the same merges as the bytewise loop,
+ * including the top of the address space; pst_set_disjoint4() agrees. */
+static void add4(struct pst_set *s, uint32_t first, uint32_t last) {
+        uint32_t x = htobe32(first), y = htobe32(last);
+        uint8_t a[4], b[4];
+
+        memcpy(a, &x, 4);
+        memcpy(b, &y, 4);
+        assert_int_equal(pst_set_add_elem(s, a, b, NULL), 0);
+}
+
+static void test_set_normalize4(void **state) {
+        struct pst_ruleset *rs;
+        enum pst_field f = PST_F_IP_SADDR;
+        uint32_t idx;
+        struct pst_set *s;
+
+        assert_int_equal(pst_ruleset_new(&rs), 0);
+        assert_int_equal(pst_set_add(rs, "i", PST_SET_INTERVAL, &f, 1, &idx), 0);
+        s = &rs->sets[idx];
+        add4(s, 0xc6120010, 0xc612001f); /* adjacent: 198.18.0.0-31 */
+        add4(s, 0xc6120000, 0xc612000f);
+        add4(s, 0xc6120100, 0xc6120100); /* duplicate */
+        add4(s, 0xc6120100, 0xc6120100);
+        add4(s, 0xc6130000, 0xc61300ff); /* overlapping: 198.19.0.0-1.128 */
+        add4(s, 0xc6130080, 0xc6130180);
+        add4(s, 0xfffffff0, 0xffffffff); /* adjacent at the top */
+        add4(s, 0xffffff00, 0xffffffef);
+        assert_false(pst_set_strictly_sorted(s));
+        assert_false(pst_set_disjoint4(s));
+        assert_int_equal(pst_set_normalize(s), 0);
+        assert_int_equal(s->n, 4);
+        assert_memory_equal(pst_set_first(s, 0), ((uint8_t[]) { 198, 18, 0, 0 }), 4);
+        assert_memory_equal(pst_set_last(s, 0), ((uint8_t[]) { 198, 18, 0, 31 }), 4);
+        assert_memory_equal(pst_set_first(s, 1), ((uint8_t[]) { 198, 18, 1, 0 }), 4);
+        assert_memory_equal(pst_set_last(s, 1), ((uint8_t[]) { 198, 18, 1, 0 }), 4);
+        assert_memory_equal(pst_set_first(s, 2), ((uint8_t[]) { 198, 19, 0, 0 }), 4);
+        assert_memory_equal(pst_set_last(s, 2), ((uint8_t[]) { 198, 19, 1, 128 }), 4);
+        assert_memory_equal(pst_set_first(s, 3), ((uint8_t[]) { 255, 255, 255, 0 }), 4);
+        assert_memory_equal(pst_set_last(s, 3), ((uint8_t[]) { 255, 255, 255, 255 }), 4);
+        assert_true(pst_set_strictly_sorted(s));
+        assert_true(pst_set_disjoint4(s));
+
+        /* a plain set drops duplicates but keeps neighbours apart */
+        assert_int_equal(pst_set_add(rs, "p", 0, &f, 1, &idx), 0);
+        s = &rs->sets[idx];
+        add4(s, 0xc6120002, 0xc6120002);
+        add4(s, 0xc6120001, 0xc6120001);
+        add4(s, 0xc6120002, 0xc6120002);
+        assert_int_equal(pst_set_normalize(s), 0);
+        assert_int_equal(s->n, 2);
+        assert_memory_equal(pst_set_first(s, 1), ((uint8_t[]) { 198, 18, 0, 2 }), 4);
+        pst_ruleset_free(rs);
+}
+
 static void test_key_inc(void **state) {
         uint8_t k[4] = { 0, 0xff, 0xff, 0xff };
 
@@ -129,7 +186,8 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_addr_parse), cmocka_unit_test(test_addr_range),
                 cmocka_unit_test(test_ports),      cmocka_unit_test(test_ifnames),
-                cmocka_unit_test(test_set_normalize), cmocka_unit_test(test_key_inc),
+                cmocka_unit_test(test_set_normalize), cmocka_unit_test(test_set_normalize4),
+                cmocka_unit_test(test_key_inc),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
