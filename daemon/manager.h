@@ -84,6 +84,9 @@ struct manager {
         /* healing what others do to our table */
         struct pst_drift drift;            /* the last drift seen */
         sd_event_source *heal_defer, *heal_timer;
+        /* what ran before the last reload, freed after the caller has its answer (release_old) */
+        struct pst_compiled *retired;
+        sd_event_source *release_defer;
         uint64_t heal_window_start;
         unsigned heals_in_window;
         uint64_t heals;

@@ -616,12 +616,9 @@ static void count_mergeable(struct compiler *c) {
 /* The elements of family's set: from the list cache's sorted ranges when
  * given (policy.h pst_list_ranges: already in order, so normalizing them
  * is one merging pass), else from the addresses. */
-static int addr_set_elems(struct pst_set *s, const struct pst_addrs *a, const struct pst_list_ranges *ranges,
-                          uint8_t family) {
-        int k = family == AF_INET ? 0 : 1, r;
+static int addr_set_elems(struct pst_set *s, const struct pst_addrs *a, uint8_t family) {
+        int r;
 
-        if (ranges && s->klen == (k == 0 ? 4u : 16u))
-                return pst_set_add_pairs(s, ranges->keys[k], ranges->n[k]);
         r = pst_set_reserve(s, a->n);
         if (r < 0)
                 return r;
@@ -638,11 +635,15 @@ static int addr_set_elems(struct pst_set *s, const struct pst_addrs *a, const st
         return 0;
 }
 
-/* What a named set of addresses holds: its elements, merged. */
+/* What a named set of addresses holds: its elements, merged (from the list
+ * cache's sorted ranges when there are some). */
 static int addr_set_fill(struct pst_set *s, const struct pst_addrs *a, const struct pst_list_ranges *ranges,
                          uint8_t family) {
-        int r = addr_set_elems(s, a, ranges, family);
+        int k = family == AF_INET ? 0 : 1, r;
 
+        if (ranges && s->klen == (k == 0 ? 4u : 16u))
+                return pst_set_fill_sorted(s, ranges->keys[k], ranges->n[k]);
+        r = addr_set_elems(s, a, family);
         return r < 0 ? r : pst_set_normalize(s);
 }
 

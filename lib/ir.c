@@ -361,31 +361,32 @@ static inline uint64_t pair4(const uint8_t *p) {
         return (uint64_t) __builtin_bswap32(f) << 32 | __builtin_bswap32(l);
 }
 
-/* The first i > 0 whose element sorts before or with element i - 1 (s->n: none);
- * strict: equal ones count too. */
-static size_t first_unsorted(const struct pst_set *s, bool strict) {
+/* The first i in (from, to) whose element sorts before or with element
+ * i - 1 (to: none); strict: equal ones count too. */
+static size_t first_unsorted(const struct pst_set *s, size_t from, size_t to, bool strict) {
         size_t esz = 2 * (size_t) s->klen;
 
         if (s->klen == 4) { /* IPv4 address lists: a compare of two numbers */
-                for (size_t i = 1; i < s->n; i++) {
+                for (size_t i = from + 1; i < to; i++) {
                         uint64_t a = pair4(s->keys + (i - 1) * 8), b = pair4(s->keys + i * 8);
 
                         if (a > b || (strict && a == b))
                                 return i;
                 }
-                return s->n;
+                return to;
         }
-        for (size_t i = 1; i < s->n; i++) {
+        for (size_t i = from + 1; i < to; i++) {
                 int c = pair_cmp(s->keys + (i - 1) * esz, s->keys + i * esz, s->klen);
 
                 if (c > 0 || (strict && c == 0))
                         return i;
         }
-        return s->n;
+        return to;
 }
 
-bool pst_set_strictly_sorted(const struct pst_set *s) {
-        return first_unsorted(s, true) == s->n;
+bool pst_set_strictly_sorted(const struct pst_set *s, size_t from, size_t to) {
+        to = MIN(to, s->n);
+        return from >= to || first_unsorted(s, from, to, true) == to;
 }
 
 bool pst_set_disjoint4(const struct pst_set *s) {
@@ -408,7 +409,7 @@ bool pst_set_disjoint4(const struct pst_set *s) {
  * input is already in order, as address lists kept by hand or generated
  * usually are: check first, in one pass. */
 static void sort_elems(struct pst_set *s) {
-        if (first_unsorted(s, false) < s->n)
+        if (first_unsorted(s, 0, s->n, false) < s->n)
                 qsort_r(s->keys, s->n, 2 * (size_t) s->klen, elem_cmp, &s->klen);
 }
 
@@ -447,21 +448,26 @@ int pst_set_sort(struct pst_set *s, size_t *ret_clash) {
         return 0;
 }
 
-/* pst_set_normalize()'s merge of sorted elements for 4-byte fields (IPv4
- * addresses) in numbers: the one pass over a 100,000-entry list that every
- * reload of it makes. */
-static void merge4(struct pst_set *s) {
+static bool merge4_applies(const struct pst_set *s) {
+        return s->klen == 4 && s->nfields == 1 && field_info[s->fields[0]].len == 4 && !(s->flags & PST_SET_MAP);
+}
+
+/* pst_set_normalize()'s merge of n sorted elements at src (n > 0; src may
+ * be s->keys itself: an element is written after it is read) into s->keys,
+ * for 4-byte fields (IPv4 addresses), in numbers: the one pass over a
+ * 100,000-entry list that every reload of it makes. */
+static void merge4(struct pst_set *s, const uint8_t *src, size_t n) {
         bool interval = s->flags & PST_SET_INTERVAL;
         uint8_t *k = s->keys;
         size_t out = 0;
-        uint64_t p = pair4(k);
+        uint64_t p = pair4(src);
         uint32_t lo = (uint32_t) (p >> 32), hi = (uint32_t) p;
 
-        for (size_t i = 1; i <= s->n; i++) {
+        for (size_t i = 1; i <= n; i++) {
                 uint32_t f = 0, l = 0, be;
 
-                if (i < s->n) {
-                        p = pair4(k + i * 8);
+                if (i < n) {
+                        p = pair4(src + i * 8);
                         f = (uint32_t) (p >> 32);
                         l = (uint32_t) p;
                         /* overlapping or adjacent (an interval set's last + 1, unless it wraps): extend */
@@ -492,8 +498,8 @@ int pst_set_normalize(struct pst_set *s) {
         if (s->n < 2)
                 return 0;
         sort_elems(s);
-        if (s->klen == 4 && field_info[s->fields[0]].len == 4) {
-                merge4(s);
+        if (merge4_applies(s)) {
+                merge4(s, s->keys, s->n);
                 return 0;
         }
         for (size_t i = 1; i < s->n; i++) {
@@ -517,6 +523,22 @@ int pst_set_normalize(struct pst_set *s) {
                         memcpy(s->keys + out * 2 * s->klen, s->keys + i * 2 * s->klen, 2 * (size_t) s->klen);
         }
         s->n = out + 1;
+        return 0;
+}
+
+int pst_set_fill_sorted(struct pst_set *s, const uint8_t *pairs, size_t n) {
+        int r;
+
+        if (s->n != 0)
+                return -EINVAL;
+        if (!merge4_applies(s) || n < 2) {
+                r = pst_set_add_pairs(s, pairs, n);
+                return r < 0 ? r : pst_set_normalize(s);
+        }
+        r = pst_set_reserve(s, n);
+        if (r < 0)
+                return r;
+        merge4(s, pairs, n);
         return 0;
 }
 

@@ -333,8 +333,13 @@ int pst_set_sort(struct pst_set *s, size_t *ret_clash);
  * maps refuse overlaps (-EEXIST).  Concatenations are only sorted.
  */
 int pst_set_normalize(struct pst_set *s);
-/* Every element sorts after the one before (pair_cmp's order: first, then last). */
-bool pst_set_strictly_sorted(const struct pst_set *s);
+/* An empty set filled with n (first, last) pairs already in pair_cmp()'s
+ * order (the list cache's ranges), as pst_set_add_pairs() then
+ * pst_set_normalize() would leave it; for IPv4 in one pass, no sort. */
+int pst_set_fill_sorted(struct pst_set *s, const uint8_t *pairs, size_t n);
+/* Elements from .. to - 1 (to: at most s->n) each sort after the one
+ * before (pair_cmp's order: first, then last). */
+bool pst_set_strictly_sorted(const struct pst_set *s, size_t from, size_t to);
 /* A set of one 4-byte field (IPv4 addresses) whose ranges ascend and do not
  * touch: what pst_set_normalize() leaves, checked in one fast pass (false:
  * another key, or not so). */

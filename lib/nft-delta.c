@@ -478,15 +478,24 @@ static size_t same_run(const struct pst_set *a, const struct pst_set *b, bool ta
 /* Where the two element lists can differ: all of them, or for sets of one
  * field (sorted and disjoint, checked) only between the elements both hold
  * at the start and at the end — a one-entry change of a 100,000-entry list
- * walks a few elements instead of sorting indices of all of them. */
+ * walks a few elements instead of sorting indices of all of them.  Strictly
+ * sorted, both lists are sets: no element between can equal one outside.
+ * new's interval sets passed pst_nft_check_ruleset() (disjoint, in order)
+ * before any diff, and old's start and end are new's: of old only what lies
+ * between, and its two neighbours, needs the check. */
 static void diff_window(const struct pst_set *a, const struct pst_set *b, size_t *head, size_t *tail) {
+        size_t h, t;
+
         *head = *tail = 0;
-        /* new's interval sets passed pst_nft_check_ruleset() (disjoint, in order) before any diff */
         if (a->nfields != 1 || b->nfields != 1 || ((a->flags | b->flags) & PST_SET_MAP) || a->klen != b->klen ||
-            !pst_set_strictly_sorted(a) || (!(b->flags & PST_SET_INTERVAL) && !pst_set_strictly_sorted(b)))
+            (!(b->flags & PST_SET_INTERVAL) && !pst_set_strictly_sorted(b, 0, b->n)))
                 return;
-        *head = same_run(a, b, false);
-        *tail = MIN(same_run(a, b, true), MIN(a->n, b->n) - *head);
+        h = same_run(a, b, false);
+        t = MIN(same_run(a, b, true), MIN(a->n, b->n) - h);
+        if (!pst_set_strictly_sorted(a, h > 0 ? h - 1 : 0, a->n - t + (t > 0)))
+                return;
+        *head = h;
+        *tail = t;
 }
 
 /* Walk both element lists in (first, last) order; gone[] gets old's

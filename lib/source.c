@@ -16,23 +16,42 @@ uint64_t pst_digest_update(uint64_t d, const void *data, size_t len) {
         return d;
 }
 
-/* Word-wise (1.6 MB in ~0.3 ms, where FNV byte by byte took 2-3 ms). */
+/* Word-wise in four independent lanes, so the multiplies overlap (1.6 MB in
+ * ~0.1 ms; FNV byte by byte took 2-3 ms, one lane ~0.4 ms).  Not
+ * cryptographic: it tells "these bytes changed", nobody forges it. */
+static inline uint64_t mix(uint64_t h, uint64_t w) {
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        return h ^ (h >> 32);
+}
+
 uint64_t pst_digest_bytes(const char *buf, size_t size) {
-        uint64_t h = 0x9e3779b97f4a7c15ULL ^ size;
+        /* four scalars, not an array: gcc would vectorise an array's lanes
+         * into SSE2, which has no 64-bit multiply, and keep them in memory */
+        uint64_t h0 = 0x9e3779b97f4a7c15ULL ^ size, h1 = 0xbf58476d1ce4e5b9ULL, h2 = 0x94d049bb133111ebULL,
+                 h3 = 0x2545f4914f6cdd1dULL;
         size_t i = 0;
 
+        for (; i + 32 <= size; i += 32) {
+                uint64_t w[4];
+
+                memcpy(w, buf + i, 32);
+                h0 = mix(h0, w[0]);
+                h1 = mix(h1, w[1]);
+                h2 = mix(h2, w[2]);
+                h3 = mix(h3, w[3]);
+        }
+        h0 = mix(mix(mix(h0, h1), h2), h3);
         for (; i + 8 <= size; i += 8) {
                 uint64_t w;
 
                 memcpy(&w, buf + i, 8);
-                h = (h ^ w) * 0xff51afd7ed558ccdULL;
-                h ^= h >> 32;
+                h0 = mix(h0, w);
         }
         for (; i < size; i++)
-                h = (h ^ (uint8_t) buf[i]) * 0x100000001b3ULL;
-        h ^= h >> 33;
-        h *= 0xc4ceb9fe1a85ec53ULL;
-        return h ^ (h >> 33);
+                h0 = (h0 ^ (uint8_t) buf[i]) * 0x100000001b3ULL;
+        h0 ^= h0 >> 33;
+        h0 *= 0xc4ceb9fe1a85ec53ULL;
+        return h0 ^ (h0 >> 33);
 }
 
 uint64_t pst_digest_fold(uint64_t d, const char *path, uint64_t file_digest) {

@@ -146,7 +146,7 @@ static void test_set_normalize4(void **state) {
         add4(s, 0xc6130080, 0xc6130180);
         add4(s, 0xfffffff0, 0xffffffff); /* adjacent at the top */
         add4(s, 0xffffff00, 0xffffffef);
-        assert_false(pst_set_strictly_sorted(s));
+        assert_false(pst_set_strictly_sorted(s, 0, s->n));
         assert_false(pst_set_disjoint4(s));
         assert_int_equal(pst_set_normalize(s), 0);
         assert_int_equal(s->n, 4);
@@ -158,8 +158,32 @@ static void test_set_normalize4(void **state) {
         assert_memory_equal(pst_set_last(s, 2), ((uint8_t[]) { 198, 19, 1, 128 }), 4);
         assert_memory_equal(pst_set_first(s, 3), ((uint8_t[]) { 255, 255, 255, 0 }), 4);
         assert_memory_equal(pst_set_last(s, 3), ((uint8_t[]) { 255, 255, 255, 255 }), 4);
-        assert_true(pst_set_strictly_sorted(s));
+        assert_true(pst_set_strictly_sorted(s, 0, s->n));
         assert_true(pst_set_disjoint4(s));
+
+        /* the same elements in order (as the list cache keeps them), merged while they are copied */
+        {
+                static const uint32_t sorted[][2] = { { 0xc6120000, 0xc612000f }, { 0xc6120010, 0xc612001f },
+                                                      { 0xc6120100, 0xc6120100 }, { 0xc6120100, 0xc6120100 },
+                                                      { 0xc6130000, 0xc61300ff }, { 0xc6130080, 0xc6130180 },
+                                                      { 0xffffff00, 0xffffffef }, { 0xfffffff0, 0xffffffff } };
+                uint8_t pairs[ELEMENTSOF(sorted) * 8];
+                const struct pst_set *m = s;
+
+                for (size_t i = 0; i < ELEMENTSOF(sorted); i++) {
+                        uint32_t x = htobe32(sorted[i][0]), y = htobe32(sorted[i][1]);
+
+                        memcpy(pairs + i * 8, &x, 4);
+                        memcpy(pairs + i * 8 + 4, &y, 4);
+                }
+                assert_int_equal(pst_set_add(rs, "f", PST_SET_INTERVAL, &f, 1, &idx), 0);
+                m = &rs->sets[0]; /* the array may have moved */
+                s = &rs->sets[idx];
+                assert_int_equal(pst_set_fill_sorted(s, pairs, ELEMENTSOF(sorted)), 0);
+                assert_int_equal(s->n, m->n);
+                assert_memory_equal(s->keys, m->keys, 8 * m->n);
+                assert_int_equal(pst_set_fill_sorted(s, pairs, 1), -EINVAL); /* not empty */
+        }
 
         /* a plain set drops duplicates but keeps neighbours apart */
         assert_int_equal(pst_set_add(rs, "p", 0, &f, 1, &idx), 0);
