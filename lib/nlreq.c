@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
+#include <limits.h>
+
 #include "nlreq.h"
 #include "util.h"
 
@@ -44,4 +46,22 @@ int pst_nl_request(int protocol, struct nlmsghdr *req, mnl_cb_t cb, void *data) 
         }
         mnl_socket_close(nl);
         return r;
+}
+
+size_t pst_nl_each(const void *buf, size_t n, mnl_cb_t cb, void *data) {
+        int len = n > INT_MAX ? INT_MAX : (int) n;
+        size_t errors = 0;
+
+        for (const struct nlmsghdr *nlh = buf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+                if (nlh->nlmsg_type == NLMSG_ERROR) {
+                        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+
+                        if (nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(*e)) && e->error != 0)
+                                errors++;
+                        continue;
+                }
+                if (nlh->nlmsg_type >= NLMSG_MIN_TYPE)
+                        (void) cb(nlh, data);
+        }
+        return errors;
 }

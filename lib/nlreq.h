@@ -20,3 +20,14 @@ int pst_nl_request(int protocol, struct nlmsghdr *req, mnl_cb_t cb, void *data);
  */
 int pst_nl_run(struct mnl_socket *nl, struct nlmsghdr *req, void *buf, size_t size, size_t reads_max, mnl_cb_t cb,
                void *data);
+
+/*
+ * Every message of one read (n bytes at buf) that is not a netlink control
+ * message to cb, in order, whatever cb or the kernel said about the ones
+ * before: a socket that carries packets (NFLOG, NFQUEUE) and now and then
+ * the kernel's error answer to a request sent without an ACK (a queue bind,
+ * a verdict) must not lose the packets after that error, as mnl_cb_run(),
+ * which stops at the first error, would.  Returns how many error messages
+ * (NLMSG_ERROR with an errno) there were.
+ */
+size_t pst_nl_each(const void *buf, size_t n, mnl_cb_t cb, void *data);

@@ -17,6 +17,7 @@
 
 #include "ir.h"
 #include "nflog.h"
+#include "nlreq.h"
 #include "rpc-reader.h"
 
 struct conn {
@@ -591,8 +592,10 @@ int pst_rpc_reader_process(struct pst_rpc_reader *r) {
                         }
                         return -errno;
                 }
-                (void) mnl_cb_run(r->buf, (size_t) n, 0, 0, r->kind == PST_RPC_SOURCE_QUEUE ? queue_packet_cb : packet_cb,
-                                  r);
+                /* an error answer among the packets (a queue bind of a reload, sent without an ACK; a
+                 * verdict for a packet the kernel no longer holds: packets - verdicts counts it) must
+                 * not cost the queued replies after it their verdict */
+                (void) pst_nl_each(r->buf, (size_t) n, r->kind == PST_RPC_SOURCE_QUEUE ? queue_packet_cb : packet_cb, r);
         }
         return 0;
 }
