@@ -33,11 +33,12 @@ readers() {
         echo "$n"
 }
 
-# mechanism NAME: the checks of one mechanism, its policy applied on a fresh
-# set and (NFLOG) its reader running: one ept_map + bind and its pinhole,
-# the other client, the timeout, then 20 rounds: BOUND, FIRST
+# mechanism NAME CONF: the checks of one mechanism, its policy CONF applied on
+# a fresh set and (NFLOG) its reader running: one ept_map + bind and its
+# pinhole (not drift: the table read back equals CONF's), the other client,
+# the timeout, then 20 rounds: BOUND, FIRST
 mechanism() {
-        local name=$1 out port
+        local name=$1 conf=$2 out port
         out=$(epm "$NS_OUT" mapbind "$RPC_SERVER" srvsvc --from "$CAG" --timeout 5 | tr '\n' ' ')
         check "$name: ept_map srvsvc from the CAG to the host" port "${out%% *}"
         port=${out#port }
@@ -46,6 +47,9 @@ mechanism() {
         check "$name: bind to $port from the CAG right after the reply" bound "$(echo "$out" | cut -d' ' -f3)"
         check "$name: the pinhole CAG . host . $port" "$CAG . $RPC_SERVER . $port" \
                 "$(elems | sed 's/ \(timeout\|expires\).*//')"
+        nsx hut "$POSTERNCTL" diff --catalog "$POSTERN_CATALOG" "$conf" > "$TOPO_TMP/diff" 2>&1
+        check "$name: posternctl diff: the output chain as compiled, a pinhole is not drift" "0 " \
+                "$? $(grep -v '^conntrack:' "$TOPO_TMP/diff")"
         check "$name: bind to $port from another client" error "$(client "$RND" bind "$RPC_SERVER" "$port" srvsvc)"
         sleep $((T + 1))
         check "$name: bind to $port from the CAG after the $T s timeout" error \
@@ -76,7 +80,7 @@ port=${out#port }
 check "log, no reader: no pinhole for $port" error "$(client "$CAG" bind "$RPC_SERVER" "$port" srvsvc)"
 apply_policy "$TOPO_TMP/pinholes.conf"  # a fresh set
 reader_start
-mechanism log
+mechanism log "$TOPO_TMP/pinholes.conf"
 log_bound=$BOUND log_first=$FIRST
 [ "$BOUND" = 20 ] || cat "$TOPO_TMP/reader.out"
 reader_stop
@@ -91,7 +95,7 @@ check "kernel: the kernel's rules in output: one per TCP header length and inter
 check "kernel: then the NFLOG copy for the other replies" 1 \
         "$(grep -c "ip daddr $CAG tcp sport 135 log prefix \"rpc_1_v4\" group 18" <<<"$output")"
 check "kernel: no reader in the host under test" 0 "$(readers)"
-mechanism kernel
+mechanism kernel "$TOPO_TMP/kernel.conf"
 check "kernel: every first SYN through without retransmission" 20 "$FIRST"
 echo "figures: input, kernel: first SYN through without retransmission: $FIRST of $BOUND"
 
