@@ -70,7 +70,7 @@ reader_start() {
                 --if 4b324fc8-1670-01d3-1278-5a47bf6ee188 --if 12345778-1234-abcd-ef00-0123456789ab "$@" \
                 > "$TOPO_TMP/reader.out" 2>&1 &
         READER_PID=$!
-        TOPO_PIDS+=($READER_PID)
+        TOPO_PIDS+=("$READER_PID")
         for _ in $(seq 1 50); do grep -q '^ready' "$TOPO_TMP/reader.out" && break; sleep 0.1; done
         grep -q '^ready' "$TOPO_TMP/reader.out" || { cat "$TOPO_TMP/reader.out"; die "rpc-reader did not start"; }
 }
