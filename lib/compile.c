@@ -56,6 +56,7 @@ struct compiler {
         struct bucket buckets[2][2][2]; /* chain kind, v4/v6, tcp/udp */
         bool counting;
         uint32_t rematch; /* options.rematch: the chain "rematch"; its stamp chain follows it */
+        uint32_t output;  /* the output chain (input rules' rpc replies), UINT32_MAX while there is none */
 };
 
 /* ---- set helpers ---- */
@@ -1061,10 +1062,11 @@ static void rpc_kernel_rule(struct pst_rule *r, uint8_t doff, const uint8_t *uui
         r->update_off = (uint16_t) (hlen + RPC_KERNEL_PORT);
 }
 
-/* Before the copy r of one from/to pair: the kernel's own rules for it,
- * accepting what they read (a reply is accepted anyway, established). */
+/* Before the copy r of one from/to pair, in chain: the kernel's own rules
+ * for it, accepting what they read (a reply is accepted anyway, established;
+ * in output, by the chain's policy). */
 static int rpc_kernel_rules(struct compiler *c, const struct pst_prule *pr, const struct pst_rule *copy,
-                            const char *set, size_t *at) {
+                            const char *set, uint32_t chain, size_t *at) {
         int si = pst_set_find(c->rs, set);
         size_t nifs = pr->rpc->nifs ? pr->rpc->nifs : 1;
 
@@ -1081,7 +1083,7 @@ static int rpc_kernel_rules(struct compiler *c, const struct pst_prule *pr, cons
                         r.update_set = (uint32_t) si + 1;
                         r.verdict.kind = PST_V_ACCEPT;
                         rpc_kernel_rule(&r, rpc_kernel_doffs[d], pr->rpc->nifs ? pr->rpc->ifs[u] : NULL);
-                        k = pst_rule_insert(c->rs, c->base[PST_FORWARD], (*at)++, &r);
+                        k = pst_rule_insert(c->rs, chain, (*at)++, &r);
                         if (k < 0)
                                 return k;
                 }
@@ -1090,11 +1092,15 @@ static int rpc_kernel_rules(struct compiler *c, const struct pst_prule *pr, cons
 
 /*
  * The endpoint mapper's replies (tcp sport 135 from a `to` address to a
- * `from` client) to the reply reader (rpc-reader.h).  First in the forward
- * chain: replies are established and the ct state vmap would accept them
- * before any later rule.  The host's own endpoint mapper (rules in input)
- * replies on the output hook, which postern does not hook yet: no copies,
- * the set stays empty.
+ * `from` client) to the reply reader (rpc-reader.h), at *at in chain.  For
+ * a forward rule, first in the forward chain: replies are established and
+ * the ct state vmap would accept them before any later rule.  For an input
+ * rule the endpoint mapper is the host's own, whose replies leave on the
+ * output hook: the rules go to the output chain (rpc_logs), the same rules
+ * with the same roles — `to` is the host (an absent `to` is PST_EP_ANY and
+ * matches nothing, as in the input accept rule: on output every source is
+ * one of the host's addresses), `from` the client, and a source zone's
+ * interfaces, matched by the dispatch on input, are the reply's oifname.
  *
  * NFLOG (queue 0): a copy, prefix = the set it fills; the reply goes on
  * through the chain.  NFQUEUE (options.rpc_mechanism "queue"): the reply
@@ -1109,11 +1115,9 @@ static int rpc_kernel_rules(struct compiler *c, const struct pst_prule *pr, cons
  * the rules as any other.
  */
 static int rpc_reply_rule(struct compiler *c, const struct pst_prule *pr, int fam, const char *set, uint16_t queue,
-                          size_t *at) {
+                          uint32_t chain, size_t *at) {
         uint8_t port[4], reply = 1; /* IP_CT_DIR_REPLY */
 
-        if (pr->chain != PST_FORWARD)
-                return 0;
         key_port(PST_DCERPC_EPMAP_PORT, port);
         for (size_t i = 0; i < pr->nfrom; i++)
                 for (size_t j = 0; j < pr->nto; j++) {
@@ -1139,9 +1143,9 @@ static int rpc_reply_rule(struct compiler *c, const struct pst_prule *pr, int fa
                                 return k;
                         pst_match_eq(&r.match[r.nmatch - 1], PST_F_TCP_SPORT, port, false);
                         if (c->p->options.rpc_mech & PST_RPC_MECH_KERNEL)
-                                k = rpc_kernel_rules(c, pr, &r, set, at);
+                                k = rpc_kernel_rules(c, pr, &r, set, chain, at);
                         if (k >= 0)
-                                k = pst_rule_insert(c->rs, c->base[PST_FORWARD], (*at)++, &r);
+                                k = pst_rule_insert(c->rs, chain, (*at)++, &r);
                         if (k < 0)
                                 return k;
                 }
@@ -1194,8 +1198,15 @@ static int rpc_pinholes(struct compiler *c, const struct pst_prule *pr, size_t i
 }
 
 /*
- * After the base chains are built: the reply rules go first.  With
- * NFQUEUE, forward's pinhole sets get queues PST_RPC_QUEUE_BASE,
+ * After the base chains are built: the reply rules go first, forward
+ * rules' into the forward chain, input rules' into the output chain, made
+ * here for the first of them (no input rule with rpc, no output chain: the
+ * host's own traffic is none of postern's business otherwise).  Its policy
+ * is accept and it holds nothing but reply rules: copies and queues, whose
+ * verdicts are the reply's own (a queued reply comes back accepted, or is
+ * let through with `bypass`), and the kernel rules' accept — a firewall for
+ * incoming traffic must never drop what the host sends.  With NFQUEUE, the
+ * pinhole sets of both chains get queues PST_RPC_QUEUE_BASE,
  * PST_RPC_QUEUE_BASE + 1 ... in policy order (pst_set.queue says which);
  * one reader follows at most PST_RPC_READER_TARGETS sets, so a policy
  * with more is refused at the rule that would need the next queue rather
@@ -1203,7 +1214,7 @@ static int rpc_pinholes(struct compiler *c, const struct pst_prule *pr, size_t i
  */
 static int rpc_logs(struct compiler *c) {
         bool queue = c->p->options.rpc_mech & PST_RPC_MECH_QUEUE;
-        size_t at = 0, nqueues = 0;
+        size_t at[2] = { 0, 0 }, nqueues = 0; /* forward, output */
         int r = 0;
 
         for (size_t i = 0; r >= 0 && i < c->p->nrules; i++) {
@@ -1218,16 +1229,22 @@ static int rpc_logs(struct compiler *c) {
                         s = pst_set_find(c->rs, name);
                         if (s < 0)
                                 continue;
-                        if (queue && pr->chain == PST_FORWARD) {
+                        if (pr->chain == PST_INPUT && c->output == UINT32_MAX) {
+                                r = pst_chain_add(c->rs, "output", PST_HOOK_OUTPUT, PST_V_ACCEPT, &c->output);
+                                if (r < 0)
+                                        break;
+                        }
+                        if (queue) {
                                 if (nqueues == PST_RPC_READER_TARGETS)
                                         return pst_error(c->diag, -E2BIG, pr->rpc->loc.file, pr->rpc->loc.line,
                                                          "options.rpc_mechanism \"queue\": at most %d pinhole sets "
-                                                         "in forward (a set per rule with rpc and address family)",
+                                                         "(a set per rule with rpc and address family)",
                                                          PST_RPC_READER_TARGETS);
                                 q = (uint16_t) (PST_RPC_QUEUE_BASE + nqueues++);
                                 c->rs->sets[s].queue = q;
                         }
-                        r = rpc_reply_rule(c, pr, fam, name, q, &at);
+                        r = pr->chain == PST_INPUT ? rpc_reply_rule(c, pr, fam, name, q, c->output, &at[1])
+                                                   : rpc_reply_rule(c, pr, fam, name, q, c->base[PST_FORWARD], &at[0]);
                 }
                 if (r < 0)
                         return pst_error(c->diag, r, pr->loc.file, pr->loc.line,
@@ -1346,7 +1363,10 @@ static void rematch_stamp(struct pst_ruleset *rs, uint32_t rematch) {
         memcpy(rs->chains[rematch].rules[0].match[0].value, &stamp, 4); /* host byte order */
         rs->chains[rematch + 1].rules[0].ct_stamp = stamp;
         for (size_t i = 0; i < rs->nchains; i++) {
-                if (i == rematch || i == rematch + 1)
+                /* The output chain's accepts (the kernel's reading of the host's
+                 * own replies) judge nothing: a stamp there would vouch for a
+                 * connection to tcp/135 that input has not checked again. */
+                if (i == rematch || i == rematch + 1 || rs->chains[i].hook == PST_HOOK_OUTPUT)
                         continue;
                 for (size_t j = 0; j < rs->chains[i].n; j++) {
                         struct pst_verdict *v = &rs->chains[i].rules[j].verdict;
@@ -1384,7 +1404,7 @@ static int compile_rules(struct compiler *c) {
 int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struct pst_diag *diag,
                 struct pst_ruleset **ret) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
-        struct compiler c = { .p = p, .ifa = ifa, .diag = diag };
+        struct compiler c = { .p = p, .ifa = ifa, .diag = diag, .output = UINT32_MAX };
         int r;
 
         r = pst_ruleset_new(&rs);

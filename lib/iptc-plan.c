@@ -735,6 +735,17 @@ int iptc_plan_build(const struct pst_ruleset *rs, bool use_ipset, const char *wh
         r = check_nat(rs, diag);
         if (r < 0)
                 return r;
+        /* Only input rules' rpc replies make an output chain, and the pinhole
+         * set they fill is refused below anyway; refused here too, so that no
+         * such chain ever reaches iptables (which has no name for it, and
+         * whose OUTPUT postern leaves alone). */
+        for (size_t i = 0; i < rs->nchains; i++)
+                if (rs->chains[i].hook == PST_HOOK_OUTPUT) {
+                        const struct pst_rule *ir = rs->chains[i].n ? &rs->chains[i].rules[0] : NULL;
+
+                        return pst_error(diag, -EOPNOTSUPP, ir ? pst_origin_file(rs, ir->origin) : NULL,
+                                         ir ? ir->origin.line : 0, NO_PINHOLES);
+                }
         p = calloc(1, sizeof(*p));
         if (!p)
                 return -ENOMEM;

@@ -233,6 +233,10 @@ enum pst_hook {
         PST_HOOK_FORWARD,
         PST_HOOK_PREROUTING,  /* type nat, priority dstnat (-100), policy accept */
         PST_HOOK_POSTROUTING, /* type nat, priority srcnat (100), policy accept */
+        /* type filter, priority filter (0), policy accept: only the reply rules
+         * of input rules with rpc (compile.c rpc_logs), never a verdict on the
+         * host's own traffic.  Last, so that snapshots keep their numbers. */
+        PST_HOOK_OUTPUT,
 };
 
 #define PST_PRIO_DSTNAT (-100)

@@ -232,6 +232,7 @@ static int put_chain(struct pst_nft_batch *b, const struct pst_ruleset *rs, uint
                         [PST_HOOK_FORWARD] = NF_INET_FORWARD,
                         [PST_HOOK_PREROUTING] = NF_INET_PRE_ROUTING,
                         [PST_HOOK_POSTROUTING] = NF_INET_POST_ROUTING,
+                        [PST_HOOK_OUTPUT] = NF_INET_LOCAL_OUT,
                 };
 
                 if ((unsigned) ch->hook >= ELEMENTSOF(hooknum))

@@ -325,8 +325,16 @@ static int unsupported(struct delta *d, const char *why) {
         return -EOPNOTSUPP;
 }
 
+/*
+ * The output chain (rpc replies of input rules) is a filter base chain like
+ * input and forward, and its rules are the reply rules forward has too: the
+ * rule-by-rule delta applies as it is.  It is there exactly while some input
+ * rule has rpc, so its coming or going is "a new base chain" / "a base
+ * chain goes" below, a full replace; a reload that keeps it is a delta,
+ * which is what keeps the input rules' pinholes across the reload.
+ */
 static bool hook_known(enum pst_hook h) {
-        return h == PST_HOOK_NONE || h == PST_HOOK_INPUT || h == PST_HOOK_FORWARD;
+        return h == PST_HOOK_NONE || h == PST_HOOK_INPUT || h == PST_HOOK_FORWARD || h == PST_HOOK_OUTPUT;
 }
 
 /* A chain's declaration without its rules. */

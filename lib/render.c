@@ -370,7 +370,9 @@ int pst_render_nft(const struct pst_ruleset *rs, FILE *f) {
                                 c->hook == PST_HOOK_PREROUTING ? "dstnat" : "srcnat");
                 else if (c->hook != PST_HOOK_NONE)
                         fprintf(f, "\t\ttype filter hook %s priority %s; policy %s;\n",
-                                c->hook == PST_HOOK_INPUT ? "input" : "forward",
+                                c->hook == PST_HOOK_INPUT    ? "input"
+                                : c->hook == PST_HOOK_OUTPUT ? "output"
+                                                             : "forward",
                                 c->priority == 0 ? "filter" : "0", c->policy == PST_V_ACCEPT ? "accept" : "drop");
                 for (size_t j = 0; j < c->n; j++)
                         render_rule(f, rs, &c->rules[j]);

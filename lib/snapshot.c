@@ -210,7 +210,7 @@ static int read_chain(FILE *f, struct pst_chain *c, const struct pst_ruleset *rs
         c->rules = NULL;
         c->cap = 0;
         c->name[PST_NAME_MAX - 1] = 0;
-        if (c->n > PST_RULES_MAX || (unsigned) c->hook > PST_HOOK_POSTROUTING)
+        if (c->n > PST_RULES_MAX || (unsigned) c->hook > PST_HOOK_OUTPUT)
                 return -EBADMSG;
         if (c->n && !(c->rules = calloc(c->n, sizeof(*c->rules))))
                 return -ENOMEM;

@@ -13,7 +13,10 @@
 #     which the reader still opens ports;
 #   - after the timeout the port is closed again;
 #   - posternctl status, --json and metrics show the counters, which equal
-#     the D-Bus properties.
+#     the D-Bus properties;
+#   - a SIGHUP to a rule in input with rpc (Samba now in the host's own
+#     namespace): posternd reads that rule's replies, copied by the output
+#     chain, and the port opens on the host for the client that asked only.
 . "$(dirname "$0")/lib.sh"
 . "$T_SRC/tests/rpc/samba.sh"
 t_require
@@ -169,6 +172,35 @@ t_wait_count "$DLOG" "no rpc pinhole sets any more: no longer reading endpoint-m
 check "RpcSets without the rpc option" 0 "$(prop RpcSets)"
 check "RpcPinholesAdded kept" "$added" "$(prop RpcPinholesAdded)"
 nsx "$NH" nft list ruleset | grep -q 'group 18' && die "reply copies left in the ruleset"
+
+info "SIGHUP to an input rule with rpc, the endpoint mapper in the host itself: the output chain's copies to the reader"
+HUT=198.18.0.1
+samba_stop
+samba_start "$NH" "$T_TMP/samba-hut" "$HUT"
+T_PIDS+=("$SAMBA_PID")
+cat >"$P" <<CONF
+options = { rpc_mechanism = "log"; };
+hosts = { cag = "$CAG"; };
+input = (
+  { allow = "msrpc-epmap"; from = "cag";
+    rpc = { interfaces = ["srvsvc", "lsarpc", "samr", "winreg"]; timeout = $T; max = 64; }; }
+);
+CONF
+kill -HUP "$DPID"
+t_wait_ready 4
+t_wait_count "$DLOG" "reading endpoint-mapper replies from NFLOG group 18 for 1 pinhole set" 2 5 ||
+        die "posternd does not read the input rule's replies"
+check "input: RpcSets" 1 "$(prop RpcSets)"
+check "input: the reply copy in the output chain" 1 \
+        "$(nsx "$NH" nft list chain inet postern output | grep -c "ip daddr $CAG tcp sport 135 log prefix \"rpc_1_v4\" group 18")"
+out=$(epm "$NC" map "$HUT" srvsvc --from "$CAG" --timeout 5)
+port=${out#port }
+case $port in *[!0-9]*|'') die "no port from the host's endpoint mapper: $out" ;; esac
+check "input: bind to $port on the host from the CAG right after the reply" bound \
+        "$(epm "$NC" bind "$HUT" "$port" srvsvc --from "$CAG" --timeout 5 | first)"
+check "input: the pinhole in rpc_1_v4" "$CAG . $HUT . $port" "$(t_set "$NH" rpc_1_v4 | sed 's/ expires [^,}]*//g')"
+check "input: bind to $port on the host from another client" error \
+        "$(epm "$NC" bind "$HUT" "$port" srvsvc --from "$RND" --timeout 1.5 | first)"
 
 t_alive
 t_stop

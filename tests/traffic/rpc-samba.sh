@@ -47,23 +47,6 @@ fi
 # the NFLOG mechanism by name: "auto" would have the kernel read the replies itself
 rpc_start 'rpc_mechanism = "log";'
 
-READER=${POSTERN_BUILD_ROOT:-$POSTERN_SOURCE_ROOT/build}/tests/traffic/rpc-reader
-# reader_start ARGS...: rpc-reader in the hut for rpc_1_v4 (srvsvc and lsarpc), until "ready"
-reader_start() {
-        ip netns exec "$NS_HUT" "$READER" --set rpc_1_v4 --seconds 900 \
-                --if 4b324fc8-1670-01d3-1278-5a47bf6ee188 --if 12345778-1234-abcd-ef00-0123456789ab "$@" \
-                > "$TOPO_TMP/reader.out" 2>&1 &
-        READER_PID=$!
-        TOPO_PIDS+=($READER_PID)
-        for _ in $(seq 1 50); do grep -q '^ready' "$TOPO_TMP/reader.out" && break; sleep 0.1; done
-        grep -q '^ready' "$TOPO_TMP/reader.out" || { cat "$TOPO_TMP/reader.out"; die "rpc-reader did not start"; }
-}
-reader_stop() {
-        kill "$READER_PID"
-        wait "$READER_PID" 2>/dev/null
-}
-latencies() { sed -n 's/^added .* latency_us=//p' "$TOPO_TMP/reader.out" | sort -n | tr '\n' ' '; }
-
 if [ "$MECH" = queue ]; then
         # without a firewall first, with time to spare: samba-dcerpcd starts
         # its endpoint mapper and the service's worker on their first

@@ -191,6 +191,51 @@ static void test_pinholes(void **state) {
         pst_ruleset_free(a), pst_ruleset_free(b), pst_ruleset_free(c);
 }
 
+/* rs plus the output chain of an input rule's pinholes: the reply copy
+ * ip daddr 198.18.3.5 tcp sport 135 log group 18 prefix "rpc_1_v4" */
+static struct pst_ruleset *with_output(struct pst_ruleset *rs) {
+        struct pst_rule r = { .nmatch = 2, .log_nflog = true, .log_group = 18 };
+        uint8_t cag[4] = { 198, 18, 3, 5 };
+        uint16_t port = htons(135);
+        uint32_t oi;
+
+        assert_int_equal(pst_chain_add(rs, "output", PST_HOOK_OUTPUT, PST_V_ACCEPT, &oi), 0);
+        pst_match_eq(&r.match[0], PST_F_IP_DADDR, cag, false);
+        pst_match_eq(&r.match[1], PST_F_TCP_SPORT, &port, false);
+        strcpy(r.log_prefix, "rpc_1_v4");
+        assert_int_equal(pst_rule_add(rs, oi, &r), 0);
+        return rs;
+}
+
+/* The output chain is a base chain the delta knows: a reload that keeps it
+ * is a delta (which keeps the input rule's pinholes); its coming or going
+ * is a full replace. */
+static void test_output_chain(void **state) {
+        static const uint16_t ports2[] = { 22, 80, 443 };
+        struct pst_ruleset *a = with_output(with_pinholes(make(PST_V_DROP, base_ranges, 2, base_ports, 3), 120));
+        struct pst_ruleset *b = with_output(with_pinholes(make(PST_V_DROP, base_ranges, 2, ports2, 3), 120));
+        struct pst_ruleset *c = with_pinholes(make(PST_V_DROP, base_ranges, 2, base_ports, 3), 120);
+        struct pst_delta_stats st;
+
+        count(a, b, &st, 0);
+        assert_true(!st.full && st.rules_added == 1 && st.rules_removed == 1 && st.sets_added == 0 &&
+                    st.sets_removed == 0);
+        count(a, a, &st, 0);
+        assert_true(st.nothing);
+        count(a, c, &st, -EOPNOTSUPP);
+        assert_string_equal(st.why, "a base chain goes");
+        count(c, a, &st, -EOPNOTSUPP);
+        assert_string_equal(st.why, "a new base chain");
+        /* the copy changes: one rule replaced in output, input kept */
+        pst_ruleset_free(b);
+        b = with_output(with_pinholes(make(PST_V_DROP, base_ranges, 2, base_ports, 3), 120));
+        assert_int_equal(b->chains[1].hook, PST_HOOK_OUTPUT);
+        strcpy(b->chains[1].rules[0].log_prefix, "rpc_2_v4");
+        count(a, b, &st, 0);
+        assert_true(!st.full && st.rules_added == 1 && st.rules_removed == 1);
+        pst_ruleset_free(a), pst_ruleset_free(b), pst_ruleset_free(c);
+}
+
 /* The nf_tables messages of a batch, BEGIN/END left out. */
 static size_t msgs(const struct pst_nft_batch *b, const struct nlmsghdr **out, size_t max) {
         size_t n = 0;
@@ -271,6 +316,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_counts), cmocka_unit_test(test_window_duplicate),
                 cmocka_unit_test(test_full),
+                cmocka_unit_test(test_output_chain),
                 cmocka_unit_test(test_pinholes),
                 cmocka_unit_test(test_batch),
         };

@@ -166,9 +166,36 @@ static void test_examples(void **state) {
         pst_diag_clear(&d);
 }
 
+/* An output chain (input rules' rpc replies, compile.c rpc_logs) never
+ * reaches iptables: refused by itself, before the pinhole set is looked at. */
+static void test_output_chain(void **state) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_(iptc_plan_freep) struct iptc_plan *p = NULL;
+        struct pst_rule r = { .verdict = { PST_V_ACCEPT, 0 }, .origin = { .line = 7 } };
+        struct pst_diag d;
+        uint32_t in, out;
+
+        (void) state;
+        pst_diag_init(&d);
+        assert_int_equal(pst_ruleset_new(&rs), 0);
+        assert_int_equal(pst_chain_add(rs, "input", PST_HOOK_INPUT, PST_V_DROP, &in), 0);
+        assert_int_equal(pst_chain_add(rs, "output", PST_HOOK_OUTPUT, PST_V_ACCEPT, &out), 0);
+        assert_int_equal(pst_ruleset_file(rs, "p.conf", &r.origin.file), 0);
+        assert_int_equal(pst_rule_add(rs, out, &r), 0);
+        assert_int_equal(iptc_plan_build(rs, false, NULL, &d, &p), -EOPNOTSUPP);
+        assert_null(p);
+        assert_int_equal(d.n, 1);
+        assert_string_equal(d.items[0].file, "p.conf");
+        assert_int_equal(d.items[0].line, 7);
+        assert_string_equal(d.items[0].msg, "iptables backend: rpc pinholes need the nftables backend (a set whose "
+                                            "elements the endpoint mapper's replies add and that expire)");
+        pst_diag_clear(&d);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_examples),
+                cmocka_unit_test(test_output_chain),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

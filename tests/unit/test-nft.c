@@ -633,6 +633,35 @@ static void test_queue(void **state) {
         pst_diag_clear(&d);
 }
 
+/* The output chain (input rules' rpc replies): hook NF_INET_LOCAL_OUT,
+ * priority 0, policy accept, type filter. */
+static void test_output_chain(void **state) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = sample_full();
+        _cleanup_(pst_nft_batch_freep) struct pst_nft_batch *b = NULL;
+        static struct msgs ms;
+        size_t n = 0;
+        uint32_t out;
+
+        assert_int_equal(pst_chain_add(rs, "output", PST_HOOK_OUTPUT, PST_V_ACCEPT, &out), 0);
+        b = build(rs, false, 0);
+        collect(b, &ms);
+        for (size_t k = 0; k < ms.n; k++) {
+                struct nftnl_chain *c;
+
+                if (type_of(ms.m[k]) != NFT_MSG_NEWCHAIN)
+                        continue;
+                c = nftnl_chain_alloc();
+                assert_non_null(c);
+                assert_int_equal(nftnl_chain_nlmsg_parse(ms.m[k], c), 0);
+                if (streq(nftnl_chain_get_str(c, NFTNL_CHAIN_NAME), "output")) {
+                        check_chain(ms.m[k], "output", NF_INET_LOCAL_OUT, NF_ACCEPT);
+                        n++;
+                }
+                nftnl_chain_free(c);
+        }
+        assert_int_equal(n, 1);
+}
+
 /* 100,000 CIDRs: elements split over many messages and buffers, none lost. */
 static void test_large(void **state) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
@@ -732,6 +761,7 @@ int main(void) {
                 cmocka_unit_test(test_genid_fresh),
                 cmocka_unit_test(test_update_set),
                 cmocka_unit_test(test_queue),
+                cmocka_unit_test(test_output_chain),
                 cmocka_unit_test(test_large),
                 cmocka_unit_test(test_errors),
         };

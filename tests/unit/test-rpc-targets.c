@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * lib/rpc-targets.c: the reply reader's sets from a compiled policy — one
- * per pinhole set a forward rule copies replies for, with its rule's
- * interfaces; none for a rule in input (no copies) or without rpc.
+ * per pinhole set whose replies are copied or queued, a forward rule's (in
+ * the forward chain) and an input rule's (in the output chain), with its
+ * rule's interfaces and queue; none for a rule without rpc.  And the output
+ * chain itself: there exactly while an input rule has rpc.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +14,7 @@
 
 #include <sys/socket.h>
 
+#include "ir.h"
 #include "pipeline.h"
 #include "rpc-targets.h"
 #include "policy-fixture.h"
@@ -42,14 +45,17 @@ static void test_targets(void **state) {
                 "  { allow = \"ssh\"; from = \"cag\"; to = \"ex\"; },\n"
                 "  { allow = \"msrpc-epmap\"; from = \"cag\"; to = \"ex\"; rpc = { interfaces = [\"srvsvc\", \"lsarpc\"]; }; }\n"
                 ");\n");
-        struct pst_rpc_target t[4];
+        struct pst_rpc_target t[6];
+        const struct pst_chain *out;
+        int oi;
         /* 4b324fc8-1670-01d3-1278-5a47bf6ee188 in RFC 4122 byte order (rpc.h) */
         const uint8_t srvsvc[16] = { 0x4b, 0x32, 0x4f, 0xc8, 0x16, 0x70, 0x01, 0xd3,
                                      0x12, 0x78, 0x5a, 0x47, 0xbf, 0x6e, 0xe1, 0x88 };
-        int n = pst_rpc_targets(c, t, 4);
+        int n = pst_rpc_targets(c, t, 6);
 
-        /* rule 1 (input) has sets but no copies: no target; rule 3 (forward) one per family */
-        assert_int_equal(n, 2);
+        /* rule 3 (forward) one per family, from the forward chain's copies;
+         * rule 1 (input) one per family, from the output chain's, which comes last */
+        assert_int_equal(n, 4);
         assert_string_equal(t[0].set, "rpc_3_v4");
         assert_int_equal(t[0].family, AF_INET);
         assert_string_equal(t[1].set, "rpc_3_v6");
@@ -57,11 +63,49 @@ static void test_targets(void **state) {
         assert_int_equal(t[0].nifs, 2);
         assert_int_equal(t[1].nifs, 2);
         assert_memory_equal(t[0].ifs[0], srvsvc, 16);
-        assert_int_equal(pst_rpc_targets(c, t, 1), -E2BIG);
+        assert_string_equal(t[2].set, "rpc_1_v4");
+        assert_int_equal(t[2].family, AF_INET);
+        assert_string_equal(t[3].set, "rpc_1_v6");
+        assert_int_equal(t[3].family, AF_INET6);
+        assert_int_equal(t[2].nifs, 0);
+        assert_int_equal(t[3].nifs, 0);
+        for (int i = 0; i < 4; i++)
+                assert_int_equal(t[i].queue, 0);
+        assert_int_equal(pst_rpc_targets(c, t, 3), -E2BIG);
+        /* the output chain: hook output, policy accept, only the input rule's two copies */
+        oi = pst_chain_find(c->ruleset, "output");
+        assert_true(oi >= 0);
+        out = &c->ruleset->chains[oi];
+        assert_int_equal(out->hook, PST_HOOK_OUTPUT);
+        assert_int_equal(out->policy, PST_V_ACCEPT);
+        assert_int_equal(out->priority, 0);
+        assert_int_equal(out->n, 2);
+        assert_string_equal(out->rules[0].log_prefix, "rpc_1_v4");
+        assert_string_equal(out->rules[1].log_prefix, "rpc_1_v6");
         pst_compiled_free(c);
 
+        /* queues in one numbering space, policy order: the input rule's first */
+        c = load("options = { rpc_mechanism = \"queue\"; };\n"
+                 "hosts = { cag = \"198.18.3.5\"; ex = \"198.18.2.10\"; };\n"
+                 "input = ( { allow = \"msrpc-epmap\"; from = \"cag\"; to = \"198.18.2.1\"; rpc = true; } );\n"
+                 "forward = ( { allow = \"msrpc-epmap\"; from = \"cag\"; to = \"ex\"; rpc = true; } );\n");
+        assert_int_equal(pst_rpc_targets(c, t, 6), 2);
+        assert_string_equal(t[0].set, "rpc_2_v4");
+        assert_int_equal(t[0].queue, PST_RPC_QUEUE_BASE + 1);
+        assert_string_equal(t[1].set, "rpc_1_v4");
+        assert_int_equal(t[1].queue, PST_RPC_QUEUE_BASE);
+        pst_compiled_free(c);
+
+        /* rpc only in forward, or nowhere: no output chain */
         c = load("forward = ( { allow = \"msrpc-epmap\"; to = \"198.18.2.10\"; } );\n");
         assert_int_equal(pst_rpc_targets(c, t, 4), 0);
+        assert_true(pst_chain_find(c->ruleset, "output") < 0);
+        pst_compiled_free(c);
+        c = load("input = ( { allow = \"msrpc-epmap\"; from = \"198.18.3.5\"; } );\n"
+                 "forward = ( { allow = \"msrpc-epmap\"; to = \"198.18.2.10\"; rpc = true; } );\n");
+        assert_int_equal(pst_rpc_targets(c, t, 4), 1);
+        assert_string_equal(t[0].set, "rpc_2_v4");
+        assert_true(pst_chain_find(c->ruleset, "output") < 0);
         pst_compiled_free(c);
         assert_int_equal(pst_rpc_targets(NULL, t, 4), 0);
 }

@@ -87,6 +87,35 @@ static void test_nat(void **state) {
         assert_null(back);
 }
 
+/* the output chain (input rules' rpc replies) comes back as it went; a hook
+ * past the last one the build knows is refused */
+static void test_output_chain(void **state) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL, *back = NULL;
+        _cleanup_free_ char *want = NULL, *got = NULL;
+        struct pst_snapshot_meta meta = { .digest = "0123456789abcdef" };
+        struct pst_rule r = { .nmatch = 1, .log_nflog = true, .log_group = 18, .log_prefix = "rpc_1_v4" };
+        uint8_t port[2] = { 0, 135 };
+        uint32_t out;
+
+        assert_int_equal(pst_ruleset_new(&rs), 0);
+        assert_int_equal(pst_chain_add(rs, "output", PST_HOOK_OUTPUT, PST_V_ACCEPT, &out), 0);
+        pst_match_eq(&r.match[0], PST_F_TCP_SPORT, port, false);
+        assert_int_equal(pst_rule_add(rs, out, &r), 0);
+        want = render_text(rs);
+        assert_non_null(strstr(want, "type filter hook output priority filter; policy accept;\n"
+                                     "\t\ttcp sport 135 log prefix \"rpc_1_v4\" group 18\n"));
+        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
+        assert_int_equal(pst_snapshot_load(path, &back, &meta), 0);
+        got = render_text(back);
+        assert_string_equal(got, want);
+        pst_ruleset_free(back);
+        back = NULL;
+        rs->chains[out].hook = PST_HOOK_OUTPUT + 1;
+        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
+        assert_int_equal(pst_snapshot_load(path, &back, &meta), -EBADMSG);
+        assert_null(back);
+}
+
 static void test_truncated(void **state) {
         size_t size = save_sample();
         struct pst_ruleset *rs = NULL;
@@ -154,7 +183,7 @@ static int teardown(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_nat),
+                cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_nat), cmocka_unit_test(test_output_chain),
                 cmocka_unit_test(test_truncated),
                 cmocka_unit_test(test_damaged),
         };
