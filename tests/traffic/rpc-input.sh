@@ -38,13 +38,9 @@ readers() {
 # pinhole (not drift: the table read back equals CONF's), the other client,
 # the timeout, then 20 rounds: BOUND, FIRST
 mechanism() {
-        local name=$1 conf=$2 out port
-        out=$(epm "$NS_OUT" mapbind "$RPC_SERVER" srvsvc --from "$CAG" --timeout 5 | tr '\n' ' ')
-        check "$name: ept_map srvsvc from the CAG to the host" port "${out%% *}"
-        port=${out#port }
-        port=${port%% *}
-        case $port in *[!0-9]*|'') die "no port from the endpoint mapper: $out" ;; esac
-        check "$name: bind to $port from the CAG right after the reply" bound "$(echo "$out" | cut -d' ' -f3)"
+        local name=$1 conf=$2 port
+        mapbind_once "$name"
+        port=$PORT
         check "$name: the pinhole CAG . host . $port" "$CAG . $RPC_SERVER . $port" \
                 "$(elems | sed 's/ \(timeout\|expires\).*//')"
         nsx hut "$POSTERNCTL" diff --catalog "$POSTERN_CATALOG" "$conf" > "$TOPO_TMP/diff" 2>&1

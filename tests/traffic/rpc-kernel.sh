@@ -34,12 +34,8 @@ check "no process in the host under test's namespace (no reader)" "" "$(ip netns
 
 # ept_map and, at once, the bind (as a client does; a second process would
 # start after a good part of a short timeout under load)
-out=$(epm "$NS_OUT" mapbind "$SRV10" srvsvc --from "$CAG" --timeout 5 | tr '\n' ' ')
-check "ept_map srvsvc from the CAG through the firewall" port "${out%% *}"
-port=${out#port }
-port=${port%% *}
-case $port in *[!0-9]*|'') die "no port from the endpoint mapper: $out" ;; esac
-check "bind to $port from the CAG right after the reply" bound "$(echo "$out" | cut -d' ' -f3)"
+mapbind_once "through the firewall"
+port=$PORT
 check "the kernel added the pinhole CAG . Exchange . $port" "$CAG . $SRV10 . $port" "$(elems | sed 's/ \(timeout\|expires\).*//')"
 check "bind to $port from another client" error "$(client "$RND" bind "$SRV10" "$port" srvsvc)"
 sleep $((T + 1))

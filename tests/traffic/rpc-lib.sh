@@ -18,6 +18,8 @@
 #                       its options group, may be empty
 #   check WHAT WANT GOT one result line, counted in N_OK / N_FAIL
 #   client SRC ARGS...  the first word of epm-client.py's answer from SRC
+#   mapbind_once WHAT   one ept_map srvsvc + bind at once from the CAG to
+#                       RPC_SERVER, both checked (WHAT names them); PORT = the port
 #   mapbind_rounds N    N ept_map + bind rounds from the CAG to RPC_SERVER: BOUND,
 #                       FIRST (first SYN through: connect_ms < 500, no retransmission)
 #   reader_start ARGS...  tests/rpc/rpc-reader.c in the hut for rpc_1_v4 (srvsvc
@@ -89,6 +91,16 @@ client() {
         local src=$1
         shift
         epm "$NS_OUT" "$@" --from "$src" --timeout 1.5 | head -1 | cut -d' ' -f1
+}
+
+mapbind_once() {
+        local out
+        out=$(epm "$NS_OUT" mapbind "$RPC_SERVER" srvsvc --from "$CAG" --timeout 5 | tr '\n' ' ')
+        check "$1: ept_map srvsvc from the CAG" port "${out%% *}"
+        PORT=${out#port }
+        PORT=${PORT%% *}
+        case $PORT in *[!0-9]*|'') die "no port from the endpoint mapper: $out" ;; esac
+        check "$1: bind to $PORT from the CAG right after the reply" bound "$(echo "$out" | cut -d' ' -f3)"
 }
 
 mapbind_rounds() {

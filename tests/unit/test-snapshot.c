@@ -32,6 +32,30 @@ static size_t save_sample(void) {
         return (size_t) st.st_size;
 }
 
+/* rs saved and loaded renders as it did; returns that text (checked against what a test wants) */
+static char *round_trip(const struct pst_ruleset *rs) {
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *back = NULL;
+        struct pst_snapshot_meta meta = { .digest = "0123456789abcdef" };
+        char *want = render_text(rs);
+        _cleanup_free_ char *got = NULL;
+
+        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
+        assert_int_equal(pst_snapshot_load(path, &back, &meta), 0);
+        got = render_text(back);
+        assert_string_equal(got, want);
+        return want;
+}
+
+/* rs (damaged by the caller) is saved, and refused whole when loaded */
+static void refused(const struct pst_ruleset *rs) {
+        struct pst_ruleset *back = NULL;
+        struct pst_snapshot_meta meta = { .digest = "0123456789abcdef" };
+
+        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
+        assert_int_equal(pst_snapshot_load(path, &back, &meta), -EBADMSG);
+        assert_null(back);
+}
+
 static void test_roundtrip(void **state) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = sample_full(), *back = NULL;
         _cleanup_free_ char *want = render_text(rs), *got = NULL;
@@ -59,9 +83,8 @@ static void test_roundtrip(void **state) {
 /* nat chains and their statements come back as they went (issue 17); a NAT
  * kind the build does not know is refused */
 static void test_nat(void **state) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL, *back = NULL;
-        _cleanup_free_ char *want = NULL, *got = NULL;
-        struct pst_snapshot_meta meta = { .digest = "0123456789abcdef" };
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_free_ char *want = NULL;
         struct pst_rule r = { .counter = true, .nmatch = 1 };
         uint8_t port[2] = { 0x20, 0xfb }; /* 8443 */
         uint32_t pre;
@@ -73,26 +96,17 @@ static void test_nat(void **state) {
         r.nat = (struct pst_nat) { .kind = PST_NAT_DNAT, .family = AF_INET, .port = 443,
                                    .addr = { 198, 18, 2, 20 } };
         assert_int_equal(pst_rule_add(rs, pre, &r), 0);
-        want = render_text(rs);
+        want = round_trip(rs);
         assert_non_null(strstr(want, "tcp dport 8443 counter dnat ip to 198.18.2.20:443"));
-        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
-        assert_int_equal(pst_snapshot_load(path, &back, &meta), 0);
-        got = render_text(back);
-        assert_string_equal(got, want);
-        pst_ruleset_free(back);
-        back = NULL;
         rs->chains[pre].rules[0].nat.kind = 9;
-        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
-        assert_int_equal(pst_snapshot_load(path, &back, &meta), -EBADMSG);
-        assert_null(back);
+        refused(rs);
 }
 
 /* the output chain (input rules' rpc replies) comes back as it went; a hook
  * past the last one the build knows is refused */
 static void test_output_chain(void **state) {
-        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL, *back = NULL;
-        _cleanup_free_ char *want = NULL, *got = NULL;
-        struct pst_snapshot_meta meta = { .digest = "0123456789abcdef" };
+        _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = NULL;
+        _cleanup_free_ char *want = NULL;
         struct pst_rule r = { .nmatch = 1, .log_nflog = true, .log_group = 18, .log_prefix = "rpc_1_v4" };
         uint8_t port[2] = { 0, 135 };
         uint32_t out;
@@ -101,19 +115,11 @@ static void test_output_chain(void **state) {
         assert_int_equal(pst_chain_add(rs, "output", PST_HOOK_OUTPUT, PST_V_ACCEPT, &out), 0);
         pst_match_eq(&r.match[0], PST_F_TCP_SPORT, port, false);
         assert_int_equal(pst_rule_add(rs, out, &r), 0);
-        want = render_text(rs);
+        want = round_trip(rs);
         assert_non_null(strstr(want, "type filter hook output priority filter; policy accept;\n"
                                      "\t\ttcp sport 135 log prefix \"rpc_1_v4\" group 18\n"));
-        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
-        assert_int_equal(pst_snapshot_load(path, &back, &meta), 0);
-        got = render_text(back);
-        assert_string_equal(got, want);
-        pst_ruleset_free(back);
-        back = NULL;
         rs->chains[out].hook = PST_HOOK_OUTPUT + 1;
-        assert_int_equal(pst_snapshot_save(path, rs, &meta), 0);
-        assert_int_equal(pst_snapshot_load(path, &back, &meta), -EBADMSG);
-        assert_null(back);
+        refused(rs);
 }
 
 static void test_truncated(void **state) {
