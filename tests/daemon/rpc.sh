@@ -95,8 +95,11 @@ check() { # check WHAT WANT GOT
 first() { head -1 | cut -d' ' -f1; }
 bindc() { epm "$NC" bind "$SRV" "$2" "${3:-srvsvc}" --from "$1" --timeout 1.5 | first; }
 
-check "without a firewall: ept_map and bind from another client" bound \
-        "$(epm "$NC" mapbind "$SRV" srvsvc --from "$RND" --timeout 3 | tail -1 | cut -d' ' -f1)"
+# (the first request to a fresh samba-dcerpcd, which starts its workers: under TCG in the VM suite
+# it failed once with 3 s; this baseline races nothing, so it may wait long; its answer if not bound)
+ans=$(epm "$NC" mapbind "$SRV" srvsvc --from "$RND" --timeout 15)
+check "without a firewall: ept_map and bind from another client" bound "$(tail -1 <<<"$ans" | cut -d' ' -f1)"
+[ "$(tail -1 <<<"$ans" | cut -d' ' -f1)" = bound ] || echo "$ans"
 
 t_bus_start
 t_notify_start
