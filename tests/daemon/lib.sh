@@ -109,8 +109,11 @@ t_wait_name() {
         return 1
 }
 
+# t_notify_start [SECONDS]: the receiver, gone after SECONDS (300) even when
+# the test is killed; a test that runs longer (daemon-rpc-queue under TCG)
+# passes its own bound, else its later notifications go unheard
 t_notify_start() {
-        "$PY" "$T_HERE/notify-recv.py" "$T_TMP/notify.sock" 300 >"$NLOG" 2>&1 &
+        "$PY" "$T_HERE/notify-recv.py" "$T_TMP/notify.sock" "${1:-300}" >"$NLOG" 2>&1 &
         T_PIDS+=($!)
         local i
         for i in $(seq 1 100); do grep -q listening "$NLOG" 2>/dev/null && return 0; sleep 0.05; done
