@@ -202,7 +202,7 @@ check "RpcSets without the rpc option" 0 "$(prop RpcSets)"
 check "RpcPinholesAdded kept" "$added" "$(prop RpcPinholesAdded)"
 nsx "$NH" nft list ruleset | grep -q "$REPLY_RULE" && die "reply rules left in the ruleset"
 
-info "SIGHUP to an input rule with rpc, the endpoint mapper in the host itself: the output chain's reply rules () to the reader"
+info "SIGHUP to an input rule with rpc, the endpoint mapper in the host itself: the output chain's reply rules ($MECH) to the reader"
 HUT=198.18.0.1
 samba_stop
 samba_start "$NH" "$T_TMP/samba-hut" "$HUT"
