@@ -64,8 +64,26 @@ run_test() {
                 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
                 HOME=/tmp/home TERM=dumb LANG=C.UTF-8 TMPDIR=/tmp \
                 MALLOC_PERTURB_=$((RANDOM % 255 + 1)) \
-                "${envs[@]}" "$@") >"$R/$n.log" 2>&1 </dev/null
+                "${envs[@]}" "$@") >"$R/$n.log" 2>&1 </dev/null &
+        local tpid=$! wpid
+        # a test that runs into its deadline: what was still running just
+        # before timeout(1) kills it goes into its log (which step hung, on what)
+        (s=""
+         trap 'kill $s 2>/dev/null; exit 0' TERM # the test ended: no sleep left behind
+         sleep $((to > 5 ? to - 3 : to)) &
+         s=$!
+         wait "$s"
+         kill -0 "$tpid" 2>/dev/null && ps -e -o pid=,ppid=,etimes=,stat=,wchan:20=,args= >"$R/$n.ps" 2>&1) &
+        wpid=$!
+        wait "$tpid"
         rc=$?
+        kill "$wpid" 2>/dev/null
+        wait "$wpid" 2>/dev/null
+        if [ "$rc" = 124 ] && [ -s "$R/$n.ps" ]; then
+                { echo "== still running 3 s before the ${to} s deadline (pid ppid seconds stat wchan args):"
+                  awk '$2 != 2 && $1 != 2' "$R/$n.ps" | cut -c1-300; } >>"$R/$n.log"
+        fi
+        rm -f "$R/$n.ps"
         t1=$(date +%s%N)
         printf '%s %d.%03d\n' "$rc" $(((t1 - t0) / 1000000000)) $((((t1 - t0) / 1000000) % 1000)) >"$R/$n.rc"
         say "[$n] $name: exit $rc, $(cat "$R/$n.rc" | cut -d' ' -f2)s"

@@ -291,6 +291,10 @@ while IFS=$'\t' read -r name expect reason; do
         else
                 echo "not ok $((n + 1)) - $label: exit $rc$([ "$rc" = 124 ] && echo ' (timed out)')"
                 tail -25 "$S/results/$n.log" | sed 's/^/#   /'
+                # and on stderr, which meson's --print-errorlogs shows (it
+                # shows no TAP comment lines): a CI run's record says why
+                { echo "== $label: exit $rc; the end of its log:"
+                  tail -40 "$S/results/$n.log"; } >&2
         fi
 done <"$S/tests"
 n=$((ntests + 2))
