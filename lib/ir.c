@@ -82,8 +82,11 @@ void pst_ruleset_free(struct pst_ruleset *rs) {
         for (size_t i = 0; i < rs->nsets; i++)
                 set_done(&rs->sets[i]);
         free(rs->sets);
-        for (size_t i = 0; i < rs->nchains; i++)
-                free(rs->chains[i].rules);
+        if (!rs->rules_ref || --*rs->rules_ref == 0) {
+                for (size_t i = 0; i < rs->nchains; i++)
+                        free(rs->chains[i].rules);
+                free(rs->rules_ref);
+        }
         free(rs->chains);
         for (size_t i = 0; i < rs->nfiles; i++)
                 free(rs->files[i]);
@@ -120,7 +123,7 @@ static int set_dup(struct pst_set *d, const struct pst_set *s) {
         return 0;
 }
 
-int pst_ruleset_dup(const struct pst_ruleset *src, struct pst_ruleset **ret) {
+int pst_ruleset_dup(struct pst_ruleset *src, struct pst_ruleset **ret) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = calloc(1, sizeof(*rs));
         int r;
 
@@ -142,16 +145,16 @@ int pst_ruleset_dup(const struct pst_ruleset *src, struct pst_ruleset **ret) {
                         return r;
                 }
         }
-        for (; rs->nchains < src->nchains; rs->nchains++) {
-                const struct pst_chain *c = &src->chains[rs->nchains];
-                struct pst_chain *d = &rs->chains[rs->nchains];
-
-                *d = *c;
-                d->rules = c->n ? memdup(c->rules, c->n * sizeof(*c->rules)) : NULL;
-                d->cap = c->n;
-                if (c->n && !d->rules)
+        if (!src->rules_ref) {
+                src->rules_ref = calloc(1, sizeof(*src->rules_ref));
+                if (!src->rules_ref)
                         return -ENOMEM;
+                *src->rules_ref = 1;
         }
+        ++*src->rules_ref;
+        rs->rules_ref = src->rules_ref;
+        memcpy(rs->chains, src->chains, src->nchains * sizeof(*src->chains));
+        rs->nchains = src->nchains;
         for (; rs->nfiles < src->nfiles; rs->nfiles++) {
                 rs->files[rs->nfiles] = strdup(src->files[rs->nfiles]);
                 if (!rs->files[rs->nfiles])
@@ -213,12 +216,44 @@ int pst_chain_find(const struct pst_ruleset *rs, const char *name) {
         return -ENOENT;
 }
 
+/* rs's own copy of the rule arrays it shares (pst_ruleset_dup) */
+static int rules_unshare(struct pst_ruleset *rs) {
+        if (!rs->rules_ref)
+                return 0;
+        if (*rs->rules_ref > 1) {
+                _cleanup_free_ struct pst_rule **own = calloc(MAX(rs->nchains, (size_t) 1), sizeof(*own));
+
+                if (!own)
+                        return -ENOMEM;
+                for (size_t i = 0; i < rs->nchains; i++) {
+                        const struct pst_chain *c = &rs->chains[i];
+
+                        if (c->n && !(own[i] = memdup(c->rules, c->n * sizeof(*c->rules)))) {
+                                while (i-- > 0)
+                                        free(own[i]);
+                                return -ENOMEM;
+                        }
+                }
+                for (size_t i = 0; i < rs->nchains; i++) {
+                        rs->chains[i].rules = own[i];
+                        rs->chains[i].cap = rs->chains[i].n;
+                }
+                --*rs->rules_ref;
+        } else
+                free(rs->rules_ref);
+        rs->rules_ref = NULL;
+        return 0;
+}
+
 int pst_rule_add(struct pst_ruleset *rs, uint32_t chain, const struct pst_rule *rule) {
         struct pst_chain *c;
         int r;
 
         if (chain >= rs->nchains)
                 return -EINVAL;
+        r = rules_unshare(rs);
+        if (r < 0)
+                return r;
         c = &rs->chains[chain];
         r = GROW(c->rules, c->cap, c->n + 1, PST_RULES_MAX);
         if (r < 0)

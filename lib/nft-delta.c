@@ -235,36 +235,46 @@ static bool set_ref_eq(const struct pst_ruleset *ra, uint32_t sa, const struct p
 /* The same rule in the kernel's eyes: references compared by what they
  * name, the origin ignored, every other byte of the struct compared (a
  * field ir.h grows that this does not know makes rules differ: replaced). */
+/* What a's and b's references name, in their rulesets: the verdict's chain,
+ * the sets matched and updated (the matches' ops already equal). */
+static bool refs_eq(const struct pst_ruleset *ra, const struct pst_rule *a, const struct pst_ruleset *rb,
+                    const struct pst_rule *b) {
+        if (!verdict_eq(ra, &a->verdict, rb, &b->verdict))
+                return false;
+        for (unsigned i = 0; i < a->nmatch; i++)
+                if ((a->match[i].op == PST_M_SET || a->match[i].op == PST_M_VMAP) &&
+                    !set_ref_eq(ra, a->match[i].set, rb, b->match[i].set))
+                        return false;
+        return (a->update_set != 0) == (b->update_set != 0) &&
+               (!a->update_set || set_ref_eq(ra, a->update_set - 1, rb, b->update_set - 1));
+}
+
 static bool rule_eq(const struct pst_ruleset *ra, const struct pst_rule *a, const struct pst_ruleset *rb,
                     const struct pst_rule *b) {
         struct pst_rule x, y;
 
-        if (a->nmatch != b->nmatch || a->nmatch > PST_MATCH_MAX || !verdict_eq(ra, &a->verdict, rb, &b->verdict))
+        if (a->nmatch != b->nmatch || a->nmatch > PST_MATCH_MAX)
                 return false;
+        /* one rule of an array both rulesets share (a list-only reload,
+         * pst_ruleset_dup): the same bytes, but what they refer to may differ */
+        if (a == b)
+                return refs_eq(ra, a, rb, b);
         /* what tells most rules apart, before copying two rules (the rule walk asks often) */
+        if (!verdict_eq(ra, &a->verdict, rb, &b->verdict))
+                return false;
         for (unsigned i = 0; i < a->nmatch; i++)
                 if (a->match[i].op != b->match[i].op ||
                     (a->match[i].op != PST_M_SET && a->match[i].op != PST_M_VMAP &&
                      memcmp(a->match[i].value, b->match[i].value, sizeof(a->match[i].value)) != 0))
                         return false;
-        if (!streq(a->comment, b->comment))
+        if (!streq(a->comment, b->comment) || !refs_eq(ra, a, rb, b))
                 return false;
         x = *a, y = *b;
-        for (unsigned i = 0; i < a->nmatch; i++) {
-                bool ref = a->match[i].op == PST_M_SET || a->match[i].op == PST_M_VMAP;
-
-                if (a->match[i].op != b->match[i].op)
-                        return false;
-                if (ref && !set_ref_eq(ra, a->match[i].set, rb, b->match[i].set))
-                        return false;
-                if (ref)
+        for (unsigned i = 0; i < a->nmatch; i++)
+                if (a->match[i].op == PST_M_SET || a->match[i].op == PST_M_VMAP)
                         x.match[i].set = y.match[i].set = 0;
-        }
         for (unsigned i = a->nmatch; i < PST_MATCH_MAX; i++)
                 x.match[i] = y.match[i] = (struct pst_match) {};
-        if ((a->update_set != 0) != (b->update_set != 0) ||
-            (a->update_set && !set_ref_eq(ra, a->update_set - 1, rb, b->update_set - 1)))
-                return false;
         x.update_set = y.update_set = 0;
         x.verdict.chain = y.verdict.chain = 0;
         x.origin = y.origin = (struct pst_origin) {};
@@ -355,6 +365,7 @@ static bool ruleset_decl_eq(const struct pst_ruleset *a, const struct pst_rulese
         x.sets = y.sets = NULL;
         x.chains = y.chains = NULL;
         x.files = y.files = NULL;
+        x.rules_ref = y.rules_ref = NULL;
         return memcmp(&x, &y, sizeof(x)) == 0;
 }
 

@@ -127,6 +127,49 @@ static void test_window_duplicate(void **state) {
         pst_ruleset_free(a), pst_ruleset_free(b);
 }
 
+/* A list-only reload's copy (pst_ruleset_dup) shares the running ruleset's
+ * rule arrays: an element more is an element more and nothing else; a rule
+ * whose bytes are shared but whose set is another one is replaced (the
+ * bytes' identity is no proof); a rule added unshares, and either side
+ * outlives the other. */
+static void test_shared_rules(void **state) {
+        static const char *const more[] = { "198.18.1.0", "198.18.1.255", "198.18.3.0", "198.18.3.255",
+                                            "198.18.5.0", "198.18.5.0" };
+        struct pst_ruleset *a = make(PST_V_DROP, base_ranges, 2, base_ports, 3), *b = NULL, *c = NULL;
+        struct pst_delta_stats st;
+
+        assert_int_equal(pst_ruleset_dup(a, &b), 0);
+        assert_ptr_equal(a->chains[0].rules, b->chains[0].rules);
+        assert_true(a->rules_ref && a->rules_ref == b->rules_ref && *a->rules_ref == 2);
+        count(a, b, &st, 0);
+        assert_true(st.nothing);
+        add_range(&b->sets[0], more[4], more[5]);
+        count(a, b, &st, 0);
+        assert_true(st.elems_added == 1 && st.elems_removed == 0 && st.rules_added == 0 && st.rules_removed == 0);
+
+        assert_int_equal(pst_ruleset_dup(a, &c), 0);
+        assert_int_equal(*a->rules_ref, 3);
+        strcpy(c->sets[0].name, "other");
+        count(a, c, &st, 0);
+        assert_true(st.sets_added == 1 && st.sets_removed == 1 && st.rules_added == 1 && st.rules_removed == 1);
+
+        {
+                struct pst_rule r = { .nmatch = 0, .verdict = { PST_V_DROP, 0 } };
+
+                assert_int_equal(pst_rule_add(c, 0, &r), 0);
+        }
+        assert_ptr_not_equal(c->chains[0].rules, a->chains[0].rules);
+        assert_null(c->rules_ref);
+        assert_int_equal(*a->rules_ref, 2);
+        assert_int_equal(c->chains[0].n, 5);
+        pst_ruleset_free(a); /* b's rules live on */
+        assert_int_equal(*b->rules_ref, 1);
+        assert_int_equal(b->chains[0].rules[2].match[0].value[1], 25);
+        count(b, b, &st, 0);
+        assert_true(st.nothing);
+        pst_ruleset_free(b), pst_ruleset_free(c);
+}
+
 static void test_full(void **state) {
         struct pst_ruleset *a = make(PST_V_DROP, base_ranges, 2, base_ports, 3);
         struct pst_ruleset *b = make(PST_V_ACCEPT, base_ranges, 2, base_ports, 3);
@@ -315,7 +358,7 @@ static void test_batch(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_counts), cmocka_unit_test(test_window_duplicate),
-                cmocka_unit_test(test_full),
+                cmocka_unit_test(test_full), cmocka_unit_test(test_shared_rules),
                 cmocka_unit_test(test_output_chain),
                 cmocka_unit_test(test_pinholes),
                 cmocka_unit_test(test_batch),
