@@ -99,9 +99,9 @@ void log_diag(const struct pst_diag *d, int priority) {
 
 bool log_limit(struct log_limit *l, unsigned per_minute, uint64_t now_usec, uint64_t *ret_suppressed) {
         *ret_suppressed = 0;
-        if (now_usec / 60000000ULL != l->minute) {
+        if (l->begin == 0 || now_usec < l->begin || now_usec - l->begin >= 60000000ULL) {
                 *ret_suppressed = l->suppressed;
-                l->minute = now_usec / 60000000ULL;
+                l->begin = now_usec ? now_usec : 1;
                 l->lines = 0;
                 l->suppressed = 0;
         }

@@ -31,11 +31,13 @@ void log_diag(const struct pst_diag *d, int priority);
 /*
  * At most per_minute lines a minute of one kind (the drop log, unparsed rpc
  * replies): log_limit() says whether this one may go out, and in
- * *ret_suppressed how many the last minute left out when a new minute starts
- * (0 otherwise) — for one line saying so.
+ * *ret_suppressed how many the last window left out when a new one starts
+ * (0 otherwise) — for one line saying so. A window is the 60 s from its
+ * first line, not a calendar minute: a burst across a minute's boundary
+ * would otherwise get twice the limit.
  */
 struct log_limit {
-        uint64_t minute;
+        uint64_t begin; /* the window's first line, µs; 0: none yet */
         unsigned lines;
         uint64_t suppressed;
 };
