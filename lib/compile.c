@@ -696,6 +696,14 @@ int pst_compile_list_sets(struct pst_ruleset *rs, const char *name, const struct
         return 0;
 }
 
+bool pst_compile_is_list_set(const struct pst_set *set, const char *name) {
+        char v4[PST_NAME_MAX], v6[PST_NAME_MAX];
+
+        set_name("list", name, FAM_4, v4);
+        set_name("list", name, FAM_6, v6);
+        return streq(set->name, v4) || streq(set->name, v6);
+}
+
 static bool ifaddr_set_exists(struct compiler *c, const struct pst_endpoint *e) {
         char name[PST_NAME_MAX];
 

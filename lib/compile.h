@@ -25,6 +25,8 @@ int pst_compile(const struct pst_policy *p, const struct pst_ifaddrs *ifa, struc
  */
 int pst_compile_list_sets(struct pst_ruleset *rs, const char *name, const struct pst_addrs *a,
                           const struct pst_list_ranges *ranges);
+/* Is set one of list `name`'s (what pst_compile_list_sets fills)? */
+bool pst_compile_is_list_set(const struct pst_set *set, const char *name);
 
 /*
  * Refill the interface-address sets from ifa.  Returns the number of sets

@@ -100,14 +100,19 @@ static void *memdup(const void *p, size_t n) {
         return q ? memcpy(q, p, n) : NULL;
 }
 
-/* A copy owning its own memory: every array copied at its length (caps = lengths). */
-static int set_dup(struct pst_set *d, const struct pst_set *s) {
+/* A copy owning its own memory: every array copied at its length (caps =
+ * lengths); with elems false, no elements. */
+static int set_dup(struct pst_set *d, const struct pst_set *s, bool elems) {
         size_t kb = s->n * 2 * (size_t) s->klen;
 
         *d = *s;
         d->keys = NULL;
         d->data = NULL;
         d->cap = d->capdata = 0;
+        if (!elems) {
+                d->n = 0;
+                return 0;
+        }
         if (kb) {
                 d->keys = memdup(s->keys, kb);
                 if (!d->keys)
@@ -123,7 +128,8 @@ static int set_dup(struct pst_set *d, const struct pst_set *s) {
         return 0;
 }
 
-int pst_ruleset_dup(struct pst_ruleset *src, struct pst_ruleset **ret) {
+int pst_ruleset_dup(struct pst_ruleset *src, bool (*empty)(const struct pst_set *s, void *userdata), void *userdata,
+                    struct pst_ruleset **ret) {
         _cleanup_(pst_ruleset_freep) struct pst_ruleset *rs = calloc(1, sizeof(*rs));
         int r;
 
@@ -139,7 +145,9 @@ int pst_ruleset_dup(struct pst_ruleset *src, struct pst_ruleset **ret) {
         rs->capchains = MAX(src->nchains, (size_t) 1);
         rs->capfiles = MAX(src->nfiles, (size_t) 1);
         for (; rs->nsets < src->nsets; rs->nsets++) {
-                r = set_dup(&rs->sets[rs->nsets], &src->sets[rs->nsets]);
+                const struct pst_set *s = &src->sets[rs->nsets];
+
+                r = set_dup(&rs->sets[rs->nsets], s, !empty || !empty(s, userdata));
                 if (r < 0) {
                         rs->nsets++; /* freed with the others */
                         return r;
@@ -570,9 +578,18 @@ int pst_set_fill_sorted(struct pst_set *s, const uint8_t *pairs, size_t n) {
                 r = pst_set_add_pairs(s, pairs, n);
                 return r < 0 ? r : pst_set_normalize(s);
         }
-        r = pst_set_reserve(s, n);
-        if (r < 0)
-                return r;
+        if (n > PST_ELEMS_MAX)
+                return -E2BIG;
+        if (s->cap < 8 * n) {
+                /* empty: nothing to keep, so no realloc() copying what was there
+                 * and no zeroing of a doubled capacity — a 100,000-entry list's
+                 * refill writes its 800 kB once (issue 15) */
+                free(s->keys);
+                s->keys = malloc(8 * n);
+                s->cap = s->keys ? 8 * n : 0;
+                if (!s->keys)
+                        return -ENOMEM;
+        }
         merge4(s, pairs, n);
         return 0;
 }

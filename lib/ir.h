@@ -275,8 +275,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct pst_ruleset *, pst_ruleset_free);
 
 /* A copy of src for pipeline.c's list-only reload, which changes the copy's
  * sets: the sets deep, the chains' rule arrays shared (rules are immutable
- * once compiled; P2's 2,000 rules are 3 MB a reload need not copy). */
-int pst_ruleset_dup(struct pst_ruleset *src, struct pst_ruleset **ret);
+ * once compiled; P2's 2,000 rules are 3 MB a reload need not copy).  The
+ * sets empty(s, userdata) says true of (empty may be NULL) are copied
+ * without their elements: the reload refills them, and a 100,000-entry
+ * list's 800 kB need not be copied first. */
+int pst_ruleset_dup(struct pst_ruleset *src, bool (*empty)(const struct pst_set *s, void *userdata), void *userdata,
+                    struct pst_ruleset **ret);
 /* Intern a file name; returns its index (> 0) or a negative errno. */
 int pst_ruleset_file(struct pst_ruleset *rs, const char *file, uint32_t *ret);
 const char *pst_origin_file(const struct pst_ruleset *rs, struct pst_origin o);

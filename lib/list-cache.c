@@ -7,6 +7,7 @@ struct cache_entry {
         char name[PST_NAME_LEN];
         char *buf; /* the file's bytes as last parsed */
         size_t size;
+        char *spare; /* the read before (or the last one, when it was buf's bytes): the next read's buffer */
         uint64_t digest;
         struct pst_list_lines lines;
         struct pst_list_ranges ranges; /* lines.v as sorted ranges */
@@ -43,6 +44,7 @@ static void ranges_clear(struct cache_entry *e) {
 
 static void entry_done(struct cache_entry *e) {
         free(e->buf);
+        free(e->spare);
         pst_list_lines_clear(&e->lines);
         ranges_clear(e);
 }
@@ -421,7 +423,8 @@ static int entry_replace(struct pst_list_cache *c, const char *name, char **pbuf
                 entry_remove(c, e); /* nothing half-updated stays */
                 return r;
         }
-        free(e->buf);
+        free(e->spare);
+        e->spare = e->buf;
         e->buf = TAKE_PTR(*pbuf); /* the read's buffer itself: 1.6 MB not copied */
         e->size = size;
         e->digest = digest;
@@ -446,6 +449,10 @@ int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf
         e = find(c, name);
         if (!e)
                 return -ENOENT;
+        if (*buf) { /* the cached bytes were these: the read's buffer is the next one's */
+                free(e->spare);
+                e->spare = TAKE_PTR(*buf);
+        }
         if (!ret)
                 return ret_ranges ? ranges_copy(e, ret_ranges) : 0;
         *ret = malloc(MAX(e->lines.n, (size_t) 1) * sizeof(**ret));
@@ -454,6 +461,12 @@ int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf
         memcpy(*ret, e->lines.v, e->lines.n * sizeof(**ret));
         *ret_n = e->lines.n;
         return ret_ranges ? ranges_copy(e, ret_ranges) : 0;
+}
+
+char *pst_list_cache_spare(struct pst_list_cache *c, const char *name) {
+        struct cache_entry *e = find(c, name);
+
+        return e ? TAKE_PTR(e->spare) : NULL;
 }
 
 const struct pst_list_ranges *pst_list_cache_ranges(const struct pst_list_cache *c, const char *name) {

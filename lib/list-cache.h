@@ -76,9 +76,10 @@ void pst_list_cache_plan(struct pst_list_cache *c, const char *name, const char 
                          struct pst_list_plan *ret);
 
 /* The lines parsed for plan (offsets relative to the file) go between the
- * kept ones; the cache then holds *buf (taken: *buf becomes NULL, unless
- * plan->reuse; NUL-terminated at size, as pst_source_read() leaves it,
- * and not modified) and the whole result, and
+ * kept ones; the cache then holds *buf (taken: *buf becomes NULL;
+ * NUL-terminated at size, as pst_source_read() leaves it, and not
+ * modified; with plan->reuse only as the spare below) and the whole
+ * result, and
  * *ret gets a copy of the entries in file order (ret NULL: none),
  * *ret_ranges (policy.h) a copy of them as sorted ranges (NULL: none; they
  * are updated in place for a few changes, sorted again for many).  At
@@ -86,6 +87,14 @@ void pst_list_cache_plan(struct pst_list_cache *c, const char *name, const char 
 int pst_list_cache_splice(struct pst_list_cache *c, const char *name, char **buf, size_t size,
                           const struct pst_list_plan *plan, const struct pst_list_lines *mid, uint64_t digest,
                           size_t max, struct pst_addr **ret, size_t *ret_n, struct pst_list_ranges **ret_ranges);
+
+/* The buffer the next read of list name may fill (pst_source_read's
+ * *ret_buf), taken (NULL: none): the bytes the cache held before the last
+ * splice.  A one-entry reload of a 1.6 MB list then reads into memory the
+ * daemon has, not into fresh pages that fault in one by one (and that the
+ * heap trim after every reload gives back).  It costs one more copy of the
+ * file's bytes per list. */
+char *pst_list_cache_spare(struct pst_list_cache *c, const char *name);
 
 /* The sorted ranges the cache holds for list name (NULL: none): valid
  * until its next plan or splice. */

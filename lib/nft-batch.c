@@ -10,6 +10,7 @@
  *   END (left out in check mode).
  */
 #include <arpa/inet.h>
+#include <sys/mman.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <libmnl/libmnl.h>
@@ -68,7 +69,7 @@ void pst_nft_batch_free(struct pst_nft_batch *b) {
         if (!b)
                 return;
         for (size_t i = 0; i < b->niov; i++)
-                free(b->iov[i].iov_base);
+                (void) munmap(b->iov[i].iov_base, PST_NFT_BUF_SIZE);
         free(b->iov);
         free(b->msgs);
         free(b);
@@ -107,10 +108,13 @@ static int msg_start(struct pst_nft_batch *b, char **ret_buf, uint32_t *ret_seq)
                 if (r < 0)
                         return r;
                 /* zeroed: libnftnl and libmnl leave attribute padding unwritten, and
-                 * the padding is sent too (a large calloc is fresh mmap()ed memory,
-                 * already zero: no cost) */
-                p = calloc(1, PST_NFT_BUF_SIZE);
-                if (!p)
+                 * the padding is sent too.  Mapped, not calloc()ed: once the heap
+                 * has freed large chunks glibc serves 1 MiB from the heap and
+                 * clears all of it, faulting in 256 pages for a delta of one
+                 * element; a fresh mapping is zero and only what is written
+                 * costs a page */
+                p = mmap(NULL, PST_NFT_BUF_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
                         return -ENOMEM;
                 b->iov[b->niov++] = (struct iovec) { .iov_base = p, .iov_len = 0 };
                 cur = &b->iov[b->niov - 1];

@@ -117,10 +117,18 @@ static int load_full(const struct pst_load_opts *o, struct pst_diag *diag, struc
         r = pst_compile(c->policy, o->ifaddrs, diag, &c->ruleset);
         if (r < 0)
                 return r;
-        /* the lists' sorted ranges served this compile; the cache keeps its own */
+        /* the lists' sorted ranges served this compile; the cache keeps its own,
+         * and its entries too: only compile reads a list's (P2: 1.8 MB), its
+         * families stay for the list-only reload's check */
         for (size_t i = 0; i < c->policy->nlists; i++) {
-                pst_list_ranges_free(c->policy->lists[i]->ranges);
-                c->policy->lists[i]->ranges = NULL;
+                struct pst_list *li = c->policy->lists[i];
+
+                pst_list_ranges_free(li->ranges);
+                li->ranges = NULL;
+                if (o->list_cache) {
+                        free(li->addrs.v);
+                        li->addrs = (struct pst_addrs) { .has4 = li->addrs.has4, .has6 = li->addrs.has6 };
+                }
         }
         log = &c->policy->read;
         for (size_t i = 0; i < log->n; i++)
@@ -186,58 +194,84 @@ static bool same_bytes(const struct pst_read_log *log, unsigned source_flags) {
         return true;
 }
 
-/* One list file again: its sets in rs refilled when its bytes changed
- * since what rs holds (*digest: in, that; out, the file's now).  1: the
- * list cannot take this path (an error or a warning, a family came or
- * went); the whole load then says why. */
-static int relist_one(const struct pst_load_opts *o, const struct pst_policy *p, const struct pst_read_entry *e,
-                      struct pst_ruleset *rs, uint64_t *digest) {
+/* One list file again (from the list cache: its entries stay there, and
+ * so do their ranges).  1: the list cannot take this path (an error or a
+ * warning, a family came or went); the whole load then says why. */
+struct relisted {
+        struct pst_addrs a; /* families; entries only without a cache */
+        const struct pst_list_ranges *ranges;
+        bool changed; /* its bytes are not those the running ruleset's sets hold */
+};
+
+static int reread_one(const struct pst_load_opts *o, const struct pst_policy *p, const struct pst_read_entry *e,
+                      uint64_t *digest, struct relisted *ret) {
         const struct pst_list *old = p->lists[e->list];
-        struct pst_addrs a = {};
-        const struct pst_list_ranges *ranges = NULL;
         struct pst_diag d;
         uint64_t now = 0;
         int r;
 
         pst_diag_init(&d);
-        r = pst_policy_reread_list(p, e, o->source_flags, o->list_cache, &d, &a, &ranges, &now);
-        if (r >= 0 && (d.n > 0 || a.has4 != old->addrs.has4 || a.has6 != old->addrs.has6))
+        r = pst_policy_reread_list(p, e, o->source_flags, o->list_cache, &d, &ret->a, &ret->ranges, &now);
+        if (r >= 0 && (d.n > 0 || ret->a.has4 != old->addrs.has4 || ret->a.has6 != old->addrs.has6))
                 r = 1;
-        if (r == 0 && now != *digest) {
-                r = pst_compile_list_sets(rs, old->name, &a, ranges);
-                if (r == -ESTALE)
-                        r = 1;
-        }
         pst_diag_clear(&d);
-        free(a.v);
+        ret->changed = now != *digest;
         *digest = now;
         return r < 0 ? 1 : r; /* what failed here, the whole load reports */
 }
 
+struct relist_ctx {
+        const struct pst_policy *p;
+        const struct relisted *rl; /* per p->lists[] */
+};
+
+/* pst_ruleset_dup: the sets of changed lists are refilled, not copied */
+static bool refilled(const struct pst_set *s, void *userdata) {
+        const struct relist_ctx *x = userdata;
+
+        if (strncmp(s->name, "list_", 5) != 0)
+                return false;
+        for (size_t i = 0; i < x->p->nlists; i++)
+                if (x->rl[i].changed && pst_compile_is_list_set(s, x->p->lists[i]->name))
+                        return true;
+        return false;
+}
+
 /* The lists again, in the order the load read them, and the digest that
- * load would compute now: the same fold (policy.c, cfg.c). */
+ * load would compute now: the same fold (policy.c, cfg.c); then c's
+ * ruleset, prev's with the sets of the lists that changed refilled. */
 static int relist(const struct pst_load_opts *o, const struct pst_compiled *prev, struct pst_compiled *c) {
         const struct pst_policy *p = prev->policy;
+        _cleanup_free_ struct relisted *rl = calloc(MAX(p->nlists, (size_t) 1), sizeof(*rl));
         uint64_t d = PST_DIGEST_INIT;
-        int r;
+        int r = rl ? 0 : 1;
 
-        for (size_t i = 0; i < p->read.n; i++) {
+        for (size_t i = 0; r == 0 && i < p->read.n; i++) {
                 const struct pst_read_entry *e = &p->read.v[i];
 
                 if (e->kind != PST_READ_LIST) {
                         d = pst_digest_fold(d, e->path, e->digest);
                         continue;
                 }
-                if (e->list >= p->nlists)
-                        return 1;
+                if (e->list >= p->nlists) {
+                        r = 1;
+                        break;
+                }
                 c->list_digest[e->list] = prev->list_digest[e->list];
-                r = relist_one(o, p, e, c->ruleset, &c->list_digest[e->list]);
-                if (r != 0)
-                        return r;
+                r = reread_one(o, p, e, &c->list_digest[e->list], &rl[e->list]);
                 d = pst_digest_fold(d, e->path, c->list_digest[e->list]);
         }
+        if (r == 0 && pst_ruleset_dup(prev->ruleset, refilled, &(struct relist_ctx) { p, rl }, &c->ruleset) < 0)
+                r = 1;
+        for (size_t i = 0; r == 0 && i < p->nlists; i++)
+                if (rl[i].changed) {
+                        r = pst_compile_list_sets(c->ruleset, p->lists[i]->name, &rl[i].a, rl[i].ranges);
+                        r = r == -ESTALE || r < 0 ? 1 : r;
+                }
+        for (size_t i = 0; rl && i < p->nlists; i++)
+                free(rl[i].a.v);
         snprintf(c->digest, sizeof(c->digest), "%016llx", (unsigned long long) d);
-        return 0;
+        return r;
 }
 
 /* 0: *ret is the list-only reload of prev; 1: it does not apply. */
@@ -254,7 +288,7 @@ static int load_lists_only(const struct pst_load_opts *o, const struct pst_compi
         if (!same_file_set(l) || !same_bytes(&l->policy->read, o->source_flags) ||
             !same_bytes(&l->catalog.read, o->source_flags))
                 return 1;
-        if (compiled_new(l, &c) < 0 || pst_ruleset_dup(prev->ruleset, &c->ruleset) < 0)
+        if (compiled_new(l, &c) < 0)
                 return 1;
         if (o->list_cache)
                 pst_list_cache_begin(o->list_cache);

@@ -62,7 +62,9 @@ unsigned pst_source_flags_from_env(void);
  * What such a compiled holds: policy and catalog are previous's (shared);
  * policy->lists[i]->addrs are still what the load that parsed the main
  * files read, not the current entries — the sets in ruleset are; nothing
- * outside compile reads them (daemon/ does not).  policy->digest is that
+ * outside compile reads them (daemon/ does not).  With a list_cache they
+ * hold no entries at all after the compile (the cache has them), only
+ * their families (has4, has6).  policy->digest is that
  * load's too; digest here is the current one.
  */
 struct pst_loaded;

@@ -389,7 +389,7 @@ static int parse_list_cached(struct loader *l, struct pst_list *li, const char *
 /* Read and parse list file path (interned as ipath) into li. */
 static int read_list_file(struct loader *l, const char *path, const char *ipath, const struct pst_loc *loc,
                           struct pst_list *li, uint64_t *digest) {
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = l->cache ? pst_list_cache_spare(l->cache, li->name) : NULL;
         size_t size;
         int r;
 

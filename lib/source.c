@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdarg.h>
 
 #include "source.h"
@@ -287,10 +288,15 @@ static int check_content(struct lexer *x, const char *buf, size_t size, unsigned
         return r;
 }
 
-static int read_fd(int fd, size_t size, char **ret) {
-        _cleanup_free_ char *buf = malloc(size + 1);
+/* *buf: in, NULL or a buffer to fill if it is large enough; out, the bytes */
+static int read_fd(int fd, size_t size, char **pbuf) {
+        _cleanup_free_ char *buf = TAKE_PTR(*pbuf);
         size_t got = 0;
 
+        if (!buf || malloc_usable_size(buf) < size + 1) {
+                free(buf);
+                buf = malloc(size + 1);
+        }
         if (!buf)
                 return -ENOMEM;
         while (got < size) {
@@ -305,14 +311,14 @@ static int read_fd(int fd, size_t size, char **ret) {
                 got += (size_t) n;
         }
         buf[got] = 0;
-        *ret = TAKE_PTR(buf);
+        *pbuf = TAKE_PTR(buf);
         return (int) (got == size ? 0 : -EAGAIN);
 }
 
 int pst_source_read(const char *path, enum pst_source_syntax syntax, unsigned flags, const struct pst_loc *named_at,
                     struct pst_diag *diag, char **ret_buf, size_t *ret_size, struct stat *ret_st) {
         _cleanup_close_ int fd = -1;
-        _cleanup_free_ char *buf = NULL;
+        _cleanup_free_ char *buf = TAKE_PTR(*ret_buf);
         struct lexer x = { .path = path, .syntax = syntax, .diag = diag };
         /* what the file is, in messages about it: where it is named, that says which */
         const char *kind = !named_at ? "" : syntax == PST_SYNTAX_LIST ? "list file " : "@include ";

@@ -56,7 +56,11 @@ enum pst_source_syntax {
  * the file itself is reported at *named_at (where a policy names it: an
  * @include line, a list = { file = ...; } setting) when given, else at
  * path; a problem in its content at path:line.  ret_st (may be NULL) gets
- * the file's status as read, for pst_source_unchanged().
+ * the file's status as read, for pst_source_unchanged().  *ret_buf is NULL,
+ * or a malloc()ed buffer the read may fill when it is large enough
+ * (malloc_usable_size) and frees otherwise: memory a reload of a large list
+ * already has, not fresh pages to fault in (list-cache.h's spare).  On
+ * failure *ret_buf is NULL.
  */
 int pst_source_read(const char *path, enum pst_source_syntax syntax, unsigned flags, const struct pst_loc *named_at,
                     struct pst_diag *diag, char **ret_buf, size_t *ret_size, struct stat *ret_st);

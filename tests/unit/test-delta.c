@@ -138,7 +138,7 @@ static void test_shared_rules(void **state) {
         struct pst_ruleset *a = make(PST_V_DROP, base_ranges, 2, base_ports, 3), *b = NULL, *c = NULL;
         struct pst_delta_stats st;
 
-        assert_int_equal(pst_ruleset_dup(a, &b), 0);
+        assert_int_equal(pst_ruleset_dup(a, NULL, NULL, &b), 0);
         assert_ptr_equal(a->chains[0].rules, b->chains[0].rules);
         assert_true(a->rules_ref && a->rules_ref == b->rules_ref && *a->rules_ref == 2);
         count(a, b, &st, 0);
@@ -147,7 +147,7 @@ static void test_shared_rules(void **state) {
         count(a, b, &st, 0);
         assert_true(st.elems_added == 1 && st.elems_removed == 0 && st.rules_added == 0 && st.rules_removed == 0);
 
-        assert_int_equal(pst_ruleset_dup(a, &c), 0);
+        assert_int_equal(pst_ruleset_dup(a, NULL, NULL, &c), 0);
         assert_int_equal(*a->rules_ref, 3);
         strcpy(c->sets[0].name, "other");
         count(a, c, &st, 0);

@@ -255,6 +255,7 @@ static void test_random_edits(void **state) {
 static void test_parses_only_changes(void **state) {
         _cleanup_(pst_list_cache_freep) struct pst_list_cache *c = NULL;
         struct pst_list_cache_stats st;
+        char *spare;
         struct pst_policy *p = NULL;
         struct pst_diag d;
         char text[65536];
@@ -283,17 +284,29 @@ static void test_parses_only_changes(void **state) {
         pst_policy_free(p);
         pst_diag_clear(&d);
 
-        /* one line changed in the middle: that line parsed */
-        memcpy(strstr(text, "198.18.3.232\n"), "198.19.3.232\n", 13);
-        write_bytes("a.txt", text, len);
-        assert_int_equal(load(c, &d, &p), 0);
-        pst_list_cache_stats(c, &st);
-        assert_int_equal(st.reused, 1);
-        assert_int_equal(st.lines_parsed, 1);
-        assert_int_equal(p->lists[0]->addrs.n, 2000);
-        assert_memory_equal(p->lists[0]->addrs.v[1000].a, ((uint8_t[]) { 198, 19, 3, 232 }), 4);
-        pst_policy_free(p);
-        pst_diag_clear(&d);
+        /* one line changed in the middle: that line parsed; the read went into
+         * the spare (the last read's buffer), the bytes before are the spare now */
+        {
+                char *before = strndup(text, len);
+
+                assert_non_null(before);
+                memcpy(strstr(text, "198.18.3.232\n"), "198.19.3.232\n", 13);
+                write_bytes("a.txt", text, len);
+                assert_int_equal(load(c, &d, &p), 0);
+                pst_list_cache_stats(c, &st);
+                assert_int_equal(st.reused, 1);
+                assert_int_equal(st.lines_parsed, 1);
+                assert_int_equal(p->lists[0]->addrs.n, 2000);
+                assert_memory_equal(p->lists[0]->addrs.v[1000].a, ((uint8_t[]) { 198, 19, 3, 232 }), 4);
+                pst_policy_free(p);
+                pst_diag_clear(&d);
+                spare = pst_list_cache_spare(c, "a");
+                assert_non_null(spare);
+                assert_memory_equal(spare, before, len);
+                assert_null(pst_list_cache_spare(c, "a")); /* taken */
+                free(before);
+                free(spare); /* the next read allocates */
+        }
 
         /* one line appended: that line; two changes far apart: the lines from one to the other */
         len += (size_t) snprintf(text + len, sizeof(text) - len, "2001:db8::/32\n");
