@@ -375,21 +375,25 @@ static void log_applied(struct manager *m, const char *path, uint64_t t0, uint64
                         const struct pst_delta_stats *st) {
         const struct pst_policy *p = m->running->policy;
         uint64_t t2 = now_usec();
-        char what[256];
+        char what[256], split[64] = "";
 
         m->apply_usec = t2 - t0;
         pst_delta_stats_format(st, what, sizeof(what));
+        /* a delta: building it (compare, batch) and the kernel's part (0: nothing sent) apart */
+        if (!st->full && st->send_usec <= t2 - t1)
+                snprintf(split, sizeof(split), "delta %" PRIu64 " us, ", t2 - t1 - st->send_usec);
         /* forward = "unmanaged": said once here, so a dropped container is not blamed on postern */
         log_struct(LOG_INFO,
                    "GENERATION=%" PRIu64 "\nDIGEST=%s\nPOLICY_FILE=%s\nDURATION_USEC=%" PRIu64
                    "\nRULES_ADDED=%zu\nRULES_REMOVED=%zu\nELEMENTS_ADDED=%zu\nELEMENTS_REMOVED=%zu"
                    "\nMESSAGE=applied %s: generation %" PRIu64 ", digest %s, %zu chains, %zu rules; %s "
-                   "(%s %" PRIu64 " us, kernel %" PRIu64 " us) (%" PRIu64 " us)%s",
+                   "(%s %" PRIu64 " us, %skernel %" PRIu64 " us) (%" PRIu64 " us)%s",
                    m->generation, m->digest, path, m->apply_usec, st->rules_added, st->rules_removed,
                    st->elems_added, st->elems_removed, path, m->generation, m->digest,
                    m->running->ruleset->nchains, manager_nrules(m), what,
                    /* pipeline.h: only list files changed, nothing else parsed or compiled */
-                   m->running->lists_only ? "lists only" : "compile", t1 - t0, t2 - t1, m->apply_usec,
+                   m->running->lists_only ? "lists only" : "compile", t1 - t0, split,
+                   split[0] ? st->send_usec : t2 - t1, m->apply_usec,
                    p && p->options.forward_unmanaged ? "; forwarding unmanaged (no forward chain)" : "");
 }
 

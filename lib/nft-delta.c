@@ -923,8 +923,12 @@ int pst_nft_apply_delta(struct pst_nft *nft, const struct pst_ruleset *old, cons
         int r;
 
         r = pst_nft_delta_build(old, new, *h, genid, &b, &nh, st, diag);
-        if (r >= 0 && b)
+        if (r >= 0 && b) {
+                uint64_t t0 = now_usec();
+
                 r = pst_nft_batch_send(nft, b, diag);
+                st->send_usec = now_usec() - t0;
+        }
         if (r >= 0 && b)
                 r = pst_nft_handles_complete(new, nh);
         if (r == -ESTALE)

@@ -46,6 +46,7 @@ struct pst_delta_stats {
         size_t rules_added, rules_removed;
         size_t elems_added, elems_removed; /* IR elements (ranges) of named sets */
         size_t sets_added, sets_removed, chains_added, chains_removed;
+        uint64_t send_usec; /* the delta's sendmsg() to its last ACK, µs (the kernel's part; 0: nothing sent) */
 };
 
 /* The kernel's handles of the rules of one ruleset, per chain in IR order. */

@@ -191,16 +191,28 @@ static void fill_one(struct mnl_nlmsg_batch *b, void *u) {
         done(b);
 }
 
+static void pause_ms(int ms) {
+        struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (long) (ms % 1000) * 1000000L };
+
+        while (ms > 0 && nanosleep(&t, &t) < 0 && errno == EINTR)
+                ;
+}
+
 int main(int argc, char **argv) {
+        int idle_ms = 0;
         struct mnl_socket *nl;
         size_t n, per_set;
         int rounds;
         uint64_t *add, *del;
 
-        if (argc < 3 || argc > 4 || (n = strtoul(argv[1], NULL, 10)) < 1 || n > 1000000 ||
+        if (argc < 3 || argc > 5 || (n = strtoul(argv[1], NULL, 10)) < 1 || n > 1000000 ||
             (rounds = atoi(argv[2])) < 1 || rounds > 10000 ||
-            (argc == 4 && ((nsets = (unsigned) atoi(argv[3])) < 1 || nsets > 1000 || nsets > n))) {
-                fprintf(stderr, "usage: setcommit N(1..1000000) ROUNDS(1..10000) [SETS(1..1000)]\n");
+            (argc >= 4 && ((nsets = (unsigned) atoi(argv[3])) < 1 || nsets > 1000 || nsets > n)) ||
+            (argc == 5 && ((idle_ms = atoi(argv[4])) < 0 || idle_ms > 10000))) {
+                fprintf(stderr, "usage: setcommit N(1..1000000) ROUNDS(1..10000) [SETS(1..1000) [IDLE_MS(0..10000)]]\n"
+                                "  IDLE_MS: a pause before every commit measured (a reload comes after a while:\n"
+                                "  6.6+ kernels collect an interval set's garbage, a walk of all of it, in a\n"
+                                "  commit at least a second after the last one)\n");
                 return 2;
         }
         per_set = (n + nsets - 1) / nsets;
@@ -218,11 +230,13 @@ int main(int argc, char **argv) {
 
                 set_name(o.set, (n / 2) / per_set);
 
+                pause_ms(idle_ms);
                 add[k] = commit(nl, fill_one, &o, 1);
                 o.type = NFT_MSG_DELSETELEM;
+                pause_ms(idle_ms);
                 del[k] = commit(nl, fill_one, &o, 1);
         }
-        printf("{\"n\":%zu,\"sets\":%u", n, nsets);
+        printf("{\"n\":%zu,\"sets\":%u,\"idle_ms\":%d", n, nsets, idle_ms);
         printf(",");
         print_samples("add_us", add, (size_t) rounds);
         printf(",");

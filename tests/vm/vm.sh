@@ -179,8 +179,10 @@ loads=$("$PY" "$HERE/plan.py" "$BUILD/meson-info/intro-tests.json" "$S/tests" "$
 total_to=$(cat "$S"/plan-*.sh | awk '$1 == "run_test" { s += $4 } END { print s + 0 }')
 if [ -n "${POSTERN_VM_DEBUG:-}" ]; then
         # development aid: run this script in the guest instead of the plan;
-        # its output is in meson-logs/vm/SERIES-GROUP/results/debug.log
-        cp "$POSTERN_VM_DEBUG" "$S/debug.sh"
+        # its output is in meson-logs/vm/SERIES-GROUP/results/debug.log; it
+        # finds the tree and the build in $SRC and $BUILD, results go in $R
+        { printf 'SRC=%q BUILD=%q R=%q\n' "$SRC" "$BUILD" /run/vm/scratch/results; cat "$POSTERN_VM_DEBUG"; } \
+                >"$S/debug.sh"
 fi
 cat >"$S/boot.sh" <<EOF
 #!/bin/sh
