@@ -288,12 +288,13 @@ static int check_content(struct lexer *x, const char *buf, size_t size, unsigned
         return r;
 }
 
-/* *buf: in, NULL or a buffer to fill if it is large enough; out, the bytes */
+/* *buf: in, NULL or a buffer to fill if it fits (large enough, and not more
+ * than twice what a file that shrank needs: it is kept); out, the bytes */
 static int read_fd(int fd, size_t size, char **pbuf) {
         _cleanup_free_ char *buf = TAKE_PTR(*pbuf);
-        size_t got = 0;
+        size_t got = 0, have = buf ? malloc_usable_size(buf) : 0;
 
-        if (!buf || malloc_usable_size(buf) < size + 1) {
+        if (have < size + 1 || have / 2 > size + 4096) {
                 free(buf);
                 buf = malloc(size + 1);
         }
