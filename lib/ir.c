@@ -580,7 +580,7 @@ int pst_set_fill_sorted(struct pst_set *s, const uint8_t *pairs, size_t n) {
         }
         if (n > PST_ELEMS_MAX)
                 return -E2BIG;
-        if (s->cap < 8 * n) {
+        if (s->cap < 8 * n) { /* merge4: 8 bytes an element, at most one per pair */
                 /* empty: nothing to keep, so no realloc() copying what was there
                  * and no zeroing of a doubled capacity — a 100,000-entry list's
                  * refill writes its 800 kB once (issue 15) */

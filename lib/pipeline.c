@@ -194,15 +194,17 @@ static bool same_bytes(const struct pst_read_log *log, unsigned source_flags) {
         return true;
 }
 
-/* One list file again (from the list cache: its entries stay there, and
- * so do their ranges).  1: the list cannot take this path (an error or a
- * warning, a family came or went); the whole load then says why. */
+/* A list file read again */
 struct relisted {
         struct pst_addrs a; /* families; entries only without a cache */
-        const struct pst_list_ranges *ranges;
+        const struct pst_list_ranges *ranges; /* the cache's (valid until it reads this list again) */
         bool changed; /* its bytes are not those the running ruleset's sets hold */
 };
 
+/* One list file again (from the list cache: its entries stay there, and
+ * so do their ranges); *digest: in, what the running ruleset's sets hold,
+ * out, the file's now.  1: the list cannot take this path (an error or a
+ * warning, a family came or went); the whole load then says why. */
 static int reread_one(const struct pst_load_opts *o, const struct pst_policy *p, const struct pst_read_entry *e,
                       uint64_t *digest, struct relisted *ret) {
         const struct pst_list *old = p->lists[e->list];
