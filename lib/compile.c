@@ -699,6 +699,8 @@ int pst_compile_list_sets(struct pst_ruleset *rs, const char *name, const struct
 bool pst_compile_is_list_set(const struct pst_set *set, const char *name) {
         char v4[PST_NAME_MAX], v6[PST_NAME_MAX];
 
+        if (strncmp(set->name, "list_", 5) != 0)
+                return false; /* most sets: anonymous ones, zones, interface addresses */
         set_name("list", name, FAM_4, v4);
         set_name("list", name, FAM_6, v6);
         return streq(set->name, v4) || streq(set->name, v6);

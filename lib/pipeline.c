@@ -231,8 +231,6 @@ struct relist_ctx {
 static bool refilled(const struct pst_set *s, void *userdata) {
         const struct relist_ctx *x = userdata;
 
-        if (strncmp(s->name, "list_", 5) != 0)
-                return false;
         for (size_t i = 0; i < x->p->nlists; i++)
                 if (x->rl[i].changed && pst_compile_is_list_set(s, x->p->lists[i]->name))
                         return true;

@@ -255,7 +255,6 @@ static void test_random_edits(void **state) {
 static void test_parses_only_changes(void **state) {
         _cleanup_(pst_list_cache_freep) struct pst_list_cache *c = NULL;
         struct pst_list_cache_stats st;
-        char *spare;
         struct pst_policy *p = NULL;
         struct pst_diag d;
         char text[65536];
@@ -287,7 +286,7 @@ static void test_parses_only_changes(void **state) {
         /* one line changed in the middle: that line parsed; the read went into
          * the spare (the last read's buffer), the bytes before are the spare now */
         {
-                char *before = strndup(text, len);
+                char *before = strndup(text, len), *spare;
 
                 assert_non_null(before);
                 memcpy(strstr(text, "198.18.3.232\n"), "198.19.3.232\n", 13);
